@@ -1,0 +1,26 @@
+import type { JwtVerifier, Role } from "./auth/jwt.js";
+import type { KeyResolver } from "./auth/key-resolver.js";
+import type { Clock } from "./clock.js";
+import type { AppConfig } from "./config.js";
+import type { Database } from "./db/client.js";
+
+/** Everything the app needs from its runtime; each runtime (and each test) builds one. */
+export interface AppDeps {
+	db: Database;
+	clock: Clock;
+	config: AppConfig;
+	keyResolver: KeyResolver;
+	verifyJwt: JwtVerifier;
+}
+
+/** Who is calling, once the credential middleware has accepted a credential. */
+export type Principal =
+	| { kind: "api_key"; orgId: string; keyId: string; name: string }
+	| { kind: "user"; orgId: string; userId: string; role: Role };
+
+export type AppEnv = {
+	Variables: {
+		requestId: string;
+		principal: Principal;
+	};
+};

@@ -1,0 +1,95 @@
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+
+/** Every error code the API answers with (contract §1–§4). */
+export type ErrorCode =
+	| "invalid_request"
+	| "not_found"
+	| "method_not_allowed"
+	| "conflict"
+	| "payload_too_large"
+	| "unsupported_media_type"
+	| "rate_limited"
+	| "internal_error"
+	| "unavailable"
+	| "misconfigured"
+	| "ambiguous_credentials"
+	| "unsupported_authorization_scheme"
+	| "api_key_in_bearer_slot"
+	| "jwt_in_api_key_slot"
+	| "invalid_api_key"
+	| "invalid_token"
+	| "token_expired"
+	| "missing_credentials"
+	| "session_required"
+	| "api_key_required"
+	| "insufficient_role";
+
+export interface ErrorBody {
+	error: {
+		code: ErrorCode;
+		message: string;
+		request_id: string;
+		details?: unknown;
+	};
+}
+
+/** An error meant for the client: its status, code and message are sent as they are. */
+export class ApiError extends Error {
+	constructor(
+		readonly status: ContentfulStatusCode,
+		readonly code: ErrorCode,
+		message: string,
+		readonly options: { details?: unknown; headers?: Record<string, string> } = {},
+	) {
+		super(message);
+		this.name = "ApiError";
+	}
+}
+
+export const WWW_AUTHENTICATE_BEARER = 'Bearer realm="hexcovery", error="invalid_token"';
+export const WWW_AUTHENTICATE_API_KEY = 'ApiKey realm="hexcovery", header="X-API-Key"';
+
+export function requestIdOf(c: Context): string {
+	return (c.get("requestId") as string | undefined) ?? "unknown";
+}
+
+export function errorResponse(c: Context, error: ApiError): Response {
+	const body: ErrorBody = {
+		error: { code: error.code, message: error.message, request_id: requestIdOf(c) },
+	};
+	if (error.options.details !== undefined) body.error.details = error.options.details;
+	return c.json(body, error.status, error.options.headers);
+}
+
+/**
+ * The app's onError: ApiErrors go out as they are; anything else is logged with its request id and
+ * answered with a generic 500, so no stack trace or SQL text ever reaches a client.
+ */
+export function handleError(err: Error, c: Context): Response {
+	if (err instanceof ApiError) return errorResponse(c, err);
+	if (err instanceof HTTPException) return errorResponse(c, fromHttpException(err));
+	console.error(
+		JSON.stringify({ level: "error", request_id: requestIdOf(c), error: String(err?.stack ?? err) }),
+	);
+	return errorResponse(c, new ApiError(500, "internal_error", "An unexpected error occurred."));
+}
+
+/** Hono's own middleware (validators, body limit) throw HTTPException; give them the contract's shape. */
+function fromHttpException(err: HTTPException): ApiError {
+	switch (err.status) {
+		case 400:
+			return new ApiError(400, "invalid_request", err.message || "The request is malformed.");
+		case 413:
+			return new ApiError(413, "payload_too_large", "The request body is too large.");
+		case 415:
+			return new ApiError(415, "unsupported_media_type", "Unsupported content type.");
+		default:
+			return new ApiError(500, "internal_error", "An unexpected error occurred.");
+	}
+}
+
+export function notFound(c: Context): Response {
+	return errorResponse(c, new ApiError(404, "not_found", `No route for ${c.req.method} ${c.req.path}.`));
+}

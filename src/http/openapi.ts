@@ -1,0 +1,66 @@
+import type { Hook } from "@hono/zod-openapi";
+import { type OpenAPIHono, z } from "@hono/zod-openapi";
+import { ApiError } from "../errors.js";
+
+export const ErrorSchema = z
+	.object({
+		error: z.object({
+			code: z.string().openapi({ example: "invalid_request" }),
+			message: z.string(),
+			request_id: z.string(),
+			details: z.unknown().optional(),
+		}),
+	})
+	.openapi("Error");
+
+const errorContent = { "application/json": { schema: ErrorSchema } };
+
+/** Error responses every protected route may give, for the OpenAPI document. */
+export function errorResponses(...statuses: number[]) {
+	const descriptions: Record<number, string> = {
+		400: "Invalid request (`invalid_request`, `ambiguous_credentials`)",
+		401: "No valid credential (`missing_credentials`, `invalid_api_key`, `invalid_token`, `token_expired`, …)",
+		403: "Credential not allowed here (`session_required`, `api_key_required`, `insufficient_role`)",
+		404: "Not found, or another org's resource (`not_found`)",
+		405: "Method not allowed (`method_not_allowed`, with `Allow`)",
+		409: "Conflict",
+		413: "Body over 1 MiB (`payload_too_large`)",
+		415: "Body is not JSON (`unsupported_media_type`)",
+		503: "Temporarily unavailable (`unavailable`, with `Retry-After`)",
+	};
+	return Object.fromEntries(
+		statuses.map((status) => [
+			status,
+			{ description: descriptions[status] ?? "Error", content: errorContent },
+		]),
+	);
+}
+
+export const apiKeyOrBearerSecurity: Record<string, string[]>[] = [{ ApiKey: [] }, { Bearer: [] }];
+
+/** Validation failures become 400 `invalid_request` with the problems listed per field. */
+// biome-ignore lint/suspicious/noExplicitAny: the hook serves every route, whatever its env and input
+export const validationHook: Hook<any, any, any, any> = (result) => {
+	if (result.success) return;
+	const details = result.error.issues.map((issue) => ({
+		path: issue.path.join("."),
+		message: issue.message,
+	}));
+	throw new ApiError(400, "invalid_request", "The request is invalid.", { details });
+};
+
+// biome-ignore lint/suspicious/noExplicitAny: registration does not depend on the app's env
+export function registerSecuritySchemes(app: OpenAPIHono<any>): void {
+	app.openAPIRegistry.registerComponent("securitySchemes", "ApiKey", {
+		type: "apiKey",
+		in: "header",
+		name: "X-API-Key",
+		description: "An API key (`hxk_…`) for agents, CI, scripts and OpenTelemetry exporters.",
+	});
+	app.openAPIRegistry.registerComponent("securitySchemes", "Bearer", {
+		type: "http",
+		scheme: "bearer",
+		bearerFormat: "JWT",
+		description: "A 15-minute access token from POST /api/v1/auth/login.",
+	});
+}

@@ -1,0 +1,76 @@
+import type { AddressInfo } from "node:net";
+import { serve } from "@hono/node-server";
+import { createApp } from "../app.js";
+import { ConfigError, portFrom, type Settings } from "../config.js";
+import { buildNodeDeps } from "./node-deps.js";
+
+const SHUTDOWN_GRACE_MS = 10_000;
+
+export interface RunningServer {
+	url: string;
+	port: number;
+	/** Stops accepting, lets in-flight requests finish (up to a grace period), then closes the database. */
+	close(): Promise<void>;
+}
+
+/** Starts the Node runtime: the app on @hono/node-server over an embedded, migrated libSQL database. */
+export async function startNodeServer(settings: Settings = process.env): Promise<RunningServer> {
+	const log = (line: object) => console.log(JSON.stringify(line));
+	const port = portFrom(settings, "PORT", 8080);
+	const { deps, client } = await buildNodeDeps(settings, { log });
+	const app = createApp(deps);
+	const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
+		const started = serve(
+			{ fetch: app.fetch, port, hostname: settings.HOST === undefined ? undefined : String(settings.HOST) },
+			() => resolve(started),
+		);
+		started.once("error", reject);
+	});
+	const actualPort = (server.address() as AddressInfo).port;
+	log({ level: "info", msg: "hexcovery listening", url: `http://localhost:${actualPort}` });
+	let closing: Promise<void> | undefined;
+	return {
+		url: `http://127.0.0.1:${actualPort}`,
+		port: actualPort,
+		close() {
+			closing ??= (async () => {
+				await new Promise<void>((resolve) => {
+					const force = setTimeout(() => {
+						if ("closeAllConnections" in server) server.closeAllConnections();
+					}, SHUTDOWN_GRACE_MS);
+					server.close(() => {
+						clearTimeout(force);
+						resolve();
+					});
+					if ("closeIdleConnections" in server) server.closeIdleConnections();
+				});
+				client.close();
+				log({ level: "info", msg: "hexcovery stopped" });
+			})();
+			return closing;
+		},
+	};
+}
+
+async function main(): Promise<void> {
+	let running: RunningServer;
+	try {
+		running = await startNodeServer();
+	} catch (error) {
+		if (error instanceof ConfigError) {
+			console.error(JSON.stringify({ level: "fatal", msg: error.message }));
+			process.exit(2);
+		}
+		throw error;
+	}
+	for (const signal of ["SIGTERM", "SIGINT"] as const) {
+		process.once(signal, () => {
+			running.close().then(
+				() => process.exit(0),
+				() => process.exit(1),
+			);
+		});
+	}
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await main();

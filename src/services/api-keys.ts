@@ -1,0 +1,102 @@
+import { and, desc, eq } from "drizzle-orm";
+import { apiKeyStart, generateApiKey, hashApiKey } from "../auth/api-key.js";
+import type { KeyResolver } from "../auth/key-resolver.js";
+import type { Clock } from "../clock.js";
+import type { Database } from "../db/client.js";
+import { apiKeys, orgs } from "../db/schema.js";
+import { newId } from "../ids.js";
+
+export interface ApiKeySummary {
+	id: string;
+	orgId: string;
+	name: string;
+	start: string;
+	createdAt: number;
+	createdBy: string;
+	lastUsedAt: number | null;
+	expiresAt: number | null;
+	revokedAt: number | null;
+}
+
+export type ApiKeyStatus = "active" | "revoked" | "expired";
+
+export function apiKeyStatus(key: ApiKeySummary, now: number): ApiKeyStatus {
+	if (key.revokedAt !== null) return "revoked";
+	if (key.expiresAt !== null && key.expiresAt <= now) return "expired";
+	return "active";
+}
+
+export async function createOrg(
+	db: Database,
+	clock: Clock,
+	name: string,
+): Promise<{ id: string; name: string }> {
+	const org = { id: newId("org"), name, createdAt: clock.now() };
+	await db.insert(orgs).values(org);
+	return { id: org.id, name };
+}
+
+/** Creates a key and returns it with its secret: the only time the secret exists outside the caller. */
+export async function createApiKey(
+	db: Database,
+	clock: Clock,
+	input: { orgId: string; name: string; createdBy: string; expiresAt?: number | null },
+): Promise<{ key: string; summary: ApiKeySummary }> {
+	const key = generateApiKey();
+	const summary: ApiKeySummary = {
+		id: newId("key"),
+		orgId: input.orgId,
+		name: input.name,
+		start: apiKeyStart(key),
+		createdAt: clock.now(),
+		createdBy: input.createdBy,
+		lastUsedAt: null,
+		expiresAt: input.expiresAt ?? null,
+		revokedAt: null,
+	};
+	await db.insert(apiKeys).values({ ...summary, keyHash: await hashApiKey(key) });
+	return { key, summary };
+}
+
+const summaryColumns = {
+	id: apiKeys.id,
+	orgId: apiKeys.orgId,
+	name: apiKeys.name,
+	start: apiKeys.start,
+	createdAt: apiKeys.createdAt,
+	createdBy: apiKeys.createdBy,
+	lastUsedAt: apiKeys.lastUsedAt,
+	expiresAt: apiKeys.expiresAt,
+	revokedAt: apiKeys.revokedAt,
+};
+
+export async function listApiKeys(db: Database, orgId: string): Promise<ApiKeySummary[]> {
+	return db
+		.select(summaryColumns)
+		.from(apiKeys)
+		.where(eq(apiKeys.orgId, orgId))
+		.orderBy(desc(apiKeys.createdAt), desc(apiKeys.id));
+}
+
+/**
+ * Revokes a key and removes it from this isolate's memory and from KV at once. `orgId` scopes the
+ * lookup for tenant-facing callers; the CLI (an operator) passes none. Returns false if not found.
+ */
+export async function revokeApiKey(
+	db: Database,
+	clock: Clock,
+	resolver: KeyResolver | null,
+	keyId: string,
+	orgId?: string,
+): Promise<boolean> {
+	const scope = orgId ? and(eq(apiKeys.id, keyId), eq(apiKeys.orgId, orgId)) : eq(apiKeys.id, keyId);
+	const rows = await db
+		.select({ keyHash: apiKeys.keyHash, revokedAt: apiKeys.revokedAt })
+		.from(apiKeys)
+		.where(scope);
+	const row = rows[0];
+	if (!row) return false;
+	if (row.revokedAt === null) await db.update(apiKeys).set({ revokedAt: clock.now() }).where(scope);
+	if (resolver) await resolver.invalidate(row.keyHash);
+	return true;
+}
