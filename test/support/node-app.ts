@@ -1,0 +1,115 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Client } from "@libsql/client";
+import { createApp } from "../../src/app.js";
+import type { AppDeps } from "../../src/app-env.js";
+import { createJwtSigner, createJwtVerifier, generateSigningKey, type Role } from "../../src/auth/jwt.js";
+import {
+	createKeyMemoryCache,
+	KeyResolver,
+	type KeyStore,
+	type KeyValueStore,
+} from "../../src/auth/key-resolver.js";
+import { createDbKeyStore } from "../../src/auth/key-store.js";
+import type { Clock } from "../../src/clock.js";
+import { type JwtSettings, publicJwkOf } from "../../src/config.js";
+import type { Database } from "../../src/db/client.js";
+import { openMigratedDatabase } from "../../src/db/node.js";
+import { createApiKey, createOrg } from "../../src/services/api-keys.js";
+import { FakeClock } from "./clock.js";
+
+export interface TestDatabase {
+	client: Client;
+	db: Database;
+	dir: string;
+	close(): void;
+}
+
+/** A real embedded libSQL database in a fresh temporary folder, migrated like production. */
+export async function openTestDatabase(): Promise<TestDatabase> {
+	const dir = mkdtempSync(join(tmpdir(), "hexcovery-test-"));
+	const { client, db } = await openMigratedDatabase(`file:${join(dir, "test.db")}`);
+	return {
+		client,
+		db,
+		dir,
+		close() {
+			client.close();
+			rmSync(dir, { recursive: true, force: true });
+		},
+	};
+}
+
+export async function testJwtSettings(): Promise<JwtSettings> {
+	const key = await generateSigningKey();
+	return {
+		issuer: "hexcovery",
+		audience: "hexcovery-api",
+		signingKeys: [key],
+		publicKeys: [publicJwkOf(key)],
+	};
+}
+
+/** Counts the reads of the database tier, around the real store. */
+export function countingStore(store: KeyStore): KeyStore & { reads: number } {
+	const counted = {
+		reads: 0,
+		findByHash(hash: string) {
+			counted.reads++;
+			return store.findByHash(hash);
+		},
+		touchLastUsed: store.touchLastUsed.bind(store),
+	};
+	return counted;
+}
+
+export interface TestApp {
+	app: ReturnType<typeof createApp>;
+	deps: AppDeps;
+	clock: FakeClock;
+	database: TestDatabase;
+	store: KeyStore & { reads: number };
+	jwt: JwtSettings;
+	/** Signs a token with the app's key (login arrives with the sessions issue). */
+	mintToken(claims: { orgId: string; userId?: string; role?: Role }): Promise<string>;
+	createOrgWithKey(name?: string): Promise<{ orgId: string; key: string; keyId: string }>;
+	close(): void;
+}
+
+/** The app as the Node runtime builds it, over a real embedded database, with a fake clock. */
+export async function createTestApp(
+	options: { kv?: KeyValueStore; clock?: FakeClock } = {},
+): Promise<TestApp> {
+	const database = await openTestDatabase();
+	const clock = options.clock ?? new FakeClock(Date.now());
+	const jwt = await testJwtSettings();
+	const store = countingStore(createDbKeyStore(database.db));
+	const deps: AppDeps = {
+		db: database.db,
+		clock,
+		config: { jwt },
+		keyResolver: new KeyResolver({ store, memory: createKeyMemoryCache(clock), kv: options.kv, clock }),
+		verifyJwt: createJwtVerifier(jwt, clock),
+	};
+	const sign = createJwtSigner(jwt, clock as Clock);
+	return {
+		app: createApp(deps),
+		deps,
+		clock,
+		database,
+		store,
+		jwt,
+		mintToken: ({ orgId, userId = "usr_test", role = "member" }) => sign({ orgId, userId, role }),
+		async createOrgWithKey(name = "Acme") {
+			const org = await createOrg(database.db, clock, name);
+			const { key, summary } = await createApiKey(database.db, clock, {
+				orgId: org.id,
+				name: "test key",
+				createdBy: "cli",
+			});
+			return { orgId: org.id, key, keyId: summary.id };
+		},
+		close: () => database.close(),
+	};
+}
