@@ -71,7 +71,13 @@ export function handleError(err: Error, c: Context): Response {
 	if (err instanceof ApiError) return errorResponse(c, err);
 	if (err instanceof HTTPException) return errorResponse(c, fromHttpException(err));
 	console.error(
-		JSON.stringify({ level: "error", request_id: requestIdOf(c), error: String(err?.stack ?? err) }),
+		JSON.stringify({
+			level: "error",
+			request_id: requestIdOf(c),
+			error: String(err?.stack ?? err),
+			// drizzle wraps the driver's error: the cause holds the reason (e.g. SQLITE_BUSY).
+			cause: err?.cause === undefined ? undefined : String(err.cause),
+		}),
 	);
 	return errorResponse(c, new ApiError(500, "internal_error", "An unexpected error occurred."));
 }

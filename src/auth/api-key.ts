@@ -50,7 +50,8 @@ export function checksumOf(randomPart: string): string {
 /** Uniform random base62 text from the platform CSPRNG, by rejection sampling. */
 export function randomBase62(length: number): string {
 	let out = "";
-	const buffer = new Uint8Array(length * 2);
+	// getRandomValues fills at most 65,536 bytes per call.
+	const buffer = new Uint8Array(Math.min(length * 2, 65_536));
 	while (out.length < length) {
 		crypto.getRandomValues(buffer);
 		for (const byte of buffer) {

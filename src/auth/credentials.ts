@@ -107,6 +107,14 @@ export function requireAccess(deps: AppDeps, policy: AccessPolicy): MiddlewareHa
 	return async function credentialGuard(c, next) {
 		const principal = await authenticate(c, deps);
 		authorize(principal, policy);
+		if (c.req.query("org_id") !== undefined) {
+			// Contract §1 tenancy: the credential decides the org; a client-chosen one is refused outright.
+			throw new ApiError(
+				400,
+				"invalid_request",
+				"org_id cannot be set: the credential decides the organization.",
+			);
+		}
 		c.set("principal", principal);
 		await next();
 	};

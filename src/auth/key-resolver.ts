@@ -49,6 +49,8 @@ export const KEY_CACHE_SETTINGS = {
 	kvCacheTtlS: 30,
 	/** KV: the entry's own lifetime, a backstop should an invalidation ever be lost. */
 	kvExpirationTtlS: 300,
+	/** After a revocation, KV is cleared once more this much later (see `invalidate`). */
+	revocationRecheckMs: 2_000,
 	/** last_used_at is written at most this often per key. */
 	lastUsedIntervalMs: 60_000,
 } as const;
@@ -69,6 +71,8 @@ export function createKeyMemoryCache(clock: Clock): LruCache<MemoryEntry> {
 export class KeyResolver {
 	readonly #inflight = new Map<string, Promise<MemoryEntry>>();
 	readonly #lastTouched: LruCache<true>;
+	/** Bumped by every invalidation, so a load that was under way when a key was revoked is not cached. */
+	#generation = 0;
 
 	constructor(
 		private readonly options: {
@@ -90,15 +94,25 @@ export class KeyResolver {
 		return { keyId: entry.keyId, orgId: entry.orgId, name: entry.name };
 	}
 
-	/** Forgets a key here and in KV at once (revocation). Throws if KV did not confirm the delete. */
-	async invalidate(keyHash: string): Promise<void> {
+	/**
+	 * Forgets a key here and in KV at once (revocation); throws if KV refused the delete twice.
+	 * With `defer`, KV is cleared once more a little later: another isolate's lookup that read the
+	 * database just before the revocation may have written the key back to KV meanwhile.
+	 */
+	async invalidate(keyHash: string, defer?: Defer): Promise<void> {
+		this.#generation++;
 		this.options.memory.delete(keyHash);
+		this.#inflight.delete(keyHash);
 		const kv = this.options.kv;
 		if (!kv) return;
-		try {
-			await kv.delete(KV_PREFIX + keyHash);
-		} catch {
-			await kv.delete(KV_PREFIX + keyHash);
+		const remove = () => kv.delete(KV_PREFIX + keyHash);
+		await remove().catch(remove);
+		if (defer) {
+			defer(
+				new Promise((resolve) => setTimeout(resolve, KEY_CACHE_SETTINGS.revocationRecheckMs))
+					.then(remove)
+					.catch((error: unknown) => logBackgroundFailure("kv_delete", error)),
+			);
 		}
 	}
 
@@ -112,12 +126,15 @@ export class KeyResolver {
 
 	async #load(keyHash: string, defer: Defer): Promise<MemoryEntry> {
 		const { memory, kv, store, clock } = this.options;
+		const generation = this.#generation;
 		const fromKv = kv ? await readKv(kv, keyHash) : null;
 		if (fromKv) {
+			if (generation !== this.#generation) return "unknown";
 			memory.set(keyHash, fromKv, KEY_CACHE_SETTINGS.memoryTtlMs);
 			return fromKv;
 		}
 		const record = await store.findByHash(keyHash);
+		if (generation !== this.#generation) return "unknown";
 		const now = clock.now();
 		if (!record || record.revokedAt !== null || (record.expiresAt !== null && record.expiresAt <= now)) {
 			memory.set(keyHash, "unknown", KEY_CACHE_SETTINGS.negativeTtlMs);

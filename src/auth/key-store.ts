@@ -1,4 +1,4 @@
-import { and, eq, isNull, lt, or } from "drizzle-orm";
+import { and, eq, isNull, lte, or } from "drizzle-orm";
 import type { Database } from "../db/client.js";
 import { apiKeys } from "../db/schema.js";
 import type { KeyRecord, KeyStore } from "./key-resolver.js";
@@ -27,7 +27,7 @@ export function createDbKeyStore(db: Database): KeyStore {
 				.where(
 					and(
 						eq(apiKeys.id, keyId),
-						or(isNull(apiKeys.lastUsedAt), lt(apiKeys.lastUsedAt, at - minIntervalMs)),
+						or(isNull(apiKeys.lastUsedAt), lte(apiKeys.lastUsedAt, at - minIntervalMs)),
 					),
 				);
 		},

@@ -4,6 +4,7 @@ import { apiKeyOrSession, requireAccess } from "../auth/credentials.js";
 import type { AnnotationRow } from "../db/schema.js";
 import { ApiError } from "../errors.js";
 import { decodeCursor, encodeCursor } from "../http/cursor.js";
+import { jsonBody } from "../http/json-body.js";
 import { apiKeyOrBearerSecurity, errorResponses, validationHook } from "../http/openapi.js";
 import { instantSchema, queryInstantSchema, toRfc3339 } from "../http/time.js";
 import {
@@ -225,7 +226,7 @@ export function annotationRoutes(deps: AppDeps) {
 		description:
 			"Idempotent by `external_id`: posting the same `external_id` again returns the existing annotation with 200.",
 		security: apiKeyOrBearerSecurity,
-		middleware: [write] as const,
+		middleware: [write, jsonBody] as const,
 		request: { body: { required: true, content: { "application/json": { schema: CreateBody } } } },
 		responses: {
 			201: { description: "Created", content: { "application/json": { schema: AnnotationSchema } } },
@@ -276,7 +277,7 @@ export function annotationRoutes(deps: AppDeps) {
 		description:
 			"Takes the same fields as create except `external_id`; `time` is required. Fields left out become null.",
 		security: apiKeyOrBearerSecurity,
-		middleware: [write] as const,
+		middleware: [write, jsonBody] as const,
 		request: {
 			params: IdParams,
 			body: { required: true, content: { "application/json": { schema: ReplaceBody } } },

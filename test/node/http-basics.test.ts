@@ -1,0 +1,196 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { FakeClock } from "../support/clock.js";
+import { createTestApp, type TestApp } from "../support/node-app.js";
+
+let t: TestApp;
+
+beforeEach(async () => {
+	t = await createTestApp({ clock: new FakeClock(Date.UTC(2026, 10, 28, 12, 0, 0)) });
+});
+afterEach(() => {
+	vi.restoreAllMocks();
+	t.close();
+});
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+interface ErrorJson {
+	error: { code: string; message: string; request_id: string; details?: unknown };
+}
+
+async function errorOf(res: Response, status: number, code: string): Promise<ErrorJson> {
+	expect(res.status).toBe(status);
+	expect(res.headers.get("Content-Type")).toMatch(/^application\/json/);
+	const body = (await res.json()) as ErrorJson;
+	expect(body.error.code).toBe(code);
+	expect(body.error.message).toEqual(expect.any(String));
+	expect(body.error.request_id).toBe(res.headers.get("X-Request-Id"));
+	return body;
+}
+
+/** No stack frames, SQL or driver text in what a client sees. */
+function expectNoLeak(text: string) {
+	expect(text).not.toMatch(/\bat \S+ \(|\bat file:|\bat async /);
+	expect(text).not.toMatch(/SQL|SELECT|INSERT|annotations\.|Failed query|libsql|drizzle|node_modules/i);
+	expect(text).not.toMatch(/\.ts:\d+|\.js:\d+/);
+}
+
+describe("http basics: happy", () => {
+	it("GET /health answers 200 {status: ok}", async () => {
+		const res = await t.app.request("/health");
+		expect(res.status).toBe(200);
+		expect(await res.json()).toEqual({ status: "ok" });
+		expect(res.headers.get("X-Request-Id")).toMatch(UUID);
+	});
+
+	it("gives each response its own X-Request-Id and echoes a well-formed incoming one", async () => {
+		const a = await t.app.request("/health");
+		const b = await t.app.request("/health");
+		expect(a.headers.get("X-Request-Id")).toMatch(UUID);
+		expect(b.headers.get("X-Request-Id")).toMatch(UUID);
+		expect(a.headers.get("X-Request-Id")).not.toBe(b.headers.get("X-Request-Id"));
+
+		const echoed = await t.app.request("/health", { headers: { "X-Request-Id": "req-42_abc=" } });
+		expect(echoed.headers.get("X-Request-Id")).toBe("req-42_abc=");
+	});
+
+	it("replaces a malformed or overlong incoming X-Request-Id with a fresh one", async () => {
+		for (const incoming of ["has space", "semi;colon", "<script>", "x".repeat(129)]) {
+			const res = await t.app.request("/health", { headers: { "X-Request-Id": incoming } });
+			expect(res.headers.get("X-Request-Id")).toMatch(UUID);
+		}
+	});
+
+	it("echoes the incoming X-Request-Id on errors, in the header and the body", async () => {
+		const res = await t.app.request("/api/v1/annotations", { headers: { "X-Request-Id": "trace-7" } });
+		expect(res.headers.get("X-Request-Id")).toBe("trace-7");
+		const body = await errorOf(res, 401, "missing_credentials");
+		expect(body.error.request_id).toBe("trace-7");
+	});
+
+	it("serves an OpenAPI 3.1 document with the annotation paths and both security schemes", async () => {
+		const res = await t.app.request("/api/v1/openapi.json");
+		expect(res.status).toBe(200);
+		expect(res.headers.get("X-Request-Id")).toMatch(UUID);
+		const doc = (await res.json()) as {
+			openapi: string;
+			paths: Record<string, Record<string, { security?: unknown }>>;
+			components: { securitySchemes: Record<string, Record<string, string>> };
+		};
+		expect(doc.openapi).toMatch(/^3\.1\./);
+		expect(Object.keys(doc.paths)).toEqual(
+			expect.arrayContaining(["/health", "/api/v1/annotations", "/api/v1/annotations/{id}"]),
+		);
+		expect(Object.keys(doc.paths["/api/v1/annotations"] ?? {}).sort()).toEqual(["get", "post"]);
+		expect(Object.keys(doc.paths["/api/v1/annotations/{id}"] ?? {}).sort()).toEqual(["delete", "get", "put"]);
+		expect(doc.paths["/api/v1/annotations"]?.post?.security).toEqual([{ ApiKey: [] }, { Bearer: [] }]);
+		expect(doc.components.securitySchemes.ApiKey).toMatchObject({
+			type: "apiKey",
+			in: "header",
+			name: "X-API-Key",
+		});
+		expect(doc.components.securitySchemes.Bearer).toMatchObject({ type: "http", scheme: "bearer" });
+	});
+
+	it("GET /docs is an HTML page pointing at the OpenAPI document", async () => {
+		const res = await t.app.request("/docs");
+		expect(res.status).toBe(200);
+		expect(res.headers.get("Content-Type")).toMatch(/^text\/html/);
+		const html = await res.text();
+		expect(html).toMatch(/<html/i);
+		expect(html).toContain("/api/v1/openapi.json");
+	});
+});
+
+describe("http basics: errors", () => {
+	it("an unknown path answers 404 not_found in the error shape", async () => {
+		for (const path of ["/nope", "/api/v1/nope", "/api/v2/annotations"]) {
+			const res = await t.app.request(path);
+			const body = await errorOf(res, 404, "not_found");
+			expect(Object.keys(body)).toEqual(["error"]);
+			expect(Object.keys(body.error).sort()).toEqual(["code", "message", "request_id"]);
+		}
+	});
+
+	it("a known path with the wrong method answers 405 method_not_allowed with Allow", async () => {
+		const health = await t.app.request("/health", { method: "POST" });
+		await errorOf(health, 405, "method_not_allowed");
+		expect(health.headers.get("Allow")?.split(/,\s*/).sort()).toEqual(["GET", "HEAD"]);
+
+		const patch = await t.app.request("/api/v1/annotations", { method: "PATCH" });
+		await errorOf(patch, 405, "method_not_allowed");
+		expect(patch.headers.get("Allow")?.split(/,\s*/).sort()).toEqual(["GET", "HEAD", "POST"]);
+
+		const patchOne = await t.app.request("/api/v1/annotations/ann_x", {
+			method: "PATCH",
+			headers: { "Content-Type": "application/json" },
+			body: "{}",
+		});
+		await errorOf(patchOne, 405, "method_not_allowed");
+		expect(patchOne.headers.get("Allow")?.split(/,\s*/).sort()).toEqual(["DELETE", "GET", "HEAD", "PUT"]);
+	});
+
+	it("a closed database answers 500 internal_error with no SQL or stack in the body", async () => {
+		const logged = vi.spyOn(console, "error").mockImplementation(() => {});
+		const { orgId } = await t.createOrgWithKey();
+		const token = await t.mintToken({ orgId, role: "member" });
+		t.database.client.close();
+
+		for (const [method, body] of [
+			["GET", undefined],
+			["POST", JSON.stringify({ title: "t", external_id: "x" })],
+		] as const) {
+			const res = await t.app.request("/api/v1/annotations", {
+				method,
+				headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+				...(body === undefined ? {} : { body }),
+			});
+			const text = await res.clone().text();
+			const error = await errorOf(res, 500, "internal_error");
+			expect(Object.keys(error.error).sort()).toEqual(["code", "message", "request_id"]);
+			expectNoLeak(text);
+		}
+		// The detail went to the log instead, under the same request id.
+		expect(logged).toHaveBeenCalled();
+	});
+
+	it("a failing SQL statement answers 500 internal_error and keeps the SQL in the log", async () => {
+		const logged = vi.spyOn(console, "error").mockImplementation(() => {});
+		const { key } = await t.createOrgWithKey();
+		await t.database.client.execute("DROP TABLE annotation_tags");
+		await t.database.client.execute("DROP TABLE annotations");
+
+		const res = await t.app.request("/api/v1/annotations?tags=deploy", {
+			headers: { "X-API-Key": key, "X-Request-Id": "fail-1" },
+		});
+		const text = await res.clone().text();
+		const body = await errorOf(res, 500, "internal_error");
+		expect(body.error.request_id).toBe("fail-1");
+		expectNoLeak(text);
+
+		const lines = logged.mock.calls.map((args) => args.map(String).join(" "));
+		const line = lines.find((l) => l.includes("fail-1"));
+		expect(line).toBeDefined();
+		expect(line).toContain("SELECT");
+	});
+
+	it("error bodies from validation, auth and routing never leak stack frames or SQL", async () => {
+		const { key } = await t.createOrgWithKey();
+		const answers = await Promise.all([
+			t.app.request("/api/v1/annotations", {
+				method: "POST",
+				headers: { "X-API-Key": key, "Content-Type": "application/json" },
+				body: "{not json",
+			}),
+			t.app.request("/api/v1/annotations?cursor=%27%20OR%201%3D1", { headers: { "X-API-Key": key } }),
+			t.app.request("/api/v1/annotations", { headers: { "X-API-Key": "hxk_short" } }),
+			t.app.request("/api/v1/annotations", { headers: { Authorization: "Bearer not.a.jwt" } }),
+			t.app.request("/api/v1/annotations/ann_x", { headers: { "X-API-Key": key } }),
+		]);
+		expect(answers.map((r) => r.status)).toEqual([400, 400, 401, 401, 404]);
+		for (const res of answers) {
+			expect(res.headers.get("X-Request-Id")).toMatch(UUID);
+			expectNoLeak(await res.text());
+		}
+	});
+});
