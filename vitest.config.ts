@@ -1,4 +1,7 @@
+import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
+import { generateSigningKey } from "./src/auth/jwt.js";
+import { createEdgeDatabase, EDGE_DATABASE_URL } from "./test/support/edge-database.js";
 
 export default defineConfig({
 	test: {
@@ -8,6 +11,29 @@ export default defineConfig({
 					name: "node",
 					include: ["test/node/**/*.test.ts"],
 					environment: "node",
+					testTimeout: 30_000,
+				},
+			},
+			{
+				plugins: [
+					cloudflareTest(async () => {
+						const database = await createEdgeDatabase();
+						return {
+							main: "./src/runtime/worker.ts",
+							wrangler: { configPath: "./wrangler.toml" },
+							miniflare: {
+								bindings: {
+									DATABASE_URL: EDGE_DATABASE_URL,
+									JWT_SIGNING_KEYS: JSON.stringify({ keys: [await generateSigningKey()] }),
+								},
+								outboundService: database.outboundService,
+							},
+						};
+					}),
+				],
+				test: {
+					name: "workers",
+					include: ["test/workers/**/*.test.ts"],
 					testTimeout: 30_000,
 				},
 			},

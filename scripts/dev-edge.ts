@@ -1,0 +1,54 @@
+/**
+ * `npm run dev:edge`: the Worker in local workerd (`wrangler dev`) with local KV and a local libSQL
+ * HTTP endpoint (the stand-in in tools/hrana over data/edge.db), so it runs with no Cloudflare
+ * account and no outside service.
+ */
+import { spawn } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { optionalText, portFrom } from "../src/config.js";
+import { openMigratedDatabase } from "../src/db/node.js";
+import { signingKeysJson } from "../src/runtime/node-deps.js";
+import { serveHrana } from "../tools/hrana/server.js";
+
+const log = (line: object) => console.log(JSON.stringify(line));
+const dataDir = optionalText(process.env, "DATA_DIR", "./data");
+const databaseUrl = `file:${join(dataDir, "edge.db")}`;
+const port = portFrom(process.env, "PORT", 8787);
+
+const migrated = await openMigratedDatabase(databaseUrl);
+migrated.client.close();
+const libsql = await serveHrana({ url: databaseUrl }, { port: portFrom(process.env, "EDGE_DB_PORT", 0) });
+log({ level: "info", msg: "libSQL HTTP stand-in listening", url: libsql.url, database: databaseUrl });
+
+const envFile = join(dataDir, "edge.env");
+const keys = JSON.stringify(JSON.parse(await signingKeysJson(process.env, dataDir, log)));
+writeFileSync(envFile, `DATABASE_URL=${libsql.url}\nJWT_SIGNING_KEYS='${keys}'\n`, { mode: 0o600 });
+
+const wrangler = spawn(
+	"npx",
+	[
+		"wrangler",
+		"dev",
+		"--local",
+		"--env-file",
+		envFile,
+		"--port",
+		String(port),
+		"--persist-to",
+		join(dataDir, "wrangler-state"),
+		"--show-interactive-dev-session=false",
+	],
+	{ stdio: "inherit" },
+);
+
+let stopping = false;
+async function stop(code: number): Promise<void> {
+	if (stopping) return;
+	stopping = true;
+	wrangler.kill("SIGTERM");
+	await libsql.close();
+	process.exit(code);
+}
+wrangler.on("exit", (code) => void stop(code ?? 0));
+for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => void stop(0));

@@ -1,0 +1,14 @@
+import type { KeyValueStore } from "../../src/auth/key-resolver.js";
+
+declare global {
+	namespace Cloudflare {
+		interface GlobalProps {
+			mainModule: typeof import("../../src/runtime/worker.js");
+		}
+		interface Env {
+			DATABASE_URL: string;
+			JWT_SIGNING_KEYS: string;
+			KEY_CACHE: KeyValueStore;
+		}
+	}
+}
