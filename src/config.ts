@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { parseEncryptionKey } from "./auth/totp.js";
 
 /** A setting is missing or invalid. The message names the setting, never its value. */
 export class ConfigError extends Error {
@@ -15,8 +16,9 @@ export class ConfigError extends Error {
 const ed25519PrivateJwk = z.looseObject({
 	kty: z.literal("OKP"),
 	crv: z.literal("Ed25519"),
-	x: z.string().min(1),
-	d: z.string().min(1),
+	/** 32 bytes in base64url, unpadded (RFC 8037). */
+	x: z.string().regex(/^[A-Za-z0-9_-]{43}$/),
+	d: z.string().regex(/^[A-Za-z0-9_-]{43}$/),
 	kid: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/),
 	alg: z.literal("EdDSA").optional(),
 });
@@ -40,8 +42,18 @@ export interface JwtSettings {
 	publicKeys: PublicJwk[];
 }
 
+export interface AuthSettings {
+	/** When set, `POST /api/v1/setup` needs a matching `X-Setup-Token`. */
+	setupToken: string | null;
+	/** AES-256-GCM key for TOTP secrets at rest (also keys the recovery-code hashes). */
+	totpKey: Uint8Array;
+	/** Origins besides the API's own that may call login/refresh/logout (the dashboard's). */
+	allowedOrigins: string[];
+}
+
 export interface AppConfig {
 	jwt: JwtSettings;
+	auth: AuthSettings;
 }
 
 /** The raw settings both runtimes read (process.env on Node, the Worker's env). */
@@ -88,6 +100,35 @@ export function jwtSettingsFrom(settings: Settings, signingKeysJson: string): Jw
 		signingKeys,
 		publicKeys: signingKeys.map(publicJwkOf),
 	};
+}
+
+export function authSettingsFrom(settings: Settings, totpKeyText: string): AuthSettings {
+	let totpKey: Uint8Array;
+	try {
+		totpKey = parseEncryptionKey(totpKeyText);
+	} catch {
+		throw new ConfigError("TOTP_ENCRYPTION_KEY", "invalid", "expected 32 bytes as base64, base64url or hex");
+	}
+	const origins = optionalText(settings, "ALLOWED_ORIGINS", "")
+		.split(",")
+		.map((o) => o.trim())
+		.filter((o) => o !== "");
+	for (const origin of origins) {
+		let parsed: URL | undefined;
+		try {
+			parsed = new URL(origin);
+		} catch {
+			parsed = undefined;
+		}
+		if (!parsed || parsed.origin !== origin) {
+			throw new ConfigError(
+				"ALLOWED_ORIGINS",
+				"invalid",
+				"expected comma-separated origins like https://app.example.com",
+			);
+		}
+	}
+	return { setupToken: optionalText(settings, "SETUP_TOKEN", "") || null, totpKey, allowedOrigins: origins };
 }
 
 export function portFrom(settings: Settings, name: string, fallback: number): number {

@@ -2,12 +2,18 @@ import { createClient } from "@libsql/client/web";
 import type { ExecutionContext } from "hono";
 import { createApp } from "../app.js";
 import type { AppDeps } from "../app-env.js";
-import { createJwtVerifier } from "../auth/jwt.js";
-import { createKeyMemoryCache, KeyResolver, type KeyValueStore } from "../auth/key-resolver.js";
-import { createDbKeyStore } from "../auth/key-store.js";
+import { createKeyMemoryCache, type KeyValueStore } from "../auth/key-resolver.js";
 import { systemClock } from "../clock.js";
-import { ConfigError, jwtSettingsFrom, optionalText, requiredText, type Settings } from "../config.js";
+import {
+	authSettingsFrom,
+	ConfigError,
+	jwtSettingsFrom,
+	optionalText,
+	requiredText,
+	type Settings,
+} from "../config.js";
 import { createDatabase } from "../db/client.js";
+import { assembleDeps } from "../deps.js";
 
 /** The Worker's bindings (wrangler.toml and secrets). */
 export interface WorkerEnv {
@@ -16,6 +22,9 @@ export interface WorkerEnv {
 	JWT_SIGNING_KEYS?: string;
 	JWT_ISSUER?: string;
 	JWT_AUDIENCE?: string;
+	TOTP_ENCRYPTION_KEY?: string;
+	SETUP_TOKEN?: string;
+	ALLOWED_ORIGINS?: string;
 	KEY_CACHE?: KeyValueStore;
 }
 
@@ -45,14 +54,25 @@ function buildDeps(env: WorkerEnv): AppDeps {
 	const url = requiredText(settings, "DATABASE_URL");
 	const authToken = optionalText(settings, "DATABASE_AUTH_TOKEN", "");
 	const jwt = jwtSettingsFrom(settings, requiredText(settings, "JWT_SIGNING_KEYS"));
-	const db = createDatabase(createClient(authToken ? { url, authToken } : { url }));
-	return {
-		db,
-		clock: systemClock,
-		config: { jwt },
-		keyResolver: new KeyResolver({ store: createDbKeyStore(db), memory: keyMemory, kv, clock: systemClock }),
-		verifyJwt: createJwtVerifier(jwt, systemClock),
+	let client: ReturnType<typeof createClient>;
+	try {
+		client = createClient(authToken ? { url, authToken } : { url });
+	} catch {
+		// The driver's message quotes the URL, which may carry a token: name the setting only.
+		throw new ConfigError("DATABASE_URL", "invalid", "expected a libsql:, https: or wss: URL");
+	}
+	const config = {
+		jwt,
+		auth: authSettingsFrom(settings, requiredText(settings, "TOTP_ENCRYPTION_KEY")),
 	};
+	return assembleDeps({
+		db: createDatabase(client),
+		clock: systemClock,
+		config,
+		keyMemory,
+		kv,
+		clientAddress: (c) => c.req.header("CF-Connecting-IP") ?? null,
+	});
 }
 
 function misconfigured(error: ConfigError): Response {

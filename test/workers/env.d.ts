@@ -8,6 +8,7 @@ declare global {
 		interface Env {
 			DATABASE_URL: string;
 			JWT_SIGNING_KEYS: string;
+			TOTP_ENCRYPTION_KEY: string;
 			KEY_CACHE: KeyValueStore;
 		}
 	}
