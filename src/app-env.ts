@@ -1,4 +1,5 @@
-import type { JwtVerifier, Role } from "./auth/jwt.js";
+import type { Context } from "hono";
+import type { AccessTokenSigner, JwtVerifier, Role } from "./auth/jwt.js";
 import type { KeyResolver } from "./auth/key-resolver.js";
 import type { Clock } from "./clock.js";
 import type { AppConfig } from "./config.js";
@@ -11,12 +12,15 @@ export interface AppDeps {
 	config: AppConfig;
 	keyResolver: KeyResolver;
 	verifyJwt: JwtVerifier;
+	signAccessToken: AccessTokenSigner;
+	/** The caller's network address (login throttling); null when the runtime cannot tell. */
+	clientAddress: (c: Context) => string | null;
 }
 
 /** Who is calling, once the credential middleware has accepted a credential. */
 export type Principal =
 	| { kind: "api_key"; orgId: string; keyId: string; name: string }
-	| { kind: "user"; orgId: string; userId: string; role: Role };
+	| { kind: "user"; orgId: string; userId: string; role: Role; passwordChangeRequired: boolean };
 
 export type AppEnv = {
 	Variables: {

@@ -6,6 +6,8 @@ import type { AppDeps, AppEnv } from "./app-env.js";
 import { ApiError, errorResponse, handleError, notFound } from "./errors.js";
 import { registerSecuritySchemes, validationHook } from "./http/openapi.js";
 import { annotationRoutes } from "./routes/annotations.js";
+import { authRoutes } from "./routes/auth.js";
+import { meRoutes } from "./routes/me.js";
 import { publicRoutes } from "./routes/public.js";
 
 /** The one Hono app, for every runtime. It imports nothing runtime-specific: `deps` carries it all. */
@@ -31,6 +33,8 @@ export function createApp(deps: AppDeps) {
 	);
 
 	app.route("/", publicRoutes(deps));
+	app.route("/", authRoutes(deps));
+	app.route("/api/v1/me", meRoutes(deps));
 	app.route("/api/v1/annotations", annotationRoutes(deps));
 
 	registerSecuritySchemes(app);

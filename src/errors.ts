@@ -24,7 +24,19 @@ export type ErrorCode =
 	| "missing_credentials"
 	| "session_required"
 	| "api_key_required"
-	| "insufficient_role";
+	| "insufficient_role"
+	| "password_change_required"
+	| "already_set_up"
+	| "invalid_setup_token"
+	| "invalid_credentials"
+	| "totp_required"
+	| "invalid_totp"
+	| "too_many_attempts"
+	| "refresh_token_reused"
+	| "origin_not_allowed"
+	| "totp_already_enabled"
+	| "totp_not_enabled"
+	| "last_owner";
 
 export interface ErrorBody {
 	error: {

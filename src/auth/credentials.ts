@@ -9,6 +9,8 @@ import type { Defer } from "./key-resolver.js";
 export interface AccessPolicy {
 	apiKey: boolean;
 	session: Role | false;
+	/** Routes an invited user may reach before changing the one-time password (me, password). */
+	allowPasswordChangeRequired?: boolean;
 }
 
 export const apiKeyOnly: AccessPolicy = { apiKey: true, session: false };
@@ -46,7 +48,7 @@ export async function authenticate(c: Context, deps: AppDeps): Promise<Principal
 	}
 	if (authorization !== undefined) {
 		const match = /^(\S+)(?: +(.*))?$/.exec(authorization.trim());
-		if (!match || match[1]?.toLowerCase() !== "bearer") {
+		if (match?.[1]?.toLowerCase() !== "bearer") {
 			throw new ApiError(401, "unsupported_authorization_scheme", "Only the Bearer scheme is supported.", {
 				headers: { "WWW-Authenticate": WWW_AUTHENTICATE_BEARER },
 			});
@@ -63,7 +65,13 @@ export async function authenticate(c: Context, deps: AppDeps): Promise<Principal
 			);
 		}
 		const claims = await deps.verifyJwt(token);
-		return { kind: "user", orgId: claims.orgId, userId: claims.userId, role: claims.role };
+		return {
+			kind: "user",
+			orgId: claims.orgId,
+			userId: claims.userId,
+			role: claims.role,
+			passwordChangeRequired: claims.passwordChangeRequired,
+		};
 	}
 	if (apiKey !== undefined) {
 		const key = apiKey.trim();
@@ -96,6 +104,13 @@ export function authorize(principal: Principal, policy: AccessPolicy): void {
 	}
 	if (policy.session === false) {
 		throw new ApiError(403, "api_key_required", "This route needs an API key (X-API-Key).");
+	}
+	if (principal.passwordChangeRequired && !policy.allowPasswordChangeRequired) {
+		throw new ApiError(
+			403,
+			"password_change_required",
+			"Change the initial password first: POST /api/v1/me/password.",
+		);
 	}
 	if (ROLES.indexOf(principal.role) < ROLES.indexOf(policy.session)) {
 		throw new ApiError(403, "insufficient_role", `This action needs the ${policy.session} role or higher.`);

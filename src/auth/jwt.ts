@@ -26,6 +26,8 @@ export interface SessionClaims {
 	role: Role;
 	jti: string | null;
 	exp: number;
+	/** Set while an invited user's one-time password has not been changed yet (claim `pcr`). */
+	passwordChangeRequired: boolean;
 }
 
 export type JwtVerifier = (token: string) => Promise<SessionClaims>;
@@ -76,28 +78,51 @@ export function createJwtVerifier(settings: JwtSettings, clock: Clock): JwtVerif
 }
 
 function claimsOf(payload: JWTPayload): SessionClaims {
-	const { sub, org_id: orgId, role, jti, exp } = payload as JWTPayload & { org_id?: unknown; role?: unknown };
+	const {
+		sub,
+		org_id: orgId,
+		role,
+		jti,
+		exp,
+		pcr,
+	} = payload as JWTPayload & {
+		org_id?: unknown;
+		role?: unknown;
+		pcr?: unknown;
+	};
 	if (typeof sub !== "string" || sub === "") throw invalidToken("The token's subject is invalid.");
 	if (typeof orgId !== "string" || orgId === "") throw invalidToken("The token's org is invalid.");
 	if (typeof role !== "string" || !(ROLES as readonly string[]).includes(role)) {
 		throw invalidToken("The token's role is invalid.");
 	}
 	if (typeof exp !== "number") throw invalidToken("The token has no expiry.");
-	return { userId: sub, orgId, role: role as Role, jti: typeof jti === "string" ? jti : null, exp };
+	return {
+		userId: sub,
+		orgId,
+		role: role as Role,
+		jti: typeof jti === "string" ? jti : null,
+		exp,
+		passwordChangeRequired: pcr === true,
+	};
 }
 
+export interface AccessTokenClaims {
+	userId: string;
+	orgId: string;
+	role: Role;
+	passwordChangeRequired?: boolean;
+}
+export type AccessTokenSigner = (claims: AccessTokenClaims) => Promise<string>;
+
 /** Signs access tokens with the first configured key. */
-export function createJwtSigner(settings: JwtSettings, clock: Clock) {
+export function createJwtSigner(settings: JwtSettings, clock: Clock): AccessTokenSigner {
 	const signingKey = settings.signingKeys[0] as PrivateJwk;
 	let imported: Promise<CryptoKey | Uint8Array> | undefined;
-	return async function signAccessToken(claims: {
-		userId: string;
-		orgId: string;
-		role: Role;
-	}): Promise<string> {
+	return async function signAccessToken(claims: AccessTokenClaims): Promise<string> {
 		imported ??= importJWK({ ...signingKey, alg: "EdDSA" }, "EdDSA");
 		const iat = Math.floor(clock.now() / 1000);
-		return new SignJWT({ org_id: claims.orgId, role: claims.role })
+		const extra = claims.passwordChangeRequired ? { pcr: true } : {};
+		return new SignJWT({ org_id: claims.orgId, role: claims.role, ...extra })
 			.setProtectedHeader({ alg: "EdDSA", typ: "at+jwt", kid: signingKey.kid })
 			.setIssuer(settings.issuer)
 			.setAudience(settings.audience)

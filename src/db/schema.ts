@@ -22,11 +22,105 @@ export const users = sqliteTable(
 		name: text("name").notNull(),
 		role: text("role", { enum: ["viewer", "member", "admin", "owner"] }).notNull(),
 		passwordHash: text("password_hash"),
+		/** Set for an invited user's one-time initial password: the next login must change it. */
+		mustChangePassword: integer("must_change_password", { mode: "boolean" }).notNull().default(false),
+		passwordChangedAt: integer("password_changed_at"),
+		/** The TOTP secret, AES-GCM encrypted; enabled once a first code was verified. */
+		totpSecret: text("totp_secret"),
+		totpEnabledAt: integer("totp_enabled_at"),
+		/** The last TOTP time step accepted: a code is accepted once only. */
+		totpLastStep: integer("totp_last_step"),
 		disabledAt: integer("disabled_at"),
 		createdAt: integer("created_at").notNull(),
 		updatedAt: integer("updated_at").notNull(),
 	},
 	(t) => [uniqueIndex("users_email_unique").on(t.email), index("users_org_idx").on(t.orgId)],
+);
+
+export const recoveryCodes = sqliteTable(
+	"recovery_codes",
+	{
+		codeHash: text("code_hash").primaryKey(),
+		userId: text("user_id")
+			.notNull()
+			.references(() => users.id, { onDelete: "cascade" }),
+		createdAt: integer("created_at").notNull(),
+		usedAt: integer("used_at"),
+	},
+	(t) => [index("recovery_codes_user_idx").on(t.userId)],
+);
+
+/** Failed logins per scope (`account:<email>` or `address:<ip>`): consistent, so kept in libSQL. */
+export const loginThrottles = sqliteTable("login_throttles", {
+	scope: text("scope").primaryKey(),
+	failures: integer("failures").notNull(),
+	lastFailureAt: integer("last_failure_at").notNull(),
+	blockedUntil: integer("blocked_until").notNull(),
+});
+
+/** A login's chain of refresh tokens; revoking the family ends the session on every tab. */
+export const refreshFamilies = sqliteTable(
+	"refresh_families",
+	{
+		id: text("id").primaryKey(),
+		userId: text("user_id")
+			.notNull()
+			.references(() => users.id, { onDelete: "cascade" }),
+		orgId: text("org_id").notNull(),
+		createdAt: integer("created_at").notNull(),
+		/** Absolute expiry: no refresh past this, however active the session. */
+		expiresAt: integer("expires_at").notNull(),
+		revokedAt: integer("revoked_at"),
+		revokedReason: text("revoked_reason"),
+	},
+	(t) => [index("refresh_families_user_idx").on(t.userId)],
+);
+
+export const refreshTokens = sqliteTable(
+	"refresh_tokens",
+	{
+		/** SHA-256 hex of the opaque token: the token itself is never stored. */
+		tokenHash: text("token_hash").primaryKey(),
+		familyId: text("family_id")
+			.notNull()
+			.references(() => refreshFamilies.id, { onDelete: "cascade" }),
+		createdAt: integer("created_at").notNull(),
+		/** Idle expiry: unused this long, the token dies. */
+		expiresAt: integer("expires_at").notNull(),
+		/** When it was exchanged for a successor; a later use is a replay unless within the grace. */
+		rotatedAt: integer("rotated_at"),
+	},
+	(t) => [index("refresh_tokens_family_idx").on(t.familyId)],
+);
+
+export const teams = sqliteTable(
+	"teams",
+	{
+		id: text("id").primaryKey(),
+		orgId: text("org_id")
+			.notNull()
+			.references(() => orgs.id, { onDelete: "cascade" }),
+		name: text("name").notNull(),
+		description: text("description"),
+		createdAt: integer("created_at").notNull(),
+		updatedAt: integer("updated_at").notNull(),
+	},
+	(t) => [uniqueIndex("teams_org_name_unique").on(t.orgId, t.name)],
+);
+
+export const teamMembers = sqliteTable(
+	"team_members",
+	{
+		teamId: text("team_id")
+			.notNull()
+			.references(() => teams.id, { onDelete: "cascade" }),
+		userId: text("user_id")
+			.notNull()
+			.references(() => users.id, { onDelete: "cascade" }),
+		orgId: text("org_id").notNull(),
+		addedAt: integer("added_at").notNull(),
+	},
+	(t) => [primaryKey({ columns: [t.teamId, t.userId] }), index("team_members_user_idx").on(t.userId)],
 );
 
 export const apiKeys = sqliteTable(
@@ -103,4 +197,5 @@ export const annotationTags = sqliteTable(
 );
 
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
+export type UserRow = typeof users.$inferSelect;
 export type AnnotationRow = typeof annotations.$inferSelect;

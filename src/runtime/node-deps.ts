@@ -1,14 +1,16 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { getConnInfo } from "@hono/node-server/conninfo";
 import type { Client } from "@libsql/client";
+import type { Context } from "hono";
 import type { AppDeps } from "../app-env.js";
-import { createJwtVerifier, generateSigningKey } from "../auth/jwt.js";
-import { createKeyMemoryCache, KeyResolver } from "../auth/key-resolver.js";
-import { createDbKeyStore } from "../auth/key-store.js";
+import { generateSigningKey } from "../auth/jwt.js";
+import { createKeyMemoryCache } from "../auth/key-resolver.js";
 import { type Clock, systemClock } from "../clock.js";
-import { type AppConfig, jwtSettingsFrom, optionalText, type Settings } from "../config.js";
+import { type AppConfig, authSettingsFrom, jwtSettingsFrom, optionalText, type Settings } from "../config.js";
 import type { Database } from "../db/client.js";
 import { openMigratedDatabase } from "../db/node.js";
+import { assembleDeps } from "../deps.js";
 
 export const DEFAULT_DATABASE_URL = "file:./data/hexcovery.db";
 
@@ -16,27 +18,75 @@ export const DEFAULT_DATABASE_URL = "file:./data/hexcovery.db";
 const keyMemory = createKeyMemoryCache(systemClock);
 
 /**
- * JWT signing keys: JWT_SIGNING_KEYS when set; otherwise a development key kept in
- * `<data dir>/jwt-keys.json`, created on first use (never for production: say so in the log).
+ * A secret from its setting, or else a development value kept in `<data dir>/<file>` and created on
+ * first use. Never meant for production: the log says so every start.
  */
-export async function signingKeysJson(
+async function settingOrDevFile(
+	settings: Settings,
+	name: string,
+	path: string,
+	generate: () => Promise<string>,
+	log: (line: object) => void,
+): Promise<string> {
+	const configured = optionalText(settings, name, "");
+	if (configured) return configured;
+	if (!existsSync(path)) {
+		mkdirSync(dirname(path), { recursive: true });
+		writeFileSync(path, await generate(), { mode: 0o600 });
+		log({ level: "warn", msg: `${name} is not set: generated a development value`, path });
+	} else {
+		log({ level: "warn", msg: `${name} is not set: using the development value`, path });
+	}
+	return readFileSync(path, "utf8").trim();
+}
+
+/** JWT_SIGNING_KEYS, or a development key in `<data dir>/jwt-keys.json`. */
+export function signingKeysJson(
 	settings: Settings,
 	dataDir: string,
 	log: (line: object) => void,
 ): Promise<string> {
-	const configured = optionalText(settings, "JWT_SIGNING_KEYS", "");
-	if (configured) return configured;
-	const path = join(dataDir, "jwt-keys.json");
-	if (!existsSync(path)) {
-		mkdirSync(dirname(path), { recursive: true });
-		writeFileSync(path, `${JSON.stringify({ keys: [await generateSigningKey()] }, null, 2)}\n`, {
-			mode: 0o600,
-		});
-		log({ level: "warn", msg: "JWT_SIGNING_KEYS is not set: generated a development signing key", path });
-	} else {
-		log({ level: "warn", msg: "JWT_SIGNING_KEYS is not set: using the development signing key", path });
-	}
-	return readFileSync(path, "utf8");
+	return settingOrDevFile(
+		settings,
+		"JWT_SIGNING_KEYS",
+		join(dataDir, "jwt-keys.json"),
+		async () => `${JSON.stringify({ keys: [await generateSigningKey()] }, null, 2)}\n`,
+		log,
+	);
+}
+
+/** TOTP_ENCRYPTION_KEY, or a development key in `<data dir>/totp-key.txt`. */
+export function totpKeyText(
+	settings: Settings,
+	dataDir: string,
+	log: (line: object) => void,
+): Promise<string> {
+	return settingOrDevFile(
+		settings,
+		"TOTP_ENCRYPTION_KEY",
+		join(dataDir, "totp-key.txt"),
+		async () => `${Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url")}\n`,
+		log,
+	);
+}
+
+/**
+ * The caller's address: the socket's peer, or — behind a reverse proxy — the first address of the
+ * header named by CLIENT_ADDRESS_HEADER (e.g. X-Forwarded-For), which only a trusted proxy may set.
+ */
+export function nodeClientAddress(settings: Settings): (c: Context) => string | null {
+	const header = optionalText(settings, "CLIENT_ADDRESS_HEADER", "");
+	return (c) => {
+		if (header) {
+			const first = c.req.header(header)?.split(",")[0]?.trim();
+			if (first) return first;
+		}
+		try {
+			return getConnInfo(c).remote.address ?? null;
+		} catch {
+			return null;
+		}
+	};
 }
 
 export interface NodeDeps {
@@ -56,13 +106,16 @@ export async function buildNodeDeps(
 	const opened =
 		options.db ??
 		(await openMigratedDatabase(databaseUrl, optionalText(settings, "DATABASE_AUTH_TOKEN", "") || undefined));
-	const config: AppConfig = { jwt: jwtSettingsFrom(settings, await signingKeysJson(settings, dataDir, log)) };
-	const deps: AppDeps = {
+	const config: AppConfig = {
+		jwt: jwtSettingsFrom(settings, await signingKeysJson(settings, dataDir, log)),
+		auth: authSettingsFrom(settings, await totpKeyText(settings, dataDir, log)),
+	};
+	const deps = assembleDeps({
 		db: opened.db,
 		clock,
 		config,
-		keyResolver: new KeyResolver({ store: createDbKeyStore(opened.db), memory: keyMemory, clock }),
-		verifyJwt: createJwtVerifier(config.jwt, clock),
-	};
+		keyMemory,
+		clientAddress: nodeClientAddress(settings),
+	});
 	return { deps, client: opened.client };
 }

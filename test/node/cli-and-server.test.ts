@@ -109,7 +109,8 @@ describe("Node server", () => {
 		const key = (await cli("key", "create", "--org", orgId, "--name", "s")).at(-1) as string;
 		const server = await startServer();
 		expect(existsSync(join(dir, "data/jwt-keys.json"))).toBe(true);
-		expect(server.output()).toContain("generated a development signing key");
+		expect(server.output()).toContain("JWT_SIGNING_KEYS is not set: generated a development value");
+		expect(existsSync(join(dir, "data/totp-key.txt"))).toBe(true);
 
 		const health = await fetch(`${server.url}/health`);
 		expect(await health.json()).toEqual({ status: "ok" });

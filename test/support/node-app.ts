@@ -4,18 +4,13 @@ import { join } from "node:path";
 import type { Client } from "@libsql/client";
 import { createApp } from "../../src/app.js";
 import type { AppDeps } from "../../src/app-env.js";
-import { createJwtSigner, createJwtVerifier, generateSigningKey, type Role } from "../../src/auth/jwt.js";
-import {
-	createKeyMemoryCache,
-	KeyResolver,
-	type KeyStore,
-	type KeyValueStore,
-} from "../../src/auth/key-resolver.js";
+import { generateSigningKey, type Role } from "../../src/auth/jwt.js";
+import { createKeyMemoryCache, type KeyStore, type KeyValueStore } from "../../src/auth/key-resolver.js";
 import { createDbKeyStore } from "../../src/auth/key-store.js";
-import type { Clock } from "../../src/clock.js";
-import { type JwtSettings, publicJwkOf } from "../../src/config.js";
+import { type AuthSettings, type JwtSettings, publicJwkOf } from "../../src/config.js";
 import type { Database } from "../../src/db/client.js";
 import { openMigratedDatabase } from "../../src/db/node.js";
+import { assembleDeps } from "../../src/deps.js";
 import { createApiKey, createOrg } from "../../src/services/api-keys.js";
 import { FakeClock } from "./clock.js";
 
@@ -38,6 +33,16 @@ export async function openTestDatabase(): Promise<TestDatabase> {
 			client.close();
 			rmSync(dir, { recursive: true, force: true });
 		},
+	};
+}
+
+/** Auth settings for tests: a fixed TOTP key, no setup token, one extra allowed origin. */
+export function testAuthSettings(overrides: Partial<AuthSettings> = {}): AuthSettings {
+	return {
+		setupToken: null,
+		totpKey: new Uint8Array(32).fill(42),
+		allowedOrigins: ["https://dashboard.example.com"],
+		...overrides,
 	};
 }
 
@@ -85,14 +90,17 @@ export async function createTestApp(
 	const clock = options.clock ?? new FakeClock(Date.now());
 	const jwt = await testJwtSettings();
 	const store = countingStore(createDbKeyStore(database.db));
-	const deps: AppDeps = {
+	const deps = assembleDeps({
 		db: database.db,
 		clock,
-		config: { jwt },
-		keyResolver: new KeyResolver({ store, memory: createKeyMemoryCache(clock), kv: options.kv, clock }),
-		verifyJwt: createJwtVerifier(jwt, clock),
-	};
-	const sign = createJwtSigner(jwt, clock as Clock);
+		config: { jwt, auth: testAuthSettings() },
+		keyMemory: createKeyMemoryCache(clock),
+		kv: options.kv,
+		keyStore: store,
+		// Tests name the client address in a header to exercise per-address throttling.
+		clientAddress: (c) => c.req.header("X-Test-Client-Address") ?? "127.0.0.1",
+	});
+	const sign = deps.signAccessToken;
 	return {
 		app: createApp(deps),
 		deps,

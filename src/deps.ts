@@ -1,0 +1,35 @@
+import type { Context } from "hono";
+import type { AppDeps } from "./app-env.js";
+import { createJwtSigner, createJwtVerifier } from "./auth/jwt.js";
+import { KeyResolver, type KeyStore, type KeyValueStore } from "./auth/key-resolver.js";
+import { createDbKeyStore } from "./auth/key-store.js";
+import type { Clock } from "./clock.js";
+import type { AppConfig } from "./config.js";
+import type { Database } from "./db/client.js";
+
+/** The one way every runtime (and every test) turns its parts into the app's deps. */
+export function assembleDeps(parts: {
+	db: Database;
+	clock: Clock;
+	config: AppConfig;
+	/** The per-isolate memory tier, kept at module scope by the runtime. */
+	keyMemory: ConstructorParameters<typeof KeyResolver>[0]["memory"];
+	kv?: KeyValueStore | undefined;
+	keyStore?: KeyStore;
+	clientAddress?: (c: Context) => string | null;
+}): AppDeps {
+	return {
+		db: parts.db,
+		clock: parts.clock,
+		config: parts.config,
+		keyResolver: new KeyResolver({
+			store: parts.keyStore ?? createDbKeyStore(parts.db),
+			memory: parts.keyMemory,
+			kv: parts.kv,
+			clock: parts.clock,
+		}),
+		verifyJwt: createJwtVerifier(parts.config.jwt, parts.clock),
+		signAccessToken: createJwtSigner(parts.config.jwt, parts.clock),
+		clientAddress: parts.clientAddress ?? (() => null),
+	};
+}

@@ -1,0 +1,527 @@
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { and, eq, isNull, sql } from "drizzle-orm";
+import type { Context, MiddlewareHandler } from "hono";
+import { deleteCookie, getCookie, setCookie } from "hono/cookie";
+import type { AppDeps, AppEnv } from "../app-env.js";
+import { requireAccess, sessionOnly } from "../auth/credentials.js";
+import { ACCESS_TOKEN_TTL_S } from "../auth/jwt.js";
+import { checkPasswordPolicy, hashPassword, verifyAgainstDummy, verifyPassword } from "../auth/password.js";
+import {
+	decryptSecret,
+	encryptSecret,
+	hashRecoveryCode,
+	newRecoveryCodes,
+	newTotpSecret,
+	normalizeRecoveryCode,
+	totpUri,
+	verifyTotp,
+} from "../auth/totp.js";
+import { orgs, recoveryCodes, type UserRow, users } from "../db/schema.js";
+import { ApiError } from "../errors.js";
+import { jsonBody } from "../http/json-body.js";
+import { errorResponses, validationHook } from "../http/openapi.js";
+import { newId } from "../ids.js";
+import {
+	accountScope,
+	addressScope,
+	assertNotThrottled,
+	clearLoginFailures,
+	type IssuedRefreshToken,
+	recordLoginFailure,
+	revokeFamilyOfToken,
+	rotateRefreshToken,
+	startRefreshFamily,
+	THROTTLE_SETTINGS,
+	toUserJson,
+} from "../services/sessions.js";
+
+export const REFRESH_COOKIE = "hexcovery_refresh";
+const REFRESH_COOKIE_PATH = "/api/v1/auth";
+
+const Email = z
+	.string()
+	.trim()
+	.toLowerCase()
+	.max(254)
+	.pipe(z.email())
+	.openapi({ example: "ada@example.com" });
+const Password = z.string().min(1).max(4096).openapi({ example: "correct horse battery staple" });
+
+export const UserSchema = z
+	.object({
+		id: z.string(),
+		org_id: z.string(),
+		email: z.string(),
+		name: z.string(),
+		role: z.enum(["viewer", "member", "admin", "owner"]),
+		totp_enabled: z.boolean(),
+		must_change_password: z.boolean(),
+		disabled: z.boolean(),
+		created_at: z.string(),
+	})
+	.openapi("User");
+
+const TokenResponse = z
+	.object({
+		access_token: z.string(),
+		token_type: z.literal("Bearer"),
+		expires_in: z.number().int(),
+		user: UserSchema,
+	})
+	.openapi("AccessToken");
+
+/** Refresh, login and logout ride on a cookie: refuse requests a foreign site's page sent. */
+export function sameSiteOnly(deps: AppDeps): MiddlewareHandler<AppEnv> {
+	return async function originGuard(c, next) {
+		const origin = c.req.header("Origin");
+		const fetchSite = c.req.header("Sec-Fetch-Site");
+		const allowed =
+			(origin === undefined ||
+				origin === new URL(c.req.url).origin ||
+				deps.config.auth.allowedOrigins.includes(origin)) &&
+			fetchSite !== "cross-site";
+		if (!allowed) throw new ApiError(403, "origin_not_allowed", "Requests from this origin are not allowed.");
+		await next();
+	};
+}
+
+function setRefreshCookie(c: Context, refresh: IssuedRefreshToken, now: number): void {
+	setCookie(c, REFRESH_COOKIE, refresh.token, {
+		httpOnly: true,
+		secure: true,
+		sameSite: "Strict",
+		path: REFRESH_COOKIE_PATH,
+		maxAge: Math.max(0, Math.floor((refresh.expiresAt - now) / 1000)),
+	});
+}
+
+function clearRefreshCookie(c: Context): void {
+	deleteCookie(c, REFRESH_COOKIE, {
+		path: REFRESH_COOKIE_PATH,
+		secure: true,
+		httpOnly: true,
+		sameSite: "Strict",
+	});
+}
+
+async function tokenResponse(deps: AppDeps, user: UserRow) {
+	const accessToken = await deps.signAccessToken({
+		userId: user.id,
+		orgId: user.orgId,
+		role: user.role,
+		passwordChangeRequired: user.mustChangePassword,
+	});
+	return {
+		access_token: accessToken,
+		token_type: "Bearer" as const,
+		expires_in: ACCESS_TOKEN_TTL_S,
+		user: toUserJson(user),
+	};
+}
+
+/** Issues a session (access token + refresh cookie) for a user who just proved who they are. */
+export async function startSession(c: Context, deps: AppDeps, user: UserRow) {
+	const now = deps.clock.now();
+	setRefreshCookie(c, await startRefreshFamily(deps.db, user, now), now);
+	return tokenResponse(deps, user);
+}
+
+const invalidCredentials = () =>
+	new ApiError(401, "invalid_credentials", "The email or password is incorrect.");
+
+function constantTimeEqual(a: string, b: string): boolean {
+	const left = new TextEncoder().encode(a);
+	const right = new TextEncoder().encode(b);
+	let diff = left.length ^ right.length;
+	for (let i = 0; i < Math.max(left.length, right.length); i++) diff |= (left[i] ?? 0) ^ (right[i] ?? 0);
+	return diff === 0;
+}
+
+/** Accepts a TOTP code once only: the step is stored with a compare-and-set. */
+async function consumeTotp(deps: AppDeps, user: UserRow, code: string): Promise<boolean> {
+	if (!user.totpSecret) return false;
+	const secret = await decryptSecret(user.totpSecret, deps.config.auth.totpKey);
+	const step = await verifyTotp(secret, code, deps.clock.now());
+	if (step === null) return false;
+	const updated = await deps.db
+		.update(users)
+		.set({ totpLastStep: step })
+		.where(
+			and(eq(users.id, user.id), sql`(${users.totpLastStep} IS NULL OR ${users.totpLastStep} < ${step})`),
+		)
+		.returning({ id: users.id });
+	return updated.length === 1;
+}
+
+async function consumeRecoveryCode(deps: AppDeps, user: UserRow, code: string): Promise<boolean> {
+	const normalized = normalizeRecoveryCode(code);
+	if (normalized.length === 0 || normalized.length > 64) return false;
+	const used = await deps.db
+		.update(recoveryCodes)
+		.set({ usedAt: deps.clock.now() })
+		.where(
+			and(
+				eq(recoveryCodes.codeHash, await hashRecoveryCode(normalized, deps.config.auth.totpKey)),
+				eq(recoveryCodes.userId, user.id),
+				isNull(recoveryCodes.usedAt),
+			),
+		)
+		.returning({ codeHash: recoveryCodes.codeHash });
+	return used.length === 1;
+}
+
+async function userById(deps: AppDeps, userId: string, orgId: string): Promise<UserRow> {
+	const [user] = await deps.db
+		.select()
+		.from(users)
+		.where(and(eq(users.id, userId), eq(users.orgId, orgId), isNull(users.disabledAt)));
+	if (!user) throw new ApiError(401, "invalid_token", "The session's user no longer exists or is disabled.");
+	return user;
+}
+
+export function authRoutes(deps: AppDeps) {
+	const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+	const originGuard = sameSiteOnly(deps);
+	const anySession = requireAccess(deps, { ...sessionOnly("viewer"), allowPasswordChangeRequired: true });
+
+	app.openapi(
+		createRoute({
+			method: "post",
+			path: "/api/v1/setup",
+			tags: ["Sessions"],
+			summary: "First run: create the first organization and its owner",
+			description:
+				"Works only while no user exists (else 409 `already_set_up`). When `SETUP_TOKEN` is configured the `X-Setup-Token` header must match it.",
+			middleware: [jsonBody] as const,
+			request: {
+				headers: z.object({ "x-setup-token": z.string().max(512).optional() }),
+				body: {
+					required: true,
+					content: {
+						"application/json": {
+							schema: z.strictObject({
+								org_name: z.string().trim().min(1).max(200),
+								name: z.string().trim().min(1).max(200),
+								email: Email,
+								password: Password,
+							}),
+						},
+					},
+				},
+			},
+			responses: {
+				201: {
+					description: "Created",
+					content: {
+						"application/json": {
+							schema: z.object({ org: z.object({ id: z.string(), name: z.string() }), user: UserSchema }),
+						},
+					},
+				},
+				...errorResponses(400, 401, 409, 413, 415),
+			},
+		}),
+		async (c) => {
+			const expected = deps.config.auth.setupToken;
+			if (expected !== null && !constantTimeEqual(c.req.header("X-Setup-Token") ?? "", expected)) {
+				throw new ApiError(401, "invalid_setup_token", "X-Setup-Token is missing or wrong.");
+			}
+			const body = c.req.valid("json");
+			const problem = checkPasswordPolicy(body.password);
+			if (problem) throw weakPassword(problem);
+			const now = deps.clock.now();
+			const org = { id: newId("org"), name: body.org_name, retentionDays: 30, createdAt: now };
+			const user: UserRow = {
+				id: newId("usr"),
+				orgId: org.id,
+				email: body.email,
+				name: body.name,
+				role: "owner",
+				passwordHash: await hashPassword(body.password),
+				mustChangePassword: false,
+				passwordChangedAt: now,
+				totpSecret: null,
+				totpEnabledAt: null,
+				totpLastStep: null,
+				disabledAt: null,
+				createdAt: now,
+				updatedAt: now,
+			};
+			// Both inserts are conditional on "no user yet" inside one write transaction, so two
+			// concurrent setups cannot both succeed and a failed one leaves nothing behind.
+			const noUsers = sql`NOT EXISTS (SELECT 1 FROM ${users})`;
+			const [insertedOrg] = await deps.db.batch([
+				deps.db.run(
+					sql`INSERT INTO ${orgs} (id, name, retention_days, created_at) SELECT ${org.id}, ${org.name}, ${org.retentionDays}, ${org.createdAt} WHERE ${noUsers}`,
+				),
+				deps.db.run(
+					sql`INSERT INTO ${users} (id, org_id, email, name, role, password_hash, must_change_password, password_changed_at, created_at, updated_at) SELECT ${user.id}, ${user.orgId}, ${user.email}, ${user.name}, 'owner', ${user.passwordHash}, 0, ${now}, ${now}, ${now} WHERE EXISTS (SELECT 1 FROM ${orgs} WHERE id = ${org.id}) AND (SELECT count(*) FROM ${users}) = 0`,
+				),
+			]);
+			if (insertedOrg.rowsAffected !== 1)
+				throw new ApiError(409, "already_set_up", "Hexcovery is already set up.");
+			return c.json({ org: { id: org.id, name: org.name }, user: toUserJson(user) }, 201);
+		},
+	);
+
+	app.openapi(
+		createRoute({
+			method: "post",
+			path: "/api/v1/auth/login",
+			tags: ["Sessions"],
+			summary: "Log in with email and password (+ TOTP or a recovery code when 2FA is on)",
+			description:
+				"Answers an access token (15 minutes) and sets the refresh cookie. Failed logins back off per account (from the 5th failure, up to 60 s) and per client address (from the 20th, up to 15 minutes): 429 `too_many_attempts` with `Retry-After`.",
+			middleware: [originGuard, jsonBody] as const,
+			request: {
+				body: {
+					required: true,
+					content: {
+						"application/json": {
+							schema: z.strictObject({
+								email: z.string().max(254),
+								password: Password,
+								totp_code: z.string().max(16).optional(),
+								recovery_code: z.string().max(64).optional(),
+							}),
+						},
+					},
+				},
+			},
+			responses: {
+				200: { description: "Logged in", content: { "application/json": { schema: TokenResponse } } },
+				...errorResponses(400, 401, 403, 413, 415),
+				429: { description: "Too many failed attempts (`too_many_attempts`, with `Retry-After`)" },
+			},
+		}),
+		async (c) => {
+			const body = c.req.valid("json");
+			const email = body.email.trim().toLowerCase();
+			const address = deps.clientAddress(c) ?? "unknown";
+			const now = deps.clock.now();
+			const scopes = [accountScope(email), addressScope(address)];
+			await assertNotThrottled(deps.db, scopes, now);
+			const fail = async (error: ApiError): Promise<never> => {
+				await recordLoginFailure(deps.db, accountScope(email), THROTTLE_SETTINGS.account, now);
+				await recordLoginFailure(deps.db, addressScope(address), THROTTLE_SETTINGS.address, now);
+				throw error;
+			};
+			const [user] = await deps.db.select().from(users).where(eq(users.email, email));
+			if (!user || user.disabledAt !== null || !user.passwordHash) {
+				await verifyAgainstDummy(body.password);
+				return fail(invalidCredentials());
+			}
+			const check = await verifyPassword(body.password, user.passwordHash);
+			if (!check.ok) return fail(invalidCredentials());
+			if (user.totpEnabledAt !== null) {
+				if (body.totp_code === undefined && body.recovery_code === undefined) {
+					throw new ApiError(
+						401,
+						"totp_required",
+						"Two-factor authentication is on: send totp_code or recovery_code.",
+					);
+				}
+				const passed =
+					body.totp_code !== undefined
+						? await consumeTotp(deps, user, body.totp_code)
+						: await consumeRecoveryCode(deps, user, body.recovery_code as string);
+				if (!passed)
+					return fail(new ApiError(401, "invalid_totp", "The code is wrong, expired or already used."));
+			}
+			await clearLoginFailures(deps.db, accountScope(email));
+			if (check.needsRehash) {
+				await deps.db
+					.update(users)
+					.set({ passwordHash: await hashPassword(body.password) })
+					.where(eq(users.id, user.id));
+			}
+			return c.json(await startSession(c, deps, user), 200);
+		},
+	);
+
+	app.openapi(
+		createRoute({
+			method: "post",
+			path: "/api/v1/auth/refresh",
+			tags: ["Sessions"],
+			summary: "Exchange the refresh cookie for a new access token (the cookie rotates)",
+			description:
+				"Every refresh rotates the cookie. Presenting an already-rotated token again (a replay) answers 401 `refresh_token_reused` and revokes the whole session; two tabs refreshing within 10 s of each other both succeed.",
+			middleware: [originGuard] as const,
+			responses: {
+				200: { description: "Refreshed", content: { "application/json": { schema: TokenResponse } } },
+				...errorResponses(401, 403),
+			},
+		}),
+		async (c) => {
+			const token = getCookie(c, REFRESH_COOKIE);
+			if (!token) throw new ApiError(401, "missing_credentials", "No refresh cookie; log in.");
+			const now = deps.clock.now();
+			try {
+				const rotated = await rotateRefreshToken(deps.db, token, now);
+				setRefreshCookie(c, rotated.refresh, now);
+				return c.json(await tokenResponse(deps, rotated.user), 200);
+			} catch (error) {
+				clearRefreshCookie(c);
+				throw error;
+			}
+		},
+	);
+
+	app.openapi(
+		createRoute({
+			method: "post",
+			path: "/api/v1/auth/logout",
+			tags: ["Sessions"],
+			summary: "Log out: revoke the session behind the refresh cookie and clear it",
+			middleware: [originGuard] as const,
+			responses: { 204: { description: "Logged out" }, ...errorResponses(403) },
+		}),
+		async (c) => {
+			const token = getCookie(c, REFRESH_COOKIE);
+			if (token) await revokeFamilyOfToken(deps.db, token, deps.clock.now());
+			clearRefreshCookie(c);
+			return c.body(null, 204);
+		},
+	);
+
+	app.openapi(
+		createRoute({
+			method: "post",
+			path: "/api/v1/auth/totp/setup",
+			tags: ["Sessions"],
+			summary: "Start enabling two-factor authentication: a new TOTP secret",
+			description:
+				"Returns the secret and an `otpauth://` URI for an authenticator app; confirm with /enable.",
+			security: [{ Bearer: [] }],
+			middleware: [anySession] as const,
+			responses: {
+				200: {
+					description: "A new, not yet enabled secret",
+					content: {
+						"application/json": { schema: z.object({ secret: z.string(), otpauth_uri: z.string() }) },
+					},
+				},
+				...errorResponses(401, 403, 409),
+			},
+		}),
+		async (c) => {
+			const principal = c.var.principal;
+			if (principal.kind !== "user") throw new ApiError(403, "session_required", "Sessions only.");
+			const user = await userById(deps, principal.userId, principal.orgId);
+			if (user.totpEnabledAt !== null) {
+				throw new ApiError(
+					409,
+					"totp_already_enabled",
+					"Two-factor authentication is already on; disable it first.",
+				);
+			}
+			const secret = newTotpSecret();
+			await deps.db
+				.update(users)
+				.set({ totpSecret: await encryptSecret(secret, deps.config.auth.totpKey), totpLastStep: null })
+				.where(eq(users.id, user.id));
+			return c.json({ secret, otpauth_uri: totpUri({ secret, accountName: user.email }) }, 200);
+		},
+	);
+
+	app.openapi(
+		createRoute({
+			method: "post",
+			path: "/api/v1/auth/totp/enable",
+			tags: ["Sessions"],
+			summary: "Enable two-factor authentication with a first valid code",
+			description: "Answers 10 single-use recovery codes, shown once.",
+			security: [{ Bearer: [] }],
+			middleware: [anySession, jsonBody] as const,
+			request: {
+				body: {
+					required: true,
+					content: { "application/json": { schema: z.strictObject({ code: z.string().max(16) }) } },
+				},
+			},
+			responses: {
+				200: {
+					description: "Enabled",
+					content: { "application/json": { schema: z.object({ recovery_codes: z.array(z.string()) }) } },
+				},
+				...errorResponses(400, 401, 403, 409),
+			},
+		}),
+		async (c) => {
+			const principal = c.var.principal;
+			if (principal.kind !== "user") throw new ApiError(403, "session_required", "Sessions only.");
+			const user = await userById(deps, principal.userId, principal.orgId);
+			if (user.totpEnabledAt !== null)
+				throw new ApiError(409, "totp_already_enabled", "Two-factor authentication is already on.");
+			if (!user.totpSecret)
+				throw new ApiError(409, "totp_not_enabled", "Call /api/v1/auth/totp/setup first.");
+			if (!(await consumeTotp(deps, user, c.req.valid("json").code))) {
+				throw new ApiError(401, "invalid_totp", "The code is wrong, expired or already used.");
+			}
+			const codes = newRecoveryCodes();
+			const now = deps.clock.now();
+			const hashed = await Promise.all(
+				codes.map(async (code) => ({
+					codeHash: await hashRecoveryCode(code, deps.config.auth.totpKey),
+					userId: user.id,
+					createdAt: now,
+				})),
+			);
+			await deps.db.batch([
+				deps.db.delete(recoveryCodes).where(eq(recoveryCodes.userId, user.id)),
+				deps.db.insert(recoveryCodes).values(hashed),
+				deps.db.update(users).set({ totpEnabledAt: now, updatedAt: now }).where(eq(users.id, user.id)),
+			]);
+			return c.json({ recovery_codes: codes }, 200);
+		},
+	);
+
+	app.openapi(
+		createRoute({
+			method: "post",
+			path: "/api/v1/auth/totp/disable",
+			tags: ["Sessions"],
+			summary: "Disable two-factor authentication (needs the password and a current code)",
+			security: [{ Bearer: [] }],
+			middleware: [anySession, jsonBody] as const,
+			request: {
+				body: {
+					required: true,
+					content: {
+						"application/json": { schema: z.strictObject({ password: Password, code: z.string().max(64) }) },
+					},
+				},
+			},
+			responses: { 204: { description: "Disabled" }, ...errorResponses(400, 401, 403, 409) },
+		}),
+		async (c) => {
+			const principal = c.var.principal;
+			if (principal.kind !== "user") throw new ApiError(403, "session_required", "Sessions only.");
+			const user = await userById(deps, principal.userId, principal.orgId);
+			if (user.totpEnabledAt === null)
+				throw new ApiError(409, "totp_not_enabled", "Two-factor authentication is off.");
+			const body = c.req.valid("json");
+			if (!user.passwordHash || !(await verifyPassword(body.password, user.passwordHash)).ok) {
+				throw invalidCredentials();
+			}
+			const passed =
+				(await consumeTotp(deps, user, body.code)) || (await consumeRecoveryCode(deps, user, body.code));
+			if (!passed) throw new ApiError(401, "invalid_totp", "The code is wrong, expired or already used.");
+			await deps.db.batch([
+				deps.db.delete(recoveryCodes).where(eq(recoveryCodes.userId, user.id)),
+				deps.db
+					.update(users)
+					.set({ totpSecret: null, totpEnabledAt: null, totpLastStep: null, updatedAt: deps.clock.now() })
+					.where(eq(users.id, user.id)),
+			]);
+			return c.body(null, 204);
+		},
+	);
+
+	return app;
+}
+
+export function weakPassword(problem: string): ApiError {
+	return new ApiError(400, "invalid_request", problem, { details: [{ path: "password", message: problem }] });
+}

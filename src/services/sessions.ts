@@ -1,0 +1,257 @@
+import { and, eq, gt, isNull, lt, or, sql } from "drizzle-orm";
+import { randomBase62, hashApiKey as sha256Hex } from "../auth/api-key.js";
+import type { Role } from "../auth/jwt.js";
+import type { Database } from "../db/client.js";
+import { loginThrottles, refreshFamilies, refreshTokens, type UserRow, users } from "../db/schema.js";
+import { ApiError } from "../errors.js";
+import { newId } from "../ids.js";
+
+export const SESSION_SETTINGS = {
+	/** A refresh token unused this long dies (the user logs in again). */
+	refreshIdleMs: 7 * 86_400_000,
+	/** No session lives longer than this, however active. */
+	refreshAbsoluteMs: 30 * 86_400_000,
+	/**
+	 * A rotated token presented again within this window is two tabs refreshing at once, not a
+	 * replay: it gets a fresh token of the same family. Later, it revokes the family.
+	 */
+	reuseGraceMs: 10_000,
+} as const;
+
+/**
+ * Login back-off, per account and per client address. Exponential from the threshold on, capped:
+ * an attacker can slow an account's logins to one a minute but never lock its owner out for longer.
+ * Failures older than the window are forgotten.
+ */
+export const THROTTLE_SETTINGS = {
+	windowMs: 15 * 60_000,
+	account: { threshold: 5, baseMs: 1_000, maxMs: 60_000 },
+	address: { threshold: 20, baseMs: 1_000, maxMs: 15 * 60_000 },
+} as const;
+
+type ThrottlePolicy = { threshold: number; baseMs: number; maxMs: number };
+
+export function accountScope(email: string): string {
+	return `account:${email}`;
+}
+export function addressScope(address: string): string {
+	return `address:${address}`;
+}
+
+/** 429 `too_many_attempts` while any scope is blocked; checked before the password is looked at. */
+export async function assertNotThrottled(db: Database, scopes: string[], now: number): Promise<void> {
+	const rows = await db
+		.select({ blockedUntil: loginThrottles.blockedUntil })
+		.from(loginThrottles)
+		.where(and(sql`${loginThrottles.scope} IN ${scopes}`, gt(loginThrottles.blockedUntil, now)));
+	const until = Math.max(0, ...rows.map((r) => r.blockedUntil));
+	if (until > now) {
+		const seconds = Math.max(1, Math.ceil((until - now) / 1000));
+		throw new ApiError(429, "too_many_attempts", `Too many failed logins; try again in ${seconds} s.`, {
+			headers: { "Retry-After": String(seconds) },
+		});
+	}
+}
+
+/** One atomic upsert: count the failure (restarting after a quiet window) and set the block. */
+export async function recordLoginFailure(
+	db: Database,
+	scope: string,
+	policy: ThrottlePolicy,
+	now: number,
+): Promise<void> {
+	const staleBefore = now - THROTTLE_SETTINGS.windowMs;
+	const next = sql`(CASE WHEN ${loginThrottles.lastFailureAt} < ${staleBefore} THEN 1 ELSE ${loginThrottles.failures} + 1 END)`;
+	const blockFor = (failures: ReturnType<typeof sql>) =>
+		sql`(CASE WHEN ${failures} >= ${policy.threshold} THEN ${now} + min(${policy.maxMs}, ${policy.baseMs} * (1 << min(30, ${failures} - ${policy.threshold}))) ELSE 0 END)`;
+	await db
+		.insert(loginThrottles)
+		.values({
+			scope,
+			failures: 1,
+			lastFailureAt: now,
+			blockedUntil: policy.threshold <= 1 ? now + policy.baseMs : 0,
+		})
+		.onConflictDoUpdate({
+			target: loginThrottles.scope,
+			set: { failures: next, lastFailureAt: now, blockedUntil: blockFor(next) },
+		});
+}
+
+export async function clearLoginFailures(db: Database, scope: string): Promise<void> {
+	await db.delete(loginThrottles).where(eq(loginThrottles.scope, scope));
+}
+
+export interface IssuedRefreshToken {
+	token: string;
+	/** When the cookie should expire: the family's absolute expiry. */
+	expiresAt: number;
+}
+
+function newRefreshToken(): string {
+	// 43 base62 characters ≈ 256 bits.
+	return `hxr_${randomBase62(43)}`;
+}
+
+/** Starts a session: a new refresh family with its first token. */
+export async function startRefreshFamily(
+	db: Database,
+	user: { id: string; orgId: string },
+	now: number,
+): Promise<IssuedRefreshToken> {
+	const familyId = newId("fam");
+	const token = newRefreshToken();
+	const expiresAt = now + SESSION_SETTINGS.refreshAbsoluteMs;
+	await db.batch([
+		db
+			.insert(refreshFamilies)
+			.values({ id: familyId, userId: user.id, orgId: user.orgId, createdAt: now, expiresAt }),
+		db.insert(refreshTokens).values({
+			tokenHash: await sha256Hex(token),
+			familyId,
+			createdAt: now,
+			expiresAt: Math.min(expiresAt, now + SESSION_SETTINGS.refreshIdleMs),
+		}),
+	]);
+	return { token, expiresAt };
+}
+
+const invalidRefresh = () =>
+	new ApiError(401, "invalid_token", "The refresh token is invalid or expired; log in again.");
+
+export interface RotatedSession {
+	user: UserRow;
+	refresh: IssuedRefreshToken;
+}
+
+/**
+ * Exchanges a refresh token for a new one. The claim on the old token is one atomic statement, so
+ * of two concurrent uses exactly one rotates it; the other is either a second tab (within the
+ * grace window: it gets its own successor) or a replay (the family is revoked).
+ */
+export async function rotateRefreshToken(db: Database, token: string, now: number): Promise<RotatedSession> {
+	if (!/^hxr_[0-9A-Za-z]{43}$/.test(token)) throw invalidRefresh();
+	const tokenHash = await sha256Hex(token);
+	const claimed = await db
+		.update(refreshTokens)
+		.set({ rotatedAt: now })
+		.where(
+			and(
+				eq(refreshTokens.tokenHash, tokenHash),
+				isNull(refreshTokens.rotatedAt),
+				gt(refreshTokens.expiresAt, now),
+			),
+		)
+		.returning({ familyId: refreshTokens.familyId });
+	let familyId = claimed[0]?.familyId;
+	if (!familyId) {
+		const [seen] = await db
+			.select({
+				familyId: refreshTokens.familyId,
+				rotatedAt: refreshTokens.rotatedAt,
+				expiresAt: refreshTokens.expiresAt,
+			})
+			.from(refreshTokens)
+			.where(eq(refreshTokens.tokenHash, tokenHash));
+		if (!seen || seen.rotatedAt === null || seen.expiresAt <= now) throw invalidRefresh();
+		if (now - seen.rotatedAt > SESSION_SETTINGS.reuseGraceMs) {
+			await revokeFamily(db, seen.familyId, now, "reuse");
+			throw new ApiError(
+				401,
+				"refresh_token_reused",
+				"This refresh token was already used; the session is revoked.",
+			);
+		}
+		familyId = seen.familyId;
+	}
+	const [row] = await db
+		.select({ family: refreshFamilies, user: users })
+		.from(refreshFamilies)
+		.innerJoin(users, eq(users.id, refreshFamilies.userId))
+		.where(eq(refreshFamilies.id, familyId));
+	if (!row || row.family.revokedAt !== null || row.family.expiresAt <= now || row.user.disabledAt !== null) {
+		throw invalidRefresh();
+	}
+	const next = newRefreshToken();
+	await db.insert(refreshTokens).values({
+		tokenHash: await sha256Hex(next),
+		familyId,
+		createdAt: now,
+		expiresAt: Math.min(row.family.expiresAt, now + SESSION_SETTINGS.refreshIdleMs),
+	});
+	return { user: row.user, refresh: { token: next, expiresAt: row.family.expiresAt } };
+}
+
+export async function revokeFamily(
+	db: Database,
+	familyId: string,
+	now: number,
+	reason: string,
+): Promise<void> {
+	await db
+		.update(refreshFamilies)
+		.set({ revokedAt: now, revokedReason: reason })
+		.where(and(eq(refreshFamilies.id, familyId), isNull(refreshFamilies.revokedAt)));
+}
+
+/** Logout: revokes the family the token belongs to, whatever state the token is in. */
+export async function revokeFamilyOfToken(db: Database, token: string, now: number): Promise<void> {
+	if (!/^hxr_[0-9A-Za-z]{43}$/.test(token)) return;
+	const [seen] = await db
+		.select({ familyId: refreshTokens.familyId })
+		.from(refreshTokens)
+		.where(eq(refreshTokens.tokenHash, await sha256Hex(token)));
+	if (seen) await revokeFamily(db, seen.familyId, now, "logout");
+}
+
+/** Ends every session of a user (password change, disable, delete). Access tokens still live ≤ 15 min. */
+export async function revokeUserFamilies(
+	db: Database,
+	userId: string,
+	now: number,
+	reason: string,
+): Promise<void> {
+	await db
+		.update(refreshFamilies)
+		.set({ revokedAt: now, revokedReason: reason })
+		.where(and(eq(refreshFamilies.userId, userId), isNull(refreshFamilies.revokedAt)));
+}
+
+/** Housekeeping for the sweep: drops tokens and families that can no longer be used. */
+export async function pruneExpiredSessions(db: Database, now: number): Promise<void> {
+	await db.delete(refreshTokens).where(lt(refreshTokens.expiresAt, now));
+	await db
+		.delete(refreshFamilies)
+		.where(
+			or(
+				lt(refreshFamilies.expiresAt, now),
+				lt(refreshFamilies.revokedAt, now - SESSION_SETTINGS.refreshIdleMs),
+			),
+		);
+}
+
+export interface UserJson {
+	id: string;
+	org_id: string;
+	email: string;
+	name: string;
+	role: Role;
+	totp_enabled: boolean;
+	must_change_password: boolean;
+	disabled: boolean;
+	created_at: string;
+}
+
+export function toUserJson(user: UserRow): UserJson {
+	return {
+		id: user.id,
+		org_id: user.orgId,
+		email: user.email,
+		name: user.name,
+		role: user.role,
+		totp_enabled: user.totpEnabledAt !== null,
+		must_change_password: user.mustChangePassword,
+		disabled: user.disabledAt !== null,
+		created_at: new Date(user.createdAt).toISOString(),
+	};
+}
