@@ -2,9 +2,12 @@ import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
 import { createApp } from "../app.js";
 import { ConfigError, portFrom, type Settings } from "../config.js";
+import { runSweep } from "../sweep.js";
 import { buildNodeDeps } from "./node-deps.js";
 
 const SHUTDOWN_GRACE_MS = 10_000;
+/** The same sweep the Worker runs from its Cron Trigger. */
+const SWEEP_INTERVAL_MS = 60_000;
 
 export interface RunningServer {
 	url: string;
@@ -27,6 +30,12 @@ export async function startNodeServer(settings: Settings = process.env): Promise
 		started.once("error", reject);
 	});
 	const actualPort = (server.address() as AddressInfo).port;
+	const sweep = setInterval(() => {
+		runSweep(deps).catch((error: unknown) =>
+			log({ level: "error", msg: "sweep failed", error: String(error) }),
+		);
+	}, SWEEP_INTERVAL_MS);
+	sweep.unref();
 	log({ level: "info", msg: "hexcovery listening", url: `http://localhost:${actualPort}` });
 	let closing: Promise<void> | undefined;
 	return {
@@ -34,6 +43,7 @@ export async function startNodeServer(settings: Settings = process.env): Promise
 		port: actualPort,
 		close() {
 			closing ??= (async () => {
+				clearInterval(sweep);
 				await new Promise<void>((resolve) => {
 					const force = setTimeout(() => {
 						if ("closeAllConnections" in server) server.closeAllConnections();

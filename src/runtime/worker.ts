@@ -14,6 +14,7 @@ import {
 } from "../config.js";
 import { createDatabase } from "../db/client.js";
 import { assembleDeps } from "../deps.js";
+import { runSweep } from "../sweep.js";
 
 /** The Worker's bindings (wrangler.toml and secrets). */
 export interface WorkerEnv {
@@ -31,15 +32,18 @@ export interface WorkerEnv {
 /** Module scope lives as long as the isolate: the memory tier of the key cache and the built app. */
 const keyMemory = createKeyMemoryCache(systemClock);
 let built:
-	| { env: WorkerEnv; app: ReturnType<typeof createApp> }
+	| { env: WorkerEnv; app: ReturnType<typeof createApp>; deps: AppDeps }
 	| { env: WorkerEnv; error: ConfigError }
 	| undefined;
 
 /** Validates the configuration once per isolate and builds the app; nothing is rebuilt per request. */
-function appFor(env: WorkerEnv): { app: ReturnType<typeof createApp> } | { error: ConfigError } {
+function appFor(
+	env: WorkerEnv,
+): { app: ReturnType<typeof createApp>; deps: AppDeps } | { error: ConfigError } {
 	if (built?.env === env) return built;
 	try {
-		built = { env, app: createApp(buildDeps(env)) };
+		const deps = buildDeps(env);
+		built = { env, app: createApp(deps), deps };
 	} catch (error) {
 		if (!(error instanceof ConfigError)) throw error;
 		built = { env, error };
@@ -90,9 +94,10 @@ export default {
 		return built.app.fetch(request, env, ctx);
 	},
 
-	/** The Cron Trigger. The sweep gains its tasks with heartbeats and retention; today it only checks config. */
-	async scheduled(_controller: unknown, env: WorkerEnv, _ctx: ExecutionContext): Promise<void> {
+	/** The Cron Trigger (every minute, wrangler.toml): the shared sweep. */
+	async scheduled(_controller: unknown, env: WorkerEnv, ctx: ExecutionContext): Promise<void> {
 		const built = appFor(env);
 		if ("error" in built) throw built.error;
+		ctx.waitUntil(runSweep(built.deps));
 	},
 };
