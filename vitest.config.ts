@@ -25,7 +25,9 @@ export default defineConfig({
 								bindings: {
 									DATABASE_URL: EDGE_DATABASE_URL,
 									JWT_SIGNING_KEYS: JSON.stringify({ keys: [await generateSigningKey()] }),
-									TOTP_ENCRYPTION_KEY: Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url"),
+									TOTP_ENCRYPTION_KEY: Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString(
+										"base64url",
+									),
 								},
 								outboundService: database.outboundService,
 							},
