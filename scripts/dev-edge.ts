@@ -8,7 +8,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { optionalText, portFrom } from "../src/config.js";
 import { openMigratedDatabase } from "../src/db/node.js";
-import { signingKeysJson } from "../src/runtime/node-deps.js";
+import { signingKeysJson, totpKeyText } from "../src/runtime/node-deps.js";
 import { serveHrana } from "../tools/hrana/server.js";
 
 const log = (line: object) => console.log(JSON.stringify(line));
@@ -23,12 +23,19 @@ log({ level: "info", msg: "libSQL HTTP stand-in listening", url: libsql.url, dat
 
 const envFile = join(dataDir, "edge.env");
 const keys = JSON.stringify(JSON.parse(await signingKeysJson(process.env, dataDir, log)));
-writeFileSync(envFile, `DATABASE_URL=${libsql.url}\nJWT_SIGNING_KEYS='${keys}'\n`, { mode: 0o600 });
+const totpKey = await totpKeyText(process.env, dataDir, log);
+writeFileSync(
+	envFile,
+	`DATABASE_URL=${libsql.url}\nJWT_SIGNING_KEYS='${keys}'\nTOTP_ENCRYPTION_KEY=${totpKey}\n`,
+	{
+		mode: 0o600,
+	},
+);
 
+// Its own process group, so stopping it stops wrangler's workerd and esbuild children too.
 const wrangler = spawn(
-	"npx",
+	join("node_modules", ".bin", "wrangler"),
 	[
-		"wrangler",
 		"dev",
 		"--local",
 		"--env-file",
@@ -39,16 +46,22 @@ const wrangler = spawn(
 		join(dataDir, "wrangler-state"),
 		"--show-interactive-dev-session=false",
 	],
-	{ stdio: "inherit" },
+	{ stdio: "inherit", detached: true },
 );
 
 let stopping = false;
-async function stop(code: number): Promise<void> {
+function stop(): void {
 	if (stopping) return;
 	stopping = true;
-	wrangler.kill("SIGTERM");
-	await libsql.close();
-	process.exit(code);
+	try {
+		process.kill(-(wrangler.pid as number), "SIGTERM");
+	} catch {
+		// Already gone.
+	}
 }
-wrangler.on("exit", (code) => void stop(code ?? 0));
-for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => void stop(0));
+wrangler.on("exit", async (code) => {
+	stop();
+	await libsql.close();
+	process.exit(stopping && code === null ? 0 : (code ?? 0));
+});
+for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, stop);

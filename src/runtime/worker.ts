@@ -29,6 +29,9 @@ export interface WorkerEnv {
 	KEY_CACHE?: KeyValueStore;
 }
 
+/** See buildDeps: effectively no client-side queue. */
+const LIBSQL_CONCURRENCY = 10_000;
+
 /** Module scope lives as long as the isolate: the memory tier of the key cache and the built app. */
 const keyMemory = createKeyMemoryCache(systemClock);
 let built:
@@ -60,7 +63,10 @@ function buildDeps(env: WorkerEnv): AppDeps {
 	const jwt = jwtSettingsFrom(settings, requiredText(settings, "JWT_SIGNING_KEYS"));
 	let client: ReturnType<typeof createClient>;
 	try {
-		client = createClient(authToken ? { url, authToken } : { url });
+		// One client serves every request of the isolate. Its default limit of 20 statements in flight
+		// queues the rest, and a queued statement is then released from another request's context,
+		// which workerd refuses: under load requests hang. So the limit is set above any real load.
+		client = createClient({ url, ...(authToken ? { authToken } : {}), concurrency: LIBSQL_CONCURRENCY });
 	} catch {
 		// The driver's message quotes the URL, which may carry a token: name the setting only.
 		throw new ConfigError("DATABASE_URL", "invalid", "expected a libsql:, https: or wss: URL");
