@@ -1,3 +1,5 @@
+import { createHash } from "node:crypto";
+
 /**
  * API key format (contract §1): `hxk_` + 30 uniform base62 characters + 6 base62 characters of the
  * CRC-32 of those 30. The checksum lets us reject typos and garbage with no cache or database read.
@@ -75,10 +77,18 @@ export function isWellFormedApiKey(key: string): boolean {
 	return checksumOf(random) === key.slice(API_KEY_PREFIX.length + API_KEY_RANDOM_LENGTH);
 }
 
+/**
+ * SHA-256 hex, the lookup hash of keys and refresh tokens. `node:crypto` (Node, and workerd with
+ * nodejs_compat) hashes synchronously, an order of magnitude faster than a WebCrypto round trip on
+ * this hot path (see docs/performance.md).
+ */
+export function sha256Hex(text: string): string {
+	return createHash("sha256").update(text).digest("hex");
+}
+
 /** The lookup hash stored in the database and used as the cache key: SHA-256 hex of the whole key. */
-export async function hashApiKey(key: string): Promise<string> {
-	const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(key));
-	return toHex(new Uint8Array(digest));
+export function hashApiKey(key: string): string {
+	return sha256Hex(key);
 }
 
 export function apiKeyStart(key: string): string {

@@ -86,7 +86,7 @@ export async function authenticate(c: Context, deps: AppDeps): Promise<Principal
 			);
 		}
 		if (!isWellFormedApiKey(key)) throw keySlotError("The API key is malformed.");
-		const resolved = await deps.keyResolver.resolve(await hashApiKey(key), deferFor(c));
+		const resolved = await deps.keyResolver.resolve(hashApiKey(key), deferFor(c));
 		if (!resolved) throw keySlotError("The API key is not valid.");
 		return { kind: "api_key", orgId: resolved.orgId, keyId: resolved.keyId, name: resolved.name };
 	}

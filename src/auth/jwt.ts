@@ -11,13 +11,16 @@ import {
 import type { Clock } from "../clock.js";
 import type { JwtSettings, PrivateJwk } from "../config.js";
 import { ApiError, WWW_AUTHENTICATE_BEARER } from "../errors.js";
-import { randomBase62 } from "./api-key.js";
+import { randomBase62, sha256Hex } from "./api-key.js";
+import { LruCache } from "./lru.js";
 
 export const ROLES = ["viewer", "member", "admin", "owner"] as const;
 export type Role = (typeof ROLES)[number];
 export const ACCESS_TOKEN_TTL_S = 900;
 /** Far above any token we issue; stops work on absurd inputs before any parsing. */
 const MAX_TOKEN_LENGTH = 4096;
+/** Per isolate; a full cache evicts the least recently used token, which then verifies again. */
+const VERIFIED_TOKEN_CACHE_SIZE = 10_000;
 const KID_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
 
 export interface SessionClaims {
@@ -52,8 +55,14 @@ export function createJwtVerifier(settings: JwtSettings, clock: Clock): JwtVerif
 		typ: "at+jwt",
 		requiredClaims: ["exp", "iat", "sub", "org_id", "role"],
 	};
+	// Verified tokens, by SHA-256, until their `exp`: an Ed25519 verification costs ~100 µs, a hit
+	// ~2 µs. Still stateless — no database or KV read — and only tokens that passed every check enter.
+	const verified = new LruCache<SessionClaims>(VERIFIED_TOKEN_CACHE_SIZE, clock);
 	return async function verifyAccessToken(token: string): Promise<SessionClaims> {
 		if (token.length === 0 || token.length > MAX_TOKEN_LENGTH) throw invalidToken("The token is malformed.");
+		const cacheKey = sha256Hex(token);
+		const cached = verified.get(cacheKey);
+		if (cached) return cached;
 		let kid: unknown;
 		try {
 			kid = decodeProtectedHeader(token).kid;
@@ -73,7 +82,9 @@ export function createJwtVerifier(settings: JwtSettings, clock: Clock): JwtVerif
 			}
 			throw invalidToken("The token could not be verified.");
 		}
-		return claimsOf(payload);
+		const claims = claimsOf(payload);
+		verified.set(cacheKey, claims, claims.exp * 1000 - clock.now());
+		return claims;
 	};
 }
 

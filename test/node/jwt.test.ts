@@ -350,3 +350,22 @@ describe("GET /.well-known/jwks.json", () => {
 		).rejects.toThrow();
 	});
 });
+
+describe("verified-token cache", () => {
+	it("a cached token does not vouch for a look-alike: one changed signature character is still refused", async () => {
+		const token = await t.mintToken({ orgId, role: "viewer" });
+		await expectAccepted(token);
+		await expectAccepted(token);
+		const last = token.at(-2) === "A" ? "B" : "A";
+		await expectRejected(`${token.slice(0, -2)}${last}${token.at(-1)}`);
+	});
+
+	it("a cached token still expires on time (token_expired, not a stale pass)", async () => {
+		const token = await t.mintToken({ orgId, role: "viewer" });
+		const issuedAt = t.clock.now();
+		await expectAccepted(token);
+		t.clock.set(issuedAt + 900_000);
+		await expectRejected(token, "token_expired");
+		t.clock.set(issuedAt);
+	});
+});

@@ -192,7 +192,7 @@ describe("(b)(c) single-flight and warm cache", () => {
 		const t = await createTestApp({ kv });
 		try {
 			const { key } = await t.createOrgWithKey();
-			const hash = await hashApiKey(key);
+			const hash = hashApiKey(key);
 			await expectStatus(await request(t, key), 200);
 			expect(t.store.reads).toBe(1);
 			const stored = await until(
@@ -218,14 +218,14 @@ describe("(b)(c) single-flight and warm cache", () => {
 		const t = await createTestApp({ kv });
 		try {
 			const { key } = await t.createOrgWithKey();
-			const hash = await hashApiKey(key);
+			const hash = hashApiKey(key);
 			await rawKv.put(KV_PREFIX + hash, "{not json");
 			await expectStatus(await request(t, key), 200);
 			expect(t.store.reads).toBe(1);
 			await rawKv.delete(KV_PREFIX + hash);
 			// A KV entry of the wrong shape, claiming another org, is ignored as well.
 			const other = await t.createOrgWithKey("Other");
-			const otherHash = await hashApiKey(other.key);
+			const otherHash = hashApiKey(other.key);
 			await rawKv.put(KV_PREFIX + otherHash, JSON.stringify({ keyId: 42, orgId: null }));
 			await expectStatus(await request(t, other.key), 200);
 			expect(t.store.reads).toBe(2);
@@ -256,7 +256,7 @@ describe("(b)(c) single-flight and warm cache", () => {
 			};
 			const resolver = new KeyResolver({ store: flaky, memory: createKeyMemoryCache(clock), clock });
 			const defer = collectingDefer();
-			const hash = await hashApiKey(key);
+			const hash = hashApiKey(key);
 			const results = await Promise.allSettled(
 				Array.from({ length: 10 }, () => resolver.resolve(hash, defer)),
 			);
@@ -278,7 +278,7 @@ describe("(d) negative caching", () => {
 		try {
 			await t.createOrgWithKey();
 			const unknown = generateApiKey();
-			const hash = await hashApiKey(unknown);
+			const hash = hashApiKey(unknown);
 			await expectStatus(await request(t, unknown), 401, "invalid_api_key");
 			expect(t.store.reads).toBe(1);
 			expect(kv.gets).toBe(1);
@@ -320,8 +320,8 @@ describe("(d) negative caching", () => {
 			// Give any stray deferred write the chance to land before looking.
 			await new Promise((resolve) => setTimeout(resolve, 50));
 			expect(kv.puts).toBe(0);
-			expect(await rawKv.get(KV_PREFIX + (await hashApiKey(revoked.key)))).toBeNull();
-			expect(await rawKv.get(KV_PREFIX + (await hashApiKey(expired.key)))).toBeNull();
+			expect(await rawKv.get(KV_PREFIX + hashApiKey(revoked.key))).toBeNull();
+			expect(await rawKv.get(KV_PREFIX + hashApiKey(expired.key))).toBeNull();
 		} finally {
 			t.close();
 		}
@@ -356,7 +356,7 @@ describe("(e) revocation", () => {
 		const t = await createTestApp({ kv });
 		try {
 			const { key, keyId, orgId } = await t.createOrgWithKey();
-			const hash = await hashApiKey(key);
+			const hash = hashApiKey(key);
 			await expectStatus(await request(t, key), 200);
 			await until(
 				() => rawKv.get(KV_PREFIX + hash),
@@ -466,7 +466,7 @@ describe("(f) last_used_at", () => {
 			const store = fullyCountingStore(createDbKeyStore(t.database.db));
 			const resolver = new KeyResolver({ store, memory: createKeyMemoryCache(clock), clock });
 			const defer = collectingDefer();
-			const hash = await hashApiKey(key);
+			const hash = hashApiKey(key);
 			const t0 = clock.now();
 
 			for (let i = 0; i < 20; i++) expect(await resolver.resolve(hash, defer)).not.toBeNull();

@@ -60,7 +60,7 @@ export async function newKey(
 	name = "another key",
 ): Promise<{ key: string; keyId: string; hash: string }> {
 	const { key, summary } = await createApiKey(db, systemClock, { orgId, name, createdBy: "cli" });
-	return { key, keyId: summary.id, hash: await hashApiKey(key) };
+	return { key, keyId: summary.id, hash: hashApiKey(key) };
 }
 
 /** Deps built the way src/runtime/worker.ts builds them, over the real bindings. */
