@@ -6,9 +6,13 @@ import type { AppDeps, AppEnv } from "./app-env.js";
 import { ApiError, errorResponse, handleError, notFound } from "./errors.js";
 import { registerSecuritySchemes, validationHook } from "./http/openapi.js";
 import { annotationRoutes } from "./routes/annotations.js";
+import { apiKeyRoutes } from "./routes/api-keys.js";
 import { authRoutes } from "./routes/auth.js";
 import { meRoutes } from "./routes/me.js";
+import { orgRoutes } from "./routes/org.js";
 import { publicRoutes } from "./routes/public.js";
+import { teamRoutes } from "./routes/teams.js";
+import { userRoutes } from "./routes/users.js";
 
 /** The one Hono app, for every runtime. It imports nothing runtime-specific: `deps` carries it all. */
 export function createApp(deps: AppDeps) {
@@ -36,6 +40,10 @@ export function createApp(deps: AppDeps) {
 	app.route("/", authRoutes(deps));
 	app.route("/api/v1/me", meRoutes(deps));
 	app.route("/api/v1/annotations", annotationRoutes(deps));
+	app.route("/api/v1/api-keys", apiKeyRoutes(deps));
+	app.route("/api/v1/users", userRoutes(deps));
+	app.route("/api/v1/teams", teamRoutes(deps));
+	app.route("/api/v1/org", orgRoutes(deps));
 
 	registerSecuritySchemes(app);
 	app.doc31("/api/v1/openapi.json", {

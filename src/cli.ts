@@ -1,10 +1,13 @@
 import { parseArgs } from "node:util";
-import { generateSigningKey } from "./auth/jwt.js";
+import { z } from "zod";
+import { generateSigningKey, ROLES, type Role } from "./auth/jwt.js";
+import { checkPasswordPolicy } from "./auth/password.js";
 import { systemClock } from "./clock.js";
 import { optionalText } from "./config.js";
 import { openMigratedDatabase } from "./db/node.js";
 import { DEFAULT_DATABASE_URL } from "./runtime/node-deps.js";
 import { apiKeyStatus, createApiKey, createOrg, listApiKeys, revokeApiKey } from "./services/api-keys.js";
+import { createUser } from "./services/users.js";
 
 const USAGE = `hexcovery — command-line tool for the Hexcovery API (contract §7)
 
@@ -15,6 +18,9 @@ Usage: npm run --silent hexcovery -- <command>
                                              create an API key; prints the key (shown once)
   key list --org <org_id>                    one line per key: <key_id> <start> <status> <name>
   key revoke <key_id>                        revoke a key
+  user create --org <org_id> --email <e> --role <viewer|member|admin|owner> [--name <n>] [--password <p>]
+                                             create a user; without --password prints a one-time
+                                             password (to be changed at first login), else the user id
   migrate                                    apply database migrations
   jwt keygen                                 print a private JWKS (one Ed25519 key) for JWT_SIGNING_KEYS
 
@@ -49,6 +55,9 @@ export async function runCli(argv: string[], out: (line: string) => void): Promi
 			org: { type: "string" },
 			name: { type: "string" },
 			"expires-in-days": { type: "string" },
+			email: { type: "string" },
+			role: { type: "string" },
+			password: { type: "string" },
 			help: { type: "boolean", short: "h" },
 		},
 	});
@@ -98,6 +107,38 @@ export async function runCli(argv: string[], out: (line: string) => void): Promi
 			const found = await withDatabase((db) => revokeApiKey(db, systemClock, null, keyId));
 			if (!found) throw new UsageError(`no API key ${keyId}`);
 			out(`revoked ${keyId}`);
+			return;
+		}
+		case "user create": {
+			const orgId = required(values.org, "--org <org_id>");
+			const email = required(values.email, "--email <e>").trim().toLowerCase();
+			if (email.length > 254 || !z.email().safeParse(email).success) {
+				throw new UsageError(`--email: "${email}" is not an email address`);
+			}
+			const role = required(values.role, "--role <r>");
+			if (!(ROLES as readonly string[]).includes(role)) {
+				throw new UsageError(`--role takes one of ${ROLES.join(", ")}`);
+			}
+			const password = values.password;
+			if (password !== undefined) {
+				const problem = checkPasswordPolicy(password);
+				if (problem) throw new UsageError(`--password: ${problem}`);
+			}
+			const name = values.name?.trim() || (email.split("@")[0] as string);
+			const created = await withDatabase(async (db) => {
+				const org = await db.query.orgs.findFirst({ where: (o, { eq }) => eq(o.id, orgId) });
+				if (!org) throw new UsageError(`no organization ${orgId}`);
+				const user = await createUser(db, systemClock, { orgId, email, name, role: role as Role, password });
+				if (!user) throw new UsageError(`a user with the email ${email} already exists`);
+				return user;
+			});
+			out(`created ${created.user.id} (${email}, ${role}) in ${orgId}`);
+			if (created.initialPassword === null) {
+				out(created.user.id);
+			} else {
+				out("one-time password (shown once; it must be changed at the first login):");
+				out(created.initialPassword);
+			}
 			return;
 		}
 		case "migrate": {

@@ -1,6 +1,6 @@
 import { and, desc, eq } from "drizzle-orm";
 import { apiKeyStart, generateApiKey, hashApiKey } from "../auth/api-key.js";
-import type { KeyResolver } from "../auth/key-resolver.js";
+import type { Defer, KeyResolver } from "../auth/key-resolver.js";
 import type { Clock } from "../clock.js";
 import type { Database } from "../db/client.js";
 import { apiKeys, orgs } from "../db/schema.js";
@@ -54,7 +54,7 @@ export async function createApiKey(
 		expiresAt: input.expiresAt ?? null,
 		revokedAt: null,
 	};
-	await db.insert(apiKeys).values({ ...summary, keyHash: await hashApiKey(key) });
+	await db.insert(apiKeys).values({ ...summary, keyHash: hashApiKey(key) });
 	return { key, summary };
 }
 
@@ -81,6 +81,7 @@ export async function listApiKeys(db: Database, orgId: string): Promise<ApiKeySu
 /**
  * Revokes a key and removes it from this isolate's memory and from KV at once. `orgId` scopes the
  * lookup for tenant-facing callers; the CLI (an operator) passes none. Returns false if not found.
+ * Request handlers pass `defer` (from `deferFor(c)`) so KV is cleared once more shortly after.
  */
 export async function revokeApiKey(
 	db: Database,
@@ -88,6 +89,7 @@ export async function revokeApiKey(
 	resolver: KeyResolver | null,
 	keyId: string,
 	orgId?: string,
+	defer?: Defer,
 ): Promise<boolean> {
 	const scope = orgId ? and(eq(apiKeys.id, keyId), eq(apiKeys.orgId, orgId)) : eq(apiKeys.id, keyId);
 	const rows = await db
@@ -97,6 +99,29 @@ export async function revokeApiKey(
 	const row = rows[0];
 	if (!row) return false;
 	if (row.revokedAt === null) await db.update(apiKeys).set({ revokedAt: clock.now() }).where(scope);
-	if (resolver) await resolver.invalidate(row.keyHash);
+	if (resolver) await resolver.invalidate(row.keyHash, defer);
 	return true;
+}
+
+/**
+ * Renames a key of an org (revoked or not); null when the org has no such key. The caches hold the
+ * name (annotations record it as their author), so the key is forgotten there too when a resolver is given.
+ */
+export async function renameApiKey(
+	db: Database,
+	orgId: string,
+	keyId: string,
+	name: string,
+	resolver?: KeyResolver,
+	defer?: Defer,
+): Promise<ApiKeySummary | null> {
+	const [row] = await db
+		.update(apiKeys)
+		.set({ name })
+		.where(and(eq(apiKeys.id, keyId), eq(apiKeys.orgId, orgId)))
+		.returning({ ...summaryColumns, keyHash: apiKeys.keyHash });
+	if (!row) return null;
+	const { keyHash, ...summary } = row;
+	if (resolver) await resolver.invalidate(keyHash, defer);
+	return summary;
 }

@@ -1,0 +1,60 @@
+import { randomBase62 } from "../auth/api-key.js";
+import type { Role } from "../auth/jwt.js";
+import { checkPasswordPolicy, hashPassword } from "../auth/password.js";
+import type { Clock } from "../clock.js";
+import type { Database } from "../db/client.js";
+import { type UserRow, users } from "../db/schema.js";
+import { newId } from "../ids.js";
+
+/** Length of a generated one-time password: 24 base62 characters ≈ 143 bits. */
+export const INITIAL_PASSWORD_LENGTH = 24;
+
+/** A random one-time password that passes the password policy (checked, not assumed). */
+export function generateInitialPassword(): string {
+	for (;;) {
+		const password = randomBase62(INITIAL_PASSWORD_LENGTH);
+		if (checkPasswordPolicy(password) === null) return password;
+	}
+}
+
+export interface NewUser {
+	orgId: string;
+	/** Already trimmed and lower-cased. */
+	email: string;
+	name: string;
+	role: Role;
+	/** A chosen password (already checked against the policy); without one, a one-time password is generated. */
+	password?: string | undefined;
+}
+
+/**
+ * Creates a user. Without a password, generates a one-time one and sets `must_change_password`: the
+ * user's tokens then carry `pcr` until it is changed. Emails are global (a user belongs to one org):
+ * null when the email is taken.
+ */
+export async function createUser(
+	db: Database,
+	clock: Clock,
+	input: NewUser,
+): Promise<{ user: UserRow; initialPassword: string | null } | null> {
+	const initialPassword = input.password === undefined ? generateInitialPassword() : null;
+	const now = clock.now();
+	const row: UserRow = {
+		id: newId("usr"),
+		orgId: input.orgId,
+		email: input.email,
+		name: input.name,
+		role: input.role,
+		passwordHash: await hashPassword(input.password ?? (initialPassword as string)),
+		mustChangePassword: initialPassword !== null,
+		passwordChangedAt: initialPassword === null ? now : null,
+		totpSecret: null,
+		totpEnabledAt: null,
+		totpLastStep: null,
+		disabledAt: null,
+		createdAt: now,
+		updatedAt: now,
+	};
+	const inserted = await db.insert(users).values(row).onConflictDoNothing().returning({ id: users.id });
+	return inserted.length === 1 ? { user: row, initialPassword } : null;
+}
