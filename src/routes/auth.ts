@@ -24,15 +24,17 @@ import { newId } from "../ids.js";
 import {
 	accountScope,
 	addressScope,
+	admitLoginAttempt,
 	assertNotThrottled,
 	clearLoginFailures,
+	forgiveLoginAttempt,
 	type IssuedRefreshToken,
-	recordLoginFailure,
 	revokeFamilyOfToken,
 	rotateRefreshToken,
 	startRefreshFamily,
 	THROTTLE_SETTINGS,
 	toUserJson,
+	unauthorized,
 } from "../services/sessions.js";
 
 export const REFRESH_COOKIE = "hexcovery_refresh";
@@ -126,8 +128,15 @@ export async function startSession(c: Context, deps: AppDeps, user: UserRow) {
 	return tokenResponse(deps, user);
 }
 
-const invalidCredentials = () =>
-	new ApiError(401, "invalid_credentials", "The email or password is incorrect.");
+const alreadySetUp = () => new ApiError(409, "already_set_up", "Hexcovery is already set up.");
+
+async function anyUserExists(deps: AppDeps): Promise<boolean> {
+	const rows = await deps.db.select({ id: users.id }).from(users).limit(1);
+	return rows.length > 0;
+}
+
+const invalidCredentials = () => unauthorized("invalid_credentials", "The email or password is incorrect.");
+const invalidTotp = () => unauthorized("invalid_totp", "The code is wrong, expired or already used.");
 
 function constantTimeEqual(a: string, b: string): boolean {
 	const left = new TextEncoder().encode(a);
@@ -175,14 +184,23 @@ async function userById(deps: AppDeps, userId: string, orgId: string): Promise<U
 		.select()
 		.from(users)
 		.where(and(eq(users.id, userId), eq(users.orgId, orgId), isNull(users.disabledAt)));
-	if (!user) throw new ApiError(401, "invalid_token", "The session's user no longer exists or is disabled.");
+	if (!user) throw unauthorized("invalid_token", "The session's user no longer exists or is disabled.");
 	return user;
 }
 
 export function authRoutes(deps: AppDeps) {
 	const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 	const originGuard = sameSiteOnly(deps);
-	const anySession = requireAccess(deps, { ...sessionOnly("viewer"), allowPasswordChangeRequired: true });
+	// Before the body is read: without the token, nothing about the request is looked at.
+	const setupTokenGuard: MiddlewareHandler<AppEnv> = async (c, next) => {
+		const expected = deps.config.auth.setupToken;
+		if (expected !== null && !constantTimeEqual(c.req.header("X-Setup-Token") ?? "", expected)) {
+			throw new ApiError(401, "invalid_setup_token", "X-Setup-Token is missing or wrong.");
+		}
+		await next();
+	};
+	// Not reachable with a one-time password: 2FA is set up once the user has chosen their own.
+	const anySession = requireAccess(deps, sessionOnly("viewer"));
 
 	app.openapi(
 		createRoute({
@@ -192,7 +210,7 @@ export function authRoutes(deps: AppDeps) {
 			summary: "First run: create the first organization and its owner",
 			description:
 				"Works only while no user exists (else 409 `already_set_up`). When `SETUP_TOKEN` is configured the `X-Setup-Token` header must match it.",
-			middleware: [jsonBody] as const,
+			middleware: [setupTokenGuard, jsonBody] as const,
 			request: {
 				headers: z.object({ "x-setup-token": z.string().max(512).optional() }),
 				body: {
@@ -222,11 +240,8 @@ export function authRoutes(deps: AppDeps) {
 			},
 		}),
 		async (c) => {
-			const expected = deps.config.auth.setupToken;
-			if (expected !== null && !constantTimeEqual(c.req.header("X-Setup-Token") ?? "", expected)) {
-				throw new ApiError(401, "invalid_setup_token", "X-Setup-Token is missing or wrong.");
-			}
 			const body = c.req.valid("json");
+			if (await anyUserExists(deps)) throw alreadySetUp();
 			const problem = checkPasswordPolicy(body.password);
 			if (problem) throw weakPassword(problem);
 			const now = deps.clock.now();
@@ -258,8 +273,7 @@ export function authRoutes(deps: AppDeps) {
 					sql`INSERT INTO ${users} (id, org_id, email, name, role, password_hash, must_change_password, password_changed_at, created_at, updated_at) SELECT ${user.id}, ${user.orgId}, ${user.email}, ${user.name}, 'owner', ${user.passwordHash}, 0, ${now}, ${now}, ${now} WHERE EXISTS (SELECT 1 FROM ${orgs} WHERE id = ${org.id}) AND (SELECT count(*) FROM ${users}) = 0`,
 				),
 			]);
-			if (insertedOrg.rowsAffected !== 1)
-				throw new ApiError(409, "already_set_up", "Hexcovery is already set up.");
+			if (insertedOrg.rowsAffected !== 1) throw alreadySetUp();
 			return c.json({ org: { id: org.id, name: org.name }, user: toUserJson(user) }, 201);
 		},
 	);
@@ -299,24 +313,23 @@ export function authRoutes(deps: AppDeps) {
 			const email = body.email.trim().toLowerCase();
 			const address = deps.clientAddress(c) ?? "unknown";
 			const now = deps.clock.now();
-			const scopes = [accountScope(email), addressScope(address)];
-			await assertNotThrottled(deps.db, scopes, now);
-			const fail = async (error: ApiError): Promise<never> => {
-				await recordLoginFailure(deps.db, accountScope(email), THROTTLE_SETTINGS.account, now);
-				await recordLoginFailure(deps.db, addressScope(address), THROTTLE_SETTINGS.address, now);
-				throw error;
-			};
+			const account = { scope: accountScope(email), policy: THROTTLE_SETTINGS.account };
+			const client = { scope: addressScope(address), policy: THROTTLE_SETTINGS.address };
+			await assertNotThrottled(deps.db, [account.scope, client.scope], now);
+			// The attempt counts as a failure from here on (atomically, so a burst of parallel guesses
+			// cannot slip past the check above) until it turns out not to be one.
+			const admitted = await admitLoginAttempt(deps.db, [account, client], now);
 			const [user] = await deps.db.select().from(users).where(eq(users.email, email));
 			if (!user || user.disabledAt !== null || !user.passwordHash) {
 				await verifyAgainstDummy(body.password);
-				return fail(invalidCredentials());
+				throw invalidCredentials();
 			}
 			const check = await verifyPassword(body.password, user.passwordHash);
-			if (!check.ok) return fail(invalidCredentials());
+			if (!check.ok) throw invalidCredentials();
 			if (user.totpEnabledAt !== null) {
 				if (body.totp_code === undefined && body.recovery_code === undefined) {
-					throw new ApiError(
-						401,
+					await forgiveLoginAttempt(deps.db, admitted);
+					throw unauthorized(
 						"totp_required",
 						"Two-factor authentication is on: send totp_code or recovery_code.",
 					);
@@ -325,10 +338,13 @@ export function authRoutes(deps: AppDeps) {
 					body.totp_code !== undefined
 						? await consumeTotp(deps, user, body.totp_code)
 						: await consumeRecoveryCode(deps, user, body.recovery_code as string);
-				if (!passed)
-					return fail(new ApiError(401, "invalid_totp", "The code is wrong, expired or already used."));
+				if (!passed) throw invalidTotp();
 			}
-			await clearLoginFailures(deps.db, accountScope(email));
+			await clearLoginFailures(deps.db, account.scope);
+			await forgiveLoginAttempt(
+				deps.db,
+				admitted.filter((a) => a.scope === client.scope),
+			);
 			if (check.needsRehash) {
 				await deps.db
 					.update(users)
@@ -355,7 +371,7 @@ export function authRoutes(deps: AppDeps) {
 		}),
 		async (c) => {
 			const token = getCookie(c, REFRESH_COOKIE);
-			if (!token) throw new ApiError(401, "missing_credentials", "No refresh cookie; log in.");
+			if (!token) throw unauthorized("missing_credentials", "No refresh cookie; log in.");
 			const now = deps.clock.now();
 			try {
 				const rotated = await rotateRefreshToken(deps.db, token, now);
@@ -457,7 +473,7 @@ export function authRoutes(deps: AppDeps) {
 			if (!user.totpSecret)
 				throw new ApiError(409, "totp_not_enabled", "Call /api/v1/auth/totp/setup first.");
 			if (!(await consumeTotp(deps, user, c.req.valid("json").code))) {
-				throw new ApiError(401, "invalid_totp", "The code is wrong, expired or already used.");
+				throw invalidTotp();
 			}
 			const codes = newRecoveryCodes();
 			const now = deps.clock.now();
@@ -502,12 +518,14 @@ export function authRoutes(deps: AppDeps) {
 			if (user.totpEnabledAt === null)
 				throw new ApiError(409, "totp_not_enabled", "Two-factor authentication is off.");
 			const body = c.req.valid("json");
-			if (!user.passwordHash || !(await verifyPassword(body.password, user.passwordHash)).ok) {
-				throw invalidCredentials();
-			}
-			const passed =
-				(await consumeTotp(deps, user, body.code)) || (await consumeRecoveryCode(deps, user, body.code));
-			if (!passed) throw new ApiError(401, "invalid_totp", "The code is wrong, expired or already used.");
+			await withAccountBackOff(deps, user.email, async () => {
+				if (!user.passwordHash || !(await verifyPassword(body.password, user.passwordHash)).ok) {
+					throw invalidCredentials();
+				}
+				const passed =
+					(await consumeTotp(deps, user, body.code)) || (await consumeRecoveryCode(deps, user, body.code));
+				if (!passed) throw invalidTotp();
+			});
 			await deps.db.batch([
 				deps.db.delete(recoveryCodes).where(eq(recoveryCodes.userId, user.id)),
 				deps.db
@@ -520,6 +538,24 @@ export function authRoutes(deps: AppDeps) {
 	);
 
 	return app;
+}
+
+/**
+ * Runs a password (and code) check behind the same per-account back-off as login, so a stolen access
+ * token cannot be used to guess the password at full speed on /me/password or /totp/disable. The
+ * attempt counts as a failure unless `check` returns.
+ */
+export async function withAccountBackOff(
+	deps: AppDeps,
+	email: string,
+	check: () => Promise<void>,
+): Promise<void> {
+	const now = deps.clock.now();
+	const account = { scope: accountScope(email), policy: THROTTLE_SETTINGS.account };
+	await assertNotThrottled(deps.db, [account.scope], now);
+	const admitted = await admitLoginAttempt(deps.db, [account], now);
+	await check();
+	await forgiveLoginAttempt(deps.db, admitted);
 }
 
 export function weakPassword(problem: string): ApiError {

@@ -7,8 +7,8 @@ import { type UserRow, users } from "../db/schema.js";
 import { ApiError } from "../errors.js";
 import { jsonBody } from "../http/json-body.js";
 import { errorResponses, validationHook } from "../http/openapi.js";
-import { revokeUserFamilies, toUserJson } from "../services/sessions.js";
-import { startSession, UserSchema, weakPassword } from "./auth.js";
+import { revokeUserFamilies, toUserJson, unauthorized } from "../services/sessions.js";
+import { startSession, UserSchema, weakPassword, withAccountBackOff } from "./auth.js";
 
 function sessionUser(principal: Principal): { userId: string; orgId: string } {
 	if (principal.kind !== "user")
@@ -23,7 +23,7 @@ async function loadUser(deps: AppDeps, principal: Principal): Promise<UserRow> {
 		.from(users)
 		.where(and(eq(users.id, userId), eq(users.orgId, orgId)));
 	if (!user || user.disabledAt !== null) {
-		throw new ApiError(401, "invalid_token", "The session's user no longer exists or is disabled.");
+		throw unauthorized("invalid_token", "The session's user no longer exists or is disabled.");
 	}
 	return user;
 }
@@ -127,9 +127,11 @@ export function meRoutes(deps: AppDeps) {
 		async (c) => {
 			const user = await loadUser(deps, c.var.principal);
 			const body = c.req.valid("json");
-			if (!user.passwordHash || !(await verifyPassword(body.current_password, user.passwordHash)).ok) {
-				throw new ApiError(401, "invalid_credentials", "The current password is incorrect.");
-			}
+			await withAccountBackOff(deps, user.email, async () => {
+				if (!user.passwordHash || !(await verifyPassword(body.current_password, user.passwordHash)).ok) {
+					throw unauthorized("invalid_credentials", "The current password is incorrect.");
+				}
+			});
 			const problem = checkPasswordPolicy(body.new_password);
 			if (problem) throw weakPassword(problem);
 			const now = deps.clock.now();

@@ -1,9 +1,9 @@
-import { and, eq, gt, isNull, lt, or, sql } from "drizzle-orm";
+import { and, eq, gt, isNull, lt, lte, or, sql } from "drizzle-orm";
 import { randomBase62, hashApiKey as sha256Hex } from "../auth/api-key.js";
 import type { Role } from "../auth/jwt.js";
 import type { Database } from "../db/client.js";
 import { loginThrottles, refreshFamilies, refreshTokens, type UserRow, users } from "../db/schema.js";
-import { ApiError } from "../errors.js";
+import { ApiError, type ErrorCode, WWW_AUTHENTICATE_BEARER } from "../errors.js";
 import { newId } from "../ids.js";
 
 export const SESSION_SETTINGS = {
@@ -30,6 +30,15 @@ export const THROTTLE_SETTINGS = {
 } as const;
 
 type ThrottlePolicy = { threshold: number; baseMs: number; maxMs: number };
+export interface LoginThrottle {
+	scope: string;
+	policy: ThrottlePolicy;
+}
+
+/** A 401 of the session routes. Every 401 carries a challenge (contract §1): the Bearer one. */
+export function unauthorized(code: ErrorCode, message: string): ApiError {
+	return new ApiError(401, code, message, { headers: { "WWW-Authenticate": WWW_AUTHENTICATE_BEARER } });
+}
 
 export function accountScope(email: string): string {
 	return `account:${email}`;
@@ -53,18 +62,19 @@ export async function assertNotThrottled(db: Database, scopes: string[], now: nu
 	}
 }
 
-/** One atomic upsert: count the failure (restarting after a quiet window) and set the block. */
-export async function recordLoginFailure(
+/** The upsert that counts one failure (restarting after a quiet window) and sets the block. */
+function upsertFailure(
 	db: Database,
 	scope: string,
 	policy: ThrottlePolicy,
 	now: number,
-): Promise<void> {
+	onlyIfUnblocked: boolean,
+) {
 	const staleBefore = now - THROTTLE_SETTINGS.windowMs;
 	const next = sql`(CASE WHEN ${loginThrottles.lastFailureAt} < ${staleBefore} THEN 1 ELSE ${loginThrottles.failures} + 1 END)`;
 	const blockFor = (failures: ReturnType<typeof sql>) =>
 		sql`(CASE WHEN ${failures} >= ${policy.threshold} THEN ${now} + min(${policy.maxMs}, ${policy.baseMs} * (1 << min(30, ${failures} - ${policy.threshold}))) ELSE 0 END)`;
-	await db
+	return db
 		.insert(loginThrottles)
 		.values({
 			scope,
@@ -75,7 +85,68 @@ export async function recordLoginFailure(
 		.onConflictDoUpdate({
 			target: loginThrottles.scope,
 			set: { failures: next, lastFailureAt: now, blockedUntil: blockFor(next) },
+			...(onlyIfUnblocked ? { setWhere: lte(loginThrottles.blockedUntil, now) } : {}),
 		});
+}
+
+/** One atomic upsert: count the failure (restarting after a quiet window) and set the block. */
+export async function recordLoginFailure(
+	db: Database,
+	scope: string,
+	policy: ThrottlePolicy,
+	now: number,
+): Promise<void> {
+	await upsertFailure(db, scope, policy, now, false);
+}
+
+/** What admitLoginAttempt counted: hand it to forgiveLoginAttempt when the attempt was no failure. */
+export type AdmittedAttempt = { scope: string; blockedUntil: number }[];
+
+/**
+ * Admits one login attempt, counting it as a failure up front in every scope, each in one atomic
+ * upsert that does nothing while the scope is blocked. Counting before the password is checked is
+ * what makes the back-off hold against concurrent guesses: a check-then-record would let a burst of
+ * parallel requests all pass the check before the first failure is stored.
+ */
+export async function admitLoginAttempt(
+	db: Database,
+	throttles: LoginThrottle[],
+	now: number,
+): Promise<AdmittedAttempt> {
+	const admitted: AdmittedAttempt = [];
+	for (const { scope, policy } of throttles) {
+		const [row] = await upsertFailure(db, scope, policy, now, true).returning({
+			blockedUntil: loginThrottles.blockedUntil,
+		});
+		if (!row) {
+			// Blocked since the caller's check: a concurrent attempt got there first.
+			await forgiveLoginAttempt(db, admitted);
+			await assertNotThrottled(
+				db,
+				throttles.map((t) => t.scope),
+				now,
+			);
+			throw new ApiError(429, "too_many_attempts", "Too many failed logins; try again in 1 s.", {
+				headers: { "Retry-After": "1" },
+			});
+		}
+		admitted.push({ scope, blockedUntil: row.blockedUntil });
+	}
+	return admitted;
+}
+
+/** Takes back what admitLoginAttempt counted (the attempt was no failure), and the block it set. */
+export async function forgiveLoginAttempt(db: Database, admitted: AdmittedAttempt): Promise<void> {
+	for (const { scope, blockedUntil } of admitted) {
+		await db
+			.update(loginThrottles)
+			.set({
+				failures: sql`max(0, ${loginThrottles.failures} - 1)`,
+				// Only the block this attempt set: a later one belongs to a later failure.
+				blockedUntil: sql`(CASE WHEN ${loginThrottles.blockedUntil} = ${blockedUntil} THEN 0 ELSE ${loginThrottles.blockedUntil} END)`,
+			})
+			.where(eq(loginThrottles.scope, scope));
+	}
 }
 
 export async function clearLoginFailures(db: Database, scope: string): Promise<void> {
@@ -117,7 +188,7 @@ export async function startRefreshFamily(
 }
 
 const invalidRefresh = () =>
-	new ApiError(401, "invalid_token", "The refresh token is invalid or expired; log in again.");
+	unauthorized("invalid_token", "The refresh token is invalid or expired; log in again.");
 
 export interface RotatedSession {
 	user: UserRow;
@@ -156,8 +227,7 @@ export async function rotateRefreshToken(db: Database, token: string, now: numbe
 		if (!seen || seen.rotatedAt === null || seen.expiresAt <= now) throw invalidRefresh();
 		if (now - seen.rotatedAt > SESSION_SETTINGS.reuseGraceMs) {
 			await revokeFamily(db, seen.familyId, now, "reuse");
-			throw new ApiError(
-				401,
+			throw unauthorized(
 				"refresh_token_reused",
 				"This refresh token was already used; the session is revoked.",
 			);

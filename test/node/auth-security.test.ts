@@ -1,0 +1,602 @@
+/**
+ * Sessions, security properties (issue 3): no account oracle, single-use codes, brute-force back-off
+ * kept in libSQL, refresh-token reuse detection, origin checks, secrets at rest, setup races.
+ */
+import { createHash } from "node:crypto";
+import { eq } from "drizzle-orm";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import {
+	loginThrottles,
+	orgs,
+	recoveryCodes,
+	refreshFamilies,
+	refreshTokens,
+	users,
+} from "../../src/db/schema.js";
+import { THROTTLE_SETTINGS } from "../../src/services/sessions.js";
+import {
+	ALLOWED_ORIGIN,
+	BEARER_CHALLENGE,
+	call,
+	codeNow,
+	createAuthApp,
+	enableTotp,
+	expectError,
+	expectSession,
+	type Harness,
+	login,
+	loginOk,
+	logout,
+	OTHER_PASSWORD,
+	PASSWORD,
+	refresh,
+	refreshCookieOf,
+	seedUser,
+	uniqueAddress,
+	uniqueEmail,
+} from "./auth-support.js";
+
+let h: Harness;
+beforeEach(async () => {
+	h = await createAuthApp();
+});
+afterEach(() => h.close());
+
+/** A response as a client sees it, minus the one thing allowed to differ: the request id. */
+async function observable(response: Response) {
+	const requestId = response.headers.get("X-Request-Id") as string;
+	const headers = [...response.headers.entries()].filter(([name]) => name !== "x-request-id");
+	const body = (await response.text()).replaceAll(requestId, "<request-id>");
+	return { status: response.status, headers, body };
+}
+
+function expectRetryAfter(response: Response): number {
+	const header = response.headers.get("Retry-After");
+	expect(header).toMatch(/^[1-9][0-9]*$/);
+	return Number(header);
+}
+
+async function expectThrottled(response: Response): Promise<number> {
+	expect(refreshCookieOf(response)).toBeNull();
+	const seconds = expectRetryAfter(response);
+	await expectError(response, 429, "too_many_attempts");
+	return seconds;
+}
+
+async function throttleRow(scope: string) {
+	const [row] = await h.database.db.select().from(loginThrottles).where(eq(loginThrottles.scope, scope));
+	return row;
+}
+
+describe("no account oracle on login", () => {
+	it("unknown email, wrong password and disabled user get byte-identical answers (but the request id)", async () => {
+		const active = await seedUser(h);
+		const disabled = await seedUser(h, { disabled: true });
+		const answers = await Promise.all([
+			login(h, { email: active.email, password: OTHER_PASSWORD }).then(observable),
+			login(h, { email: uniqueEmail(), password: OTHER_PASSWORD }).then(observable),
+			login(h, { email: disabled.email, password: PASSWORD }).then(observable),
+		]);
+		const [wrongPassword] = answers;
+		expect(wrongPassword?.status).toBe(401);
+		expect(JSON.parse(wrongPassword?.body as string)).toEqual({
+			error: {
+				code: "invalid_credentials",
+				message: expect.any(String),
+				request_id: "<request-id>",
+			},
+		});
+		expect(answers[1]).toEqual(wrongPassword);
+		expect(answers[2]).toEqual(wrongPassword);
+	});
+
+	it("the answer does not depend on the password's length or shape either", async () => {
+		const active = await seedUser(h);
+		const a = await observable(await login(h, { email: active.email, password: "x" }));
+		const b = await observable(await login(h, { email: uniqueEmail(), password: "y".repeat(4_000) }));
+		expect(b).toEqual(a);
+	});
+
+	it("unknown emails are throttled exactly like known ones (no oracle through 429 either)", async () => {
+		const known = await seedUser(h);
+		const unknown = uniqueEmail();
+		const outcomes: Record<string, number[]> = { known: [], unknown: [] };
+		for (let i = 0; i < 6; i++) {
+			outcomes.known?.push((await login(h, { email: known.email, password: OTHER_PASSWORD })).status);
+			outcomes.unknown?.push((await login(h, { email: unknown, password: OTHER_PASSWORD })).status);
+		}
+		expect(outcomes.known).toEqual([401, 401, 401, 401, 401, 429]);
+		expect(outcomes.unknown).toEqual(outcomes.known);
+	});
+});
+
+describe("first-run setup", () => {
+	it("concurrent setups: exactly one 201, the others 409; one org and one user exist", async () => {
+		const responses = await Promise.all(
+			Array.from({ length: 5 }, (_, i) =>
+				call(h, "/api/v1/setup", {
+					body: {
+						org_name: `Org ${i}`,
+						name: `User ${i}`,
+						email: `racer${i}@example.com`,
+						password: PASSWORD,
+					},
+				}),
+			),
+		);
+		expect(responses.map((r) => r.status).sort()).toEqual([201, 409, 409, 409, 409]);
+		for (const response of responses.filter((r) => r.status === 409)) {
+			await expectError(response, 409, "already_set_up");
+		}
+		const userRows = await h.database.db.select().from(users);
+		expect(userRows).toHaveLength(1);
+		const allOrgs = await h.database.db.select().from(orgs);
+		expect(allOrgs.map((o) => o.id)).toEqual([userRows[0]?.orgId]);
+	});
+
+	describe("with SETUP_TOKEN configured", () => {
+		const SETUP_TOKEN = "setup-token-for-tests-0123456789";
+		let guarded: Harness;
+		beforeEach(async () => {
+			guarded = await createAuthApp({ setupToken: SETUP_TOKEN });
+		});
+		afterEach(() => guarded.close());
+
+		const body = { org_name: "Acme", name: "Ada", email: "ada@example.com", password: PASSWORD };
+
+		it.each([
+			["missing", undefined],
+			["empty", ""],
+			["wrong", "setup-token-for-tests-0123456788"],
+			["a prefix of the right one", SETUP_TOKEN.slice(0, -1)],
+			["the right one plus more", `${SETUP_TOKEN}x`],
+			["differently cased", SETUP_TOKEN.toUpperCase()],
+		])("X-Setup-Token %s → 401 invalid_setup_token, nothing created", async (_, token) => {
+			const response = await call(guarded, "/api/v1/setup", {
+				body,
+				...(token === undefined ? {} : { headers: { "X-Setup-Token": token } }),
+			});
+			await expectError(response, 401, "invalid_setup_token");
+			expect(await guarded.database.db.select().from(users)).toHaveLength(0);
+		});
+
+		it("the right X-Setup-Token → 201", async () => {
+			const response = await call(guarded, "/api/v1/setup", {
+				body,
+				headers: { "X-Setup-Token": SETUP_TOKEN },
+			});
+			expect(response.status, await response.clone().text()).toBe(201);
+			expect(await guarded.database.db.select().from(users)).toHaveLength(1);
+			await loginOk(guarded, { email: body.email, password: PASSWORD });
+		});
+	});
+});
+
+describe("login back-off (per account and per client address, in libSQL)", () => {
+	it("after 5 failures the 6th attempt is refused with 429 and Retry-After, even with the right password", async () => {
+		const seeded = await seedUser(h);
+		for (let i = 0; i < 5; i++) {
+			await expectError(
+				await login(h, { email: seeded.email, password: OTHER_PASSWORD }),
+				401,
+				"invalid_credentials",
+			);
+		}
+		const seconds = await expectThrottled(await login(h, seeded));
+		expect(seconds).toBeGreaterThanOrEqual(1);
+		// Still refused a moment before the block ends…
+		h.clock.advance(seconds * 1000 - 1);
+		await expectThrottled(await login(h, seeded));
+		// …and the right password works once Retry-After has passed.
+		h.clock.advance(1);
+		await loginOk(h, seeded);
+	});
+
+	it("the account back-off grows exponentially and is capped: waiting 60 s always unblocks the account", async () => {
+		const seeded = await seedUser(h);
+		const fail = () =>
+			login(h, { email: seeded.email, password: OTHER_PASSWORD }, { address: uniqueAddress() });
+		for (let i = 0; i < 4; i++) expect((await fail()).status).toBe(401);
+		const waits: number[] = [];
+		for (let i = 0; i < 12; i++) {
+			expect((await fail()).status).toBe(401);
+			const seconds = await expectThrottled(await login(h, seeded, { address: uniqueAddress() }));
+			waits.push(seconds);
+			h.clock.advance(seconds * 1000);
+		}
+		expect(waits).toEqual([1, 2, 4, 8, 16, 32, 60, 60, 60, 60, 60, 60]);
+		expect((await throttleRow(`account:${seeded.email}`))?.failures).toBe(16);
+
+		expect((await fail()).status).toBe(401);
+		await expectThrottled(await login(h, seeded, { address: uniqueAddress() }));
+		h.clock.advance(60_000);
+		await loginOk(h, seeded, {}, { address: uniqueAddress() });
+	});
+
+	it("per address: 20 failures over different emails block that address, not others", async () => {
+		const attacker = uniqueAddress();
+		for (let i = 0; i < THROTTLE_SETTINGS.address.threshold; i++) {
+			await expectError(
+				await login(h, { email: uniqueEmail(), password: OTHER_PASSWORD }, { address: attacker }),
+				401,
+				"invalid_credentials",
+			);
+		}
+		const victim = await seedUser(h);
+		await expectThrottled(await login(h, victim, { address: attacker }));
+		await loginOk(h, victim, {}, { address: uniqueAddress() });
+		const row = await throttleRow(`address:${attacker}`);
+		expect(row).toMatchObject({ failures: 20, lastFailureAt: h.clock.now() });
+		expect(row?.blockedUntil).toBeGreaterThan(h.clock.now());
+	});
+
+	it("a success clears the account's counter", async () => {
+		const seeded = await seedUser(h);
+		const failFour = async () => {
+			for (let i = 0; i < 4; i++) {
+				expect((await login(h, { email: seeded.email, password: OTHER_PASSWORD })).status).toBe(401);
+			}
+		};
+		await failFour();
+		expect((await throttleRow(`account:${seeded.email}`))?.failures).toBe(4);
+		await loginOk(h, seeded);
+		expect(await throttleRow(`account:${seeded.email}`)).toBeUndefined();
+		await failFour();
+		await loginOk(h, seeded);
+	});
+
+	it("successes and totp_required answers count against neither scope", async () => {
+		const address = uniqueAddress();
+		const plain = await seedUser(h);
+		const twoFactor = await seedUser(h);
+		await enableTotp(h, (await loginOk(h, twoFactor)).token);
+		for (let i = 0; i < THROTTLE_SETTINGS.address.threshold + 1; i++) {
+			await loginOk(h, plain, {}, { address });
+			await expectError(await login(h, twoFactor, { address }), 401, "totp_required");
+		}
+		expect(await throttleRow(`address:${address}`)).toMatchObject({ failures: 0, blockedUntil: 0 });
+		expect(await throttleRow(`account:${twoFactor.email}`)).toMatchObject({ failures: 0, blockedUntil: 0 });
+	});
+
+	it("a success right at the threshold leaves no block on the address behind", async () => {
+		const address = uniqueAddress();
+		for (let i = 0; i < THROTTLE_SETTINGS.address.threshold - 1; i++) {
+			await login(h, { email: uniqueEmail(), password: OTHER_PASSWORD }, { address });
+		}
+		const seeded = await seedUser(h);
+		await loginOk(h, seeded, {}, { address });
+		expect(await throttleRow(`address:${address}`)).toMatchObject({ failures: 19, blockedUntil: 0 });
+		await loginOk(h, seeded, {}, { address });
+	});
+
+	it("failures older than the 15-minute window are forgotten", async () => {
+		const seeded = await seedUser(h);
+		for (let i = 0; i < 4; i++) {
+			expect((await login(h, { email: seeded.email, password: OTHER_PASSWORD })).status).toBe(401);
+		}
+		h.clock.advance(THROTTLE_SETTINGS.windowMs + 1);
+		for (let i = 0; i < 4; i++) {
+			expect((await login(h, { email: seeded.email, password: OTHER_PASSWORD })).status).toBe(401);
+		}
+		expect((await throttleRow(`account:${seeded.email}`))?.failures).toBe(4);
+		await loginOk(h, seeded);
+	});
+
+	it("within the window, failures keep counting", async () => {
+		const seeded = await seedUser(h);
+		for (let i = 0; i < 5; i++) {
+			h.clock.advance(THROTTLE_SETTINGS.windowMs - 1_000);
+			expect((await login(h, { email: seeded.email, password: OTHER_PASSWORD })).status).toBe(401);
+		}
+		await expectThrottled(await login(h, seeded));
+	});
+
+	it("the counters are rows of login_throttles in libSQL, per account and per address", async () => {
+		const seeded = await seedUser(h);
+		const address = uniqueAddress();
+		expect((await login(h, { email: seeded.email, password: OTHER_PASSWORD }, { address })).status).toBe(401);
+		expect(await throttleRow(`account:${seeded.email}`)).toEqual({
+			scope: `account:${seeded.email}`,
+			failures: 1,
+			lastFailureAt: h.clock.now(),
+			blockedUntil: 0,
+		});
+		expect(await throttleRow(`address:${address}`)).toMatchObject({ failures: 1, blockedUntil: 0 });
+		// The same counter whatever the email's case.
+		expect(
+			(await login(h, { email: seeded.email.toUpperCase(), password: OTHER_PASSWORD }, { address })).status,
+		).toBe(401);
+		expect((await throttleRow(`account:${seeded.email}`))?.failures).toBe(2);
+	});
+
+	it("wrong TOTP codes count as failures: 5 of them block even the right code", async () => {
+		const seeded = await seedUser(h);
+		const { secret } = await enableTotp(h, (await loginOk(h, seeded)).token);
+		h.clock.advance(30_000);
+		const right = await codeNow(h, secret);
+		const wrong = String((Number(right) + 1) % 1_000_000).padStart(6, "0");
+		for (let i = 0; i < 5; i++) {
+			expect((await login(h, { email: seeded.email, password: PASSWORD, totp_code: wrong })).status).toBe(
+				401,
+			);
+		}
+		await expectThrottled(await login(h, { email: seeded.email, password: PASSWORD, totp_code: right }));
+	});
+
+	it("a burst of concurrent guesses gets no more attempts than the threshold", async () => {
+		const seeded = await seedUser(h);
+		const responses = await Promise.all(
+			Array.from({ length: 12 }, (_, i) =>
+				login(h, { email: seeded.email, password: `${OTHER_PASSWORD} ${i}` }, { address: uniqueAddress() }),
+			),
+		);
+		const statuses = responses.map((r) => r.status).sort();
+		expect(statuses).toEqual([...Array(5).fill(401), ...Array(7).fill(429)]);
+		expect((await throttleRow(`account:${seeded.email}`))?.failures).toBe(5);
+	});
+
+	it("a burst from one address over many emails gets no more attempts than the address threshold", async () => {
+		const address = uniqueAddress();
+		const responses = await Promise.all(
+			Array.from({ length: 30 }, () =>
+				login(h, { email: uniqueEmail(), password: OTHER_PASSWORD }, { address }),
+			),
+		);
+		const statuses = responses.map((r) => r.status).sort();
+		expect(statuses).toEqual([...Array(20).fill(401), ...Array(10).fill(429)]);
+	});
+});
+
+describe("TOTP codes and recovery codes are single-use", () => {
+	it("the same TOTP code twice in its step → the second is 401 invalid_totp (replay)", async () => {
+		const seeded = await seedUser(h);
+		const { secret } = await enableTotp(h, (await loginOk(h, seeded)).token);
+		h.clock.advance(30_000);
+		const code = await codeNow(h, secret);
+		await loginOk(h, seeded, { totp_code: code });
+		h.clock.advance(5_000);
+		await expectError(
+			await login(h, { email: seeded.email, password: PASSWORD, totp_code: code }),
+			401,
+			"invalid_totp",
+			BEARER_CHALLENGE,
+		);
+		// Still refused in the next step, while ±1 would otherwise still accept it.
+		h.clock.advance(30_000);
+		await expectError(
+			await login(h, { email: seeded.email, password: PASSWORD, totp_code: code }),
+			401,
+			"invalid_totp",
+			BEARER_CHALLENGE,
+		);
+	});
+
+	it("the code used to enable 2FA cannot log in", async () => {
+		const seeded = await seedUser(h);
+		const { token } = await loginOk(h, seeded);
+		const { secret } = await enableTotp(h, token);
+		await expectError(
+			await login(h, { email: seeded.email, password: PASSWORD, totp_code: await codeNow(h, secret) }),
+			401,
+			"invalid_totp",
+			BEARER_CHALLENGE,
+		);
+	});
+
+	it("an earlier step's code is refused once a later one was used", async () => {
+		const seeded = await seedUser(h);
+		const { secret } = await enableTotp(h, (await loginOk(h, seeded)).token);
+		h.clock.advance(60_000);
+		const previous = await codeNow(h, secret);
+		h.clock.advance(30_000);
+		await loginOk(h, seeded, { totp_code: await codeNow(h, secret) });
+		await expectError(
+			await login(h, { email: seeded.email, password: PASSWORD, totp_code: previous }),
+			401,
+			"invalid_totp",
+			BEARER_CHALLENGE,
+		);
+	});
+
+	it("the same TOTP code sent twice at once → exactly one 200", async () => {
+		const seeded = await seedUser(h);
+		const { secret } = await enableTotp(h, (await loginOk(h, seeded)).token);
+		h.clock.advance(30_000);
+		const code = await codeNow(h, secret);
+		const responses = await Promise.all([
+			login(h, { email: seeded.email, password: PASSWORD, totp_code: code }),
+			login(h, { email: seeded.email, password: PASSWORD, totp_code: code }),
+		]);
+		expect(responses.map((r) => r.status).sort()).toEqual([200, 401]);
+	});
+
+	it("a recovery code works once and only once, also under concurrency", async () => {
+		const seeded = await seedUser(h);
+		const { recoveryCodes: codes } = await enableTotp(h, (await loginOk(h, seeded)).token);
+		const [first, second] = codes as [string, string];
+		await loginOk(h, seeded, { recovery_code: first });
+		await expectError(
+			await login(h, { email: seeded.email, password: PASSWORD, recovery_code: first }),
+			401,
+			"invalid_totp",
+			BEARER_CHALLENGE,
+		);
+		const responses = await Promise.all([
+			login(h, { email: seeded.email, password: PASSWORD, recovery_code: second }),
+			login(h, { email: seeded.email, password: PASSWORD, recovery_code: second.toUpperCase() }),
+		]);
+		expect(responses.map((r) => r.status).sort()).toEqual([200, 401]);
+		const rows = await h.database.db
+			.select()
+			.from(recoveryCodes)
+			.where(eq(recoveryCodes.userId, seeded.user.id));
+		expect(rows.filter((r) => r.usedAt !== null)).toHaveLength(2);
+	});
+
+	it("another user's recovery code does not work", async () => {
+		const alice = await seedUser(h);
+		const bob = await seedUser(h);
+		await enableTotp(h, (await loginOk(h, alice)).token);
+		const { recoveryCodes: bobs } = await enableTotp(h, (await loginOk(h, bob)).token);
+		await expectError(
+			await login(h, { email: alice.email, password: PASSWORD, recovery_code: bobs[0] as string }),
+			401,
+			"invalid_totp",
+			BEARER_CHALLENGE,
+		);
+		await loginOk(h, bob, { recovery_code: bobs[0] as string });
+	});
+
+	it("re-enabling 2FA replaces the recovery codes: the old ones stop working", async () => {
+		const seeded = await seedUser(h);
+		const { token } = await loginOk(h, seeded);
+		const first = await enableTotp(h, token);
+		h.clock.advance(30_000);
+		const disable = await call(h, "/api/v1/auth/totp/disable", {
+			token,
+			body: { password: PASSWORD, code: await codeNow(h, first.secret) },
+		});
+		expect(disable.status).toBe(204);
+		h.clock.advance(30_000);
+		const second = await enableTotp(h, token);
+		expect(second.secret).not.toBe(first.secret);
+		await expectError(
+			await login(h, {
+				email: seeded.email,
+				password: PASSWORD,
+				recovery_code: first.recoveryCodes[0] as string,
+			}),
+			401,
+			"invalid_totp",
+			BEARER_CHALLENGE,
+		);
+		await loginOk(h, seeded, { recovery_code: second.recoveryCodes[0] as string });
+	});
+});
+
+describe("secrets at rest", () => {
+	it("the TOTP secret is encrypted, recovery codes are keyed hashes, refresh tokens are SHA-256 only", async () => {
+		const seeded = await seedUser(h);
+		const session = await loginOk(h, seeded);
+		const { secret, recoveryCodes: codes } = await enableTotp(h, session.token);
+
+		const [row] = await h.database.db.select().from(users).where(eq(users.id, seeded.user.id));
+		expect(row?.totpSecret).toMatch(/^v1\.[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]+$/);
+		expect(row?.totpSecret).not.toContain(secret);
+
+		const stored = await h.database.db
+			.select()
+			.from(recoveryCodes)
+			.where(eq(recoveryCodes.userId, seeded.user.id));
+		expect(stored).toHaveLength(10);
+		const plain = new Set(codes.flatMap((c) => [c, c.replace("-", "")]));
+		const sha = new Set(codes.map((c) => createHash("sha256").update(c.replace("-", "")).digest("hex")));
+		for (const { codeHash } of stored) {
+			expect(codeHash).toMatch(/^[0-9a-f]{64}$/);
+			expect(plain.has(codeHash)).toBe(false);
+			// Keyed (HMAC), not a bare SHA-256 someone could brute-force from a leaked table.
+			expect(sha.has(codeHash)).toBe(false);
+		}
+
+		const tokens = await h.database.db.select().from(refreshTokens);
+		expect(tokens.map((t) => t.tokenHash)).toContain(
+			createHash("sha256").update(session.cookie).digest("hex"),
+		);
+		expect(JSON.stringify(tokens)).not.toContain(session.cookie);
+		expect(JSON.stringify(tokens)).not.toContain(session.cookie.slice(4));
+	});
+});
+
+describe("refresh-token reuse", () => {
+	it("a rotated token replayed after the 10 s grace → 401 refresh_token_reused and the family is revoked", async () => {
+		const seeded = await seedUser(h);
+		const first = await loginOk(h, seeded);
+		const bystander = await loginOk(h, seeded);
+		const second = await expectSession(await refresh(h, first.cookie));
+		h.clock.advance(10_001);
+
+		const replay = await refresh(h, first.cookie);
+		expect(refreshCookieOf(replay)?.line).toMatch(/^hexcovery_refresh=; Max-Age=0;/);
+		await expectError(replay, 401, "refresh_token_reused", BEARER_CHALLENGE);
+		// The newest token of the family fails too: the whole session is over.
+		await expectError(await refresh(h, second.cookie), 401, "invalid_token", BEARER_CHALLENGE);
+		// And the replay keeps failing.
+		await expectError(await refresh(h, first.cookie), 401, "refresh_token_reused", BEARER_CHALLENGE);
+
+		const families = await h.database.db
+			.select()
+			.from(refreshFamilies)
+			.where(eq(refreshFamilies.userId, seeded.user.id));
+		expect(families.map((f) => f.revokedReason).sort()).toEqual([null, "reuse"]);
+		// The user's other session (another device) is untouched.
+		await expectSession(await refresh(h, bystander.cookie));
+	});
+
+	it("a replay of a token whose successor was already used also revokes the family", async () => {
+		const seeded = await seedUser(h);
+		const first = await loginOk(h, seeded);
+		h.clock.advance(20_000);
+		const second = await expectSession(await refresh(h, first.cookie));
+		h.clock.advance(20_000);
+		const third = await expectSession(await refresh(h, second.cookie));
+		await expectError(await refresh(h, first.cookie), 401, "refresh_token_reused", BEARER_CHALLENGE);
+		await expectError(await refresh(h, third.cookie), 401, "invalid_token", BEARER_CHALLENGE);
+	});
+
+	it("a rotated token replayed within the grace window after logout does not revive the session", async () => {
+		const seeded = await seedUser(h);
+		const first = await loginOk(h, seeded);
+		const second = await expectSession(await refresh(h, first.cookie));
+		expect((await logout(h, second.cookie)).status).toBe(204);
+		h.clock.advance(1_000);
+		await expectError(await refresh(h, first.cookie), 401, "invalid_token", BEARER_CHALLENGE);
+		await expectError(await refresh(h, second.cookie), 401, "invalid_token", BEARER_CHALLENGE);
+	});
+});
+
+describe("origin checks on the cookie routes", () => {
+	const foreign = [
+		["a foreign origin", { Origin: "https://evil.example.net" }],
+		["the allowed host over http", { Origin: "http://dashboard.example.com" }],
+		["a look-alike subdomain", { Origin: "https://dashboard.example.com.evil.net" }],
+		["an opaque origin", { Origin: "null" }],
+		["Sec-Fetch-Site: cross-site", { "Sec-Fetch-Site": "cross-site" }],
+		[
+			"an allowed origin but Sec-Fetch-Site: cross-site",
+			{ Origin: ALLOWED_ORIGIN, "Sec-Fetch-Site": "cross-site" },
+		],
+	] as const;
+
+	it.each(foreign)(
+		"login from %s → 403 origin_not_allowed, no cookie, nothing counted",
+		async (_, headers) => {
+			const seeded = await seedUser(h);
+			const response = await login(h, seeded, { headers: { ...headers } });
+			expect(refreshCookieOf(response)).toBeNull();
+			await expectError(response, 403, "origin_not_allowed");
+			expect(await h.database.db.select().from(loginThrottles)).toHaveLength(0);
+		},
+	);
+
+	it.each(foreign)(
+		"refresh from %s → 403 origin_not_allowed and the token is not rotated",
+		async (_, headers) => {
+			const seeded = await seedUser(h);
+			const { cookie } = await loginOk(h, seeded);
+			const response = await refresh(h, cookie, { headers: { ...headers } });
+			expect(refreshCookieOf(response)).toBeNull();
+			await expectError(response, 403, "origin_not_allowed");
+			h.clock.advance(60_000);
+			await expectSession(await refresh(h, cookie));
+		},
+	);
+
+	it.each(foreign)("logout from %s → 403 origin_not_allowed and the session lives on", async (_, headers) => {
+		const seeded = await seedUser(h);
+		const { cookie } = await loginOk(h, seeded);
+		const response = await logout(h, cookie, { headers: { ...headers } });
+		expect(refreshCookieOf(response)).toBeNull();
+		await expectError(response, 403, "origin_not_allowed");
+		await expectSession(await refresh(h, cookie));
+	});
+});
