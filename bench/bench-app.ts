@@ -1,0 +1,41 @@
+import { Hono } from "hono";
+import { requestId } from "hono/request-id";
+import type { AppDeps, AppEnv } from "../src/app-env.js";
+import { apiKeyOrSession, requireAccess } from "../src/auth/credentials.js";
+import { LruCache } from "../src/auth/lru.js";
+import { assembleDeps } from "../src/deps.js";
+import { handleError, notFound } from "../src/errors.js";
+
+/**
+ * The bench app, for both runtimes: the same requestId and onError (and notFound) as `createApp`,
+ * and one no-op JSON handler mounted four times — bare, and behind the real credential guard.
+ * - `/noop`     (a) no auth
+ * - `/key`      (b) `requireAccess(deps, apiKeyOrSession("viewer"))` with the runtime's real resolver (warm)
+ * - `/key-cold` (c) the same guard over a resolver whose memory tier holds 1 entry and has no KV
+ * - `/jwt`      (d) the same guard as (b), reached with `Authorization: Bearer <valid token>`
+ */
+export function createBenchApp(deps: AppDeps) {
+	const cold = coldKeyDeps(deps);
+	const guard = requireAccess(deps, apiKeyOrSession("viewer"));
+	const app = new Hono<AppEnv>();
+	app.use(requestId({ limitLength: 128 }));
+	const noop = (c: { json: (body: unknown) => Response }) => c.json({ ok: true });
+	app.get("/noop", noop);
+	app.get("/key", guard, noop);
+	app.get("/key-cold", requireAccess(cold, apiKeyOrSession("viewer")), noop);
+	app.get("/jwt", guard, noop);
+	app.notFound(notFound);
+	app.onError(handleError);
+	return app;
+}
+
+/** The runtime's deps with a key resolver that misses every time: memory of 1 entry, no KV. */
+export function coldKeyDeps(deps: AppDeps): AppDeps {
+	return assembleDeps({
+		db: deps.db,
+		clock: deps.clock,
+		config: deps.config,
+		keyMemory: new LruCache(1, deps.clock),
+		clientAddress: deps.clientAddress,
+	});
+}
