@@ -199,3 +199,6 @@ export const annotationTags = sqliteTable(
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 export type UserRow = typeof users.$inferSelect;
 export type AnnotationRow = typeof annotations.$inferSelect;
+
+export * from "./schema-heartbeats.js";
+export * from "./schema-telemetry.js";

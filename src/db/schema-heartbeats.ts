@@ -1,0 +1,2 @@
+/** Heartbeat monitors, pings, flips and alert channels (the heartbeats issue). */
+export {};
