@@ -5,6 +5,7 @@ import { apiKeyOrSession, requireAccess } from "../src/auth/credentials.js";
 import { LruCache } from "../src/auth/lru.js";
 import { assembleDeps } from "../src/deps.js";
 import { handleError, notFound } from "../src/errors.js";
+import { authRoutes } from "../src/routes/auth.js";
 
 /**
  * The bench app, for both runtimes: the same requestId and onError (and notFound) as `createApp`,
@@ -13,6 +14,7 @@ import { handleError, notFound } from "../src/errors.js";
  * - `/key`      (b) `requireAccess(deps, apiKeyOrSession("viewer"))` with the runtime's real resolver (warm)
  * - `/key-cold` (c) the same guard over a resolver whose memory tier holds 1 entry and has no KV
  * - `/jwt`      (d) the same guard as (b), reached with `Authorization: Bearer <valid token>`
+ * - `POST /api/v1/auth/login`: the real login route (timed one login at a time)
  */
 export function createBenchApp(deps: AppDeps) {
 	const cold = coldKeyDeps(deps);
@@ -24,6 +26,8 @@ export function createBenchApp(deps: AppDeps) {
 	app.get("/key", guard, noop);
 	app.get("/key-cold", requireAccess(cold, apiKeyOrSession("viewer")), noop);
 	app.get("/jwt", guard, noop);
+	// The real login route, for the login timings.
+	app.route("/", authRoutes(deps));
 	app.notFound(notFound);
 	app.onError(handleError);
 	return app;

@@ -8,8 +8,7 @@
  * whether the goals are met or not, and non-zero only when the bench itself could not run.
  *
  * Env: BENCH_SECONDS (measured seconds per case, 5), BENCH_WARMUP_SECONDS (1), BENCH_CONNECTIONS (10),
- * BENCH_COLD_KEYS (2000), BENCH_RUNTIMES ("node,workerd"), BENCH_LIBSQL_CONCURRENCY (the Worker's
- * libSQL client `concurrency`, 1000; "default" keeps the client's own 20, as src/runtime/worker.ts does).
+ * BENCH_COLD_KEYS (2000), BENCH_RUNTIMES ("node,workerd"), BENCH_LOGINS (sequential logins timed, 30).
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
@@ -22,10 +21,11 @@ import { build } from "esbuild";
 import { Miniflare } from "miniflare";
 import { apiKeyStart, generateApiKey, hashApiKey } from "../src/auth/api-key.js";
 import { createJwtSigner, generateSigningKey } from "../src/auth/jwt.js";
+import { hashPassword } from "../src/auth/password.js";
 import { systemClock } from "../src/clock.js";
 import { jwtSettingsFrom } from "../src/config.js";
 import { openMigratedDatabase } from "../src/db/node.js";
-import { apiKeys } from "../src/db/schema.js";
+import { apiKeys, users } from "../src/db/schema.js";
 import { newId } from "../src/ids.js";
 import { createApiKey, createOrg } from "../src/services/api-keys.js";
 
@@ -47,8 +47,8 @@ const SECONDS = numberFromEnv("BENCH_SECONDS", 5);
 const WARMUP_SECONDS = numberFromEnv("BENCH_WARMUP_SECONDS", 1);
 const CONNECTIONS = numberFromEnv("BENCH_CONNECTIONS", 10, true);
 const COLD_KEYS = numberFromEnv("BENCH_COLD_KEYS", 2000, true);
+const LOGINS = numberFromEnv("BENCH_LOGINS", 30, true);
 const RUNTIMES = (process.env.BENCH_RUNTIMES ?? "node,workerd").split(",").map((r) => r.trim());
-const LIBSQL_CONCURRENCY = process.env.BENCH_LIBSQL_CONCURRENCY || "1000";
 /** The pass over every cold key before measuring is cut off here, whether or not it is complete. */
 const COLD_PASS_MAX_SECONDS = 20;
 const GOALS = [
@@ -116,6 +116,7 @@ interface Fixtures {
 	warmKey: string;
 	coldKeys: string[];
 	token: string;
+	login: { email: string; password: string };
 }
 
 async function createFixtures(dir: string): Promise<Fixtures> {
@@ -142,6 +143,17 @@ async function createFixtures(dir: string): Promise<Fixtures> {
 			});
 		}
 		for (let i = 0; i < rows.length; i += 200) await db.insert(apiKeys).values(rows.slice(i, i + 200));
+		const login = { email: "bench@example.com", password: "bench passphrase for logins 42" };
+		await db.insert(users).values({
+			id: newId("usr"),
+			orgId: org.id,
+			email: login.email,
+			name: "Bench",
+			role: "viewer",
+			passwordHash: await hashPassword(login.password),
+			createdAt: clock.now(),
+			updatedAt: clock.now(),
+		});
 		// The Worker gets its own copy: neither runtime's last_used_at writes touch the other's file.
 		await client.execute({ sql: "VACUUM INTO ?", args: [edgeDbPath] });
 
@@ -156,6 +168,7 @@ async function createFixtures(dir: string): Promise<Fixtures> {
 			warmKey: warm.key,
 			coldKeys,
 			token,
+			login,
 		};
 	} finally {
 		client.close();
@@ -399,6 +412,37 @@ async function measureRuntime(runtime: string, baseUrl: string, cases: BenchCase
 	return rows;
 }
 
+/** Sequential logins (one at a time, so the figure is scrypt and the session writes, not queueing). */
+async function measureLogin(runtime: string, baseUrl: string, f: Fixtures): Promise<LoginRow> {
+	process.stderr.write(`bench: ${runtime} login × ${LOGINS} … `);
+	const times: number[] = [];
+	let failures = 0;
+	for (let i = 0; i < LOGINS; i++) {
+		const started = performance.now();
+		const response = await fetch(`${baseUrl}/api/v1/auth/login`, {
+			method: "POST",
+			headers: { "Content-Type": "application/json" },
+			body: JSON.stringify(f.login),
+		});
+		await response.arrayBuffer();
+		if (response.status === 200) times.push(performance.now() - started);
+		else failures++;
+	}
+	const sorted = Float64Array.from(times).sort();
+	process.stderr.write(`p50 ${percentile(sorted, 0.5).toFixed(1)} ms\n`);
+	return { runtime, p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99), n: times.length, failures };
+}
+
+interface LoginRow {
+	runtime: string;
+	p50: number;
+	p99: number;
+	n: number;
+	failures: number;
+}
+
+const loginRows: LoginRow[] = [];
+
 // ---------------------------------------------------------------------------------------------
 // Runtimes
 
@@ -410,7 +454,9 @@ async function benchNode(dir: string, f: Fixtures, cases: BenchCase[]): Promise<
 		TOTP_ENCRYPTION_KEY: f.totpKey,
 	});
 	try {
-		return await measureRuntime("node", `http://127.0.0.1:${info.port}`, cases, { server: child.pid });
+		const rows = await measureRuntime("node", `http://127.0.0.1:${info.port}`, cases, { server: child.pid });
+		loginRows.push(await measureLogin("node", `http://127.0.0.1:${info.port}`, f));
+		return rows;
 	} finally {
 		await stopChild(child);
 	}
@@ -447,7 +493,6 @@ async function benchWorkerd(dir: string, f: Fixtures, cases: BenchCase[]): Promi
 				DATABASE_URL: info.url,
 				JWT_SIGNING_KEYS: f.signingKeysJson,
 				TOTP_ENCRYPTION_KEY: f.totpKey,
-				...(LIBSQL_CONCURRENCY === "default" ? {} : { LIBSQL_CONCURRENCY }),
 			},
 			host: "127.0.0.1",
 			port: 0,
@@ -463,7 +508,12 @@ async function benchWorkerd(dir: string, f: Fixtures, cases: BenchCase[]): Promi
 			const url = await mf.ready;
 			const workerd = findWorkerdPid();
 			if (workerd !== undefined) lastResort.pids.add(workerd);
-			return await measureRuntime("workerd", url.origin, cases, { server: workerd, database: hrana.pid });
+			const rows = await measureRuntime("workerd", url.origin, cases, {
+				server: workerd,
+				database: hrana.pid,
+			});
+			loginRows.push(await measureLogin("workerd", url.origin, f));
+			return rows;
 		} finally {
 			await dispose();
 		}
@@ -550,7 +600,7 @@ async function main(): Promise<void> {
 
 	console.error(
 		`bench: ${CONNECTIONS} connections, ${WARMUP_SECONDS} s warm-up + ${SECONDS} s per case, ` +
-			`${COLD_KEYS} cold keys, runtimes ${RUNTIMES.join(", ")}, Worker libSQL concurrency ${LIBSQL_CONCURRENCY}`,
+			`${COLD_KEYS} cold keys, runtimes ${RUNTIMES.join(", ")}`,
 	);
 	const fixtures = await createFixtures(dir);
 	const cases = casesFor(fixtures);
@@ -571,6 +621,16 @@ async function main(): Promise<void> {
 	console.log(formatTable(rows));
 	console.log();
 	for (const line of formatGoals(rows)) console.log(line);
+	console.log();
+	console.log("Login (POST /api/v1/auth/login, one at a time: scrypt N=2^14 r=8 p=5 + session writes)");
+	console.log();
+	console.log("| runtime | logins | p50 ms | p99 ms | failed |");
+	console.log("|---|---:|---:|---:|---:|");
+	for (const row of loginRows) {
+		console.log(
+			`| ${row.runtime} | ${row.n} | ${row.p50.toFixed(1)} | ${row.p99.toFixed(1)} | ${row.failures} |`,
+		);
+	}
 	console.log();
 	console.log(`(a report, not an assertion; total ${((Date.now() - started) / 1000).toFixed(0)} s)`);
 }

@@ -1,3 +1,4 @@
+import * as nodeCrypto from "node:crypto";
 import { createHash } from "node:crypto";
 
 /**
@@ -83,8 +84,12 @@ export function isWellFormedApiKey(key: string): boolean {
  * this hot path (see docs/performance.md).
  */
 export function sha256Hex(text: string): string {
-	return createHash("sha256").update(text).digest("hex");
+	return oneShotHash ? oneShotHash("sha256", text, "hex") : createHash("sha256").update(text).digest("hex");
 }
+
+/** `crypto.hash` (Node ≥ 20.12) skips the Hash object; workerd may lack it, hence the fallback. */
+const oneShotHash = (nodeCrypto as { hash?: (algorithm: string, data: string, encoding: "hex") => string })
+	.hash;
 
 /** The lookup hash stored in the database and used as the cache key: SHA-256 hex of the whole key. */
 export function hashApiKey(key: string): string {

@@ -11,7 +11,7 @@ import {
 import type { Clock } from "../clock.js";
 import type { JwtSettings, PrivateJwk } from "../config.js";
 import { ApiError, WWW_AUTHENTICATE_BEARER } from "../errors.js";
-import { randomBase62, sha256Hex } from "./api-key.js";
+import { randomBase62 } from "./api-key.js";
 import { LruCache } from "./lru.js";
 
 export const ROLES = ["viewer", "member", "admin", "owner"] as const;
@@ -55,13 +55,13 @@ export function createJwtVerifier(settings: JwtSettings, clock: Clock): JwtVerif
 		typ: "at+jwt",
 		requiredClaims: ["exp", "iat", "sub", "org_id", "role"],
 	};
-	// Verified tokens, by SHA-256, until their `exp`: an Ed25519 verification costs ~100 µs, a hit
-	// ~2 µs. Still stateless — no database or KV read — and only tokens that passed every check enter.
+	// Verified tokens until their `exp`: an Ed25519 verification costs ~100 µs, a hit well under 1 µs.
+	// Still stateless — no database or KV read — and only tokens that passed every check enter. Keyed
+	// by the token itself (≤ 4 KiB, ≤ 15 minutes of life): hashing it would cost more than the hit.
 	const verified = new LruCache<SessionClaims>(VERIFIED_TOKEN_CACHE_SIZE, clock);
 	return async function verifyAccessToken(token: string): Promise<SessionClaims> {
 		if (token.length === 0 || token.length > MAX_TOKEN_LENGTH) throw invalidToken("The token is malformed.");
-		const cacheKey = sha256Hex(token);
-		const cached = verified.get(cacheKey);
+		const cached = verified.get(token);
 		if (cached) return cached;
 		let kid: unknown;
 		try {
@@ -83,7 +83,7 @@ export function createJwtVerifier(settings: JwtSettings, clock: Clock): JwtVerif
 			throw invalidToken("The token could not be verified.");
 		}
 		const claims = claimsOf(payload);
-		verified.set(cacheKey, claims, claims.exp * 1000 - clock.now());
+		verified.set(token, claims, claims.exp * 1000 - clock.now());
 		return claims;
 	};
 }

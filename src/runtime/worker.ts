@@ -29,7 +29,7 @@ export interface WorkerEnv {
 	KEY_CACHE?: KeyValueStore;
 }
 
-/** See buildDeps: effectively no client-side queue. */
+/** See buildWorkerDeps: effectively no client-side queue. */
 const LIBSQL_CONCURRENCY = 10_000;
 
 /** Module scope lives as long as the isolate: the memory tier of the key cache and the built app. */
@@ -45,7 +45,7 @@ function appFor(
 ): { app: ReturnType<typeof createApp>; deps: AppDeps } | { error: ConfigError } {
 	if (built?.env === env) return built;
 	try {
-		const deps = buildDeps(env);
+		const deps = buildWorkerDeps(env);
 		built = { env, app: createApp(deps), deps };
 	} catch (error) {
 		if (!(error instanceof ConfigError)) throw error;
@@ -54,7 +54,8 @@ function appFor(
 	return built;
 }
 
-function buildDeps(env: WorkerEnv): AppDeps {
+/** The Worker's deps from its bindings (exported for the bench, which composes its own app). */
+export function buildWorkerDeps(env: WorkerEnv): AppDeps {
 	const settings = env as Settings;
 	const kv = env.KEY_CACHE;
 	if (!kv) throw new ConfigError("KEY_CACHE", "missing", "bind a KV namespace");
