@@ -1,0 +1,520 @@
+import type { Expr } from "./ast.js";
+import { type ColumnExpr, type ColumnRef, type SourceStorage, STORAGE } from "./columns.js";
+import type { SqlDialect, SqlParam } from "./dialect.js";
+import { childrenOf } from "./parser.js";
+import { printExpr } from "./printer.js";
+import {
+	type CheckedQuery,
+	durationMs,
+	isAggregateCall,
+	type OutputExpr,
+	type OutputType,
+	PERCENTILE_SHORTHANDS,
+} from "./semantic.js";
+
+export interface CompileOptions {
+	/** The caller's org: the compiler filters every row on it, whatever the query says. */
+	orgId: string;
+	dialect: SqlDialect;
+	/** The storage map; columns.ts unless a test passes another. */
+	storage?: typeof STORAGE;
+}
+
+export interface CompiledColumn {
+	name: string;
+	type: OutputType;
+	/** `bucket`: a TIMESERIES bucket start; `key`: a group key; `value`; `rank`: hidden series rank. */
+	role: "bucket" | "key" | "value" | "rank";
+}
+
+/**
+ * One statement and its parameters. Result rows are positional, in `columns` order; a `time`
+ * column holds epoch milliseconds, a `bool` column 0/1, a `json` column JSON text.
+ */
+export interface CompiledQuery {
+	sql: string;
+	params: SqlParam[];
+	columns: CompiledColumn[];
+	range: { fromMs: number; toMs: number };
+	/**
+	 * Rows (or groups) the answer may hold. Without TIMESERIES the SQL asks for one more, so the
+	 * executor knows to drop it and set `meta.truncated`.
+	 */
+	limit: number;
+	timeseries:
+		| (NonNullable<CheckedQuery["timeseries"]> & {
+				/** With GROUP BY: the series limit; the SQL returns one series more (rank limit + 1). */
+				seriesLimit: number | null;
+		  })
+		| null;
+}
+
+/** Compiles a checked query to one parameterized statement. */
+export function compile(checked: CheckedQuery, options: CompileOptions): CompiledQuery {
+	return new Compiler(checked, options).run();
+}
+
+/** Parameters numbered in order of first use; equal values share a number, so equal expressions print alike. */
+class Params {
+	readonly values: SqlParam[] = [];
+	private readonly numbers = new Map<string, number>();
+
+	constructor(private readonly dialect: SqlDialect) {}
+
+	add(value: SqlParam): string {
+		const key = `${typeof value}:${String(value)}`;
+		let index = this.numbers.get(key);
+		if (index === undefined) {
+			this.values.push(value);
+			index = this.values.length;
+			this.numbers.set(key, index);
+		}
+		return this.dialect.placeholder(index);
+	}
+}
+
+interface BaseColumn {
+	alias: string;
+	sql: string;
+}
+
+const MAIN = "t";
+
+class Compiler {
+	private readonly d: SqlDialect;
+	private readonly storage: SourceStorage;
+	private readonly params: Params;
+	private readonly usedJoins = new Set<string>();
+	/** Aggregate mode: what the `base` row set projects, by the printed text of each expression. */
+	private readonly keys: (BaseColumn & { text: string })[] = [];
+	private readonly args = new Map<string, BaseColumn>();
+	private readonly percentileArgs = new Set<string>();
+	private readonly latestArgs = new Set<string>();
+
+	constructor(
+		private readonly checked: CheckedQuery,
+		private readonly options: CompileOptions,
+	) {
+		this.d = options.dialect;
+		this.storage = (options.storage ?? STORAGE)[checked.source];
+		this.params = new Params(this.d);
+	}
+
+	run(): CompiledQuery {
+		// The org and the time bounds are always ?1, ?2 and ?3: they cannot be left out or moved.
+		const { fromMs, toMs } = this.checked.range;
+		const unit = this.storage.timeUnit;
+		const org = this.params.add(this.options.orgId);
+		const from = this.params.add(this.d.timeParam(fromMs, unit));
+		const to = this.params.add(this.d.timeParam(toMs, unit));
+		const time = this.mainColumn(this.storage.timeColumn);
+		const guard = `${this.mainColumn(this.storage.orgColumn)} = ${org} AND ${time} >= ${from} AND ${time} < ${to}`;
+		const userWhere = this.checked.where ? ` AND (${this.row(this.checked.where)})` : "";
+		const where = `WHERE ${guard}${userWhere}`;
+		return this.checked.mode === "rows" ? this.rowsQuery(where) : this.aggregateQuery(where);
+	}
+
+	// ---- names ----
+
+	private q(name: string): string {
+		return this.d.quoteIdentifier(name);
+	}
+
+	private mainColumn(column: string): string {
+		return `${this.q(MAIN)}.${this.q(column)}`;
+	}
+
+	private ref(ref: ColumnRef): string {
+		if (!ref.join) return this.mainColumn(ref.column);
+		if (!Object.hasOwn(this.storage.joins, ref.join)) throw new Error(`internal: no join ${ref.join}`);
+		this.usedJoins.add(ref.join);
+		return `${this.q(`j_${ref.join}`)}.${this.q(ref.column)}`;
+	}
+
+	private fromClause(): string {
+		let sql = `FROM ${this.q(this.storage.table)} AS ${this.q(MAIN)}`;
+		for (const name of this.usedJoins) {
+			const join = this.storage.joins[name];
+			if (!join) continue;
+			const alias = this.q(`j_${name}`);
+			sql += ` LEFT JOIN ${this.q(join.table)} AS ${alias} ON ${alias}.${this.q(join.key)} = ${this.mainColumn(join.column)}`;
+		}
+		return sql;
+	}
+
+	// ---- row-level expressions (over the source table) ----
+
+	private columnExpr(expr: ColumnExpr): string {
+		switch (expr.kind) {
+			case "column":
+				return this.ref(expr);
+			case "scaled":
+				return this.d.divide(this.ref(expr), constantInteger(expr.divisor));
+		}
+	}
+
+	private field(name: string): string {
+		const fields = this.storage.fields;
+		const expr = Object.hasOwn(fields, name) ? fields[name] : undefined;
+		if (!expr) throw new Error(`internal: field ${name} has no storage for ${this.checked.source}`);
+		return this.columnExpr(expr);
+	}
+
+	private attributeColumn(map: "attributes" | "resource"): string {
+		const column = map === "attributes" ? this.storage.attributesColumn : this.storage.resourceColumn;
+		if (!column) throw new Error(`internal: ${this.checked.source} stores no ${map}`);
+		return this.mainColumn(column);
+	}
+
+	/** A row-level expression; aggregates are compiled by `aggregate()` instead. */
+	private row(expr: Expr): string {
+		return this.expr(expr, (inner) => this.row(inner), null);
+	}
+
+	private outputRow(expr: OutputExpr): string {
+		return expr.kind === "attributeMap" ? this.attributeColumn(expr.map) : this.row(expr);
+	}
+
+	/**
+	 * The shared shape of every expression: `sub` compiles children in the same context;
+	 * `aggregate` compiles an aggregate call (null in row context, where none can occur).
+	 */
+	private expr(
+		expr: Expr,
+		sub: (e: Expr) => string,
+		aggregate: ((e: Expr & { kind: "call" }) => string) | null,
+	): string {
+		const d = this.d;
+		switch (expr.kind) {
+			case "number":
+				return this.params.add(expr.value);
+			case "string": {
+				const ms = this.checked.timeLiterals.get(expr);
+				if (ms !== undefined) return this.params.add(d.timeParam(ms, this.storage.timeUnit));
+				return this.params.add(expr.value);
+			}
+			case "bool":
+				return this.params.add(d.boolParam(expr.value));
+			case "field":
+				return this.field(expr.name);
+			case "attribute":
+				return d.jsonExtract(this.attributeColumn(expr.map), this.params.add(d.jsonPath(expr.key)));
+			case "duration":
+				throw new Error("internal: a duration outside rate()");
+			case "negate":
+				return `(- ${sub(expr.operand)})`;
+			case "arithmetic": {
+				const left = sub(expr.left);
+				const right = sub(expr.right);
+				return expr.op === "/" ? d.divide(left, right) : `(${left} ${expr.op} ${right})`;
+			}
+			case "compare":
+				return `(${sub(expr.left)} ${expr.op === "!=" ? "<>" : expr.op} ${sub(expr.right)})`;
+			case "and":
+				return `(${sub(expr.left)} AND ${sub(expr.right)})`;
+			case "or":
+				return `(${sub(expr.left)} OR ${sub(expr.right)})`;
+			case "not":
+				return `(NOT ${sub(expr.operand)})`;
+			case "in": {
+				const values = expr.values.map((value) => sub(value)).join(", ");
+				return `(${sub(expr.operand)} ${expr.negated ? "NOT IN" : "IN"} (${values}))`;
+			}
+			case "like":
+			case "contains":
+			case "matches": {
+				const operand = sub(expr.operand);
+				const pattern = this.params.add(expr.pattern.kind === "string" ? expr.pattern.value : null);
+				const test =
+					expr.kind === "like"
+						? d.like(operand, pattern, this.params.add("\\"))
+						: expr.kind === "contains"
+							? d.contains(operand, pattern)
+							: d.matches(operand, pattern);
+				return expr.negated ? `(NOT ${test})` : test;
+			}
+			case "isNull":
+				return `(${sub(expr.operand)} IS ${expr.negated ? "NOT " : ""}NULL)`;
+			case "call":
+				if (!aggregate) throw new Error(`internal: ${expr.name}() in a row context`);
+				return aggregate(expr);
+		}
+	}
+
+	private timeOutput(sql: string, type: OutputType): string {
+		return type === "time" ? this.d.timeToEpochMs(sql, this.storage.timeUnit) : sql;
+	}
+
+	private limitParam(count: number): string {
+		return this.params.add(BigInt(count));
+	}
+
+	// ---- rows mode ----
+
+	private rowsQuery(where: string): CompiledQuery {
+		const { checked } = this;
+		const select = checked.columns
+			.map(
+				(column, i) => `${this.timeOutput(this.outputRow(column.expr), column.type)} AS ${this.q(`c${i}`)}`,
+			)
+			.join(", ");
+		const order =
+			checked.orderBy.length > 0
+				? checked.orderBy.map((term) => this.d.orderTerm(this.row(term.expr), term.direction))
+				: [this.d.orderTerm(this.mainColumn(this.storage.timeColumn), "desc")];
+		const limit = this.limitParam(checked.limit + 1);
+		const sql = `SELECT ${select} ${this.fromClause()} ${where} ORDER BY ${order.join(", ")} LIMIT ${limit}`;
+		return {
+			sql,
+			params: this.params.values,
+			columns: checked.columns.map((column) => ({ name: column.name, type: column.type, role: "value" })),
+			range: checked.range,
+			limit: checked.limit,
+			timeseries: null,
+		};
+	}
+
+	// ---- aggregate mode ----
+
+	/** An aggregate's input, projected once by `base` whatever the number of aggregates reading it. */
+	private arg(expr: Expr): string {
+		const text = printExpr(expr);
+		let column = this.args.get(text);
+		if (!column) {
+			column = { alias: `a${this.args.size}`, sql: this.row(expr) };
+			this.args.set(text, column);
+		}
+		return column.alias;
+	}
+
+	/** An expression over the grouped rows: group keys by reference, aggregates over `base`. */
+	private grouped(expr: Expr, windowMs: number, useWindows: boolean): string {
+		const key = this.keys.find((k) => k.text === printExpr(expr));
+		if (key) return this.q(key.alias);
+		return this.expr(
+			expr,
+			(inner) => this.grouped(inner, windowMs, useWindows),
+			(call) => this.aggregate(call, windowMs, useWindows),
+		);
+	}
+
+	private aggregate(call: Expr & { kind: "call" }, windowMs: number, useWindows: boolean): string {
+		const d = this.d;
+		const first = call.args[0];
+		const argColumn = () => {
+			if (!first || first.kind === "star") throw new Error(`internal: ${call.name}() without a value`);
+			return this.q(this.arg(first));
+		};
+		switch (call.name) {
+			case "count":
+				return first?.kind === "star" ? "COUNT(*)" : `COUNT(${argColumn()})`;
+			case "count_distinct":
+				return d.countDistinct(argColumn());
+			case "sum":
+				return `SUM(${argColumn()})`;
+			case "avg":
+				return `AVG(${argColumn()})`;
+			case "min":
+				return `MIN(${argColumn()})`;
+			case "max":
+				return `MAX(${argColumn()})`;
+			case "rate": {
+				const inner = first && first.kind === "call" ? this.aggregate(first, windowMs, useWindows) : "";
+				const per = call.args[1];
+				const perMs = per?.kind === "duration" ? durationMs(per.duration) : 0;
+				return d.divide(`(${inner} * ${this.params.add(perMs)})`, this.params.add(windowMs));
+			}
+			case "latest": {
+				const column = argColumn();
+				if (d.latest !== "window") return d.latest.aggregate(column, this.q("ts"));
+				if (!useWindows) throw new Error("internal: latest() where rows are not ranked");
+				this.latestArgs.add(this.arg(first as Expr));
+				return `MAX(CASE WHEN ${this.q(`l_${this.arg(first as Expr)}`)} = 1 THEN ${column} END)`;
+			}
+			default: {
+				const percent = Object.hasOwn(PERCENTILE_SHORTHANDS, call.name)
+					? (PERCENTILE_SHORTHANDS[call.name] as number)
+					: call.args[1]?.kind === "number"
+						? call.args[1].value
+						: Number.NaN;
+				if (call.name !== "percentile" && !Object.hasOwn(PERCENTILE_SHORTHANDS, call.name)) {
+					throw new Error(`internal: unknown aggregate ${call.name}`);
+				}
+				const column = argColumn();
+				if (d.percentile !== "window") return d.percentile.aggregate(column, this.params.add(percent / 100));
+				if (!useWindows) throw new Error("internal: a percentile where rows are not ranked");
+				const alias = this.arg(first as Expr);
+				this.percentileArgs.add(alias);
+				return this.windowPercentile(alias, this.params.add(percent));
+			}
+		}
+	}
+
+	/**
+	 * The exact percentile with linear interpolation between closest ranks (PostgreSQL's
+	 * percentile_cont): over the n non-null values sorted, h = (n - 1) · p / 100, and the result is
+	 * v[⌊h⌋+1] + (h − ⌊h⌋) · (v[⌊h⌋+2] − v[⌊h⌋+1]), ranks counted from 1.
+	 */
+	private windowPercentile(alias: string, percentParam: string): string {
+		const value = this.q(alias);
+		const rank = this.q(`r_${alias}`);
+		const count = this.q(`n_${alias}`);
+		const h = (n: string) => `((${n} - 1) * ${percentParam} / 100.0)`;
+		const at = (offset: number) =>
+			`MAX(CASE WHEN ${rank} = CAST(${h(count)} AS INTEGER) + ${offset} THEN ${value} END)`;
+		const fraction = `(${h(`MAX(${count})`)} - CAST(${h(`MAX(${count})`)} AS INTEGER))`;
+		return `(${at(1)} + ${fraction} * COALESCE(${at(2)} - ${at(1)}, 0))`;
+	}
+
+	private aggregateQuery(where: string): CompiledQuery {
+		const { checked } = this;
+		const d = this.d;
+		const timeseries = checked.timeseries;
+		const seriesLimit = timeseries && checked.groupBy.length > 0 ? checked.limit : null;
+
+		checked.groupBy.forEach((key, i) => {
+			this.keys.push({ alias: `k${i}`, sql: this.row(key), text: printExpr(key) });
+		});
+		const keyRefs = this.keys.map((key) => this.q(key.alias));
+		const bucket = this.q("b");
+		const partition = [...keyRefs, ...(timeseries ? [bucket] : [])];
+
+		const needsWindows =
+			(d.percentile === "window" || d.latest === "window") &&
+			(checked.columns.some(
+				(column) => column.expr.kind !== "attributeMap" && usesWindowAggregate(column.expr),
+			) ||
+				checked.orderBy.some((term) => usesWindowAggregate(term.expr)));
+		const windowMs = timeseries ? timeseries.bucketMs : checked.range.toMs - checked.range.fromMs;
+
+		// The result columns: [bucket], then keys and values as the semantic pass ordered them, [rank].
+		const columns: CompiledColumn[] = [];
+		const select: string[] = [];
+		if (timeseries) {
+			columns.push({ name: "timestamp", type: "time", role: "bucket" });
+			select.push(this.timeOutput(bucket, "time"));
+		}
+		for (const column of checked.columns) {
+			columns.push({ name: column.name, type: column.type, role: column.groupKey ? "key" : "value" });
+			select.push(this.timeOutput(this.grouped(column.expr as Expr, windowMs, needsWindows), column.type));
+		}
+		if (seriesLimit !== null) {
+			columns.push({ name: "series_rank", type: "number", role: "rank" });
+			select.push(this.q("sr"));
+		}
+
+		let order: string[];
+		let limit = "";
+		let ranking = "";
+		if (timeseries) {
+			order = [...(seriesLimit !== null ? [this.q("sr")] : []), bucket];
+			if (seriesLimit !== null) {
+				// The top series over the whole range, ranked by ORDER BY or by row count.
+				const rankTerms =
+					checked.orderBy.length > 0
+						? checked.orderBy.map((term) =>
+								d.orderTerm(
+									this.grouped(term.expr, checked.range.toMs - checked.range.fromMs, false),
+									term.direction,
+								),
+							)
+						: [d.orderTerm("COUNT(*)", "desc")];
+				const tieBreak = keyRefs.map((key) => d.orderTerm(key, "asc"));
+				ranking =
+					`${this.q("top")} AS (SELECT ${keyRefs.join(", ")}, ROW_NUMBER() OVER (ORDER BY ${[...rankTerms, ...tieBreak].join(", ")}) AS ${this.q("sr")}` +
+					` FROM ${this.q("base")} GROUP BY ${keyRefs.join(", ")} ORDER BY ${this.q("sr")} LIMIT ${this.limitParam(seriesLimit + 1)})`;
+			}
+		} else {
+			const terms = checked.orderBy.map((term) => {
+				const text = printExpr(term.expr);
+				const index = checked.columns.findIndex(
+					(c) => c.expr.kind !== "attributeMap" && printExpr(c.expr) === text,
+				);
+				const sql = index >= 0 ? this.q(`c${index}`) : this.grouped(term.expr, windowMs, needsWindows);
+				return d.orderTerm(sql, term.direction);
+			});
+			if (terms.length === 0 && checked.groupBy.length > 0) {
+				const firstValue = checked.columns.findIndex((c) => !c.groupKey);
+				if (firstValue >= 0) terms.push(d.orderTerm(this.q(`c${firstValue}`), "desc"));
+			}
+			order = [...terms, ...keyRefs.map((key) => d.orderTerm(key, "asc"))];
+			if (checked.groupBy.length > 0) limit = ` LIMIT ${this.limitParam(checked.limit + 1)}`;
+		}
+
+		// The base row set: the source's rows in range for the org, with what the aggregates read.
+		const time = this.mainColumn(this.storage.timeColumn);
+		const baseColumns = [
+			...this.keys.map((key) => `${key.sql} AS ${this.q(key.alias)}`),
+			...(timeseries
+				? [
+						`${d.timeBucket(time, this.params.add(d.timeParam(timeseries.bucketMs, this.storage.timeUnit)), this.params.add(d.timeParam(timeseries.originMs, this.storage.timeUnit)))} AS ${bucket}`,
+					]
+				: []),
+			...[...this.args.values()].map((arg) => `${arg.sql} AS ${this.q(arg.alias)}`),
+			`${time} AS ${this.q("ts")}`,
+		];
+		const ctes = [`${this.q("base")} AS (SELECT ${baseColumns.join(", ")} ${this.fromClause()} ${where})`];
+		let rows = this.q("base");
+		if (ranking) {
+			ctes.push(ranking);
+			const on = keyRefs.map((key) =>
+				d.nullSafeEquals(`${this.q("base")}.${key}`, `${this.q("top")}.${key}`),
+			);
+			ctes.push(
+				`${this.q("series")} AS (SELECT ${this.q("base")}.*, ${this.q("top")}.${this.q("sr")} FROM ${this.q("base")} JOIN ${this.q("top")} ON ${on.join(" AND ")})`,
+			);
+			rows = this.q("series");
+		}
+		if (needsWindows) {
+			const over = (orderBy: string) =>
+				`OVER (${partition.length > 0 ? `PARTITION BY ${partition.join(", ")} ` : ""}ORDER BY ${orderBy})`;
+			const windows: string[] = [];
+			for (const alias of this.percentileArgs) {
+				const value = this.q(alias);
+				windows.push(`ROW_NUMBER() ${over(d.orderTerm(value, "asc"))} AS ${this.q(`r_${alias}`)}`);
+				windows.push(
+					`COUNT(${value}) OVER (${partition.length > 0 ? `PARTITION BY ${partition.join(", ")}` : ""}) AS ${this.q(`n_${alias}`)}`,
+				);
+			}
+			for (const alias of this.latestArgs) {
+				const value = this.q(alias);
+				windows.push(
+					`ROW_NUMBER() ${over(`${value} IS NULL, ${this.q("ts")} DESC, ${value} DESC`)} AS ${this.q(`l_${alias}`)}`,
+				);
+			}
+			ctes.push(`${this.q("ranked")} AS (SELECT *, ${windows.join(", ")} FROM ${rows})`);
+			rows = this.q("ranked");
+		}
+
+		const groupBy = [...(seriesLimit !== null ? [this.q("sr")] : []), ...partition];
+		const sql =
+			`WITH ${ctes.join(", ")} SELECT ${select.map((s, i) => `${s} AS ${this.q(`c${i}`)}`).join(", ")} FROM ${rows}` +
+			(groupBy.length > 0 ? ` GROUP BY ${groupBy.join(", ")}` : "") +
+			(order.length > 0 ? ` ORDER BY ${order.join(", ")}` : "") +
+			limit;
+		return {
+			sql,
+			params: this.params.values,
+			columns,
+			range: checked.range,
+			limit: checked.limit,
+			timeseries: timeseries ? { ...timeseries, seriesLimit } : null,
+		};
+	}
+}
+
+function usesWindowAggregate(expr: Expr): boolean {
+	if (
+		isAggregateCall(expr) &&
+		(expr.name === "latest" || expr.name === "percentile" || Object.hasOwn(PERCENTILE_SHORTHANDS, expr.name))
+	) {
+		return true;
+	}
+	return childrenOf(expr).some(usesWindowAggregate);
+}
+
+/** The divisors of columns.ts, never from a query; still, only plain integers are printed into SQL. */
+function constantInteger(value: number): string {
+	if (!Number.isSafeInteger(value)) throw new Error(`internal: ${value} is not an integer`);
+	return String(value);
+}

@@ -1,0 +1,68 @@
+import type { TimeUnit } from "./columns.js";
+
+/** A bound parameter value. Integers that must stay integers (time bounds, bucket sizes) are bigint. */
+export type SqlParam = string | number | bigint | null;
+
+/** What a backend accepts as a MATCHES pattern. */
+export interface RegexSupport {
+	/** Longer patterns are refused before they reach the engine. */
+	maxPatternLength: number;
+	/** The syntax accepted, for error messages and docs. */
+	flavor: string;
+	/** null when the engine can run the pattern, else why not (for an oql_invalid_query message). */
+	validate(pattern: string): string | null;
+}
+
+/**
+ * The seam between the OQL compiler and a SQL engine. The compiler decides what to compute and
+ * builds every statement from these pieces; a second backend (e.g. ClickHouse) implements this
+ * interface and nothing above it changes. Arguments named `…Sql` are SQL fragments the compiler
+ * built; arguments named `…Param` are placeholders from `placeholder()`. No method ever receives
+ * text from the query: identifiers come from columns.ts, values travel as parameters.
+ */
+export interface SqlDialect {
+	readonly name: string;
+
+	/** Quotes a table, column or alias name from columns.ts or the compiler (never from a query). */
+	quoteIdentifier(name: string): string;
+	/** The placeholder of the n-th parameter (1-based), e.g. `?3`; the same n may appear many times. */
+	placeholder(index: number): string;
+
+	/** The value of one key of a JSON object column; `pathParam` binds the value of `jsonPath(key)`. */
+	jsonExtract(columnSql: string, pathParam: string): string;
+	/** The bound value that addresses `key` for jsonExtract (the key is exact: dots are not paths). */
+	jsonPath(key: string): SqlParam;
+
+	/** A stored time value as a bound parameter, from epoch milliseconds. */
+	timeParam(epochMs: number, unit: TimeUnit): SqlParam;
+	/** The start of the bucket of `timeSql`: buckets of `sizeParam` counted from `originParam`. */
+	timeBucket(timeSql: string, sizeParam: string, originParam: string): string;
+	/** A stored time as epoch milliseconds for the result (a float when sub-millisecond). */
+	timeToEpochMs(timeSql: string, unit: TimeUnit): string;
+
+	/** Case-insensitive LIKE with `\` escaping `%`, `_` and itself; `escapeParam` binds `\`. */
+	like(operandSql: string, patternParam: string, escapeParam: string): string;
+	/** Case-sensitive substring test. */
+	contains(operandSql: string, needleParam: string): string;
+	/** Regular-expression search, or null when the engine has no safe regular expressions. */
+	readonly regex: RegexSupport | null;
+	matches(operandSql: string, patternParam: string): string;
+
+	/** A float division (never integer division, whatever the operand types). */
+	divide(leftSql: string, rightSql: string): string;
+	/** Equality where NULL equals NULL (joining a group back to its rows). */
+	nullSafeEquals(leftSql: string, rightSql: string): string;
+	/** A boolean value as a bound parameter. */
+	boolParam(value: boolean): SqlParam;
+	/** ORDER BY `sql` ascending or descending with NULLs last. */
+	orderTerm(sql: string, direction: "asc" | "desc"): string;
+
+	/**
+	 * Exact percentiles: `window` ranks rows with ROW_NUMBER/COUNT over the group (SQLite, PostgreSQL
+	 * without ordered-set aggregates); an engine with an exact aggregate renders it directly.
+	 */
+	readonly percentile: "window" | { aggregate(valueSql: string, fractionParam: string): string };
+	/** latest(x): `window` ranks rows by time within the group; else an argMax-style aggregate. */
+	readonly latest: "window" | { aggregate(valueSql: string, timeSql: string): string };
+	countDistinct(valueSql: string): string;
+}
