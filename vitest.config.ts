@@ -2,6 +2,7 @@ import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
 import { generateSigningKey } from "./src/auth/jwt.js";
 import { createEdgeDatabase, EDGE_DATABASE_URL } from "./test/support/edge-database.js";
+import { withWebhookSink } from "./test/support/webhook-sink.js";
 
 export default defineConfig({
 	test: {
@@ -29,7 +30,8 @@ export default defineConfig({
 										"base64url",
 									),
 								},
-								outboundService: database.outboundService,
+								// Heartbeat webhooks to http://hooks.test are recorded (test/support/webhook-sink.ts).
+								outboundService: withWebhookSink(database.outboundService),
 							},
 						};
 					}),

@@ -28,6 +28,10 @@ import { openMigratedDatabase } from "../src/db/node.js";
 import { apiKeys, users } from "../src/db/schema.js";
 import { newId } from "../src/ids.js";
 import { createApiKey, createOrg } from "../src/services/api-keys.js";
+import { runHeartbeatBench } from "./heartbeats.js";
+import { runOqlBench } from "./oql.js";
+import { benchOtlp } from "./otlp.js";
+import { runPagesBench } from "./pages.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
@@ -632,6 +636,18 @@ async function main(): Promise<void> {
 		);
 	}
 	console.log();
+	// Heartbeats (bench/heartbeats.ts): pings per second, statements per ping, the sweep; its own tables.
+	if (process.env.BENCH_HEARTBEATS !== "0") {
+		const options = { dir, seconds: SECONDS, warmupSeconds: WARMUP_SECONDS, connections: CONNECTIONS };
+		await runHeartbeatBench({ ...options, runtimes: RUNTIMES, cleanups, pids: lastResort.pids });
+		console.log();
+	}
+	// OTLP ingest (bench/otlp.ts): spans and log records per second end to end vs a raw insert; memory.
+	if (process.env.BENCH_OTLP !== "0") await benchOtlp();
+	// OQL (bench/oql.ts): ten queries as OQL vs the same SQL by hand, 1M logs + 1M spans; BENCH_OQL_ROWS=0 skips.
+	await runOqlBench();
+	// Built-in pages (bench/pages.ts): p50/p99 of each page over the OQL data set.
+	if (process.env.BENCH_PAGES !== "0") await runPagesBench();
 	console.log(`(a report, not an assertion; total ${((Date.now() - started) / 1000).toFixed(0)} s)`);
 }
 

@@ -4,6 +4,7 @@ import type { KeyResolver } from "./auth/key-resolver.js";
 import type { Clock } from "./clock.js";
 import type { AppConfig } from "./config.js";
 import type { Database } from "./db/client.js";
+import type { SyncStatementWriter } from "./ingest/writer.js";
 
 /** Everything the app needs from its runtime; each runtime (and each test) builds one. */
 export interface AppDeps {
@@ -13,6 +14,8 @@ export interface AppDeps {
 	keyResolver: KeyResolver;
 	verifyJwt: JwtVerifier;
 	signAccessToken: AccessTokenSigner;
+	/** Node: OTLP rows written while decoding, over the embedded file (src/ingest/embedded-writer.ts). */
+	otlpWriter?: SyncStatementWriter;
 	/** The caller's network address (login throttling); null when the runtime cannot tell. */
 	clientAddress: (c: Context) => string | null;
 }

@@ -8,9 +8,17 @@ import { registerSecuritySchemes, validationHook } from "./http/openapi.js";
 import { annotationRoutes } from "./routes/annotations.js";
 import { apiKeyRoutes } from "./routes/api-keys.js";
 import { authRoutes } from "./routes/auth.js";
+import { dashboardRoutes } from "./routes/dashboards.js";
+import { dslRoutes } from "./routes/dsl.js";
+import { heartbeatRoutes, pingBodyLimitHeader } from "./routes/heartbeat.js";
 import { meRoutes } from "./routes/me.js";
+import { monitorRoutes } from "./routes/monitors.js";
+import { notificationChannelRoutes } from "./routes/notification-channels.js";
 import { orgRoutes } from "./routes/org.js";
+import { otlpRoutes } from "./routes/otlp.js";
+import { pageRoutes } from "./routes/pages.js";
 import { publicRoutes } from "./routes/public.js";
+import { savedQueryRoutes } from "./routes/saved-queries.js";
 import { teamRoutes } from "./routes/teams.js";
 import { userRoutes } from "./routes/users.js";
 
@@ -18,6 +26,8 @@ import { userRoutes } from "./routes/users.js";
 export function createApp(deps: AppDeps) {
 	const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 	app.use(requestId({ limitLength: 128 }));
+	// Before methodNotAllowed, so the ping paths' 405s carry it too.
+	app.use("/api/v1/heartbeat/*", pingBodyLimitHeader);
 	app.use(
 		methodNotAllowed({
 			app,
@@ -40,10 +50,19 @@ export function createApp(deps: AppDeps) {
 	app.route("/", authRoutes(deps));
 	app.route("/api/v1/me", meRoutes(deps));
 	app.route("/api/v1/annotations", annotationRoutes(deps));
+	app.route("/api/v1/dsl", dslRoutes(deps));
 	app.route("/api/v1/api-keys", apiKeyRoutes(deps));
 	app.route("/api/v1/users", userRoutes(deps));
 	app.route("/api/v1/teams", teamRoutes(deps));
 	app.route("/api/v1/org", orgRoutes(deps));
+	app.route("/api/v1/saved-queries", savedQueryRoutes(deps));
+	app.route("/api/v1/dashboards", dashboardRoutes(deps));
+	app.route("/api/v1/pages", pageRoutes(deps));
+	// OTLP at its standard paths (contract §5), answering errors as google.rpc.Status.
+	app.route("/", otlpRoutes(deps));
+	app.route("/api/v1/heartbeat", heartbeatRoutes(deps));
+	app.route("/api/v1/monitors", monitorRoutes(deps));
+	app.route("/api/v1/notification-channels", notificationChannelRoutes(deps));
 
 	registerSecuritySchemes(app);
 	app.doc31("/api/v1/openapi.json", {

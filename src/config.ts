@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { parseEncryptionKey } from "./auth/totp.js";
+import type { OtlpSettings } from "./ingest/settings.js";
 
 /** A setting is missing or invalid. The message names the setting, never its value. */
 export class ConfigError extends Error {
@@ -51,10 +52,35 @@ export interface AuthSettings {
 	allowedOrigins: string[];
 }
 
+/** Heartbeat alerts (docs/heartbeats.md). */
+export interface HeartbeatSettings {
+	/**
+	 * WEBHOOK_ALLOW_PRIVATE_TARGETS=true lets notification channels point at loopback, private and
+	 * link-local addresses (a receiver on the same machine, tests). Off by default.
+	 */
+	allowPrivateWebhookTargets: boolean;
+}
+
 export interface AppConfig {
 	jwt: JwtSettings;
 	auth: AuthSettings;
+	/** OTLP ingest limits; the defaults when absent. */
+	otlp?: OtlpSettings;
+	/** Absent: the defaults (private webhook targets refused). */
+	heartbeats?: HeartbeatSettings;
+	/** Absent: DEFAULT_OQL_SETTINGS. */
+	oql?: OqlSettings;
 }
+
+/** OQL (`POST /api/v1/dsl`, dashboards, saved queries; docs/oql.md). */
+export interface OqlSettings {
+	/** OQL_MAX_RANGE_DAYS: the widest time window a query may read (default 31). */
+	maxRangeDays: number;
+	/** OQL_TIMEOUT_MS: a statement still running after this answers 503 `query_timeout` (default 10,000). */
+	timeoutMs: number;
+}
+
+export const DEFAULT_OQL_SETTINGS: OqlSettings = { maxRangeDays: 31, timeoutMs: 10_000 };
 
 /** The raw settings both runtimes read (process.env on Node, the Worker's env). */
 export type Settings = Record<string, unknown>;
@@ -129,6 +155,43 @@ export function authSettingsFrom(settings: Settings, totpKeyText: string): AuthS
 		}
 	}
 	return { setupToken: optionalText(settings, "SETUP_TOKEN", "") || null, totpKey, allowedOrigins: origins };
+}
+
+export function heartbeatSettingsFrom(settings: Settings): HeartbeatSettings {
+	const raw = optionalText(settings, "WEBHOOK_ALLOW_PRIVATE_TARGETS", "false").toLowerCase();
+	if (raw !== "true" && raw !== "false" && raw !== "1" && raw !== "0") {
+		throw new ConfigError("WEBHOOK_ALLOW_PRIVATE_TARGETS", "invalid", "expected true or false");
+	}
+	return { allowPrivateWebhookTargets: raw === "true" || raw === "1" };
+}
+
+export function oqlSettingsFrom(settings: Settings): OqlSettings {
+	const number = (name: string, fallback: number, min: number, max: number, hint: string) => {
+		const raw = optionalText(settings, name, String(fallback));
+		const value = Number(raw);
+		if (!/^\d+(\.\d+)?$/.test(raw.trim()) || !Number.isFinite(value) || value < min || value > max) {
+			throw new ConfigError(name, "invalid", hint);
+		}
+		return value;
+	};
+	return {
+		maxRangeDays: number(
+			"OQL_MAX_RANGE_DAYS",
+			DEFAULT_OQL_SETTINGS.maxRangeDays,
+			1 / 24,
+			3650,
+			"expected a number of days from 0.0417 (1 h) to 3650",
+		),
+		timeoutMs: Math.round(
+			number(
+				"OQL_TIMEOUT_MS",
+				DEFAULT_OQL_SETTINGS.timeoutMs,
+				1,
+				600_000,
+				"expected milliseconds, 1 to 600000",
+			),
+		),
+	};
 }
 
 export function portFrom(settings: Settings, name: string, fallback: number): number {

@@ -36,7 +36,13 @@ export type ErrorCode =
 	| "origin_not_allowed"
 	| "totp_already_enabled"
 	| "totp_not_enabled"
-	| "last_owner";
+	| "last_owner"
+	| "oql_syntax_error"
+	| "oql_invalid_query"
+	| "oql_range_too_large"
+	| "query_timeout"
+	| "version_conflict"
+	| "not_owner";
 
 export interface ErrorBody {
 	error: {
@@ -44,6 +50,8 @@ export interface ErrorBody {
 		message: string;
 		request_id: string;
 		details?: unknown;
+		/** Where an OQL query went wrong (1-based line and column). */
+		position?: { line: number; column: number };
 	};
 }
 
@@ -53,7 +61,11 @@ export class ApiError extends Error {
 		readonly status: ContentfulStatusCode,
 		readonly code: ErrorCode,
 		message: string,
-		readonly options: { details?: unknown; headers?: Record<string, string> } = {},
+		readonly options: {
+			details?: unknown;
+			headers?: Record<string, string>;
+			position?: { line: number; column: number };
+		} = {},
 	) {
 		super(message);
 		this.name = "ApiError";
@@ -72,6 +84,7 @@ export function errorResponse(c: Context, error: ApiError): Response {
 		error: { code: error.code, message: error.message, request_id: requestIdOf(c) },
 	};
 	if (error.options.details !== undefined) body.error.details = error.options.details;
+	if (error.options.position !== undefined) body.error.position = error.options.position;
 	return c.json(body, error.status, error.options.headers);
 }
 

@@ -200,5 +200,6 @@ export type ApiKeyRow = typeof apiKeys.$inferSelect;
 export type UserRow = typeof users.$inferSelect;
 export type AnnotationRow = typeof annotations.$inferSelect;
 
+export * from "./schema-dashboards.js";
 export * from "./schema-heartbeats.js";
 export * from "./schema-telemetry.js";

@@ -9,6 +9,10 @@ export const ErrorSchema = z
 			message: z.string(),
 			request_id: z.string(),
 			details: z.unknown().optional(),
+			position: z
+				.object({ line: z.number().int(), column: z.number().int() })
+				.optional()
+				.openapi({ description: "OQL errors: where in the query (1-based)" }),
 		}),
 	})
 	.openapi("Error");

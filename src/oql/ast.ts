@@ -19,7 +19,13 @@ export type ArithmeticOp = "+" | "-" | "*" | "/";
 export type Literal =
 	| { kind: "number"; value: number; pos: Position }
 	| { kind: "string"; value: string; pos: Position }
-	| { kind: "bool"; value: boolean; pos: Position };
+	| { kind: "bool"; value: boolean; pos: Position }
+	/**
+	 * `$service`: a placeholder for a string value, wherever a string constant may stand. It is
+	 * replaced by that string (a `string` literal, so a bound parameter) before the semantic pass
+	 * (variables.ts); the checker and the compiler never see one.
+	 */
+	| { kind: "variable"; name: string; pos: Position };
 
 export type Expr =
 	| Literal

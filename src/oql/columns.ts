@@ -5,12 +5,12 @@ import type { SourceName } from "./fields.js";
  *  STORAGE MAP — the one place that says how each OQL field is stored.
  *
  *  The compiler reads only this table (through the dialect) to name tables and columns: no name in
- *  the SQL ever comes from the query text. Sources marked `status: "expected"` follow the schemas
- *  being written for OTLP ingest (src/db/schema-telemetry.ts) and heartbeats
- *  (src/db/schema-heartbeats.ts) as drafted; adjust the names here (and nothing else) when those
- *  are final, then mark them `final`. `test/node/oql-compiler.test.ts` checks that every field of
- *  fields.ts has an entry here and that every table here that exists in the migrated database has
- *  the columns named here.
+ *  the SQL ever comes from the query text. Every source is `final`: it follows the migrated schemas
+ *  (src/db/schema-telemetry.ts + drizzle/0003_telemetry.sql for logs, spans and metric points;
+ *  src/db/schema-heartbeats.ts + drizzle/0002_heartbeats.sql for pings; annotations from 0000).
+ *  When a schema changes, adjust the names here (and nothing else). `test/node/oql-compiler.test.ts`
+ *  checks that every field of fields.ts has an entry here and that every table here has the columns
+ *  named here in the migrated database (a final source whose table is missing fails it).
  * ===================================================================================================
  */
 
@@ -51,7 +51,7 @@ const column = (name: string, join?: string): ColumnExpr =>
 
 export const STORAGE: Record<SourceName, SourceStorage> = {
 	logs: {
-		status: "expected",
+		status: "final",
 		table: "logs",
 		orgColumn: "org_id",
 		timeColumn: "timestamp",
@@ -73,7 +73,7 @@ export const STORAGE: Record<SourceName, SourceStorage> = {
 		resourceColumn: "resource_attributes",
 	},
 	spans: {
-		status: "expected",
+		status: "final",
 		table: "spans",
 		orgColumn: "org_id",
 		timeColumn: "timestamp",
@@ -96,7 +96,7 @@ export const STORAGE: Record<SourceName, SourceStorage> = {
 		resourceColumn: "resource_attributes",
 	},
 	metrics: {
-		status: "expected",
+		status: "final",
 		table: "metric_points",
 		orgColumn: "org_id",
 		timeColumn: "timestamp",
@@ -137,8 +137,8 @@ export const STORAGE: Record<SourceName, SourceStorage> = {
 		resourceColumn: null,
 	},
 	heartbeats: {
-		// monitor_pings(org_id, at, kind, …) with monitor_id → monitors(id, slug).
-		status: "expected",
+		// monitor_pings(org_id, at, kind, …) with monitor_id → monitors(id, slug), drizzle/0002.
+		status: "final",
 		table: "monitor_pings",
 		orgColumn: "org_id",
 		timeColumn: "at",

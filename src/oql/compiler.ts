@@ -25,6 +25,12 @@ export interface CompiledColumn {
 	type: OutputType;
 	/** `bucket`: a TIMESERIES bucket start; `key`: a group key; `value`; `rank`: hidden series rank. */
 	role: "bucket" | "key" | "value" | "rank";
+	/**
+	 * A value column's value in a TIMESERIES bucket without rows, which the SQL does not return:
+	 * 0 for counts, sums and rates, null for averages, extremes, percentiles and latest (no value
+	 * over no rows), arithmetic over those as computed. Null for other columns.
+	 */
+	empty: number | null;
 }
 
 /**
@@ -41,6 +47,8 @@ export interface CompiledQuery {
 	 * executor knows to drop it and set `meta.truncated`.
 	 */
 	limit: number;
+	/** Whether the statement runs a MATCHES pattern (an engine error in it is the query's fault). */
+	regex: boolean;
 	timeseries:
 		| (NonNullable<CheckedQuery["timeseries"]> & {
 				/** With GROUP BY: the series limit; the SQL returns one series more (rank limit + 1). */
@@ -90,6 +98,7 @@ class Compiler {
 	private readonly args = new Map<string, BaseColumn>();
 	private readonly percentileArgs = new Set<string>();
 	private readonly latestArgs = new Set<string>();
+	private usesRegex = false;
 
 	constructor(
 		private readonly checked: CheckedQuery,
@@ -195,6 +204,8 @@ class Compiler {
 			}
 			case "bool":
 				return this.params.add(d.boolParam(expr.value));
+			case "variable":
+				throw new Error("internal: an unbound variable reached the compiler");
 			case "field":
 				return this.field(expr.name);
 			case "attribute":
@@ -230,7 +241,7 @@ class Compiler {
 						? d.like(operand, pattern, this.params.add("\\"))
 						: expr.kind === "contains"
 							? d.contains(operand, pattern)
-							: d.matches(operand, pattern);
+							: this.regexMatch(operand, pattern);
 				return expr.negated ? `(NOT ${test})` : test;
 			}
 			case "isNull":
@@ -239,6 +250,23 @@ class Compiler {
 				if (!aggregate) throw new Error(`internal: ${expr.name}() in a row context`);
 				return aggregate(expr);
 		}
+	}
+
+	private regexMatch(operandSql: string, patternParam: string): string {
+		this.usesRegex = true;
+		return this.d.matches(operandSql, patternParam);
+	}
+
+	/**
+	 * A result value as the client can read it: times in epoch milliseconds; and where an attribute
+	 * is read, integers beyond ±2^53 as exact text (a JSON number would lose digits).
+	 */
+	private output(sql: string, type: OutputType, expr: OutputExpr): string {
+		if (type === "time") return this.d.timeToEpochMs(sql, this.storage.timeUnit);
+		if ((type === "number" || type === "any") && expr.kind !== "attributeMap" && readsAttribute(expr)) {
+			return this.d.exactInteger(sql);
+		}
+		return sql;
 	}
 
 	private timeOutput(sql: string, type: OutputType): string {
@@ -255,7 +283,8 @@ class Compiler {
 		const { checked } = this;
 		const select = checked.columns
 			.map(
-				(column, i) => `${this.timeOutput(this.outputRow(column.expr), column.type)} AS ${this.q(`c${i}`)}`,
+				(column, i) =>
+					`${this.output(this.outputRow(column.expr), column.type, column.expr)} AS ${this.q(`c${i}`)}`,
 			)
 			.join(", ");
 		const order =
@@ -267,9 +296,15 @@ class Compiler {
 		return {
 			sql,
 			params: this.params.values,
-			columns: checked.columns.map((column) => ({ name: column.name, type: column.type, role: "value" })),
+			columns: checked.columns.map((column) => ({
+				name: column.name,
+				type: column.type,
+				role: "value",
+				empty: null,
+			})),
 			range: checked.range,
 			limit: checked.limit,
+			regex: this.usesRegex,
 			timeseries: null,
 		};
 	}
@@ -391,15 +426,21 @@ class Compiler {
 		const columns: CompiledColumn[] = [];
 		const select: string[] = [];
 		if (timeseries) {
-			columns.push({ name: "timestamp", type: "time", role: "bucket" });
+			columns.push({ name: "timestamp", type: "time", role: "bucket", empty: null });
 			select.push(this.timeOutput(bucket, "time"));
 		}
 		for (const column of checked.columns) {
-			columns.push({ name: column.name, type: column.type, role: column.groupKey ? "key" : "value" });
-			select.push(this.timeOutput(this.grouped(column.expr as Expr, windowMs, needsWindows), column.type));
+			const expr = column.expr as Expr;
+			columns.push({
+				name: column.name,
+				type: column.type,
+				role: column.groupKey ? "key" : "value",
+				empty: column.groupKey ? null : emptyValue(expr),
+			});
+			select.push(this.output(this.grouped(expr, windowMs, needsWindows), column.type, expr));
 		}
 		if (seriesLimit !== null) {
-			columns.push({ name: "series_rank", type: "number", role: "rank" });
+			columns.push({ name: "series_rank", type: "number", role: "rank", empty: null });
 			select.push(this.q("sr"));
 		}
 
@@ -408,8 +449,8 @@ class Compiler {
 		let ranking = "";
 		if (timeseries) {
 			order = [...(seriesLimit !== null ? [this.q("sr")] : []), bucket];
-			if (seriesLimit !== null) {
-				// The top series over the whole range, ranked by ORDER BY or by row count.
+			if (seriesLimit !== null && checked.orderBy.length > 0) {
+				// The top series over the whole range, ranked by ORDER BY (row count: see below).
 				const rankTerms =
 					checked.orderBy.length > 0
 						? checked.orderBy.map((term) =>
@@ -486,6 +527,41 @@ class Compiler {
 			rows = this.q("ranked");
 		}
 
+		if (seriesLimit !== null && checked.orderBy.length === 0) {
+			// Series ranked by row count, in one pass over the rows: aggregate every series per bucket
+			// (keeping each bucket's row count), rank the series by the sum of those counts, keep the
+			// top ones. (Ranking first and joining back, as for ORDER BY, reads the rows twice.)
+			const values = select.slice(0, -1).map((s, i) => `${s} AS ${this.q(`c${i}`)}`);
+			const agg = this.q("agg");
+			const top = this.q("top");
+			const sr = this.q("sr");
+			ctes.push(
+				`${agg} AS (SELECT ${[...values, ...partition, `COUNT(*) AS ${this.q("n")}`].join(", ")} FROM ${rows} GROUP BY ${partition.join(", ")})`,
+			);
+			const tieBreak = keyRefs.map((key) => d.orderTerm(key, "asc"));
+			ctes.push(
+				`${top} AS (SELECT ${keyRefs.join(", ")}, ROW_NUMBER() OVER (ORDER BY ${[d.orderTerm(`SUM(${this.q("n")})`, "desc"), ...tieBreak].join(", ")}) AS ${sr}` +
+					` FROM ${agg} GROUP BY ${keyRefs.join(", ")} ORDER BY ${sr} LIMIT ${this.limitParam(seriesLimit + 1)})`,
+			);
+			const on = keyRefs.map((key) => d.nullSafeEquals(`${agg}.${key}`, `${top}.${key}`));
+			const outputs = [
+				...values.map((_, i) => `${agg}.${this.q(`c${i}`)}`),
+				`${top}.${sr} AS ${this.q(`c${values.length}`)}`,
+			];
+			const sql =
+				`WITH ${ctes.join(", ")} SELECT ${outputs.join(", ")} FROM ${agg} JOIN ${top} ON ${on.join(" AND ")}` +
+				` ORDER BY ${top}.${sr}, ${agg}.${bucket}`;
+			return {
+				sql,
+				params: this.params.values,
+				columns,
+				range: checked.range,
+				limit: checked.limit,
+				regex: this.usesRegex,
+				timeseries: timeseries ? { ...timeseries, seriesLimit } : null,
+			};
+		}
+
 		const groupBy = [...(seriesLimit !== null ? [this.q("sr")] : []), ...partition];
 		const sql =
 			`WITH ${ctes.join(", ")} SELECT ${select.map((s, i) => `${s} AS ${this.q(`c${i}`)}`).join(", ")} FROM ${rows}` +
@@ -498,8 +574,45 @@ class Compiler {
 			columns,
 			range: checked.range,
 			limit: checked.limit,
+			regex: this.usesRegex,
 			timeseries: timeseries ? { ...timeseries, seriesLimit } : null,
 		};
+	}
+}
+
+function readsAttribute(expr: Expr): boolean {
+	return expr.kind === "attribute" || childrenOf(expr).some(readsAttribute);
+}
+
+/** What an aggregate expression gives over no rows, with sums read as 0 (see CompiledColumn.empty). */
+export function emptyValue(expr: Expr): number | null {
+	switch (expr.kind) {
+		case "number":
+			return expr.value;
+		case "negate": {
+			const value = emptyValue(expr.operand);
+			return value === null ? null : -value;
+		}
+		case "arithmetic": {
+			const left = emptyValue(expr.left);
+			const right = emptyValue(expr.right);
+			if (left === null || right === null) return null;
+			switch (expr.op) {
+				case "+":
+					return left + right;
+				case "-":
+					return left - right;
+				case "*":
+					return left * right;
+				case "/":
+					return right === 0 ? null : left / right;
+			}
+			return null;
+		}
+		case "call":
+			return ["count", "count_distinct", "sum", "rate"].includes(expr.name) ? 0 : null;
+		default:
+			return null;
 	}
 }
 

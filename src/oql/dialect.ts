@@ -52,6 +52,8 @@ export interface SqlDialect {
 	divide(leftSql: string, rightSql: string): string;
 	/** Equality where NULL equals NULL (joining a group back to its rows). */
 	nullSafeEquals(leftSql: string, rightSql: string): string;
+	/** A result value with integers beyond ±2^53 turned into their exact decimal text. */
+	exactInteger(valueSql: string): string;
 	/** A boolean value as a bound parameter. */
 	boolParam(value: boolean): SqlParam;
 	/** ORDER BY `sql` ascending or descending with NULLs last. */

@@ -2,6 +2,7 @@ import { type CompiledQuery, compile } from "./compiler.js";
 import type { SqlDialect } from "./dialect.js";
 import { parse } from "./parser.js";
 import { check } from "./semantic.js";
+import { bindVariables } from "./variables.js";
 
 export type { CompiledColumn, CompiledQuery } from "./compiler.js";
 export { OqlError, type OqlErrorCode, type Position } from "./errors.js";
@@ -14,14 +15,22 @@ export interface PrepareOptions {
 	dialect: SqlDialect;
 	/** The widest time range allowed; default 31 days. */
 	maxRangeMs?: number;
+	/** Values of `$name` placeholders, each bound as a string (variables.ts). */
+	variables?: Readonly<Record<string, string>>;
+	/** Bounds (epoch ms) that replace the query's own time range, each when given. */
+	range?: { fromMs?: number | undefined; toMs?: number | undefined };
 }
 
-/** Text to one parameterized statement: parse, check, compile. Throws OqlError for the client's mistakes. */
+/**
+ * Text to one parameterized statement: parse, bind variables, check, compile. Throws OqlError for
+ * the client's mistakes.
+ */
 export function prepareOql(text: string, options: PrepareOptions): CompiledQuery {
-	const checked = check(parse(text), {
+	const checked = check(bindVariables(parse(text), options.variables), {
 		now: options.now,
 		regex: options.dialect.regex,
 		...(options.maxRangeMs === undefined ? {} : { maxRangeMs: options.maxRangeMs }),
+		...(options.range === undefined ? {} : { range: options.range }),
 	});
 	return compile(checked, { orgId: options.orgId, dialect: options.dialect });
 }

@@ -52,6 +52,8 @@ export type Token =
 	| { kind: "number"; value: number; isInteger: boolean; text: string; pos: Position }
 	| { kind: "duration"; value: number; unit: DurationUnit; text: string; pos: Position }
 	| { kind: "attribute"; map: AttributeMap; key: string; text: string; pos: Position }
+	/** `$service`: a variable, bound to a string value before the query is checked (variables.ts). */
+	| { kind: "variable"; name: string; text: string; pos: Position }
 	| { kind: "op"; op: Operator; text: string; pos: Position }
 	| { kind: "eof"; text: string; pos: Position };
 
@@ -90,6 +92,7 @@ class Lexer {
 			else if (isDigit(c) || (c === "." && isDigit(this.source[this.offset + 1])))
 				this.tokens.push(this.number(pos));
 			else if (isIdentStart(c)) this.tokens.push(this.word(pos));
+			else if (c === "$") this.tokens.push(this.variable(pos));
 			else this.tokens.push(this.operator(pos));
 		}
 	}
@@ -197,6 +200,18 @@ class Lexer {
 		return { kind: "ident", name: lower, text, pos };
 	}
 
+	/** `$name`: a dollar sign and a word, no space between. */
+	private variable(pos: Position): Token {
+		const start = this.offset;
+		this.advance();
+		if (!isIdentStart(this.source[this.offset])) {
+			throw syntaxError("Expected a variable name after $, as in $service", pos);
+		}
+		while (isIdentPart(this.source[this.offset])) this.advance();
+		const text = this.source.slice(start, this.offset);
+		return { kind: "variable", name: text.slice(1), text, pos };
+	}
+
 	/** After `attributes` or `resource`: `['key']` (spaces allowed) makes one token; anything else is a plain word. */
 	private attributeAccess(map: AttributeMap, start: number, pos: Position): Token | null {
 		const saved = { offset: this.offset, line: this.line, column: this.column };
@@ -269,6 +284,8 @@ export function describeToken(token: Token): string {
 			return token.text;
 		case "attribute":
 			return truncate(token.text);
+		case "variable":
+			return `the variable ${truncate(token.text)}`;
 		case "op":
 			return `'${token.op}'`;
 	}

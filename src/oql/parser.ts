@@ -417,17 +417,25 @@ class Parser {
 
 	private stringLiteral(keyword: string): Literal {
 		const token = this.token;
-		if (token.kind !== "string") throw this.unexpected(`a 'quoted string' after ${keyword}`);
+		if (token.kind === "variable") {
+			this.next();
+			return { kind: "variable", name: token.name, pos: token.pos };
+		}
+		if (token.kind !== "string") throw this.unexpected(`a 'quoted string' after ${keyword} (or a $variable)`);
 		this.next();
 		return { kind: "string", value: token.value, pos: token.pos };
 	}
 
-	/** A constant: a string, a number (a leading minus allowed), TRUE or FALSE. */
+	/** A constant: a string, a number (a leading minus allowed), TRUE, FALSE or a $variable. */
 	private literal(context: string): Literal {
 		const token = this.token;
 		if (token.kind === "string") {
 			this.next();
 			return { kind: "string", value: token.value, pos: token.pos };
+		}
+		if (token.kind === "variable") {
+			this.next();
+			return { kind: "variable", name: token.name, pos: token.pos };
 		}
 		if (this.isKeyword("TRUE") || this.isKeyword("FALSE")) {
 			this.next();
@@ -510,6 +518,9 @@ class Parser {
 			case "attribute":
 				this.next();
 				return { kind: "attribute", map: token.map, key: token.key, pos: token.pos };
+			case "variable":
+				this.next();
+				return { kind: "variable", name: token.name, pos: token.pos };
 			case "ident":
 				this.next();
 				if (this.isOp("(")) return this.call(token);

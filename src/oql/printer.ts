@@ -72,6 +72,8 @@ function printLiteral(literal: Literal): string {
 			return printString(literal.value);
 		case "bool":
 			return literal.value ? "TRUE" : "FALSE";
+		case "variable":
+			return `$${literal.name}`;
 	}
 }
 
@@ -111,6 +113,7 @@ export function printExpr(expr: Expr): string {
 		case "number":
 		case "string":
 		case "bool":
+		case "variable":
 			return printLiteral(expr);
 		case "field":
 			return expr.name;

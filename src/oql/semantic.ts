@@ -92,6 +92,11 @@ export interface CheckOptions {
 	maxRangeMs?: number;
 	/** The backend's regular expressions, or null: MATCHES is then refused. */
 	regex: RegexSupport | null;
+	/**
+	 * Bounds that replace the query's own (epoch milliseconds): a dashboard's time picker. Each one
+	 * given wins over LAST/SINCE/UNTIL; the window is then checked like any other.
+	 */
+	range?: { fromMs?: number | undefined; toMs?: number | undefined };
 }
 
 /** A result column before compilation: a value, or (from `SELECT *`) a whole attribute map. */
@@ -255,6 +260,9 @@ class Checker {
 				return "string";
 			case "bool":
 				return "bool";
+			case "variable":
+				// bindVariables (variables.ts) replaces every variable before the check.
+				throw invalidQuery(`The variable $${expr.name} has no value`, expr.pos);
 			case "field":
 				return this.field(expr.name, expr.pos);
 			case "attribute":
@@ -704,6 +712,17 @@ class Checker {
 			fromMs = this.timePoint(range.since);
 			if (range.until) toMs = this.timePoint(range.until);
 			pos = range.since.pos;
+		}
+		const override = this.options.range;
+		if (override?.fromMs !== undefined || override?.toMs !== undefined) {
+			for (const bound of [override.fromMs, override.toMs]) {
+				if (bound !== undefined && !Number.isSafeInteger(bound)) {
+					throw invalidQuery("The time range given with the query must be whole epoch milliseconds");
+				}
+			}
+			fromMs = override.fromMs ?? fromMs;
+			toMs = override.toMs ?? toMs;
+			pos = undefined;
 		}
 		if (!Number.isSafeInteger(fromMs) || !Number.isSafeInteger(toMs) || toMs - fromMs > maxRangeMs) {
 			throw new OqlError(

@@ -116,6 +116,9 @@ export const sqliteDialect: SqlDialect = {
 
 	divide: (leftSql, rightSql) => `(CAST(${leftSql} AS REAL) / ${rightSql})`,
 	nullSafeEquals: (leftSql, rightSql) => `${leftSql} IS ${rightSql}`,
+	// libSQL clients read integers as JS numbers and throw on those past 2^53 (intMode "number").
+	exactInteger: (valueSql) =>
+		`(CASE WHEN typeof(${valueSql}) = 'integer' AND (${valueSql} > 9007199254740991 OR ${valueSql} < -9007199254740991) THEN CAST(${valueSql} AS TEXT) ELSE ${valueSql} END)`,
 	boolParam: (value) => (value ? 1 : 0),
 	orderTerm: (sql, direction) => `${sql} ${direction === "asc" ? "ASC" : "DESC"} NULLS LAST`,
 

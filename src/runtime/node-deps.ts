@@ -7,10 +7,20 @@ import type { AppDeps } from "../app-env.js";
 import { generateSigningKey } from "../auth/jwt.js";
 import { createKeyMemoryCache } from "../auth/key-resolver.js";
 import { type Clock, systemClock } from "../clock.js";
-import { type AppConfig, authSettingsFrom, jwtSettingsFrom, optionalText, type Settings } from "../config.js";
+import {
+	type AppConfig,
+	authSettingsFrom,
+	heartbeatSettingsFrom,
+	jwtSettingsFrom,
+	optionalText,
+	oqlSettingsFrom,
+	type Settings,
+} from "../config.js";
 import type { Database } from "../db/client.js";
 import { openMigratedDatabase } from "../db/node.js";
 import { assembleDeps } from "../deps.js";
+import { embeddedPathOf, openEmbeddedWriter } from "../ingest/embedded-writer.js";
+import { otlpSettingsFrom } from "../ingest/settings.js";
 
 export const DEFAULT_DATABASE_URL = "file:./data/hexcovery.db";
 
@@ -109,6 +119,9 @@ export async function buildNodeDeps(
 	const config: AppConfig = {
 		jwt: jwtSettingsFrom(settings, await signingKeysJson(settings, dataDir, log)),
 		auth: authSettingsFrom(settings, await totpKeyText(settings, dataDir, log)),
+		otlp: otlpSettingsFrom(settings),
+		heartbeats: heartbeatSettingsFrom(settings),
+		oql: oqlSettingsFrom(settings),
 	};
 	const deps = assembleDeps({
 		db: opened.db,
@@ -117,5 +130,8 @@ export async function buildNodeDeps(
 		keyMemory,
 		clientAddress: nodeClientAddress(settings),
 	});
+	// OTLP rows go through a dedicated connection to the same file (src/ingest/embedded-writer.ts).
+	const writerPath = options.db ? null : embeddedPathOf(databaseUrl);
+	if (writerPath) deps.otlpWriter = openEmbeddedWriter(writerPath);
 	return { deps, client: opened.client };
 }

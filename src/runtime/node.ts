@@ -2,8 +2,10 @@ import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
 import { createApp } from "../app.js";
 import { ConfigError, portFrom, type Settings } from "../config.js";
+import { DEFAULT_OTLP_SETTINGS } from "../ingest/settings.js";
 import { runSweep } from "../sweep.js";
 import { buildNodeDeps } from "./node-deps.js";
+import { type OtlpGrpcServer, startOtlpGrpcServer } from "./otlp-grpc.js";
 
 const SHUTDOWN_GRACE_MS = 10_000;
 /** The same sweep the Worker runs from its Cron Trigger. */
@@ -12,6 +14,8 @@ const SWEEP_INTERVAL_MS = 60_000;
 export interface RunningServer {
 	url: string;
 	port: number;
+	/** The OTLP/gRPC port, or null when OTLP_GRPC_PORT is 0. */
+	grpcPort: number | null;
 	/** Stops accepting, lets in-flight requests finish (up to a grace period), then closes the database. */
 	close(): Promise<void>;
 }
@@ -30,20 +34,45 @@ export async function startNodeServer(settings: Settings = process.env): Promise
 		started.once("error", reject);
 	});
 	const actualPort = (server.address() as AddressInfo).port;
+	// OTLP/gRPC on OTLP_GRPC_PORT (4317; 0 = off), over the same app (src/runtime/otlp-grpc.ts).
+	const grpcPortSetting = portFrom(settings, "OTLP_GRPC_PORT", 4317);
+	let grpc: OtlpGrpcServer | null = null;
+	if (grpcPortSetting !== 0) {
+		try {
+			grpc = await startOtlpGrpcServer({
+				fetch: app.fetch,
+				port: grpcPortSetting,
+				host: settings.HOST === undefined ? undefined : String(settings.HOST),
+				maxMessageBytes: (deps.config.otlp ?? DEFAULT_OTLP_SETTINGS).maxBodyBytes,
+				log,
+			});
+		} catch (error) {
+			server.close();
+			client.close();
+			throw error;
+		}
+	}
 	const sweep = setInterval(() => {
 		runSweep(deps).catch((error: unknown) =>
 			log({ level: "error", msg: "sweep failed", error: String(error) }),
 		);
 	}, SWEEP_INTERVAL_MS);
 	sweep.unref();
-	log({ level: "info", msg: "hexcovery listening", url: `http://localhost:${actualPort}` });
+	log({
+		level: "info",
+		msg: "hexcovery listening",
+		url: `http://localhost:${actualPort}`,
+		otlp_grpc_port: grpc?.port ?? null,
+	});
 	let closing: Promise<void> | undefined;
 	return {
 		url: `http://127.0.0.1:${actualPort}`,
 		port: actualPort,
+		grpcPort: grpc?.port ?? null,
 		close() {
 			closing ??= (async () => {
 				clearInterval(sweep);
+				const grpcClosed = grpc?.close();
 				await new Promise<void>((resolve) => {
 					const force = setTimeout(() => {
 						if ("closeAllConnections" in server) server.closeAllConnections();
@@ -54,6 +83,8 @@ export async function startNodeServer(settings: Settings = process.env): Promise
 					});
 					if ("closeIdleConnections" in server) server.closeIdleConnections();
 				});
+				await grpcClosed;
+				deps.otlpWriter?.close();
 				client.close();
 				log({ level: "info", msg: "hexcovery stopped" });
 			})();

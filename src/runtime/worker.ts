@@ -7,13 +7,16 @@ import { systemClock } from "../clock.js";
 import {
 	authSettingsFrom,
 	ConfigError,
+	heartbeatSettingsFrom,
 	jwtSettingsFrom,
 	optionalText,
+	oqlSettingsFrom,
 	requiredText,
 	type Settings,
 } from "../config.js";
 import { createDatabase } from "../db/client.js";
 import { assembleDeps } from "../deps.js";
+import { otlpSettingsFrom } from "../ingest/settings.js";
 import { runSweep } from "../sweep.js";
 
 /** The Worker's bindings (wrangler.toml and secrets). */
@@ -26,6 +29,11 @@ export interface WorkerEnv {
 	TOTP_ENCRYPTION_KEY?: string;
 	SETUP_TOKEN?: string;
 	ALLOWED_ORIGINS?: string;
+	WEBHOOK_ALLOW_PRIVATE_TARGETS?: string;
+	OTLP_MAX_BODY_BYTES?: string;
+	OTLP_MAX_CONCURRENT_PER_ORG?: string;
+	OQL_MAX_RANGE_DAYS?: string;
+	OQL_TIMEOUT_MS?: string;
 	KEY_CACHE?: KeyValueStore;
 }
 
@@ -75,6 +83,9 @@ export function buildWorkerDeps(env: WorkerEnv): AppDeps {
 	const config = {
 		jwt,
 		auth: authSettingsFrom(settings, requiredText(settings, "TOTP_ENCRYPTION_KEY")),
+		otlp: otlpSettingsFrom(settings),
+		heartbeats: heartbeatSettingsFrom(settings),
+		oql: oqlSettingsFrom(settings),
 	};
 	return assembleDeps({
 		db: createDatabase(client),

@@ -21,6 +21,8 @@ beforeAll(() => {
 		...process.env,
 		DATABASE_URL: `file:${join(dir, "nested/db/hexcovery.db")}`,
 		DATA_DIR: join(dir, "data"),
+		// No fixed port in tests: the OTLP/gRPC listener stays off.
+		OTLP_GRPC_PORT: "0",
 	};
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

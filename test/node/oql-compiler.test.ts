@@ -63,7 +63,7 @@ describe("SQL shape", () => {
 			BigInt(NOW) * 1_000_000n,
 			"error",
 		]);
-		expect(compiled.columns).toEqual([{ name: "count(*)", type: "number", role: "value" }]);
+		expect(compiled.columns).toEqual([{ name: "count(*)", type: "number", role: "value", empty: 0 }]);
 	});
 
 	it("reads annotations in milliseconds and spans in nanoseconds", () => {
@@ -133,11 +133,17 @@ describe("SQL shape", () => {
 
 	it("ranks series for GROUP BY with TIMESERIES and returns one more than the limit", () => {
 		const compiled = prepare("SELECT count(*) FROM spans GROUP BY service TIMESERIES 5m LIMIT 3");
+		// One pass: every series per bucket with its row count, then the series ranked by their total.
 		expect(compiled.sql).toContain(
-			'"top" AS (SELECT "k0", ROW_NUMBER() OVER (ORDER BY COUNT(*) DESC NULLS LAST, "k0" ASC NULLS LAST) AS "sr" FROM "base" GROUP BY "k0" ORDER BY "sr" LIMIT ?4)',
+			'"agg" AS (SELECT ("b" / 1000000.0) AS "c0", "k0" AS "c1", COUNT(*) AS "c2", "k0", "b", COUNT(*) AS "n" FROM "base" GROUP BY "k0", "b")',
 		);
-		expect(compiled.sql).toContain('JOIN "top" ON "base"."k0" IS "top"."k0"');
-		expect(compiled.params[3]).toBe(4n);
+		expect(compiled.sql).toContain(
+			'"top" AS (SELECT "k0", ROW_NUMBER() OVER (ORDER BY SUM("n") DESC NULLS LAST, "k0" ASC NULLS LAST) AS "sr" FROM "agg" GROUP BY "k0" ORDER BY "sr" LIMIT ?6)',
+		);
+		expect(compiled.sql).toContain(
+			'FROM "agg" JOIN "top" ON "agg"."k0" IS "top"."k0" ORDER BY "top"."sr", "agg"."b"',
+		);
+		expect(compiled.params[5]).toBe(4n);
 		expect(compiled.columns.map((c) => `${c.name}:${c.role}`)).toEqual([
 			"timestamp:bucket",
 			"service:key",

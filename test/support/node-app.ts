@@ -7,7 +7,13 @@ import type { AppDeps } from "../../src/app-env.js";
 import { generateSigningKey, type Role } from "../../src/auth/jwt.js";
 import { createKeyMemoryCache, type KeyStore, type KeyValueStore } from "../../src/auth/key-resolver.js";
 import { createDbKeyStore } from "../../src/auth/key-store.js";
-import { type AuthSettings, type JwtSettings, publicJwkOf } from "../../src/config.js";
+import {
+	type AuthSettings,
+	type HeartbeatSettings,
+	type JwtSettings,
+	type OqlSettings,
+	publicJwkOf,
+} from "../../src/config.js";
 import type { Database } from "../../src/db/client.js";
 import { openMigratedDatabase } from "../../src/db/node.js";
 import { assembleDeps } from "../../src/deps.js";
@@ -84,7 +90,7 @@ export interface TestApp {
 
 /** The app as the Node runtime builds it, over a real embedded database, with a fake clock. */
 export async function createTestApp(
-	options: { kv?: KeyValueStore; clock?: FakeClock } = {},
+	options: { kv?: KeyValueStore; clock?: FakeClock; heartbeats?: HeartbeatSettings; oql?: OqlSettings } = {},
 ): Promise<TestApp> {
 	const database = await openTestDatabase();
 	const clock = options.clock ?? new FakeClock(Date.now());
@@ -93,7 +99,12 @@ export async function createTestApp(
 	const deps = assembleDeps({
 		db: database.db,
 		clock,
-		config: { jwt, auth: testAuthSettings() },
+		config: {
+			jwt,
+			auth: testAuthSettings(),
+			...(options.heartbeats && { heartbeats: options.heartbeats }),
+			...(options.oql && { oql: options.oql }),
+		},
 		keyMemory: createKeyMemoryCache(clock),
 		kv: options.kv,
 		keyStore: store,

@@ -1,0 +1,376 @@
+/**
+ * The OTLP ingest part of `npm run bench` (called at the end of bench/run.ts; also runnable alone
+ * with `npx tsx bench/otlp.ts`).
+ *
+ * End to end: the real Node runtime (src/runtime/node.ts) in a child process; autocannon POSTs
+ * OTLP/HTTP protobuf bodies of 512 spans or 512 log records on 8 connections. Raw ceiling: the same
+ * rows — the statements the ingest path builds from the same bodies — written by plain batched
+ * multi-row INSERTs (one transaction per 512 rows) into a fresh database in this process, for the
+ * same time. Memory: the server's RSS, sampled every few ms from /proc, while it ingests requests of
+ * just under 16 MiB one after another; growth over the RSS just before.
+ *
+ * Env: BENCH_SECONDS (per measured case, 5), BENCH_OTLP_BATCH (512), BENCH_OTLP_CONNECTIONS (8).
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
+import type { InValue } from "@libsql/client";
+import autocannon from "autocannon";
+import { systemClock } from "../src/clock.js";
+import { openMigratedDatabase } from "../src/db/node.js";
+import { IngestBatch } from "../src/ingest/batch.js";
+import { openEmbeddedWriter } from "../src/ingest/embedded-writer.js";
+import { decodeLogsProtobuf } from "../src/ingest/logs.js";
+import { decodeProtobuf } from "../src/ingest/protobuf.js";
+import { decodeTracesProtobuf } from "../src/ingest/traces.js";
+import { createApiKey, createOrg } from "../src/services/api-keys.js";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const positive = (name: string, fallback: number) => {
+	const value = Number(process.env[name] ?? fallback);
+	if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number`);
+	return value;
+};
+const SECONDS = positive("BENCH_SECONDS", 5);
+const BATCH = positive("BENCH_OTLP_BATCH", 512);
+const CONNECTIONS = positive("BENCH_OTLP_CONNECTIONS", 8);
+const DISTINCT_BODIES = 32;
+const BIG_REQUESTS = 4;
+const BIG_LIMIT = 16 * 1024 * 1024;
+
+// ---------------------------------------------------------------------------------------------
+// Payloads: realistic spans and log records, encoded with the protobuf wire writer.
+
+let counter = 0;
+const random = (bytes: number) => crypto.getRandomValues(new Uint8Array(bytes));
+
+function attribute(w: BinaryWriter, field: number, key: string, value: string | number): void {
+	w.tag(field, WireType.LengthDelimited).fork();
+	w.tag(1, WireType.LengthDelimited).string(key);
+	w.tag(2, WireType.LengthDelimited).fork();
+	if (typeof value === "string") w.tag(1, WireType.LengthDelimited).string(value);
+	else w.tag(3, WireType.Varint).int64(value);
+	w.join().join();
+}
+
+/** Export…Request { Resource… { resource, Scope… { scope, records } } } with `records` items. */
+function exportRequest(signal: "traces" | "logs", records: number): Uint8Array<ArrayBuffer> {
+	const w = new BinaryWriter();
+	w.tag(1, WireType.LengthDelimited).fork(); // ResourceSpans / ResourceLogs
+	w.tag(1, WireType.LengthDelimited).fork(); // Resource
+	attribute(w, 1, "service.name", `svc-${counter % 7}`);
+	attribute(w, 1, "host.name", `host-${counter % 13}`);
+	attribute(w, 1, "deployment.environment", "production");
+	attribute(w, 1, "telemetry.sdk.language", "nodejs");
+	w.join();
+	w.tag(2, WireType.LengthDelimited).fork(); // ScopeSpans / ScopeLogs
+	w.tag(1, WireType.LengthDelimited).fork().tag(1, WireType.LengthDelimited).string("bench").join();
+	const nowNs = BigInt(Date.now()) * 1_000_000n;
+	for (let i = 0; i < records; i++) {
+		counter++;
+		const start = nowNs - BigInt((records - i) * 1_000_000);
+		const traceId = random(16);
+		w.tag(2, WireType.LengthDelimited).fork();
+		if (signal === "traces") {
+			w.tag(1, WireType.LengthDelimited).bytes(traceId);
+			w.tag(2, WireType.LengthDelimited).bytes(random(8));
+			if (i % 8 !== 0) w.tag(4, WireType.LengthDelimited).bytes(random(8));
+			w.tag(5, WireType.LengthDelimited).string(`GET /api/items/{id}`);
+			w.tag(6, WireType.Varint).int32(2);
+			w.tag(7, WireType.Bit64).fixed64(start);
+			w.tag(8, WireType.Bit64).fixed64(start + BigInt(1_000_000 + (counter % 5000) * 1000));
+			attribute(w, 9, "http.request.method", "GET");
+			attribute(w, 9, "http.route", "/api/items/{id}");
+			attribute(w, 9, "http.response.status_code", counter % 50 === 0 ? 500 : 200);
+			attribute(w, 9, "server.address", "api.example.com");
+			attribute(w, 9, "user.id", `u-${counter % 1000}`);
+			if (counter % 50 === 0)
+				w.tag(15, WireType.LengthDelimited).fork().tag(3, WireType.Varint).int32(2).join();
+		} else {
+			w.tag(1, WireType.Bit64).fixed64(start);
+			w.tag(11, WireType.Bit64).fixed64(start);
+			w.tag(2, WireType.Varint).int32(counter % 20 === 0 ? 17 : 9);
+			w.tag(3, WireType.LengthDelimited).string(counter % 20 === 0 ? "ERROR" : "INFO");
+			w.tag(5, WireType.LengthDelimited)
+				.fork()
+				.tag(1, WireType.LengthDelimited)
+				.string(`request ${counter} handled for user u-${counter % 1000} in ${counter % 300} ms`)
+				.join();
+			attribute(w, 6, "http.route", "/api/items/{id}");
+			attribute(w, 6, "logger", "app.requests");
+			attribute(w, 6, "thread.id", counter % 16);
+			w.tag(9, WireType.LengthDelimited).bytes(traceId);
+			w.tag(10, WireType.LengthDelimited).bytes(random(8));
+		}
+		w.join();
+	}
+	w.join().join();
+	return w.finish();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The server (child process) and its memory
+
+async function startServer(dir: string, databaseUrl: string): Promise<{ child: ChildProcess; url: string }> {
+	const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "src/runtime/node.ts")], {
+		cwd: ROOT,
+		env: {
+			...process.env,
+			PORT: "0",
+			HOST: "127.0.0.1",
+			OTLP_GRPC_PORT: "0",
+			DATABASE_URL: databaseUrl,
+			DATA_DIR: join(dir, "data"),
+			OTLP_MAX_CONCURRENT_PER_ORG: "64",
+		},
+		stdio: ["ignore", "pipe", "inherit"],
+	});
+	const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+	const url = await new Promise<string>((resolve, reject) => {
+		const timer = setTimeout(() => reject(new Error("the Node server did not start within 60 s")), 60_000);
+		lines.on("line", (line) => {
+			const match = /"msg":"hexcovery listening","url":"http:\/\/localhost:(\d+)"/.exec(line);
+			if (match) {
+				clearTimeout(timer);
+				resolve(`http://127.0.0.1:${match[1]}`);
+			}
+		});
+		child.once("exit", (code) => {
+			clearTimeout(timer);
+			reject(new Error(`the Node server exited (${code})`));
+		});
+	});
+	return { child, url };
+}
+
+async function stopServer(child: ChildProcess): Promise<void> {
+	if (child.exitCode !== null || child.signalCode !== null) return;
+	const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+	child.kill("SIGTERM");
+	const force = setTimeout(() => child.kill("SIGKILL"), 10_000);
+	await exited;
+	clearTimeout(force);
+}
+
+function rssBytes(pid: number | undefined): number {
+	if (pid === undefined) return Number.NaN;
+	const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+	return match ? Number(match[1]) * 1024 : Number.NaN;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Measurements
+
+interface Throughput {
+	rowsPerSecond: number;
+	failures: number;
+}
+
+async function endToEnd(
+	url: string,
+	key: string,
+	signal: "traces" | "logs",
+	bodies: Uint8Array[],
+): Promise<Throughput> {
+	let next = 0;
+	const options = {
+		url,
+		connections: CONNECTIONS,
+		requests: [
+			{
+				method: "POST" as const,
+				path: `/v1/${signal}`,
+				headers: { "x-api-key": key, "content-type": "application/x-protobuf" },
+				setupRequest: (request: autocannon.Request) => ({
+					...request,
+					body: Buffer.from(bodies[next++ % bodies.length] as Uint8Array),
+				}),
+			},
+		],
+	};
+	await new Promise((resolve, reject) =>
+		autocannon({ ...options, duration: 1 }, (e, r) => (e ? reject(e) : resolve(r))),
+	);
+	const result = await new Promise<autocannon.Result>((resolve, reject) =>
+		autocannon({ ...options, duration: SECONDS }, (e, r) => (e ? reject(e) : resolve(r))),
+	);
+	return {
+		rowsPerSecond: (result["2xx"] * BATCH) / result.duration,
+		failures: result.non2xx + result.errors + result.timeouts,
+	};
+}
+
+/**
+ * The same rows by plain batched INSERTs — the multi-row statements the ingest path builds from the
+ * same bodies, decoded beforehand — through a prepared-statement connection like the Node writer's,
+ * one transaction per request's rows: no HTTP, no credential check, no decoding.
+ */
+async function rawCeiling(dir: string, signal: "traces" | "logs", bodies: Uint8Array[]): Promise<number> {
+	const path = join(dir, `raw-${signal}.db`);
+	const { client, db } = await openMigratedDatabase(`file:${path}`);
+	const writer = openEmbeddedWriter(path);
+	try {
+		const org = await createOrg(db, systemClock, "Raw");
+		const nowMs = Date.now();
+		const window = {
+			nowNs: BigInt(nowMs) * 1_000_000n,
+			minNs: 0n,
+			maxNs: BigInt(nowMs + 3_600_000) * 1_000_000n,
+		};
+		const batches = bodies.map((body) => {
+			const batch = new IngestBatch(org.id, signal === "traces" ? "spans" : "logs", window, nowMs);
+			decodeProtobuf(body, (r) =>
+				signal === "traces" ? decodeTracesProtobuf(r, batch) : decodeLogsProtobuf(r, batch),
+			);
+			return batch.dataStatements() as { sql: string; args: InValue[] }[];
+		});
+		let rows = 0;
+		let i = 0;
+		const started = performance.now();
+		const warmupEnds = started + 1000;
+		let measuredFrom = 0;
+		const ends = warmupEnds + SECONDS * 1000;
+		for (let now = started; now < ends; now = performance.now()) {
+			if (measuredFrom === 0 && now >= warmupEnds) {
+				measuredFrom = now;
+				rows = 0;
+			}
+			const statements = batches[i++ % batches.length] as { sql: string; args: InValue[] }[];
+			writer.transaction((run) => {
+				for (const statement of statements) run(statement.sql, statement.args, true);
+			});
+			rows += BATCH;
+			// Yield between transactions, as a server does between requests.
+			if (i % 16 === 0) await new Promise((resolve) => setImmediate(resolve));
+		}
+		return rows / ((performance.now() - measuredFrom) / 1000);
+	} finally {
+		writer.close();
+		client.close();
+	}
+}
+
+async function peakMemory(url: string, key: string, pid: number | undefined) {
+	// Just under the 16 MiB limit.
+	const sample = exportRequest("traces", 10_000);
+	const body = exportRequest("traces", Math.floor((0.97 * BIG_LIMIT * 10_000) / sample.byteLength));
+	if (body.byteLength > BIG_LIMIT) throw new Error("the big request came out over the limit");
+	const spans = decodeCount(body);
+	const send = () =>
+		fetch(`${url}/v1/traces`, {
+			method: "POST",
+			headers: { "X-API-Key": key, "Content-Type": "application/x-protobuf" },
+			body,
+		});
+	// One request first, so the baseline holds what the first one leaves behind (code, caches, pages).
+	const first = await send();
+	if (first.status !== 200)
+		throw new Error(`a 16 MiB request answered ${first.status}: ${await first.text()}`);
+	await new Promise((resolve) => setTimeout(resolve, 500));
+	const baseline = rssBytes(pid);
+	let peak = baseline;
+	const sampler = setInterval(() => {
+		peak = Math.max(peak, rssBytes(pid));
+	}, 2);
+	let failures = 0;
+	try {
+		for (let i = 0; i < BIG_REQUESTS; i++) if ((await send()).status !== 200) failures++;
+	} finally {
+		clearInterval(sampler);
+	}
+	return { requestBytes: body.byteLength, spans, baseline, peak, failures };
+}
+
+function decodeCount(body: Uint8Array): number {
+	const nowMs = Date.now();
+	const batch = new IngestBatch(
+		"org_count",
+		"spans",
+		{ nowNs: 0n, minNs: 0n, maxNs: BigInt(nowMs + 3_600_000) * 1_000_000n },
+		nowMs,
+	);
+	decodeProtobuf(body, (r) => decodeTracesProtobuf(r, batch));
+	return batch.items;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+export async function benchOtlp(): Promise<void> {
+	const dir = mkdtempSync(join(tmpdir(), "hexcovery-bench-otlp-"));
+	let server: ChildProcess | undefined;
+	try {
+		const databaseUrl = `file:${join(dir, "node.db")}`;
+		const setup = await openMigratedDatabase(databaseUrl);
+		const org = await createOrg(setup.db, systemClock, "Bench OTLP");
+		const { key } = await createApiKey(setup.db, systemClock, {
+			orgId: org.id,
+			name: "otlp",
+			createdBy: "cli",
+		});
+		setup.client.close();
+		const spanBodies = Array.from({ length: DISTINCT_BODIES }, () => exportRequest("traces", BATCH));
+		const logBodies = Array.from({ length: DISTINCT_BODIES }, () => exportRequest("logs", BATCH));
+
+		const started = await startServer(dir, databaseUrl);
+		server = started.child;
+		process.stderr.write("bench: OTLP spans end to end … ");
+		const spans = await endToEnd(started.url, key, "traces", spanBodies);
+		process.stderr.write(`${Math.round(spans.rowsPerSecond)}/s; log records … `);
+		const logs = await endToEnd(started.url, key, "logs", logBodies);
+		process.stderr.write(`${Math.round(logs.rowsPerSecond)}/s; 16 MiB requests … `);
+		const memory = await peakMemory(started.url, key, server.pid);
+		process.stderr.write("done\n");
+		await stopServer(server);
+		server = undefined;
+
+		process.stderr.write("bench: raw insert ceiling, spans … ");
+		const rawSpans = await rawCeiling(dir, "traces", spanBodies);
+		process.stderr.write(`${Math.round(rawSpans)}/s; log records … `);
+		const rawLogs = await rawCeiling(dir, "logs", logBodies);
+		process.stderr.write(`${Math.round(rawLogs)}/s\n`);
+
+		const mib = (bytes: number) => (bytes / (1024 * 1024)).toFixed(1);
+		const rows = [
+			["spans", spans, rawSpans],
+			["log records", logs, rawLogs],
+		] as const;
+		console.log();
+		console.log(
+			`OTLP ingest — OTLP/HTTP protobuf, ${BATCH} per request, ${CONNECTIONS} connections, ${SECONDS} s per case (Node runtime)`,
+		);
+		console.log();
+		console.log("| signal | end to end /s | raw insert /s | ratio | non-2xx/err |");
+		console.log("|---|---:|---:|---:|---:|");
+		for (const [name, e2e, raw] of rows) {
+			console.log(
+				`| ${name} | ${Math.round(e2e.rowsPerSecond)} | ${Math.round(raw)} | ${(e2e.rowsPerSecond / raw).toFixed(2)} | ${e2e.failures} |`,
+			);
+		}
+		console.log();
+		const growth = memory.peak - memory.baseline;
+		console.log(
+			`Peak RSS ingesting ${BIG_REQUESTS} requests of ${mib(memory.requestBytes)} MiB (${memory.spans} spans each): ` +
+				`${mib(memory.peak)} MiB, ${mib(growth)} MiB over the ${mib(memory.baseline)} MiB before = ` +
+				`${(growth / memory.requestBytes).toFixed(2)}× the request size (failures: ${memory.failures})`,
+		);
+		for (const [name, e2e, raw] of rows) {
+			const ratio = e2e.rowsPerSecond / raw;
+			console.log(
+				`- goal ${name}: end to end ≥ 0.5× raw insert: ${ratio.toFixed(2)}× → ${ratio >= 0.5 ? "met" : "not met"}`,
+			);
+		}
+		const factor = growth / memory.requestBytes;
+		console.log(
+			`- goal memory: peak growth ≤ 4× request size: ${factor.toFixed(2)}× → ${factor <= 4 ? "met" : "not met"}`,
+		);
+	} finally {
+		if (server) await stopServer(server);
+		rmSync(dir, { recursive: true, force: true });
+	}
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await benchOtlp();

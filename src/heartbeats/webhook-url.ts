@@ -1,0 +1,96 @@
+/**
+ * Which URLs a notification channel may deliver to. Only http(s). Unless the deployment allows it
+ * (WEBHOOK_ALLOW_PRIVATE_TARGETS=true), obviously local targets are refused: `localhost` and
+ * `*.localhost`, and IP literals in loopback, private, link-local (cloud metadata), CGNAT,
+ * unspecified and multicast ranges, IPv4 and IPv6 (IPv4-mapped addresses included). A hostname that
+ * resolves to a private address cannot be seen from here: this is a guard against mistakes and the
+ * obvious probes, not a full SSRF defence (on Workers, fetch cannot reach private networks anyway).
+ */
+
+export const MAX_WEBHOOK_URL_LENGTH = 2048;
+
+/** Why `text` may not be a webhook target, or null when it may. */
+export function webhookUrlProblem(text: string, allowPrivate: boolean): string | null {
+	if (text.length > MAX_WEBHOOK_URL_LENGTH) return "url is too long";
+	let url: URL;
+	try {
+		url = new URL(text);
+	} catch {
+		return "url is not a valid URL";
+	}
+	if (url.protocol !== "http:" && url.protocol !== "https:") return "url must be http or https";
+	if (url.username !== "" || url.password !== "") return "url must not carry credentials";
+	if (!allowPrivate && isLocalHost(url.hostname)) {
+		return "url points at a local or private address (set WEBHOOK_ALLOW_PRIVATE_TARGETS=true to allow)";
+	}
+	return null;
+}
+
+/** Slack incoming webhooks get Slack's message format (`{"text": …}`). */
+export function isSlackWebhook(text: string): boolean {
+	try {
+		const url = new URL(text);
+		return url.protocol === "https:" && url.hostname === "hooks.slack.com";
+	} catch {
+		return false;
+	}
+}
+
+export function isLocalHost(hostname: string): boolean {
+	const host = hostname.toLowerCase().replace(/\.$/, "");
+	if (host === "localhost" || host.endsWith(".localhost") || host === "") return true;
+	if (host.startsWith("[") && host.endsWith("]")) return isPrivateIpv6(host.slice(1, -1));
+	const v4 = parseIpv4(host);
+	return v4 !== null && isPrivateIpv4(v4);
+}
+
+/** Dotted quad only (the URL parser already turned other IPv4 spellings like `0x7f.1` into it). */
+function parseIpv4(host: string): number[] | null {
+	const parts = host.split(".");
+	if (parts.length !== 4 || !parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255)) return null;
+	return parts.map(Number);
+}
+
+function isPrivateIpv4([a, b]: number[]): boolean {
+	if (a === undefined || b === undefined) return false;
+	return (
+		a === 0 || // "this network"
+		a === 10 ||
+		a === 127 ||
+		(a === 100 && b >= 64 && b <= 127) || // CGNAT
+		(a === 169 && b === 254) || // link-local, cloud metadata
+		(a === 172 && b >= 16 && b <= 31) ||
+		(a === 192 && b === 168) ||
+		(a === 192 && b === 0) || // IETF protocol assignments
+		(a === 198 && (b === 18 || b === 19)) || // benchmarking
+		a >= 224 // multicast and reserved
+	);
+}
+
+/** Expands an IPv6 literal, as the URL parser serialises it (hex groups, `::` once), into 8 groups. */
+function ipv6Groups(text: string): number[] | null {
+	const halves = text.split("::");
+	if (halves.length > 2) return null;
+	const parse = (part: string) => (part === "" ? [] : part.split(":").map((g) => Number.parseInt(g, 16)));
+	const head = parse(halves[0] ?? "");
+	const rest = halves.length === 2 ? parse(halves[1] ?? "") : [];
+	const known = head.length + rest.length;
+	if ((halves.length === 1 && known !== 8) || known > 8) return null;
+	const groups = [...head, ...new Array<number>(halves.length === 2 ? 8 - known : 0).fill(0), ...rest];
+	return groups.some((g) => Number.isNaN(g) || g < 0 || g > 0xffff) ? null : groups;
+}
+
+function isPrivateIpv6(text: string): boolean {
+	const g = ipv6Groups(text);
+	if (!g) return true; // unparseable: refuse rather than guess
+	const [g0 = 0, , , , , g5 = 0, g6 = 0, g7 = 0] = g;
+	const allZeroUpTo = (n: number) => g.slice(0, n).every((x) => x === 0);
+	if (allZeroUpTo(7) && (g7 === 0 || g7 === 1)) return true; // :: and ::1
+	if (allZeroUpTo(5) && g5 === 0xffff) return isPrivateIpv4([g6 >> 8, g6 & 0xff, g7 >> 8, g7 & 0xff]); // ::ffff:a.b.c.d
+	if (allZeroUpTo(6)) return isPrivateIpv4([g6 >> 8, g6 & 0xff, g7 >> 8, g7 & 0xff]); // ::a.b.c.d (deprecated)
+	if ((g0 & 0xfe00) === 0xfc00) return true; // fc00::/7 unique local
+	if ((g0 & 0xffc0) === 0xfe80) return true; // fe80::/10 link-local
+	if ((g0 & 0xff00) === 0xff00) return true; // multicast
+	if (g0 === 0x64 && g[1] === 0xff9b) return isPrivateIpv4([g6 >> 8, g6 & 0xff, g7 >> 8, g7 & 0xff]); // NAT64
+	return false;
+}

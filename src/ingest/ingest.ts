@@ -1,0 +1,164 @@
+import { eq } from "drizzle-orm";
+import { LruCache } from "../auth/lru.js";
+import type { Clock } from "../clock.js";
+import type { Database } from "../db/client.js";
+import { orgs } from "../db/schema.js";
+import { IngestBatch, type TimeWindow } from "./batch.js";
+import { DecodeError, StorageUnavailable } from "./decode-error.js";
+import { DiscoveryMemory } from "./discovery.js";
+import { parseJson } from "./json.js";
+import { decodeLogsJson, decodeLogsProtobuf } from "./logs.js";
+import type { OtlpFormat, PartialSuccess, Signal } from "./messages.js";
+import { decodeMetricsJson, decodeMetricsProtobuf } from "./metrics.js";
+import { decodeProtobuf } from "./protobuf.js";
+import { decodeTracesJson, decodeTracesProtobuf } from "./traces.js";
+import { libsqlClientOf, type RunStatement, type SyncStatementWriter, writeStatements } from "./writer.js";
+
+export { StorageUnavailable };
+
+/** Records stamped further ahead than this are refused: clock skew does not explain them. */
+export const MAX_FUTURE_SKEW_MS = 60 * 60 * 1000;
+const RETENTION_CACHE_TTL_MS = 60_000;
+const MS = 1_000_000n;
+
+const DECODERS = {
+	traces: { protobuf: decodeTracesProtobuf, json: decodeTracesJson, source: "spans", noun: "spans" },
+	logs: { protobuf: decodeLogsProtobuf, json: decodeLogsJson, source: "logs", noun: "log records" },
+	metrics: {
+		protobuf: decodeMetricsProtobuf,
+		json: decodeMetricsJson,
+		source: "metrics",
+		noun: "data points",
+	},
+} as const;
+
+/**
+ * Decodes one OTLP export into rows and commits them; transport-independent (HTTP and gRPC both end
+ * here). Holds the per-isolate state: org retention (cached briefly), the schema-discovery memory
+ * and the per-org count of requests in flight.
+ */
+export class OtlpIngest {
+	readonly #retention: LruCache<number>;
+	readonly #discovery: DiscoveryMemory;
+	readonly #inFlight = new Map<string, number>();
+
+	constructor(
+		readonly deps: { db: Database; clock: Clock; otlpWriter?: SyncStatementWriter | undefined },
+		readonly maxConcurrentPerOrg: number,
+	) {
+		this.#retention = new LruCache(10_000, deps.clock);
+		this.#discovery = new DiscoveryMemory(deps.clock);
+	}
+
+	/** A slot for one request of `orgId`, or null when the org already has its maximum in flight. */
+	acquire(orgId: string): (() => void) | null {
+		const current = this.#inFlight.get(orgId) ?? 0;
+		if (current >= this.maxConcurrentPerOrg) return null;
+		this.#inFlight.set(orgId, current + 1);
+		let released = false;
+		return () => {
+			if (released) return;
+			released = true;
+			const left = (this.#inFlight.get(orgId) ?? 1) - 1;
+			if (left === 0) this.#inFlight.delete(orgId);
+			else this.#inFlight.set(orgId, left);
+		};
+	}
+
+	async #retentionDays(orgId: string): Promise<number> {
+		const cached = this.#retention.get(orgId);
+		if (cached !== undefined) return cached;
+		let days: number;
+		try {
+			const rows = await this.deps.db
+				.select({ days: orgs.retentionDays })
+				.from(orgs)
+				.where(eq(orgs.id, orgId))
+				.limit(1);
+			days = rows[0]?.days ?? 30;
+		} catch (error) {
+			throw new StorageUnavailable(error);
+		}
+		this.#retention.set(orgId, days, RETENTION_CACHE_TTL_MS);
+		return days;
+	}
+
+	/** Decodes (DecodeError → 400), then writes everything in one transaction (StorageUnavailable → 503). */
+	async export(
+		orgId: string,
+		signal: Signal,
+		format: OtlpFormat,
+		body: Uint8Array,
+	): Promise<PartialSuccess | null> {
+		const decoder = DECODERS[signal];
+		const nowMs = this.deps.clock.now();
+		const retentionDays = await this.#retentionDays(orgId);
+		const nowNs = BigInt(nowMs) * MS;
+		const window: TimeWindow = {
+			nowNs,
+			minNs: BigInt(nowMs - retentionDays * 86_400_000) * MS,
+			maxNs: BigInt(nowMs + MAX_FUTURE_SKEW_MS) * MS,
+		};
+		const root = format === "json" ? parseJson(body) : null;
+		const decode = (batch: IngestBatch) => {
+			if (format === "protobuf") decodeProtobuf(body, (reader) => decoder.protobuf(reader, batch));
+			else decoder.json(root, batch);
+		};
+		const newBatch = (run?: RunStatement) => new IngestBatch(orgId, decoder.source, window, nowMs, run);
+		const writer = this.deps.otlpWriter;
+		const batch = writer
+			? this.#writeWhileDecoding(writer, newBatch, decode)
+			: await this.#decodeThenWrite(newBatch(), decode, body.byteLength);
+		const rejected = batch.rejections.count;
+		return rejected > 0 ? { rejected, message: batch.rejections.message(batch.items, decoder.noun) } : null;
+	}
+
+	/** Embedded: decoded and written in one synchronous transaction, statement by statement. */
+	#writeWhileDecoding(
+		writer: SyncStatementWriter,
+		newBatch: (run: RunStatement) => IngestBatch,
+		decode: (batch: IngestBatch) => void,
+	): IngestBatch {
+		let batch: IngestBatch | undefined;
+		let commitDiscovery: (() => void) | undefined;
+		try {
+			writer.transaction((run) => {
+				// A failed write surfaces through the decoder: marked, so it is not taken for bad input.
+				batch = newBatch((sql, args, cacheable) => {
+					try {
+						run(sql, args, cacheable);
+					} catch (error) {
+						throw new StorageUnavailable(error);
+					}
+				});
+				decode(batch);
+				batch.finish();
+				if (batch.rows === 0) return;
+				const discovery = this.#discovery.plan(batch.discovery);
+				for (const statement of discovery.statements) run(statement.sql, statement.args, false);
+				commitDiscovery = discovery.commit;
+			});
+		} catch (error) {
+			if (error instanceof DecodeError || error instanceof StorageUnavailable) throw error;
+			throw new StorageUnavailable(error);
+		}
+		commitDiscovery?.();
+		if (!batch) throw new Error("the transaction ran without its work");
+		return batch;
+	}
+
+	/** Remote (or any libSQL client): decoded into statements, then written as one transaction. */
+	async #decodeThenWrite(batch: IngestBatch, decode: (batch: IngestBatch) => void, sourceBytes: number) {
+		decode(batch);
+		const statements = batch.dataStatements();
+		const discovery = this.#discovery.plan(batch.discovery);
+		if (statements.length > 0) statements.push(...discovery.statements);
+		try {
+			await writeStatements(libsqlClientOf(this.deps.db), statements, sourceBytes);
+		} catch (error) {
+			throw new StorageUnavailable(error);
+		}
+		if (statements.length > 0) discovery.commit();
+		return batch;
+	}
+}

@@ -1,0 +1,34 @@
+import { ConfigError, optionalText, type Settings } from "../config.js";
+
+/** OTLP ingest limits (docs/otlp.md). */
+export interface OtlpSettings {
+	/** Largest request body, checked before and after decompression (HTTP 413, gRPC RESOURCE_EXHAUSTED). */
+	maxBodyBytes: number;
+	/** Export requests of one org in flight at once in one isolate/process; more get 429. */
+	maxConcurrentPerOrg: number;
+}
+
+export const DEFAULT_OTLP_SETTINGS: OtlpSettings = {
+	maxBodyBytes: 16 * 1024 * 1024,
+	maxConcurrentPerOrg: 16,
+};
+
+function positiveInteger(settings: Settings, name: string, fallback: number): number {
+	const raw = optionalText(settings, name, String(fallback));
+	const value = Number(raw);
+	if (!Number.isInteger(value) || value < 1)
+		throw new ConfigError(name, "invalid", "expected a positive integer");
+	return value;
+}
+
+/** OTLP_MAX_BODY_BYTES (default 16 MiB) and OTLP_MAX_CONCURRENT_PER_ORG (default 16). */
+export function otlpSettingsFrom(settings: Settings): OtlpSettings {
+	return {
+		maxBodyBytes: positiveInteger(settings, "OTLP_MAX_BODY_BYTES", DEFAULT_OTLP_SETTINGS.maxBodyBytes),
+		maxConcurrentPerOrg: positiveInteger(
+			settings,
+			"OTLP_MAX_CONCURRENT_PER_ORG",
+			DEFAULT_OTLP_SETTINGS.maxConcurrentPerOrg,
+		),
+	};
+}

@@ -1,0 +1,259 @@
+import type { InStatement, ResultSet } from "@libsql/client";
+import type { Database } from "../db/client.js";
+import { type LogJson, logColumns, logJson } from "./logs.js";
+import {
+	ERROR_RULES,
+	exactTime,
+	type Filter,
+	filterSql,
+	type Histogram,
+	nsTime,
+	type PageSource,
+	prepareHistogram,
+	quote,
+	ratio,
+	readBatch,
+	Statement,
+	scope,
+	type TableRef,
+	table,
+	text,
+} from "./store.js";
+import type { PageWindow } from "./window.js";
+
+/** Counts of one source on a host (or one service on a host) over the window. */
+export interface SourceCounts {
+	count: number;
+	errors: number;
+	error_rate: number | null;
+}
+
+export interface HostJson {
+	host: string;
+	/** The newest log, span or metric point of the host in the window. */
+	last_seen: string;
+	last_seen_unix_nano: string;
+	services: string[];
+	logs: SourceCounts;
+	spans: SourceCounts;
+	metric_points: { count: number };
+	/** (error logs + error spans) / (logs + spans); null without either. */
+	error_rate: number | null;
+}
+
+export interface HostServiceJson {
+	service: string | null;
+	logs: SourceCounts;
+	spans: SourceCounts;
+	metric_points: { count: number };
+	last_seen: string;
+	last_seen_unix_nano: string;
+}
+
+export interface HostDetailJson extends HostJson {
+	by_service: HostServiceJson[];
+	histogram: { logs: Histogram; spans: Histogram };
+	/** The newest error logs of the host in the window (at most 20). */
+	recent_errors: LogJson[];
+}
+
+const SOURCES: { source: PageSource; alias: string; errors: boolean }[] = [
+	{ source: "logs", alias: "l", errors: true },
+	{ source: "spans", alias: "s", errors: true },
+	{ source: "metrics", alias: "m", errors: false },
+];
+
+/**
+ * Hosts after `after` (by name) with a log, span or metric point in the window. Logs and spans are
+ * walked host by host through their (org_id, host, timestamp) index — a loose index scan, one
+ * seek per host, plus one seek to see whether the host has rows in the window — so the cost grows
+ * with the number of hosts, not of rows. Metric points (no host index in 0003) are read in the window.
+ */
+function hostNamesStatement(orgId: string, window: PageWindow, after: string, limit: number): InStatement {
+	const statement = new Statement();
+	const from = statement.param(after);
+	const ctes: string[] = [];
+	const parts: string[] = [];
+	for (const { source, alias } of SOURCES) {
+		const t = table(source, alias);
+		const host = t.field("host");
+		if (source === "metrics") {
+			parts.push(
+				`SELECT ${host} AS host FROM ${t.from} WHERE ${scope(statement, t, orgId, window)} AND ${host} > ${from}`,
+			);
+			continue;
+		}
+		const walk = quote(`${alias}_hosts`);
+		const next = (bound: string) =>
+			`(SELECT min(${host}) FROM ${t.from} WHERE ${t.org} = ${statement.param(orgId)} AND ${host} > ${bound})`;
+		ctes.push(
+			`${walk}(host) AS (SELECT ${next(from)} UNION ALL SELECT ${next(`${walk}.host`)} FROM ${walk} WHERE ${walk}.host IS NOT NULL)`,
+		);
+		parts.push(
+			`SELECT host FROM ${walk} WHERE host IS NOT NULL AND EXISTS (SELECT 1 FROM ${t.from} WHERE ${scope(statement, t, orgId, window)} AND ${host} = ${walk}.host)`,
+		);
+	}
+	return statement.done(
+		`WITH RECURSIVE ${ctes.join(", ")} SELECT host FROM (${parts.join(" UNION ")}) ORDER BY host LIMIT ${statement.param(BigInt(limit + 1))}`,
+	);
+}
+
+/** Per (source, host, service): rows, errors and the newest time in the window, for the given hosts. */
+function statsStatement(orgId: string, window: PageWindow, hosts: string[]): InStatement {
+	const statement = new Statement();
+	const parts = SOURCES.map(({ source, alias, errors }) => {
+		const t: TableRef = table(source, alias);
+		const host = t.field("host");
+		const service = t.field("service");
+		const errorCount = errors
+			? `sum(${filterSql(statement, t, ERROR_RULES[source as "logs" | "spans"])})`
+			: "0";
+		return (
+			`SELECT ${statement.param(source)} AS source, ${host} AS host, ${service} AS service, count(*) AS n,` +
+			` coalesce(${errorCount}, 0) AS errors, ${exactTime(t, `max(${t.time})`)} AS last` +
+			` FROM ${t.from} WHERE ${scope(statement, t, orgId, window)} AND ${host} IN ${statement.list(hosts)}` +
+			` GROUP BY ${host}, ${service}`
+		);
+	});
+	return statement.done(parts.join(" UNION ALL "));
+}
+
+interface Tally {
+	logs: { count: number; errors: number };
+	spans: { count: number; errors: number };
+	metrics: number;
+	last: bigint;
+}
+
+const emptyTally = (): Tally => ({
+	logs: { count: 0, errors: 0 },
+	spans: { count: 0, errors: 0 },
+	metrics: 0,
+	last: -1n,
+});
+
+function add(tally: Tally, source: string, n: number, errors: number, last: bigint): void {
+	if (source === "logs" || source === "spans") {
+		tally[source].count += n;
+		tally[source].errors += errors;
+	} else tally.metrics += n;
+	if (last > tally.last) tally.last = last;
+}
+
+const counts = (c: { count: number; errors: number }): SourceCounts => ({
+	count: c.count,
+	errors: c.errors,
+	error_rate: ratio(c.errors, c.count),
+});
+
+function lastSeen(last: bigint) {
+	const { time, time_unix_nano } = nsTime(last.toString());
+	return { last_seen: time, last_seen_unix_nano: time_unix_nano };
+}
+
+interface HostTally extends Tally {
+	services: Map<string | null, Tally>;
+}
+
+function tallyHosts(result: ResultSet | undefined): Map<string, HostTally> {
+	const hosts = new Map<string, HostTally>();
+	for (const row of result?.rows ?? []) {
+		const host = String(row.host);
+		const service = text(row, "service");
+		let hostTally = hosts.get(host);
+		if (!hostTally) {
+			hostTally = { ...emptyTally(), services: new Map() };
+			hosts.set(host, hostTally);
+		}
+		let serviceTally = hostTally.services.get(service);
+		if (!serviceTally) {
+			serviceTally = emptyTally();
+			hostTally.services.set(service, serviceTally);
+		}
+		const source = String(row.source);
+		const last = BigInt(String(row.last));
+		add(hostTally, source, Number(row.n), Number(row.errors), last);
+		add(serviceTally, source, Number(row.n), Number(row.errors), last);
+	}
+	return hosts;
+}
+
+function hostJson(host: string, tally: HostTally): HostJson {
+	return {
+		host,
+		...lastSeen(tally.last),
+		services: [...tally.services.keys()].filter((s): s is string => s !== null).sort(),
+		logs: counts(tally.logs),
+		spans: counts(tally.spans),
+		metric_points: { count: tally.metrics },
+		error_rate: ratio(tally.logs.errors + tally.spans.errors, tally.logs.count + tally.spans.count),
+	};
+}
+
+/** Hosts by name, keyset on the name: a name does not move while data arrives (last_seen would). */
+export async function hostsPage(
+	db: Database,
+	orgId: string,
+	window: PageWindow,
+	options: { limit: number; after: string | null },
+): Promise<{ rows: HostJson[]; next: string | null }> {
+	// "" is below every host name; a host.name of "" counts as no host.
+	const [names] = await readBatch(db, [
+		hostNamesStatement(orgId, window, options.after ?? "", options.limit),
+	]);
+	const all = (names?.rows ?? []).map((row) => String(row.host));
+	const page = all.slice(0, options.limit);
+	if (page.length === 0) return { rows: [], next: null };
+	const [stats] = await readBatch(db, [statsStatement(orgId, window, page)]);
+	const tallies = tallyHosts(stats);
+	return {
+		rows: page.flatMap((host) => {
+			const tally = tallies.get(host);
+			return tally ? [hostJson(host, tally)] : [];
+		}),
+		next: all.length > options.limit ? (page.at(-1) ?? null) : null,
+	};
+}
+
+export const HOST_RECENT_ERRORS = 20;
+
+/** One host over the window; null when it has no row there (or belongs to another org). */
+export async function hostDetail(
+	db: Database,
+	orgId: string,
+	window: PageWindow,
+	host: string,
+): Promise<HostDetailJson | null> {
+	const hostFilter: Filter = { field: "host", op: "=", value: host };
+	const byHost = [hostFilter];
+	const logsHistogram = prepareHistogram("logs", byHost, window, orgId);
+	const spansHistogram = prepareHistogram("spans", byHost, window, orgId);
+	const recent = new Statement();
+	const l = table("logs", "l");
+	const recentSql =
+		`SELECT ${logColumns(l)} FROM ${l.from} WHERE ${scope(recent, l, orgId, window)}` +
+		` AND ${filterSql(recent, l, hostFilter)} AND ${filterSql(recent, l, ERROR_RULES.logs)}` +
+		` ORDER BY ${l.time} DESC, ${l.id} DESC LIMIT ${recent.param(BigInt(HOST_RECENT_ERRORS))}`;
+	const [stats, logsCounts, spansCounts, errors] = await readBatch(db, [
+		statsStatement(orgId, window, [host]),
+		logsHistogram.statement,
+		spansHistogram.statement,
+		recent.done(recentSql),
+	]);
+	const tally = tallyHosts(stats).get(host);
+	if (!tally || !logsCounts || !spansCounts) return null;
+	return {
+		...hostJson(host, tally),
+		by_service: [...tally.services.entries()]
+			.sort(([a], [b]) => (a === b ? 0 : a === null ? 1 : b === null ? -1 : a < b ? -1 : 1))
+			.map(([service, s]) => ({
+				service,
+				logs: counts(s.logs),
+				spans: counts(s.spans),
+				metric_points: { count: s.metrics },
+				...lastSeen(s.last),
+			})),
+		histogram: { logs: logsHistogram.read(logsCounts), spans: spansHistogram.read(spansCounts) },
+		recent_errors: (errors?.rows ?? []).map(logJson),
+	};
+}

@@ -1,0 +1,73 @@
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import type { AppDeps, AppEnv } from "../app-env.js";
+import { apiKeyOrSession, requireAccess } from "../auth/credentials.js";
+import { jsonBody } from "../http/json-body.js";
+import { apiKeyOrBearerSecurity, ErrorSchema, errorResponses, validationHook } from "../http/openapi.js";
+import { runOql } from "../oql/execute.js";
+
+const QueryBody = z
+	.strictObject({
+		query: z.string().openapi({
+			description: "One OQL query (docs/oql.md). Its time range defaults to LAST 1h.",
+			example: "SELECT count(*) FROM logs WHERE level = 'error' LAST 1h",
+		}),
+	})
+	.openapi("OqlQuery");
+
+/** The contract's answer (§4), shared with the routes that run saved queries. */
+export const OqlResultSchema = z
+	.object({
+		columns: z.array(
+			z.object({
+				name: z.string().openapi({ example: "count(*)" }),
+				type: z.enum(["number", "string", "time", "bool", "any", "json"]),
+			}),
+		),
+		rows: z.array(z.array(z.unknown())).openapi({ example: [[42]] }),
+		meta: z.object({
+			from: z.string().openapi({ example: "2026-11-28T11:00:00.000Z" }),
+			to: z.string().openapi({ example: "2026-11-28T12:00:00.000Z" }),
+			row_count: z.number().int(),
+			truncated: z.boolean(),
+			elapsed_ms: z.number(),
+		}),
+	})
+	.openapi("OqlResult");
+
+/** The OQL error answers, for the OpenAPI document of every route that runs a query. */
+export const oqlErrorResponses = {
+	400: {
+		description:
+			"`oql_syntax_error` (with `position`), `oql_invalid_query`, `oql_range_too_large`, `invalid_request`",
+		content: { "application/json": { schema: ErrorSchema } },
+	},
+	503: {
+		description: "`query_timeout` (with `Retry-After`)",
+		content: { "application/json": { schema: ErrorSchema } },
+	},
+};
+
+export function dslRoutes(deps: AppDeps) {
+	const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+	const run = createRoute({
+		method: "post",
+		path: "/",
+		tags: ["OQL"],
+		summary: "Run an OQL query",
+		description:
+			"Reads the caller's org only. Every value in the query is a bound parameter; the org filter and the time window are added by the compiler. The window is at most 31 days (configurable); a statement past the timeout answers 503 `query_timeout`.",
+		security: apiKeyOrBearerSecurity,
+		middleware: [requireAccess(deps, apiKeyOrSession("viewer")), jsonBody] as const,
+		request: { body: { required: true, content: { "application/json": { schema: QueryBody } } } },
+		responses: {
+			200: { description: "The result", content: { "application/json": { schema: OqlResultSchema } } },
+			...errorResponses(401, 403, 413, 415),
+			...oqlErrorResponses,
+		},
+	});
+	app.openapi(run, async (c) => {
+		const { query } = c.req.valid("json");
+		return c.json(await runOql(deps, c.var.principal.orgId, query), 200);
+	});
+	return app;
+}

@@ -1,0 +1,373 @@
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { and, asc, count, eq } from "drizzle-orm";
+import type { AppDeps, AppEnv } from "../app-env.js";
+import { roleAtLeast, sessionAccess, sessionActor } from "../auth/session-access.js";
+import { encryptSecret } from "../auth/totp.js";
+import { orgs } from "../db/schema.js";
+import {
+	alertDeliveries,
+	type NotificationChannelRow,
+	notificationChannels,
+} from "../db/schema-heartbeats.js";
+import { ApiError } from "../errors.js";
+import { afterAttempt, sendWebhook } from "../heartbeats/alerts.js";
+import { isSlackWebhook, MAX_WEBHOOK_URL_LENGTH, webhookUrlProblem } from "../heartbeats/webhook-url.js";
+import { jsonBody } from "../http/json-body.js";
+import { errorResponses, validationHook } from "../http/openapi.js";
+import { toRfc3339 } from "../http/time.js";
+import { newId } from "../ids.js";
+
+/** Org-level notification channels for heartbeat alerts (docs/heartbeats.md): viewers read, members and up write. */
+
+export const MAX_CHANNELS_PER_ORG = 50;
+
+const Name = z.string().trim().min(1).max(200).openapi({ example: "On-call webhook" });
+const Url = z.string().max(MAX_WEBHOOK_URL_LENGTH).openapi({
+	example: "https://hooks.example.com/hexcovery",
+	description: "http(s); a `https://hooks.slack.com/…` URL gets Slack's message format",
+});
+const Secret = z.string().min(16).max(256).openapi({
+	description:
+		"Signs each delivery: `X-Hexcovery-Signature: sha256=<hex HMAC-SHA256 of the body>`. Never shown again.",
+});
+
+const CreateBody = z
+	.strictObject({
+		name: Name,
+		type: z.literal("webhook").default("webhook"),
+		url: Url,
+		secret: Secret.nullable().optional(),
+		enabled: z.boolean().default(true),
+	})
+	.openapi("NotificationChannelCreate", {
+		example: {
+			name: "On-call webhook",
+			type: "webhook",
+			url: "https://hooks.example.com/hexcovery",
+			secret: "a-long-random-shared-secret",
+		},
+	});
+
+const PatchBody = z
+	.strictObject({
+		name: Name.optional(),
+		url: Url.optional(),
+		secret: Secret.nullable()
+			.optional()
+			.openapi({ description: "A new secret, or null for unsigned deliveries" }),
+		enabled: z.boolean().optional(),
+	})
+	.refine((b) => Object.values(b).some((v) => v !== undefined), { message: "Send at least one field" })
+	.openapi("NotificationChannelUpdate", { example: { enabled: false } });
+
+const ChannelSchema = z
+	.object({
+		id: z.string().openapi({ example: "nch_5RtY8uIo1PlK3jHg6FdS" }),
+		name: z.string(),
+		type: z.literal("webhook"),
+		url: z
+			.string()
+			.openapi({ description: "In full for members and up; viewers see only the scheme and host" }),
+		format: z.enum(["json", "slack"]).openapi({ description: "slack for hooks.slack.com URLs" }),
+		has_secret: z.boolean(),
+		enabled: z.boolean(),
+		created_at: z.string(),
+		updated_at: z.string(),
+	})
+	.openapi("NotificationChannel");
+
+const TestResult = z
+	.object({
+		delivery_id: z.number().int(),
+		status: z.enum(["delivered", "failed"]),
+		response_status: z.number().int().nullable(),
+		error: z.string().nullable(),
+		attempted_at: z.string(),
+	})
+	.openapi("NotificationTestResult");
+
+const IdParams = z.object({
+	id: z
+		.string()
+		.min(1)
+		.max(64)
+		.openapi({ param: { name: "id", in: "path" } }),
+});
+
+const notFound = () => new ApiError(404, "not_found", "No notification channel with that id.");
+
+function checkedUrl(deps: AppDeps, url: string): string {
+	const problem = webhookUrlProblem(url, deps.config.heartbeats?.allowPrivateWebhookTargets ?? false);
+	if (problem) {
+		throw new ApiError(400, "invalid_request", "The request is invalid.", {
+			details: [{ path: "url", message: problem }],
+		});
+	}
+	return url;
+}
+
+/** The URL a viewer may see: Slack webhook URLs and many others carry their secret in the path. */
+function redacted(url: string): string {
+	try {
+		return `${new URL(url).origin}/…`;
+	} catch {
+		return "…";
+	}
+}
+
+function toChannelJson(row: NotificationChannelRow, fullUrl: boolean): z.infer<typeof ChannelSchema> {
+	return {
+		id: row.id,
+		name: row.name,
+		type: row.type,
+		url: fullUrl ? row.url : redacted(row.url),
+		format: isSlackWebhook(row.url) ? "slack" : "json",
+		has_secret: row.secretEncrypted !== null,
+		enabled: row.enabled,
+		created_at: toRfc3339(row.createdAt),
+		updated_at: toRfc3339(row.updatedAt),
+	};
+}
+
+export function notificationChannelRoutes(deps: AppDeps) {
+	const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+	const read = sessionAccess(deps, "viewer");
+	const write = sessionAccess(deps, "member");
+	const tags = ["Notification channels"];
+	const security = [{ Bearer: [] }];
+
+	const find = async (orgId: string, id: string) => {
+		const [row] = await deps.db
+			.select()
+			.from(notificationChannels)
+			.where(and(eq(notificationChannels.id, id), eq(notificationChannels.orgId, orgId)));
+		return row;
+	};
+
+	app.openapi(
+		createRoute({
+			method: "get",
+			path: "/",
+			tags,
+			security,
+			summary: "List the organization's notification channels",
+			description:
+				"Every channel of the org, oldest first. Secrets are never shown (`has_secret`); viewers see only each URL's origin, members and up the full URL.",
+			middleware: [read] as const,
+			responses: {
+				200: {
+					description: "The channels, oldest first",
+					content: {
+						"application/json": {
+							schema: z.object({ data: z.array(ChannelSchema) }).openapi("NotificationChannelList"),
+						},
+					},
+				},
+				...errorResponses(400, 401, 403),
+			},
+		}),
+		async (c) => {
+			const actor = sessionActor(c);
+			const rows = await deps.db
+				.select()
+				.from(notificationChannels)
+				.where(eq(notificationChannels.orgId, actor.orgId))
+				.orderBy(asc(notificationChannels.createdAt), asc(notificationChannels.id));
+			const full = roleAtLeast(actor.role, "member");
+			return c.json({ data: rows.map((r) => toChannelJson(r, full)) }, 200);
+		},
+	);
+
+	app.openapi(
+		createRoute({
+			method: "post",
+			path: "/",
+			tags,
+			security,
+			summary: "Add a webhook channel",
+			description: `Every monitor flip to or from \`down\` is POSTed to every enabled channel of the organization, as JSON (or Slack's format for hooks.slack.com). URLs must be http(s) and, unless the deployment allows it, not local or private addresses. At most ${MAX_CHANNELS_PER_ORG} channels per organization (409 \`conflict\`).`,
+			middleware: [write, jsonBody] as const,
+			request: { body: { required: true, content: { "application/json": { schema: CreateBody } } } },
+			responses: {
+				201: { description: "Created", content: { "application/json": { schema: ChannelSchema } } },
+				...errorResponses(400, 401, 403, 409, 413, 415),
+			},
+		}),
+		async (c) => {
+			const actor = sessionActor(c);
+			const body = c.req.valid("json");
+			const url = checkedUrl(deps, body.url);
+			const [existing] = await deps.db
+				.select({ n: count() })
+				.from(notificationChannels)
+				.where(eq(notificationChannels.orgId, actor.orgId));
+			if ((existing?.n ?? 0) >= MAX_CHANNELS_PER_ORG) {
+				throw new ApiError(
+					409,
+					"conflict",
+					`An organization has at most ${MAX_CHANNELS_PER_ORG} notification channels.`,
+				);
+			}
+			const now = deps.clock.now();
+			const row: NotificationChannelRow = {
+				id: newId("nch"),
+				orgId: actor.orgId,
+				name: body.name,
+				type: "webhook",
+				url,
+				secretEncrypted: body.secret ? await encryptSecret(body.secret, deps.config.auth.totpKey) : null,
+				enabled: body.enabled,
+				createdAt: now,
+				updatedAt: now,
+			};
+			await deps.db.insert(notificationChannels).values(row);
+			return c.json(toChannelJson(row, true), 201);
+		},
+	);
+
+	app.openapi(
+		createRoute({
+			method: "patch",
+			path: "/{id}",
+			tags,
+			security,
+			summary: "Change a channel (name, URL, secret, enabled)",
+			description:
+				"`secret: null` makes deliveries unsigned; a new URL is checked like on create. Deliveries already queued use the channel as it is when they are sent.",
+			middleware: [write, jsonBody] as const,
+			request: {
+				params: IdParams,
+				body: { required: true, content: { "application/json": { schema: PatchBody } } },
+			},
+			responses: {
+				200: {
+					description: "The updated channel",
+					content: { "application/json": { schema: ChannelSchema } },
+				},
+				...errorResponses(400, 401, 403, 404, 413, 415),
+			},
+		}),
+		async (c) => {
+			const actor = sessionActor(c);
+			const body = c.req.valid("json");
+			const secretEncrypted =
+				body.secret === undefined
+					? undefined
+					: body.secret === null
+						? null
+						: await encryptSecret(body.secret, deps.config.auth.totpKey);
+			const [row] = await deps.db
+				.update(notificationChannels)
+				.set({
+					...(body.name !== undefined && { name: body.name }),
+					...(body.url !== undefined && { url: checkedUrl(deps, body.url) }),
+					...(secretEncrypted !== undefined && { secretEncrypted }),
+					...(body.enabled !== undefined && { enabled: body.enabled }),
+					updatedAt: deps.clock.now(),
+				})
+				.where(
+					and(
+						eq(notificationChannels.id, c.req.valid("param").id),
+						eq(notificationChannels.orgId, actor.orgId),
+					),
+				)
+				.returning();
+			if (!row) throw notFound();
+			return c.json(toChannelJson(row, true), 200);
+		},
+	);
+
+	app.openapi(
+		createRoute({
+			method: "delete",
+			path: "/{id}",
+			tags,
+			security,
+			summary: "Delete a channel and its delivery log",
+			description: "Pending deliveries to it are dropped. Another org's channel id is 404.",
+			middleware: [write] as const,
+			request: { params: IdParams },
+			responses: { 204: { description: "Deleted" }, ...errorResponses(400, 401, 403, 404) },
+		}),
+		async (c) => {
+			const actor = sessionActor(c);
+			const id = c.req.valid("param").id;
+			const [deleted] = await deps.db.batch([
+				deps.db
+					.delete(notificationChannels)
+					.where(and(eq(notificationChannels.id, id), eq(notificationChannels.orgId, actor.orgId)))
+					.returning({ id: notificationChannels.id }),
+				deps.db
+					.delete(alertDeliveries)
+					.where(and(eq(alertDeliveries.channelId, id), eq(alertDeliveries.orgId, actor.orgId))),
+			]);
+			if (deleted.length !== 1) throw notFound();
+			return c.body(null, 204);
+		},
+	);
+
+	app.openapi(
+		createRoute({
+			method: "post",
+			path: "/{id}/test",
+			tags,
+			security,
+			summary: "Send a test notification now",
+			description:
+				'POSTs `{"event":"test", …}` (signed like every delivery) once, waits for the receiver (up to 10 s) and answers with the outcome; a failed test is not retried. Disabled channels are tested too.',
+			middleware: [write] as const,
+			request: { params: IdParams },
+			responses: {
+				200: {
+					description: "The outcome (also when the receiver failed)",
+					content: { "application/json": { schema: TestResult } },
+				},
+				...errorResponses(400, 401, 403, 404),
+			},
+		}),
+		async (c) => {
+			const actor = sessionActor(c);
+			const channel = await find(actor.orgId, c.req.valid("param").id);
+			if (!channel) throw notFound();
+			const [org] = await deps.db.select({ name: orgs.name }).from(orgs).where(eq(orgs.id, actor.orgId));
+			const now = deps.clock.now();
+			const payload = JSON.stringify({
+				event: "test",
+				event_id: `test_${newId("nch").slice(4)}`,
+				time: toRfc3339(now),
+				org: { id: actor.orgId, name: org?.name ?? null },
+				channel: { id: channel.id, name: channel.name },
+			});
+			const [delivery] = await deps.db
+				.insert(alertDeliveries)
+				.values({
+					orgId: actor.orgId,
+					channelId: channel.id,
+					event: "test",
+					payload,
+					status: "pending",
+					attempts: 1,
+					nextAttemptAt: null,
+					lastAttemptAt: now,
+					createdAt: now,
+				})
+				.returning();
+			if (!delivery) throw new Error("test delivery not stored");
+			const result = await sendWebhook({ ...channel, enabled: true }, delivery, deps);
+			const change = afterAttempt(delivery, result, deps.clock.now());
+			await deps.db.update(alertDeliveries).set(change).where(eq(alertDeliveries.id, delivery.id));
+			return c.json(
+				{
+					delivery_id: delivery.id,
+					status: result.ok ? ("delivered" as const) : ("failed" as const),
+					response_status: result.status,
+					error: result.error,
+					attempted_at: toRfc3339(now),
+				},
+				200,
+			);
+		},
+	);
+
+	return app;
+}

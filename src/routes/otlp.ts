@@ -1,0 +1,210 @@
+import { OpenAPIHono, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import type { AppDeps, AppEnv } from "../app-env.js";
+import { apiKeyOnly, authenticate, authorize } from "../auth/credentials.js";
+import { ApiError, requestIdOf } from "../errors.js";
+import { BodyTooLarge, contentEncodingOf, readOtlpBody } from "../ingest/body.js";
+import { DecodeError } from "../ingest/decode-error.js";
+import { OtlpIngest, StorageUnavailable } from "../ingest/ingest.js";
+import {
+	CONTENT_TYPES,
+	encodeStatus,
+	exportResponse,
+	GRPC_CODES,
+	type OtlpFormat,
+	type RpcStatus,
+	SIGNALS,
+	type Signal,
+	type StatusDetail,
+} from "../ingest/messages.js";
+import { DEFAULT_OTLP_SETTINGS } from "../ingest/settings.js";
+
+/** Seconds a client should wait after a 503 (storage) or a 429 (too many requests in flight). */
+export const RETRY_AFTER_SECONDS = { unavailable: 5, rateLimited: 1 };
+
+const MESSAGE_NAMES: Record<Signal, string> = { traces: "Trace", logs: "Logs", metrics: "Metrics" };
+
+/** The format of a Content-Type, or null (415). Parameters such as charset are allowed. */
+export function otlpFormatOf(contentType: string | undefined): OtlpFormat | null {
+	const mediaType = (contentType ?? "").split(";")[0]?.trim().toLowerCase();
+	if (mediaType === CONTENT_TYPES.protobuf) return "protobuf";
+	if (mediaType === CONTENT_TYPES.json) return "json";
+	return null;
+}
+
+/** The gRPC code an HTTP failure corresponds to (it is also the Status.code of the body). */
+export function grpcCodeForHttpStatus(status: number): number {
+	switch (status) {
+		case 400:
+		case 415:
+			return GRPC_CODES.INVALID_ARGUMENT;
+		case 401:
+			return GRPC_CODES.UNAUTHENTICATED;
+		case 403:
+			return GRPC_CODES.PERMISSION_DENIED;
+		case 413:
+		case 429:
+			return GRPC_CODES.RESOURCE_EXHAUSTED;
+		case 503:
+			return GRPC_CODES.UNAVAILABLE;
+		default:
+			return GRPC_CODES.INTERNAL;
+	}
+}
+
+/** Every failure of the pipeline, as the ApiError the contract names for it. */
+function toApiError(error: unknown, c: Context): ApiError {
+	if (error instanceof ApiError) return error;
+	if (error instanceof BodyTooLarge) return new ApiError(413, "payload_too_large", error.message);
+	if (error instanceof DecodeError) {
+		return new ApiError(400, "invalid_request", `The body cannot be decoded: ${error.message}`, {
+			details: { field: error.field, description: error.description },
+		});
+	}
+	const storage = error instanceof StorageUnavailable;
+	console.error(
+		JSON.stringify({
+			level: "error",
+			request_id: requestIdOf(c),
+			msg: storage ? "OTLP write failed" : "OTLP export failed",
+			error: String((error as Error)?.stack ?? error),
+			cause: (error as Error)?.cause === undefined ? undefined : String((error as Error).cause),
+		}),
+	);
+	if (storage) {
+		return new ApiError(
+			503,
+			"unavailable",
+			"The data could not be stored right now; nothing was kept. Retry later.",
+			{
+				headers: { "Retry-After": String(RETRY_AFTER_SECONDS.unavailable) },
+			},
+		);
+	}
+	return new ApiError(500, "internal_error", "An unexpected error occurred.");
+}
+
+/** The contract's error, as the google.rpc.Status OTLP requires, in the request's format. */
+function statusResponse(c: Context, error: ApiError, format: OtlpFormat): Response {
+	const details: StatusDetail[] = [
+		{
+			type: "ErrorInfo",
+			reason: error.code.toUpperCase(),
+			domain: "hexcovery",
+			metadata: { request_id: requestIdOf(c) },
+		},
+	];
+	const violation = error.options.details as { field?: unknown; description?: unknown } | undefined;
+	if (typeof violation?.field === "string" && typeof violation.description === "string") {
+		details.push({
+			type: "BadRequest",
+			violations: [{ field: violation.field, description: violation.description }],
+		});
+	}
+	const retryAfter = error.options.headers?.["Retry-After"];
+	if (retryAfter !== undefined) details.push({ type: "RetryInfo", seconds: Number(retryAfter) });
+	const status: RpcStatus = { code: grpcCodeForHttpStatus(error.status), message: error.message, details };
+	return c.body(encodeStatus(status, format) as string, error.status, {
+		...error.options.headers,
+		"Content-Type": CONTENT_TYPES[format],
+	});
+}
+
+async function handleExport(
+	c: Context<AppEnv>,
+	deps: AppDeps,
+	ingest: OtlpIngest,
+	signal: Signal,
+	maxBodyBytes: number,
+) {
+	const format = otlpFormatOf(c.req.header("Content-Type"));
+	// An unsupported type has no format of its own to answer in: JSON is the readable one.
+	const answerAs = format ?? "json";
+	let release: (() => void) | null = null;
+	try {
+		const principal = await authenticate(c, deps);
+		authorize(principal, apiKeyOnly);
+		if (c.req.query("org_id") !== undefined) {
+			throw new ApiError(
+				400,
+				"invalid_request",
+				"org_id cannot be set: the API key decides the organization.",
+			);
+		}
+		if (!format) {
+			throw new ApiError(415, "unsupported_media_type", "Send application/x-protobuf or application/json.");
+		}
+		const encoding = contentEncodingOf(c.req.header("Content-Encoding"));
+		if (!encoding) {
+			throw new ApiError(415, "unsupported_media_type", "Content-Encoding must be gzip, deflate or none.");
+		}
+		release = ingest.acquire(principal.orgId);
+		if (!release) {
+			throw new ApiError(
+				429,
+				"rate_limited",
+				"Too many export requests of this organization in flight; retry shortly.",
+				{
+					headers: { "Retry-After": String(RETRY_AFTER_SECONDS.rateLimited) },
+				},
+			);
+		}
+		const body = await readOtlpBody(c.req.raw, encoding, maxBodyBytes);
+		const partial = await ingest.export(principal.orgId, signal, format, body);
+		return c.body(exportResponse(signal, format, partial) as string, 200, {
+			"Content-Type": CONTENT_TYPES[format],
+		});
+	} catch (error) {
+		return statusResponse(c, toApiError(error, c), answerAs);
+	} finally {
+		release?.();
+	}
+}
+
+const ExportBody = z.string().openapi({ format: "binary" });
+
+/**
+ * OTLP/HTTP (contract §5): `POST /v1/traces`, `/v1/logs`, `/v1/metrics` at the standard paths, so an
+ * OpenTelemetry SDK or Collector needs only the base URL and the `X-API-Key` header. API keys only.
+ */
+export function otlpRoutes(deps: AppDeps) {
+	const app = new OpenAPIHono<AppEnv>();
+	const settings = deps.config.otlp ?? DEFAULT_OTLP_SETTINGS;
+	const ingest = new OtlpIngest(deps, settings.maxConcurrentPerOrg);
+	for (const signal of SIGNALS) {
+		const name = MESSAGE_NAMES[signal];
+		app.openAPIRegistry.registerPath({
+			method: "post",
+			path: `/v1/${signal}`,
+			tags: ["OTLP"],
+			summary: `OTLP/HTTP ${signal} export`,
+			description:
+				`An \`Export${name}ServiceRequest\` as protobuf or OTLP JSON, optionally with \`Content-Encoding: gzip\` ` +
+				"(or deflate). The answer has the request's content type: `Export" +
+				`${name}ServiceResponse\` (with \`partial_success\` when items were rejected), or a \`google.rpc.Status\` on failure. ` +
+				"Limits and rules: docs/otlp.md.",
+			security: [{ ApiKey: [] }],
+			request: {
+				body: {
+					required: true,
+					content: {
+						"application/x-protobuf": { schema: ExportBody },
+						"application/json": { schema: z.object({}) },
+					},
+				},
+			},
+			responses: {
+				200: { description: `Stored (all, or all but the rejected items): \`Export${name}ServiceResponse\`` },
+				400: { description: "Undecodable body (`google.rpc.Status` with BadRequest)" },
+				401: { description: "No valid API key" },
+				403: { description: "A JWT instead of an API key (`API_KEY_REQUIRED`)" },
+				413: { description: "Body over the limit, before or after decompression" },
+				415: { description: "Content-Type or Content-Encoding not supported" },
+				429: { description: "Too many requests of the org in flight (`Retry-After`)" },
+				503: { description: "Storage unavailable, nothing stored (`Retry-After`)" },
+			},
+		});
+		app.post(`/v1/${signal}`, (c) => handleExport(c, deps, ingest, signal, settings.maxBodyBytes));
+	}
+	return app;
+}

@@ -1,0 +1,714 @@
+import { join } from "node:path";
+import { createGzip, deflateRawSync, deflateSync, gzipSync } from "node:zlib";
+import { BinaryReader } from "@bufbuild/protobuf/wire";
+import type { Client } from "@libsql/client";
+import { eq } from "drizzle-orm";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { createApp } from "../../src/app.js";
+import { orgs } from "../../src/db/schema.js";
+import { DISCOVERY_LIMITS } from "../../src/ingest/discovery.js";
+import { openEmbeddedWriter } from "../../src/ingest/embedded-writer.js";
+import { sweepTelemetryRetention } from "../../src/ingest/retention.js";
+import { DEFAULT_OTLP_SETTINGS, type OtlpSettings } from "../../src/ingest/settings.js";
+import type { SyncStatementWriter } from "../../src/ingest/writer.js";
+import { FakeClock } from "../support/clock.js";
+import { createTestApp, type TestApp } from "../support/node-app.js";
+import { countOf, exactReader, rowsOf, statusOf } from "../support/otlp.js";
+import { encodeOtlp } from "../support/otlp-protobuf.js";
+
+const T0 = Date.UTC(2026, 10, 28, 12, 0, 0);
+const NS = (ms: number) => `${BigInt(ms) * 1_000_000n}`;
+const JSON_TYPE = "application/json";
+const PROTOBUF = "application/x-protobuf";
+
+let t: TestApp;
+let reader: Client;
+let writer: SyncStatementWriter | undefined;
+let writerKind: "client" | "embedded" = "client";
+afterEach(() => {
+	writer?.close();
+	writer = undefined;
+	reader?.close();
+	t?.close();
+});
+
+async function setup(otlp?: Partial<OtlpSettings>) {
+	t = await createTestApp({ clock: new FakeClock(T0) });
+	reader = exactReader(t.database.dir);
+	const org = await t.createOrgWithKey();
+	if (writerKind === "embedded") writer = openEmbeddedWriter(join(t.database.dir, "test.db"));
+	const app =
+		otlp || writer
+			? createApp({
+					...t.deps,
+					otlpWriter: writer,
+					config: { ...t.deps.config, otlp: { ...DEFAULT_OTLP_SETTINGS, ...otlp } },
+				})
+			: t.app;
+	return { ...org, app };
+}
+
+let spanCounter = 0;
+function span(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+	spanCounter++;
+	return {
+		traceId: "5b8efff798038103d269b633813fc60c",
+		spanId: (0x1000 + spanCounter).toString(16).padStart(16, "0"),
+		name: `op ${spanCounter}`,
+		kind: 1,
+		startTimeUnixNano: NS(T0 - 1000),
+		endTimeUnixNano: NS(T0 - 900),
+		...overrides,
+	};
+}
+
+const traces = (
+	spans: unknown[],
+	resource: unknown[] = [{ key: "service.name", value: { stringValue: "api" } }],
+) => ({
+	resourceSpans: [{ resource: { attributes: resource }, scopeSpans: [{ scope: { name: "test" }, spans }] }],
+});
+
+const logs = (records: unknown[]) => ({
+	resourceLogs: [{ resource: { attributes: [] }, scopeLogs: [{ logRecords: records }] }],
+});
+
+type App = Awaited<ReturnType<typeof setup>>["app"];
+
+function post(
+	app: App,
+	path: string,
+	init: { key?: string; type?: string; body?: BodyInit; headers?: Record<string, string> },
+) {
+	return app.request(path, {
+		method: "POST",
+		headers: {
+			...(init.key ? { "X-API-Key": init.key } : {}),
+			...(init.type ? { "Content-Type": init.type } : {}),
+			...init.headers,
+		},
+		body: init.body ?? null,
+	});
+}
+
+const postJson = (app: App, path: string, key: string, body: unknown, headers: Record<string, string> = {}) =>
+	post(app, path, { key, type: JSON_TYPE, body: JSON.stringify(body), headers });
+
+/** ExportTraceServiceResponse / …Logs… / …Metrics…: partial_success (1) { rejected (1), error_message (2) }. */
+function decodeExportResponse(bytes: Uint8Array): { rejected: number; message: string } | null {
+	const r = new BinaryReader(bytes);
+	let partial: { rejected: number; message: string } | null = null;
+	while (r.pos < r.len) {
+		const [no, wt] = r.tag();
+		if (no !== 1) {
+			r.skip(wt, no);
+			continue;
+		}
+		const inner = new BinaryReader(r.bytes());
+		partial = { rejected: 0, message: "" };
+		while (inner.pos < inner.len) {
+			const [n, w] = inner.tag();
+			if (n === 1) partial.rejected = Number(inner.int64());
+			else if (n === 2) partial.message = inner.string();
+			else inner.skip(w, n);
+		}
+	}
+	return partial;
+}
+
+async function expectStatus(
+	response: Response,
+	status: number,
+	grpcCode: number,
+	reason: string,
+	format: "json" | "protobuf" = "json",
+) {
+	expect(response.status).toBe(status);
+	expect(response.headers.get("Content-Type")).toBe(format === "json" ? JSON_TYPE : PROTOBUF);
+	expect(response.headers.get("X-Request-Id")).toBeTruthy();
+	const body = await statusOf(response);
+	expect(body.code).toBe(grpcCode);
+	expect(body.message.length).toBeGreaterThan(0);
+	expect(body.detailTypes[0]).toBe("type.googleapis.com/google.rpc.ErrorInfo");
+	if (format === "json") {
+		// the ErrorInfo reason carries the contract's code
+		expect(body.message).not.toContain("stack");
+	}
+	return { ...body, reason };
+}
+
+/** Every case runs over both writers: the libSQL client (Workers, remote) and the embedded one (Node). */
+describe.each(["client", "embedded"] as const)("with the %s writer", (kind) => {
+	beforeEach(() => {
+		writerKind = kind;
+	});
+
+	describe("OTLP/HTTP: credentials and content negotiation", () => {
+		it("needs an API key: none → 401, a JWT → 403 api_key_required, both → 400, all as google.rpc.Status", async () => {
+			const { app, orgId, key } = await setup();
+			const none = await post(app, "/v1/traces", { type: PROTOBUF, body: new Uint8Array(0) });
+			await expectStatus(none, 401, 16, "MISSING_CREDENTIALS", "protobuf");
+			expect(none.headers.get("WWW-Authenticate")).toBe('ApiKey realm="hexcovery", header="X-API-Key"');
+
+			const token = await t.mintToken({ orgId, role: "owner" });
+			const jwt = await post(app, "/v1/logs", {
+				type: JSON_TYPE,
+				body: "{}",
+				headers: { Authorization: `Bearer ${token}` },
+			});
+			expect(jwt.status).toBe(403);
+			const jwtStatus = (await jwt.json()) as {
+				code: number;
+				message: string;
+				details: Record<string, unknown>[];
+			};
+			expect(jwtStatus.code).toBe(7);
+			expect(jwtStatus.details[0]).toMatchObject({
+				"@type": "type.googleapis.com/google.rpc.ErrorInfo",
+				reason: "API_KEY_REQUIRED",
+				domain: "hexcovery",
+				metadata: { request_id: jwt.headers.get("X-Request-Id") },
+			});
+
+			const both = await post(app, "/v1/metrics", {
+				key,
+				type: JSON_TYPE,
+				body: "{}",
+				headers: { Authorization: `Bearer ${token}` },
+			});
+			await expectStatus(both, 400, 3, "AMBIGUOUS_CREDENTIALS");
+
+			const badKey = await post(app, "/v1/traces", { key: "hxk_not-a-key", type: JSON_TYPE, body: "{}" });
+			await expectStatus(badKey, 401, 16, "INVALID_API_KEY");
+			expect(await countOf(reader, "spans")).toBe(0);
+		});
+
+		it("415 for other content types and codings; 405 for other methods; JSON answers JSON, protobuf answers protobuf", async () => {
+			const { app, key } = await setup();
+			const text = await post(app, "/v1/traces", { key, type: "text/plain", body: "hello" });
+			await expectStatus(text, 415, 3, "UNSUPPORTED_MEDIA_TYPE");
+			const brotli = await post(app, "/v1/traces", {
+				key,
+				type: PROTOBUF,
+				body: new Uint8Array(0),
+				headers: { "Content-Encoding": "br" },
+			});
+			await expectStatus(brotli, 415, 3, "UNSUPPORTED_MEDIA_TYPE", "protobuf");
+			const get = await app.request("/v1/traces", { headers: { "X-API-Key": key } });
+			expect(get.status).toBe(405);
+			expect(get.headers.get("Allow")).toBe("POST");
+
+			const withCharset = await post(app, "/v1/logs", {
+				key,
+				type: "application/json; charset=utf-8",
+				body: "{}",
+			});
+			expect(withCharset.status).toBe(200);
+			expect(withCharset.headers.get("Content-Type")).toBe(JSON_TYPE);
+			expect(await withCharset.text()).toBe("{}");
+		});
+
+		it("refuses an org_id in the query: the key decides the organization", async () => {
+			const { app, key } = await setup();
+			const response = await postJson(app, "/v1/traces?org_id=org_other", key, traces([span()]));
+			await expectStatus(response, 400, 3, "INVALID_REQUEST");
+			expect(await countOf(reader, "spans")).toBe(0);
+		});
+
+		it("is in the OpenAPI document", async () => {
+			const { app } = await setup();
+			const doc = (await (await app.request("/api/v1/openapi.json")).json()) as {
+				paths: Record<string, unknown>;
+			};
+			expect(Object.keys(doc.paths)).toEqual(
+				expect.arrayContaining(["/v1/traces", "/v1/logs", "/v1/metrics"]),
+			);
+		});
+	});
+
+	describe("OTLP/HTTP: bad input leaves stored data intact", () => {
+		async function withStoredSpan() {
+			const setupResult = await setup();
+			const ok = await postJson(
+				setupResult.app,
+				"/v1/traces",
+				setupResult.key,
+				traces([span({ name: "kept" })]),
+			);
+			expect(ok.status).toBe(200);
+			return setupResult;
+		}
+
+		it("an empty request is a success: zero-byte protobuf, {} and empty lists", async () => {
+			const { app, key } = await setup();
+			for (const path of ["/v1/traces", "/v1/logs", "/v1/metrics"]) {
+				const empty = await post(app, path, { key, type: PROTOBUF, body: new Uint8Array(0) });
+				expect(empty.status).toBe(200);
+				expect(new Uint8Array(await empty.arrayBuffer())).toEqual(new Uint8Array(0));
+				const emptyJson = await postJson(app, path, key, {});
+				expect(emptyJson.status).toBe(200);
+				expect(await emptyJson.text()).toBe("{}");
+			}
+			const emptyScopes = await postJson(app, "/v1/traces", key, {
+				resourceSpans: [{ scopeSpans: [{ spans: [] }] }],
+			});
+			expect(await emptyScopes.text()).toBe("{}");
+			expect(await countOf(reader, "spans")).toBe(0);
+		});
+
+		it("truncated protobuf → 400 with BadRequest; nothing of it stored", async () => {
+			const { app, key } = await withStoredSpan();
+			const whole = encodeOtlp("TraceRequest", traces([span(), span()]));
+			for (const cut of [1, 7, Math.floor(whole.length / 2), whole.length - 1]) {
+				const response = await post(app, "/v1/traces", { key, type: PROTOBUF, body: whole.slice(0, cut) });
+				const status = await expectStatus(response, 400, 3, "INVALID_REQUEST", "protobuf");
+				expect(status.detailTypes).toContain("type.googleapis.com/google.rpc.BadRequest");
+			}
+			const garbage = await post(app, "/v1/logs", {
+				key,
+				type: PROTOBUF,
+				body: new Uint8Array([0x0a, 0xff, 0xff, 0xff]),
+			});
+			await expectStatus(garbage, 400, 3, "INVALID_REQUEST", "protobuf");
+			expect((await rowsOf(reader, "spans")).map((r) => r.name)).toEqual(["kept"]);
+		});
+
+		it("invalid JSON and JSON of the wrong shape → 400 naming the field", async () => {
+			const { app, key } = await withStoredSpan();
+			const broken = await post(app, "/v1/traces", { key, type: JSON_TYPE, body: '{"resourceSpans": [' });
+			await expectStatus(broken, 400, 3, "INVALID_REQUEST");
+			const wrongType = await postJson(app, "/v1/traces", key, traces([span({ startTimeUnixNano: "soon" })]));
+			expect(wrongType.status).toBe(400);
+			const body = (await wrongType.json()) as { details: { fieldViolations?: { field: string }[] }[] };
+			expect(body.details[1]?.fieldViolations?.[0]?.field).toBe(
+				"resourceSpans[0].scopeSpans[0].spans[0].startTimeUnixNano",
+			);
+			const notObject = await postJson(app, "/v1/logs", key, [1, 2]);
+			await expectStatus(notObject, 400, 3, "INVALID_REQUEST");
+			expect(await countOf(reader, "spans")).toBe(1);
+			expect(await countOf(reader, "logs")).toBe(0);
+		});
+
+		it("ignores unknown fields and accepts int64 as numbers and enum names", async () => {
+			const { app, key } = await setup();
+			const response = await postJson(
+				app,
+				"/v1/traces",
+				key,
+				traces([
+					span({
+						futureField: { anything: true },
+						kind: "SPAN_KIND_CLIENT",
+						startTimeUnixNano: Number(NS(T0 - 2000)),
+						status: { code: "STATUS_CODE_OK" },
+					}),
+				]),
+			);
+			expect(response.status).toBe(200);
+			const [row] = await rowsOf(reader, "spans");
+			expect([row?.kind, row?.status_code, row?.duration_ns]).toEqual(["client", "ok", 1_100_000_000]);
+		});
+
+		it("ids of the wrong length, missing start times and out-of-range timestamps → partial_success, the rest stored", async () => {
+			const { app, key } = await setup();
+			const request = traces([
+				span({ name: "good" }),
+				span({ traceId: "abcd" }),
+				span({ spanId: "0000000000000000" }),
+				span({ parentSpanId: "abcd" }),
+				span({ startTimeUnixNano: "0" }),
+				span({ endTimeUnixNano: NS(T0 - 5000) }),
+				span({ startTimeUnixNano: NS(T0 - 31 * 86_400_000) }),
+				span({ startTimeUnixNano: NS(T0 + 2 * 3_600_000), endTimeUnixNano: NS(T0 + 2 * 3_600_000) }),
+			]);
+			const json = await postJson(app, "/v1/traces", key, request);
+			expect(json.status).toBe(200);
+			const partial = (await json.json()) as {
+				partialSuccess: { rejectedSpans: string; errorMessage: string };
+			};
+			expect(partial.partialSuccess.rejectedSpans).toBe("7");
+			expect(partial.partialSuccess.errorMessage).toMatch(/^Rejected 7 of 8 spans: /);
+			for (const reason of [
+				"trace id",
+				"span id",
+				"parent span id",
+				"without a start time",
+				"ending before",
+				"retention",
+				"future",
+			]) {
+				expect(partial.partialSuccess.errorMessage).toContain(reason);
+			}
+
+			const protobuf = await post(app, "/v1/traces", {
+				key,
+				type: PROTOBUF,
+				body: encodeOtlp("TraceRequest", request),
+			});
+			expect(protobuf.status).toBe(200);
+			const decoded = decodeExportResponse(new Uint8Array(await protobuf.arrayBuffer()));
+			expect(decoded?.rejected).toBe(7);
+			expect(decoded?.message).toMatch(/^Rejected 7 of 8 spans/);
+			expect((await rowsOf(reader, "spans")).map((r) => r.name)).toEqual(["good", "good"]);
+
+			const badLogs = await postJson(
+				app,
+				"/v1/logs",
+				key,
+				logs([{ body: { stringValue: "ok" } }, { body: { stringValue: "bad trace" }, traceId: "123" }]),
+			);
+			expect(
+				((await badLogs.json()) as { partialSuccess: { rejectedLogRecords: string } }).partialSuccess
+					.rejectedLogRecords,
+			).toBe("1");
+			const stored = await rowsOf(reader, "logs");
+			// No timestamps at all: stamped with the time it was received.
+			expect(stored.map((r) => [r.body, r.timestamp, r.observed_timestamp])).toEqual([
+				["ok", BigInt(NS(T0)), BigInt(NS(T0))],
+			]);
+
+			const badPoints = await postJson(app, "/v1/metrics", key, {
+				resourceMetrics: [
+					{
+						scopeMetrics: [
+							{
+								metrics: [
+									{
+										name: "g",
+										gauge: { dataPoints: [{ asDouble: 1, timeUnixNano: NS(T0) }, { asDouble: 2 }] },
+									},
+									{ name: "", gauge: { dataPoints: [{ asDouble: 3, timeUnixNano: NS(T0) }] } },
+									{
+										name: "h",
+										histogram: {
+											dataPoints: [
+												{ timeUnixNano: NS(T0), count: "2", bucketCounts: ["1", "1"], explicitBounds: [] },
+											],
+										},
+									},
+								],
+							},
+						],
+					},
+				],
+			});
+			const pointAnswer = (await badPoints.json()) as {
+				partialSuccess: { rejectedDataPoints: string; errorMessage: string };
+			};
+			expect(pointAnswer.partialSuccess.rejectedDataPoints).toBe("3");
+			expect((await rowsOf(reader, "metric_points")).map((r) => [r.metric_name, r.value])).toEqual([
+				["g", 1],
+			]);
+		});
+
+		it("a body over the limit → 413, by Content-Length, while streaming, and after decompression", async () => {
+			const { app, key } = await setup({ maxBodyBytes: 64 * 1024 });
+			const big = new Uint8Array(64 * 1024 + 1);
+			const declared = await post(app, "/v1/traces", { key, type: PROTOBUF, body: big });
+			await expectStatus(declared, 413, 8, "PAYLOAD_TOO_LARGE", "protobuf");
+
+			const streamed = await app.request("/v1/traces", {
+				method: "POST",
+				headers: { "X-API-Key": key, "Content-Type": PROTOBUF },
+				body: new ReadableStream({
+					start(controller) {
+						for (let i = 0; i < 20; i++) controller.enqueue(new Uint8Array(8 * 1024));
+						controller.close();
+					},
+				}),
+				duplex: "half",
+			} as RequestInit);
+			await expectStatus(streamed, 413, 8, "PAYLOAD_TOO_LARGE", "protobuf");
+
+			// 2 MiB of JSON whitespace compresses to a few KiB: small on the wire, over the limit inflated.
+			const inflatesBig = gzipSync(Buffer.from(`{${" ".repeat(2 * 1024 * 1024)}}`));
+			expect(inflatesBig.length).toBeLessThan(64 * 1024);
+			const inflated = await post(app, "/v1/logs", {
+				key,
+				type: JSON_TYPE,
+				body: inflatesBig,
+				headers: { "Content-Encoding": "gzip" },
+			});
+			await expectStatus(inflated, 413, 8, "PAYLOAD_TOO_LARGE");
+		});
+
+		it("the default limit is 16 MiB", async () => {
+			const { app, key } = await setup();
+			const over = await post(app, "/v1/traces", {
+				key,
+				type: PROTOBUF,
+				body: new Uint8Array(16 * 1024 * 1024 + 1),
+			});
+			await expectStatus(over, 413, 8, "PAYLOAD_TOO_LARGE", "protobuf");
+		});
+
+		it("a gzip bomb is never inflated past the limit", async () => {
+			const { app, key } = await setup({ maxBodyBytes: 1024 * 1024 });
+			// 1 GiB of zeros, gzipped to about 1 MiB, streamed through zlib so the test never holds it.
+			const gzip = createGzip({ level: 9 });
+			const parts: Buffer[] = [];
+			gzip.on("data", (chunk: Buffer) => parts.push(chunk));
+			const zeros = Buffer.alloc(1024 * 1024);
+			for (let i = 0; i < 1024; i++) {
+				if (!gzip.write(zeros)) await new Promise((resolve) => gzip.once("drain", resolve));
+			}
+			await new Promise((resolve) => gzip.end(resolve));
+			const bomb = Buffer.concat(parts);
+			expect(bomb.length).toBeLessThan(1024 * 1024);
+
+			let peak = process.memoryUsage().rss;
+			const before = peak;
+			const sampler = setInterval(() => {
+				peak = Math.max(peak, process.memoryUsage().rss);
+			}, 2);
+			try {
+				const response = await post(app, "/v1/traces", {
+					key,
+					type: PROTOBUF,
+					body: bomb,
+					headers: { "Content-Encoding": "gzip" },
+				});
+				await expectStatus(response, 413, 8, "PAYLOAD_TOO_LARGE", "protobuf");
+			} finally {
+				clearInterval(sampler);
+			}
+			peak = Math.max(peak, process.memoryUsage().rss);
+			// Inflating it all would take 1 GiB; the limit is 1 MiB.
+			expect(peak - before).toBeLessThan(256 * 1024 * 1024);
+		});
+
+		it("gzip, zlib deflate and raw deflate bodies are accepted; corrupt compression is 400", async () => {
+			const { app, key } = await setup();
+			const body = encodeOtlp("TraceRequest", traces([span({ name: "gz" })]));
+			for (const [encoding, bytes] of [
+				["gzip", gzipSync(body)],
+				["deflate", deflateSync(body)],
+				["deflate", deflateRawSync(body)],
+			] as const) {
+				const response = await post(app, "/v1/traces", {
+					key,
+					type: PROTOBUF,
+					body: bytes,
+					headers: { "Content-Encoding": encoding },
+				});
+				expect(response.status).toBe(200);
+			}
+			const corrupt = await post(app, "/v1/traces", {
+				key,
+				type: PROTOBUF,
+				body: new Uint8Array([0x1f, 0x8b, 8, 0, 1, 2, 3]),
+				headers: { "Content-Encoding": "gzip" },
+			});
+			await expectStatus(corrupt, 400, 3, "INVALID_REQUEST", "protobuf");
+			expect(await countOf(reader, "spans")).toBe(3);
+		});
+
+		it("a database failure → 503 with Retry-After; nothing of the request is kept, earlier data is", async () => {
+			const { app, key } = await withStoredSpan();
+			// The 550th record fails: its INSERT is the second statement of the request's transaction.
+			await reader.execute(
+				"CREATE TRIGGER fail_ingest BEFORE INSERT ON logs WHEN NEW.body = 'boom' BEGIN SELECT RAISE(ABORT, 'injected failure'); END",
+			);
+			const records = Array.from({ length: 600 }, (_, i) => ({
+				body: { stringValue: i === 549 ? "boom" : `line ${i}` },
+			}));
+			for (const type of [JSON_TYPE, PROTOBUF]) {
+				const body =
+					type === JSON_TYPE ? JSON.stringify(logs(records)) : encodeOtlp("LogsRequest", logs(records));
+				const response = await post(app, "/v1/logs", { key, type, body });
+				await expectStatus(response, 503, 14, "UNAVAILABLE", type === JSON_TYPE ? "json" : "protobuf");
+				expect(response.headers.get("Retry-After")).toBe("5");
+			}
+			expect(await countOf(reader, "logs")).toBe(0);
+			expect(await countOf(reader, "attribute_keys")).toBeGreaterThan(0);
+			const keysBefore = await countOf(reader, "attribute_keys");
+			expect(await countOf(reader, "spans")).toBe(1);
+
+			await reader.execute("DROP TRIGGER fail_ingest");
+			const retry = await postJson(app, "/v1/logs", key, logs(records));
+			expect(retry.status).toBe(200);
+			expect(await countOf(reader, "logs")).toBe(600);
+			expect(await countOf(reader, "attribute_keys")).toBeGreaterThanOrEqual(keysBefore);
+		});
+
+		it("too many requests of one org in flight → 429 with Retry-After; other orgs go on", async () => {
+			const { app, key } = await setup({ maxConcurrentPerOrg: 1 });
+			const other = await t.createOrgWithKey("Other");
+			let finish!: () => void;
+			const held = new Promise<void>((resolve) => {
+				finish = resolve;
+			});
+			const body = new TextEncoder().encode(JSON.stringify(traces([span({ name: "slow" })])));
+			const slow = app.request("/v1/traces", {
+				method: "POST",
+				headers: { "X-API-Key": key, "Content-Type": JSON_TYPE },
+				body: new ReadableStream({
+					async pull(controller) {
+						await held;
+						controller.enqueue(body);
+						controller.close();
+					},
+				}),
+				duplex: "half",
+			} as RequestInit);
+			// Let the slow request authenticate and take its slot.
+			for (let i = 0; i < 50 && (await countInFlight()) === 0; i++)
+				await new Promise((r) => setTimeout(r, 5));
+			const limited = await postJson(app, "/v1/traces", key, traces([span()]));
+			await expectStatus(limited, 429, 8, "RATE_LIMITED");
+			expect(limited.headers.get("Retry-After")).toBe("1");
+			const otherOrg = await postJson(app, "/v1/traces", other.key, traces([span({ name: "other org" })]));
+			expect(otherOrg.status).toBe(200);
+			finish();
+			expect((await slow).status).toBe(200);
+			const after = await postJson(app, "/v1/traces", key, traces([span({ name: "after" })]));
+			expect(after.status).toBe(200);
+			expect((await rowsOf(reader, "spans")).map((r) => r.name).sort()).toEqual([
+				"after",
+				"other org",
+				"slow",
+			]);
+
+			async function countInFlight(): Promise<number> {
+				const probe = await postJson(app, "/v1/traces", key, {});
+				return probe.status === 429 ? 1 : 0;
+			}
+		});
+	});
+
+	describe("OTLP/HTTP: tenancy, discovery and retention", () => {
+		it("rows carry the key's org whatever the payload says", async () => {
+			const { app, orgId, key } = await setup();
+			const other = await t.createOrgWithKey("Other");
+			const sneaky = [
+				{ key: "service.name", value: { stringValue: "api" } },
+				{ key: "org_id", value: { stringValue: other.orgId } },
+			];
+			const response = await postJson(app, "/v1/traces", key, {
+				...traces(
+					[span({ name: "mine", attributes: [{ key: "org_id", value: { stringValue: other.orgId } }] })],
+					sneaky,
+				),
+				org_id: other.orgId,
+			});
+			expect(response.status).toBe(200);
+			const rows = await rowsOf(reader, "spans");
+			expect(rows.map((r) => r.org_id)).toEqual([orgId]);
+			expect(JSON.parse(rows[0]?.resource_attributes as string).org_id).toBe(other.orgId);
+			expect(await rowsOf(reader, "spans", { where: "org_id = ?", args: [other.orgId] })).toEqual([]);
+		});
+
+		it("records attribute keys per org and source: types OR-ed, up to five examples, bounded, written once per key", async () => {
+			const { app, orgId, key } = await setup();
+			const attrs = (value: unknown) => [{ key: "http.route", value }];
+			await postJson(
+				app,
+				"/v1/traces",
+				key,
+				traces([
+					span({ attributes: attrs({ stringValue: "/a" }) }),
+					span({ attributes: attrs({ stringValue: "/b" }) }),
+				]),
+			);
+			await postJson(app, "/v1/traces", key, traces([span({ attributes: attrs({ intValue: "7" }) })]));
+			const keys = await rowsOf(reader, "attribute_keys", { orderBy: "namespace, key" });
+			expect(
+				keys.map((k) => [
+					k.org_id,
+					k.source,
+					k.namespace,
+					k.key,
+					k.value_types,
+					JSON.parse(k.examples as string),
+				]),
+			).toEqual([
+				[orgId, "spans", "attributes", "http.route", 1 | 4, ["/a", "/b", "7"]],
+				[orgId, "spans", "resource", "service.name", 1, ["api"]],
+			]);
+			expect(keys[0]?.first_seen).toBe(T0);
+
+			// Nothing new within the refresh window: no write (last_seen stays); after it, one refresh.
+			t.clock.advance(60_000);
+			await postJson(app, "/v1/traces", key, traces([span({ attributes: attrs({ stringValue: "/a" }) })]));
+			expect(
+				(await rowsOf(reader, "attribute_keys", { where: "key = 'http.route'", orderBy: "key" }))[0]
+					?.last_seen,
+			).toBe(T0);
+			t.clock.advance(DISCOVERY_LIMITS.refreshMs);
+			await postJson(app, "/v1/traces", key, traces([span({ attributes: attrs({ stringValue: "/a" }) })]));
+			expect(
+				(await rowsOf(reader, "attribute_keys", { where: "key = 'http.route'", orderBy: "key" }))[0]
+					?.last_seen,
+			).toBe(T0 + 60_000 + DISCOVERY_LIMITS.refreshMs);
+
+			const cap = DISCOVERY_LIMITS.maxKeysPerOrg;
+			DISCOVERY_LIMITS.maxKeysPerOrg = 4;
+			try {
+				const many = Array.from({ length: 10 }, (_, i) => ({ key: `k${i}`, value: { boolValue: true } }));
+				// 2 keys stored, under the cap of 4: this request's 10 new keys all go in (the bound's slack).
+				await postJson(app, "/v1/logs", key, logs([{ body: { stringValue: "x" }, attributes: many }]));
+				// Over the cap: a new key is refused, known keys are still updated.
+				await postJson(
+					app,
+					"/v1/logs",
+					key,
+					logs([
+						{
+							body: { stringValue: "x" },
+							attributes: [
+								{ key: "k0", value: { stringValue: "s" } },
+								{ key: "new", value: { stringValue: "n" } },
+							],
+						},
+					]),
+				);
+			} finally {
+				DISCOVERY_LIMITS.maxKeysPerOrg = cap;
+			}
+			const logKeys = await rowsOf(reader, "attribute_keys", { where: "source = 'logs'", orderBy: "key" });
+			expect(logKeys.map((k) => k.key)).toEqual(["k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7", "k8", "k9"]);
+			expect([logKeys[0]?.value_types, JSON.parse(logKeys[0]?.examples as string)]).toEqual([
+				2 | 1,
+				["s", "true"],
+			]);
+		});
+
+		it("the sweep deletes telemetry past each org's retention, in bounded batches", async () => {
+			const { app, orgId, key } = await setup();
+			const shortLived = await t.createOrgWithKey("Short");
+			await t.deps.db.update(orgs).set({ retentionDays: 1 }).where(eq(orgs.id, shortLived.orgId));
+			const old = Array.from({ length: 12 }, (_, i) =>
+				span({
+					name: `old ${i}`,
+					startTimeUnixNano: NS(T0 - 20 * 3_600_000),
+					endTimeUnixNano: NS(T0 - 20 * 3_600_000),
+				}),
+			);
+			for (const k of [key, shortLived.key]) {
+				expect((await postJson(app, "/v1/traces", k, traces([...old, span({ name: "fresh" })]))).status).toBe(
+					200,
+				);
+				expect(
+					(
+						await postJson(
+							app,
+							"/v1/logs",
+							k,
+							logs([{ body: { stringValue: "l" }, timeUnixNano: NS(T0 - 20 * 3_600_000) }]),
+						)
+					).status,
+				).toBe(200);
+			}
+			t.clock.advance(5 * 3_600_000);
+			const limits = { batchRows: 5, maxBatches: 2 };
+			expect(await sweepTelemetryRetention(t.deps.db, t.clock.now(), limits)).toBe(10 + 1);
+			expect(await sweepTelemetryRetention(t.deps.db, t.clock.now(), limits)).toBe(2);
+			expect(await sweepTelemetryRetention(t.deps.db, t.clock.now(), limits)).toBe(0);
+			expect(
+				(await rowsOf(reader, "spans", { where: "org_id = ?", args: [shortLived.orgId] })).map((r) => r.name),
+			).toEqual(["fresh"]);
+			expect(await rowsOf(reader, "spans", { where: "org_id = ?", args: [orgId] })).toHaveLength(13);
+			expect(await countOf(reader, "logs")).toBe(1);
+		});
+	});
+});
