@@ -529,28 +529,23 @@ class Compiler {
 
 		if (seriesLimit !== null && checked.orderBy.length === 0) {
 			// Series ranked by row count, in one pass over the rows: aggregate every series per bucket
-			// (keeping each bucket's row count), rank the series by the sum of those counts, keep the
-			// top ones. (Ranking first and joining back, as for ORDER BY, reads the rows twice.)
+			// with its row count, total the counts per series and rank on that (window functions over
+			// the few aggregated rows), keep the top ones. Ranking first and joining back (as for ORDER
+			// BY) reads the rows twice; joining the aggregate to its own ranking makes SQLite
+			// materialize it, which costs more than the windows.
 			const values = select.slice(0, -1).map((s, i) => `${s} AS ${this.q(`c${i}`)}`);
-			const agg = this.q("agg");
-			const top = this.q("top");
+			const n = this.q("n");
+			const total = this.q("total");
 			const sr = this.q("sr");
 			ctes.push(
-				`${agg} AS (SELECT ${[...values, ...partition, `COUNT(*) AS ${this.q("n")}`].join(", ")} FROM ${rows} GROUP BY ${partition.join(", ")})`,
+				`${this.q("agg")} AS (SELECT ${[...values, ...partition, `COUNT(*) AS ${n}`].join(", ")} FROM ${rows} GROUP BY ${partition.join(", ")})`,
+				`${this.q("totals")} AS (SELECT *, SUM(${n}) OVER (PARTITION BY ${keyRefs.join(", ")}) AS ${total} FROM ${this.q("agg")})`,
+				`${this.q("series")} AS (SELECT *, DENSE_RANK() OVER (ORDER BY ${[d.orderTerm(total, "desc"), ...keyRefs.map((key) => d.orderTerm(key, "asc"))].join(", ")}) AS ${sr} FROM ${this.q("totals")})`,
 			);
-			const tieBreak = keyRefs.map((key) => d.orderTerm(key, "asc"));
-			ctes.push(
-				`${top} AS (SELECT ${keyRefs.join(", ")}, ROW_NUMBER() OVER (ORDER BY ${[d.orderTerm(`SUM(${this.q("n")})`, "desc"), ...tieBreak].join(", ")}) AS ${sr}` +
-					` FROM ${agg} GROUP BY ${keyRefs.join(", ")} ORDER BY ${sr} LIMIT ${this.limitParam(seriesLimit + 1)})`,
-			);
-			const on = keyRefs.map((key) => d.nullSafeEquals(`${agg}.${key}`, `${top}.${key}`));
-			const outputs = [
-				...values.map((_, i) => `${agg}.${this.q(`c${i}`)}`),
-				`${top}.${sr} AS ${this.q(`c${values.length}`)}`,
-			];
+			const outputs = [...values.map((_, i) => this.q(`c${i}`)), `${sr} AS ${this.q(`c${values.length}`)}`];
 			const sql =
-				`WITH ${ctes.join(", ")} SELECT ${outputs.join(", ")} FROM ${agg} JOIN ${top} ON ${on.join(" AND ")}` +
-				` ORDER BY ${top}.${sr}, ${agg}.${bucket}`;
+				`WITH ${ctes.join(", ")} SELECT ${outputs.join(", ")} FROM ${this.q("series")}` +
+				` WHERE ${sr} <= ${this.limitParam(seriesLimit + 1)} ORDER BY ${sr}, ${bucket}`;
 			return {
 				sql,
 				params: this.params.values,

@@ -1,4 +1,4 @@
-import type { Client, InValue } from "@libsql/client";
+import type { Client, InValue, ResultSet } from "@libsql/client";
 import type { AppDeps } from "../app-env.js";
 import { DEFAULT_OQL_SETTINGS, type OqlSettings } from "../config.js";
 import type { Database } from "../db/client.js";
@@ -127,19 +127,27 @@ class DeadlinePassed extends Error {}
  */
 async function execute(client: Client, compiled: CompiledQuery, timeoutMs: number): Promise<unknown[][]> {
 	const started = performance.now();
+	const stmt = { sql: compiled.sql, args: compiled.params as InValue[] };
 	let timer: ReturnType<typeof setTimeout> | undefined;
-	const statement = client.execute({ sql: compiled.sql, args: compiled.params as InValue[] });
-	const deadline = new Promise<never>((_, reject) => {
-		timer = setTimeout(() => reject(new DeadlinePassed()), timeoutMs);
-	});
+	let statement: Promise<ResultSet> | undefined;
 	try {
-		const result = await Promise.race([statement, deadline]);
+		let result: ResultSet;
+		if (client.protocol === "file") {
+			// Embedded: the statement has run by the time this returns; a timer could not fire first.
+			result = await client.execute(stmt);
+		} else {
+			statement = client.execute(stmt);
+			const deadline = new Promise<never>((_, reject) => {
+				timer = setTimeout(() => reject(new DeadlinePassed()), timeoutMs);
+			});
+			result = await Promise.race([statement, deadline]);
+		}
 		if (performance.now() - started > timeoutMs) throw new DeadlinePassed();
 		const width = compiled.columns.length;
 		return result.rows.map((row) => Array.from({ length: width }, (_, i) => row[i]));
 	} catch (error) {
 		if (error instanceof DeadlinePassed) {
-			statement.catch(() => {}); // abandoned: its late failure is nobody's
+			statement?.catch(() => {}); // abandoned: its late failure is nobody's
 			throw new ApiError(
 				503,
 				"query_timeout",
@@ -235,15 +243,9 @@ function shape(compiled: CompiledQuery, raw: unknown[][]): Shaped {
 /** A bucket without rows: its time, the series' keys, each value's `empty`. */
 function emptyRow(columns: CompiledColumn[], template: unknown[], bucketMs: number): unknown[] {
 	return columns.map((column, i) => {
-		switch (column.role) {
-			case "bucket":
-				return bucketMs;
-			case "key":
-			case "rank":
-				return template[i] ?? null;
-			case "value":
-				return column.empty;
-		}
+		if (column.role === "bucket") return bucketMs;
+		if (column.role === "value") return column.empty;
+		return template[i] ?? null; // a key or the rank: the series' own
 	});
 }
 

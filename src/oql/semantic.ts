@@ -792,9 +792,9 @@ function describe(expr: Expr): string {
 
 function formatSpan(ms: number): string {
 	const days = ms / 86_400_000;
-	if (days >= 1) return `${Number.isInteger(days) ? days : days.toFixed(1)} days`;
+	if (days >= 1) return days === 1 ? "1 day" : `${Number.isInteger(days) ? days : days.toFixed(1)} days`;
 	const hours = ms / 3_600_000;
-	return `${Number.isInteger(hours) ? hours : hours.toFixed(1)} hours`;
+	return hours === 1 ? "1 hour" : `${Number.isInteger(hours) ? hours : hours.toFixed(1)} hours`;
 }
 
 const RFC3339 =

@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { logRows, type Row, seedOqlDataset, spanRows } from "../../bench/oql-data.js";
+import { ConfigError, DEFAULT_OQL_SETTINGS, oqlSettingsFrom } from "../../src/config.js";
 import { ApiError } from "../../src/errors.js";
 import { runOql } from "../../src/oql/execute.js";
 import { FakeClock } from "../support/clock.js";
@@ -251,6 +252,7 @@ describe("query_timeout", () => {
 		let finished = false;
 		const stalled = new Proxy(client, {
 			get(target, prop, receiver) {
+				if (prop === "protocol") return "http"; // a remote client, as on Workers
 				if (prop === "execute") {
 					return async (stmt: Parameters<typeof client.execute>[0]) => {
 						await new Promise((resolve) => setTimeout(resolve, 300));
@@ -469,5 +471,30 @@ describe("runOql (dashboards and saved queries)", () => {
 		expect(result.rows[0]?.[0]).toBe("2026-11-01T05:59:59.368Z"); // newest first;
 		const all = await run(`SELECT timestamp FROM logs WHERE level = 'fatal' LIMIT 10 ${W}`);
 		expect(all.meta).toMatchObject({ row_count: 10, truncated: false });
+	});
+});
+
+describe("settings", () => {
+	it("reads OQL_MAX_RANGE_DAYS and OQL_TIMEOUT_MS, with defaults, and names a bad one", () => {
+		expect(oqlSettingsFrom({})).toEqual(DEFAULT_OQL_SETTINGS);
+		expect(DEFAULT_OQL_SETTINGS).toEqual({ maxRangeDays: 31, timeoutMs: 10_000 });
+		expect(oqlSettingsFrom({ OQL_MAX_RANGE_DAYS: "7", OQL_TIMEOUT_MS: "2500" })).toEqual({
+			maxRangeDays: 7,
+			timeoutMs: 2_500,
+		});
+		for (const bad of [{ OQL_MAX_RANGE_DAYS: "0" }, { OQL_MAX_RANGE_DAYS: "x" }, { OQL_TIMEOUT_MS: "-1" }]) {
+			expect(() => oqlSettingsFrom(bad)).toThrow(ConfigError);
+		}
+		expect(() => oqlSettingsFrom({ OQL_TIMEOUT_MS: "1e9" })).toThrow(/OQL_TIMEOUT_MS is invalid/);
+	});
+
+	it("applies a smaller maximum range from the config", async () => {
+		const error = await runOql(
+			{ ...t.deps, config: { ...t.deps.config, oql: { maxRangeDays: 1, timeoutMs: 10_000 } } },
+			a.orgId,
+			"SELECT count(*) FROM logs LAST 2d",
+		).catch((e: unknown) => e);
+		expect(error).toMatchObject({ status: 400, code: "oql_range_too_large" });
+		expect((error as ApiError).message).toMatch(/wider than the 1 day allowed \(it spans 2 days\)/);
 	});
 });

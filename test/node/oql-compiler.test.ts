@@ -138,10 +138,10 @@ describe("SQL shape", () => {
 			'"agg" AS (SELECT ("b" / 1000000.0) AS "c0", "k0" AS "c1", COUNT(*) AS "c2", "k0", "b", COUNT(*) AS "n" FROM "base" GROUP BY "k0", "b")',
 		);
 		expect(compiled.sql).toContain(
-			'"top" AS (SELECT "k0", ROW_NUMBER() OVER (ORDER BY SUM("n") DESC NULLS LAST, "k0" ASC NULLS LAST) AS "sr" FROM "agg" GROUP BY "k0" ORDER BY "sr" LIMIT ?6)',
+			'"totals" AS (SELECT *, SUM("n") OVER (PARTITION BY "k0") AS "total" FROM "agg")',
 		);
 		expect(compiled.sql).toContain(
-			'FROM "agg" JOIN "top" ON "agg"."k0" IS "top"."k0" ORDER BY "top"."sr", "agg"."b"',
+			'"series" AS (SELECT *, DENSE_RANK() OVER (ORDER BY "total" DESC NULLS LAST, "k0" ASC NULLS LAST) AS "sr" FROM "totals") SELECT "c0", "c1", "c2", "sr" AS "c3" FROM "series" WHERE "sr" <= ?6 ORDER BY "sr", "b"',
 		);
 		expect(compiled.params[5]).toBe(4n);
 		expect(compiled.columns.map((c) => `${c.name}:${c.role}`)).toEqual([

@@ -370,3 +370,27 @@ describe("suggestions", () => {
 		expect(nearest("zzz", ["service", "host"])).toBeNull();
 	});
 });
+
+describe("variables", () => {
+	it("reads $name where a string constant may stand, and prints it back", () => {
+		expect(kinds("$service $_x1")).toEqual(["variable", "variable", "eof"]);
+		const query = parse(
+			"SELECT count(*) FROM logs WHERE service = $service AND host IN ($a, 'h') AND body LIKE $p",
+		);
+		expect(print(query)).toBe(
+			"SELECT count(*) FROM logs WHERE service = $service AND host IN ($a, 'h') AND body LIKE $p",
+		);
+		expect(stripPositions(parse(print(query)))).toEqual(stripPositions(query));
+	});
+
+	it("refuses a $ without a name as a syntax error at the $", () => {
+		for (const [text, column] of [
+			["SELECT count(*) FROM logs WHERE service = $", 43],
+			["SELECT count(*) FROM logs WHERE service = $1", 43],
+			["SELECT count(*) FROM logs WHERE service = $ x", 43],
+		] as const) {
+			const error = oqlError(() => parse(text), "oql_syntax_error");
+			expect(error.position).toEqual({ line: 1, column });
+		}
+	});
+});

@@ -453,6 +453,25 @@ describe("injection", () => {
 		);
 	});
 
+	it("binds $variables exactly like the string typed in their place", () => {
+		fc.assert(
+			fc.property(hostile, hostile, (a, b) => {
+				const typed = prepare(
+					`SELECT count(*) FROM logs WHERE service = ${printString(a)} OR body LIKE ${printString(b)}`,
+				);
+				const bound = prepareOql("SELECT count(*) FROM logs WHERE service = $s OR body LIKE $p", {
+					orgId: ORG,
+					now: NOW,
+					dialect: sqliteDialect,
+					variables: { s: a, p: b },
+				});
+				expect(bound.sql).toBe(typed.sql);
+				expect(bound.params).toEqual(typed.params);
+			}),
+			{ numRuns: 300 },
+		);
+	});
+
 	it("keeps attribute keys out of the SQL text (or refuses them)", () => {
 		const reference = shapeOf("SELECT count(*) FROM spans WHERE attributes['k'] = 1 GROUP BY resource['r']");
 		fc.assert(

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { Expr } from "../../src/oql/ast.js";
 import { SOURCES } from "../../src/oql/fields.js";
 import { parse } from "../../src/oql/parser.js";
+import { print } from "../../src/oql/printer.js";
 import {
 	AGGREGATE_FUNCTIONS,
 	type CheckOptions,
@@ -11,6 +12,7 @@ import {
 	parseTimestamp,
 } from "../../src/oql/semantic.js";
 import { sqliteDialect, validateSqliteRegex } from "../../src/oql/sqlite-dialect.js";
+import { bindVariables } from "../../src/oql/variables.js";
 import { NOW, oqlError } from "./oql-support.js";
 
 const HOUR = 3_600_000;
@@ -426,5 +428,47 @@ describe("docs/oql.md", () => {
 		}
 		for (const name of AGGREGATE_FUNCTIONS)
 			expect(docs, name).toMatch(new RegExp(`SELECT [^\\n\`]*\\b${name}\\(`));
+	});
+});
+
+describe("variables (bindVariables)", () => {
+	const bind = (text: string, variables?: Record<string, string>) => bindVariables(parse(text), variables);
+
+	it("replaces each $name by a string literal at its place", () => {
+		const bound = bind("SELECT count(*) FROM logs WHERE service = $s OR body CONTAINS $s", { s: "a'b" });
+		expect(print(bound)).toBe("SELECT count(*) FROM logs WHERE service = 'a''b' OR body CONTAINS 'a''b'");
+	});
+
+	it("refuses unknown names (case-sensitive) with a suggestion, and leaves none for the checker", () => {
+		const error = oqlError(() =>
+			bind("SELECT count(*) FROM logs WHERE service = $Service", { service: "x" }),
+		);
+		expect(error.code).toBe("oql_invalid_query");
+		expect(error.message).toMatch(/Unknown variable \$Service\. Did you mean service\?/);
+		expect(error.position).toEqual({ line: 1, column: 43 });
+		const none = oqlError(() => bind("SELECT count(*) FROM logs WHERE service = $s"));
+		expect(none.message).toMatch(/No variables are defined/);
+		const unbound = oqlError(() =>
+			check(parse("SELECT count(*) FROM logs WHERE service = $s"), { now: NOW, regex: null }),
+		);
+		expect(unbound.code).toBe("oql_invalid_query");
+	});
+});
+
+describe("a time range given from outside (dashboards)", () => {
+	it("replaces each bound given, and checks the result like any range", () => {
+		const both = run("SELECT count(*) FROM logs LAST 1h", { range: { fromMs: NOW - DAY, toMs: NOW - HOUR } });
+		expect(both.range).toEqual({ fromMs: NOW - DAY, toMs: NOW - HOUR });
+		const fromOnly = run("SELECT count(*) FROM logs LAST 1h", { range: { fromMs: NOW - 2 * HOUR } });
+		expect(fromOnly.range).toEqual({ fromMs: NOW - 2 * HOUR, toMs: NOW });
+		const auto = run("SELECT count(*) FROM logs TIMESERIES AUTO", {
+			range: { fromMs: NOW - DAY, toMs: NOW },
+		});
+		expect(auto.timeseries?.bucketMs).toBe(15 * 60_000);
+		expect(oqlError(() => run("SELECT count(*) FROM logs", { range: { fromMs: NOW - 40 * DAY } })).code).toBe(
+			"oql_range_too_large",
+		);
+		invalid("SELECT count(*) FROM logs", { range: { fromMs: NOW, toMs: NOW - HOUR } });
+		invalid("SELECT count(*) FROM logs", { range: { fromMs: 1.5 } });
 	});
 });
