@@ -13,8 +13,9 @@
  * Figures are reported, never asserted. Env as bench/run.ts (BENCH_SECONDS, BENCH_WARMUP_SECONDS,
  * BENCH_CONNECTIONS, BENCH_RUNTIMES) plus BENCH_SWEEP_MONITORS (100000).
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -37,6 +38,7 @@ import { assembleDeps } from "../src/deps.js";
 import { sweepHeartbeats } from "../src/heartbeats/sweep.js";
 import { newId } from "../src/ids.js";
 import { createApiKey, createOrg } from "../src/services/api-keys.js";
+import { findWorkerdPid, processCpuSeconds } from "./proc.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const SLUG = "bench-monitor";
@@ -383,46 +385,6 @@ interface ThroughputRow {
 	databaseCpuUs: number | null;
 }
 
-const CLOCK_TICKS = (() => {
-	try {
-		return Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
-	} catch {
-		return 100;
-	}
-})();
-
-/** User + system CPU seconds of a process (Linux /proc), or null. */
-function cpuSeconds(pid: number | undefined): number | null {
-	if (pid === undefined) return null;
-	try {
-		const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-		const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-		return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-	} catch {
-		return null;
-	}
-}
-
-/** The workerd process Miniflare spawned (a direct child of this process). */
-function workerdPid(): number | undefined {
-	try {
-		for (const entry of readdirSync("/proc")) {
-			if (!/^\d+$/.test(entry)) continue;
-			try {
-				const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-				const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
-				const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-				if (comm === "workerd" && ppid === process.pid) return Number(entry);
-			} catch {
-				// gone meanwhile
-			}
-		}
-	} catch {
-		// not Linux
-	}
-	return undefined;
-}
-
 function cannon(options: autocannon.Options, onLatency?: (ms: number) => void): Promise<autocannon.Result> {
 	return new Promise((resolve, reject) => {
 		const instance = autocannon(options, (error, result) => (error ? reject(error) : resolve(result)));
@@ -462,11 +424,11 @@ async function measurePings(
 	process.stderr.write(`bench: heartbeats: ${runtime} ping … `);
 	await cannon({ ...common, duration: o.warmupSeconds });
 	const latencies: number[] = [];
-	const serverBefore = cpuSeconds(pids.server);
-	const databaseBefore = cpuSeconds(pids.database);
+	const serverBefore = processCpuSeconds(pids.server);
+	const databaseBefore = processCpuSeconds(pids.database);
 	const result = await cannon({ ...common, duration: o.seconds }, (ms) => latencies.push(ms));
-	const serverAfter = cpuSeconds(pids.server);
-	const databaseAfter = cpuSeconds(pids.database);
+	const serverAfter = processCpuSeconds(pids.server);
+	const databaseAfter = processCpuSeconds(pids.database);
 	const perPing = (before: number | null, after: number | null) =>
 		before === null || after === null || result["2xx"] === 0
 			? null
@@ -548,7 +510,7 @@ async function pingsOnWorkerd(f: Fixture, o: HeartbeatBenchOptions, track: Track
 		track.cleanups.push(dispose);
 		try {
 			const url = await mf.ready;
-			const pid = workerdPid();
+			const pid = findWorkerdPid();
 			if (pid !== undefined) track.pids.add(pid);
 			return await measurePings("workerd", url.origin, f, o, { server: pid, database: hrana.pid });
 		} finally {

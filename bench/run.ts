@@ -10,8 +10,8 @@
  * Env: BENCH_SECONDS (measured seconds per case, 5), BENCH_WARMUP_SECONDS (1), BENCH_CONNECTIONS (10),
  * BENCH_COLD_KEYS (2000), BENCH_RUNTIMES ("node,workerd"), BENCH_LOGINS (sequential logins timed, 30).
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -32,6 +32,7 @@ import { runHeartbeatBench } from "./heartbeats.js";
 import { runOqlBench } from "./oql.js";
 import { benchOtlp } from "./otlp.js";
 import { runPagesBench } from "./pages.js";
+import { findWorkerdPid, processCpuSeconds } from "./proc.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
@@ -218,50 +219,6 @@ async function stopChild(child: ChildProcess): Promise<void> {
 		clearTimeout(timer);
 	}
 	if (child.pid !== undefined) lastResort.pids.delete(child.pid);
-}
-
-// ---------------------------------------------------------------------------------------------
-// CPU accounting (Linux /proc): CPU per request of the serving process and of the database process,
-// and the load generator's share, so a generator-bound figure can be told from a server-bound one.
-
-const CLOCK_TICKS = (() => {
-	try {
-		return Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
-	} catch {
-		return 100;
-	}
-})();
-
-/** User + system CPU seconds of a process, or null where /proc is not available. */
-function processCpuSeconds(pid: number | undefined): number | null {
-	if (pid === undefined) return null;
-	try {
-		const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-		const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-		return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-	} catch {
-		return null;
-	}
-}
-
-/** The workerd process Miniflare spawned (a direct child of this process). */
-function findWorkerdPid(): number | undefined {
-	try {
-		for (const entry of readdirSync("/proc")) {
-			if (!/^\d+$/.test(entry)) continue;
-			try {
-				const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-				const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
-				const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-				if (comm === "workerd" && ppid === process.pid) return Number(entry);
-			} catch {
-				// the process went away meanwhile
-			}
-		}
-	} catch {
-		// not Linux
-	}
-	return undefined;
 }
 
 // ---------------------------------------------------------------------------------------------

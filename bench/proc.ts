@@ -1,0 +1,46 @@
+/**
+ * CPU accounting from Linux /proc, shared by the benchmarks: CPU per request of the serving process
+ * and of the database process, so a generator-bound figure can be told from a server-bound one.
+ */
+import { execFileSync } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+
+const CLOCK_TICKS = (() => {
+	try {
+		return Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+	} catch {
+		return 100;
+	}
+})();
+
+/** User + system CPU seconds of a process, or null where /proc is not available. */
+export function processCpuSeconds(pid: number | undefined): number | null {
+	if (pid === undefined) return null;
+	try {
+		const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+		const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+		return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+	} catch {
+		return null;
+	}
+}
+
+/** The workerd process Miniflare spawned (a direct child of this process). */
+export function findWorkerdPid(): number | undefined {
+	try {
+		for (const entry of readdirSync("/proc")) {
+			if (!/^\d+$/.test(entry)) continue;
+			try {
+				const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+				const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+				const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+				if (comm === "workerd" && ppid === process.pid) return Number(entry);
+			} catch {
+				// the process went away meanwhile
+			}
+		}
+	} catch {
+		// not Linux
+	}
+	return undefined;
+}
