@@ -68,3 +68,23 @@ export function registerSecuritySchemes(app: OpenAPIHono<any>): void {
 		description: "A 15-minute access token from POST /api/v1/auth/login.",
 	});
 }
+
+/** `limit` and `cursor`, the same on every keyset-paginated list (default 100, max 1,000). */
+export const pageQueryShape = {
+	limit: z.coerce.number().int().min(1).max(1000).default(100),
+	cursor: z.string().max(200).optional().openapi({ description: "`next_cursor` from the previous page" }),
+};
+
+/** One id-like path parameter (1–64 characters; `example` is a typical value). */
+export function pathParam(name: string, example?: string) {
+	return z
+		.string()
+		.min(1)
+		.max(64)
+		.openapi({ param: { name, in: "path" }, ...(example ? { example } : {}) });
+}
+
+/** The `:id` path parameter of a resource. */
+export function idParams(example?: string) {
+	return z.object({ id: pathParam("id", example) });
+}

@@ -5,7 +5,13 @@ import type { AnnotationRow } from "../db/schema.js";
 import { ApiError } from "../errors.js";
 import { decodeCursor, encodeCursor } from "../http/cursor.js";
 import { jsonBody } from "../http/json-body.js";
-import { apiKeyOrBearerSecurity, errorResponses, validationHook } from "../http/openapi.js";
+import {
+	apiKeyOrBearerSecurity,
+	errorResponses,
+	idParams,
+	pageQueryShape,
+	validationHook,
+} from "../http/openapi.js";
 import { instantSchema, queryInstantSchema, toRfc3339 } from "../http/time.js";
 import {
 	type AnnotationFields,
@@ -92,13 +98,7 @@ const AnnotationSchema = z
 	})
 	.openapi("Annotation");
 
-const IdParams = z.object({
-	id: z
-		.string()
-		.min(1)
-		.max(64)
-		.openapi({ param: { name: "id", in: "path" } }),
-});
+const IdParams = idParams();
 
 const ListQuery = z.strictObject({
 	from: queryInstantSchema.optional(),
@@ -114,8 +114,7 @@ const ListQuery = z.strictObject({
 		.openapi({ description: "Whether every tag or any tag must match" }),
 	service: z.string().min(1).max(200).optional(),
 	environment: z.string().min(1).max(200).optional(),
-	limit: z.coerce.number().int().min(1).max(1000).default(100),
-	cursor: z.string().max(200).optional().openapi({ description: "`next_cursor` from the previous page" }),
+	...pageQueryShape,
 });
 
 const ListResponse = z

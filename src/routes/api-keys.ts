@@ -4,7 +4,7 @@ import { deferFor } from "../auth/credentials.js";
 import { sessionAccess, sessionActor } from "../auth/session-access.js";
 import { ApiError } from "../errors.js";
 import { jsonBody } from "../http/json-body.js";
-import { errorResponses, validationHook } from "../http/openapi.js";
+import { errorResponses, idParams, validationHook } from "../http/openapi.js";
 import { instantSchema, toRfc3339 } from "../http/time.js";
 import {
 	type ApiKeySummary,
@@ -52,13 +52,7 @@ const CreateBody = z
 
 const RenameBody = z.strictObject({ name: Name }).openapi("ApiKeyRename");
 
-const IdParams = z.object({
-	id: z
-		.string()
-		.min(1)
-		.max(64)
-		.openapi({ param: { name: "id", in: "path" }, example: "key_7Hq2LmX9cVb4NpR1sTz0" }),
-});
+const IdParams = idParams("key_7Hq2LmX9cVb4NpR1sTz0");
 
 export function toApiKeyJson(key: ApiKeySummary, now: number): z.infer<typeof ApiKeySchema> {
 	return {

@@ -3,7 +3,7 @@ import type { AppDeps, AppEnv } from "../app-env.js";
 import { type SessionActor, sessionAccess, sessionActor } from "../auth/session-access.js";
 import { decodeCursor, encodeCursor } from "../http/cursor.js";
 import { jsonBody } from "../http/json-body.js";
-import { ErrorSchema, errorResponses, validationHook } from "../http/openapi.js";
+import { ErrorSchema, errorResponses, idParams, pageQueryShape, validationHook } from "../http/openapi.js";
 import { queryInstantSchema, toRfc3339 } from "../http/time.js";
 import { oqlSettingsOf } from "../oql/execute.js";
 import {
@@ -181,21 +181,14 @@ const ListQuery = z.strictObject({
 		.max(200)
 		.optional()
 		.openapi({ description: "Title contains (any case)", example: "check" }),
-	limit: z.coerce.number().int().min(1).max(1000).default(100),
-	cursor: z.string().max(200).optional().openapi({ description: "`next_cursor` from the previous page" }),
+	...pageQueryShape,
 });
 
 const ListResponse = z
 	.object({ data: z.array(DashboardSummarySchema), next_cursor: z.string().nullable() })
 	.openapi("DashboardList");
 
-const IdParams = z.object({
-	id: z
-		.string()
-		.min(1)
-		.max(64)
-		.openapi({ param: { name: "id", in: "path" }, example: "dash_8RtQ2nVx5LpK0cZb7mWs" }),
-});
+const IdParams = idParams("dash_8RtQ2nVx5LpK0cZb7mWs");
 
 const DataQuery = z.object({
 	from: queryInstantSchema

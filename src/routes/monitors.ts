@@ -35,7 +35,7 @@ import {
 } from "../heartbeats/store.js";
 import { decodeCursor, encodeCursor } from "../http/cursor.js";
 import { jsonBody } from "../http/json-body.js";
-import { errorResponses, validationHook } from "../http/openapi.js";
+import { errorResponses, pageQueryShape, validationHook } from "../http/openapi.js";
 import { toRfc3339 } from "../http/time.js";
 import { slugSchema } from "./heartbeat.js";
 
@@ -47,13 +47,11 @@ const graceSeconds = z.number().int().min(0).max(MAX_DURATION_S);
 
 const ListQuery = z.strictObject({
 	status: z.enum(MONITOR_STATUSES).optional().openapi({ description: "Only monitors with this status" }),
-	limit: z.coerce.number().int().min(1).max(1000).default(100),
-	cursor: z.string().max(200).optional().openapi({ description: "`next_cursor` from the previous page" }),
+	...pageQueryShape,
 });
 
 const PageQuery = z.strictObject({
-	limit: z.coerce.number().int().min(1).max(1000).default(100),
-	cursor: z.string().max(200).optional().openapi({ description: "`next_cursor` from the previous page" }),
+	...pageQueryShape,
 });
 
 const MonitorList = z

@@ -13,7 +13,7 @@ import { ApiError } from "../errors.js";
 import { afterAttempt, sendWebhook } from "../heartbeats/alerts.js";
 import { isSlackWebhook, MAX_WEBHOOK_URL_LENGTH, webhookUrlProblem } from "../heartbeats/webhook-url.js";
 import { jsonBody } from "../http/json-body.js";
-import { errorResponses, validationHook } from "../http/openapi.js";
+import { errorResponses, idParams, validationHook } from "../http/openapi.js";
 import { toRfc3339 } from "../http/time.js";
 import { newId } from "../ids.js";
 
@@ -86,13 +86,7 @@ const TestResult = z
 	})
 	.openapi("NotificationTestResult");
 
-const IdParams = z.object({
-	id: z
-		.string()
-		.min(1)
-		.max(64)
-		.openapi({ param: { name: "id", in: "path" } }),
-});
+const IdParams = idParams();
 
 const notFound = () => new ApiError(404, "not_found", "No notification channel with that id.");
 

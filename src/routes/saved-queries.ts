@@ -4,7 +4,7 @@ import { sessionAccess, sessionActor } from "../auth/session-access.js";
 import { SAVED_QUERY_VISIBILITIES } from "../db/schema.js";
 import { decodeCursor, encodeCursor } from "../http/cursor.js";
 import { jsonBody } from "../http/json-body.js";
-import { ErrorSchema, errorResponses, validationHook } from "../http/openapi.js";
+import { ErrorSchema, errorResponses, idParams, pageQueryShape, validationHook } from "../http/openapi.js";
 import { instantSchema, toRfc3339 } from "../http/time.js";
 import { Description, LIMITS, VARIABLE_NAME } from "../services/dashboards-model.js";
 import { checkOql, runQuery } from "../services/dashboards-oql.js";
@@ -133,21 +133,14 @@ const SavedQuerySchema = z
 const ListQuery = z.strictObject({
 	visibility: Visibility.optional().openapi({ description: "Only shared (`org`) or only private queries" }),
 	owner: z.enum(["me"]).optional().openapi({ description: "`me`: only the caller's own queries" }),
-	limit: z.coerce.number().int().min(1).max(1000).default(100),
-	cursor: z.string().max(200).optional().openapi({ description: "`next_cursor` from the previous page" }),
+	...pageQueryShape,
 });
 
 const ListResponse = z
 	.object({ data: z.array(SavedQuerySchema), next_cursor: z.string().nullable() })
 	.openapi("SavedQueryList");
 
-const IdParams = z.object({
-	id: z
-		.string()
-		.min(1)
-		.max(64)
-		.openapi({ param: { name: "id", in: "path" }, example: "sq_3xQp9LrT0aVb6nKd2sWf" }),
-});
+const IdParams = idParams("sq_3xQp9LrT0aVb6nKd2sWf");
 
 function toJson(row: SavedQueryWithOwner): z.infer<typeof SavedQuerySchema> {
 	return {

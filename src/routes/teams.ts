@@ -8,7 +8,7 @@ import { isUniqueViolation } from "../db/errors.js";
 import { teamMembers, teams, users } from "../db/schema.js";
 import { ApiError } from "../errors.js";
 import { jsonBody } from "../http/json-body.js";
-import { errorResponses, validationHook } from "../http/openapi.js";
+import { errorResponses, pathParam, validationHook } from "../http/openapi.js";
 import { toRfc3339 } from "../http/time.js";
 import { newId } from "../ids.js";
 
@@ -45,16 +45,10 @@ const PatchBody = z
 	})
 	.openapi("TeamUpdate");
 
-const idParam = (name: string, example: string) =>
-	z
-		.string()
-		.min(1)
-		.max(64)
-		.openapi({ param: { name, in: "path" }, example });
-const IdParams = z.object({ id: idParam("id", "team_9vB2xQ7mLp4KcZ1nRt8W") });
+const IdParams = z.object({ id: pathParam("id", "team_9vB2xQ7mLp4KcZ1nRt8W") });
 const MemberParams = z.object({
-	id: idParam("id", "team_9vB2xQ7mLp4KcZ1nRt8W"),
-	user_id: idParam("user_id", "usr_4kTn8QpZ2xLc7VbR0mWs"),
+	id: pathParam("id", "team_9vB2xQ7mLp4KcZ1nRt8W"),
+	user_id: pathParam("user_id", "usr_4kTn8QpZ2xLc7VbR0mWs"),
 });
 
 type TeamRow = typeof teams.$inferSelect;

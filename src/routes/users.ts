@@ -13,7 +13,7 @@ import {
 } from "../db/schema.js";
 import { ApiError } from "../errors.js";
 import { jsonBody } from "../http/json-body.js";
-import { errorResponses, validationHook } from "../http/openapi.js";
+import { errorResponses, idParams, validationHook } from "../http/openapi.js";
 import { revokeUserFamilies, toUserJson } from "../services/sessions.js";
 import { createUser } from "../services/users.js";
 import { UserSchema } from "./auth.js";
@@ -53,13 +53,7 @@ const InvitedUserSchema = UserSchema.extend({
 	}),
 }).openapi("InvitedUser");
 
-const IdParams = z.object({
-	id: z
-		.string()
-		.min(1)
-		.max(64)
-		.openapi({ param: { name: "id", in: "path" }, example: "usr_4kTn8QpZ2xLc7VbR0mWs" }),
-});
+const IdParams = idParams("usr_4kTn8QpZ2xLc7VbR0mWs");
 
 const notFound = () => new ApiError(404, "not_found", "No user with that id.");
 const ownersOnly = () =>
