@@ -41,6 +41,8 @@ export interface JwtSettings {
 	/** The first key signs; every key verifies (rotation). */
 	signingKeys: PrivateJwk[];
 	publicKeys: PublicJwk[];
+	/** ACCESS_TOKEN_TTL_S: access-token lifetime, 10–900 s (default 900; shorter for tests and strict deployments). */
+	accessTokenTtlS?: number;
 }
 
 export interface AuthSettings {
@@ -125,6 +127,9 @@ export function jwtSettingsFrom(settings: Settings, signingKeysJson: string): Jw
 		audience: optionalText(settings, "JWT_AUDIENCE", "hexcovery-api"),
 		signingKeys,
 		publicKeys: signingKeys.map(publicJwkOf),
+		accessTokenTtlS: Math.round(
+			numberSetting(settings, "ACCESS_TOKEN_TTL_S", 900, 10, 900, "expected seconds, 10 to 900"),
+		),
 	};
 }
 
@@ -165,15 +170,26 @@ export function heartbeatSettingsFrom(settings: Settings): HeartbeatSettings {
 	return { allowPrivateWebhookTargets: raw === "true" || raw === "1" };
 }
 
+/** A non-negative decimal setting within [min, max], or the fallback when unset. */
+function numberSetting(
+	settings: Settings,
+	name: string,
+	fallback: number,
+	min: number,
+	max: number,
+	hint: string,
+): number {
+	const raw = optionalText(settings, name, String(fallback));
+	const value = Number(raw);
+	if (!/^\d+(\.\d+)?$/.test(raw.trim()) || !Number.isFinite(value) || value < min || value > max) {
+		throw new ConfigError(name, "invalid", hint);
+	}
+	return value;
+}
+
 export function oqlSettingsFrom(settings: Settings): OqlSettings {
-	const number = (name: string, fallback: number, min: number, max: number, hint: string) => {
-		const raw = optionalText(settings, name, String(fallback));
-		const value = Number(raw);
-		if (!/^\d+(\.\d+)?$/.test(raw.trim()) || !Number.isFinite(value) || value < min || value > max) {
-			throw new ConfigError(name, "invalid", hint);
-		}
-		return value;
-	};
+	const number = (name: string, fallback: number, min: number, max: number, hint: string) =>
+		numberSetting(settings, name, fallback, min, max, hint);
 	return {
 		maxRangeDays: number(
 			"OQL_MAX_RANGE_DAYS",

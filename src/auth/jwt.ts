@@ -139,7 +139,7 @@ export function createJwtSigner(settings: JwtSettings, clock: Clock): AccessToke
 			.setAudience(settings.audience)
 			.setSubject(claims.userId)
 			.setIssuedAt(iat)
-			.setExpirationTime(iat + ACCESS_TOKEN_TTL_S)
+			.setExpirationTime(iat + (settings.accessTokenTtlS ?? ACCESS_TOKEN_TTL_S))
 			.setJti(randomBase62(22))
 			.sign(await imported);
 	};

@@ -116,7 +116,7 @@ async function tokenResponse(deps: AppDeps, user: UserRow) {
 	return {
 		access_token: accessToken,
 		token_type: "Bearer" as const,
-		expires_in: ACCESS_TOKEN_TTL_S,
+		expires_in: deps.config.jwt.accessTokenTtlS ?? ACCESS_TOKEN_TTL_S,
 		user: toUserJson(user),
 	};
 }
@@ -201,6 +201,38 @@ export function authRoutes(deps: AppDeps) {
 	};
 	// Not reachable with a one-time password: 2FA is set up once the user has chosen their own.
 	const anySession = requireAccess(deps, sessionOnly("viewer"));
+
+	app.openapi(
+		createRoute({
+			method: "get",
+			path: "/api/v1/setup",
+			tags: ["Sessions"],
+			security: [],
+			summary: "Whether first-run setup is still open",
+			description:
+				"`setup_required` is true while no user exists (the dashboard then shows its first-run page); `setup_token_required` says whether `POST /api/v1/setup` needs `X-Setup-Token`.",
+			responses: {
+				200: {
+					description: "Setup state",
+					content: {
+						"application/json": {
+							schema: z
+								.object({ setup_required: z.boolean(), setup_token_required: z.boolean() })
+								.openapi("SetupState"),
+						},
+					},
+				},
+			},
+		}),
+		async (c) =>
+			c.json(
+				{
+					setup_required: !(await anyUserExists(deps)),
+					setup_token_required: deps.config.auth.setupToken !== null,
+				},
+				200,
+			),
+	);
 
 	app.openapi(
 		createRoute({

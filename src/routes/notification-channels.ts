@@ -1,5 +1,5 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { and, asc, count, eq } from "drizzle-orm";
+import { and, asc, count, desc, eq, lt } from "drizzle-orm";
 import type { AppDeps, AppEnv } from "../app-env.js";
 import { roleAtLeast, sessionAccess, sessionActor } from "../auth/session-access.js";
 import { encryptSecret } from "../auth/totp.js";
@@ -12,8 +12,9 @@ import {
 import { ApiError } from "../errors.js";
 import { afterAttempt, sendWebhook } from "../heartbeats/alerts.js";
 import { isSlackWebhook, MAX_WEBHOOK_URL_LENGTH, webhookUrlProblem } from "../heartbeats/webhook-url.js";
+import { decodeCursor, encodeCursor } from "../http/cursor.js";
 import { jsonBody } from "../http/json-body.js";
-import { errorResponses, idParams, validationHook } from "../http/openapi.js";
+import { errorResponses, idParams, pageQueryShape, validationHook } from "../http/openapi.js";
 import { toRfc3339 } from "../http/time.js";
 import { newId } from "../ids.js";
 
@@ -85,6 +86,26 @@ const TestResult = z
 		attempted_at: z.string(),
 	})
 	.openapi("NotificationTestResult");
+
+const DeliverySchema = z
+	.object({
+		id: z.number().int(),
+		event: z.enum(["monitor.status_changed", "test"]),
+		monitor_id: z.string().nullable(),
+		status: z.enum(["pending", "delivered", "failed"]),
+		attempts: z.number().int(),
+		response_status: z
+			.number()
+			.int()
+			.nullable()
+			.openapi({ description: "The receiver's HTTP status, if it answered" }),
+		error: z.string().nullable(),
+		created_at: z.string(),
+		last_attempt_at: z.string().nullable(),
+		next_attempt_at: z.string().nullable().openapi({ description: "When a pending delivery is tried again" }),
+		delivered_at: z.string().nullable(),
+	})
+	.openapi("NotificationDelivery");
 
 const IdParams = idParams();
 
@@ -357,6 +378,70 @@ export function notificationChannelRoutes(deps: AppDeps) {
 					response_status: result.status,
 					error: result.error,
 					attempted_at: toRfc3339(now),
+				},
+				200,
+			);
+		},
+	);
+
+	app.openapi(
+		createRoute({
+			method: "get",
+			path: "/{id}/deliveries",
+			tags,
+			security,
+			summary: "The channel's delivery log, newest first",
+			description:
+				"Every alert and test sent to the channel with its outcome (`pending` deliveries are still being retried). Payloads are not returned. Pages with `next_cursor`.",
+			middleware: [read] as const,
+			request: { params: IdParams, query: z.strictObject(pageQueryShape) },
+			responses: {
+				200: {
+					description: "A page of deliveries",
+					content: {
+						"application/json": {
+							schema: z
+								.object({ data: z.array(DeliverySchema), next_cursor: z.string().nullable() })
+								.openapi("NotificationDeliveryList"),
+						},
+					},
+				},
+				...errorResponses(400, 401, 403, 404),
+			},
+		}),
+		async (c) => {
+			const actor = sessionActor(c);
+			const channel = await find(actor.orgId, c.req.valid("param").id);
+			if (!channel) throw notFound();
+			const query = c.req.valid("query");
+			const conditions = [eq(alertDeliveries.channelId, channel.id), eq(alertDeliveries.orgId, actor.orgId)];
+			if (query.cursor !== undefined)
+				conditions.push(lt(alertDeliveries.id, decodeCursor(query.cursor).time));
+			const rows = await deps.db
+				.select()
+				.from(alertDeliveries)
+				.where(and(...conditions))
+				.orderBy(desc(alertDeliveries.id))
+				.limit(query.limit + 1);
+			const page = rows.slice(0, query.limit);
+			const last = page.at(-1);
+			const time = (ms: number | null) => (ms === null ? null : toRfc3339(ms));
+			return c.json(
+				{
+					data: page.map((row) => ({
+						id: row.id,
+						event: row.event,
+						monitor_id: row.monitorId,
+						status: row.status,
+						attempts: row.attempts,
+						response_status: row.responseStatus,
+						error: row.error,
+						created_at: toRfc3339(row.createdAt),
+						last_attempt_at: time(row.lastAttemptAt),
+						next_attempt_at: row.status === "pending" ? time(row.nextAttemptAt) : null,
+						delivered_at: time(row.deliveredAt),
+					})),
+					next_cursor: rows.length > query.limit && last ? encodeCursor({ time: last.id, id: "" }) : null,
 				},
 				200,
 			);

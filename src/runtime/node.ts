@@ -4,8 +4,10 @@ import { createApp } from "../app.js";
 import { ConfigError, portFrom, type Settings } from "../config.js";
 import { DEFAULT_OTLP_SETTINGS } from "../ingest/settings.js";
 import { runSweep } from "../sweep.js";
+import { isApiPath } from "../web/paths.js";
 import { buildNodeDeps } from "./node-deps.js";
 import { type OtlpGrpcServer, startOtlpGrpcServer } from "./otlp-grpc.js";
+import { loadWebAssets, WEB_DIST_DIR } from "./web-assets.js";
 
 const SHUTDOWN_GRACE_MS = 10_000;
 /** The same sweep the Worker runs from its Cron Trigger. */
@@ -26,9 +28,20 @@ export async function startNodeServer(settings: Settings = process.env): Promise
 	const port = portFrom(settings, "PORT", 8080);
 	const { deps, client } = await buildNodeDeps(settings, { log });
 	const app = createApp(deps);
+	// The web UI at `/` (GET/HEAD outside the API's paths); everything else is the app's.
+	const web = loadWebAssets(WEB_DIST_DIR);
+	if (!web)
+		log({ level: "warn", msg: "the web UI is not built: run `npm run build:web`", dir: WEB_DIST_DIR });
+	// `env` carries Node's request and response objects (the client address for login throttling).
+	const fetch = (request: Request, env: unknown): Response | Promise<Response> =>
+		web &&
+		(request.method === "GET" || request.method === "HEAD") &&
+		!isApiPath(new URL(request.url).pathname)
+			? web(request)
+			: app.fetch(request, env);
 	const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
 		const started = serve(
-			{ fetch: app.fetch, port, hostname: settings.HOST === undefined ? undefined : String(settings.HOST) },
+			{ fetch, port, hostname: settings.HOST === undefined ? undefined : String(settings.HOST) },
 			() => resolve(started),
 		);
 		started.once("error", reject);

@@ -1,0 +1,99 @@
+import createClient from "openapi-fetch";
+import type { paths } from "./schema";
+import { endSession, getAccessToken, refreshSession } from "./session";
+
+/** The API's error shape (contract §2), thrown for every non-2xx answer. */
+export class ApiProblem extends Error {
+	constructor(
+		readonly status: number,
+		readonly code: string,
+		message: string,
+		readonly requestId: string | null,
+		readonly retryAfterS: number | null = null,
+		readonly details: Array<{ path?: string; message: string }> = [],
+	) {
+		super(message);
+	}
+}
+
+const TOKEN_ERRORS = new Set(["token_expired", "invalid_token"]);
+
+/** Called when a request finds the session gone (a failed refresh): the app shows sign-in. */
+let onSignedOut: () => void = () => {};
+export function whenSignedOut(handler: () => void): void {
+	onSignedOut = handler;
+}
+
+/**
+ * fetch with the access token; on a 401 for an expired or invalid token it refreshes once (shared
+ * with every other waiting request) and retries; when that fails the session has ended.
+ */
+async function authorizedFetch(request: Request): Promise<Response> {
+	const retry = request.clone();
+	const response = await fetch(withToken(request));
+	if (response.status !== 401 || getAccessToken() === null) return response;
+	const code = await errorCode(response.clone());
+	if (!TOKEN_ERRORS.has(code ?? "")) return response;
+	if (!(await refreshSession())) {
+		endSession();
+		onSignedOut();
+		return response;
+	}
+	return fetch(withToken(retry));
+}
+
+function withToken(request: Request): Request {
+	const token = getAccessToken();
+	if (token) request.headers.set("Authorization", `Bearer ${token}`);
+	return request;
+}
+
+async function errorCode(response: Response): Promise<string | null> {
+	try {
+		const body = (await response.json()) as { error?: { code?: string } };
+		return body.error?.code ?? null;
+	} catch {
+		return null;
+	}
+}
+
+export const api = createClient<paths>({ baseUrl: "", fetch: authorizedFetch, credentials: "same-origin" });
+
+interface Answer<T> {
+	data?: T;
+	error?: unknown;
+	response: Response;
+}
+
+/** The answer's data, or an ApiProblem with the API's code, message and request id. */
+export async function unwrap<T>(call: Promise<Answer<T>>): Promise<T> {
+	const { data, error, response } = await call;
+	if (response.ok) return data as T;
+	throw problemFrom(response, error);
+}
+
+export function problemFrom(response: Response, body: unknown): ApiProblem {
+	const error = (
+		body as { error?: { code?: string; message?: string; request_id?: string; details?: [] } } | null
+	)?.error;
+	const retryAfter = Number(response.headers.get("Retry-After"));
+	return new ApiProblem(
+		response.status,
+		error?.code ?? "http_error",
+		error?.message ?? `The server answered ${response.status} ${response.statusText}.`,
+		error?.request_id ?? response.headers.get("X-Request-Id"),
+		Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : null,
+		error?.details ?? [],
+	);
+}
+
+/** Any thrown value as an ApiProblem (network failures included), for display. */
+export function asProblem(error: unknown): ApiProblem {
+	if (error instanceof ApiProblem) return error;
+	return new ApiProblem(
+		0,
+		"network_error",
+		"Could not reach the server. Check your connection and try again.",
+		null,
+	);
+}

@@ -1,0 +1,117 @@
+import { useId, useState } from "preact/hooks";
+import { useLocation } from "preact-iso";
+
+/** The global time range lives in the URL (`?range=1h`, or `?from=…&to=…`), so a link reproduces the view. */
+export const RELATIVE_RANGES = [
+	["15m", "Last 15 minutes", 15 * 60_000],
+	["1h", "Last 1 hour", 3_600_000],
+	["6h", "Last 6 hours", 6 * 3_600_000],
+	["24h", "Last 24 hours", 24 * 3_600_000],
+	["7d", "Last 7 days", 7 * 24 * 3_600_000],
+] as const;
+export const DEFAULT_RANGE = "1h";
+
+export interface TimeRange {
+	/** `1h`…, or "absolute". */
+	key: string;
+	from: Date;
+	to: Date;
+}
+
+export function resolveTimeRange(query: Record<string, string>, now = Date.now()): TimeRange {
+	if (query.from && query.to) {
+		const from = new Date(query.from);
+		const to = new Date(query.to);
+		if (!Number.isNaN(from.getTime()) && !Number.isNaN(to.getTime()) && from < to) {
+			return { key: "absolute", from, to };
+		}
+	}
+	const relative = RELATIVE_RANGES.find(([key]) => key === query.range) ?? RELATIVE_RANGES[1];
+	return { key: relative[0], from: new Date(now - relative[2]), to: new Date(now) };
+}
+
+export function useTimeRange(): TimeRange {
+	return resolveTimeRange(useLocation().query);
+}
+
+/** `datetime-local` values are local wall time without a zone. */
+function toLocalInput(date: Date): string {
+	const local = new Date(date.getTime() - date.getTimezoneOffset() * 60_000);
+	return local.toISOString().slice(0, 16);
+}
+
+export function TimeRangePicker() {
+	const { path, query, route } = useLocation();
+	const range = resolveTimeRange(query);
+	const [editing, setEditing] = useState(false);
+	const [from, setFrom] = useState(toLocalInput(range.from));
+	const [to, setTo] = useState(toLocalInput(range.to));
+	const id = useId();
+	const go = (params: Record<string, string | undefined>) => {
+		const next = new URLSearchParams();
+		for (const [k, v] of Object.entries({ ...query, ...params })) if (v !== undefined) next.set(k, v);
+		route(`${path}?${next}`);
+	};
+	return (
+		<div class="time-range">
+			<div class="field">
+				<label for={`${id}-range`}>Time range</label>
+				<select
+					id={`${id}-range`}
+					value={range.key}
+					onChange={(e) => {
+						const value = (e.target as HTMLSelectElement).value;
+						if (value === "absolute") {
+							setEditing(true);
+							return;
+						}
+						setEditing(false);
+						go({ range: value, from: undefined, to: undefined });
+					}}
+				>
+					{RELATIVE_RANGES.map(([key, text]) => (
+						<option key={key} value={key}>
+							{text}
+						</option>
+					))}
+					<option value="absolute">Absolute…</option>
+				</select>
+			</div>
+			{editing || range.key === "absolute" ? (
+				<form
+					class="row"
+					onSubmit={(e) => {
+						e.preventDefault();
+						const f = new Date(from);
+						const t = new Date(to);
+						if (Number.isNaN(f.getTime()) || Number.isNaN(t.getTime()) || f >= t) return;
+						setEditing(false);
+						go({ range: undefined, from: f.toISOString(), to: t.toISOString() });
+					}}
+				>
+					<div class="field">
+						<label for={`${id}-from`}>From</label>
+						<input
+							id={`${id}-from`}
+							type="datetime-local"
+							value={from}
+							onInput={(e) => setFrom(e.currentTarget.value)}
+						/>
+					</div>
+					<div class="field">
+						<label for={`${id}-to`}>To</label>
+						<input
+							id={`${id}-to`}
+							type="datetime-local"
+							value={to}
+							onInput={(e) => setTo(e.currentTarget.value)}
+						/>
+					</div>
+					<button type="submit" class="small">
+						Apply
+					</button>
+				</form>
+			) : null}
+		</div>
+	);
+}

@@ -1,0 +1,236 @@
+import type { ComponentChildren, InputHTMLAttributes, Ref, SelectHTMLAttributes } from "preact";
+import { useEffect, useId, useRef, useState } from "preact/hooks";
+import type { ApiProblem } from "../api/client";
+
+/** A labelled input: the label is visible and tied to the control (tests and screen readers find it by name). */
+export function Field(
+	props: {
+		label: string;
+		hint?: ComponentChildren;
+		error?: string | null;
+		inputRef?: Ref<HTMLInputElement>;
+	} & InputHTMLAttributes<HTMLInputElement>,
+) {
+	const { label, hint, error, inputRef, ...input } = props;
+	const id = useId();
+	const hintId = `${id}-hint`;
+	return (
+		<div class="field">
+			<label for={id}>{label}</label>
+			<input
+				ref={inputRef}
+				id={id}
+				aria-invalid={error ? "true" : undefined}
+				aria-describedby={hint || error ? hintId : undefined}
+				{...input}
+			/>
+			{error ? (
+				<span id={hintId} class="field-error">
+					{error}
+				</span>
+			) : hint ? (
+				<span id={hintId} class="hint">
+					{hint}
+				</span>
+			) : null}
+		</div>
+	);
+}
+
+export function SelectField(
+	props: {
+		label: string;
+		options: Array<[string, string]>;
+		hint?: string;
+	} & SelectHTMLAttributes<HTMLSelectElement>,
+) {
+	const { label, options, hint, ...select } = props;
+	const id = useId();
+	return (
+		<div class="field">
+			<label for={id}>{label}</label>
+			<select id={id} {...select}>
+				{options.map(([value, text]) => (
+					<option key={value} value={value}>
+						{text}
+					</option>
+				))}
+			</select>
+			{hint ? <span class="hint">{hint}</span> : null}
+		</div>
+	);
+}
+
+/** An API error as a person reads it: the message, the field problems and the request id for support. */
+export function ErrorNotice({ problem }: { problem: ApiProblem | null | undefined }) {
+	if (!problem) return null;
+	return (
+		<div class="notice error" role="alert">
+			<strong>{problem.message}</strong>
+			{problem.details.length > 0 ? (
+				<ul>
+					{problem.details.map((d, i) => (
+						<li key={i}>
+							{d.path ? `${d.path}: ` : ""}
+							{d.message}
+						</li>
+					))}
+				</ul>
+			) : null}
+			{problem.requestId ? <span class="request-id">Request id: {problem.requestId}</span> : null}
+		</div>
+	);
+}
+
+export function Notice(props: { kind: "success" | "info" | "warn"; children: ComponentChildren }) {
+	return (
+		<div class={`notice ${props.kind}`} role="status">
+			{props.children}
+		</div>
+	);
+}
+
+export function Badge({ kind, children }: { kind: string; children?: ComponentChildren }) {
+	return <span class={`badge ${kind}`}>{children ?? kind}</span>;
+}
+
+export function PageHeader(props: {
+	title: string;
+	subtitle?: ComponentChildren;
+	children?: ComponentChildren;
+}) {
+	return (
+		<div class="page-header">
+			<div>
+				<h1>{props.title}</h1>
+				{props.subtitle ? <p class="subtitle">{props.subtitle}</p> : null}
+			</div>
+			{props.children ? <div class="actions">{props.children}</div> : null}
+		</div>
+	);
+}
+
+export function Empty({ children }: { children: ComponentChildren }) {
+	return <div class="empty">{children}</div>;
+}
+
+export function Loading({ what }: { what: string }) {
+	return (
+		<p class="subtitle" role="status">
+			Loading {what}…
+		</p>
+	);
+}
+
+/** Copies text to the clipboard and says so. */
+export function CopyButton({ text, label = "Copy" }: { text: string; label?: string }) {
+	const [copied, setCopied] = useState(false);
+	return (
+		<button
+			type="button"
+			class="small"
+			onClick={async () => {
+				try {
+					await navigator.clipboard.writeText(text);
+					setCopied(true);
+					setTimeout(() => setCopied(false), 2000);
+				} catch {
+					setCopied(false);
+				}
+			}}
+		>
+			{copied ? "Copied" : label}
+		</button>
+	);
+}
+
+/** A modal confirmation (native <dialog>: focus trapping and Escape for free). */
+export function ConfirmDialog(props: {
+	open: boolean;
+	title: string;
+	children: ComponentChildren;
+	confirmLabel: string;
+	danger?: boolean;
+	busy?: boolean;
+	onConfirm: () => void;
+	onCancel: () => void;
+}) {
+	const ref = useRef<HTMLDialogElement>(null);
+	const titleId = useId();
+	useEffect(() => {
+		const dialog = ref.current;
+		if (!dialog) return;
+		if (props.open && !dialog.open) dialog.showModal();
+		if (!props.open && dialog.open) dialog.close();
+	}, [props.open]);
+	return (
+		<dialog ref={ref} aria-labelledby={titleId} onCancel={props.onCancel}>
+			<h2 id={titleId}>{props.title}</h2>
+			{props.children}
+			<div class="buttons">
+				<button type="button" onClick={props.onCancel}>
+					Cancel
+				</button>
+				<button
+					type="button"
+					class={props.danger ? "danger" : "primary"}
+					disabled={props.busy}
+					onClick={props.onConfirm}
+				>
+					{props.confirmLabel}
+				</button>
+			</div>
+		</dialog>
+	);
+}
+
+const UNITS: Array<[Intl.RelativeTimeFormatUnit, number]> = [
+	["day", 86_400_000],
+	["hour", 3_600_000],
+	["minute", 60_000],
+	["second", 1000],
+];
+const relative = new Intl.RelativeTimeFormat("en", { numeric: "auto" });
+
+/** "3 minutes ago" / "in 2 hours", with the exact time on hover. */
+export function When({ at, empty = "—" }: { at: string | null | undefined; empty?: string }) {
+	if (!at) return <span class="subtitle">{empty}</span>;
+	return (
+		<time dateTime={at} title={new Date(at).toLocaleString()}>
+			{timeAgo(at)}
+		</time>
+	);
+}
+
+export function timeAgo(at: string, now = Date.now()): string {
+	const delta = new Date(at).getTime() - now;
+	for (const [unit, ms] of UNITS) {
+		if (Math.abs(delta) >= ms || unit === "second") return relative.format(Math.round(delta / ms), unit);
+	}
+	return at;
+}
+
+export function formatSeconds(seconds: number | null | undefined): string {
+	if (seconds === null || seconds === undefined) return "—";
+	if (seconds % 86_400 === 0) return `${seconds / 86_400}d`;
+	if (seconds % 3600 === 0) return `${seconds / 3600}h`;
+	if (seconds % 60 === 0) return `${seconds / 60}m`;
+	return `${seconds}s`;
+}
+
+/** A secret shown once: a read-only, labelled text box (select-all on focus) with a copy button. */
+export function SecretField({ label, value }: { label: string; value: string }) {
+	return (
+		<div class="row secret">
+			<Field
+				label={label}
+				readOnly
+				value={value}
+				class="mono"
+				size={Math.min(Math.max(value.length, 20), 60)}
+				onFocus={(e) => e.currentTarget.select()}
+			/>
+			<CopyButton text={value} />
+		</div>
+	);
+}

@@ -1,0 +1,78 @@
+import type { ComponentChildren } from "preact";
+import { useLocation } from "preact-iso";
+import { api, unwrap } from "./api/client";
+import { currentUser, signOut } from "./api/session";
+import { ROLE_LABELS } from "./auth/roles";
+import { TimeRangePicker } from "./components/time-range";
+import { useResource } from "./components/use-resource";
+
+const NAV: Array<[string, string]> = [
+	["/", "Overview"],
+	["/logs", "Logs"],
+	["/traces", "Traces"],
+	["/query", "Query"],
+	["/dashboards", "Dashboards"],
+	["/monitors", "Monitors"],
+	["/settings", "Settings"],
+];
+
+/** Pages whose data has a time axis show the global time range picker. */
+const TIMED = new Set(["/", "/logs", "/traces", "/query", "/dashboards"]);
+
+function isCurrent(path: string, href: string): boolean {
+	return href === "/" ? path === "/" : path === href || path.startsWith(`${href}/`);
+}
+
+export function Shell({ children }: { children: ComponentChildren }) {
+	const { path, query, route } = useLocation();
+	const user = currentUser.value;
+	const org = useResource(() => unwrap(api.GET("/api/v1/org")), []);
+	// Navigation keeps the time range (and only it) so moving between views keeps the window.
+	const carried = new URLSearchParams(
+		Object.entries(query).filter(([k]) => k === "range" || k === "from" || k === "to"),
+	).toString();
+	return (
+		<div class="shell">
+			<header class="topbar">
+				<a class="brand" href="/">
+					<img src="/favicon.svg" alt="" />
+					Hexcovery
+				</a>
+				<span class="org-name" title="Your organization">
+					{org.data?.name ?? ""}
+				</span>
+				<span class="spacer" />
+				{TIMED.has(path) ? <TimeRangePicker /> : null}
+				<nav aria-label="Account" class="row">
+					<a href="/account" title={user?.email}>
+						{user?.name} <span class="subtitle">({user ? ROLE_LABELS[user.role] : ""})</span>
+					</a>
+					<button
+						type="button"
+						onClick={async () => {
+							await signOut();
+							route("/sign-in", true);
+						}}
+					>
+						Sign out
+					</button>
+				</nav>
+			</header>
+			<nav class="sidenav" aria-label="Main">
+				<ul>
+					{NAV.map(([href, label]) => (
+						<li key={href}>
+							<a
+								href={TIMED.has(href) && carried ? `${href}?${carried}` : href}
+								aria-current={isCurrent(path, href) ? "page" : undefined}
+							>
+								{label}
+							</a>
+						</li>
+					))}
+				</ul>
+			</nav>
+			<main>{children}</main>
+		</div>
+	);
+}

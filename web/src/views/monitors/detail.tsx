@@ -1,0 +1,384 @@
+import { useEffect, useState } from "preact/hooks";
+import { useLocation, useRoute } from "preact-iso";
+import { api, unwrap } from "../../api/client";
+import type { components } from "../../api/schema";
+import { currentUser } from "../../api/session";
+import { roleAtLeast } from "../../auth/roles";
+import {
+	Badge,
+	ConfirmDialog,
+	CopyButton,
+	Empty,
+	ErrorNotice,
+	Field,
+	formatSeconds,
+	Loading,
+	Notice,
+	PageHeader,
+	When,
+} from "../../components/ui";
+import { useAction, useResource } from "../../components/use-resource";
+import { cronLine } from "./cron-line";
+
+type Monitor = components["schemas"]["Monitor"];
+type Ping = components["schemas"]["MonitorPing"];
+
+const REFRESH_MS = 15_000;
+
+export function MonitorDetail() {
+	const { params } = useRoute();
+	const { route } = useLocation();
+	const slug = params.slug ?? "";
+	const canWrite = roleAtLeast(currentUser.value?.role, "member");
+	const path = { params: { path: { slug } } };
+	const monitor = useResource(() => unwrap(api.GET("/api/v1/monitors/{slug}", path)), [slug]);
+	const flips = useResource(() => unwrap(api.GET("/api/v1/monitors/{slug}/flips", path)), [slug]);
+	const [deleting, setDeleting] = useState(false);
+	useEffect(() => {
+		const timer = setInterval(() => {
+			void monitor.reload();
+			void flips.reload();
+		}, REFRESH_MS);
+		return () => clearInterval(timer);
+	}, [slug]);
+	const pause = useAction(async (paused: boolean) => {
+		await unwrap(
+			paused
+				? api.POST("/api/v1/monitors/{slug}/resume", path)
+				: api.POST("/api/v1/monitors/{slug}/pause", path),
+		);
+		await Promise.all([monitor.reload(), flips.reload()]);
+	});
+	const remove = useAction(async () => {
+		await unwrap(api.DELETE("/api/v1/monitors/{slug}", path));
+		route("/monitors");
+	});
+	const m = monitor.data;
+	if (!m) {
+		return monitor.loading ? (
+			<Loading what="the monitor" />
+		) : (
+			<>
+				<p>
+					<a href="/monitors">← All monitors</a>
+				</p>
+				<ErrorNotice problem={monitor.error} />
+			</>
+		);
+	}
+	return (
+		<>
+			<p>
+				<a href="/monitors">← All monitors</a>
+			</p>
+			<PageHeader title={m.name ?? m.slug} subtitle={<span class="mono">{m.slug}</span>}>
+				<Badge kind={m.status} />
+				{canWrite ? (
+					<>
+						<button type="button" disabled={pause.busy} onClick={() => void pause.run(m.status === "paused")}>
+							{m.status === "paused" ? "Resume" : "Pause"}
+						</button>
+						<button type="button" class="danger" onClick={() => setDeleting(true)}>
+							Delete monitor
+						</button>
+					</>
+				) : null}
+			</PageHeader>
+			<ErrorNotice problem={pause.error ?? remove.error} />
+			<div class="grid-2">
+				<section class="card" aria-labelledby="state-title">
+					<h2 id="state-title">State</h2>
+					<dl class="kv">
+						<dt>Status</dt>
+						<dd>
+							{m.status}
+							{m.started ? " · a run is in progress" : ""}
+						</dd>
+						<dt>Last ping</dt>
+						<dd>
+							<When at={m.last_ping_at} empty="never" /> {m.last_ping_kind ? `(${m.last_ping_kind})` : ""}
+						</dd>
+						<dt>Last run took</dt>
+						<dd>{m.last_duration_ms === null ? "—" : `${(m.last_duration_ms / 1000).toFixed(1)} s`}</dd>
+						<dt>Next due</dt>
+						<dd>
+							<When at={m.next_due_at} />
+						</dd>
+						<dt>Alerts if silent</dt>
+						<dd>
+							<When at={m.alert_after} />
+						</dd>
+					</dl>
+					<h3>Cron line</h3>
+					<p class="subtitle">
+						Wraps your job with a start ping and an end ping carrying its exit code; set HEXCOVERY_API_KEY in
+						the crontab.
+					</p>
+					<pre>{cronLine(m.slug, m.schedule)}</pre>
+					<CopyButton text={cronLine(m.slug, m.schedule)} label="Copy cron line" />
+				</section>
+				<SettingsCard monitor={m} canWrite={canWrite} onSaved={() => void monitor.reload()} />
+			</div>
+			<PingHistory slug={slug} refreshKey={m.last_ping_at ?? ""} />
+			<section class="card" aria-labelledby="flips-title">
+				<h2 id="flips-title">Status changes</h2>
+				<ErrorNotice problem={flips.error} />
+				{flips.data && flips.data.data.length === 0 ? <Empty>No status change yet.</Empty> : null}
+				{flips.data && flips.data.data.length > 0 ? (
+					<table aria-label="Status changes">
+						<thead>
+							<tr>
+								<th scope="col">When</th>
+								<th scope="col">Change</th>
+								<th scope="col">Cause</th>
+							</tr>
+						</thead>
+						<tbody>
+							{flips.data.data.map((f) => (
+								<tr key={f.id}>
+									<td>
+										<When at={f.at} />
+									</td>
+									<td>
+										<Badge kind={f.old_status} /> → <Badge kind={f.new_status} />
+									</td>
+									<td>{f.cause.replaceAll("_", " ")}</td>
+								</tr>
+							))}
+						</tbody>
+					</table>
+				) : null}
+			</section>
+			<ConfirmDialog
+				open={deleting}
+				title="Delete this monitor?"
+				confirmLabel="Delete monitor"
+				danger
+				busy={remove.busy}
+				onCancel={() => setDeleting(false)}
+				onConfirm={() => void remove.run()}
+			>
+				<p>
+					<strong>{m.slug}</strong>, its pings and its history are deleted. The next ping to this slug creates
+					it again.
+				</p>
+			</ConfirmDialog>
+		</>
+	);
+}
+
+function SettingsCard(props: { monitor: Monitor; canWrite: boolean; onSaved: () => void }) {
+	const m = props.monitor;
+	const initial = () => ({
+		name: m.name ?? "",
+		kind: m.schedule ? "cron" : "interval",
+		schedule: m.schedule ?? "",
+		period: String(m.period_s ?? 86_400),
+		grace: String(m.grace_s),
+		tz: m.tz,
+		maxRuntime: m.max_runtime_s === null ? "" : String(m.max_runtime_s),
+	});
+	const [form, setForm] = useState(initial);
+	const [saved, setSaved] = useState(false);
+	useEffect(() => setForm(initial()), [m.updated_at]);
+	const set = (key: keyof ReturnType<typeof initial>) => (e: Event) =>
+		setForm({ ...form, [key]: (e.currentTarget as HTMLInputElement).value });
+	const save = useAction(async () => {
+		const body = {
+			name: form.name.trim() || null,
+			grace_s: Number(form.grace),
+			max_runtime_s: form.maxRuntime ? Number(form.maxRuntime) : null,
+			...(form.kind === "cron"
+				? { schedule: form.schedule, tz: form.tz }
+				: { period_s: Number(form.period) }),
+		};
+		await unwrap(api.PATCH("/api/v1/monitors/{slug}", { params: { path: { slug: m.slug } }, body }));
+		setSaved(true);
+		props.onSaved();
+	});
+	const readOnly = !props.canWrite;
+	return (
+		<form
+			class="card stack"
+			aria-labelledby="settings-title"
+			onSubmit={(e) => {
+				e.preventDefault();
+				setSaved(false);
+				void save.run();
+			}}
+		>
+			<h2 id="settings-title">Settings</h2>
+			{readOnly ? <p class="subtitle">Members and up can change a monitor.</p> : null}
+			<Field
+				label="Display name"
+				maxLength={200}
+				readOnly={readOnly}
+				value={form.name}
+				onInput={set("name")}
+				placeholder={m.slug}
+			/>
+			<fieldset class="row" disabled={readOnly}>
+				<legend class="field-label">Expected</legend>
+				<label class="checkbox">
+					<input
+						type="radio"
+						name="kind"
+						value="interval"
+						checked={form.kind === "interval"}
+						onChange={set("kind")}
+					/>
+					Every period
+				</label>
+				<label class="checkbox">
+					<input
+						type="radio"
+						name="kind"
+						value="cron"
+						checked={form.kind === "cron"}
+						onChange={set("kind")}
+					/>
+					On a cron schedule
+				</label>
+			</fieldset>
+			{form.kind === "cron" ? (
+				<div class="row">
+					<Field
+						label="Cron schedule"
+						required
+						readOnly={readOnly}
+						value={form.schedule}
+						onInput={set("schedule")}
+						placeholder="30 3 * * *"
+						hint="5 fields"
+					/>
+					<Field
+						label="Time zone"
+						required
+						readOnly={readOnly}
+						value={form.tz}
+						onInput={set("tz")}
+						placeholder="Europe/Berlin"
+					/>
+				</div>
+			) : (
+				<Field
+					label="Period (seconds)"
+					type="number"
+					min={1}
+					required
+					readOnly={readOnly}
+					value={form.period}
+					onInput={set("period")}
+					hint={`= ${formatSeconds(Number(form.period))}`}
+				/>
+			)}
+			<div class="row">
+				<Field
+					label="Grace (seconds)"
+					type="number"
+					min={0}
+					required
+					readOnly={readOnly}
+					value={form.grace}
+					onInput={set("grace")}
+					hint={`= ${formatSeconds(Number(form.grace))}`}
+				/>
+				<Field
+					label="Max runtime (seconds)"
+					type="number"
+					min={1}
+					readOnly={readOnly}
+					value={form.maxRuntime}
+					onInput={set("maxRuntime")}
+					hint="Empty: the grace period"
+				/>
+			</div>
+			<ErrorNotice problem={save.error} />
+			{saved ? <Notice kind="success">Saved.</Notice> : null}
+			{props.canWrite ? (
+				<div>
+					<button type="submit" class="primary" disabled={save.busy}>
+						Save settings
+					</button>
+				</div>
+			) : null}
+		</form>
+	);
+}
+
+function PingHistory({ slug, refreshKey }: { slug: string; refreshKey: string }) {
+	const [pings, setPings] = useState<Ping[]>([]);
+	const [cursor, setCursor] = useState<string | null>(null);
+	const first = useResource(
+		() =>
+			unwrap(api.GET("/api/v1/monitors/{slug}/pings", { params: { path: { slug }, query: { limit: 50 } } })),
+		[slug, refreshKey],
+	);
+	useEffect(() => {
+		if (!first.data) return;
+		setPings(first.data.data);
+		setCursor(first.data.next_cursor);
+	}, [first.data]);
+	const more = useAction(async () => {
+		if (!cursor) return;
+		const page = await unwrap(
+			api.GET("/api/v1/monitors/{slug}/pings", { params: { path: { slug }, query: { limit: 50, cursor } } }),
+		);
+		setPings([...pings, ...page.data]);
+		setCursor(page.next_cursor);
+	});
+	return (
+		<section class="card" aria-labelledby="pings-title">
+			<h2 id="pings-title">Pings</h2>
+			<ErrorNotice problem={first.error ?? more.error} />
+			{first.data && pings.length === 0 ? <Empty>No pings yet.</Empty> : null}
+			{pings.length > 0 ? (
+				<table aria-label="Pings">
+					<thead>
+						<tr>
+							<th scope="col">When</th>
+							<th scope="col">Kind</th>
+							<th scope="col">Exit code</th>
+							<th scope="col">Duration</th>
+							<th scope="col">Run id</th>
+							<th scope="col">Body</th>
+						</tr>
+					</thead>
+					<tbody>
+						{pings.map((p) => (
+							<tr key={p.seq}>
+								<td>
+									<When at={p.at} />
+									<span class="sub">{p.remote_addr ?? ""}</span>
+								</td>
+								<td>
+									<Badge kind={p.kind} />
+								</td>
+								<td>{p.exit_code ?? "—"}</td>
+								<td>{p.duration_ms === null ? "—" : `${(p.duration_ms / 1000).toFixed(2)} s`}</td>
+								<td class="mono break">{p.rid ?? "—"}</td>
+								<td>
+									{p.body ? (
+										<details>
+											<summary>
+												{p.body.length} bytes{p.body_truncated ? " (truncated)" : ""}
+											</summary>
+											<pre class="ping-body">{p.body}</pre>
+										</details>
+									) : (
+										"—"
+									)}
+								</td>
+							</tr>
+						))}
+					</tbody>
+				</table>
+			) : null}
+			{cursor ? (
+				<button type="button" disabled={more.busy} onClick={() => void more.run()}>
+					Load older pings
+				</button>
+			) : null}
+		</section>
+	);
+}

@@ -1,0 +1,135 @@
+import { useEffect } from "preact/hooks";
+import { useLocation } from "preact-iso";
+import { api, unwrap } from "../../api/client";
+import type { components } from "../../api/schema";
+import { Badge, Empty, ErrorNotice, formatSeconds, Loading, PageHeader, When } from "../../components/ui";
+import { useResource } from "../../components/use-resource";
+
+type Monitor = components["schemas"]["Monitor"];
+type Status = Monitor["status"];
+
+/** Failing first: down, then late, then the rest; by slug within a status, so rows keep their places. */
+const RANK: Record<Status, number> = { down: 0, late: 1, up: 2, new: 3, paused: 4 };
+const STATUSES: Status[] = ["down", "late", "up", "new", "paused"];
+const REFRESH_MS = 15_000;
+/** A list page holds up to 1,000 monitors; more than this many pages is not a list a person reads. */
+const MAX_PAGES = 10;
+
+export function sortMonitors(monitors: Monitor[]): Monitor[] {
+	return [...monitors].sort((a, b) => RANK[a.status] - RANK[b.status] || a.slug.localeCompare(b.slug));
+}
+
+async function allMonitors(): Promise<Monitor[]> {
+	const monitors: Monitor[] = [];
+	let cursor: string | undefined;
+	for (let page = 0; page < MAX_PAGES; page++) {
+		const answer = await unwrap(api.GET("/api/v1/monitors", { params: { query: { limit: 1000, cursor } } }));
+		monitors.push(...answer.data);
+		if (!answer.next_cursor) break;
+		cursor = answer.next_cursor;
+	}
+	return sortMonitors(monitors);
+}
+
+export function MonitorList() {
+	const { path, query, route } = useLocation();
+	const filter = STATUSES.find((s) => s === query.status);
+	const monitors = useResource(allMonitors, []);
+	useEffect(() => {
+		// Refreshes in place: the table keeps its rows while the new answer loads.
+		const timer = setInterval(() => void monitors.reload(), REFRESH_MS);
+		return () => clearInterval(timer);
+	}, []);
+	const all = monitors.data ?? [];
+	const shown = filter ? all.filter((m) => m.status === filter) : all;
+	const counts = Object.fromEntries(STATUSES.map((s) => [s, all.filter((m) => m.status === s).length]));
+	return (
+		<>
+			<PageHeader
+				title="Monitors"
+				subtitle="Heartbeats from cron jobs and workers. Refreshes every 15 seconds."
+			>
+				<a class="button" href="/monitors/channels">
+					Notification channels
+				</a>
+			</PageHeader>
+			<fieldset class="filters">
+				<legend class="visually-hidden">Filter by status</legend>
+				<button type="button" aria-pressed={!filter} onClick={() => route(path)}>
+					All ({all.length})
+				</button>
+				{STATUSES.map((s) => (
+					<button
+						key={s}
+						type="button"
+						aria-pressed={filter === s}
+						onClick={() => route(`${path}?status=${s}`)}
+					>
+						{s[0]?.toUpperCase()}
+						{s.slice(1)} ({counts[s]})
+					</button>
+				))}
+			</fieldset>
+			<ErrorNotice problem={monitors.error} />
+			{monitors.data === undefined ? (
+				monitors.loading ? (
+					<Loading what="monitors" />
+				) : null
+			) : all.length === 0 ? (
+				<Empty>
+					No monitors yet. The first ping creates one:{" "}
+					<code>curl -X POST -H "X-API-Key: $KEY" {location.origin}/api/v1/heartbeat/my-job</code>
+				</Empty>
+			) : shown.length === 0 ? (
+				<Empty>No monitor is {filter} right now.</Empty>
+			) : (
+				<div class="table-wrap">
+					<table aria-label="Monitors">
+						<thead>
+							<tr>
+								<th scope="col">Monitor</th>
+								<th scope="col">Status</th>
+								<th scope="col">Schedule</th>
+								<th scope="col">Last ping</th>
+								<th scope="col">Next due</th>
+							</tr>
+						</thead>
+						<tbody>
+							{shown.map((m) => (
+								<tr key={m.slug}>
+									<td class="break">
+										<a href={`/monitors/${m.slug}`}>{m.name ?? m.slug}</a>
+										{m.name ? <span class="sub mono">{m.slug}</span> : null}
+									</td>
+									<td>
+										<Badge kind={m.status} />
+										{m.started ? (
+											<>
+												{" "}
+												<Badge kind="start">running</Badge>
+											</>
+										) : null}
+									</td>
+									<td>
+										{m.schedule ? <code>{m.schedule}</code> : `every ${formatSeconds(m.period_s)}`}
+										<span class="sub">
+											grace {formatSeconds(m.grace_s)}
+											{m.schedule ? ` · ${m.tz}` : ""}
+										</span>
+									</td>
+									<td>
+										<When at={m.last_ping_at} empty="never" />
+										{m.last_ping_kind ? <span class="sub">{m.last_ping_kind}</span> : null}
+									</td>
+									<td>
+										<When at={m.next_due_at} />
+									</td>
+								</tr>
+							))}
+						</tbody>
+					</table>
+				</div>
+			)}
+		</>
+	);
+}

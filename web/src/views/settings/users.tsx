@@ -1,0 +1,220 @@
+import { useState } from "preact/hooks";
+import { api, unwrap } from "../../api/client";
+import type { components } from "../../api/schema";
+import { currentUser } from "../../api/session";
+import { ROLE_LABELS, type Role, roleAtLeast } from "../../auth/roles";
+import {
+	Badge,
+	ConfirmDialog,
+	Empty,
+	ErrorNotice,
+	Field,
+	Loading,
+	Notice,
+	SecretField,
+	SelectField,
+	When,
+} from "../../components/ui";
+import { useAction, useResource } from "../../components/use-resource";
+
+type User = components["schemas"]["User"];
+type Invited = components["schemas"]["InvitedUser"];
+
+const ROLES: Role[] = ["viewer", "member", "admin", "owner"];
+
+export function UsersTab() {
+	const me = currentUser.value;
+	const isAdmin = roleAtLeast(me?.role, "admin");
+	const isOwner = me?.role === "owner";
+	const users = useResource(() => unwrap(api.GET("/api/v1/users")), []);
+	const [invited, setInvited] = useState<Invited | null>(null);
+	const [deleting, setDeleting] = useState<User | null>(null);
+	const update = useAction(async (user: User, body: { role?: Role; disabled?: boolean }) => {
+		await unwrap(api.PATCH("/api/v1/users/{id}", { params: { path: { id: user.id } }, body }));
+		await users.reload();
+	});
+	const remove = useAction(async (user: User) => {
+		await unwrap(api.DELETE("/api/v1/users/{id}", { params: { path: { id: user.id } } }));
+		setDeleting(null);
+		await users.reload();
+	});
+	// Owners' accounts are changed by owners only; nobody changes their own role here.
+	const canManage = (user: User) => isAdmin && user.id !== me?.id && (user.role !== "owner" || isOwner);
+	return (
+		<>
+			{isAdmin ? (
+				<InviteForm
+					canInviteOwner={isOwner}
+					onInvited={async (user) => {
+						setInvited(user);
+						await users.reload();
+					}}
+				/>
+			) : (
+				<p class="subtitle">Only admins can invite users or change roles.</p>
+			)}
+			{invited ? (
+				<section class="card" aria-labelledby="invited-title">
+					<h2 id="invited-title">Invited {invited.name}</h2>
+					<Notice kind="warn">
+						Give {invited.email} this one-time password over a trusted channel. It is{" "}
+						<strong>shown only this once</strong>; they choose their own when they first sign in.
+					</Notice>
+					<div class="secret-box">
+						<SecretField label="One-time password" value={invited.initial_password} />
+						<button type="button" class="small" onClick={() => setInvited(null)}>
+							Done
+						</button>
+					</div>
+				</section>
+			) : null}
+			<ErrorNotice problem={users.error ?? update.error ?? remove.error} />
+			{users.data === undefined ? (
+				users.loading ? (
+					<Loading what="users" />
+				) : null
+			) : users.data.data.length === 0 ? (
+				<Empty>No users.</Empty>
+			) : (
+				<div class="table-wrap">
+					<table aria-label="Users">
+						<thead>
+							<tr>
+								<th scope="col">User</th>
+								<th scope="col">Role</th>
+								<th scope="col">Two-factor</th>
+								<th scope="col">Status</th>
+								<th scope="col">Joined</th>
+								<th scope="col">
+									<span class="visually-hidden">Actions</span>
+								</th>
+							</tr>
+						</thead>
+						<tbody>
+							{users.data.data.map((user) => (
+								<tr key={user.id}>
+									<td class="break">
+										{user.name}
+										{user.id === me?.id ? " (you)" : ""}
+										<span class="sub">{user.email}</span>
+									</td>
+									<td>
+										{canManage(user) ? (
+											<SelectField
+												label={`Role of ${user.name}`}
+												value={user.role}
+												disabled={update.busy}
+												options={ROLES.filter((r) => r !== "owner" || isOwner).map((r) => [
+													r,
+													ROLE_LABELS[r],
+												])}
+												onChange={(e) => void update.run(user, { role: e.currentTarget.value as Role })}
+											/>
+										) : (
+											ROLE_LABELS[user.role]
+										)}
+									</td>
+									<td>{user.totp_enabled ? "On" : "Off"}</td>
+									<td>
+										{user.disabled ? (
+											<Badge kind="disabled" />
+										) : user.must_change_password ? (
+											<Badge kind="pending">invited</Badge>
+										) : (
+											<Badge kind="active" />
+										)}
+									</td>
+									<td>
+										<When at={user.created_at} />
+									</td>
+									<td class="actions">
+										{canManage(user) ? (
+											<>
+												<button
+													type="button"
+													class="small"
+													aria-label={`${user.disabled ? "Enable" : "Disable"} ${user.name}`}
+													onClick={() => void update.run(user, { disabled: !user.disabled })}
+												>
+													{user.disabled ? "Enable" : "Disable"}
+												</button>{" "}
+												<button
+													type="button"
+													class="small danger"
+													aria-label={`Delete ${user.name}`}
+													onClick={() => setDeleting(user)}
+												>
+													Delete
+												</button>
+											</>
+										) : null}
+									</td>
+								</tr>
+							))}
+						</tbody>
+					</table>
+				</div>
+			)}
+			<ConfirmDialog
+				open={deleting !== null}
+				title="Delete this user?"
+				confirmLabel="Delete user"
+				danger
+				busy={remove.busy}
+				onCancel={() => setDeleting(null)}
+				onConfirm={() => deleting && void remove.run(deleting)}
+			>
+				<p>
+					<strong>{deleting?.name}</strong> ({deleting?.email}) is signed out everywhere and removed from
+					every team.
+				</p>
+			</ConfirmDialog>
+		</>
+	);
+}
+
+function InviteForm(props: { canInviteOwner: boolean; onInvited: (user: Invited) => void | Promise<void> }) {
+	const [form, setForm] = useState({ name: "", email: "", role: "member" as Role });
+	const invite = useAction(async () => {
+		const user = await unwrap(api.POST("/api/v1/users", { body: form }));
+		setForm({ name: "", email: "", role: "member" });
+		await props.onInvited(user);
+	});
+	return (
+		<form
+			class="card"
+			aria-label="Invite a user"
+			onSubmit={(e) => {
+				e.preventDefault();
+				void invite.run();
+			}}
+		>
+			<div class="row">
+				<Field
+					label="Name"
+					required
+					maxLength={200}
+					value={form.name}
+					onInput={(e) => setForm({ ...form, name: e.currentTarget.value })}
+				/>
+				<Field
+					label="Email"
+					type="email"
+					required
+					value={form.email}
+					onInput={(e) => setForm({ ...form, email: e.currentTarget.value })}
+				/>
+				<SelectField
+					label="Role"
+					value={form.role}
+					options={ROLES.filter((r) => r !== "owner" || props.canInviteOwner).map((r) => [r, ROLE_LABELS[r]])}
+					onChange={(e) => setForm({ ...form, role: e.currentTarget.value as Role })}
+				/>
+				<button type="submit" class="primary" disabled={invite.busy}>
+					Invite user
+				</button>
+			</div>
+			<ErrorNotice problem={invite.error} />
+		</form>
+	);
+}
