@@ -1,0 +1,379 @@
+/**
+ * The dashboard as a person uses it, in a real headless Chromium against the real Node server:
+ * controls are found by their label and role, never by CSS selector, and every step asserts what
+ * the person sees. One story, in order: setup → 2FA → sign-in with a code and a recovery code →
+ * API keys used from Node → an invited viewer → monitors after real pings.
+ */
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { totpCodeAt } from "../../src/auth/totp.js";
+import { launchBrowser } from "../support/browser.js";
+import { screenshot, startWebServer, type WebServer } from "../support/web-server.js";
+
+const OWNER = {
+	org: "Acme",
+	name: "Ada Lovelace",
+	email: "ada@example.com",
+	password: "plum-tractor-ocean-41",
+};
+
+let server: WebServer;
+let browser: Browser;
+let context: BrowserContext;
+let page: Page;
+const pageErrors: string[] = [];
+
+async function newPage(ctx: BrowserContext): Promise<Page> {
+	const p = await ctx.newPage();
+	p.on("pageerror", (error) => pageErrors.push(error.message));
+	return p;
+}
+
+/** A webhook receiver on loopback (the server is started with private targets allowed). */
+const receiver = { url: "", received: [] as string[], server: null as Server | null };
+
+beforeAll(async () => {
+	receiver.server = createServer((request, response) => {
+		let body = "";
+		request.on("data", (chunk) => {
+			body += chunk;
+		});
+		request.on("end", () => {
+			receiver.received.push(body);
+			response.writeHead(204).end();
+		});
+	});
+	await new Promise<void>((resolve) => receiver.server?.listen(0, "127.0.0.1", resolve));
+	receiver.url = `http://127.0.0.1:${(receiver.server.address() as AddressInfo).port}`;
+	server = await startWebServer({ WEBHOOK_ALLOW_PRIVATE_TARGETS: "true" });
+	browser = await launchBrowser();
+	context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+	page = await newPage(context);
+});
+
+afterAll(async () => {
+	await browser?.close();
+	await server?.stop();
+	receiver.server?.close();
+});
+
+async function signIn(p: Page, email: string, password: string): Promise<void> {
+	await p.getByLabel("Email").fill(email);
+	await p.getByLabel("Password").fill(password);
+	await p.getByRole("button", { name: "Sign in" }).click();
+}
+
+async function signOut(p: Page): Promise<void> {
+	await p.getByRole("button", { name: "Sign out" }).click();
+	await expect.poll(() => new URL(p.url()).pathname).toBe("/sign-in");
+	await p.getByRole("heading", { name: "Sign in" }).waitFor();
+}
+
+/** A key for the pings, made over the API with the owner's session (the UI part is tested below). */
+async function apiKeyViaApi(): Promise<string> {
+	const login = await fetch(`${server.url}/api/v1/auth/login`, {
+		method: "POST",
+		headers: { "Content-Type": "application/json" },
+		body: JSON.stringify({
+			email: OWNER.email,
+			password: OWNER.password,
+			recovery_code: recoveryCodes.pop(),
+		}),
+	});
+	expect(login.status).toBe(200);
+	const { access_token } = (await login.json()) as { access_token: string };
+	const created = await fetch(`${server.url}/api/v1/api-keys`, {
+		method: "POST",
+		headers: { Authorization: `Bearer ${access_token}`, "Content-Type": "application/json" },
+		body: JSON.stringify({ name: "cron" }),
+	});
+	expect(created.status).toBe(201);
+	return ((await created.json()) as { key: string }).key;
+}
+
+let totpSecret = "";
+let recoveryCodes: string[] = [];
+
+describe("the dashboard in a real browser", () => {
+	it("sends a first visitor to first-run setup and signs the new owner in", async () => {
+		await page.goto(`${server.url}/`);
+		await page.getByRole("heading", { name: "Set up Hexcovery" }).waitFor();
+		expect(new URL(page.url()).pathname).toBe("/setup");
+		await screenshot(page, "setup");
+		await page.getByLabel("Organization name").fill(OWNER.org);
+		await page.getByLabel("Your name").fill(OWNER.name);
+		await page.getByLabel("Email").fill(OWNER.email);
+		await page.getByLabel("Password").fill(OWNER.password);
+		await page.getByRole("button", { name: "Create organization" }).click();
+		await page.getByRole("heading", { name: "Overview" }).waitFor();
+		const header = page.getByRole("banner");
+		await expect.poll(() => header.textContent()).toContain(OWNER.org);
+		expect(await header.textContent()).toContain(OWNER.name);
+		expect(await page.getByRole("navigation", { name: "Main" }).getByRole("link").allTextContents()).toEqual([
+			"Overview",
+			"Logs",
+			"Traces",
+			"Query",
+			"Dashboards",
+			"Monitors",
+			"Settings",
+		]);
+		await screenshot(page, "overview-shell");
+	});
+
+	it("keeps the time range in the URL, so a link reproduces the view", async () => {
+		await page.getByLabel("Time range").selectOption("24h");
+		await expect.poll(() => new URL(page.url()).searchParams.get("range")).toBe("24h");
+		await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Logs" }).click();
+		await page.getByRole("heading", { name: "Logs" }).waitFor();
+		expect(new URL(page.url()).searchParams.get("range")).toBe("24h");
+		await page.reload();
+		await page.getByRole("heading", { name: "Logs" }).waitFor();
+		expect(await page.getByLabel("Time range").inputValue()).toBe("24h");
+	});
+
+	it("refuses setup once a user exists: the setup page sends to sign-in", async () => {
+		const second = await newPage(await browser.newContext());
+		await second.goto(`${server.url}/setup`);
+		await second.getByRole("heading", { name: "Sign in" }).waitFor();
+		expect(new URL(second.url()).pathname).toBe("/sign-in");
+		await second.context().close();
+	});
+
+	it("turns on two-factor authentication with a QR code and shows the recovery codes once", async () => {
+		await page.getByRole("link", { name: /Ada Lovelace/ }).click();
+		await page.getByRole("heading", { name: "My account" }).waitFor();
+		await page.getByRole("button", { name: "Set up two-factor authentication" }).click();
+		await page.getByRole("img", { name: "QR code for your authenticator app" }).waitFor();
+		totpSecret = await page.getByLabel("Or enter this secret by hand").inputValue();
+		expect(totpSecret).toMatch(/^[A-Z2-7]{16,}$/);
+		await screenshot(page, "account-2fa-setup");
+		await page.getByLabel("Authentication code").fill("000000");
+		await page.getByRole("button", { name: "Turn on" }).click();
+		await page.getByRole("alert").filter({ hasText: /code/i }).waitFor();
+		await page.getByLabel("Authentication code").fill(await totpCodeAt(totpSecret, Date.now()));
+		await page.getByRole("button", { name: "Turn on" }).click();
+		const codes = page.getByRole("list", { name: "Recovery codes" });
+		await codes.waitFor();
+		recoveryCodes = await codes.getByRole("listitem").allTextContents();
+		expect(recoveryCodes.length).toBeGreaterThanOrEqual(8);
+		expect(await page.getByText("shown only this once").count()).toBe(1);
+		await screenshot(page, "account-recovery-codes");
+		await page.getByRole("button", { name: "I saved them" }).click();
+		await page.getByText("Signing in asks for a code").waitFor();
+	});
+
+	it("signs out, then signs in with email, password and an authentication code", async () => {
+		await signOut(page);
+		await signIn(page, OWNER.email, OWNER.password);
+		await page.getByRole("heading", { name: "Two-factor authentication" }).waitFor();
+		await screenshot(page, "sign-in-code");
+		// The code of the next 30-second step: enabling used this step's, and a code is accepted once.
+		await page.getByLabel("Authentication code").fill(await totpCodeAt(totpSecret, Date.now() + 30_000));
+		await page.getByRole("button", { name: "Verify" }).click();
+		await page.getByRole("heading", { name: "Overview" }).waitFor();
+	});
+
+	it("signs in with a recovery code, and a wrong password shows the API's message", async () => {
+		await signOut(page);
+		await signIn(page, OWNER.email, "not-the-password-at-all");
+		const alert = page.getByRole("alert");
+		await alert.waitFor();
+		expect(await alert.textContent()).toMatch(/Request id: [0-9a-f-]{36}/);
+		await signIn(page, OWNER.email, OWNER.password);
+		await page.getByRole("button", { name: "Use a recovery code instead" }).click();
+		await page.getByLabel("Recovery code").fill(recoveryCodes.shift() as string);
+		await page.getByRole("button", { name: "Verify" }).click();
+		await page.getByRole("heading", { name: "Overview" }).waitFor();
+	});
+
+	it("returns to the page the person asked for after signing in", async () => {
+		await signOut(page);
+		await page.goto(`${server.url}/settings/teams`);
+		await page.getByRole("heading", { name: "Sign in" }).waitFor();
+		expect(new URL(page.url()).searchParams.get("next")).toBe("/settings/teams");
+		await signIn(page, OWNER.email, OWNER.password);
+		await page.getByRole("button", { name: "Use a recovery code instead" }).click();
+		await page.getByLabel("Recovery code").fill(recoveryCodes.shift() as string);
+		await page.getByRole("button", { name: "Verify" }).click();
+		await page.getByRole("button", { name: "Create team" }).waitFor();
+		expect(new URL(page.url()).pathname).toBe("/settings/teams");
+	});
+
+	let uiKey = "";
+	it("creates an API key, shows it once with a curl example, and the key works from Node", async () => {
+		await page.goto(`${server.url}/settings/api-keys`);
+		await page.getByLabel("Key name").fill("deploy-bot");
+		await page.getByRole("button", { name: "Create API key" }).click();
+		uiKey = await page.getByRole("textbox", { name: "New API key" }).inputValue();
+		expect(uiKey).toMatch(/^hxk_[0-9A-Za-z]{36}$/);
+		expect(await page.getByText(`X-API-Key: ${uiKey}`).count()).toBe(1);
+		const table = page.getByRole("table", { name: "API keys" });
+		await table.getByRole("cell", { name: "deploy-bot", exact: true }).waitFor();
+		expect(await table.textContent()).toContain(uiKey.slice(0, 8));
+		await screenshot(page, "settings-api-keys");
+		const used = await fetch(`${server.url}/api/v1/annotations`, {
+			method: "POST",
+			headers: { "X-API-Key": uiKey, "Content-Type": "application/json" },
+			body: JSON.stringify({ title: "Deploy from the browser test" }),
+		});
+		expect(used.status).toBe(201);
+		await page.getByRole("button", { name: "Done" }).click();
+		expect(await page.getByRole("textbox", { name: "New API key" }).count()).toBe(0);
+	});
+
+	it("renames and then revokes the key after confirmation; the key then answers 401", async () => {
+		await page.getByRole("button", { name: "Rename deploy-bot" }).click();
+		await page.getByLabel("New name").fill("deploy-bot-old");
+		await page.getByRole("button", { name: "Save" }).click();
+		const table = page.getByRole("table", { name: "API keys" });
+		await table.getByRole("cell", { name: "deploy-bot-old", exact: true }).waitFor();
+		await page.getByRole("button", { name: "Revoke deploy-bot-old" }).click();
+		const dialog = page.getByRole("dialog", { name: "Revoke this API key?" });
+		await dialog.waitFor();
+		await dialog.getByRole("button", { name: "Revoke key" }).click();
+		await table.getByText("revoked").waitFor();
+		const refused = await fetch(`${server.url}/api/v1/annotations`, { headers: { "X-API-Key": uiKey } });
+		expect(refused.status).toBe(401);
+		expect(((await refused.json()) as { error: { code: string } }).error.code).toBe("invalid_api_key");
+	});
+
+	let viewerPassword = "";
+	it("invites a viewer and shows the one-time password once", async () => {
+		await page.getByRole("link", { name: "Users" }).click();
+		await page.getByLabel("Name", { exact: true }).fill("Grace Hopper");
+		await page.getByLabel("Email").fill("grace@example.com");
+		await page.getByLabel("Role", { exact: true }).selectOption("viewer");
+		await page.getByRole("button", { name: "Invite user" }).click();
+		viewerPassword = await page.getByLabel("One-time password").inputValue();
+		expect(viewerPassword.length).toBeGreaterThanOrEqual(20);
+		const users = page.getByRole("table", { name: "Users" });
+		await users.getByText("grace@example.com").waitFor();
+		await screenshot(page, "settings-users");
+	});
+
+	it("makes the invited viewer choose a password, then shows only what a viewer may do", async () => {
+		const viewerContext = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+		const viewer = await newPage(viewerContext);
+		await viewer.goto(`${server.url}/settings`);
+		await viewer.getByRole("heading", { name: "Sign in" }).waitFor();
+		await signIn(viewer, "grace@example.com", viewerPassword);
+		await viewer.getByRole("heading", { name: "Choose your password" }).waitFor();
+		await viewer.getByLabel("Current password").fill(viewerPassword);
+		await viewer.getByLabel("New password", { exact: true }).fill("amber-violin-harbor-77");
+		await viewer.getByLabel("Confirm new password").fill("amber-violin-harbor-77");
+		await viewer.getByRole("button", { name: "Set password and continue" }).click();
+		await viewer.getByRole("heading", { name: "Settings" }).waitFor();
+		const tabs = viewer.getByRole("navigation", { name: "Settings" });
+		expect(await tabs.getByRole("link").allTextContents()).toEqual(["Users", "Teams", "Organization"]);
+		await viewer.getByText("Only admins can invite users or change roles.").waitFor();
+		expect(await viewer.getByRole("button", { name: "Invite user" }).count()).toBe(0);
+		await viewer.getByRole("table", { name: "Users" }).getByText("ada@example.com").waitFor();
+		await tabs.getByRole("link", { name: "Organization" }).click();
+		await viewer.getByText("Only admins can change organization settings.").waitFor();
+		expect(await viewer.getByLabel("Organization name").getAttribute("readonly")).not.toBeNull();
+		expect(await viewer.getByRole("button", { name: "Save settings" }).count()).toBe(0);
+		await screenshot(viewer, "settings-viewer");
+		await viewerContext.close();
+	});
+
+	it("shows monitors after real heartbeat pings, failing first, and a monitor's detail", async () => {
+		const key = await apiKeyViaApi();
+		const ping = (path: string, body?: string) =>
+			fetch(`${server.url}/api/v1/heartbeat/${path}`, {
+				method: "POST",
+				headers: { "X-API-Key": key },
+				body,
+			});
+		expect(
+			(await ping("nightly-backup/start?schedule=30+3+*+*+*&tz=Europe/Berlin&grace=30m&rid=r1")).status,
+		).toBe(201);
+		expect((await ping("nightly-backup/0?rid=r1", "backup done: 4.2 GB")).status).toBe(200);
+		expect((await ping("billing-export?period=1h")).status).toBe(201);
+		expect((await ping("billing-export/fail", "<script>alert('x')</script> disk full")).status).toBe(200);
+		expect((await ping("cache-warm?period=5m")).status).toBe(201);
+
+		await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Monitors" }).click();
+		const table = page.getByRole("table", { name: "Monitors" });
+		await table.getByRole("link", { name: "billing-export" }).waitFor();
+		expect(await table.getByRole("link").allTextContents()).toEqual([
+			"billing-export",
+			"cache-warm",
+			"nightly-backup",
+		]);
+		const rows = await table.getByRole("row").allTextContents();
+		expect(rows[1]).toContain("down");
+		expect(rows[2]).toContain("up");
+		expect(rows[3]).toContain("up");
+		await screenshot(page, "monitors");
+		await page.getByRole("button", { name: /^Down \(1\)$/ }).click();
+		await expect.poll(() => table.getByRole("row").count()).toBe(2);
+		expect(new URL(page.url()).searchParams.get("status")).toBe("down");
+
+		await page.getByRole("button", { name: /^All/ }).click();
+		await table.getByRole("link", { name: "nightly-backup" }).click();
+		await page.getByRole("heading", { name: "nightly-backup" }).waitFor();
+		const pings = page.getByRole("table", { name: "Pings" });
+		await pings.getByText("success").waitFor();
+		expect(await pings.getByRole("row").count()).toBe(3);
+		const cron = await page.getByText("30 3 * * * curl").textContent();
+		expect(cron).toContain(`"${server.url}/api/v1/heartbeat/nightly-backup/start"`);
+		expect(cron).toContain(`"${server.url}/api/v1/heartbeat/nightly-backup/$?"`);
+		await page.getByRole("textbox", { name: "Cron schedule" }).waitFor();
+		expect(await page.getByLabel("Time zone").inputValue()).toBe("Europe/Berlin");
+		await screenshot(page, "monitor-detail");
+	});
+
+	it("renders attacker-controlled text as text (ping bodies)", async () => {
+		await page.goto(`${server.url}/monitors/billing-export`);
+		const pings = page.getByRole("table", { name: "Pings" });
+		await pings.getByText(/bytes/).first().click();
+		await pings.getByText("<script>alert('x')</script> disk full").waitFor();
+		expect(await page.locator("script:not([src])").count()).toBe(0);
+	});
+
+	it("pauses and resumes a monitor, with the change in its history", async () => {
+		await page.getByRole("button", { name: "Pause" }).click();
+		await page.getByRole("button", { name: "Resume" }).waitFor();
+		await page.getByRole("table", { name: "Status changes" }).getByText("paused").first().waitFor();
+		await page.getByRole("button", { name: "Resume" }).click();
+		await page.getByRole("button", { name: "Pause" }).waitFor();
+	});
+
+	it("adds a notification channel, sends a test and shows it in the delivery log", async () => {
+		await page.goto(`${server.url}/monitors/channels`);
+		await page.getByLabel("Channel name").fill("On-call");
+		await page.getByLabel("Webhook URL").fill(`${receiver.url}/hook`);
+		await page.getByRole("button", { name: "Add channel" }).click();
+		const table = page.getByRole("table", { name: "Notification channels" });
+		await table.getByText("On-call").waitFor();
+		await page.getByRole("button", { name: "Send a test to On-call" }).click();
+		await page.getByText("Test sent to On-call: the receiver answered 204.").waitFor();
+		expect(receiver.received).toHaveLength(1);
+		expect(JSON.parse(receiver.received[0] as string)).toMatchObject({
+			event: "test",
+			channel: { name: "On-call" },
+		});
+		await page.getByRole("button", { name: "Delivery log" }).click();
+		const log = page.getByRole("table", { name: "Delivery log" });
+		await log.getByText("delivered").waitFor();
+		expect(await log.getByRole("row").count()).toBe(2);
+		await screenshot(page, "channels");
+	});
+
+	it("shows the pages in the dark theme when the system asks for it", async () => {
+		await page.emulateMedia({ colorScheme: "dark" });
+		await page.goto(`${server.url}/monitors`);
+		await page.getByRole("table", { name: "Monitors" }).waitFor();
+		const background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+		expect(background).toBe("rgb(17, 20, 24)");
+		await screenshot(page, "monitors-dark");
+		await page.emulateMedia({ colorScheme: "light" });
+	});
+
+	it("raised no uncaught error in any page", () => {
+		expect(pageErrors).toEqual([]);
+	});
+});

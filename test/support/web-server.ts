@@ -1,0 +1,48 @@
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Page } from "playwright-core";
+import { generateSigningKey } from "../../src/auth/jwt.js";
+import { type RunningServer, startNodeServer } from "../../src/runtime/node.js";
+
+export interface WebServer extends RunningServer {
+	stop(): Promise<void>;
+}
+
+/** The real Node server (the UI's build and the API) on a temporary database, for the browser tests. */
+export async function startWebServer(settings: Record<string, string> = {}): Promise<WebServer> {
+	const dir = mkdtempSync(join(tmpdir(), "hexcovery-web-"));
+	const server = await startNodeServer({
+		PORT: "0",
+		HOST: "127.0.0.1",
+		OTLP_GRPC_PORT: "0",
+		DATABASE_URL: `file:${join(dir, "web.db")}`,
+		JWT_SIGNING_KEYS: JSON.stringify({ keys: [await generateSigningKey()] }),
+		TOTP_ENCRYPTION_KEY: Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url"),
+		...settings,
+	});
+	return {
+		...server,
+		async stop() {
+			await server.close();
+			rmSync(dir, { recursive: true, force: true });
+		},
+	};
+}
+
+const SCREENSHOTS = fileURLToPath(new URL("../../artifacts/screenshots", import.meta.url));
+const DOCS_SCREENSHOTS = fileURLToPath(new URL("../../docs/ui", import.meta.url));
+
+/**
+ * Saves a full-page screenshot under artifacts/screenshots/ (for a person to look at after a run);
+ * with UPDATE_SCREENSHOTS=1 also under docs/ui/, the pictures docs/ui.md and the README show.
+ */
+export async function screenshot(page: Page, name: string): Promise<void> {
+	mkdirSync(SCREENSHOTS, { recursive: true });
+	await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+	if (process.env.UPDATE_SCREENSHOTS === "1") {
+		mkdirSync(DOCS_SCREENSHOTS, { recursive: true });
+		await page.screenshot({ path: join(DOCS_SCREENSHOTS, `${name}.png`), fullPage: true });
+	}
+}
