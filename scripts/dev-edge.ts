@@ -10,12 +10,15 @@ import { optionalText, portFrom } from "../src/config.js";
 import { openMigratedDatabase } from "../src/db/node.js";
 import { signingKeysJson, totpKeyText } from "../src/runtime/node-deps.js";
 import { serveHrana } from "../tools/hrana/server.js";
+import { buildWeb } from "./web-build.js";
 
 const log = (line: object) => console.log(JSON.stringify(line));
 const dataDir = optionalText(process.env, "DATA_DIR", "./data");
 const databaseUrl = `file:${join(dataDir, "edge.db")}`;
 const port = portFrom(process.env, "PORT", 8787);
 
+// The UI's static assets (wrangler.toml [assets]) must exist before wrangler starts.
+await buildWeb({ ifStale: true, quiet: true });
 const migrated = await openMigratedDatabase(databaseUrl);
 migrated.client.close();
 const libsql = await serveHrana({ url: databaseUrl }, { port: portFrom(process.env, "EDGE_DB_PORT", 0) });

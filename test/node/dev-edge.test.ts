@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
+import { CONTENT_SECURITY_POLICY } from "../../src/web/security-headers.js";
 
 const run = promisify(execFile);
 const TSX = join(process.cwd(), "node_modules/.bin/tsx");
@@ -60,6 +61,21 @@ describe("npm run dev:edge", () => {
 		const listed = await fetch(`${base}/api/v1/annotations?tags=deploy`, { headers: { "X-API-Key": key } });
 		const body = (await listed.json()) as { data: { title: string }[] };
 		expect(body.data.map((a) => a.title)).toEqual(["Edge deploy"]);
+
+		// The web UI from Workers Static Assets: a deep link answers index.html with the security
+		// headers (dist/web/_headers), while API paths still reach the Worker.
+		const deepLink = await fetch(`${base}/monitors/nightly-backup`);
+		expect(deepLink.status).toBe(200);
+		expect(deepLink.headers.get("Content-Type")).toMatch(/^text\/html/);
+		expect(await deepLink.text()).toContain('<div id="app"></div>');
+		expect(deepLink.headers.get("Content-Security-Policy")).toBe(CONTENT_SECURITY_POLICY);
+		expect(deepLink.headers.get("X-Frame-Options")).toBe("DENY");
+		const setup = await fetch(`${base}/api/v1/setup`);
+		expect(setup.headers.get("Content-Type")).toMatch(/^application\/json/);
+		expect(await setup.json()).toEqual({ setup_required: true, setup_token_required: false });
+		const missingApi = await fetch(`${base}/api/v1/no-such-route`);
+		expect(missingApi.status).toBe(404);
+		expect(((await missingApi.json()) as { error: { code: string } }).error.code).toBe("not_found");
 
 		const exited = new Promise<number | null>((resolve) => child?.once("exit", resolve));
 		child.kill("SIGTERM");

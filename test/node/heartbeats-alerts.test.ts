@@ -460,3 +460,61 @@ describe("notification channels", () => {
 		expect(row?.name).toBe("mine");
 	});
 });
+
+describe("the channel's delivery log (GET /api/v1/notification-channels/:id/deliveries)", () => {
+	it("lists deliveries newest first with their outcome, pages, and hides other orgs' channels", async () => {
+		const org = await t.createOrgWithKey("Deliveries");
+		const member = await tokenFor(t, org.orgId, "member");
+		const viewer = await tokenFor(t, org.orgId, "viewer");
+		const created = await request(t, "POST", "/api/v1/notification-channels", {
+			token: member,
+			json: { name: "log", url: `${receiver.url}/log` },
+		});
+		expect(created.status).toBe(201);
+		const id = created.json.id as string;
+		receiver.respond((_r, i) => (i % 2 === 0 ? 204 : 500));
+		const before = receiver.received.length;
+		const outcomes: string[] = [];
+		for (let i = 0; i < 3; i++) {
+			const tested = await request(t, "POST", `/api/v1/notification-channels/${id}/test`, { token: member });
+			outcomes.push(tested.json.status);
+		}
+		expect(receiver.received.length - before).toBe(3);
+		const page1 = await request(t, "GET", `/api/v1/notification-channels/${id}/deliveries?limit=2`, {
+			token: viewer,
+		});
+		expect(page1.status).toBe(200);
+		expect(page1.json.data).toHaveLength(2);
+		expect(page1.json.data.map((d: { status: string }) => d.status)).toEqual([outcomes[2], outcomes[1]]);
+		expect(page1.json.data[0]).toMatchObject({
+			event: "test",
+			attempts: 1,
+			monitor_id: null,
+			next_attempt_at: null,
+		});
+		expect(page1.json.data[0]).not.toHaveProperty("payload");
+		expect(page1.json.next_cursor).toEqual(expect.any(String));
+		const page2 = await request(
+			t,
+			"GET",
+			`/api/v1/notification-channels/${id}/deliveries?limit=2&cursor=${page1.json.next_cursor}`,
+			{ token: viewer },
+		);
+		expect(page2.json.data.map((d: { status: string }) => d.status)).toEqual([outcomes[0]]);
+		expect(page2.json.next_cursor).toBeNull();
+		expect(page1.json.data[0].id).toBeGreaterThan(page2.json.data[0].id);
+
+		const other = await t.createOrgWithKey("Elsewhere");
+		const stranger = await tokenFor(t, other.orgId, "owner");
+		const hidden = await request(t, "GET", `/api/v1/notification-channels/${id}/deliveries`, {
+			token: stranger,
+		});
+		expect(hidden.status).toBe(404);
+		expect(hidden.json.error.code).toBe("not_found");
+		const bad = await request(t, "GET", `/api/v1/notification-channels/${id}/deliveries?cursor=%%%`, {
+			token: viewer,
+		});
+		expect(bad.status).toBe(400);
+		receiver.respond(() => 204);
+	});
+});

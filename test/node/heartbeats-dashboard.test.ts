@@ -49,6 +49,7 @@ describe("RBAC: viewers read, members and up write; API keys are refused; no cre
 			ok: 200,
 		},
 		{ method: "DELETE", path: "/api/v1/notification-channels/:channel", minRole: "member", ok: 204 },
+		{ method: "GET", path: "/api/v1/notification-channels/:channel/deliveries", minRole: "viewer", ok: 200 },
 		// The channel's URL does not answer (nothing is reachable): the route still answers 200 with the failure.
 		{ method: "POST", path: "/api/v1/notification-channels/:channel/test", minRole: "member", ok: 200 },
 	];

@@ -1,8 +1,9 @@
 import { createHmac } from "node:crypto";
 import { createLocalJWKSet, jwtVerify } from "jose";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { generateSigningKey } from "../../src/auth/jwt.js";
-import type { PrivateJwk } from "../../src/config.js";
+import { ACCESS_TOKEN_TTL_S, createJwtSigner, generateSigningKey } from "../../src/auth/jwt.js";
+import { ConfigError, jwtSettingsFrom, type PrivateJwk } from "../../src/config.js";
+import { FakeClock } from "../support/clock.js";
 import { createTestApp, type TestApp } from "../support/node-app.js";
 
 const BEARER_CHALLENGE = 'Bearer realm="hexcovery", error="invalid_token"';
@@ -367,5 +368,34 @@ describe("verified-token cache", () => {
 		t.clock.set(issuedAt + 900_000);
 		await expectRejected(token, "token_expired");
 		t.clock.set(issuedAt);
+	});
+});
+
+describe("ACCESS_TOKEN_TTL_S: a shorter access-token lifetime (tests, strict deployments)", () => {
+	it("defaults to 900 s, accepts 10 to 900 and refuses anything else at start", async () => {
+		const keys = JSON.stringify({ keys: [await generateSigningKey()] });
+		expect(jwtSettingsFrom({}, keys).accessTokenTtlS).toBe(ACCESS_TOKEN_TTL_S);
+		expect(jwtSettingsFrom({ ACCESS_TOKEN_TTL_S: "10" }, keys).accessTokenTtlS).toBe(10);
+		for (const bad of ["9", "901", "abc", "-5"]) {
+			expect(() => jwtSettingsFrom({ ACCESS_TOKEN_TTL_S: bad }, keys), bad).toThrow(ConfigError);
+		}
+	});
+
+	it("signs tokens whose exp is iat + the setting", async () => {
+		const keys = JSON.stringify({ keys: [await generateSigningKey()] });
+		const settings = jwtSettingsFrom({ ACCESS_TOKEN_TTL_S: "30" }, keys);
+		const token = await createJwtSigner(
+			settings,
+			new FakeClock(Date.UTC(2026, 0, 1)),
+		)({
+			userId: "usr_x",
+			orgId: "org_x",
+			role: "viewer",
+		});
+		const claims = JSON.parse(Buffer.from(token.split(".")[1] as string, "base64url").toString()) as {
+			iat: number;
+			exp: number;
+		};
+		expect(claims.exp - claims.iat).toBe(30);
 	});
 });
