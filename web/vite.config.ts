@@ -2,13 +2,15 @@ import { fileURLToPath } from "node:url";
 import { defineConfig, type Plugin } from "vite";
 import { workersHeadersFile } from "../src/web/security-headers.js";
 
-/** Writes `_headers` for Workers Static Assets from the same list the Node server uses. */
+/** Writes `_headers` for Workers Static Assets from the same list the Node server uses, and `.assetsignore`. */
 function securityHeadersFile(): Plugin {
 	return {
 		name: "hexcovery-security-headers",
 		apply: "build",
 		generateBundle() {
 			this.emitFile({ type: "asset", fileName: "_headers", source: workersHeadersFile() });
+			// The build manifest is for bench/web.ts, not for browsers.
+			this.emitFile({ type: "asset", fileName: ".assetsignore", source: ".vite\n" });
 		},
 	};
 }
@@ -26,6 +28,8 @@ export default defineConfig({
 		assetsInlineLimit: 0,
 		modulePreload: { polyfill: false },
 		reportCompressedSize: false,
+		// bench/web.ts reads which chunks the sign-in page loads from it.
+		manifest: true,
 	},
 	server: {
 		// `npm run dev:web`: the UI with hot reload, the API from a running `npm start`.

@@ -37,7 +37,8 @@ export function loadWebAssets(dir: string = WEB_DIST_DIR): ((request: Request) =
 	const assets = new Map<string, Asset>();
 	for (const file of listFiles(dir)) {
 		const path = `/${relative(dir, file).split(sep).join("/")}`;
-		if (path === "/_headers") continue;
+		// Build metadata, not for browsers (the Worker skips the same files: _headers, .assetsignore).
+		if (path === "/_headers" || path === "/.assetsignore" || path.startsWith("/.vite/")) continue;
 		const ext = extname(file);
 		const body = readFileSync(file);
 		const headers: Record<string, string> = {

@@ -93,6 +93,7 @@ async function apiKeyViaApi(): Promise<string> {
 	return ((await created.json()) as { key: string }).key;
 }
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 let totpSecret = "";
 let recoveryCodes: string[] = [];
 
@@ -277,6 +278,81 @@ describe("the dashboard in a real browser", () => {
 		expect(await viewer.getByRole("button", { name: "Save settings" }).count()).toBe(0);
 		await screenshot(viewer, "settings-viewer");
 		await viewerContext.close();
+	});
+
+	it("shows the back-off after repeated failed sign-ins as a countdown, then lets the person try again", async () => {
+		// Seven failures for the account (waiting out each block), as an attacker guessing would make.
+		let failures = 0;
+		while (failures < 7) {
+			const attempt = await fetch(`${server.url}/api/v1/auth/login`, {
+				method: "POST",
+				headers: { "Content-Type": "application/json" },
+				body: JSON.stringify({ email: "grace@example.com", password: `wrong-guess-${failures}` }),
+			});
+			if (attempt.status === 429) await sleep(Number(attempt.headers.get("Retry-After")) * 1000);
+			else failures++;
+		}
+		const viewerContext = await browser.newContext();
+		const viewer = await newPage(viewerContext);
+		await viewer.goto(`${server.url}/sign-in`);
+		await signIn(viewer, "grace@example.com", "amber-violin-harbor-77");
+		const wait = viewer.getByRole("alert").filter({ hasText: "Too many failed attempts" });
+		await wait.waitFor();
+		expect(await wait.textContent()).toMatch(/Try again in \d+ s/);
+		expect(await viewer.getByRole("button", { name: "Sign in" }).isDisabled()).toBe(true);
+		await screenshot(viewer, "sign-in-too-many-attempts");
+		await wait.waitFor({ state: "detached", timeout: 20_000 });
+		await viewer.getByRole("button", { name: "Sign in" }).click();
+		await viewer.getByRole("heading", { name: "Overview" }).waitFor();
+		await viewerContext.close();
+	});
+
+	it("shows the API's own 403 clearly when a control outlives the person's role", async () => {
+		// An admin's page is open when an owner demotes them: the page still offers admin controls.
+		await page.goto(`${server.url}/settings/users`);
+		await page.getByLabel("Name", { exact: true }).fill("Bob Admin");
+		await page.getByLabel("Email").fill("bob@example.com");
+		await page.getByLabel("Role", { exact: true }).selectOption("admin");
+		await page.getByRole("button", { name: "Invite user" }).click();
+		const bobPassword = await page.getByRole("textbox", { name: "One-time password" }).inputValue();
+		const bobContext = await browser.newContext();
+		const bob = await newPage(bobContext);
+		await bob.goto(`${server.url}/settings/api-keys`);
+		await signIn(bob, "bob@example.com", bobPassword);
+		await bob.getByLabel("Current password").fill(bobPassword);
+		await bob.getByLabel("New password", { exact: true }).fill("copper-willow-canyon-93");
+		await bob.getByLabel("Confirm new password").fill("copper-willow-canyon-93");
+		await bob.getByRole("button", { name: "Set password and continue" }).click();
+		await bob.getByRole("button", { name: "Create API key" }).waitFor();
+
+		await page.reload();
+		await page.getByLabel("Role of Bob Admin").selectOption("viewer");
+		await expect.poll(() => page.getByLabel("Role of Bob Admin").inputValue()).toBe("viewer");
+
+		await bob.getByLabel("Key name").fill("should-not-exist");
+		await bob.getByRole("button", { name: "Create API key" }).click();
+		const refused = bob.getByRole("alert");
+		await refused.waitFor();
+		expect(await refused.textContent()).toMatch(/needs the admin role or higher.*Request id: [0-9a-f-]{36}/);
+		await screenshot(bob, "forbidden-after-demotion");
+		await bobContext.close();
+	});
+
+	it("sets an absolute time range with from and to in the URL", async () => {
+		await page.goto(`${server.url}/traces?range=6h`);
+		await page.getByLabel("Time range").selectOption("absolute");
+		await page.getByLabel("From").fill("2026-11-30T08:00");
+		await page.getByLabel("To").fill("2026-11-30T20:30");
+		await page.getByRole("button", { name: "Apply" }).click();
+		await expect
+			.poll(() => new URL(page.url()).searchParams.get("from"))
+			.toBe(new Date("2026-11-30T08:00").toISOString());
+		const url = new URL(page.url());
+		expect(url.searchParams.get("to")).toBe(new Date("2026-11-30T20:30").toISOString());
+		expect(url.searchParams.has("range")).toBe(false);
+		await page.reload();
+		expect(await page.getByLabel("Time range").inputValue()).toBe("absolute");
+		expect(await page.getByLabel("From").inputValue()).toBe("2026-11-30T08:00");
 	});
 
 	it("shows monitors after real heartbeat pings, failing first, and a monitor's detail", async () => {

@@ -61,7 +61,9 @@ describe("the Node server serves the UI at / with the SPA fallback", () => {
 		const missing = await fetch(`${server.url}/assets/nope-123.js`);
 		expect(missing.status).toBe(404);
 		expect(await missing.text()).not.toContain("<div id=");
-		expect((await fetch(`${server.url}/_headers`)).headers.get("Content-Type")).toMatch(/^text\/html/);
+		for (const internal of ["/_headers", "/.vite/manifest.json", "/.assetsignore"]) {
+			expect(await (await fetch(`${server.url}${internal}`)).text(), internal).toContain('<div id="app"></div>');
+		}
 	});
 
 	it("leaves every API path to the app: JSON errors, not the UI", async () => {
