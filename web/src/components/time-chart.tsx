@@ -1,0 +1,179 @@
+import { useEffect, useRef } from "preact/hooks";
+import uPlot from "uplot";
+import "uplot/dist/uPlot.min.css";
+
+/** One series on a shared time axis: a value (or null, a gap) per `times` entry. */
+export interface ChartSeries {
+	label: string;
+	values: Array<number | null>;
+	/** A fixed colour (e.g. by log level); else one from the palette by position. */
+	color?: string;
+}
+
+/** A vertical marker: a deploy or any other annotation, with its title on hover. */
+export interface ChartMarker {
+	time: number;
+	title: string;
+}
+
+export interface TimeChartProps {
+	/** Accessible name of the chart (also its visible heading is the caller's). */
+	label: string;
+	/** Epoch milliseconds, ascending. */
+	times: number[];
+	series: ChartSeries[];
+	markers?: ChartMarker[];
+	kind?: "line" | "bars";
+	height?: number;
+	/** Unit shown on the y axis' values ("ms", "%", …). */
+	unit?: string;
+	/** Called with the selected window (epoch ms) when the person drags across the chart. */
+	onZoom?: (from: number, to: number) => void;
+}
+
+export const PALETTE = [
+	"#4c6ef5",
+	"#f76707",
+	"#37b24d",
+	"#e64980",
+	"#1098ad",
+	"#ae3ec9",
+	"#f59f00",
+	"#868e96",
+];
+
+function cssVar(name: string, fallback: string): string {
+	return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || fallback;
+}
+
+/**
+ * A uPlot time chart (line or bars) that fills its container's width, with a legend naming every
+ * series, deploy markers drawn as vertical lines (hover shows their title) and drag-to-zoom.
+ * Rebuilt when its data change; resized with its container.
+ */
+export function TimeChart(props: TimeChartProps) {
+	const box = useRef<HTMLDivElement>(null);
+	const plot = useRef<uPlot | null>(null);
+	const onZoom = useRef(props.onZoom);
+	onZoom.current = props.onZoom;
+
+	useEffect(() => {
+		const element = box.current;
+		if (!element) return;
+		const axisColor = cssVar("--muted", "#5c6670");
+		const gridColor = cssVar("--border", "#d9dde3");
+		const bars = props.kind === "bars" ? uPlot.paths.bars?.({ size: [0.8, 40] }) : undefined;
+		const unit = props.unit ?? "";
+		const markers = props.markers ?? [];
+		const options: uPlot.Options = {
+			width: Math.max(200, element.clientWidth),
+			height: props.height ?? 220,
+			cursor: { drag: { x: true, y: false, setScale: false } },
+			legend: { show: true },
+			scales: { x: { time: true } },
+			axes: [
+				{ stroke: axisColor, grid: { stroke: gridColor, width: 1 }, ticks: { stroke: gridColor } },
+				{
+					stroke: axisColor,
+					grid: { stroke: gridColor, width: 1 },
+					ticks: { stroke: gridColor },
+					size: 56,
+					values: (_u, ticks) => ticks.map((v) => `${formatNumber(v)}${unit}`),
+				},
+			],
+			series: [
+				{ label: "Time" },
+				...props.series.map((s, i) => {
+					const color = s.color ?? (PALETTE[i % PALETTE.length] as string);
+					return {
+						label: s.label,
+						stroke: color,
+						width: 1.5,
+						fill: props.kind === "bars" ? `${color}cc` : undefined,
+						paths: bars,
+						points: { show: false },
+						spanGaps: false,
+						value: (_u: uPlot, v: number | null) => (v === null ? "—" : `${formatNumber(v)}${unit}`),
+					};
+				}),
+			],
+			hooks: {
+				setSelect: [
+					(u) => {
+						if (u.select.width < 4) return;
+						const from = u.posToVal(u.select.left, "x") * 1000;
+						const to = u.posToVal(u.select.left + u.select.width, "x") * 1000;
+						u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
+						onZoom.current?.(Math.round(from), Math.round(to));
+					},
+				],
+				draw: [
+					(u) => {
+						// Deploy markers as vertical lines across the plot.
+						const { ctx } = u;
+						ctx.save();
+						ctx.strokeStyle = cssVar("--warn", "#b35900");
+						ctx.setLineDash([4, 3]);
+						ctx.lineWidth = 1.5 * devicePixelRatio;
+						for (const marker of markers) {
+							const x = Math.round(u.valToPos(marker.time / 1000, "x", true));
+							if (x < u.bbox.left || x > u.bbox.left + u.bbox.width) continue;
+							ctx.beginPath();
+							ctx.moveTo(x, u.bbox.top);
+							ctx.lineTo(x, u.bbox.top + u.bbox.height);
+							ctx.stroke();
+						}
+						ctx.restore();
+					},
+				],
+				ready: [
+					(u) => {
+						// Hover targets with the marker's title (text, never markup).
+						for (const marker of markers) {
+							const flag = document.createElement("div");
+							flag.className = "chart-marker";
+							flag.title = marker.title;
+							flag.setAttribute("role", "img");
+							flag.setAttribute("aria-label", `Annotation: ${marker.title}`);
+							flag.dataset.time = String(marker.time);
+							u.over.appendChild(flag);
+						}
+						placeMarkers(u);
+					},
+				],
+				setSize: [placeMarkers],
+				setScale: [placeMarkers],
+			},
+		};
+		const data: uPlot.AlignedData = [props.times.map((t) => t / 1000), ...props.series.map((s) => s.values)];
+		plot.current = new uPlot(options, data, element);
+		const resize = new ResizeObserver(() => {
+			plot.current?.setSize({ width: Math.max(200, element.clientWidth), height: props.height ?? 220 });
+		});
+		resize.observe(element);
+		return () => {
+			resize.disconnect();
+			plot.current?.destroy();
+			plot.current = null;
+		};
+	}, [props.times, props.series, props.markers, props.kind, props.height, props.unit]);
+
+	return <div class="time-chart" ref={box} role="figure" aria-label={props.label} />;
+}
+
+function placeMarkers(u: uPlot): void {
+	for (const flag of u.over.querySelectorAll<HTMLElement>(".chart-marker")) {
+		const left = u.valToPos(Number(flag.dataset.time) / 1000, "x");
+		flag.style.left = `${left - 4}px`;
+		flag.style.display = left < 0 || left > u.over.clientWidth ? "none" : "block";
+	}
+}
+
+export function formatNumber(value: number): string {
+	const abs = Math.abs(value);
+	if (abs >= 1e9) return `${(value / 1e9).toFixed(abs >= 1e10 ? 0 : 1)}G`;
+	if (abs >= 1e6) return `${(value / 1e6).toFixed(abs >= 1e7 ? 0 : 1)}M`;
+	if (abs >= 1e4) return `${(value / 1e3).toFixed(abs >= 1e5 ? 0 : 1)}k`;
+	if (abs >= 100 || Number.isInteger(value)) return String(Math.round(value));
+	return value.toPrecision(3).replace(/\.?0+$/, "");
+}
