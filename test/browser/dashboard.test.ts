@@ -114,6 +114,7 @@ describe("the dashboard in a real browser", () => {
 		expect(await header.textContent()).toContain(OWNER.name);
 		expect(await page.getByRole("navigation", { name: "Main" }).getByRole("link").allTextContents()).toEqual([
 			"Overview",
+			"Hosts",
 			"Logs",
 			"Traces",
 			"Query",

@@ -62,7 +62,9 @@ describe("the Node server serves the UI at / with the SPA fallback", () => {
 		expect(missing.status).toBe(404);
 		expect(await missing.text()).not.toContain("<div id=");
 		for (const internal of ["/_headers", "/.vite/manifest.json", "/.assetsignore"]) {
-			expect(await (await fetch(`${server.url}${internal}`)).text(), internal).toContain('<div id="app"></div>');
+			expect(await (await fetch(`${server.url}${internal}`)).text(), internal).toContain(
+				'<div id="app"></div>',
+			);
 		}
 	});
 

@@ -18,10 +18,13 @@ export async function launchBrowser(): Promise<Browser> {
 		"--disable-sync",
 		"--no-first-run",
 		"--disable-quic",
+		// With LANG=C the browser reports navigator.language "en-US@posix", which Intl rejects.
+		"--lang=en-US",
 	];
+	const env = { ...process.env, LANG: "en_US.UTF-8" };
 	if (existsSync(DEBIAN_CHROMIUM)) {
-		return chromium.launch({ executablePath: DEBIAN_CHROMIUM, headless: true, args });
+		return chromium.launch({ executablePath: DEBIAN_CHROMIUM, headless: true, args, env });
 	}
 	const { default: sparticuz } = await import("@sparticuz/chromium");
-	return chromium.launch({ executablePath: await sparticuz.executablePath(), headless: true, args });
+	return chromium.launch({ executablePath: await sparticuz.executablePath(), headless: true, args, env });
 }

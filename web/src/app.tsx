@@ -14,6 +14,12 @@ const SettingsPage = lazy(() => import("./views/settings/settings").then((m) => 
 const MonitorList = lazy(() => import("./views/monitors/list").then((m) => m.MonitorList));
 const MonitorDetail = lazy(() => import("./views/monitors/detail").then((m) => m.MonitorDetail));
 const ChannelsPage = lazy(() => import("./views/monitors/channels").then((m) => m.ChannelsPage));
+const OverviewPage = lazy(() => import("./views/overview/overview").then((m) => m.OverviewPage));
+const HostsPage = lazy(() => import("./views/hosts/hosts").then((m) => m.HostsPage));
+const HostDetail = lazy(() => import("./views/hosts/hosts").then((m) => m.HostDetail));
+const LogsPage = lazy(() => import("./views/logs/logs").then((m) => m.LogsPage));
+const TracesPage = lazy(() => import("./views/traces/traces").then((m) => m.TracesPage));
+const TraceDetail = lazy(() => import("./views/traces/waterfall").then((m) => m.TraceDetail));
 const ComingSoon = lazy(() => import("./views/coming-soon").then((m) => m.ComingSoon));
 const NotFound = lazy(() => import("./views/coming-soon").then((m) => m.NotFound));
 
@@ -59,9 +65,12 @@ function Root() {
 	return (
 		<Shell>
 			<Router>
-				<Route path="/" component={ComingSoon} />
-				<Route path="/logs" component={ComingSoon} />
-				<Route path="/traces" component={ComingSoon} />
+				<Route path="/" component={OverviewPage} />
+				<Route path="/hosts" component={HostsPage} />
+				<Route path="/hosts/:host" component={HostDetail} />
+				<Route path="/logs" component={LogsPage} />
+				<Route path="/traces" component={TracesPage} />
+				<Route path="/traces/:id" component={TraceDetail} />
 				<Route path="/query" component={ComingSoon} />
 				<Route path="/dashboards" component={ComingSoon} />
 				<Route path="/monitors" component={MonitorList} />

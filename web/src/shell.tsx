@@ -8,6 +8,7 @@ import { useResource } from "./components/use-resource";
 
 const NAV: Array<[string, string]> = [
 	["/", "Overview"],
+	["/hosts", "Hosts"],
 	["/logs", "Logs"],
 	["/traces", "Traces"],
 	["/query", "Query"],
@@ -17,7 +18,7 @@ const NAV: Array<[string, string]> = [
 ];
 
 /** Pages whose data has a time axis show the global time range picker. */
-const TIMED = new Set(["/", "/logs", "/traces", "/query", "/dashboards"]);
+const TIMED = new Set(["/", "/hosts", "/logs", "/traces", "/query", "/dashboards"]);
 
 function isCurrent(path: string, href: string): boolean {
 	return href === "/" ? path === "/" : path === href || path.startsWith(`${href}/`);
@@ -42,7 +43,7 @@ export function Shell({ children }: { children: ComponentChildren }) {
 					{org.data?.name ?? ""}
 				</span>
 				<span class="spacer" />
-				{TIMED.has(path) ? <TimeRangePicker /> : null}
+				{TIMED.has(`/${path.split("/")[1]}`) ? <TimeRangePicker /> : null}
 				<nav aria-label="Account" class="row">
 					<a href="/account" title={user?.email}>
 						{user?.name} <span class="subtitle">({user ? ROLE_LABELS[user.role] : ""})</span>

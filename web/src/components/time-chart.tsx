@@ -52,7 +52,7 @@ function cssVar(name: string, fallback: string): string {
  * Rebuilt when its data change; resized with its container.
  */
 export function TimeChart(props: TimeChartProps) {
-	const box = useRef<HTMLDivElement>(null);
+	const box = useRef<HTMLElement>(null);
 	const plot = useRef<uPlot | null>(null);
 	const onZoom = useRef(props.onZoom);
 	onZoom.current = props.onZoom;
@@ -91,7 +91,8 @@ export function TimeChart(props: TimeChartProps) {
 						width: 1.5,
 						fill: props.kind === "bars" ? `${color}cc` : undefined,
 						paths: bars,
-						points: { show: false },
+						// Sparse series (a few buckets with data) show their points, or a lone value is invisible.
+						points: { show: sparse(s.values), size: 5 },
 						spanGaps: false,
 						value: (_u: uPlot, v: number | null) => (v === null ? "—" : `${formatNumber(v)}${unit}`),
 					};
@@ -158,7 +159,21 @@ export function TimeChart(props: TimeChartProps) {
 		};
 	}, [props.times, props.series, props.markers, props.kind, props.height, props.unit]);
 
-	return <div class="time-chart" ref={box} role="figure" aria-label={props.label} />;
+	return <figure class="time-chart" ref={box} aria-label={props.label} />;
+}
+
+function sparse(values: Array<number | null>): boolean {
+	let present = 0;
+	for (let i = 0; i < values.length; i++) {
+		const value = values[i];
+		if (value === null || value === undefined) continue;
+		const before = values[i - 1];
+		const after = values[i + 1];
+		// A value with no neighbour draws no line segment.
+		if ((before === null || before === undefined) && (after === null || after === undefined)) return true;
+		present++;
+	}
+	return present < 3;
 }
 
 function placeMarkers(u: uPlot): void {

@@ -3,9 +3,6 @@ import { useTimeRange } from "../components/time-range";
 import { PageHeader } from "../components/ui";
 
 const TITLES: Record<string, [string, string]> = {
-	"/": ["Overview", "Request rate, errors and latency per service, with deploy markers."],
-	"/logs": ["Logs", "Search, facets, live tail and context around a line."],
-	"/traces": ["Traces", "Trace lists and span waterfalls."],
 	"/query": ["Query", "The OQL editor with completion, charts and saved queries."],
 	"/dashboards": ["Dashboards", "Grids of panels over OQL, with variables."],
 };

@@ -1,0 +1,335 @@
+/**
+ * The explorers with data sent by the real OpenTelemetry SDK exporters: the overview's charts draw
+ * (legend names the services, the canvas is not blank, deploy markers show their title), a log
+ * search finds exactly the matching records with facet counts that agree with the API, the log →
+ * trace link opens the waterfall with the right spans in the right nesting, and hosts sort.
+ */
+import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
+import { SeverityNumber } from "@opentelemetry/api-logs";
+import type { ExportResult } from "@opentelemetry/core";
+import { OTLPLogExporter } from "@opentelemetry/exporter-logs-otlp-http";
+import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto";
+import { resourceFromAttributes } from "@opentelemetry/resources";
+import { InMemoryLogRecordExporter, LoggerProvider, SimpleLogRecordProcessor } from "@opentelemetry/sdk-logs";
+import {
+	BasicTracerProvider,
+	InMemorySpanExporter,
+	SimpleSpanProcessor,
+} from "@opentelemetry/sdk-trace-base";
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { launchBrowser } from "../support/browser.js";
+import { screenshot, startWebServer, type WebServer } from "../support/web-server.js";
+
+const OWNER = { email: "sre@example.com", password: "harbor-quartz-meadow-62" };
+let server: WebServer;
+let browser: Browser;
+let page: Page;
+let key = "";
+let token = "";
+let errorTraceId = "";
+const pageErrors: string[] = [];
+
+function exported(
+	exporter: { export(items: never[], done: (r: ExportResult) => void): void },
+	items: unknown[],
+) {
+	return new Promise<void>((resolve, reject) =>
+		exporter.export(items as never[], (result) => (result.code === 0 ? resolve() : reject(result.error))),
+	);
+}
+
+/** Spans for two services: one failing checkout trace three levels deep, and healthy requests. */
+async function sendTraces(): Promise<void> {
+	const now = Date.now();
+	const byService = async (
+		service: string,
+		host: string,
+		build: (tracer: ReturnType<BasicTracerProvider["getTracer"]>) => void,
+	) => {
+		const memory = new InMemorySpanExporter();
+		const provider = new BasicTracerProvider({
+			resource: resourceFromAttributes({ "service.name": service, "host.name": host }),
+			spanProcessors: [new SimpleSpanProcessor(memory)],
+		});
+		build(provider.getTracer("explorer-test"));
+		await provider.forceFlush();
+		await exported(
+			new OTLPTraceExporter({ url: `${server.url}/v1/traces`, headers: { "X-API-Key": key } }),
+			memory.getFinishedSpans(),
+		);
+	};
+	await byService("checkout", "web-1", (tracer) => {
+		const start = now - 10 * 60_000;
+		const root = tracer.startSpan("POST /api/orders", {
+			kind: SpanKind.SERVER,
+			startTime: start,
+			attributes: { "http.route": "/api/orders" },
+		});
+		root.setStatus({ code: SpanStatusCode.ERROR, message: "payment declined" });
+		errorTraceId = root.spanContext().traceId;
+		const parent = (span: typeof root) =>
+			({ getValue: () => ({ spanContext: () => span.spanContext() }) }) as never;
+		const query = tracer.startSpan(
+			"SELECT orders",
+			{ kind: SpanKind.CLIENT, startTime: start + 20 },
+			parent(root),
+		);
+		const validate = tracer.startSpan(
+			"validate order",
+			{ kind: SpanKind.INTERNAL, startTime: start + 30 },
+			parent(query),
+		);
+		validate.end(start + 60);
+		query.end(start + 120);
+		root.end(start + 400);
+		for (let i = 0; i < 5; i++) {
+			const ok = tracer.startSpan("GET /api/cart", {
+				kind: SpanKind.SERVER,
+				startTime: now - (20 - i) * 60_000,
+			});
+			ok.end(now - (20 - i) * 60_000 + 25);
+		}
+	});
+	await byService("payments", "web-2", (tracer) => {
+		for (let i = 0; i < 3; i++) {
+			const charge = tracer.startSpan("POST /charge", {
+				kind: SpanKind.SERVER,
+				startTime: now - (15 - i) * 60_000,
+			});
+			charge.end(now - (15 - i) * 60_000 + 80);
+		}
+	});
+}
+
+async function sendLogs(): Promise<void> {
+	const now = Date.now();
+	const emit = async (
+		service: string,
+		host: string,
+		records: Array<Parameters<ReturnType<LoggerProvider["getLogger"]>["emit"]>[0]>,
+	) => {
+		const memory = new InMemoryLogRecordExporter();
+		const provider = new LoggerProvider({
+			resource: resourceFromAttributes({ "service.name": service, "host.name": host }),
+			processors: [new SimpleLogRecordProcessor({ exporter: memory })],
+		});
+		const logger = provider.getLogger("explorer-test");
+		for (const record of records) logger.emit(record);
+		await provider.forceFlush();
+		await exported(
+			new OTLPLogExporter({ url: `${server.url}/v1/logs`, headers: { "X-API-Key": key } }),
+			memory.getFinishedLogRecords(),
+		);
+	};
+	await emit("checkout", "web-1", [
+		...Array.from({ length: 4 }, (_v, i) => ({
+			severityNumber: SeverityNumber.INFO,
+			body: `cart viewed by user ${i}`,
+			timestamp: now - (30 - i) * 60_000,
+		})),
+		{
+			severityNumber: SeverityNumber.ERROR,
+			body: "payment declined: ECONNRESET talking to payments for order 42",
+			attributes: { "order.id": 42 },
+			timestamp: now - 10 * 60_000 + 100,
+			context: {
+				getValue: () => ({
+					spanContext: () => ({ traceId: errorTraceId, spanId: "1111111111111111", traceFlags: 1 }),
+				}),
+			} as never,
+		},
+	]);
+	await emit("payments", "web-2", [
+		{ severityNumber: SeverityNumber.WARN, body: "retrying charge", timestamp: now - 14 * 60_000 },
+		{ severityNumber: SeverityNumber.WARN, body: "retrying charge again", timestamp: now - 13 * 60_000 },
+	]);
+}
+
+beforeAll(async () => {
+	server = await startWebServer();
+	const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
+		fetch(`${server.url}${path}`, {
+			method: "POST",
+			headers: { "Content-Type": "application/json", ...headers },
+			body: JSON.stringify(body),
+		});
+	expect((await post("/api/v1/setup", { org_name: "Initech", name: "Sam SRE", ...OWNER })).status).toBe(201);
+	token = ((await (await post("/api/v1/auth/login", OWNER)).json()) as { access_token: string }).access_token;
+	key = (
+		(await (
+			await post("/api/v1/api-keys", { name: "otel" }, { Authorization: `Bearer ${token}` })
+		).json()) as { key: string }
+	).key;
+	await sendTraces();
+	await sendLogs();
+	const deploy = await post(
+		"/api/v1/annotations",
+		{ title: "Deploy checkout v2.14.1", time: Date.now() - 12 * 60_000, tags: ["deploy"] },
+		{ "X-API-Key": key },
+	);
+	expect(deploy.status).toBe(201);
+	browser = await launchBrowser();
+	page = await (await browser.newContext({ viewport: { width: 1360, height: 900 } })).newPage();
+	page.on("pageerror", (error) => pageErrors.push(error.message));
+	await page.goto(`${server.url}/sign-in`);
+	await page.getByLabel("Email").fill(OWNER.email);
+	await page.getByLabel("Password").fill(OWNER.password);
+	await page.getByRole("button", { name: "Sign in" }).click();
+	try {
+		await page.getByRole("heading", { name: "Overview" }).waitFor({ timeout: 8000 });
+	} catch (e) {
+		await screenshot(page, "debug-explorers");
+		console.log("ERRORS", pageErrors);
+		throw e;
+	}
+});
+
+afterAll(async () => {
+	await browser?.close();
+	await server?.stop();
+});
+
+/** How many distinct colours the chart's canvas holds: a drawn chart has more than its background. */
+function canvasColours(p: Page, chart: string): Promise<number> {
+	return p
+		.getByRole("figure", { name: chart })
+		.locator("canvas")
+		.evaluate((canvas: HTMLCanvasElement) => {
+			const { data } = (canvas.getContext("2d") as CanvasRenderingContext2D).getImageData(
+				0,
+				0,
+				canvas.width,
+				canvas.height,
+			);
+			const colours = new Set<number>();
+			for (let i = 0; i < data.length; i += 4 * 7)
+				colours.add((data[i] << 16) | (data[i + 1] << 8) | data[i + 2] | (data[i + 3] << 24));
+			return colours.size;
+		});
+}
+
+describe("the explorers in a real browser", () => {
+	it("draws the overview per service with deploy markers and the summary", async () => {
+		const rate = page.getByRole("figure", { name: "Request rate (per minute)" });
+		await rate.getByText("checkout").waitFor();
+		await rate.getByText("payments").waitFor();
+		expect(await canvasColours(page, "Request rate (per minute)")).toBeGreaterThan(3);
+		expect(await canvasColours(page, "p95 latency")).toBeGreaterThan(3);
+		const marker = rate.getByRole("img", { name: "Annotation: Deploy checkout v2.14.1" });
+		expect(await marker.getAttribute("title")).toBe("Deploy checkout v2.14.1");
+		const routes = page.getByRole("table", { name: "Busiest routes" });
+		await routes.getByText("GET /api/cart").waitFor();
+		expect(await routes.getByRole("row").count()).toBe(4);
+		await page
+			.getByRole("list", { name: "Recent errors" })
+			.getByText(/ECONNRESET/)
+			.waitFor();
+		await screenshot(page, "overview");
+	});
+
+	it("goes from a service with errors to its error logs, and searches them", async () => {
+		await page
+			.getByRole("table", { name: "Services with errors" })
+			.getByRole("link", { name: "checkout" })
+			.click();
+		await page.getByRole("heading", { name: "Logs" }).waitFor();
+		const url = new URL(page.url());
+		expect([url.searchParams.get("service"), url.searchParams.get("level")]).toEqual([
+			"checkout",
+			"error,fatal",
+		]);
+		const records = page.getByRole("list", { name: "Log records" });
+		await records.getByText(/ECONNRESET/).waitFor();
+		expect(await records.getByRole("listitem").count()).toBe(1);
+
+		await page.goto(`${server.url}/logs`);
+		await page.getByLabel("Search log bodies").fill("retrying");
+		await page.getByRole("button", { name: "Search" }).click();
+		await expect.poll(() => new URL(page.url()).searchParams.get("q")).toBe("retrying");
+		await expect.poll(() => records.getByRole("listitem").count()).toBe(2);
+		const facets = page.getByRole("complementary", { name: "Facets" });
+		const warn = facets.getByRole("button", { name: /^warn/ });
+		await warn.waitFor();
+		expect(await warn.textContent()).toBe("warn2");
+		const answer = (await (
+			await fetch(`${server.url}/api/v1/pages/logs?q=retrying`, {
+				headers: { Authorization: `Bearer ${token}` },
+			})
+		).json()) as { data: unknown[]; histogram: { buckets: { count: number }[] } };
+		expect(answer.data).toHaveLength(2);
+		expect(answer.histogram.buckets.reduce((n, b) => n + b.count, 0)).toBe(2);
+		expect(await canvasColours(page, "Log volume by level")).toBeGreaterThan(2);
+		await screenshot(page, "logs");
+	});
+
+	it("expands a record and follows its trace to the waterfall with the spans nested", async () => {
+		await page.goto(`${server.url}/logs?q=econnreset`);
+		const records = page.getByRole("list", { name: "Log records" });
+		await records.getByRole("button", { name: /ECONNRESET/ }).click();
+		await page.getByText('"order.id": 42').waitFor();
+		await page.getByRole("link", { name: "View trace" }).click();
+		await page.getByRole("heading", { name: "POST /api/orders" }).waitFor();
+		expect(new URL(page.url()).pathname).toBe(`/traces/${errorTraceId}`);
+		const spans = page.getByRole("list", { name: "Spans" }).getByRole("listitem");
+		await expect.poll(() => spans.count()).toBe(3);
+		expect(
+			await spans.evaluateAll((items) => items.map((li) => [li.getAttribute("data-depth"), li.textContent])),
+		).toEqual([
+			["0", expect.stringContaining("POST /api/orders")],
+			["1", expect.stringContaining("SELECT orders")],
+			["2", expect.stringContaining("validate order")],
+		]);
+		expect(await spans.first().textContent()).toContain("error");
+		await screenshot(page, "trace-waterfall");
+		await page.getByRole("button", { name: "Collapse POST /api/orders" }).click();
+		await expect.poll(() => spans.count()).toBe(1);
+		await page.getByRole("button", { name: "Expand POST /api/orders" }).click();
+		await expect.poll(() => spans.count()).toBe(3);
+		await page.getByRole("button", { name: "checkout SELECT orders", exact: true }).click();
+		const panel = page.getByRole("complementary", { name: "Span SELECT orders" });
+		await panel.getByText("client").waitFor();
+		expect(new URL(page.url()).searchParams.get("span")).toMatch(/^[0-9a-f]{16}$/);
+		await page.getByLabel("Search spans").fill("validate");
+		await page.getByText("1 matching").waitFor();
+		await screenshot(page, "trace-span-panel");
+	});
+
+	it("filters traces by status in the URL", async () => {
+		await page.goto(`${server.url}/traces`);
+		const table = page.getByRole("table", { name: "Traces" });
+		await table.getByRole("link", { name: "POST /api/orders" }).waitFor();
+		expect(await table.getByRole("row").count()).toBe(1 + 1 + 5 + 3);
+		await page.getByLabel("Status").selectOption("error");
+		await page.getByRole("button", { name: "Apply filters" }).click();
+		await expect.poll(() => table.getByRole("row").count()).toBe(2);
+		expect(new URL(page.url()).searchParams.get("status")).toBe("error");
+		await screenshot(page, "traces");
+	});
+
+	it("lists hosts, sorts them, and opens one", async () => {
+		await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Hosts" }).click();
+		const table = page.getByRole("table", { name: "Hosts" });
+		await table.getByRole("link", { name: "web-1" }).waitFor();
+		await page.getByRole("button", { name: "Logs" }).click();
+		await expect
+			.poll(async () => (await table.getByRole("link").allTextContents()).join())
+			.toBe("web-1,web-2");
+		await page.getByRole("button", { name: /Logs/ }).click();
+		await expect
+			.poll(async () => (await table.getByRole("link").allTextContents()).join())
+			.toBe("web-2,web-1");
+		expect(new URL(page.url()).searchParams.get("order")).toBe("asc");
+		await table.getByRole("link", { name: "web-1" }).click();
+		await page.getByRole("heading", { name: "web-1" }).waitFor();
+		await page
+			.getByRole("list", { name: "Recent errors" })
+			.getByText(/ECONNRESET/)
+			.waitFor();
+		await screenshot(page, "host-detail");
+	});
+
+	it("raised no uncaught error in any page", () => {
+		expect(pageErrors).toEqual([]);
+	});
+});

@@ -1,0 +1,388 @@
+import { useEffect, useRef, useState } from "preact/hooks";
+import { useLocation } from "preact-iso";
+import { api, unwrap } from "../../api/client";
+import type { components } from "../../api/schema";
+import {
+	LEVEL_COLORS,
+	oqlString,
+	oqlWindow,
+	rangeKey,
+	rangeParams,
+	runOql,
+	timeseriesChart,
+} from "../../api/telemetry";
+import { TimeChart } from "../../components/time-chart";
+import { useTimeRange } from "../../components/time-range";
+import { Badge, Empty, ErrorNotice, Loading, PageHeader } from "../../components/ui";
+import { useAction, useResource } from "../../components/use-resource";
+
+type Log = components["schemas"]["PageLog"];
+const PAGE = 200;
+const TAIL_MS = 3000;
+
+/**
+ * Logs: a search box (the API's `q`), facets with counts, a volume histogram by level (drag to
+ * zoom), results newest first with infinite scroll, expandable rows with context and the trace
+ * link, and live tail. Every filter is in the URL.
+ */
+export function LogsPage() {
+	const { path, query, route } = useLocation();
+	const range = useTimeRange();
+	const filters = { q: query.q, level: query.level, service: query.service, host: query.host };
+	const filterKey = JSON.stringify(filters);
+	const key = `${rangeKey(range)}|${filterKey}`;
+	const setParams = (params: Record<string, string | undefined>) => {
+		const next = new URLSearchParams();
+		for (const [k, v] of Object.entries({ ...query, ...params })) if (v) next.set(k, v);
+		route(`${path}?${next}`);
+	};
+	const apiQuery = {
+		...rangeParams(range),
+		...(filters.q ? { q: filters.q } : {}),
+		...(filters.level ? { level: filters.level } : {}),
+		...(filters.service ? { service: filters.service } : {}),
+		...(filters.host ? { host: filters.host } : {}),
+	};
+	const first = useResource(
+		() => unwrap(api.GET("/api/v1/pages/logs", { params: { query: { ...apiQuery, limit: PAGE } } })),
+		[key],
+	);
+	const [rows, setRows] = useState<Log[]>([]);
+	const [cursor, setCursor] = useState<string | null>(null);
+	useEffect(() => {
+		if (!first.data) return;
+		setRows(first.data.data);
+		setCursor(first.data.next_cursor);
+	}, [first.data]);
+	const more = useAction(async () => {
+		if (!cursor) return;
+		const page = await unwrap(
+			api.GET("/api/v1/pages/logs", { params: { query: { ...apiQuery, limit: PAGE, cursor } } }),
+		);
+		setRows((current) => [...current, ...page.data]);
+		setCursor(page.next_cursor);
+	});
+	// The histogram by level: the page's own histogram query (same filters), one series per level.
+	const histogram = useResource(async () => {
+		const oql = first.data?.histogram?.oql;
+		if (!oql) return null;
+		return timeseriesChart(await runOql(`${oql} GROUP BY level`));
+	}, [first.data]);
+	const facets = useResource(async () => {
+		const where = facetWhere(filters);
+		const facet = (field: string) =>
+			runOql(
+				`SELECT count(*) FROM logs ${where} GROUP BY ${field} ORDER BY count(*) DESC LIMIT 12 ${oqlWindow(range)}`,
+			);
+		const [level, service, host] = await Promise.all([facet("level"), facet("service"), facet("host")]);
+		return { level, service, host };
+	}, [key]);
+
+	return (
+		<>
+			<PageHeader title="Logs" subtitle="Newest first. Filters and the search live in the URL.">
+				<LiveTail
+					apiQuery={apiQuery}
+					newest={rows[0]}
+					onNew={(fresh) => setRows((current) => [...fresh, ...current])}
+				/>
+			</PageHeader>
+			<SearchBox value={filters.q ?? ""} onSearch={(q) => setParams({ q: q || undefined })} />
+			<div class="explorer">
+				<aside class="facets" aria-label="Facets">
+					{(["level", "service", "host"] as const).map((field) => (
+						<Facet
+							key={field}
+							field={field}
+							result={facets.data?.[field]}
+							selected={filters[field]}
+							onToggle={(value) => setParams({ [field]: filters[field] === value ? undefined : value })}
+						/>
+					))}
+				</aside>
+				<div class="explorer-main">
+					<ErrorNotice problem={first.error ?? more.error ?? histogram.error ?? facets.error} />
+					<section class="card" aria-label="Log volume">
+						{histogram.data ? (
+							<TimeChart
+								label="Log volume by level"
+								kind="bars"
+								height={150}
+								times={histogram.data.times}
+								series={histogram.data.series.map((s) => ({ ...s, color: LEVEL_COLORS[s.label] }))}
+								onZoom={(from, to) =>
+									setParams({
+										range: undefined,
+										from: new Date(from).toISOString(),
+										to: new Date(to).toISOString(),
+									})
+								}
+							/>
+						) : (
+							<Loading what="the histogram" />
+						)}
+					</section>
+					{first.data === undefined && first.loading ? <Loading what="logs" /> : null}
+					{first.data && rows.length === 0 ? <Empty>No logs match in this range.</Empty> : null}
+					<LogList rows={rows} />
+					{cursor ? (
+						<LoadMore busy={more.busy} onMore={() => void more.run()} />
+					) : rows.length > 0 ? (
+						<p class="subtitle">End of results.</p>
+					) : null}
+				</div>
+			</div>
+		</>
+	);
+}
+
+function facetWhere(filters: Record<string, string | undefined>): string {
+	const conditions: string[] = [];
+	if (filters.q)
+		conditions.push(`body LIKE ${oqlString(`%${filters.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`)}`);
+	if (filters.service) conditions.push(`service = ${oqlString(filters.service)}`);
+	if (filters.host) conditions.push(`host = ${oqlString(filters.host)}`);
+	if (filters.level) conditions.push(`level IN (${filters.level.split(",").map(oqlString).join(", ")})`);
+	return conditions.length > 0 ? `WHERE ${conditions.join(" AND ")}` : "";
+}
+
+function SearchBox({ value, onSearch }: { value: string; onSearch: (q: string) => void }) {
+	const [text, setText] = useState(value);
+	useEffect(() => setText(value), [value]);
+	return (
+		<form
+			class="row search"
+			aria-label="Search logs"
+			onSubmit={(e) => {
+				e.preventDefault();
+				onSearch(text.trim());
+			}}
+		>
+			<div class="field grow">
+				<label for="log-search">Search log bodies</label>
+				<input
+					id="log-search"
+					type="search"
+					maxLength={500}
+					value={text}
+					onInput={(e) => setText(e.currentTarget.value)}
+					placeholder="econnreset"
+				/>
+			</div>
+			<button type="submit" class="primary">
+				Search
+			</button>
+		</form>
+	);
+}
+
+function Facet(props: {
+	field: "level" | "service" | "host";
+	result: { rows: unknown[][] } | undefined;
+	selected: string | undefined;
+	onToggle: (value: string) => void;
+}) {
+	const title = { level: "Level", service: "Service", host: "Host" }[props.field];
+	return (
+		<fieldset class="facet">
+			<legend>{title}</legend>
+			{props.result === undefined ? <span class="subtitle">…</span> : null}
+			{props.result?.rows.length === 0 ? <span class="subtitle">none</span> : null}
+			{props.result?.rows.map(([value, count]) => {
+				const text = value === null ? "" : String(value);
+				return (
+					<button
+						key={text}
+						type="button"
+						class="facet-value"
+						aria-pressed={props.selected === text}
+						disabled={value === null}
+						onClick={() => props.onToggle(text)}
+					>
+						<span>{value === null ? "(none)" : text}</span>
+						<span class="count">{Number(count).toLocaleString()}</span>
+					</button>
+				);
+			})}
+		</fieldset>
+	);
+}
+
+function LogList({ rows }: { rows: Log[] }) {
+	const [open, setOpen] = useState<string | null>(null);
+	if (rows.length === 0) return null;
+	return (
+		<ol class="log-list" aria-label="Log records">
+			{rows.map((log) => (
+				<li key={log.id} class={`log-row level-${log.level ?? "none"}`}>
+					<button
+						type="button"
+						class="log-summary"
+						aria-expanded={open === log.id}
+						onClick={() => setOpen(open === log.id ? null : log.id)}
+					>
+						<time dateTime={log.time}>{formatTime(log.time)}</time>
+						<Badge kind={log.level ?? "neutral"}>{log.level ?? "—"}</Badge>
+						<span class="log-service">{log.service ?? ""}</span>
+						<span class="log-body">{log.body ?? ""}</span>
+					</button>
+					{open === log.id ? <LogDetail log={log} /> : null}
+				</li>
+			))}
+		</ol>
+	);
+}
+
+function LogDetail({ log }: { log: Log }) {
+	const [context, setContext] = useState<Log[] | null>(null);
+	const showContext = useAction(async () => {
+		const at = Date.parse(log.time);
+		const answer = await unwrap(
+			api.GET("/api/v1/pages/logs", {
+				params: {
+					query: {
+						from: new Date(at - 60_000).toISOString(),
+						to: new Date(at + 60_000).toISOString(),
+						limit: 40,
+						...(log.service ? { service: log.service } : {}),
+						...(log.host ? { host: log.host } : {}),
+					},
+				},
+			}),
+		);
+		setContext(answer.data);
+	});
+	return (
+		<div class="log-detail">
+			<div class="row">
+				{log.trace_id ? (
+					<a
+						class="button small"
+						href={`/traces/${log.trace_id}${log.span_id ? `?span=${log.span_id}` : ""}`}
+					>
+						View trace
+					</a>
+				) : null}
+				<button
+					type="button"
+					class="small"
+					disabled={showContext.busy}
+					onClick={() => void showContext.run()}
+				>
+					Show context
+				</button>
+			</div>
+			<ErrorNotice problem={showContext.error} />
+			<dl class="kv">
+				<dt>Time</dt>
+				<dd class="mono">{log.time}</dd>
+				<dt>Service</dt>
+				<dd>{log.service ?? "—"}</dd>
+				<dt>Host</dt>
+				<dd>{log.host ?? "—"}</dd>
+				<dt>Severity</dt>
+				<dd>
+					{log.severity_text ?? "—"} ({log.severity_number ?? "—"})
+				</dd>
+				{log.trace_id ? (
+					<>
+						<dt>Trace</dt>
+						<dd class="mono">{log.trace_id}</dd>
+					</>
+				) : null}
+			</dl>
+			<h3>Body</h3>
+			<pre>{log.body ?? ""}</pre>
+			<h3>Attributes</h3>
+			<pre>{JSON.stringify(log.attributes, null, 2)}</pre>
+			<h3>Resource</h3>
+			<pre>{JSON.stringify(log.resource, null, 2)}</pre>
+			{context ? (
+				<>
+					<h3>Context (same service and host, ±1 minute)</h3>
+					<ol class="log-lines" aria-label="Context">
+						{context.map((c) => (
+							<li
+								key={c.id}
+								aria-current={c.id === log.id ? "true" : undefined}
+								class={c.id === log.id ? "current" : ""}
+							>
+								<span class="mono">{formatTime(c.time)}</span>{" "}
+								<Badge kind={c.level ?? "neutral"}>{c.level ?? "—"}</Badge>{" "}
+								<span class="log-body">{c.body}</span>
+							</li>
+						))}
+					</ol>
+				</>
+			) : null}
+		</div>
+	);
+}
+
+/** Polls for records newer than the newest shown; pausable; keeps the reader's scroll position. */
+function LiveTail(props: {
+	apiQuery: Record<string, string>;
+	newest: Log | undefined;
+	onNew: (rows: Log[]) => void;
+}) {
+	const [on, setOn] = useState(false);
+	const state = useRef(props);
+	state.current = props;
+	useEffect(() => {
+		if (!on) return;
+		const timer = setInterval(async () => {
+			const newest = state.current.newest;
+			const { range: _r, from: _f, to: _t, ...filters } = state.current.apiQuery;
+			const from = newest ? newest.time : new Date(Date.now() - 60_000).toISOString();
+			try {
+				const answer = await unwrap(
+					api.GET("/api/v1/pages/logs", {
+						params: { query: { ...filters, from, to: new Date().toISOString(), limit: 500 } },
+					}),
+				);
+				const fresh = answer.data.filter((l) => l.id !== newest?.id && l.time >= from);
+				if (fresh.length === 0) return;
+				const before = document.documentElement.scrollHeight;
+				const atTop = window.scrollY < 10;
+				state.current.onNew(fresh);
+				// Reading further down: stay on the same lines while new ones arrive above.
+				requestAnimationFrame(() => {
+					if (!atTop) window.scrollBy(0, document.documentElement.scrollHeight - before);
+				});
+			} catch {
+				// The next poll tries again; errors of the page show above.
+			}
+		}, TAIL_MS);
+		return () => clearInterval(timer);
+	}, [on]);
+	return (
+		<button type="button" aria-pressed={on} onClick={() => setOn(!on)}>
+			{on ? "Pause live tail" : "Live tail"}
+		</button>
+	);
+}
+
+function LoadMore({ busy, onMore }: { busy: boolean; onMore: () => void }) {
+	const sentinel = useRef<HTMLButtonElement>(null);
+	const latest = useRef(onMore);
+	latest.current = onMore;
+	useEffect(() => {
+		const element = sentinel.current;
+		if (!element) return;
+		const observer = new IntersectionObserver((entries) => {
+			if (entries.some((e) => e.isIntersecting)) latest.current();
+		});
+		observer.observe(element);
+		return () => observer.disconnect();
+	}, []);
+	return (
+		<button ref={sentinel} type="button" disabled={busy} onClick={onMore}>
+			{busy ? "Loading…" : "Load older logs"}
+		</button>
+	);
+}
+
+function formatTime(iso: string): string {
+	const d = new Date(iso);
+	return `${d.toLocaleDateString(undefined, { month: "short", day: "numeric" })} ${d.toLocaleTimeString(undefined, { hour12: false })}.${String(d.getMilliseconds()).padStart(3, "0")}`;
+}

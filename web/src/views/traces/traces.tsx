@@ -1,0 +1,162 @@
+import { useEffect, useState } from "preact/hooks";
+import { useLocation } from "preact-iso";
+import { api, unwrap } from "../../api/client";
+import type { components } from "../../api/schema";
+import { rangeKey, rangeParams } from "../../api/telemetry";
+import { useTimeRange } from "../../components/time-range";
+import {
+	Badge,
+	Empty,
+	ErrorNotice,
+	Field,
+	Loading,
+	PageHeader,
+	SelectField,
+	When,
+} from "../../components/ui";
+import { useAction, useResource } from "../../components/use-resource";
+
+type TraceSummary = components["schemas"]["PageTraceSummary"];
+
+/** Traces: the list with filters (service, minimum duration, status) in the URL; each opens its waterfall. */
+export function TracesPage() {
+	const { path, query, route } = useLocation();
+	const range = useTimeRange();
+	const filters = { service: query.service, min_duration_ms: query.min_duration_ms, status: query.status };
+	const key = `${rangeKey(range)}|${JSON.stringify(filters)}`;
+	const apiQuery = {
+		...rangeParams(range),
+		...(filters.service ? { service: filters.service } : {}),
+		...(filters.min_duration_ms ? { min_duration_ms: Number(filters.min_duration_ms) } : {}),
+		...(filters.status === "error" || filters.status === "ok"
+			? { status: filters.status as "error" | "ok" }
+			: {}),
+	};
+	const first = useResource(
+		() => unwrap(api.GET("/api/v1/pages/traces", { params: { query: { ...apiQuery, limit: 100 } } })),
+		[key],
+	);
+	const [rows, setRows] = useState<TraceSummary[]>([]);
+	const [cursor, setCursor] = useState<string | null>(null);
+	useEffect(() => {
+		if (!first.data) return;
+		setRows(first.data.data);
+		setCursor(first.data.next_cursor);
+	}, [first.data]);
+	const more = useAction(async () => {
+		if (!cursor) return;
+		const page = await unwrap(
+			api.GET("/api/v1/pages/traces", { params: { query: { ...apiQuery, limit: 100, cursor } } }),
+		);
+		setRows((current) => [...current, ...page.data]);
+		setCursor(page.next_cursor);
+	});
+	const [form, setForm] = useState({
+		service: filters.service ?? "",
+		min: filters.min_duration_ms ?? "",
+		status: filters.status ?? "",
+	});
+	useEffect(
+		() =>
+			setForm({
+				service: filters.service ?? "",
+				min: filters.min_duration_ms ?? "",
+				status: filters.status ?? "",
+			}),
+		[key],
+	);
+	const carried = new URLSearchParams(
+		Object.entries(query).filter(([k]) => ["range", "from", "to"].includes(k)),
+	).toString();
+	return (
+		<>
+			<PageHeader title="Traces" subtitle="Newest first, by their root span." />
+			<form
+				class="row card"
+				aria-label="Filter traces"
+				onSubmit={(e) => {
+					e.preventDefault();
+					const next = new URLSearchParams(carried);
+					if (form.service) next.set("service", form.service);
+					if (form.min) next.set("min_duration_ms", form.min);
+					if (form.status) next.set("status", form.status);
+					route(`${path}?${next}`);
+				}}
+			>
+				<Field
+					label="Service"
+					value={form.service}
+					onInput={(e) => setForm({ ...form, service: e.currentTarget.value })}
+					placeholder="checkout"
+				/>
+				<Field
+					label="Minimum duration (ms)"
+					type="number"
+					min={0}
+					value={form.min}
+					onInput={(e) => setForm({ ...form, min: e.currentTarget.value })}
+				/>
+				<SelectField
+					label="Status"
+					value={form.status}
+					options={[
+						["", "Any"],
+						["error", "With errors"],
+						["ok", "Without errors"],
+					]}
+					onChange={(e) => setForm({ ...form, status: e.currentTarget.value })}
+				/>
+				<button type="submit" class="primary">
+					Apply filters
+				</button>
+			</form>
+			<ErrorNotice problem={first.error ?? more.error} />
+			{first.data === undefined && first.loading ? <Loading what="traces" /> : null}
+			{first.data && rows.length === 0 ? <Empty>No traces match in this range.</Empty> : null}
+			{rows.length > 0 ? (
+				<div class="table-wrap">
+					<table aria-label="Traces">
+						<thead>
+							<tr>
+								<th scope="col">Root span</th>
+								<th scope="col">Service</th>
+								<th scope="col">Started</th>
+								<th scope="col">Duration</th>
+								<th scope="col">Spans</th>
+								<th scope="col">Errors</th>
+							</tr>
+						</thead>
+						<tbody>
+							{rows.map((t) => (
+								<tr key={t.trace_id}>
+									<td class="break">
+										<a href={`/traces/${t.trace_id}${carried ? `?${carried}` : ""}`}>{t.root.name}</a>
+										<span class="sub mono">{t.trace_id}</span>
+									</td>
+									<td>{t.root.service ?? "—"}</td>
+									<td>
+										<When at={t.time} />
+									</td>
+									<td>{formatMs(t.duration_ms)}</td>
+									<td>{t.span_count}</td>
+									<td>{t.error ? <Badge kind="error">{t.error_count}</Badge> : "0"}</td>
+								</tr>
+							))}
+						</tbody>
+					</table>
+				</div>
+			) : null}
+			{cursor ? (
+				<button type="button" disabled={more.busy} onClick={() => void more.run()}>
+					Load older traces
+				</button>
+			) : null}
+		</>
+	);
+}
+
+export function formatMs(ms: number): string {
+	if (ms >= 1000) return `${(ms / 1000).toFixed(2)} s`;
+	if (ms >= 10) return `${ms.toFixed(0)} ms`;
+	return `${ms.toFixed(2)} ms`;
+}

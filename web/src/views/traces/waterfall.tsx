@@ -1,0 +1,225 @@
+import { useMemo, useState } from "preact/hooks";
+import { useLocation, useRoute } from "preact-iso";
+import { api, unwrap } from "../../api/client";
+import type { components } from "../../api/schema";
+import { Badge, ErrorNotice, Loading, PageHeader } from "../../components/ui";
+import { useResource } from "../../components/use-resource";
+import { formatMs } from "./traces";
+
+type Trace = components["schemas"]["PageTrace"];
+type Span = Trace["spans"][number];
+
+/** Spans in tree order (parents before children, siblings by start), skipping collapsed subtrees. */
+export function visibleSpans(spans: Span[], collapsed: Set<string>): Span[] {
+	const byId = new Map(spans.map((s) => [s.span_id, s]));
+	const roots = spans.filter((s) => s.parent_span_id === null || !byId.has(s.parent_span_id));
+	const byStart = (a: Span, b: Span) => a.start_offset_ms - b.start_offset_ms;
+	const out: Span[] = [];
+	const stack = [...roots.sort(byStart)].reverse();
+	while (stack.length > 0) {
+		const span = stack.pop() as Span;
+		out.push(span);
+		if (collapsed.has(span.span_id)) continue;
+		const children = span.children.map((id) => byId.get(id)).filter((s): s is Span => s !== undefined);
+		stack.push(...children.sort(byStart).reverse());
+	}
+	return out;
+}
+
+/**
+ * A trace as a waterfall: spans as bars on a shared time axis, indented by parent, subtrees that
+ * collapse, error spans marked, a side panel with the selected span's attributes, events and the
+ * trace's logs for it, and a search that marks matching spans. The selected span is in the URL.
+ */
+export function TraceDetail() {
+	const { params } = useRoute();
+	const { path, query, route } = useLocation();
+	const traceId = params.id ?? "";
+	const trace = useResource(
+		() => unwrap(api.GET("/api/v1/pages/traces/{trace_id}", { params: { path: { trace_id: traceId } } })),
+		[traceId],
+	);
+	const [collapsed, setCollapsed] = useState<Set<string>>(new Set());
+	const [search, setSearch] = useState("");
+	const t = trace.data;
+	const rows = useMemo(() => (t ? visibleSpans(t.spans, collapsed) : []), [t, collapsed]);
+	const matches = useMemo(() => {
+		const needle = search.trim().toLowerCase();
+		if (!needle || !t) return null;
+		return new Set(
+			t.spans
+				.filter((s) =>
+					`${s.name} ${s.service ?? ""} ${JSON.stringify(s.attributes)}`.toLowerCase().includes(needle),
+				)
+				.map((s) => s.span_id),
+		);
+	}, [t, search]);
+	const selected = t?.spans.find((s) => s.span_id === query.span) ?? null;
+	const select = (spanId: string | null) => {
+		const next = new URLSearchParams(query);
+		if (spanId) next.set("span", spanId);
+		else next.delete("span");
+		route(`${path}?${next}`, true);
+	};
+	if (!t) {
+		return trace.loading ? (
+			<Loading what="the trace" />
+		) : (
+			<>
+				<p>
+					<a href="/traces">← Traces</a>
+				</p>
+				<ErrorNotice problem={trace.error} />
+			</>
+		);
+	}
+	const total = Math.max(t.duration_ms, 0.001);
+	const root = t.spans.find((s) => s.span_id === t.root_span_id);
+	return (
+		<>
+			<p>
+				<a href="/traces">← Traces</a>
+			</p>
+			<PageHeader
+				title={root?.name ?? "Trace"}
+				subtitle={
+					<>
+						<span class="mono">{t.trace_id}</span> · {formatMs(t.duration_ms)} · {t.span_count} spans ·{" "}
+						{t.error_count > 0 ? `${t.error_count} with errors` : "no errors"} · {t.services.join(", ")}
+					</>
+				}
+			/>
+			{t.truncated.spans ? <p class="notice warn">This trace has more spans than are shown.</p> : null}
+			<div class="row search">
+				<div class="field grow">
+					<label for="span-search">Search spans</label>
+					<input
+						id="span-search"
+						type="search"
+						value={search}
+						onInput={(e) => setSearch(e.currentTarget.value)}
+						placeholder="name, service or attribute"
+					/>
+				</div>
+				{matches ? <span class="subtitle">{matches.size} matching</span> : null}
+			</div>
+			<div class={`trace-layout${selected ? " with-panel" : ""}`}>
+				<div class="waterfall">
+					<div class="waterfall-axis" aria-hidden="true">
+						{[0, 0.25, 0.5, 0.75, 1].map((f) => (
+							<span key={f} style={{ left: `${f * 100}%` }}>
+								{formatMs(total * f)}
+							</span>
+						))}
+					</div>
+					<ol class="span-list" aria-label="Spans">
+						{rows.map((span) => {
+							const hasChildren = span.children.length > 0;
+							const isCollapsed = collapsed.has(span.span_id);
+							const error = span.status === "error";
+							return (
+								<li
+									key={span.span_id}
+									data-depth={span.depth}
+									class={`span-row${error ? " error" : ""}${matches?.has(span.span_id) ? " match" : ""}${selected?.span_id === span.span_id ? " selected" : ""}`}
+								>
+									<div class="span-name" style={{ paddingLeft: `${span.depth * 14}px` }}>
+										{hasChildren ? (
+											<button
+												type="button"
+												class="toggle"
+												aria-label={`${isCollapsed ? "Expand" : "Collapse"} ${span.name}`}
+												aria-expanded={!isCollapsed}
+												onClick={() => {
+													const next = new Set(collapsed);
+													if (isCollapsed) next.delete(span.span_id);
+													else next.add(span.span_id);
+													setCollapsed(next);
+												}}
+											>
+												{isCollapsed ? "▸" : "▾"}
+											</button>
+										) : (
+											<span class="toggle-space" />
+										)}
+										<button
+											type="button"
+											class="link span-select"
+											aria-pressed={selected?.span_id === span.span_id}
+											onClick={() => select(span.span_id)}
+										>
+											<span class="span-service">{span.service ?? ""}</span> {span.name}
+										</button>
+										{error ? <Badge kind="error">error</Badge> : null}
+									</div>
+									<div class="span-track">
+										<div
+											class="span-bar"
+											style={{
+												left: `${(span.start_offset_ms / total) * 100}%`,
+												width: `${Math.max((span.duration_ms / total) * 100, 0.3)}%`,
+											}}
+										/>
+										<span class="span-duration">{formatMs(span.duration_ms)}</span>
+									</div>
+								</li>
+							);
+						})}
+					</ol>
+				</div>
+				{selected ? <SpanPanel span={selected} trace={t} onClose={() => select(null)} /> : null}
+			</div>
+		</>
+	);
+}
+
+function SpanPanel({ span, trace, onClose }: { span: Span; trace: Trace; onClose: () => void }) {
+	const logs = trace.logs.filter((l) => l.span_id === span.span_id);
+	return (
+		<aside class="span-panel card" aria-label={`Span ${span.name}`}>
+			<div class="row">
+				<h2>{span.name}</h2>
+				<span class="spacer" />
+				<button type="button" class="small" onClick={onClose}>
+					Close
+				</button>
+			</div>
+			<dl class="kv">
+				<dt>Service</dt>
+				<dd>{span.service ?? "—"}</dd>
+				<dt>Kind</dt>
+				<dd>{span.kind}</dd>
+				<dt>Status</dt>
+				<dd>
+					{span.status}
+					{span.status_message ? `: ${span.status_message}` : ""}
+				</dd>
+				<dt>Start</dt>
+				<dd>+{formatMs(span.start_offset_ms)}</dd>
+				<dt>Duration</dt>
+				<dd>{formatMs(span.duration_ms)}</dd>
+				<dt>Span id</dt>
+				<dd class="mono">{span.span_id}</dd>
+			</dl>
+			<h3>Attributes</h3>
+			<pre>{JSON.stringify(span.attributes, null, 2)}</pre>
+			<h3>Events ({span.events.length})</h3>
+			{span.events.map((e) => (
+				<div key={`${e.name}-${e.time_unix_nano}`}>
+					<strong>{e.name}</strong> <span class="subtitle">+{formatMs(e.offset_ms)}</span>
+					<pre>{JSON.stringify(e.attributes, null, 2)}</pre>
+				</div>
+			))}
+			<h3>Logs ({logs.length})</h3>
+			<ul class="log-lines" aria-label="Span logs">
+				{logs.map((l) => (
+					<li key={l.id}>
+						<Badge kind={l.level ?? "neutral"}>{l.level ?? "—"}</Badge> <span class="log-body">{l.body}</span>
+					</li>
+				))}
+			</ul>
+			<h3>Resource</h3>
+			<pre>{JSON.stringify(span.resource, null, 2)}</pre>
+		</aside>
+	);
+}
