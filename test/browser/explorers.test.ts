@@ -176,13 +176,7 @@ beforeAll(async () => {
 	await page.getByLabel("Email").fill(OWNER.email);
 	await page.getByLabel("Password").fill(OWNER.password);
 	await page.getByRole("button", { name: "Sign in" }).click();
-	try {
-		await page.getByRole("heading", { name: "Overview" }).waitFor({ timeout: 8000 });
-	} catch (e) {
-		await screenshot(page, "debug-explorers");
-		console.log("ERRORS", pageErrors);
-		throw e;
-	}
+	await page.getByRole("heading", { name: "Overview" }).waitFor();
 });
 
 afterAll(async () => {
@@ -203,8 +197,14 @@ function canvasColours(p: Page, chart: string): Promise<number> {
 				canvas.height,
 			);
 			const colours = new Set<number>();
-			for (let i = 0; i < data.length; i += 4 * 7)
-				colours.add((data[i] << 16) | (data[i + 1] << 8) | data[i + 2] | (data[i + 3] << 24));
+			for (let i = 0; i + 3 < data.length; i += 4 * 7) {
+				colours.add(
+					((data[i] ?? 0) << 24) |
+						((data[i + 1] ?? 0) << 16) |
+						((data[i + 2] ?? 0) << 8) |
+						(data[i + 3] ?? 0),
+				);
+			}
 			return colours.size;
 		});
 }
