@@ -344,7 +344,7 @@ describe("the dashboard in a real browser", () => {
 		await page.getByLabel("Time range").selectOption("absolute");
 		await page.getByLabel("From").fill("2026-11-30T08:00");
 		await page.getByLabel("To").fill("2026-11-30T20:30");
-		await page.getByRole("button", { name: "Apply" }).click();
+		await page.getByRole("button", { name: "Apply range" }).click();
 		await expect
 			.poll(() => new URL(page.url()).searchParams.get("from"))
 			.toBe(new Date("2026-11-30T08:00").toISOString());

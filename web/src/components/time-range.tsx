@@ -108,7 +108,7 @@ export function TimeRangePicker() {
 						/>
 					</div>
 					<button type="submit" class="small">
-						Apply
+						Apply range
 					</button>
 				</form>
 			) : null}
