@@ -240,8 +240,8 @@ async function rawCeiling(dir: string, signal: "traces" | "logs", bodies: Uint8A
 				rows = 0;
 			}
 			const statements = batches[i++ % batches.length] as { sql: string; args: InValue[] }[];
-			writer.transaction((run) => {
-				for (const statement of statements) run(statement.sql, statement.args, true);
+			await writer.submit((tx) => {
+				for (const statement of statements) tx.run(statement.sql, statement.args, true);
 			});
 			rows += BATCH;
 			// Yield between transactions, as a server does between requests.

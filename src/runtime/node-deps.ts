@@ -130,8 +130,8 @@ export async function buildNodeDeps(
 		keyMemory,
 		clientAddress: nodeClientAddress(settings),
 	});
-	// OTLP rows go through a dedicated connection to the same file (src/ingest/embedded-writer.ts).
+	// OTLP rows and pings go through a group-commit writer on the same file (src/ingest/embedded-writer.ts).
 	const writerPath = options.db ? null : embeddedPathOf(databaseUrl);
-	if (writerPath) deps.otlpWriter = openEmbeddedWriter(writerPath);
+	if (writerPath) deps.writer = openEmbeddedWriter(writerPath);
 	return { deps, client: opened.client };
 }
