@@ -351,6 +351,9 @@ function queryOf(item: Item | { toSQL(): { sql: string; params: unknown[] } }): 
 		: (item as unknown as { getQuery(): { sql: string; params: unknown[] } }).getQuery();
 }
 
+/** The text of `findMonitorQuery` (bound: org id, slug, limit 1), built once. */
+let findMonitorSql: string | undefined;
+
 /**
  * Stores a ping and applies it: one read, then one write.
  *
@@ -368,9 +371,10 @@ export async function recordPing(
 		await backoff(attempt);
 		let outcome: PingOutcome | null;
 		if (writer) {
-			const find = queryOf(findMonitorQuery(db, input.orgId, input.slug));
+			findMonitorSql ??= queryOf(findMonitorQuery(db, "", "")).sql;
+			const find = findMonitorSql;
 			outcome = await writer.submit((tx) => {
-				const raw = tx.all(find.sql, find.params as InValue[])[0];
+				const raw = tx.all(find, [input.orgId, input.slug, 1])[0];
 				const plan = planPing(db, raw && monitorFromDriver(raw), input, clock.now());
 				const results = plan.items.map((item) => {
 					const query = queryOf(item);
