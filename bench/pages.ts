@@ -16,6 +16,7 @@
  *
  * Env: BENCH_PAGES_ROWS (1000000; 0 skips), BENCH_PAGES_SAMPLES (40), BENCH_PAGES=0 skips it in run.ts.
  */
+
 import { fileURLToPath } from "node:url";
 import type { Client, InStatement, InValue } from "@libsql/client";
 import { createApp } from "../src/app.js";
@@ -25,6 +26,7 @@ import { publicJwkOf } from "../src/config.js";
 import { users } from "../src/db/schema.js";
 import { assembleDeps } from "../src/deps.js";
 import { LOG_COLUMNS, METRIC_POINT_COLUMNS, SPAN_COLUMNS } from "../src/ingest/batch.js";
+import { rebuildRollups } from "../src/ingest/rollup-rebuild.js";
 
 // ---------------------------------------------------------------------------------------------
 // The seeded generator
@@ -340,6 +342,8 @@ export async function insertTelemetry(
 		}
 		await client.batch(insertStatements(chunk), "write");
 	}
+	// Rows written around the ingest path: their rollups are built as ingest would have.
+	await rebuildRollups(client, options.orgId);
 	return kept;
 }
 

@@ -137,6 +137,7 @@ export class OtlpIngest {
 				decode(written);
 				written.finish();
 				if (written.rows === 0) return written;
+				for (const statement of written.rollupStatements()) tx.run(statement.sql, statement.args, false);
 				const discovery = this.#discovery.plan(written.discovery);
 				for (const statement of discovery.statements) tx.run(statement.sql, statement.args, false);
 				commitDiscovery = discovery.commit;
