@@ -16,7 +16,7 @@ const TSX = join(process.cwd(), "node_modules/.bin/tsx");
 const PING_LOOPS = 16;
 const EXPORT_LOOPS = 4;
 const RECORDS_PER_EXPORT = 20;
-const LOAD_MS = 1_500;
+const LOAD_MS = 2_500;
 let dir: string;
 let env: NodeJS.ProcessEnv;
 
