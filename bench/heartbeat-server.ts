@@ -1,7 +1,8 @@
 /**
  * The Node server of the heartbeat bench (bench/heartbeats.ts), as a child process: the real app
  * (`createApp`) over the real Node deps (`buildNodeDeps`, embedded libSQL). No sweep timer: the bench
- * measures pings. Prints `{"port": n}` on stdout once listening.
+ * measures pings. BENCH_PING_PATH=per-request drops the group-commit writer (pings go through the
+ * drizzle client and commit one by one, as before group commit). Prints `{"port": n}` on stdout once listening.
  */
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
@@ -17,6 +18,11 @@ const { deps, client } = await buildNodeDeps(
 	},
 	{ log: () => {} },
 );
+// The write path before group commit, for the bench's side-by-side: pings through the drizzle client.
+if (process.env.BENCH_PING_PATH === "per-request") {
+	deps.writer?.close();
+	delete deps.writer;
+}
 const server = serve(
 	{ fetch: createApp(deps).fetch, port: 0, hostname: "127.0.0.1" },
 	(info: AddressInfo) => {

@@ -9,6 +9,7 @@
  * transactions (`client.batch(…, "write")`); the libSQL client may be embedded or remote.
  */
 import type { Client, InStatement, InValue } from "@libsql/client";
+import { rebuildRollups } from "../src/ingest/rollup-rebuild.js";
 
 export interface OqlDatasetSpec {
 	orgId: string;
@@ -503,5 +504,7 @@ export async function seedOqlDataset(
 		}
 	}
 	await flushTransaction();
+	// Rows written around the ingest path: their rollups are built as ingest would have.
+	await rebuildRollups(client, spec.orgId);
 	return counts;
 }

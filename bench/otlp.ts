@@ -9,6 +9,9 @@
  * same time. Memory: the server's RSS, sampled every few ms from /proc, while it ingests requests of
  * just under 16 MiB one after another; growth over the RSS just before.
  *
+ * Small exports: 5 spans per request on 50 connections, once with WRITE_GROUP_MAX=1 (every export
+ * commits alone, as before group commit) and once with group commit.
+ *
  * Env: BENCH_SECONDS (per measured case, 5), BENCH_OTLP_BATCH (512), BENCH_OTLP_CONNECTIONS (8).
  */
 import { type ChildProcess, spawn } from "node:child_process";
@@ -39,6 +42,9 @@ const SECONDS = positive("BENCH_SECONDS", 5);
 const BATCH = positive("BENCH_OTLP_BATCH", 512);
 const CONNECTIONS = positive("BENCH_OTLP_CONNECTIONS", 8);
 const DISTINCT_BODIES = 32;
+/** Small exports: what an SDK's batch processor sends from a quiet service, from many processes. */
+const SMALL_BATCH = 5;
+const SMALL_CONNECTIONS = 50;
 const BIG_REQUESTS = 4;
 const BIG_LIMIT = 16 * 1024 * 1024;
 
@@ -115,7 +121,11 @@ function exportRequest(signal: "traces" | "logs", records: number): Uint8Array<A
 // ---------------------------------------------------------------------------------------------
 // The server (child process) and its memory
 
-async function startServer(dir: string, databaseUrl: string): Promise<{ child: ChildProcess; url: string }> {
+async function startServer(
+	dir: string,
+	databaseUrl: string,
+	extraEnv: Record<string, string> = {},
+): Promise<{ child: ChildProcess; url: string }> {
 	const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "src/runtime/node.ts")], {
 		cwd: ROOT,
 		env: {
@@ -126,6 +136,7 @@ async function startServer(dir: string, databaseUrl: string): Promise<{ child: C
 			DATABASE_URL: databaseUrl,
 			DATA_DIR: join(dir, "data"),
 			OTLP_MAX_CONCURRENT_PER_ORG: "64",
+			...extraEnv,
 		},
 		stdio: ["ignore", "pipe", "inherit"],
 	});
@@ -175,11 +186,12 @@ async function endToEnd(
 	key: string,
 	signal: "traces" | "logs",
 	bodies: Uint8Array[],
-): Promise<Throughput> {
+	shape: { connections: number; batch: number } = { connections: CONNECTIONS, batch: BATCH },
+): Promise<Throughput & { requestsPerSecond: number; p99: number }> {
 	let next = 0;
 	const options = {
 		url,
-		connections: CONNECTIONS,
+		connections: shape.connections,
 		requests: [
 			{
 				method: "POST" as const,
@@ -199,7 +211,9 @@ async function endToEnd(
 		autocannon({ ...options, duration: SECONDS }, (e, r) => (e ? reject(e) : resolve(r))),
 	);
 	return {
-		rowsPerSecond: (result["2xx"] * BATCH) / result.duration,
+		rowsPerSecond: (result["2xx"] * shape.batch) / result.duration,
+		requestsPerSecond: result["2xx"] / result.duration,
+		p99: result.latency.p99,
 		failures: result.non2xx + result.errors + result.timeouts,
 	};
 }
@@ -222,7 +236,16 @@ async function rawCeiling(dir: string, signal: "traces" | "logs", bodies: Uint8A
 			maxNs: BigInt(nowMs + 3_600_000) * 1_000_000n,
 		};
 		const batches = bodies.map((body) => {
-			const batch = new IngestBatch(org.id, signal === "traces" ? "spans" : "logs", window, nowMs);
+			const batch = new IngestBatch(
+				org.id,
+				signal === "traces" ? "spans" : "logs",
+				window,
+				nowMs,
+				undefined,
+				{
+					rollups: false,
+				},
+			);
 			decodeProtobuf(body, (r) =>
 				signal === "traces" ? decodeTracesProtobuf(r, batch) : decodeLogsProtobuf(r, batch),
 			);
@@ -240,12 +263,65 @@ async function rawCeiling(dir: string, signal: "traces" | "logs", bodies: Uint8A
 				rows = 0;
 			}
 			const statements = batches[i++ % batches.length] as { sql: string; args: InValue[] }[];
-			writer.transaction((run) => {
-				for (const statement of statements) run(statement.sql, statement.args, true);
+			await writer.submit((tx) => {
+				for (const statement of statements) tx.run(statement.sql, statement.args, true);
 			});
 			rows += BATCH;
 			// Yield between transactions, as a server does between requests.
 			if (i % 16 === 0) await new Promise((resolve) => setImmediate(resolve));
+		}
+		return rows / ((performance.now() - measuredFrom) / 1000);
+	} finally {
+		writer.close();
+		client.close();
+	}
+}
+
+/**
+ * The ingest path in process, as the Node server runs it (decoded and written statement by
+ * statement inside the writer's group commit, then the rollup upserts), with or without rollups:
+ * what the rollups cost, without HTTP and credential checks diluting the ratio.
+ */
+async function ingestInProcess(
+	dir: string,
+	signal: "traces" | "logs",
+	bodies: Uint8Array[],
+	rollups: boolean,
+): Promise<number> {
+	const path = join(dir, `ingest-${signal}-${rollups}.db`);
+	const { client, db } = await openMigratedDatabase(`file:${path}`);
+	const writer = openEmbeddedWriter(path);
+	try {
+		const org = await createOrg(db, systemClock, "Ingest");
+		let rows = 0;
+		let i = 0;
+		const started = performance.now();
+		const warmupEnds = started + 1000;
+		let measuredFrom = 0;
+		const ends = warmupEnds + SECONDS * 1000;
+		for (let now = started; now < ends; now = performance.now()) {
+			if (measuredFrom === 0 && now >= warmupEnds) {
+				measuredFrom = now;
+				rows = 0;
+			}
+			const body = bodies[i++ % bodies.length] as Uint8Array;
+			const nowMs = Date.now();
+			const window = {
+				nowNs: BigInt(nowMs) * 1_000_000n,
+				minNs: 0n,
+				maxNs: BigInt(nowMs + 3_600_000) * 1_000_000n,
+			};
+			await writer.submit((tx) => {
+				const batch = new IngestBatch(org.id, signal === "traces" ? "spans" : "logs", window, nowMs, tx.run, {
+					rollups,
+				});
+				decodeProtobuf(body, (r) =>
+					signal === "traces" ? decodeTracesProtobuf(r, batch) : decodeLogsProtobuf(r, batch),
+				);
+				batch.finish();
+				for (const statement of batch.rollupStatements()) tx.run(statement.sql, statement.args, false);
+			});
+			rows += BATCH;
 		}
 		return rows / ((performance.now() - measuredFrom) / 1000);
 	} finally {
@@ -327,11 +403,45 @@ export async function benchOtlp(): Promise<void> {
 		await stopServer(server);
 		server = undefined;
 
+		// Small exports (a few spans each, many connections): per-request commits (WRITE_GROUP_MAX=1, the
+		// path before group commit) and group commit, each on a fresh server over the same file.
+		const smallBodies = Array.from({ length: DISTINCT_BODIES }, () => exportRequest("traces", SMALL_BATCH));
+		const small: { label: string; result: Awaited<ReturnType<typeof endToEnd>> }[] = [];
+		for (const [label, env] of [
+			["per-request commit (before)", { WRITE_GROUP_MAX: "1" }],
+			["group commit", {}],
+		] as const) {
+			const smallServer = await startServer(dir, databaseUrl, env);
+			server = smallServer.child;
+			process.stderr.write(`bench: OTLP small exports, ${label} … `);
+			const result = await endToEnd(smallServer.url, key, "traces", smallBodies, {
+				connections: SMALL_CONNECTIONS,
+				batch: SMALL_BATCH,
+			});
+			process.stderr.write(`${Math.round(result.requestsPerSecond)} req/s\n`);
+			small.push({ label, result });
+			await stopServer(server);
+			server = undefined;
+		}
+
 		process.stderr.write("bench: raw insert ceiling, spans … ");
 		const rawSpans = await rawCeiling(dir, "traces", spanBodies);
 		process.stderr.write(`${Math.round(rawSpans)}/s; log records … `);
 		const rawLogs = await rawCeiling(dir, "logs", logBodies);
 		process.stderr.write(`${Math.round(rawLogs)}/s\n`);
+
+		const withRollups: { signal: string; off: number; on: number }[] = [];
+		for (const [signal, bodies] of [
+			["traces", spanBodies],
+			["logs", logBodies],
+		] as const) {
+			process.stderr.write(`bench: ingest in process, ${signal}, rollups off … `);
+			const off = await ingestInProcess(dir, signal, bodies, false);
+			process.stderr.write(`${Math.round(off)}/s; on … `);
+			const on = await ingestInProcess(dir, signal, bodies, true);
+			process.stderr.write(`${Math.round(on)}/s\n`);
+			withRollups.push({ signal, off, on });
+		}
 
 		const mib = (bytes: number) => (bytes / (1024 * 1024)).toFixed(1);
 		const rows = [
@@ -361,6 +471,40 @@ export async function benchOtlp(): Promise<void> {
 			const ratio = e2e.rowsPerSecond / raw;
 			console.log(
 				`- goal ${name}: end to end ≥ 0.5× raw insert: ${ratio.toFixed(2)}× → ${ratio >= 0.5 ? "met" : "not met"}`,
+			);
+		}
+		console.log();
+		console.log(
+			`Small OTLP exports — ${SMALL_BATCH} spans per request, ${SMALL_CONNECTIONS} connections, ${SECONDS} s per case (Node runtime)`,
+		);
+		console.log();
+		console.log("| write path | exports/s | p99 ms | non-2xx/err |");
+		console.log("|---|---:|---:|---:|");
+		for (const { label, result } of small) {
+			console.log(
+				`| ${label} | ${Math.round(result.requestsPerSecond)} | ${result.p99} | ${result.failures} |`,
+			);
+		}
+		const [before, after] = small.map((s) => s.result.requestsPerSecond) as [number, number];
+		console.log(
+			`- goal small exports: group commit ≥ 3× per-request commit: ${(after / before).toFixed(2)}× → ${after >= 3 * before ? "met" : "not met"}`,
+		);
+		console.log();
+		console.log(
+			`Ingest with rollups — decode + write in process (the server's path without HTTP), ${BATCH} per request, ${SECONDS} s per case`,
+		);
+		console.log();
+		console.log("| signal | rollups off rows/s | rollups on rows/s | on/off |");
+		console.log("|---|---:|---:|---:|");
+		for (const r of withRollups) {
+			console.log(
+				`| ${r.signal} | ${Math.round(r.off)} | ${Math.round(r.on)} | ${(r.on / r.off).toFixed(2)} |`,
+			);
+		}
+		for (const r of withRollups) {
+			const ratio = r.on / r.off;
+			console.log(
+				`- goal ingest with rollups ≥ 0.8× without (${r.signal}): ${ratio.toFixed(2)}× → ${ratio >= 0.8 ? "met" : "not met"}`,
 			);
 		}
 		const factor = growth / memory.requestBytes;

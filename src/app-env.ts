@@ -4,7 +4,7 @@ import type { KeyResolver } from "./auth/key-resolver.js";
 import type { Clock } from "./clock.js";
 import type { AppConfig } from "./config.js";
 import type { Database } from "./db/client.js";
-import type { SyncStatementWriter } from "./ingest/writer.js";
+import type { GroupCommitWriter } from "./ingest/writer.js";
 
 /** Everything the app needs from its runtime; each runtime (and each test) builds one. */
 export interface AppDeps {
@@ -14,8 +14,11 @@ export interface AppDeps {
 	keyResolver: KeyResolver;
 	verifyJwt: JwtVerifier;
 	signAccessToken: AccessTokenSigner;
-	/** Node: OTLP rows written while decoding, over the embedded file (src/ingest/embedded-writer.ts). */
-	otlpWriter?: SyncStatementWriter;
+	/**
+	 * Node: the embedded file's group-commit writer (src/ingest/embedded-writer.ts). OTLP rows and
+	 * heartbeat pings go through it; without it (Workers, tests over a plain client) they use `db`.
+	 */
+	writer?: GroupCommitWriter;
 	/** The caller's network address (login throttling); null when the runtime cannot tell. */
 	clientAddress: (c: Context) => string | null;
 }

@@ -3,6 +3,7 @@ import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Client, createClient } from "@libsql/client";
 import { migrate } from "drizzle-orm/libsql/migrator";
+import { backfillRollups } from "../ingest/rollup-rebuild.js";
 import { createDatabase, type Database } from "./client.js";
 
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL("../../drizzle", import.meta.url));
@@ -22,9 +23,13 @@ export async function openEmbeddedClient(url: string, authToken?: string): Promi
 	return client;
 }
 
-/** drizzle's migrator reads files, so migrations run from Node only (start-up, CLI, test setup, deploy). */
+/**
+ * drizzle's migrator reads files, so migrations run from Node only (start-up, CLI, test setup,
+ * deploy). Then the rollups of data older than them are built, once (src/ingest/rollup-rebuild.ts).
+ */
 export async function applyMigrations(db: Database): Promise<void> {
 	await migrate(db, { migrationsFolder: MIGRATIONS_FOLDER });
+	await backfillRollups((db as Database & { $client: Client }).$client);
 }
 
 export async function openMigratedDatabase(

@@ -189,3 +189,81 @@ export const metricNames = sqliteTable(
 	},
 	(t) => [primaryKey({ columns: [t.orgId, t.name] })],
 );
+
+/**
+ * Rollups (docs/performance.md "Rollups"): per-org aggregates per minute (`*_1m`) and per hour
+ * (`*_1h`, merged from the same per-minute aggregates), written by the ingest path in the same
+ * transaction as the raw rows — pre-aggregated per request, one upsert per key
+ * (src/ingest/rollups.ts). `bucket` is the bucket's start in epoch **ms**; `last_ts` the newest raw
+ * timestamp in it (ns). `dims` is the key's dimensions as one JSON array, so that a null dimension
+ * still matches on conflict (SQLite never finds two NULLs equal in a UNIQUE key).
+ *
+ * Spans keep a mergeable latency histogram `hist`: a JSON object `{"<index>": count}` over
+ * log-scale buckets of the duration in ns (index 0: 0 ns; index i ≥ 1: [γ^(i-1), γ^i) with
+ * γ = 2^(1/8)); src/ingest/rollups.ts documents the percentile error bound.
+ */
+const spanRollupColumns = {
+	orgId: text("org_id").notNull(),
+	bucket: integer("bucket").notNull(),
+	dims: text("dims").notNull(),
+	service: text("service"),
+	host: text("host"),
+	name: text("name").notNull(),
+	kind: text("kind", { enum: SPAN_KINDS }).notNull(),
+	/** 1 when the spans have no parent (trace roots). */
+	isRoot: integer("is_root").notNull(),
+	statusCode: text("status_code", { enum: SPAN_STATUS_CODES }).notNull(),
+	count: integer("count").notNull(),
+	durationSumNs: integer("duration_sum_ns").notNull(),
+	durationMinNs: integer("duration_min_ns").notNull(),
+	durationMaxNs: integer("duration_max_ns").notNull(),
+	hist: text("hist").notNull(),
+	lastTs: integer("last_ts").notNull(),
+};
+
+const logRollupColumns = {
+	orgId: text("org_id").notNull(),
+	bucket: integer("bucket").notNull(),
+	dims: text("dims").notNull(),
+	service: text("service"),
+	host: text("host"),
+	level: text("level"),
+	count: integer("count").notNull(),
+	lastTs: integer("last_ts").notNull(),
+};
+
+/** Metric points per host, service and metric name; value statistics over gauge and sum points. */
+const metricRollupColumns = {
+	orgId: text("org_id").notNull(),
+	bucket: integer("bucket").notNull(),
+	dims: text("dims").notNull(),
+	host: text("host"),
+	service: text("service"),
+	metricName: text("metric_name").notNull(),
+	count: integer("count").notNull(),
+	/** Gauge and sum points with a value: how many, and their sum, min and max. */
+	valueCount: integer("value_count").notNull(),
+	valueSum: real("value_sum"),
+	valueMin: real("value_min"),
+	valueMax: real("value_max"),
+	lastTs: integer("last_ts").notNull(),
+};
+
+export const spanRollups1m = sqliteTable("span_rollups_1m", spanRollupColumns, (t) => [
+	primaryKey({ columns: [t.orgId, t.bucket, t.dims] }),
+]);
+export const spanRollups1h = sqliteTable("span_rollups_1h", spanRollupColumns, (t) => [
+	primaryKey({ columns: [t.orgId, t.bucket, t.dims] }),
+]);
+export const logRollups1m = sqliteTable("log_rollups_1m", logRollupColumns, (t) => [
+	primaryKey({ columns: [t.orgId, t.bucket, t.dims] }),
+]);
+export const logRollups1h = sqliteTable("log_rollups_1h", logRollupColumns, (t) => [
+	primaryKey({ columns: [t.orgId, t.bucket, t.dims] }),
+]);
+export const metricRollups1m = sqliteTable("metric_rollups_1m", metricRollupColumns, (t) => [
+	primaryKey({ columns: [t.orgId, t.bucket, t.dims] }),
+]);
+export const metricRollups1h = sqliteTable("metric_rollups_1h", metricRollupColumns, (t) => [
+	primaryKey({ columns: [t.orgId, t.bucket, t.dims] }),
+]);

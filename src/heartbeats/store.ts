@@ -1,4 +1,5 @@
-import { type AnyColumn, and, eq, isNull, type SQL, sql } from "drizzle-orm";
+import type { InValue } from "@libsql/client";
+import { type AnyColumn, and, eq, getTableColumns, isNull, type SQL, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { Clock } from "../clock.js";
 import type { Database } from "../db/client.js";
@@ -6,6 +7,7 @@ import { type MonitorRow, monitors, type PingKind } from "../db/schema-heartbeat
 import { ApiError } from "../errors.js";
 import { toRfc3339 } from "../http/time.js";
 import { newId } from "../ids.js";
+import type { GroupCommitWriter } from "../ingest/writer.js";
 import { openRunsOf, toMonitorJson } from "./json.js";
 import {
 	applyPing,
@@ -22,7 +24,8 @@ import {
  * by each write): a ping or a sweep that read an older state writes nothing and tries again (the
  * ping) or leaves the monitor to the next sweep. A write is one batch (one transaction): the monitor
  * update, then — only if that update won — the ping row, the flip and the alert deliveries, each
- * inserted `WHERE rev = <the new rev>`. A ping therefore costs one read and one batch.
+ * inserted `WHERE rev = <the new rev>`. A ping therefore costs one read and one batch (on Node both
+ * inside one group commit of the embedded writer: `recordPing`).
  */
 
 export function settingsOf(row: MonitorRow): MonitorSettings {
@@ -233,16 +236,20 @@ export function deliveryIdsOf(result: unknown): number[] {
 	return rows.map((r) => Number((r as Record<string, unknown>).id ?? (r as unknown[])[0]));
 }
 
+function findMonitorQuery(db: Database, orgId: string, slug: string) {
+	return db
+		.select()
+		.from(monitors)
+		.where(and(eq(monitors.orgId, orgId), eq(monitors.slug, slug)))
+		.limit(1);
+}
+
 export async function findMonitor(
 	db: Database,
 	orgId: string,
 	slug: string,
 ): Promise<MonitorRow | undefined> {
-	const [row] = await db
-		.select()
-		.from(monitors)
-		.where(and(eq(monitors.orgId, orgId), eq(monitors.slug, slug)))
-		.limit(1);
+	const [row] = await findMonitorQuery(db, orgId, slug);
 	return row;
 }
 
@@ -274,48 +281,121 @@ export function backoff(attempt: number): Promise<void> {
 	return new Promise((resolve) => setTimeout(resolve, Math.random() * ceiling));
 }
 
-/** Stores a ping and applies it: one read, then one batch; again only if another write came between. */
-export async function recordPing(db: Database, clock: Clock, input: PingInput): Promise<PingOutcome> {
-	for (let attempt = 0; attempt < PING_ATTEMPTS; attempt++) {
-		await backoff(attempt);
-		const row = await findMonitor(db, input.orgId, input.slug);
-		const now = clock.now();
-		if (!row) {
-			const created = await createWithPing(db, input, now);
-			if (created) return created;
-			continue; // another request created it first: apply the ping to that one
-		}
-		if (input.event.kind === "log") {
-			// No state change: no compare-and-set, just the next ping number and the ping.
-			const [updated] = (await runBatch(db, [
+/** One attempt at a ping: its write, and how to read the outcome (null: lost the compare-and-set). */
+interface PingPlan {
+	items: Item[];
+	outcome(results: unknown[]): PingOutcome | null;
+}
+
+/** The monitor a `.returning()` item returned: drizzle's mapped rows, or the writer's raw rows. */
+function returnedMonitor(result: unknown): MonitorRow | undefined {
+	if (Array.isArray(result)) return result[0] as MonitorRow | undefined;
+	const raw = (result as { rows: Record<string, unknown>[] }).rows[0];
+	return raw && monitorFromDriver(raw);
+}
+
+const MONITOR_COLUMNS = Object.entries(getTableColumns(monitors));
+
+/** A `monitors` row as the driver returns it (column names, driver values) → the drizzle row. */
+function monitorFromDriver(raw: Record<string, unknown>): MonitorRow {
+	const row: Record<string, unknown> = {};
+	for (const [key, column] of MONITOR_COLUMNS) {
+		const value = raw[column.name];
+		row[key] = value === null || value === undefined ? null : column.mapFromDriverValue(value);
+	}
+	return row as MonitorRow;
+}
+
+function planPing(db: Database, row: MonitorRow | undefined, input: PingInput, now: number): PingPlan {
+	if (!row) return planCreateWithPing(db, input, now);
+	if (input.event.kind === "log") {
+		// No state change: no compare-and-set, just the next ping number and the ping.
+		return {
+			items: [
 				db
 					.update(monitors)
 					.set({ pingSeq: sql`${monitors.pingSeq} + 1` })
 					.where(eq(monitors.id, row.id))
 					.returning(),
 				insertPing(db, row.id, null, now, input.record, null),
-			])) as [MonitorRow[]];
-			const monitor = updated[0];
-			if (monitor) return { monitor, created: false, deliveryIds: [] };
-			continue; // deleted meanwhile
+			],
+			outcome: (results) => {
+				const monitor = returnedMonitor(results[0]);
+				return monitor ? { monitor, created: false, deliveryIds: [] } : null; // deleted meanwhile
+			},
+		};
+	}
+	const t = applyPing(settingsOf(row), stateOf(row), input.event, now);
+	const write = transitionStatements(db, row, t, now, {
+		ping: { record: input.record, durationMs: t.durationMs },
+		light: true,
+	});
+	return {
+		items: write.items,
+		outcome: (results) => {
+			const monitor = returnedMonitor(results[0]);
+			if (!monitor) return null;
+			const deliveryIds = write.deliveriesAt === null ? [] : deliveryIdsOf(results[write.deliveriesAt]);
+			return { monitor, created: false, deliveryIds };
+		},
+	};
+}
+
+/** The SQL text and bound values of a drizzle query built on `db` (lazy: building runs nothing). */
+function queryOf(item: Item | { toSQL(): { sql: string; params: unknown[] } }): {
+	sql: string;
+	params: unknown[];
+} {
+	return "toSQL" in item
+		? item.toSQL()
+		: (item as unknown as { getQuery(): { sql: string; params: unknown[] } }).getQuery();
+}
+
+/** The text of `findMonitorQuery` (bound: org id, slug, limit 1), built once. */
+let findMonitorSql: string | undefined;
+
+/**
+ * Stores a ping and applies it: one read, then one write.
+ *
+ * With the embedded writer (Node), both run inside the writer's next group commit, under the write
+ * lock, so the read is current and the compare-and-set cannot lose; the ping is acknowledged once the
+ * group has committed. Otherwise (Workers): one read, then one batch; again only if another write
+ * came between.
+ */
+export async function recordPing(
+	deps: { db: Database; clock: Clock; writer?: GroupCommitWriter | undefined },
+	input: PingInput,
+): Promise<PingOutcome> {
+	const { db, clock, writer } = deps;
+	for (let attempt = 0; attempt < PING_ATTEMPTS; attempt++) {
+		await backoff(attempt);
+		let outcome: PingOutcome | null;
+		if (writer) {
+			findMonitorSql ??= queryOf(findMonitorQuery(db, "", "")).sql;
+			const find = findMonitorSql;
+			outcome = await writer.submit((tx) => {
+				const raw = tx.all(find, [input.orgId, input.slug, 1])[0];
+				const plan = planPing(db, raw && monitorFromDriver(raw), input, clock.now());
+				const results = plan.items.map((item) => {
+					const query = queryOf(item);
+					return { rows: tx.all(query.sql, query.params as InValue[]) };
+				});
+				return plan.outcome(results);
+			});
+		} else {
+			const row = await findMonitor(db, input.orgId, input.slug);
+			const plan = planPing(db, row, input, clock.now());
+			outcome = plan.outcome(await runBatch(db, plan.items));
 		}
-		const t = applyPing(settingsOf(row), stateOf(row), input.event, now);
-		const write = transitionStatements(db, row, t, now, {
-			ping: { record: input.record, durationMs: t.durationMs },
-			light: true,
-		});
-		const results = await runBatch(db, write.items);
-		const monitor = (results[0] as MonitorRow[])[0];
-		if (!monitor) continue;
-		const deliveryIds = write.deliveriesAt === null ? [] : deliveryIdsOf(results[write.deliveriesAt]);
-		return { monitor, created: false, deliveryIds };
+		// null: another request created the monitor first, or changed it in between: again.
+		if (outcome) return outcome;
 	}
 	throw new ApiError(503, "unavailable", "The monitor is being updated by many pings at once; try again.", {
 		headers: { "Retry-After": "1" },
 	});
 }
 
-async function createWithPing(db: Database, input: PingInput, now: number): Promise<PingOutcome | null> {
+function planCreateWithPing(db: Database, input: PingInput, now: number): PingPlan {
 	const s = input.creation;
 	const t = applyPing(s, INITIAL_STATE, input.event, now);
 	const id = newId("mon");
@@ -354,13 +434,17 @@ async function createWithPing(db: Database, input: PingInput, now: number): Prom
 			items.push(insertDeliveries(db, row, rev, flipId, now, t.flip));
 		}
 	}
-	const results = await runBatch(db, items);
-	const inserted = (results[0] as MonitorRow[])[0];
-	if (!inserted) return null;
 	return {
-		monitor: inserted,
-		created: true,
-		deliveryIds: deliveriesAt === null ? [] : deliveryIdsOf(results[deliveriesAt]),
+		items,
+		outcome: (results) => {
+			const inserted = returnedMonitor(results[0]);
+			if (!inserted) return null;
+			return {
+				monitor: inserted,
+				created: true,
+				deliveryIds: deliveriesAt === null ? [] : deliveryIdsOf(results[deliveriesAt]),
+			};
+		},
 	};
 }
 

@@ -2,6 +2,7 @@ import type { InStatement, InValue } from "@libsql/client";
 import type { AttributeNamespace, TelemetrySource } from "../db/schema-telemetry.js";
 import type { AttributeObserver } from "./attributes.js";
 import { DiscoveryCollector } from "./discovery.js";
+import { RollupCollector } from "./rollups.js";
 import type { RunStatement } from "./writer.js";
 
 /** SQLite binds at most 32,766 parameters per statement; rows per INSERT stay well under that. */
@@ -96,6 +97,8 @@ export class TableRows {
 		readonly table: string,
 		readonly columns: readonly string[],
 		readonly run?: RunStatement,
+		/** Sees every row once it is complete (the rollups: src/ingest/rollups.ts). */
+		readonly observe?: (args: InValue[], offset: number) => void,
 	) {
 		const target = run ? ROWS_PER_STREAMED_STATEMENT : ROWS_PER_COLLECTED_STATEMENT;
 		this.rowsPerStatement = Math.max(1, Math.min(target, Math.floor(SQLITE_MAX_PARAMETERS / columns.length)));
@@ -105,6 +108,7 @@ export class TableRows {
 	row(): InValue[] {
 		if (this.#current && this.#current.rows === this.rowsPerStatement) {
 			if (this.run) {
+				this.#observe(this.#current);
 				this.#check(this.#current);
 				this.run(insertSql(this.table, this.columns, this.#current.rows), this.#current.args, true);
 			}
@@ -124,6 +128,7 @@ export class TableRows {
 		const rest = this.#current;
 		this.#current = undefined;
 		if (!this.run || !rest) return;
+		this.#observe(rest);
 		this.#check(rest);
 		const width = this.columns.length;
 		const sql = insertSql(this.table, this.columns, 1);
@@ -137,8 +142,15 @@ export class TableRows {
 	statements(): InStatement[] {
 		return this.#statements.map((chunk) => {
 			this.#check(chunk);
+			this.#observe(chunk);
 			return { sql: insertSql(this.table, this.columns, chunk.rows), args: chunk.args };
 		});
+	}
+
+	#observe({ args, rows }: { args: InValue[]; rows: number }): void {
+		if (!this.observe) return;
+		const width = this.columns.length;
+		for (let i = 0; i < rows; i++) this.observe(args, i * width);
 	}
 
 	#check({ args, rows }: { args: InValue[]; rows: number }): void {
@@ -205,6 +217,8 @@ export class IngestBatch {
 	readonly metricPoints: TableRows;
 	readonly rejections = new Rejections();
 	readonly discovery: DiscoveryCollector;
+	/** The request's rollup aggregates; null when rollups are off (the bench's comparison). */
+	readonly rollups: RollupCollector | null;
 	/** Items seen (accepted or rejected): spans, log records or data points. */
 	items = 0;
 
@@ -213,13 +227,31 @@ export class IngestBatch {
 		readonly source: TelemetrySource,
 		readonly window: TimeWindow,
 		nowMs: number,
-		/** Write rows while decoding (a SyncStatementWriter's transaction) instead of collecting them. */
+		/** Write rows while decoding (a GroupCommitWriter's transaction) instead of collecting them. */
 		run?: RunStatement,
+		options: { rollups?: boolean } = {},
 	) {
 		this.discovery = new DiscoveryCollector(orgId, source, nowMs);
-		this.spans = new TableRows("spans", SPAN_COLUMNS, run);
-		this.logs = new TableRows("logs", LOG_COLUMNS, run);
-		this.metricPoints = new TableRows("metric_points", METRIC_POINT_COLUMNS, run);
+		const rollups = options.rollups === false ? null : new RollupCollector(orgId);
+		this.rollups = rollups;
+		this.spans = new TableRows(
+			"spans",
+			SPAN_COLUMNS,
+			run,
+			rollups ? (a, o) => rollups.addSpan(a, o) : undefined,
+		);
+		this.logs = new TableRows("logs", LOG_COLUMNS, run, rollups ? (a, o) => rollups.addLog(a, o) : undefined);
+		this.metricPoints = new TableRows(
+			"metric_points",
+			METRIC_POINT_COLUMNS,
+			run,
+			rollups ? (a, o) => rollups.addMetricPoint(a, o) : undefined,
+		);
+	}
+
+	/** The rollup upserts for the rows written (after `finish()`, in the same transaction). */
+	rollupStatements(): { sql: string; args: InValue[] }[] {
+		return this.rollups?.statements() ?? [];
 	}
 
 	/** Rows accepted so far. */
@@ -245,7 +277,9 @@ export class IngestBatch {
 			: "with a timestamp more than an hour in the future";
 	}
 
+	/** Collected: the rows' INSERTs, then the rollup upserts. */
 	dataStatements(): InStatement[] {
-		return [...this.spans.statements(), ...this.logs.statements(), ...this.metricPoints.statements()];
+		const rows = [...this.spans.statements(), ...this.logs.statements(), ...this.metricPoints.statements()];
+		return [...rows, ...this.rollupStatements()];
 	}
 }

@@ -12,7 +12,7 @@ import type { OtlpFormat, PartialSuccess, Signal } from "./messages.js";
 import { decodeMetricsJson, decodeMetricsProtobuf } from "./metrics.js";
 import { decodeProtobuf } from "./protobuf.js";
 import { decodeTracesJson, decodeTracesProtobuf } from "./traces.js";
-import { libsqlClientOf, type RunStatement, type SyncStatementWriter, writeStatements } from "./writer.js";
+import { type GroupCommitWriter, libsqlClientOf, type RunStatement, writeStatements } from "./writer.js";
 
 export { StorageUnavailable };
 
@@ -43,7 +43,7 @@ export class OtlpIngest {
 	readonly #inFlight = new Map<string, number>();
 
 	constructor(
-		readonly deps: { db: Database; clock: Clock; otlpWriter?: SyncStatementWriter | undefined },
+		readonly deps: { db: Database; clock: Clock; writer?: GroupCommitWriter | undefined },
 		readonly maxConcurrentPerOrg: number,
 	) {
 		this.#retention = new LruCache(10_000, deps.clock);
@@ -105,45 +105,49 @@ export class OtlpIngest {
 			else decoder.json(root, batch);
 		};
 		const newBatch = (run?: RunStatement) => new IngestBatch(orgId, decoder.source, window, nowMs, run);
-		const writer = this.deps.otlpWriter;
+		const writer = this.deps.writer;
 		const batch = writer
-			? this.#writeWhileDecoding(writer, newBatch, decode)
+			? await this.#writeWhileDecoding(writer, newBatch, decode)
 			: await this.#decodeThenWrite(newBatch(), decode, body.byteLength);
 		const rejected = batch.rejections.count;
 		return rejected > 0 ? { rejected, message: batch.rejections.message(batch.items, decoder.noun) } : null;
 	}
 
-	/** Embedded: decoded and written in one synchronous transaction, statement by statement. */
-	#writeWhileDecoding(
-		writer: SyncStatementWriter,
+	/**
+	 * Embedded: decoded and written synchronously inside the writer's next group commit, statement by
+	 * statement, under its own savepoint; settled once the group has committed.
+	 */
+	async #writeWhileDecoding(
+		writer: GroupCommitWriter,
 		newBatch: (run: RunStatement) => IngestBatch,
 		decode: (batch: IngestBatch) => void,
-	): IngestBatch {
-		let batch: IngestBatch | undefined;
+	): Promise<IngestBatch> {
 		let commitDiscovery: (() => void) | undefined;
+		let batch: IngestBatch;
 		try {
-			writer.transaction((run) => {
+			batch = await writer.submit((tx) => {
 				// A failed write surfaces through the decoder: marked, so it is not taken for bad input.
-				batch = newBatch((sql, args, cacheable) => {
+				const written = newBatch((sql, args, cacheable) => {
 					try {
-						run(sql, args, cacheable);
+						tx.run(sql, args, cacheable);
 					} catch (error) {
 						throw new StorageUnavailable(error);
 					}
 				});
-				decode(batch);
-				batch.finish();
-				if (batch.rows === 0) return;
-				const discovery = this.#discovery.plan(batch.discovery);
-				for (const statement of discovery.statements) run(statement.sql, statement.args, false);
+				decode(written);
+				written.finish();
+				if (written.rows === 0) return written;
+				for (const statement of written.rollupStatements()) tx.run(statement.sql, statement.args, false);
+				const discovery = this.#discovery.plan(written.discovery);
+				for (const statement of discovery.statements) tx.run(statement.sql, statement.args, false);
 				commitDiscovery = discovery.commit;
+				return written;
 			});
 		} catch (error) {
 			if (error instanceof DecodeError || error instanceof StorageUnavailable) throw error;
 			throw new StorageUnavailable(error);
 		}
 		commitDiscovery?.();
-		if (!batch) throw new Error("the transaction ran without its work");
 		return batch;
 	}
 

@@ -6,11 +6,19 @@ import { libsqlClientOf } from "./writer.js";
  * Telemetry retention, run by the sweep: rows older than their org's `retention_days` are deleted in
  * batches of RETENTION_BATCH_ROWS (each a short write transaction found through the org + time
  * index), at most MAX_BATCHES per table and org per sweep, so one sweep stays bounded however much
- * is due; the rest goes on the next minute. Discovery entries not seen within the retention go too.
+ * is due; the rest goes on the next minute. Rollup buckets go once they end before the cutoff (not
+ * counted in the number returned, which is raw rows). Discovery entries not seen within the retention go too.
  */
 export const RETENTION_BATCH_ROWS = 5_000;
 export const RETENTION_MAX_BATCHES = 20;
 const TELEMETRY_TABLES = ["spans", "logs", "metric_points"] as const;
+/** Rollups (src/ingest/rollups.ts) with their bucket width: a bucket goes once all of it is past the cutoff. */
+const ROLLUP_TABLES = [
+	...(["span_rollups", "log_rollups", "metric_rollups"] as const).flatMap((t) => [
+		{ table: `${t}_1m`, widthMs: 60_000 },
+		{ table: `${t}_1h`, widthMs: 3_600_000 },
+	]),
+];
 const DAY_MS = 86_400_000;
 
 export async function sweepTelemetryRetention(
@@ -31,6 +39,15 @@ export async function sweepTelemetryRetention(
 					args: [org.id, cutoffNs, limits.batchRows],
 				});
 				deleted += result.rowsAffected;
+				if (result.rowsAffected < limits.batchRows) break;
+			}
+		}
+		for (const { table, widthMs } of ROLLUP_TABLES) {
+			for (let batch = 0; batch < limits.maxBatches; batch++) {
+				const result = await client.execute({
+					sql: `DELETE FROM ${table} WHERE rowid IN (SELECT rowid FROM ${table} WHERE org_id = ? AND bucket <= ? LIMIT ?)`,
+					args: [org.id, cutoffMs - widthMs, limits.batchRows],
+				});
 				if (result.rowsAffected < limits.batchRows) break;
 			}
 		}

@@ -13,7 +13,7 @@ export const DEFAULT_OTLP_SETTINGS: OtlpSettings = {
 	maxConcurrentPerOrg: 16,
 };
 
-function positiveInteger(settings: Settings, name: string, fallback: number): number {
+export function positiveInteger(settings: Settings, name: string, fallback: number): number {
 	const raw = optionalText(settings, name, String(fallback));
 	const value = Number(raw);
 	if (!Number.isInteger(value) || value < 1)

@@ -39,15 +39,29 @@ export async function writeStatements(
 	}
 }
 
-/** Runs one statement inside a SyncStatementWriter's transaction; `cacheable` when its text repeats. */
+/** Runs one statement inside a GroupCommitWriter's transaction; `cacheable` when its text repeats. */
 export type RunStatement = (sql: string, args: InValue[], cacheable: boolean) => void;
 
+/** What one write sees inside a group's transaction (synchronous: no await may come between). */
+export interface WriteTransaction {
+	run: RunStatement;
+	/** The rows a statement returns, as objects keyed by column name; prepared once per text. */
+	all(sql: string, args: InValue[]): Record<string, unknown>[];
+}
+
 /**
- * A writer that runs a whole request synchronously in one transaction (the Node runtime's embedded
- * database: src/ingest/embedded-writer.ts), so rows can be written while they are decoded.
+ * The Node runtime's embedded writer (src/ingest/embedded-writer.ts): group commit. Writes submitted
+ * in the same turn of the event loop run one after another in one transaction, each under its own
+ * savepoint, and share one COMMIT (one fsync); each promise settles only after that COMMIT.
  */
-export interface SyncStatementWriter {
-	/** BEGIN IMMEDIATE, `work`, COMMIT — or ROLLBACK and rethrow when `work` throws. */
-	transaction(work: (run: RunStatement) => void): void;
+export interface GroupCommitWriter {
+	/**
+	 * Runs `work` synchronously inside the next group's transaction. Resolves with its result once
+	 * the group has committed; rejects with what `work` threw (its savepoint rolled back, the other
+	 * writes of the group unaffected) or with the error that failed the commit.
+	 */
+	submit<T>(work: (tx: WriteTransaction) => T): Promise<T>;
+	/** Groups committed and writes acknowledged so far (for tests and the bench). */
+	readonly stats: { groups: number; writes: number };
 	close(): void;
 }

@@ -31,6 +31,11 @@ export interface CompiledColumn {
 	 * over no rows), arithmetic over those as computed. Null for other columns.
 	 */
 	empty: number | null;
+	/**
+	 * Rollup plans only (rollup-planner.ts): the SQL value is a JSON array of latency histograms;
+	 * the executor merges them and reads this percentile, divided by `divisor` (ns → ms).
+	 */
+	histogramPercentile?: { percent: number; divisor: number };
 }
 
 /**
@@ -49,6 +54,8 @@ export interface CompiledQuery {
 	limit: number;
 	/** Whether the statement runs a MATCHES pattern (an engine error in it is the query's fault). */
 	regex: boolean;
+	/** Where the answer comes from: a rollup level (rollup-planner.ts), or raw rows when absent. */
+	source?: "rollup_1h" | "rollup_1m";
 	timeseries:
 		| (NonNullable<CheckedQuery["timeseries"]> & {
 				/** With GROUP BY: the series limit; the SQL returns one series more (rank limit + 1). */

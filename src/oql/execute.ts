@@ -3,6 +3,7 @@ import type { AppDeps } from "../app-env.js";
 import { DEFAULT_OQL_SETTINGS, type OqlSettings } from "../config.js";
 import type { Database } from "../db/client.js";
 import { ApiError } from "../errors.js";
+import { type Histogram, histogramPercentile } from "../ingest/rollups.js";
 import type { CompiledColumn, CompiledQuery } from "./compiler.js";
 import { OqlError } from "./errors.js";
 import { prepareOql } from "./index.js";
@@ -31,6 +32,11 @@ export interface OqlResult {
 		truncated: boolean;
 		/** Time to run the statement and shape the answer, in milliseconds. */
 		elapsed_ms: number;
+		/**
+		 * What answered: `rollup_1h` / `rollup_1m` (the coarsest rollup level read; partial minutes at
+		 * the window's edges still from raw rows) or `raw` (docs/oql.md, "Rollups").
+		 */
+		source: "rollup_1h" | "rollup_1m" | "raw";
 	};
 }
 
@@ -41,6 +47,8 @@ export interface RunOqlOptions {
 	to?: number;
 	/** Values of `$name` placeholders; each is bound as a string literal, never read as OQL or SQL. */
 	variables?: Record<string, string>;
+	/** false: over raw rows even where a rollup could answer (the differential tests' reference). */
+	rollups?: boolean;
 }
 
 /** Seconds a client should wait before retrying a timed-out query. */
@@ -77,6 +85,7 @@ export function compileOql(
 			...(options.from === undefined && options.to === undefined
 				? {}
 				: { range: { fromMs: options.from, toMs: options.to } }),
+			rollups: options.rollups ?? true,
 		});
 	} catch (error) {
 		if (error instanceof OqlError) throw toApiError(error);
@@ -89,7 +98,7 @@ export async function runOql(
 	deps: Deps,
 	orgId: string,
 	query: string,
-	options?: { from?: number; to?: number; variables?: Record<string, string> },
+	options?: RunOqlOptions,
 ): Promise<OqlResult> {
 	const started = performance.now();
 	const compiled = compileOql(deps, orgId, query, options);
@@ -104,6 +113,7 @@ export async function runOql(
 			row_count: shaped.rows.length,
 			truncated: shaped.truncated,
 			elapsed_ms: Math.round((performance.now() - started) * 10) / 10,
+			source: compiled.source ?? "raw",
 		},
 	};
 }
@@ -144,7 +154,12 @@ async function execute(client: Client, compiled: CompiledQuery, timeoutMs: numbe
 		}
 		if (performance.now() - started > timeoutMs) throw new DeadlinePassed();
 		const width = compiled.columns.length;
-		return result.rows.map((row) => Array.from({ length: width }, (_, i) => row[i]));
+		return result.rows.map((row) =>
+			Array.from({ length: width }, (_, i) => {
+				const percentile = compiled.columns[i]?.histogramPercentile;
+				return percentile ? histogramValueOf(row[i], percentile) : row[i];
+			}),
+		);
 	} catch (error) {
 		if (error instanceof DeadlinePassed) {
 			statement?.catch(() => {}); // abandoned: its late failure is nobody's
@@ -185,6 +200,21 @@ function engineError(error: unknown, compiled: CompiledQuery): ApiError | null {
 		);
 	}
 	return null;
+}
+
+/** A rollup plan's percentile column: its JSON array of histograms merged, the percentile read. */
+function histogramValueOf(
+	value: unknown,
+	{ percent, divisor }: { percent: number; divisor: number },
+): number | null {
+	const merged: Histogram = new Map();
+	for (const part of JSON.parse(String(value ?? "[]")) as (Record<string, number> | null)[]) {
+		if (!part) continue;
+		for (const [index, n] of Object.entries(part))
+			merged.set(Number(index), (merged.get(Number(index)) ?? 0) + n);
+	}
+	const ns = histogramPercentile(merged, percent / 100);
+	return ns === null ? null : ns / divisor;
 }
 
 // ---- result shaping ----

@@ -1,6 +1,7 @@
 import { type CompiledQuery, compile } from "./compiler.js";
 import type { SqlDialect } from "./dialect.js";
 import { parse } from "./parser.js";
+import { planFromRollups } from "./rollup-planner.js";
 import { check } from "./semantic.js";
 import { bindVariables } from "./variables.js";
 
@@ -19,11 +20,13 @@ export interface PrepareOptions {
 	variables?: Readonly<Record<string, string>>;
 	/** Bounds (epoch ms) that replace the query's own time range, each when given. */
 	range?: { fromMs?: number | undefined; toMs?: number | undefined };
+	/** Answer from the rollups when the query's shape allows (rollup-planner.ts). */
+	rollups?: boolean;
 }
 
 /**
- * Text to one parameterized statement: parse, bind variables, check, compile. Throws OqlError for
- * the client's mistakes.
+ * Text to one parameterized statement: parse, bind variables, check, compile (from the rollups when
+ * asked and the shape allows, else over raw rows). Throws OqlError for the client's mistakes.
  */
 export function prepareOql(text: string, options: PrepareOptions): CompiledQuery {
 	const checked = check(bindVariables(parse(text), options.variables), {
@@ -32,5 +35,9 @@ export function prepareOql(text: string, options: PrepareOptions): CompiledQuery
 		...(options.maxRangeMs === undefined ? {} : { maxRangeMs: options.maxRangeMs }),
 		...(options.range === undefined ? {} : { range: options.range }),
 	});
+	if (options.rollups) {
+		const plan = planFromRollups(checked, { orgId: options.orgId, dialect: options.dialect });
+		if (plan) return plan;
+	}
 	return compile(checked, { orgId: options.orgId, dialect: options.dialect });
 }

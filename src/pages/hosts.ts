@@ -1,21 +1,18 @@
 import type { InStatement, ResultSet } from "@libsql/client";
 import type { Database } from "../db/client.js";
 import { type LogJson, logColumns, logJson } from "./logs.js";
+import { type RollupSource, rollupRows } from "./rollups.js";
 import {
 	ERROR_RULES,
-	exactTime,
 	type Filter,
 	filterSql,
 	type Histogram,
 	nsTime,
-	type PageSource,
 	prepareHistogram,
-	quote,
 	ratio,
 	readBatch,
 	Statement,
 	scope,
-	type TableRef,
 	table,
 	text,
 } from "./store.js";
@@ -57,62 +54,39 @@ export interface HostDetailJson extends HostJson {
 	recent_errors: LogJson[];
 }
 
-const SOURCES: { source: PageSource; alias: string; errors: boolean }[] = [
-	{ source: "logs", alias: "l", errors: true },
-	{ source: "spans", alias: "s", errors: true },
-	{ source: "metrics", alias: "m", errors: false },
+const SOURCES: { source: RollupSource; error: (statement: Statement) => string }[] = [
+	{ source: "logs", error: (st) => `level IN ${st.list(ERROR_RULES.logs.values)}` },
+	{ source: "spans", error: (st) => `status_code IN ${st.list(ERROR_RULES.spans.values)}` },
+	{ source: "metrics", error: () => "0" },
 ];
 
 /**
- * Hosts after `after` (by name) with a log, span or metric point in the window. Logs and spans are
- * walked host by host through their (org_id, host, timestamp) index — a loose index scan, one
- * seek per host, plus one seek to see whether the host has rows in the window — so the cost grows
- * with the number of hosts, not of rows. Metric points (no host index in 0003) are read in the window.
+ * Hosts after `after` (by name) with a log, span or metric point in the window, from the rollups
+ * (src/pages/rollups.ts: whole hours and minutes, raw rows at the edges), so the cost grows with the
+ * number of hosts and buckets, not of rows.
  */
 function hostNamesStatement(orgId: string, window: PageWindow, after: string, limit: number): InStatement {
 	const statement = new Statement();
-	const from = statement.param(after);
-	const ctes: string[] = [];
-	const parts: string[] = [];
-	for (const { source, alias } of SOURCES) {
-		const t = table(source, alias);
-		const host = t.field("host");
-		if (source === "metrics") {
-			parts.push(
-				`SELECT ${host} AS host FROM ${t.from} WHERE ${scope(statement, t, orgId, window)} AND ${host} > ${from}`,
-			);
-			continue;
-		}
-		const walk = quote(`${alias}_hosts`);
-		const next = (bound: string) =>
-			`(SELECT min(${host}) FROM ${t.from} WHERE ${t.org} = ${statement.param(orgId)} AND ${host} > ${bound})`;
-		ctes.push(
-			`${walk}(host) AS (SELECT ${next(from)} UNION ALL SELECT ${next(`${walk}.host`)} FROM ${walk} WHERE ${walk}.host IS NOT NULL)`,
-		);
-		parts.push(
-			`SELECT host FROM ${walk} WHERE host IS NOT NULL AND EXISTS (SELECT 1 FROM ${t.from} WHERE ${scope(statement, t, orgId, window)} AND ${host} = ${walk}.host)`,
-		);
-	}
+	const after$ = statement.param(after);
+	const parts = SOURCES.map(
+		({ source }) =>
+			`SELECT host FROM ${rollupRows(statement, source, orgId, window, () => `host > ${after$}`)}`,
+	);
 	return statement.done(
-		`WITH RECURSIVE ${ctes.join(", ")} SELECT host FROM (${parts.join(" UNION ")}) ORDER BY host LIMIT ${statement.param(BigInt(limit + 1))}`,
+		`SELECT host FROM (${parts.join(" UNION ")}) ORDER BY host LIMIT ${statement.param(BigInt(limit + 1))}`,
 	);
 }
 
 /** Per (source, host, service): rows, errors and the newest time in the window, for the given hosts. */
 function statsStatement(orgId: string, window: PageWindow, hosts: string[]): InStatement {
 	const statement = new Statement();
-	const parts = SOURCES.map(({ source, alias, errors }) => {
-		const t: TableRef = table(source, alias);
-		const host = t.field("host");
-		const service = t.field("service");
-		const errorCount = errors
-			? `sum(${filterSql(statement, t, ERROR_RULES[source as "logs" | "spans"])})`
-			: "0";
+	const parts = SOURCES.map(({ source, error }) => {
+		const inHosts = `host IN ${statement.list(hosts)}`;
+		const rows = rollupRows(statement, source, orgId, window, () => inHosts);
 		return (
-			`SELECT ${statement.param(source)} AS source, ${host} AS host, ${service} AS service, count(*) AS n,` +
-			` coalesce(${errorCount}, 0) AS errors, ${exactTime(t, `max(${t.time})`)} AS last` +
-			` FROM ${t.from} WHERE ${scope(statement, t, orgId, window)} AND ${host} IN ${statement.list(hosts)}` +
-			` GROUP BY ${host}, ${service}`
+			`SELECT ${statement.param(source)} AS source, host, service, sum(n) AS n,` +
+			` sum(CASE WHEN ${error(statement)} THEN n ELSE 0 END) AS errors, CAST(max(last) AS TEXT) AS last` +
+			` FROM ${rows} GROUP BY host, service`
 		);
 	});
 	return statement.done(parts.join(" UNION ALL "));

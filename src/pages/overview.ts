@@ -1,20 +1,10 @@
+import type { InStatement } from "@libsql/client";
 import { count, eq } from "drizzle-orm";
 import type { Database } from "../db/client.js";
 import { MONITOR_STATUSES, type MonitorStatus, monitors } from "../db/schema-heartbeats.js";
-import {
-	compiledStatement,
-	compileOql,
-	ENTRY_SPANS_OQL,
-	ERROR_RULES,
-	filterSql,
-	rangeOql,
-	ratio,
-	readBatch,
-	Statement,
-	scope,
-	table,
-	text,
-} from "./store.js";
+import { histogramPercentile } from "../ingest/rollups.js";
+import { type DimensionFilter, histogramRows, readHistograms, rollupRows } from "./rollups.js";
+import { ERROR_RULES, ratio, readBatch, Statement, text } from "./store.js";
 import type { PageWindow } from "./window.js";
 
 export const OVERVIEW_TOP = 10;
@@ -30,74 +20,91 @@ export interface OverviewJson {
 	heartbeats: Record<MonitorStatus | "total", number>;
 }
 
-/** Volumes and errors: five counts, each through an (org_id, [level,] timestamp) index. */
-function countsStatement(orgId: string, window: PageWindow) {
+const ENTRY: DimensionFilter = (isRoot) => `kind IN ('server', 'consumer') OR ${isRoot}`;
+const ENTRY_GROUP = ["service", "name"] as const;
+
+/** Per service and level (logs), per service and status (spans), metric points: all from rollups. */
+function volumesStatement(orgId: string, window: PageWindow) {
 	const statement = new Statement();
-	const l = table("logs", "l");
-	const s = table("spans", "s");
-	const m = table("metrics", "m");
-	const countOf = (t: typeof l, extra = "") =>
-		`(SELECT count(*) FROM ${t.from} WHERE ${scope(statement, t, orgId, window)}${extra})`;
+	const logs = rollupRows(statement, "logs", orgId, window);
+	const spans = rollupRows(statement, "spans", orgId, window);
+	const metrics = rollupRows(statement, "metrics", orgId, window);
 	return statement.done(
-		`SELECT ${countOf(l)} AS logs, ${countOf(l, ` AND ${filterSql(statement, l, ERROR_RULES.logs)}`)} AS log_errors,` +
-			` ${countOf(s)} AS spans, ${countOf(s, ` AND ${filterSql(statement, s, ERROR_RULES.spans)}`)} AS span_errors,` +
-			` ${countOf(m)} AS metric_points`,
+		`SELECT 'logs' AS source, service, level AS what, sum(n) AS n FROM ${logs} GROUP BY service, level` +
+			` UNION ALL SELECT 'spans', service, status_code, sum(n) FROM ${spans} GROUP BY service, status_code` +
+			` UNION ALL SELECT 'metrics', NULL, NULL, sum(n) FROM ${metrics}`,
 	);
 }
+
+/** Entry spans per service and name: how many, and their latency histograms. */
+function entryStatements(orgId: string, window: PageWindow) {
+	const counts = new Statement();
+	const rows = rollupRows(counts, "spans", orgId, window, (isRoot) => ENTRY(isRoot));
+	const histograms = new Statement();
+	return [
+		counts.done(`SELECT service, name, sum(n) AS n FROM ${rows} GROUP BY service, name`),
+		histograms.done(histogramRows(histograms, orgId, window, ENTRY_GROUP, ENTRY)),
+	];
+}
+
+const byServiceThenNull = (a: string | null, b: string | null) =>
+	a === b ? 0 : a === null ? 1 : b === null ? -1 : a < b ? -1 : 1;
 
 /**
- * Services by error logs + error spans. `GROUP BY +service`: the unary plus keeps the planner on
- * the time (or level) index of the window instead of walking the org's whole service index.
+ * The overview over the window, from the rollups (src/pages/rollups.ts): exact counts, and the
+ * entry operations' p95 from the latency histograms (within PERCENTILE_RELATIVE_ERROR of the exact
+ * p95 that OQL computes over raw rows; docs/oql.md).
  */
-function topServicesStatement(orgId: string, window: PageWindow) {
-	const statement = new Statement();
-	const part = (source: "logs" | "spans", alias: string, logErrors: string, spanErrors: string) => {
-		const t = table(source, alias);
-		return (
-			`SELECT ${t.field("service")} AS service, ${logErrors} AS log_errors, ${spanErrors} AS span_errors` +
-			` FROM ${t.from} WHERE ${scope(statement, t, orgId, window)} AND ${filterSql(statement, t, ERROR_RULES[source])}` +
-			` GROUP BY +${t.field("service")}`
-		);
-	};
-	return statement.done(
-		`SELECT service, sum(log_errors) AS log_errors, sum(span_errors) AS span_errors FROM (` +
-			`${part("logs", "l", "count(*)", "0")} UNION ALL ${part("spans", "s", "0", "count(*)")})` +
-			` GROUP BY service ORDER BY sum(log_errors) + sum(span_errors) DESC, service IS NULL, service` +
-			` LIMIT ${statement.param(BigInt(OVERVIEW_TOP))}`,
-	);
-}
-
 export async function overview(db: Database, orgId: string, window: PageWindow): Promise<OverviewJson> {
-	// Entry operations by the exact p95 of OQL (interpolated between closest ranks), as /api/v1/dsl
-	// computes it. Entry spans only: a p95 over every span of the window costs ~4x more.
-	const slowest = compileOql(
-		`SELECT service, name, p95(duration_ms) AS p95, count(*) AS spans FROM spans WHERE ${ENTRY_SPANS_OQL}` +
-			" GROUP BY service, name" +
-			` ORDER BY p95 DESC LIMIT ${OVERVIEW_TOP} ${rangeOql(window)}`,
-		orgId,
-		window,
-	);
 	const heartbeats = db
 		.select({ status: monitors.status, n: count() })
 		.from(monitors)
 		.where(eq(monitors.orgId, orgId))
 		.groupBy(monitors.status)
 		.toSQL();
-	const [counts, services, operations, monitorCounts] = await readBatch(db, [
-		countsStatement(orgId, window),
-		topServicesStatement(orgId, window),
-		compiledStatement(slowest),
+	const [entryCounts, entryHistograms] = entryStatements(orgId, window);
+	const [volumes, operations, histograms, monitorCounts] = await readBatch(db, [
+		volumesStatement(orgId, window),
+		entryCounts as InStatement,
+		entryHistograms as InStatement,
 		{ sql: heartbeats.sql, args: heartbeats.params as never },
 	]);
-	const c = counts?.rows[0];
-	const n = (column: string) => Number(c?.[column] ?? 0);
-	const column = (name: string) => slowest.columns.findIndex((col) => col.name === name);
-	const [serviceAt, nameAt, p95At, spansAt] = [
-		column("service"),
-		column("name"),
-		column("p95"),
-		column("spans"),
-	];
+	const totals = { logs: 0, log_errors: 0, spans: 0, span_errors: 0, metric_points: 0 };
+	const errorsByService = new Map<string | null, { log_errors: number; span_errors: number }>();
+	const logErrorLevels = new Set<unknown>(ERROR_RULES.logs.values);
+	const spanErrorStatuses = new Set<unknown>(ERROR_RULES.spans.values);
+	for (const row of volumes?.rows ?? []) {
+		const n = Number(row.n ?? 0);
+		const service = text(row, "service");
+		if (row.source === "metrics") {
+			totals.metric_points += n;
+			continue;
+		}
+		const isLog = row.source === "logs";
+		const error = isLog ? logErrorLevels.has(row.what) : spanErrorStatuses.has(row.what);
+		if (isLog) totals.logs += n;
+		else totals.spans += n;
+		if (!error || n === 0) continue;
+		if (isLog) totals.log_errors += n;
+		else totals.span_errors += n;
+		const entry = errorsByService.get(service) ?? { log_errors: 0, span_errors: 0 };
+		if (isLog) entry.log_errors += n;
+		else entry.span_errors += n;
+		errorsByService.set(service, entry);
+	}
+	const latency = readHistograms(histograms, ENTRY_GROUP);
+	const slowest = (operations?.rows ?? []).map((row) => {
+		const service = text(row, "service");
+		const name = String(row.name);
+		const histogram = latency.get(JSON.stringify([service, name])) ?? new Map();
+		return { service, name, p95_ms: (histogramPercentile(histogram, 0.95) ?? 0) / 1e6, spans: Number(row.n) };
+	});
+	slowest.sort(
+		(a, b) =>
+			b.p95_ms - a.p95_ms ||
+			byServiceThenNull(a.service, b.service) ||
+			(a.name < b.name ? -1 : a.name > b.name ? 1 : 0),
+	);
 	const heartbeatCounts = Object.fromEntries([
 		["total", 0],
 		...MONITOR_STATUSES.map((status) => [status, 0]),
@@ -107,24 +114,17 @@ export async function overview(db: Database, orgId: string, window: PageWindow):
 		if (Object.hasOwn(heartbeatCounts, status)) heartbeatCounts[status] += Number(row[1]);
 		heartbeatCounts.total += Number(row[1]);
 	}
+	const t = totals;
 	return {
-		logs: { count: n("logs"), errors: n("log_errors"), error_rate: ratio(n("log_errors"), n("logs")) },
-		spans: { count: n("spans"), errors: n("span_errors"), error_rate: ratio(n("span_errors"), n("spans")) },
-		metric_points: { count: n("metric_points") },
-		error_rate: ratio(n("log_errors") + n("span_errors"), n("logs") + n("spans")),
-		top_services: (services?.rows ?? []).map((row) => ({
-			service: text(row, "service"),
-			errors: Number(row.log_errors) + Number(row.span_errors),
-			log_errors: Number(row.log_errors),
-			span_errors: Number(row.span_errors),
-		})),
-		// OQL asks for one row more (to report truncation); the overview keeps its top ten.
-		slowest_operations: (operations?.rows ?? []).slice(0, OVERVIEW_TOP).map((row) => ({
-			service: row[serviceAt] === null ? null : String(row[serviceAt]),
-			name: String(row[nameAt]),
-			p95_ms: Number(row[p95At]),
-			spans: Number(row[spansAt]),
-		})),
+		logs: { count: t.logs, errors: t.log_errors, error_rate: ratio(t.log_errors, t.logs) },
+		spans: { count: t.spans, errors: t.span_errors, error_rate: ratio(t.span_errors, t.spans) },
+		metric_points: { count: t.metric_points },
+		error_rate: ratio(t.log_errors + t.span_errors, t.logs + t.spans),
+		top_services: [...errorsByService.entries()]
+			.map(([service, e]) => ({ service, errors: e.log_errors + e.span_errors, ...e }))
+			.sort((a, b) => b.errors - a.errors || byServiceThenNull(a.service, b.service))
+			.slice(0, OVERVIEW_TOP),
+		slowest_operations: slowest.slice(0, OVERVIEW_TOP),
 		heartbeats: heartbeatCounts,
 	};
 }

@@ -236,6 +236,7 @@ const DashboardDataSchema = z
 							row_count: 1,
 							truncated: false,
 							elapsed_ms: 4,
+							source: "rollup_1h",
 						},
 					},
 				},

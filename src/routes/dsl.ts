@@ -30,6 +30,11 @@ export const OqlResultSchema = z
 			row_count: z.number().int(),
 			truncated: z.boolean(),
 			elapsed_ms: z.number(),
+			source: z.enum(["rollup_1h", "rollup_1m", "raw"]).openapi({
+				description:
+					'What answered: a rollup level (`rollup_1h` when whole hours were read from the hourly rollup, else `rollup_1m`; partial minutes at the window\'s edges always come from raw rows) or `raw` rows. Counts, sums, averages, minima and maxima from a rollup equal the raw answer; percentiles are within 4.4 % of it (docs/oql.md, "Rollups").',
+				example: "rollup_1h",
+			}),
 		}),
 	})
 	.openapi("OqlResult");

@@ -213,7 +213,7 @@ export function heartbeatRoutes(deps: AppDeps) {
 	) => {
 		const principal = c.var.principal;
 		const { body, truncated } = await readBoundedBody(c.req.raw);
-		const outcome = await recordPing(deps.db, deps.clock, {
+		const outcome = await recordPing(deps, {
 			orgId: principal.orgId,
 			slug,
 			event,

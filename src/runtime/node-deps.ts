@@ -19,8 +19,8 @@ import {
 import type { Database } from "../db/client.js";
 import { openMigratedDatabase } from "../db/node.js";
 import { assembleDeps } from "../deps.js";
-import { embeddedPathOf, openEmbeddedWriter } from "../ingest/embedded-writer.js";
-import { otlpSettingsFrom } from "../ingest/settings.js";
+import { embeddedPathOf, MAX_WRITES_PER_GROUP, openEmbeddedWriter } from "../ingest/embedded-writer.js";
+import { otlpSettingsFrom, positiveInteger } from "../ingest/settings.js";
 
 export const DEFAULT_DATABASE_URL = "file:./data/hexcovery.db";
 
@@ -130,8 +130,12 @@ export async function buildNodeDeps(
 		keyMemory,
 		clientAddress: nodeClientAddress(settings),
 	});
-	// OTLP rows go through a dedicated connection to the same file (src/ingest/embedded-writer.ts).
+	// OTLP rows and pings go through a group-commit writer on the same file (src/ingest/embedded-writer.ts).
 	const writerPath = options.db ? null : embeddedPathOf(databaseUrl);
-	if (writerPath) deps.otlpWriter = openEmbeddedWriter(writerPath);
+	if (writerPath) {
+		deps.writer = openEmbeddedWriter(writerPath, {
+			maxWritesPerGroup: positiveInteger(settings, "WRITE_GROUP_MAX", MAX_WRITES_PER_GROUP),
+		});
+	}
 	return { deps, client: opened.client };
 }

@@ -97,7 +97,7 @@ export async function startNodeServer(settings: Settings = process.env): Promise
 					if ("closeIdleConnections" in server) server.closeIdleConnections();
 				});
 				await grpcClosed;
-				deps.otlpWriter?.close();
+				deps.writer?.close();
 				client.close();
 				log({ level: "info", msg: "hexcovery stopped" });
 			})();

@@ -7,11 +7,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { logRows, type Row, seedOqlDataset, spanRows } from "../../bench/oql-data.js";
 import { ConfigError, DEFAULT_OQL_SETTINGS, oqlSettingsFrom } from "../../src/config.js";
 import { ApiError } from "../../src/errors.js";
+import { rebuildRollups } from "../../src/ingest/rollup-rebuild.js";
 import { runOql } from "../../src/oql/execute.js";
 import { FakeClock } from "../support/clock.js";
 import { type Answer, send } from "../support/management.js";
 import { createTestApp, type TestApp } from "../support/node-app.js";
-import { GOLDEN } from "../support/oql-golden.js";
+import { expectGolden, GOLDEN } from "../support/oql-golden.js";
 import {
 	GOLDEN_END,
 	GOLDEN_QUERIES,
@@ -71,6 +72,9 @@ beforeAll(async () => {
 		      VALUES (?, ?, ?, 'info', 'big numbers', 'api', '{}', '{"big": 9007199254740993, "small": 42, "nested": {"a": [1, 2]}, "flag": true}')`,
 		args: [a.orgId, BigInt(GOLDEN_START - HOUR) * 1_000_000n, BigInt(GOLDEN_START - HOUR) * 1_000_000n],
 	});
+	// Written around the ingest path: their rollups are built as ingest would have.
+	await rebuildRollups(t.database.client, a.orgId);
+	await rebuildRollups(t.database.client, b.orgId);
 });
 afterAll(() => t.close());
 
@@ -84,7 +88,7 @@ describe("golden table (same answers in workerd)", () => {
 			const body = await ok(query);
 			const { elapsed_ms, ...meta } = body.meta;
 			expect(elapsed_ms).toEqual(expect.any(Number));
-			expect({ ...body, meta }).toEqual(GOLDEN[name]);
+			expectGolden(name, { ...body, meta });
 		});
 	}
 

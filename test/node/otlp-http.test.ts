@@ -10,7 +10,7 @@ import { DISCOVERY_LIMITS } from "../../src/ingest/discovery.js";
 import { openEmbeddedWriter } from "../../src/ingest/embedded-writer.js";
 import { sweepTelemetryRetention } from "../../src/ingest/retention.js";
 import { DEFAULT_OTLP_SETTINGS, type OtlpSettings } from "../../src/ingest/settings.js";
-import type { SyncStatementWriter } from "../../src/ingest/writer.js";
+import type { GroupCommitWriter } from "../../src/ingest/writer.js";
 import { FakeClock } from "../support/clock.js";
 import { createTestApp, type TestApp } from "../support/node-app.js";
 import { countOf, exactReader, rowsOf, statusOf } from "../support/otlp.js";
@@ -23,7 +23,7 @@ const PROTOBUF = "application/x-protobuf";
 
 let t: TestApp;
 let reader: Client;
-let writer: SyncStatementWriter | undefined;
+let writer: GroupCommitWriter | undefined;
 let writerKind: "client" | "embedded" = "client";
 afterEach(() => {
 	writer?.close();
@@ -41,7 +41,7 @@ async function setup(otlp?: Partial<OtlpSettings>) {
 		otlp || writer
 			? createApp({
 					...t.deps,
-					otlpWriter: writer,
+					writer: writer,
 					config: { ...t.deps.config, otlp: { ...DEFAULT_OTLP_SETTINGS, ...otlp } },
 				})
 			: t.app;

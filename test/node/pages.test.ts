@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ROLES } from "../../src/auth/jwt.js";
 import { monitors } from "../../src/db/schema-heartbeats.js";
 import { newId } from "../../src/ids.js";
+import { PERCENTILE_RELATIVE_ERROR } from "../../src/ingest/rollups.js";
 import { createApiKey, createOrg } from "../../src/services/api-keys.js";
 import { send } from "../support/management.js";
 import {
@@ -85,7 +86,9 @@ describe("overview", () => {
 			expected.slowest_operations.map((op) => [op.service, op.name]),
 		);
 		slowest_operations.forEach((op: { p95_ms: number; spans: number }, i: number) => {
-			expect(op.p95_ms).toBeCloseTo(expected.slowest_operations[i]?.p95_ms as number, 6);
+			// From the rollups' latency histograms: within their documented bound of the exact p95.
+			const exact = expected.slowest_operations[i]?.p95_ms as number;
+			expect(Math.abs(op.p95_ms - exact) / exact).toBeLessThanOrEqual(PERCENTILE_RELATIVE_ERROR);
 			expect(op.spans).toBe(expected.slowest_operations[i]?.spans);
 		});
 		// The data set is big enough for every part to matter.

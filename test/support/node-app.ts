@@ -17,6 +17,7 @@ import {
 import type { Database } from "../../src/db/client.js";
 import { openMigratedDatabase } from "../../src/db/node.js";
 import { assembleDeps } from "../../src/deps.js";
+import { openEmbeddedWriter } from "../../src/ingest/embedded-writer.js";
 import { createApiKey, createOrg } from "../../src/services/api-keys.js";
 import { FakeClock } from "./clock.js";
 
@@ -90,9 +91,17 @@ export interface TestApp {
 
 /** The app as the Node runtime builds it, over a real embedded database, with a fake clock. */
 export async function createTestApp(
-	options: { kv?: KeyValueStore; clock?: FakeClock; heartbeats?: HeartbeatSettings; oql?: OqlSettings } = {},
+	options: {
+		kv?: KeyValueStore;
+		clock?: FakeClock;
+		heartbeats?: HeartbeatSettings;
+		oql?: OqlSettings;
+		/** The Node runtime's group-commit writer over the same file (pings and OTLP go through it). */
+		writer?: boolean;
+	} = {},
 ): Promise<TestApp> {
 	const database = await openTestDatabase();
+	const writer = options.writer ? openEmbeddedWriter(join(database.dir, "test.db")) : undefined;
 	const clock = options.clock ?? new FakeClock(Date.now());
 	const jwt = await testJwtSettings();
 	const store = countingStore(createDbKeyStore(database.db));
@@ -111,6 +120,7 @@ export async function createTestApp(
 		// Tests name the client address in a header to exercise per-address throttling.
 		clientAddress: (c) => c.req.header("X-Test-Client-Address") ?? "127.0.0.1",
 	});
+	if (writer) deps.writer = writer;
 	const sign = deps.signAccessToken;
 	return {
 		app: createApp(deps),
@@ -129,6 +139,9 @@ export async function createTestApp(
 			});
 			return { orgId: org.id, key, keyId: summary.id };
 		},
-		close: () => database.close(),
+		close: () => {
+			writer?.close();
+			database.close();
+		},
 	};
 }

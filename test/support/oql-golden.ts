@@ -4,9 +4,13 @@
  * executor, reviewed by hand, and cross-checked against a recomputation in JavaScript for the
  * counts, percentiles, distinct counts and buckets (test/node/oql-api.test.ts, "oracle").
  */
+import { expect } from "vitest";
+import { PERCENTILE_RELATIVE_ERROR } from "../../src/ingest/rollups.js";
 import type { OqlResult } from "../../src/oql/execute.js";
 
-export type GoldenAnswer = Omit<OqlResult, "meta"> & { meta: Omit<OqlResult["meta"], "elapsed_ms"> };
+export type GoldenAnswer = Omit<OqlResult, "meta"> & {
+	meta: Omit<OqlResult["meta"], "elapsed_ms" | "source">;
+};
 
 const W = { from: "2026-11-01T00:00:00.000Z", to: "2026-11-01T06:00:00.000Z" } as const;
 
@@ -322,3 +326,41 @@ export const GOLDEN: Record<string, GoldenAnswer> = {
 		meta: { ...W, row_count: 0, truncated: false },
 	},
 };
+
+/** The golden queries the rollup planner answers (src/oql/rollup-planner.ts); the others read raw rows. */
+const ROLLUP_SOURCES: Record<string, OqlResult["meta"]["source"]> = {
+	"count all logs": "rollup_1h",
+	"count by level": "rollup_1h",
+	"errors in the last hour of data": "rollup_1h",
+	"errors per minute by service": "rollup_1h",
+	"percentiles of one route": "rollup_1h",
+	"top hosts": "rollup_1h",
+	"sparse timeseries, zero-filled": "rollup_1m",
+	"top series by row count": "rollup_1h",
+	"empty result": "rollup_1h",
+};
+
+/** Recorded over raw rows (exact); answered from the rollups' histograms, so within their bound. */
+const APPROXIMATE = new Set(["percentiles of one route"]);
+
+/** An answer (without `meta.elapsed_ms`) against its golden one: the same, percentiles within the bound. */
+export function expectGolden(
+	name: string,
+	answer: { columns: unknown; rows: unknown[][]; meta: Record<string, unknown> },
+): void {
+	const golden = GOLDEN[name] as GoldenAnswer;
+	const { source, ...meta } = answer.meta;
+	expect(source).toBe(ROLLUP_SOURCES[name] ?? "raw");
+	if (!APPROXIMATE.has(name)) {
+		expect({ ...answer, meta }).toEqual(golden);
+		return;
+	}
+	expect({ ...answer, meta, rows: undefined }).toEqual({ ...golden, rows: undefined });
+	expect(answer.rows.length).toBe(golden.rows.length);
+	for (const [i, row] of answer.rows.entries()) {
+		for (const [j, value] of row.entries()) {
+			const exact = golden.rows[i]?.[j] as number;
+			expect(Math.abs((value as number) - exact) / exact).toBeLessThanOrEqual(PERCENTILE_RELATIVE_ERROR);
+		}
+	}
+}

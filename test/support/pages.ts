@@ -1,6 +1,7 @@
 import { insertStatements, insertTelemetry, type TelemetryRow } from "../../bench/pages.js";
 import type { Role } from "../../src/auth/jwt.js";
 import { toRfc3339 } from "../../src/http/time.js";
+import { rebuildRollups } from "../../src/ingest/rollup-rebuild.js";
 import { createOrg } from "../../src/services/api-keys.js";
 import { FakeClock } from "./clock.js";
 import { type Credential, seedUser, send, sessionFor } from "./management.js";
@@ -79,6 +80,7 @@ export async function insertRows(
 	let id = Number(max.rows[0]?.id);
 	for (const row of rows) row.id = ++id;
 	await client.batch(insertStatements({ table, rows }), "write");
+	for (const orgId of new Set(rows.map((row) => String(row.org_id)))) await rebuildRollups(client, orgId);
 	world.rows[table].push(...rows);
 }
 

@@ -1,0 +1,170 @@
+import type { ResultSet } from "@libsql/client";
+import { type Histogram, HOUR_MS, histogramIndex, MINUTE_MS, mergeHistogram } from "../ingest/rollups.js";
+import { type Statement, timeValue } from "./store.js";
+import type { PageWindow } from "./window.js";
+
+/**
+ * Reading the rollups (src/ingest/rollups.ts) for a window: whole hours from `*_rollups_1h`, the
+ * whole minutes around them from `*_rollups_1m`, and the partial minutes at both edges from the raw
+ * rows — so an answer over any window equals the answer over the raw rows (exactly for counts, sums,
+ * minima, maxima and last-seen times; percentiles within the histogram's bound). Plain SQL with
+ * bound parameters: it runs on any connection.
+ */
+
+export type RollupSource = "spans" | "logs" | "metrics";
+
+/** `[fromMs, toMs)` */
+export type Range = readonly [number, number];
+
+export interface WindowParts {
+	/** Partial minutes at the edges: raw rows. */
+	raw: Range[];
+	minutes: Range[];
+	hours: Range[];
+}
+
+const floorTo = (ms: number, unit: number) => Math.floor(ms / unit) * unit;
+const ceilTo = (ms: number, unit: number) => Math.ceil(ms / unit) * unit;
+
+export function splitWindow(window: PageWindow): WindowParts {
+	const { fromMs, toMs } = window;
+	const minuteFrom = ceilTo(fromMs, MINUTE_MS);
+	const minuteTo = floorTo(toMs, MINUTE_MS);
+	if (minuteFrom >= minuteTo) return { raw: [[fromMs, toMs]], minutes: [], hours: [] };
+	const raw: Range[] = [];
+	if (fromMs < minuteFrom) raw.push([fromMs, minuteFrom]);
+	if (minuteTo < toMs) raw.push([minuteTo, toMs]);
+	const hourFrom = ceilTo(minuteFrom, HOUR_MS);
+	const hourTo = floorTo(minuteTo, HOUR_MS);
+	if (hourFrom >= hourTo) return { raw, minutes: [[minuteFrom, minuteTo]], hours: [] };
+	const minutes: Range[] = [];
+	if (minuteFrom < hourFrom) minutes.push([minuteFrom, hourFrom]);
+	if (hourTo < minuteTo) minutes.push([hourTo, minuteTo]);
+	return { raw, minutes, hours: [[hourFrom, hourTo]] };
+}
+
+const RAW_TABLE = { spans: "spans", logs: "logs", metrics: "metric_points" } as const;
+const ROLLUP_TABLE = { spans: "span_rollups", logs: "log_rollups", metrics: "metric_rollups" } as const;
+
+/** The key columns of each source's rollup, named as in the raw table (`is_root` is derived there). */
+export const ROLLUP_DIMENSIONS = {
+	spans: ["service", "host", "name", "kind", "is_root", "status_code"],
+	logs: ["service", "host", "level"],
+	metrics: ["host", "service", "metric_name"],
+} as const;
+
+/**
+ * A condition on the dimensions, the same SQL on raw rows and rollups; `isRoot` is the expression
+ * for `is_root` (a column of the rollup, `parent_span_id IS NULL` on raw spans).
+ */
+export type DimensionFilter = (isRoot: string) => string;
+
+/**
+ * One subquery over the window: per key of `source` (ROLLUP_DIMENSIONS), `n` rows and `last` (the
+ * newest ns); spans also `dur_sum`, `dur_min`, `dur_max` (ns). Rows of one key may repeat (one per
+ * piece): aggregate over it.
+ */
+export function rollupRows(
+	statement: Statement,
+	source: RollupSource,
+	orgId: string,
+	window: PageWindow,
+	where?: DimensionFilter,
+): string {
+	const parts = splitWindow(window);
+	const dims = ROLLUP_DIMENSIONS[source];
+	const org = statement.param(orgId);
+	const pieces: string[] = [];
+	const durations = source === "spans";
+	for (const [level, ranges] of [
+		["1h", parts.hours],
+		["1m", parts.minutes],
+	] as const) {
+		for (const [from, to] of ranges) {
+			const extra = where ? ` AND (${where("is_root")})` : "";
+			pieces.push(
+				`SELECT ${dims.join(", ")}, count AS n, last_ts AS last` +
+					(durations
+						? ", duration_sum_ns AS dur_sum, duration_min_ns AS dur_min, duration_max_ns AS dur_max"
+						: "") +
+					` FROM ${ROLLUP_TABLE[source]}_${level} WHERE org_id = ${org}` +
+					` AND bucket >= ${statement.param(from)} AND bucket < ${statement.param(to)}${extra}`,
+			);
+		}
+	}
+	for (const [from, to] of parts.raw) {
+		const isRoot = "(parent_span_id IS NULL)";
+		const columns = dims.map((d) => (d === "is_root" ? `${isRoot} AS is_root` : d));
+		const extra = where ? ` AND (${where(isRoot)})` : "";
+		pieces.push(
+			`SELECT ${columns.join(", ")}, count(*) AS n, max(timestamp) AS last` +
+				(durations
+					? ", sum(duration_ns) AS dur_sum, min(duration_ns) AS dur_min, max(duration_ns) AS dur_max"
+					: "") +
+				` FROM ${RAW_TABLE[source]} WHERE org_id = ${org}` +
+				` AND timestamp >= ${statement.param(timeValue(source, from))} AND timestamp < ${statement.param(timeValue(source, to))}${extra}` +
+				` GROUP BY ${dims.map((d) => (d === "is_root" ? isRoot : d)).join(", ")}`,
+		);
+	}
+	if (pieces.length === 0) throw new Error("internal: a window without parts");
+	return `(${pieces.join(" UNION ALL ")})`;
+}
+
+/**
+ * Latency histograms of spans per `group` columns (of ROLLUP_DIMENSIONS.spans): `k` (bucket index)
+ * and `n` from the rollups' `hist`, and from the raw edges each span's `duration_ns` as `d` (with
+ * `k` null), for `readHistograms`.
+ */
+export function histogramRows(
+	statement: Statement,
+	orgId: string,
+	window: PageWindow,
+	group: readonly string[],
+	where?: DimensionFilter,
+): string {
+	const parts = splitWindow(window);
+	const org = statement.param(orgId);
+	const pieces: string[] = [];
+	const keys = group.join(", ");
+	for (const [level, ranges] of [
+		["1h", parts.hours],
+		["1m", parts.minutes],
+	] as const) {
+		for (const [from, to] of ranges) {
+			const extra = where ? ` AND (${where("r.is_root")})` : "";
+			pieces.push(
+				`SELECT ${group.map((g) => `r.${g} AS ${g}`).join(", ")}, CAST(j.key AS INTEGER) AS k, sum(j.value) AS n, NULL AS d` +
+					` FROM span_rollups_${level} AS r, json_each(r.hist) AS j WHERE r.org_id = ${org}` +
+					` AND r.bucket >= ${statement.param(from)} AND r.bucket < ${statement.param(to)}${extra}` +
+					` GROUP BY ${group.map((g) => `r.${g}`).join(", ")}, k`,
+			);
+		}
+	}
+	for (const [from, to] of parts.raw) {
+		const extra = where ? ` AND (${where("(parent_span_id IS NULL)")})` : "";
+		pieces.push(
+			`SELECT ${keys}, NULL AS k, 1 AS n, duration_ns AS d FROM spans WHERE org_id = ${org}` +
+				` AND timestamp >= ${statement.param(timeValue("spans", from))} AND timestamp < ${statement.param(timeValue("spans", to))}${extra}`,
+		);
+	}
+	return pieces.join(" UNION ALL ");
+}
+
+/** Merges `histogramRows` results into one histogram per group key (the group values as JSON). */
+export function readHistograms(
+	result: ResultSet | undefined,
+	group: readonly string[],
+): Map<string, Histogram> {
+	const out = new Map<string, Histogram>();
+	for (const row of result?.rows ?? []) {
+		const key = JSON.stringify(group.map((g) => row[g] ?? null));
+		let histogram = out.get(key);
+		if (!histogram) {
+			histogram = new Map();
+			out.set(key, histogram);
+		}
+		const index = row.k === null ? histogramIndex(Number(row.d)) : Number(row.k);
+		mergeHistogram(histogram, new Map([[index, Number(row.n)]]));
+	}
+	return out;
+}
