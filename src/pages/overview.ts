@@ -1,5 +1,4 @@
 import { count, eq } from "drizzle-orm";
-import type { Database } from "../db/client.js";
 import { MONITOR_STATUSES, type MonitorStatus, monitors } from "../db/schema-heartbeats.js";
 import {
 	compiledStatement,
@@ -7,6 +6,7 @@ import {
 	ENTRY_SPANS_OQL,
 	ERROR_RULES,
 	filterSql,
+	type PageReader,
 	rangeOql,
 	ratio,
 	readBatch,
@@ -67,7 +67,7 @@ function topServicesStatement(orgId: string, window: PageWindow) {
 	);
 }
 
-export async function overview(db: Database, orgId: string, window: PageWindow): Promise<OverviewJson> {
+export async function overview(reader: PageReader, orgId: string, window: PageWindow): Promise<OverviewJson> {
 	// Entry operations by the exact p95 of OQL (interpolated between closest ranks), as /api/v1/dsl
 	// computes it. Entry spans only: a p95 over every span of the window costs ~4x more.
 	const slowest = compileOql(
@@ -77,13 +77,13 @@ export async function overview(db: Database, orgId: string, window: PageWindow):
 		orgId,
 		window,
 	);
-	const heartbeats = db
+	const heartbeats = reader.db
 		.select({ status: monitors.status, n: count() })
 		.from(monitors)
 		.where(eq(monitors.orgId, orgId))
 		.groupBy(monitors.status)
 		.toSQL();
-	const [counts, services, operations, monitorCounts] = await readBatch(db, [
+	const [counts, services, operations, monitorCounts] = await readBatch(reader, [
 		countsStatement(orgId, window),
 		topServicesStatement(orgId, window),
 		compiledStatement(slowest),

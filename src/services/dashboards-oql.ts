@@ -102,7 +102,7 @@ export function panelError(error: unknown, where: { dashboard: string; panel: st
 
 /** Runs a query for an org: the OQL executor, answering as `POST /api/v1/dsl` does. */
 export async function runQuery(
-	deps: Pick<AppDeps, "db" | "clock" | "config">,
+	deps: Pick<AppDeps, "db" | "reads" | "clock" | "config">,
 	orgId: string,
 	text: string,
 	options: { from?: number; to?: number; variables?: Record<string, string> },

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { logRows, type Row, seedOqlDataset, spanRows } from "../../bench/oql-data.js";
 import { ConfigError, DEFAULT_OQL_SETTINGS, oqlSettingsFrom } from "../../src/config.js";
+import { directReadExecutor, HeavyReads } from "../../src/db/reads.js";
 import { ApiError } from "../../src/errors.js";
 import { runOql } from "../../src/oql/execute.js";
 import { FakeClock } from "../support/clock.js";
@@ -263,12 +264,13 @@ describe("query_timeout", () => {
 				return Reflect.get(target, prop, receiver);
 			},
 		});
-		const db = new Proxy(slow.deps.db, {
-			get: (target, prop, receiver) => (prop === "$client" ? stalled : Reflect.get(target, prop, receiver)),
-		});
 		const started = performance.now();
 		const error = await runOql(
-			{ db, clock: slow.clock, config: { ...slow.deps.config, oql: { maxRangeDays: 31, timeoutMs: 50 } } },
+			{
+				reads: new HeavyReads(directReadExecutor(stalled)),
+				clock: slow.clock,
+				config: { ...slow.deps.config, oql: { maxRangeDays: 31, timeoutMs: 50 } },
+			},
 			"org",
 			"SELECT count(*) FROM logs",
 		).catch((e: unknown) => e);
