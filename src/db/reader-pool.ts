@@ -91,7 +91,7 @@ export function openReaderPool(
 		child.on("message", (message: ReaderMessage) => onMessage(reader, message));
 		child.on("error", () => {}); // 'exit' follows and handles it
 		child.on("exit", (code, signal) => {
-			readers.delete(reader);
+			if (!readers.delete(reader)) return; // killed at a deadline and already replaced
 			const job = reader.job;
 			reader.job = null;
 			if (job) {
@@ -170,9 +170,11 @@ export function openReaderPool(
 	function timeOut(job: Job): void {
 		const reader = job.reader;
 		if (reader) {
-			// Running: stop the statement by killing its reader; 'exit' starts a replacement.
+			// Running: stop the statement by killing its reader, and start its replacement now.
 			reader.job = null;
+			readers.delete(reader);
 			reader.child.kill("SIGKILL");
+			spawn();
 		} else {
 			const jobs = waiting.get(job.orgId);
 			const at = jobs?.indexOf(job) ?? -1;

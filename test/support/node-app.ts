@@ -16,6 +16,8 @@ import {
 } from "../../src/config.js";
 import type { Database } from "../../src/db/client.js";
 import { openMigratedDatabase } from "../../src/db/node.js";
+import { openReaderPool } from "../../src/db/reader-pool.js";
+import type { ReadLimits } from "../../src/db/reads.js";
 import { assembleDeps } from "../../src/deps.js";
 import { createApiKey, createOrg } from "../../src/services/api-keys.js";
 import { FakeClock } from "./clock.js";
@@ -28,8 +30,8 @@ export interface TestDatabase {
 }
 
 /** A real embedded libSQL database in a fresh temporary folder, migrated like production. */
-export async function openTestDatabase(): Promise<TestDatabase> {
-	const dir = mkdtempSync(join(tmpdir(), "hexcovery-test-"));
+export async function openTestDatabase(parent = tmpdir()): Promise<TestDatabase> {
+	const dir = mkdtempSync(join(parent, "hexcovery-test-"));
 	const { client, db } = await openMigratedDatabase(`file:${join(dir, "test.db")}`);
 	return {
 		client,
@@ -85,14 +87,24 @@ export interface TestApp {
 	/** Signs a token with the app's key (login arrives with the sessions issue). */
 	mintToken(claims: { orgId: string; userId?: string; role?: Role }): Promise<string>;
 	createOrgWithKey(name?: string): Promise<{ orgId: string; key: string; keyId: string }>;
-	close(): void;
+	close(): Promise<void>;
 }
 
 /** The app as the Node runtime builds it, over a real embedded database, with a fake clock. */
 export async function createTestApp(
-	options: { kv?: KeyValueStore; clock?: FakeClock; heartbeats?: HeartbeatSettings; oql?: OqlSettings } = {},
+	options: {
+		kv?: KeyValueStore;
+		clock?: FakeClock;
+		heartbeats?: HeartbeatSettings;
+		oql?: OqlSettings;
+		/** Reader processes for heavy reads, as the Node runtime runs them (default: none, in-process). */
+		readPool?: number;
+		reads?: ReadLimits;
+		/** The database folder (e.g. on a small tmpfs); a fresh temporary folder by default. */
+		dir?: string;
+	} = {},
 ): Promise<TestApp> {
-	const database = await openTestDatabase();
+	const database = await openTestDatabase(options.dir);
 	const clock = options.clock ?? new FakeClock(Date.now());
 	const jwt = await testJwtSettings();
 	const store = countingStore(createDbKeyStore(database.db));
@@ -104,7 +116,11 @@ export async function createTestApp(
 			auth: testAuthSettings(),
 			...(options.heartbeats && { heartbeats: options.heartbeats }),
 			...(options.oql && { oql: options.oql }),
+			...(options.reads && { reads: options.reads }),
 		},
+		...(options.readPool && {
+			readExecutor: openReaderPool(join(database.dir, "test.db"), { size: options.readPool }),
+		}),
 		keyMemory: createKeyMemoryCache(clock),
 		kv: options.kv,
 		keyStore: store,
@@ -129,6 +145,9 @@ export async function createTestApp(
 			});
 			return { orgId: org.id, key, keyId: summary.id };
 		},
-		close: () => database.close(),
+		async close() {
+			await deps.reads.executor.close();
+			database.close();
+		},
 	};
 }
