@@ -37,11 +37,12 @@ function healAfterBusy(client: Client): Client {
 		throw error;
 	};
 	return new Proxy(client, {
-		get(target, prop, receiver) {
-			const value = Reflect.get(target, prop, receiver);
-			if (typeof prop !== "string" || !CLIENT_CALLS.has(prop) || typeof value !== "function") return value;
-			return (...args: unknown[]) =>
-				(value as (...a: unknown[]) => Promise<unknown>).apply(target, args).catch(heal);
+		get(target, prop) {
+			const value = Reflect.get(target, prop, target);
+			if (typeof value !== "function") return value;
+			const bound = (value as (...a: unknown[]) => unknown).bind(target);
+			if (typeof prop !== "string" || !CLIENT_CALLS.has(prop)) return bound;
+			return (...args: unknown[]) => (bound(...args) as Promise<unknown>).catch(heal);
 		},
 	});
 }
