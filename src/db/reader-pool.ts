@@ -1,4 +1,5 @@
 import { type ChildProcess, fork } from "node:child_process";
+import { setPriority } from "node:os";
 import { fileURLToPath } from "node:url";
 import type { InStatement, ResultSet, Row } from "@libsql/client";
 import { StorageUnreachable } from "./errors.js";
@@ -21,6 +22,11 @@ import { ReadDeadlinePassed, type ReadExecutor } from "./reads.js";
  */
 
 const READER_SCRIPT = fileURLToPath(new URL("./reader-process.mjs", import.meta.url));
+/**
+ * Readers run at a lower CPU priority (nice 10) than the server: when heavy reads saturate the
+ * cores, the event loop — pings, ingest, /health — still gets the CPU first.
+ */
+const READER_NICENESS = 10;
 /** A reader that failed to start is retried after this long (a missing file, a full disk). */
 const RESTART_DELAY_MS = 1_000;
 
@@ -86,6 +92,13 @@ export function openReaderPool(
 			execArgv: [],
 			stdio: ["ignore", "inherit", "inherit", "ipc"],
 		});
+		if (child.pid !== undefined) {
+			try {
+				setPriority(child.pid, READER_NICENESS);
+			} catch {
+				// Not permitted here: the reader runs at the server's priority.
+			}
+		}
 		const reader: Reader = { child, ready: false, job: null };
 		readers.add(reader);
 		child.on("message", (message: ReaderMessage) => onMessage(reader, message));
