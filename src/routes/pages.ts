@@ -543,7 +543,7 @@ export function pageRoutes(deps: AppDeps) {
 			request: { query: OverviewQuery },
 			responses: {
 				200: { description: "The overview", content: { "application/json": { schema: OverviewSchema } } },
-				...errorResponses(400, 401, 403),
+				...errorResponses(400, 401, 403, 429, 503),
 			},
 		}),
 		async (c) => {
@@ -577,7 +577,7 @@ export function pageRoutes(deps: AppDeps) {
 			request: { query: HostsQuery },
 			responses: {
 				200: { description: "A page of hosts", content: { "application/json": { schema: HostsSchema } } },
-				...errorResponses(400, 401, 403),
+				...errorResponses(400, 401, 403, 429, 503),
 			},
 		}),
 		async (c) => {
@@ -613,7 +613,7 @@ export function pageRoutes(deps: AppDeps) {
 			request: { params: HostParams, query: HostQuery },
 			responses: {
 				200: { description: "The host", content: { "application/json": { schema: HostDetailSchema } } },
-				...errorResponses(400, 401, 403, 404),
+				...errorResponses(400, 401, 403, 404, 429, 503),
 			},
 		}),
 		async (c) => {
@@ -640,7 +640,7 @@ export function pageRoutes(deps: AppDeps) {
 					description: "A page of log records",
 					content: { "application/json": { schema: LogsSchema } },
 				},
-				...errorResponses(400, 401, 403),
+				...errorResponses(400, 401, 403, 429, 503),
 			},
 		}),
 		async (c) => {
@@ -680,7 +680,7 @@ export function pageRoutes(deps: AppDeps) {
 			request: { query: TracesQuery },
 			responses: {
 				200: { description: "A page of traces", content: { "application/json": { schema: TracesSchema } } },
-				...errorResponses(400, 401, 403),
+				...errorResponses(400, 401, 403, 429, 503),
 			},
 		}),
 		async (c) => {
@@ -720,7 +720,7 @@ export function pageRoutes(deps: AppDeps) {
 			request: { params: TraceParams },
 			responses: {
 				200: { description: "The trace", content: { "application/json": { schema: TraceSchema } } },
-				...errorResponses(400, 401, 403, 404),
+				...errorResponses(400, 401, 403, 404, 429, 503),
 			},
 		}),
 		async (c) => {
@@ -748,7 +748,7 @@ export function pageRoutes(deps: AppDeps) {
 			request: { query: SchemaQuery },
 			responses: {
 				200: { description: "The schema", content: { "application/json": { schema: SchemaSchema } } },
-				...errorResponses(400, 401, 403),
+				...errorResponses(400, 401, 403, 429, 503),
 			},
 		}),
 		async (c) => {
