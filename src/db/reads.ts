@@ -40,10 +40,7 @@ export function directReadExecutor(client: Client): ReadExecutor {
 	return {
 		async read(statements, { timeoutMs }) {
 			const started = performance.now();
-			const work =
-				statements.length === 1
-					? client.execute(statements[0] as InStatement).then((result) => [result])
-					: client.batch(statements, "read");
+			const work = client.batch(statements, "read");
 			let timer: ReturnType<typeof setTimeout> | undefined;
 			try {
 				const deadline = new Promise<never>((_, reject) => {

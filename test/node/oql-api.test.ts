@@ -254,11 +254,11 @@ describe("query_timeout", () => {
 		const stalled = new Proxy(client, {
 			get(target, prop, receiver) {
 				if (prop === "protocol") return "http"; // a remote client, as on Workers
-				if (prop === "execute") {
-					return async (stmt: Parameters<typeof client.execute>[0]) => {
+				if (prop === "batch") {
+					return async (stmts: Parameters<typeof client.batch>[0]) => {
 						await new Promise((resolve) => setTimeout(resolve, 300));
 						finished = true;
-						return target.execute(stmt);
+						return target.batch(stmts, "read");
 					};
 				}
 				return Reflect.get(target, prop, receiver);

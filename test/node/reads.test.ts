@@ -4,7 +4,7 @@
  * runs, a deadline that stops the statement, round-robin between orgs, limits in flight (429).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ConfigError, readLimitsFrom, readPoolSizeFrom } from "../../src/config.js";
+import { ConfigError, databaseTimeoutFrom, readLimitsFrom, readPoolSizeFrom } from "../../src/config.js";
 import { openReaderPool, type ReaderPool } from "../../src/db/reader-pool.js";
 import { HeavyReads, ReadDeadlinePassed } from "../../src/db/reads.js";
 import { ApiError } from "../../src/errors.js";
@@ -230,5 +230,10 @@ describe("settings", () => {
 			expect(() => readLimitsFrom({ HEAVY_READS_PER_ORG: bad })).toThrow(ConfigError);
 		}
 		expect(() => readPoolSizeFrom({ READ_POOL_SIZE: "65" })).toThrow(/READ_POOL_SIZE is invalid/);
+		expect(databaseTimeoutFrom({})).toBe(10_000);
+		expect(databaseTimeoutFrom({ DATABASE_TIMEOUT_MS: "2500" })).toBe(2_500);
+		expect(() => databaseTimeoutFrom({ DATABASE_TIMEOUT_MS: "50" })).toThrow(
+			/DATABASE_TIMEOUT_MS is invalid/,
+		);
 	});
 });
