@@ -83,6 +83,8 @@ export function openReaderPool(
 	let nextId = 1;
 	let started = 0;
 	let closed = false;
+	/** Why the last reader could not open the database, until one does: reads fail at once meanwhile. */
+	let cannotOpen: string | null = null;
 
 	function spawn(): void {
 		if (closed) return;
@@ -90,6 +92,8 @@ export function openReaderPool(
 		const child = fork(READER_SCRIPT, [path], {
 			serialization: "advanced",
 			execArgv: [],
+			// A reader needs no settings: the server's secrets (JWT keys, TOTP key) stay out of it.
+			env: { PATH: process.env.PATH ?? "" },
 			stdio: ["ignore", "inherit", "inherit", "ipc"],
 		});
 		if (child.pid !== undefined) {
@@ -125,9 +129,11 @@ export function openReaderPool(
 		if ("ready" in message) {
 			if (!message.ready) {
 				// It exits next; jobs waiting now would wait for nothing.
-				failWaiting(new StorageUnreachable(`a reader cannot open the database: ${message.error.message}`));
+				cannotOpen = `a reader cannot open the database: ${message.error.message}`;
+				failWaiting(new StorageUnreachable(cannotOpen));
 				return;
 			}
+			cannotOpen = null;
 			reader.ready = true;
 			dispatch();
 			return;
@@ -205,6 +211,7 @@ export function openReaderPool(
 		},
 		read(statements, { orgId, timeoutMs }) {
 			if (closed) return Promise.reject(new StorageUnreachable("the reader pool is closed"));
+			if (cannotOpen !== null) return Promise.reject(new StorageUnreachable(cannotOpen));
 			return new Promise<ResultSet[]>((resolve, reject) => {
 				const job: Job = { id: nextId++, orgId, statements, timeoutMs, resolve, reject };
 				job.timer = setTimeout(() => timeOut(job), timeoutMs);

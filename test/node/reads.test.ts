@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError, databaseTimeoutFrom, readLimitsFrom, readPoolSizeFrom } from "../../src/config.js";
+import { isStorageFailure } from "../../src/db/errors.js";
 import { openReaderPool, type ReaderPool } from "../../src/db/reader-pool.js";
 import { HeavyReads, ReadDeadlinePassed } from "../../src/db/reads.js";
 import { ApiError } from "../../src/errors.js";
@@ -108,6 +109,25 @@ describe("the reader pool", () => {
 		expect(await busy).toBeInstanceOf(ReadDeadlinePassed);
 		await Promise.all(reads);
 		expect(finished.indexOf("b1")).toBeLessThan(finished.indexOf("a3"));
+	});
+});
+
+describe("a reader that cannot open the database", () => {
+	it("fails reads as a storage failure (503 storage_unavailable), not at the deadline", async () => {
+		const pool = openReaderPool("/nonexistent-folder/hexcovery/missing.db", { size: 1, log: () => {} });
+		try {
+			const first = await pending(
+				pool.read([{ sql: "SELECT 1", args: [] }], { orgId: "o", timeoutMs: 20_000 }),
+			);
+			expect(isStorageFailure(first)).toBe(true);
+			expect(first).not.toBeInstanceOf(ReadDeadlinePassed);
+			const next = await pending(
+				pool.read([{ sql: "SELECT 1", args: [] }], { orgId: "o", timeoutMs: 20_000 }),
+			);
+			expect(isStorageFailure(next)).toBe(true);
+		} finally {
+			await pool.close();
+		}
 	});
 });
 
