@@ -3,6 +3,7 @@
  * (src/db/reads.ts) — same answers as the main connection, the event loop free while a statement
  * runs, a deadline that stops the statement, round-robin between orgs, limits in flight (429).
  */
+import { readdirSync, readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError, databaseTimeoutFrom, readLimitsFrom, readPoolSizeFrom } from "../../src/config.js";
 import { isStorageFailure } from "../../src/db/errors.js";
@@ -109,6 +110,46 @@ describe("the reader pool", () => {
 		expect(await busy).toBeInstanceOf(ReadDeadlinePassed);
 		await Promise.all(reads);
 		expect(finished.indexOf("b1")).toBeLessThan(finished.indexOf("a3"));
+	});
+});
+
+describe("reader processes and secrets", () => {
+	it("start without the server's environment: no JWT or TOTP key reaches a reader", async () => {
+		const database = await openTestDatabase();
+		const saved = process.env.JWT_SIGNING_KEYS;
+		process.env.JWT_SIGNING_KEYS = "secret-jwks-for-this-test";
+		const pool = openReaderPool(`${database.dir}/test.db`, { size: 1 });
+		try {
+			await pool.read([{ sql: "SELECT 1", args: [] }], { orgId: "o", timeoutMs: 10_000 });
+			const readers = readdirSync("/proc")
+				.filter((entry) => /^\d+$/.test(entry))
+				.filter((pid) => {
+					try {
+						const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+						const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+						return (
+							ppid === process.pid &&
+							readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("reader-process.mjs")
+						);
+					} catch {
+						return false;
+					}
+				});
+			expect(readers.length).toBe(1);
+			const environ = readFileSync(`/proc/${readers[0]}/environ`, "utf8");
+			expect(environ).not.toContain("secret-jwks-for-this-test");
+			expect(
+				environ
+					.split("\0")
+					.filter(Boolean)
+					.map((kv) => kv.split("=")[0]),
+			).toEqual(["PATH"]);
+		} finally {
+			if (saved === undefined) delete process.env.JWT_SIGNING_KEYS;
+			else process.env.JWT_SIGNING_KEYS = saved;
+			await pool.close();
+			database.close();
+		}
 	});
 });
 
