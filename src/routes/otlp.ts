@@ -20,8 +20,8 @@ import {
 } from "../ingest/messages.js";
 import { DEFAULT_OTLP_SETTINGS } from "../ingest/settings.js";
 
-/** Seconds a client should wait after a 503 (storage) or a 429 (too many requests in flight). */
-export const RETRY_AFTER_SECONDS = { unavailable: 5, rateLimited: 1 };
+/** Seconds a client should wait after a 429 (too many requests in flight); a 503 waits STORAGE_RETRY_AFTER_SECONDS. */
+export const RETRY_AFTER_SECONDS = { rateLimited: 1 };
 
 const MESSAGE_NAMES: Record<Signal, string> = { traces: "Trace", logs: "Logs", metrics: "Metrics" };
 
