@@ -23,6 +23,7 @@ import type { Client, InValue } from "@libsql/client";
 import type { AppConfig } from "../src/config.js";
 import type { Database } from "../src/db/client.js";
 import { openMigratedDatabase } from "../src/db/node.js";
+import { directReadExecutor, HeavyReads } from "../src/db/reads.js";
 import { compileOql, runOql } from "../src/oql/execute.js";
 import { seedOqlDataset } from "./oql-data.js";
 
@@ -234,6 +235,8 @@ export interface OqlBenchRow {
 export async function benchOqlQueries(bench: OqlBenchDatabase, samples: number): Promise<OqlBenchRow[]> {
 	const deps = {
 		db: bench.db,
+		// In-process, as before: this compares the executor's own overhead with hand-written SQL.
+		reads: new HeavyReads(directReadExecutor(bench.client)),
 		clock: { now: () => bench.now },
 		config: { oql: { maxRangeDays: 31, timeoutMs: 600_000 } } as AppConfig,
 	};

@@ -29,6 +29,7 @@ import { apiKeys, users } from "../src/db/schema.js";
 import { newId } from "../src/ids.js";
 import { createApiKey, createOrg } from "../src/services/api-keys.js";
 import { runHeartbeatBench } from "./heartbeats.js";
+import { runLoadBench } from "./load.js";
 import { runOqlBench } from "./oql.js";
 import { benchOtlp } from "./otlp.js";
 import { runPagesBench } from "./pages.js";
@@ -605,6 +606,8 @@ async function main(): Promise<void> {
 	await runOqlBench();
 	// Built-in pages (bench/pages.ts): p50/p99 of each page over the OQL data set.
 	if (process.env.BENCH_PAGES !== "0") await runPagesBench();
+	// Heavy reads (bench/load.ts): /health, ping and OTLP p99 alone vs beside a 24 h overview loop.
+	if (process.env.BENCH_LOAD !== "0") await runLoadBench();
 	console.log(`(a report, not an assertion; total ${((Date.now() - started) / 1000).toFixed(0)} s)`);
 }
 

@@ -4,11 +4,14 @@ import type { KeyResolver } from "./auth/key-resolver.js";
 import type { Clock } from "./clock.js";
 import type { AppConfig } from "./config.js";
 import type { Database } from "./db/client.js";
+import type { HeavyReads } from "./db/reads.js";
 import type { GroupCommitWriter } from "./ingest/writer.js";
 
 /** Everything the app needs from its runtime; each runtime (and each test) builds one. */
 export interface AppDeps {
 	db: Database;
+	/** Heavy reads (pages, OQL, dashboards, schema): limited, with a deadline, off the event loop on Node. */
+	reads: HeavyReads;
 	clock: Clock;
 	config: AppConfig;
 	keyResolver: KeyResolver;

@@ -71,7 +71,7 @@ export function createApp(deps: AppDeps) {
 			title: "Hexcovery API",
 			version: "1",
 			description:
-				'Observability at the edge. Two credentials in two slots: API keys in `X-API-Key` for the programmatic surface, JWT access tokens in `Authorization: Bearer` for the dashboard and management API. Errors share one shape: `{"error": {"code", "message", "request_id"}}`.',
+				'Observability at the edge. Two credentials in two slots: API keys in `X-API-Key` for the programmatic surface, JWT access tokens in `Authorization: Bearer` for the dashboard and management API. Errors share one shape: `{"error": {"code", "message", "request_id"}}`. Any route answers 503 `storage_unavailable` with `Retry-After` when the database is unreachable, full or busy, and keeps nothing of that request.',
 		},
 	});
 	app.get("/docs", swaggerUI({ url: "/api/v1/openapi.json", title: "Hexcovery API reference" }));

@@ -1,5 +1,7 @@
 import { z } from "zod";
 import { parseEncryptionKey } from "./auth/totp.js";
+import { DEFAULT_READ_LIMITS, type ReadLimits } from "./db/reads.js";
+import { DEFAULT_DATABASE_TIMEOUT_MS } from "./db/remote.js";
 import type { OtlpSettings } from "./ingest/settings.js";
 
 /** A setting is missing or invalid. The message names the setting, never its value. */
@@ -72,6 +74,8 @@ export interface AppConfig {
 	heartbeats?: HeartbeatSettings;
 	/** Absent: DEFAULT_OQL_SETTINGS. */
 	oql?: OqlSettings;
+	/** Heavy reads in flight per org and in total (src/db/reads.ts); absent: DEFAULT_READ_LIMITS. */
+	reads?: ReadLimits;
 }
 
 /** OQL (`POST /api/v1/dsl`, dashboards, saved queries; docs/oql.md). */
@@ -208,6 +212,40 @@ export function oqlSettingsFrom(settings: Settings): OqlSettings {
 			),
 		),
 	};
+}
+
+/** A whole number setting within [min, max]; the fallback when unset. */
+export function integerFrom(
+	settings: Settings,
+	name: string,
+	fallback: number,
+	min: number,
+	max: number,
+): number {
+	const raw = optionalText(settings, name, String(fallback)).trim();
+	const value = Number(raw);
+	if (!/^\d+$/.test(raw) || value < min || value > max) {
+		throw new ConfigError(name, "invalid", `expected a whole number from ${min} to ${max}`);
+	}
+	return value;
+}
+
+/** HEAVY_READS_PER_ORG and HEAVY_READS_TOTAL (docs/performance.md, "Heavy reads"). */
+export function readLimitsFrom(settings: Settings): ReadLimits {
+	return {
+		perOrg: integerFrom(settings, "HEAVY_READS_PER_ORG", DEFAULT_READ_LIMITS.perOrg, 1, 10_000),
+		total: integerFrom(settings, "HEAVY_READS_TOTAL", DEFAULT_READ_LIMITS.total, 1, 100_000),
+	};
+}
+
+/** READ_POOL_SIZE (Node): reader processes for heavy reads; 0 runs them on the main thread. */
+export function readPoolSizeFrom(settings: Settings): number {
+	return integerFrom(settings, "READ_POOL_SIZE", 2, 0, 64);
+}
+
+/** DATABASE_TIMEOUT_MS (Workers): the deadline of one remote libSQL call. */
+export function databaseTimeoutFrom(settings: Settings): number {
+	return integerFrom(settings, "DATABASE_TIMEOUT_MS", DEFAULT_DATABASE_TIMEOUT_MS, 100, 600_000);
 }
 
 export function portFrom(settings: Settings, name: string, fallback: number): number {

@@ -1,3 +1,4 @@
+import type { Client } from "@libsql/client";
 import type { Context } from "hono";
 import type { AppDeps } from "./app-env.js";
 import { createJwtSigner, createJwtVerifier } from "./auth/jwt.js";
@@ -6,6 +7,7 @@ import { createDbKeyStore } from "./auth/key-store.js";
 import type { Clock } from "./clock.js";
 import type { AppConfig } from "./config.js";
 import type { Database } from "./db/client.js";
+import { DEFAULT_READ_LIMITS, directReadExecutor, HeavyReads, type ReadExecutor } from "./db/reads.js";
 
 /** The one way every runtime (and every test) turns its parts into the app's deps. */
 export function assembleDeps(parts: {
@@ -15,11 +17,17 @@ export function assembleDeps(parts: {
 	/** The per-isolate memory tier, kept at module scope by the runtime. */
 	keyMemory: ConstructorParameters<typeof KeyResolver>[0]["memory"];
 	kv?: KeyValueStore | undefined;
+	/** Where heavy reads run; by default on the database's own client (src/db/reads.ts). */
+	readExecutor?: ReadExecutor;
 	keyStore?: KeyStore;
 	clientAddress?: (c: Context) => string | null;
 }): AppDeps {
 	return {
 		db: parts.db,
+		reads: new HeavyReads(
+			parts.readExecutor ?? directReadExecutor((parts.db as Database & { $client: Client }).$client),
+			parts.config.reads ?? DEFAULT_READ_LIMITS,
+		),
 		clock: parts.clock,
 		config: parts.config,
 		keyResolver: new KeyResolver({

@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { isStorageFailure } from "./db/errors.js";
 
 /** Every error code the API answers with (contract §1–§4). */
 export type ErrorCode =
@@ -13,6 +14,7 @@ export type ErrorCode =
 	| "rate_limited"
 	| "internal_error"
 	| "unavailable"
+	| "storage_unavailable"
 	| "misconfigured"
 	| "ambiguous_credentials"
 	| "unsupported_authorization_scheme"
@@ -88,22 +90,39 @@ export function errorResponse(c: Context, error: ApiError): Response {
 	return c.json(body, error.status, error.options.headers);
 }
 
+/** Seconds a client should wait after a 503 `storage_unavailable`. */
+export const STORAGE_RETRY_AFTER_SECONDS = 5;
+
+/** A storage failure as the contract answers it on every route (§2): 503 with Retry-After, never 500. */
+export function storageUnavailable(): ApiError {
+	return new ApiError(
+		503,
+		"storage_unavailable",
+		"The database is unavailable right now; nothing from this request was kept. Retry later.",
+		{ headers: { "Retry-After": String(STORAGE_RETRY_AFTER_SECONDS) } },
+	);
+}
+
 /**
- * The app's onError: ApiErrors go out as they are; anything else is logged with its request id and
- * answered with a generic 500, so no stack trace or SQL text ever reaches a client.
+ * The app's onError: ApiErrors go out as they are; a storage failure (src/db/errors.ts) is 503
+ * `storage_unavailable`; anything else is logged with its request id and answered with a generic
+ * 500, so no stack trace or SQL text ever reaches a client.
  */
 export function handleError(err: Error, c: Context): Response {
 	if (err instanceof ApiError) return errorResponse(c, err);
 	if (err instanceof HTTPException) return errorResponse(c, fromHttpException(err));
+	const storage = isStorageFailure(err);
 	console.error(
 		JSON.stringify({
 			level: "error",
 			request_id: requestIdOf(c),
+			msg: storage ? "storage unavailable" : "unexpected error",
 			error: String(err?.stack ?? err),
 			// drizzle wraps the driver's error: the cause holds the reason (e.g. SQLITE_BUSY).
 			cause: err?.cause === undefined ? undefined : String(err.cause),
 		}),
 	);
+	if (storage) return errorResponse(c, storageUnavailable());
 	return errorResponse(c, new ApiError(500, "internal_error", "An unexpected error occurred."));
 }
 

@@ -14,13 +14,46 @@ export async function openEmbeddedClient(url: string, authToken?: string): Promi
 		const path = url.slice("file:".length).split("?")[0] ?? "";
 		if (path && path !== ":memory:") mkdirSync(dirname(resolve(path)), { recursive: true });
 	}
-	const client = createClient(authToken ? { url, authToken } : { url });
-	if (url.startsWith("file:")) {
-		// WAL lets readers go on while a write commits; the busy timeout absorbs short write contention.
-		await client.execute("PRAGMA journal_mode = WAL");
-		await client.execute("PRAGMA busy_timeout = 5000");
-	}
+	if (!url.startsWith("file:")) return createClient(authToken ? { url, authToken } : { url });
+	// The busy timeout absorbs short write contention, on every connection the client opens.
+	const client = healAfterBusy(createClient({ url, timeout: BUSY_TIMEOUT_MS }));
+	// WAL lets readers go on while a write commits.
+	await client.execute("PRAGMA journal_mode = WAL");
+	await client.execute(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
 	return client;
+}
+
+const BUSY_TIMEOUT_MS = 5_000;
+const CLIENT_CALLS = new Set(["execute", "batch", "executeMultiple", "migrate"]);
+
+/**
+ * A statement that fails with SQLITE_BUSY (the busy timeout passed) stays un-reset on its
+ * connection, and every later COMMIT there fails with "SQL statements in progress" — measured with
+ * @libsql/client 0.18: one busy moment would turn every later write of the process into a 503. So
+ * after a busy error the client's connections are replaced (`reconnect`), and the next call works.
+ */
+function healAfterBusy(client: Client): Client {
+	const heal = (error: unknown) => {
+		if (isBusy(error)) void client.reconnect();
+		throw error;
+	};
+	return new Proxy(client, {
+		get(target, prop) {
+			const value = Reflect.get(target, prop, target);
+			if (typeof value !== "function") return value;
+			const bound = (value as (...a: unknown[]) => unknown).bind(target);
+			if (typeof prop !== "string" || !CLIENT_CALLS.has(prop)) return bound;
+			return (...args: unknown[]) => (bound(...args) as Promise<unknown>).catch(heal);
+		},
+	});
+}
+
+function isBusy(error: unknown): boolean {
+	for (let e: unknown = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+		const code = (e as { code?: unknown }).code;
+		if (typeof code === "string" && code.startsWith("SQLITE_BUSY")) return true;
+	}
+	return false;
 }
 
 /**

@@ -30,7 +30,8 @@ export function errorResponses(...statuses: number[]) {
 		409: "Conflict",
 		413: "Body over 1 MiB (`payload_too_large`)",
 		415: "Body is not JSON (`unsupported_media_type`)",
-		503: "Temporarily unavailable (`unavailable`, with `Retry-After`)",
+		429: "Too many heavy reads in flight for the org or the server (`rate_limited`, with `Retry-After`)",
+		503: "Temporarily unavailable (`unavailable`, `storage_unavailable`, `query_timeout`, with `Retry-After`); nothing of the request was kept",
 	};
 	return Object.fromEntries(
 		statuses.map((status) => [

@@ -1,7 +1,6 @@
-import type { Client, InValue, ResultSet } from "@libsql/client";
+import type { InValue } from "@libsql/client";
 import type { AppDeps } from "../app-env.js";
 import { DEFAULT_OQL_SETTINGS, type OqlSettings } from "../config.js";
-import type { Database } from "../db/client.js";
 import { ApiError } from "../errors.js";
 import { type Histogram, histogramPercentile } from "../ingest/rollups.js";
 import type { CompiledColumn, CompiledQuery } from "./compiler.js";
@@ -14,7 +13,7 @@ import { sqliteDialect } from "./sqlite-dialect.js";
  * The OQL executor: text → the contract's answer (§4), for `POST /api/v1/dsl`, dashboards and saved
  * queries. Everything a client may get wrong is thrown as an ApiError with the contract's code:
  * 400 `oql_syntax_error` (with `position`), `oql_invalid_query`, `oql_range_too_large`; 503
- * `query_timeout` (with Retry-After). Rules: docs/oql.md, "Running a query".
+ * `query_timeout` and 429 `rate_limited` (with Retry-After). Rules: docs/oql.md, "Running a query".
  */
 
 /** A result value: numbers (integers past ±2^53 as exact text), strings, RFC 3339 times, booleans, JSON. */
@@ -51,10 +50,7 @@ export interface RunOqlOptions {
 	rollups?: boolean;
 }
 
-/** Seconds a client should wait before retrying a timed-out query. */
-const RETRY_AFTER_SECONDS = 5;
-
-type Deps = Pick<AppDeps, "db" | "clock" | "config">;
+type Deps = Pick<AppDeps, "reads" | "clock" | "config">;
 
 export function oqlSettingsOf(deps: Pick<AppDeps, "config">): OqlSettings {
 	return deps.config.oql ?? DEFAULT_OQL_SETTINGS;
@@ -102,7 +98,7 @@ export async function runOql(
 ): Promise<OqlResult> {
 	const started = performance.now();
 	const compiled = compileOql(deps, orgId, query, options);
-	const rows = await execute(clientOf(deps.db), compiled, oqlSettingsOf(deps).timeoutMs);
+	const rows = await execute(deps, orgId, compiled, oqlSettingsOf(deps).timeoutMs);
 	const shaped = shape(compiled, rows);
 	return {
 		columns: shaped.columns,
@@ -118,61 +114,31 @@ export async function runOql(
 	};
 }
 
-/** drizzle keeps the libSQL client it wraps as `$client`: the statement goes to it directly. */
-function clientOf(db: Database): Client {
-	return (db as Database & { $client: Client }).$client;
-}
-
-class DeadlinePassed extends Error {}
-
 /**
- * Runs the statement against its deadline. libSQL has no statement timeout and its clients no
- * cancellation, so:
- * - a remote client (Workers → Turso/sqld over HTTP) is raced against a timer: at the deadline the
- *   answer is 503 and the statement is abandoned (the server finishes it and the result is dropped);
- * - the embedded client (Node) runs a statement synchronously on the event loop, so no timer can
- *   fire before it returns: the deadline is checked when it does, with the same 503.
- * Either way the work of one statement is bounded by the org guard, the time window (≤ the maximum
- * range, on an `(org_id, time)` index) and LIMIT.
+ * Runs the statement through the heavy-read door (src/db/reads.ts): limits in flight (429), the
+ * deadline (503 `query_timeout`, the statement stopped on Node, abandoned on a remote database).
+ * Either way the work of one statement is also bounded by the org guard, the time window (≤ the
+ * maximum range, on an `(org_id, time)` index) and LIMIT.
  */
-async function execute(client: Client, compiled: CompiledQuery, timeoutMs: number): Promise<unknown[][]> {
-	const started = performance.now();
+async function execute(
+	deps: Pick<AppDeps, "reads">,
+	orgId: string,
+	compiled: CompiledQuery,
+	timeoutMs: number,
+): Promise<unknown[][]> {
 	const stmt = { sql: compiled.sql, args: compiled.params as InValue[] };
-	let timer: ReturnType<typeof setTimeout> | undefined;
-	let statement: Promise<ResultSet> | undefined;
 	try {
-		let result: ResultSet;
-		if (client.protocol === "file") {
-			// Embedded: the statement has run by the time this returns; a timer could not fire first.
-			result = await client.execute(stmt);
-		} else {
-			statement = client.execute(stmt);
-			const deadline = new Promise<never>((_, reject) => {
-				timer = setTimeout(() => reject(new DeadlinePassed()), timeoutMs);
-			});
-			result = await Promise.race([statement, deadline]);
-		}
-		if (performance.now() - started > timeoutMs) throw new DeadlinePassed();
+		const [result] = await deps.reads.read(orgId, [stmt], timeoutMs);
 		const width = compiled.columns.length;
-		return result.rows.map((row) =>
+		return (result?.rows ?? []).map((row) =>
 			Array.from({ length: width }, (_, i) => {
 				const percentile = compiled.columns[i]?.histogramPercentile;
 				return percentile ? histogramValueOf(row[i], percentile) : row[i];
 			}),
 		);
 	} catch (error) {
-		if (error instanceof DeadlinePassed) {
-			statement?.catch(() => {}); // abandoned: its late failure is nobody's
-			throw new ApiError(
-				503,
-				"query_timeout",
-				`The query did not finish within ${timeoutMs} ms. Narrow the time range, add conditions or group by fewer keys.`,
-				{ headers: { "Retry-After": String(RETRY_AFTER_SECONDS) } },
-			);
-		}
+		if (error instanceof ApiError) throw error;
 		throw engineError(error, compiled) ?? error;
-	} finally {
-		clearTimeout(timer);
 	}
 }
 

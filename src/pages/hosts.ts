@@ -1,5 +1,4 @@
 import type { InStatement, ResultSet } from "@libsql/client";
-import type { Database } from "../db/client.js";
 import { type LogJson, logColumns, logJson } from "./logs.js";
 import { type RollupSource, rollupRows } from "./rollups.js";
 import {
@@ -8,6 +7,7 @@ import {
 	filterSql,
 	type Histogram,
 	nsTime,
+	type PageReader,
 	prepareHistogram,
 	ratio,
 	readBatch,
@@ -166,19 +166,19 @@ function hostJson(host: string, tally: HostTally): HostJson {
 
 /** Hosts by name, keyset on the name: a name does not move while data arrives (last_seen would). */
 export async function hostsPage(
-	db: Database,
+	reader: PageReader,
 	orgId: string,
 	window: PageWindow,
 	options: { limit: number; after: string | null },
 ): Promise<{ rows: HostJson[]; next: string | null }> {
 	// "" is below every host name; a host.name of "" counts as no host.
-	const [names] = await readBatch(db, [
+	const [names] = await readBatch(reader, [
 		hostNamesStatement(orgId, window, options.after ?? "", options.limit),
 	]);
 	const all = (names?.rows ?? []).map((row) => String(row.host));
 	const page = all.slice(0, options.limit);
 	if (page.length === 0) return { rows: [], next: null };
-	const [stats] = await readBatch(db, [statsStatement(orgId, window, page)]);
+	const [stats] = await readBatch(reader, [statsStatement(orgId, window, page)]);
 	const tallies = tallyHosts(stats);
 	return {
 		rows: page.flatMap((host) => {
@@ -193,7 +193,7 @@ export const HOST_RECENT_ERRORS = 20;
 
 /** One host over the window; null when it has no row there (or belongs to another org). */
 export async function hostDetail(
-	db: Database,
+	reader: PageReader,
 	orgId: string,
 	window: PageWindow,
 	host: string,
@@ -208,7 +208,7 @@ export async function hostDetail(
 		`SELECT ${logColumns(l)} FROM ${l.from} WHERE ${scope(recent, l, orgId, window)}` +
 		` AND ${filterSql(recent, l, hostFilter)} AND ${filterSql(recent, l, ERROR_RULES.logs)}` +
 		` ORDER BY ${l.time} DESC, ${l.id} DESC LIMIT ${recent.param(BigInt(HOST_RECENT_ERRORS))}`;
-	const [stats, logsCounts, spansCounts, errors] = await readBatch(db, [
+	const [stats, logsCounts, spansCounts, errors] = await readBatch(reader, [
 		statsStatement(orgId, window, [host]),
 		logsHistogram.statement,
 		spansHistogram.statement,

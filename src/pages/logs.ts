@@ -1,5 +1,4 @@
 import type { Row } from "@libsql/client";
-import type { Database } from "../db/client.js";
 import { logs } from "../db/schema-telemetry.js";
 import {
 	exactTime,
@@ -8,6 +7,7 @@ import {
 	type Histogram,
 	jsonObject,
 	nsTime,
+	type PageReader,
 	prepareHistogram,
 	readBatch,
 	Statement,
@@ -108,7 +108,7 @@ export interface LogsPage {
  * The histogram (first page only) is OQL's `SELECT count(*) FROM logs WHERE … TIMESERIES AUTO`.
  */
 export async function logsPage(
-	db: Database,
+	reader: PageReader,
 	orgId: string,
 	window: PageWindow,
 	filters: LogFilters,
@@ -125,7 +125,7 @@ export async function logsPage(
 		`${filtersSql(statement, t, list)}${keyset}` +
 		` ORDER BY ${t.time} DESC, ${t.id} DESC LIMIT ${statement.param(BigInt(options.limit + 1))}`;
 	const histogram = options.after ? null : prepareHistogram("logs", list, window, orgId);
-	const [rows, counts] = await readBatch(db, [
+	const [rows, counts] = await readBatch(reader, [
 		statement.done(rowsSql),
 		...(histogram ? [histogram.statement] : []),
 	]);

@@ -1,10 +1,9 @@
 import type { InStatement } from "@libsql/client";
 import { count, eq } from "drizzle-orm";
-import type { Database } from "../db/client.js";
 import { MONITOR_STATUSES, type MonitorStatus, monitors } from "../db/schema-heartbeats.js";
 import { histogramPercentile } from "../ingest/rollups.js";
 import { type DimensionFilter, histogramRows, readHistograms, rollupRows } from "./rollups.js";
-import { ERROR_RULES, ratio, readBatch, Statement, text } from "./store.js";
+import { ERROR_RULES, type PageReader, ratio, readBatch, Statement, text } from "./store.js";
 import type { PageWindow } from "./window.js";
 
 export const OVERVIEW_TOP = 10;
@@ -55,15 +54,15 @@ const byServiceThenNull = (a: string | null, b: string | null) =>
  * entry operations' p95 from the latency histograms (within PERCENTILE_RELATIVE_ERROR of the exact
  * p95 that OQL computes over raw rows; docs/oql.md).
  */
-export async function overview(db: Database, orgId: string, window: PageWindow): Promise<OverviewJson> {
-	const heartbeats = db
+export async function overview(reader: PageReader, orgId: string, window: PageWindow): Promise<OverviewJson> {
+	const heartbeats = reader.db
 		.select({ status: monitors.status, n: count() })
 		.from(monitors)
 		.where(eq(monitors.orgId, orgId))
 		.groupBy(monitors.status)
 		.toSQL();
 	const [entryCounts, entryHistograms] = entryStatements(orgId, window);
-	const [volumes, operations, histograms, monitorCounts] = await readBatch(db, [
+	const [volumes, operations, histograms, monitorCounts] = await readBatch(reader, [
 		volumesStatement(orgId, window),
 		entryCounts as InStatement,
 		entryHistograms as InStatement,

@@ -1,11 +1,20 @@
 import type { InStatement } from "@libsql/client";
 import { and, asc, eq } from "drizzle-orm";
-import type { Database } from "../db/client.js";
 import { type AttributeNamespace, attributeKeys, metricNames } from "../db/schema-telemetry.js";
 import { toRfc3339 } from "../http/time.js";
 import { valueTypeNames } from "../ingest/attributes.js";
 import { type FieldType, SOURCES } from "../oql/fields.js";
-import { exactTime, nsTime, orgOnly, type PageSource, quote, readBatch, Statement, table } from "./store.js";
+import {
+	exactTime,
+	nsTime,
+	orgOnly,
+	type PageReader,
+	type PageSource,
+	quote,
+	readBatch,
+	Statement,
+	table,
+} from "./store.js";
 
 /** Distinct values listed per indexed field (from its index, so free of a scan). */
 export const FIELD_VALUES_LIMIT = 20;
@@ -88,7 +97,7 @@ const drizzleStatement = (query: { toSQL(): { sql: string; params: unknown[] } }
 };
 
 export async function schemaPage(
-	db: Database,
+	reader: PageReader,
 	orgId: string,
 	sources: PageSource[],
 ): Promise<SchemaSourceJson[]> {
@@ -98,7 +107,7 @@ export async function schemaPage(
 		statements.push(lastSeenStatement(source, orgId));
 		statements.push(
 			drizzleStatement(
-				db
+				reader.db
 					.select()
 					.from(attributeKeys)
 					.where(and(eq(attributeKeys.orgId, orgId), eq(attributeKeys.source, source)))
@@ -109,13 +118,17 @@ export async function schemaPage(
 		if (source === "metrics") {
 			statements.push(
 				drizzleStatement(
-					db.select().from(metricNames).where(eq(metricNames.orgId, orgId)).orderBy(asc(metricNames.name)),
+					reader.db
+						.select()
+						.from(metricNames)
+						.where(eq(metricNames.orgId, orgId))
+						.orderBy(asc(metricNames.name)),
 				),
 			);
 		}
 		return { source, first };
 	});
-	const results = await readBatch(db, statements);
+	const results = await readBatch(reader, statements);
 	return plan.map(({ source, first }) => {
 		let at = first;
 		const last = results[at++]?.rows[0]?.last;

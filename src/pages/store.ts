@@ -1,4 +1,6 @@
-import type { Client, InStatement, InValue, ResultSet, Row } from "@libsql/client";
+import type { InStatement, InValue, ResultSet, Row } from "@libsql/client";
+import type { AppDeps } from "../app-env.js";
+import { DEFAULT_OQL_SETTINGS } from "../config.js";
 import type { Database } from "../db/client.js";
 import { LOG_LEVELS, logs, metricPoints, spans } from "../db/schema-telemetry.js";
 import { ApiError } from "../errors.js";
@@ -284,18 +286,27 @@ export function prepareHistogram(
 // ---------------------------------------------------------------------------------------------
 // Running
 
-/** drizzle keeps the libSQL client it wraps as `$client`. */
-function clientOf(db: Database): Client {
-	return (db as Database & { $client: Client }).$client;
+/**
+ * What a page reads with: the heavy-read door for the caller's org (src/db/reads.ts: limits in
+ * flight, the OQL_TIMEOUT_MS deadline, reader processes on Node), and drizzle to build statements.
+ */
+export interface PageReader {
+	db: Database;
+	read(statements: InStatement[]): Promise<ResultSet[]>;
+}
+
+export function pageReader(deps: Pick<AppDeps, "db" | "reads" | "config">, orgId: string): PageReader {
+	const timeoutMs = (deps.config.oql ?? DEFAULT_OQL_SETTINGS).timeoutMs;
+	return { db: deps.db, read: (statements) => deps.reads.read(orgId, statements, timeoutMs) };
 }
 
 /**
  * Runs a page's statements as one read batch: one round trip to a remote database, and one
  * snapshot, so the parts of a page (rows, histogram, counts) agree with each other.
  */
-export async function readBatch(db: Database, statements: InStatement[]): Promise<ResultSet[]> {
+export async function readBatch(reader: PageReader, statements: InStatement[]): Promise<ResultSet[]> {
 	if (statements.length === 0) return [];
-	return clientOf(db).batch(statements, "read");
+	return reader.read(statements);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,5 +1,4 @@
 import type { Row } from "@libsql/client";
-import type { Database } from "../db/client.js";
 import { spans } from "../db/schema-telemetry.js";
 import { type LogJson, logColumns, logJson } from "./logs.js";
 import {
@@ -12,6 +11,7 @@ import {
 	nsTime,
 	nsToMs,
 	orgOnly,
+	type PageReader,
 	readBatch,
 	Statement,
 	scope,
@@ -68,7 +68,7 @@ function sameTrace(statement: Statement, s: TableRef, r: TableRef, orgId: string
  * come from its spans via the (org_id, trace_id) index, for the rows of the page only.
  */
 export async function tracesPage(
-	db: Database,
+	reader: PageReader,
 	orgId: string,
 	window: PageWindow,
 	filters: TraceFilters,
@@ -98,7 +98,7 @@ export async function tracesPage(
 		` ${perTrace(`json_group_array(DISTINCT ${s.field("service")})`, ` AND ${s.field("service")} IS NOT NULL`)} AS services` +
 		` FROM ${r.from} WHERE ${conditions}` +
 		` ORDER BY ${r.time} DESC, ${r.id} DESC LIMIT ${statement.param(BigInt(options.limit + 1))}`;
-	const [result] = await readBatch(db, [statement.done(sql)]);
+	const [result] = await readBatch(reader, [statement.done(sql)]);
 	const rows = (result?.rows ?? []).slice(0, options.limit);
 	const last = rows.at(-1);
 	return {
@@ -191,7 +191,11 @@ interface Node {
 }
 
 /** null when the org has no span with this trace id (another org's trace is not found either). */
-export async function traceDetail(db: Database, orgId: string, traceId: string): Promise<TraceJson | null> {
+export async function traceDetail(
+	reader: PageReader,
+	orgId: string,
+	traceId: string,
+): Promise<TraceJson | null> {
 	const spanStatement = new Statement();
 	const s = table("spans", "s");
 	const byTrace = (statement: Statement, t: TableRef) =>
@@ -218,7 +222,7 @@ export async function traceDetail(db: Database, orgId: string, traceId: string):
 	const logsSql =
 		`SELECT ${logColumns(l)} FROM ${l.from} WHERE ${byTrace(logStatement, l)}` +
 		` ORDER BY +${l.time}, +${l.id} LIMIT ${logStatement.param(BigInt(TRACE_LOG_LIMIT + 1))}`;
-	const [spanResult, eventResult, logResult] = await readBatch(db, [
+	const [spanResult, eventResult, logResult] = await readBatch(reader, [
 		spanStatement.done(spansSql),
 		eventStatement.done(eventsSql),
 		logStatement.done(logsSql),

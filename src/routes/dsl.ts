@@ -46,8 +46,14 @@ export const oqlErrorResponses = {
 			"`oql_syntax_error` (with `position`), `oql_invalid_query`, `oql_range_too_large`, `invalid_request`",
 		content: { "application/json": { schema: ErrorSchema } },
 	},
+	429: {
+		description:
+			"`rate_limited` (with `Retry-After`): the org (HEAVY_READS_PER_ORG) or the server (HEAVY_READS_TOTAL) already has its limit of queries in flight",
+		content: { "application/json": { schema: ErrorSchema } },
+	},
 	503: {
-		description: "`query_timeout` (with `Retry-After`)",
+		description:
+			"`query_timeout` (with `Retry-After`): the query outlived OQL_TIMEOUT_MS and was stopped; `storage_unavailable` (with `Retry-After`)",
 		content: { "application/json": { schema: ErrorSchema } },
 	},
 };
@@ -60,7 +66,7 @@ export function dslRoutes(deps: AppDeps) {
 		tags: ["OQL"],
 		summary: "Run an OQL query",
 		description:
-			"Reads the caller's org only. Every value in the query is a bound parameter; the org filter and the time window are added by the compiler. The window is at most 31 days (configurable); a statement past the timeout answers 503 `query_timeout`.",
+			"Reads the caller's org only. Every value in the query is a bound parameter; the org filter and the time window are added by the compiler. The window is at most 31 days (configurable); a statement past the timeout is stopped and answers 503 `query_timeout`; beyond the limit of queries in flight per org or in total, 429 `rate_limited`.",
 		security: apiKeyOrBearerSecurity,
 		middleware: [requireAccess(deps, apiKeyOrSession("viewer")), jsonBody] as const,
 		request: { body: { required: true, content: { "application/json": { schema: QueryBody } } } },

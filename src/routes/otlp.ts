@@ -2,7 +2,8 @@ import { OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { AppDeps, AppEnv } from "../app-env.js";
 import { apiKeyOnly, authenticate, authorize } from "../auth/credentials.js";
-import { ApiError, requestIdOf } from "../errors.js";
+import { isStorageFailure } from "../db/errors.js";
+import { ApiError, requestIdOf, storageUnavailable } from "../errors.js";
 import { BodyTooLarge, contentEncodingOf, readOtlpBody } from "../ingest/body.js";
 import { DecodeError } from "../ingest/decode-error.js";
 import { OtlpIngest, StorageUnavailable } from "../ingest/ingest.js";
@@ -19,8 +20,8 @@ import {
 } from "../ingest/messages.js";
 import { DEFAULT_OTLP_SETTINGS } from "../ingest/settings.js";
 
-/** Seconds a client should wait after a 503 (storage) or a 429 (too many requests in flight). */
-export const RETRY_AFTER_SECONDS = { unavailable: 5, rateLimited: 1 };
+/** Seconds a client should wait after a 429 (too many requests in flight); a 503 waits STORAGE_RETRY_AFTER_SECONDS. */
+export const RETRY_AFTER_SECONDS = { rateLimited: 1 };
 
 const MESSAGE_NAMES: Record<Signal, string> = { traces: "Trace", logs: "Logs", metrics: "Metrics" };
 
@@ -61,7 +62,7 @@ function toApiError(error: unknown, c: Context): ApiError {
 			details: { field: error.field, description: error.description },
 		});
 	}
-	const storage = error instanceof StorageUnavailable;
+	const storage = error instanceof StorageUnavailable || isStorageFailure(error);
 	console.error(
 		JSON.stringify({
 			level: "error",
@@ -71,16 +72,7 @@ function toApiError(error: unknown, c: Context): ApiError {
 			cause: (error as Error)?.cause === undefined ? undefined : String((error as Error).cause),
 		}),
 	);
-	if (storage) {
-		return new ApiError(
-			503,
-			"unavailable",
-			"The data could not be stored right now; nothing was kept. Retry later.",
-			{
-				headers: { "Retry-After": String(RETRY_AFTER_SECONDS.unavailable) },
-			},
-		);
-	}
+	if (storage) return storageUnavailable();
 	return new ApiError(500, "internal_error", "An unexpected error occurred.");
 }
 

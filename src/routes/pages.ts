@@ -8,7 +8,7 @@ import { hostDetail, hostsPage } from "../pages/hosts.js";
 import { logsPage } from "../pages/logs.js";
 import { OVERVIEW_TOP, overview } from "../pages/overview.js";
 import { schemaPage } from "../pages/schema.js";
-import type { PageSource } from "../pages/store.js";
+import { type PageSource, pageReader } from "../pages/store.js";
 import { traceDetail, tracesPage } from "../pages/traces.js";
 import {
 	decodePageCursor,
@@ -543,14 +543,14 @@ export function pageRoutes(deps: AppDeps) {
 			request: { query: OverviewQuery },
 			responses: {
 				200: { description: "The overview", content: { "application/json": { schema: OverviewSchema } } },
-				...errorResponses(400, 401, 403),
+				...errorResponses(400, 401, 403, 429, 503),
 			},
 		}),
 		async (c) => {
 			const { orgId } = sessionActor(c);
 			const window = windowOf(c.req.valid("query"));
 			const [summary, annotations] = await Promise.all([
-				overview(deps.db, orgId, window),
+				overview(pageReader(deps, orgId), orgId, window),
 				listAnnotations(deps.db, orgId, {
 					from: window.fromMs,
 					to: window.toMs - 1,
@@ -577,7 +577,7 @@ export function pageRoutes(deps: AppDeps) {
 			request: { query: HostsQuery },
 			responses: {
 				200: { description: "A page of hosts", content: { "application/json": { schema: HostsSchema } } },
-				...errorResponses(400, 401, 403),
+				...errorResponses(400, 401, 403, 429, 503),
 			},
 		}),
 		async (c) => {
@@ -585,7 +585,10 @@ export function pageRoutes(deps: AppDeps) {
 			const { cursor, limit, ...filters } = c.req.valid("query");
 			const position = cursor ? decodePageCursor("hosts", filters, cursor, isHostPosition) : null;
 			const window = position?.window ?? windowOf(filters);
-			const page = await hostsPage(deps.db, orgId, window, { limit, after: position?.after ?? null });
+			const page = await hostsPage(pageReader(deps, orgId), orgId, window, {
+				limit,
+				after: position?.after ?? null,
+			});
 			return c.json(
 				{
 					range: windowJson(window),
@@ -610,13 +613,13 @@ export function pageRoutes(deps: AppDeps) {
 			request: { params: HostParams, query: HostQuery },
 			responses: {
 				200: { description: "The host", content: { "application/json": { schema: HostDetailSchema } } },
-				...errorResponses(400, 401, 403, 404),
+				...errorResponses(400, 401, 403, 404, 429, 503),
 			},
 		}),
 		async (c) => {
 			const { orgId } = sessionActor(c);
 			const window = windowOf(c.req.valid("query"));
-			const detail = await hostDetail(deps.db, orgId, window, c.req.valid("param").host);
+			const detail = await hostDetail(pageReader(deps, orgId), orgId, window, c.req.valid("param").host);
 			if (!detail) throw new ApiError(404, "not_found", "No data from this host in the window.");
 			return c.json({ range: windowJson(window), ...detail }, 200);
 		},
@@ -637,7 +640,7 @@ export function pageRoutes(deps: AppDeps) {
 					description: "A page of log records",
 					content: { "application/json": { schema: LogsSchema } },
 				},
-				...errorResponses(400, 401, 403),
+				...errorResponses(400, 401, 403, 429, 503),
 			},
 		}),
 		async (c) => {
@@ -646,7 +649,7 @@ export function pageRoutes(deps: AppDeps) {
 			const position = cursor ? decodePageCursor("logs", filters, cursor, isTimeIdPosition) : null;
 			const window = position?.window ?? windowOf(filters);
 			const page = await logsPage(
-				deps.db,
+				pageReader(deps, orgId),
 				orgId,
 				window,
 				{ q: filters.q, levels: parseLevels(filters.level), service: filters.service, host: filters.host },
@@ -677,7 +680,7 @@ export function pageRoutes(deps: AppDeps) {
 			request: { query: TracesQuery },
 			responses: {
 				200: { description: "A page of traces", content: { "application/json": { schema: TracesSchema } } },
-				...errorResponses(400, 401, 403),
+				...errorResponses(400, 401, 403, 429, 503),
 			},
 		}),
 		async (c) => {
@@ -686,7 +689,7 @@ export function pageRoutes(deps: AppDeps) {
 			const position = cursor ? decodePageCursor("traces", filters, cursor, isTimeIdPosition) : null;
 			const window = position?.window ?? windowOf(filters);
 			const page = await tracesPage(
-				deps.db,
+				pageReader(deps, orgId),
 				orgId,
 				window,
 				{ service: filters.service, minDurationMs: filters.min_duration_ms, status: filters.status },
@@ -717,12 +720,16 @@ export function pageRoutes(deps: AppDeps) {
 			request: { params: TraceParams },
 			responses: {
 				200: { description: "The trace", content: { "application/json": { schema: TraceSchema } } },
-				...errorResponses(400, 401, 403, 404),
+				...errorResponses(400, 401, 403, 404, 429, 503),
 			},
 		}),
 		async (c) => {
 			const { orgId } = sessionActor(c);
-			const trace = await traceDetail(deps.db, orgId, c.req.valid("param").trace_id.toLowerCase());
+			const trace = await traceDetail(
+				pageReader(deps, orgId),
+				orgId,
+				c.req.valid("param").trace_id.toLowerCase(),
+			);
 			if (!trace) throw new ApiError(404, "not_found", "No trace with that id.");
 			return c.json(trace, 200);
 		},
@@ -741,14 +748,14 @@ export function pageRoutes(deps: AppDeps) {
 			request: { query: SchemaQuery },
 			responses: {
 				200: { description: "The schema", content: { "application/json": { schema: SchemaSchema } } },
-				...errorResponses(400, 401, 403),
+				...errorResponses(400, 401, 403, 429, 503),
 			},
 		}),
 		async (c) => {
 			const { orgId } = sessionActor(c);
 			const source = c.req.valid("query").source;
 			const sources: PageSource[] = source ? [source] : ["logs", "spans", "metrics"];
-			return c.json({ sources: await schemaPage(deps.db, orgId, sources) }, 200);
+			return c.json({ sources: await schemaPage(pageReader(deps, orgId), orgId, sources) }, 200);
 		},
 	);
 

@@ -14,10 +14,13 @@ import {
 	jwtSettingsFrom,
 	optionalText,
 	oqlSettingsFrom,
+	readLimitsFrom,
+	readPoolSizeFrom,
 	type Settings,
 } from "../config.js";
 import type { Database } from "../db/client.js";
 import { openMigratedDatabase } from "../db/node.js";
+import { openReaderPool } from "../db/reader-pool.js";
 import { assembleDeps } from "../deps.js";
 import { embeddedPathOf, MAX_WRITES_PER_GROUP, openEmbeddedWriter } from "../ingest/embedded-writer.js";
 import { otlpSettingsFrom, positiveInteger } from "../ingest/settings.js";
@@ -122,18 +125,23 @@ export async function buildNodeDeps(
 		otlp: otlpSettingsFrom(settings),
 		heartbeats: heartbeatSettingsFrom(settings),
 		oql: oqlSettingsFrom(settings),
+		reads: readLimitsFrom(settings),
 	};
+	// Heavy reads run in reader processes over the same file (src/db/reader-pool.ts); an in-memory or
+	// injected database, or READ_POOL_SIZE=0, keeps them on the main thread.
+	const filePath = options.db ? null : embeddedPathOf(databaseUrl);
+	const poolSize = readPoolSizeFrom(settings);
 	const deps = assembleDeps({
 		db: opened.db,
 		clock,
 		config,
 		keyMemory,
 		clientAddress: nodeClientAddress(settings),
+		...(filePath && poolSize > 0 && { readExecutor: openReaderPool(filePath, { size: poolSize, log }) }),
 	});
 	// OTLP rows and pings go through a group-commit writer on the same file (src/ingest/embedded-writer.ts).
-	const writerPath = options.db ? null : embeddedPathOf(databaseUrl);
-	if (writerPath) {
-		deps.writer = openEmbeddedWriter(writerPath, {
+	if (filePath) {
+		deps.writer = openEmbeddedWriter(filePath, {
 			maxWritesPerGroup: positiveInteger(settings, "WRITE_GROUP_MAX", MAX_WRITES_PER_GROUP),
 		});
 	}

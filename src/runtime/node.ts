@@ -61,6 +61,7 @@ export async function startNodeServer(settings: Settings = process.env): Promise
 			});
 		} catch (error) {
 			server.close();
+			await deps.reads.executor.close();
 			client.close();
 			throw error;
 		}
@@ -97,6 +98,7 @@ export async function startNodeServer(settings: Settings = process.env): Promise
 					if ("closeIdleConnections" in server) server.closeIdleConnections();
 				});
 				await grpcClosed;
+				await deps.reads.executor.close();
 				deps.writer?.close();
 				client.close();
 				log({ level: "info", msg: "hexcovery stopped" });

@@ -7,14 +7,17 @@ import { systemClock } from "../clock.js";
 import {
 	authSettingsFrom,
 	ConfigError,
+	databaseTimeoutFrom,
 	heartbeatSettingsFrom,
 	jwtSettingsFrom,
 	optionalText,
 	oqlSettingsFrom,
+	readLimitsFrom,
 	requiredText,
 	type Settings,
 } from "../config.js";
 import { createDatabase } from "../db/client.js";
+import { fetchWithDeadline } from "../db/remote.js";
 import { assembleDeps } from "../deps.js";
 import { otlpSettingsFrom } from "../ingest/settings.js";
 import { runSweep } from "../sweep.js";
@@ -34,6 +37,9 @@ export interface WorkerEnv {
 	OTLP_MAX_CONCURRENT_PER_ORG?: string;
 	OQL_MAX_RANGE_DAYS?: string;
 	OQL_TIMEOUT_MS?: string;
+	DATABASE_TIMEOUT_MS?: string;
+	HEAVY_READS_PER_ORG?: string;
+	HEAVY_READS_TOTAL?: string;
 	KEY_CACHE?: KeyValueStore;
 }
 
@@ -70,12 +76,19 @@ export function buildWorkerDeps(env: WorkerEnv): AppDeps {
 	const url = requiredText(settings, "DATABASE_URL");
 	const authToken = optionalText(settings, "DATABASE_AUTH_TOKEN", "");
 	const jwt = jwtSettingsFrom(settings, requiredText(settings, "JWT_SIGNING_KEYS"));
+	// Every remote call gets a deadline: a frozen database answers 503, never holds a request forever.
+	const fetch = fetchWithDeadline(databaseTimeoutFrom(settings));
 	let client: ReturnType<typeof createClient>;
 	try {
 		// One client serves every request of the isolate. Its default limit of 20 statements in flight
 		// queues the rest, and a queued statement is then released from another request's context,
 		// which workerd refuses: under load requests hang. So the limit is set above any real load.
-		client = createClient({ url, ...(authToken ? { authToken } : {}), concurrency: LIBSQL_CONCURRENCY });
+		client = createClient({
+			url,
+			...(authToken ? { authToken } : {}),
+			concurrency: LIBSQL_CONCURRENCY,
+			fetch,
+		});
 	} catch {
 		// The driver's message quotes the URL, which may carry a token: name the setting only.
 		throw new ConfigError("DATABASE_URL", "invalid", "expected a libsql:, https: or wss: URL");
@@ -86,6 +99,7 @@ export function buildWorkerDeps(env: WorkerEnv): AppDeps {
 		otlp: otlpSettingsFrom(settings),
 		heartbeats: heartbeatSettingsFrom(settings),
 		oql: oqlSettingsFrom(settings),
+		reads: readLimitsFrom(settings),
 	};
 	return assembleDeps({
 		db: createDatabase(client),

@@ -1,4 +1,5 @@
 import type { AppDeps } from "../app-env.js";
+import { isStorageFailure } from "../db/errors.js";
 import { ApiError, type ErrorCode } from "../errors.js";
 import { compileOql, type OqlResult, runOql, toApiError } from "../oql/execute.js";
 import { OqlError, type Position } from "../oql/index.js";
@@ -87,22 +88,25 @@ export function panelError(error: unknown, where: { dashboard: string; panel: st
 			...(error.options.position && { position: error.options.position }),
 		};
 	}
+	const storage = isStorageFailure(error);
 	console.error(
 		JSON.stringify({
 			level: "error",
-			message: "dashboard panel failed",
+			message: storage ? "dashboard panel: storage unavailable" : "dashboard panel failed",
 			dashboard_id: where.dashboard,
 			panel_id: where.panel,
 			error: String((error as Error)?.stack ?? error),
 			cause: (error as Error)?.cause === undefined ? undefined : String((error as Error).cause),
 		}),
 	);
+	if (storage)
+		return { code: "storage_unavailable", message: "The database is unavailable right now; retry later." };
 	return { code: "internal_error", message: "An unexpected error occurred while running this panel." };
 }
 
 /** Runs a query for an org: the OQL executor, answering as `POST /api/v1/dsl` does. */
 export async function runQuery(
-	deps: Pick<AppDeps, "db" | "clock" | "config">,
+	deps: Pick<AppDeps, "db" | "reads" | "clock" | "config">,
 	orgId: string,
 	text: string,
 	options: { from?: number; to?: number; variables?: Record<string, string> },

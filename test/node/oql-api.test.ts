@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { logRows, type Row, seedOqlDataset, spanRows } from "../../bench/oql-data.js";
 import { ConfigError, DEFAULT_OQL_SETTINGS, oqlSettingsFrom } from "../../src/config.js";
+import { directReadExecutor, HeavyReads } from "../../src/db/reads.js";
 import { ApiError } from "../../src/errors.js";
 import { rebuildRollups } from "../../src/ingest/rollup-rebuild.js";
 import { runOql } from "../../src/oql/execute.js";
@@ -257,22 +258,23 @@ describe("query_timeout", () => {
 		const stalled = new Proxy(client, {
 			get(target, prop, receiver) {
 				if (prop === "protocol") return "http"; // a remote client, as on Workers
-				if (prop === "execute") {
-					return async (stmt: Parameters<typeof client.execute>[0]) => {
+				if (prop === "batch") {
+					return async (stmts: Parameters<typeof client.batch>[0]) => {
 						await new Promise((resolve) => setTimeout(resolve, 300));
 						finished = true;
-						return target.execute(stmt);
+						return target.batch(stmts, "read");
 					};
 				}
 				return Reflect.get(target, prop, receiver);
 			},
 		});
-		const db = new Proxy(slow.deps.db, {
-			get: (target, prop, receiver) => (prop === "$client" ? stalled : Reflect.get(target, prop, receiver)),
-		});
 		const started = performance.now();
 		const error = await runOql(
-			{ db, clock: slow.clock, config: { ...slow.deps.config, oql: { maxRangeDays: 31, timeoutMs: 50 } } },
+			{
+				reads: new HeavyReads(directReadExecutor(stalled)),
+				clock: slow.clock,
+				config: { ...slow.deps.config, oql: { maxRangeDays: 31, timeoutMs: 50 } },
+			},
 			"org",
 			"SELECT count(*) FROM logs",
 		).catch((e: unknown) => e);

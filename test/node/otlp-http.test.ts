@@ -516,7 +516,13 @@ describe.each(["client", "embedded"] as const)("with the %s writer", (kind) => {
 				const body =
 					type === JSON_TYPE ? JSON.stringify(logs(records)) : encodeOtlp("LogsRequest", logs(records));
 				const response = await post(app, "/v1/logs", { key, type, body });
-				await expectStatus(response, 503, 14, "UNAVAILABLE", type === JSON_TYPE ? "json" : "protobuf");
+				await expectStatus(
+					response,
+					503,
+					14,
+					"STORAGE_UNAVAILABLE",
+					type === JSON_TYPE ? "json" : "protobuf",
+				);
 				expect(response.headers.get("Retry-After")).toBe("5");
 			}
 			expect(await countOf(reader, "logs")).toBe(0);

@@ -16,6 +16,8 @@ import {
 } from "../../src/config.js";
 import type { Database } from "../../src/db/client.js";
 import { openMigratedDatabase } from "../../src/db/node.js";
+import { openReaderPool } from "../../src/db/reader-pool.js";
+import type { ReadLimits } from "../../src/db/reads.js";
 import { assembleDeps } from "../../src/deps.js";
 import { openEmbeddedWriter } from "../../src/ingest/embedded-writer.js";
 import { createApiKey, createOrg } from "../../src/services/api-keys.js";
@@ -29,8 +31,8 @@ export interface TestDatabase {
 }
 
 /** A real embedded libSQL database in a fresh temporary folder, migrated like production. */
-export async function openTestDatabase(): Promise<TestDatabase> {
-	const dir = mkdtempSync(join(tmpdir(), "hexcovery-test-"));
+export async function openTestDatabase(parent = tmpdir()): Promise<TestDatabase> {
+	const dir = mkdtempSync(join(parent, "hexcovery-test-"));
 	const { client, db } = await openMigratedDatabase(`file:${join(dir, "test.db")}`);
 	return {
 		client,
@@ -86,7 +88,7 @@ export interface TestApp {
 	/** Signs a token with the app's key (login arrives with the sessions issue). */
 	mintToken(claims: { orgId: string; userId?: string; role?: Role }): Promise<string>;
 	createOrgWithKey(name?: string): Promise<{ orgId: string; key: string; keyId: string }>;
-	close(): void;
+	close(): Promise<void>;
 }
 
 /** The app as the Node runtime builds it, over a real embedded database, with a fake clock. */
@@ -98,9 +100,14 @@ export async function createTestApp(
 		oql?: OqlSettings;
 		/** The Node runtime's group-commit writer over the same file (pings and OTLP go through it). */
 		writer?: boolean;
+		/** Reader processes for heavy reads, as the Node runtime runs them (default: none, in-process). */
+		readPool?: number;
+		reads?: ReadLimits;
+		/** The database folder (e.g. on a small tmpfs); a fresh temporary folder by default. */
+		dir?: string;
 	} = {},
 ): Promise<TestApp> {
-	const database = await openTestDatabase();
+	const database = await openTestDatabase(options.dir);
 	const writer = options.writer ? openEmbeddedWriter(join(database.dir, "test.db")) : undefined;
 	const clock = options.clock ?? new FakeClock(Date.now());
 	const jwt = await testJwtSettings();
@@ -113,7 +120,11 @@ export async function createTestApp(
 			auth: testAuthSettings(),
 			...(options.heartbeats && { heartbeats: options.heartbeats }),
 			...(options.oql && { oql: options.oql }),
+			...(options.reads && { reads: options.reads }),
 		},
+		...(options.readPool && {
+			readExecutor: openReaderPool(join(database.dir, "test.db"), { size: options.readPool }),
+		}),
 		keyMemory: createKeyMemoryCache(clock),
 		kv: options.kv,
 		keyStore: store,
@@ -139,8 +150,9 @@ export async function createTestApp(
 			});
 			return { orgId: org.id, key, keyId: summary.id };
 		},
-		close: () => {
+		async close() {
 			writer?.close();
+			await deps.reads.executor.close();
 			database.close();
 		},
 	};
