@@ -170,7 +170,7 @@ const ExportBody = z.string().openapi({ format: "binary" });
 export function otlpRoutes(deps: AppDeps) {
 	const app = new OpenAPIHono<AppEnv>();
 	const settings = deps.config.otlp ?? DEFAULT_OTLP_SETTINGS;
-	const ingest = new OtlpIngest(deps, settings.maxConcurrentPerOrg);
+	const ingest = new OtlpIngest(deps, settings.maxConcurrentPerOrg, settings.attributeLimits);
 	for (const signal of SIGNALS) {
 		const name = MESSAGE_NAMES[signal];
 		app.openAPIRegistry.registerPath({
