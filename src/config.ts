@@ -78,9 +78,20 @@ export interface OqlSettings {
 	maxRangeDays: number;
 	/** OQL_TIMEOUT_MS: a statement still running after this answers 503 `query_timeout` (default 10,000). */
 	timeoutMs: number;
+	/**
+	 * OQL_MAX_MATCH_COST: the most work a statement's MATCHES may do, as characters of text in the
+	 * window × the pattern's per-character cost (its states squared); beyond it, 400
+	 * `oql_range_too_large` before anything runs. Default 10^10, about 2.5 s of worst-case matching.
+	 */
+	maxMatchCost?: number;
 }
 
-export const DEFAULT_OQL_SETTINGS: OqlSettings = { maxRangeDays: 31, timeoutMs: 10_000 };
+export const DEFAULT_MAX_MATCH_COST = 1e10;
+export const DEFAULT_OQL_SETTINGS: OqlSettings = {
+	maxRangeDays: 31,
+	timeoutMs: 10_000,
+	maxMatchCost: DEFAULT_MAX_MATCH_COST,
+};
 
 /** The raw settings both runtimes read (process.env on Node, the Worker's env). */
 export type Settings = Record<string, unknown>;
@@ -190,6 +201,13 @@ export function oqlSettingsFrom(settings: Settings): OqlSettings {
 				600_000,
 				"expected milliseconds, 1 to 600000",
 			),
+		),
+		maxMatchCost: number(
+			"OQL_MAX_MATCH_COST",
+			DEFAULT_MAX_MATCH_COST,
+			1,
+			1e15,
+			"expected a number from 1 to 1e15 (written out in digits)",
 		),
 	};
 }

@@ -1,6 +1,6 @@
 import type { Client, InValue, ResultSet } from "@libsql/client";
 import type { AppDeps } from "../app-env.js";
-import { DEFAULT_OQL_SETTINGS, type OqlSettings } from "../config.js";
+import { DEFAULT_MAX_MATCH_COST, DEFAULT_OQL_SETTINGS, type OqlSettings } from "../config.js";
 import type { Database } from "../db/client.js";
 import { ApiError } from "../errors.js";
 import type { CompiledColumn, CompiledQuery } from "./compiler.js";
@@ -93,7 +93,11 @@ export async function runOql(
 ): Promise<OqlResult> {
 	const started = performance.now();
 	const compiled = compileOql(deps, orgId, query, options);
-	const rows = await execute(clientOf(deps.db), compiled, oqlSettingsOf(deps).timeoutMs);
+	const settings = oqlSettingsOf(deps);
+	const client = clientOf(deps.db);
+	if (compiled.regexCost) await checkMatchCost(client, compiled.regexCost, settings);
+	const statement = { ...compiled, width: compiled.columns.length };
+	const rows = await execute(client, statement, settings.timeoutMs);
 	const shaped = shape(compiled, rows);
 	return {
 		columns: shaped.columns,
@@ -116,6 +120,37 @@ function clientOf(db: Database): Client {
 class DeadlinePassed extends Error {}
 
 /**
+ * MATCHES runs in the database (SQLite's regexp.c), where no deadline can stop it mid-statement:
+ * its work is bounded before the query runs instead. A cheap statement sums the characters each
+ * MATCHES operand holds over the org's rows in the window; times the pattern's per-character cost
+ * that is the most the regular expressions can do. Over OQL_MAX_MATCH_COST the query is refused.
+ */
+async function checkMatchCost(
+	client: Client,
+	cost: NonNullable<CompiledQuery["regexCost"]>,
+	settings: OqlSettings,
+): Promise<void> {
+	const [totals = []] = await execute(
+		client,
+		{ sql: cost.sql, params: cost.params, width: cost.charCosts.length, regex: false },
+		settings.timeoutMs,
+	);
+	const characters = cost.charCosts.map((_, i) => Number(totals[i] ?? 0));
+	const work = characters.reduce((sum, chars, i) => sum + chars * (cost.charCosts[i] as number), 0);
+	const budget = settings.maxMatchCost ?? DEFAULT_MAX_MATCH_COST;
+	if (work > budget) {
+		const text = characters.reduce((a, b) => a + b, 0);
+		throw new ApiError(
+			400,
+			"oql_range_too_large",
+			`MATCHES would read ${text} characters with a pattern costing up to ${Math.max(...cost.charCosts)} steps each ` +
+				`(${work.toExponential(1)} steps, the limit is ${budget.toExponential(1)}). ` +
+				"Narrow the time range, add conditions on other fields, or use a simpler pattern (fewer {m,n} repetitions).",
+		);
+	}
+}
+
+/**
  * Runs the statement against its deadline. libSQL has no statement timeout and its clients no
  * cancellation, so:
  * - a remote client (Workers → Turso/sqld over HTTP) is raced against a timer: at the deadline the
@@ -125,7 +160,16 @@ class DeadlinePassed extends Error {}
  * Either way the work of one statement is bounded by the org guard, the time window (≤ the maximum
  * range, on an `(org_id, time)` index) and LIMIT.
  */
-async function execute(client: Client, compiled: CompiledQuery, timeoutMs: number): Promise<unknown[][]> {
+interface Statement {
+	sql: string;
+	params: CompiledQuery["params"];
+	/** Columns per result row. */
+	width: number;
+	/** Whether it runs a MATCHES pattern (an engine error in it is the query's fault). */
+	regex: boolean;
+}
+
+async function execute(client: Client, compiled: Statement, timeoutMs: number): Promise<unknown[][]> {
 	const started = performance.now();
 	const stmt = { sql: compiled.sql, args: compiled.params as InValue[] };
 	let timer: ReturnType<typeof setTimeout> | undefined;
@@ -143,7 +187,7 @@ async function execute(client: Client, compiled: CompiledQuery, timeoutMs: numbe
 			result = await Promise.race([statement, deadline]);
 		}
 		if (performance.now() - started > timeoutMs) throw new DeadlinePassed();
-		const width = compiled.columns.length;
+		const width = compiled.width;
 		return result.rows.map((row) => Array.from({ length: width }, (_, i) => row[i]));
 	} catch (error) {
 		if (error instanceof DeadlinePassed) {
@@ -162,7 +206,7 @@ async function execute(client: Client, compiled: CompiledQuery, timeoutMs: numbe
 }
 
 /** An engine error the query itself caused, as oql_invalid_query; null for anything else (a 500). */
-function engineError(error: unknown, compiled: CompiledQuery): ApiError | null {
+function engineError(error: unknown, compiled: Statement): ApiError | null {
 	if (!(error instanceof Error)) return null;
 	const reason = (error.cause instanceof Error ? error.cause.message : error.message)
 		.replace(/^SQLITE_[A-Z_]+: /, "")

@@ -34,6 +34,7 @@ export interface WorkerEnv {
 	OTLP_MAX_CONCURRENT_PER_ORG?: string;
 	OQL_MAX_RANGE_DAYS?: string;
 	OQL_TIMEOUT_MS?: string;
+	OQL_MAX_MATCH_COST?: string;
 	KEY_CACHE?: KeyValueStore;
 }
 
