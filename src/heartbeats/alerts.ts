@@ -73,20 +73,30 @@ const CAUSE_TEXT: Record<string, string> = {
 	settings_changed: "its schedule changed",
 };
 
-/** Slack's incoming-webhook format, from the generic payload. */
+/**
+ * Text for Slack's mrkdwn: `&`, `<` and `>` escaped as Slack requires, so a monitor named
+ * `<!channel> <https://phish.test|Click>` reads as those characters, not a mention and a link.
+ */
+export function slackEscape(text: string): string {
+	return text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
+}
+
+/** Slack's incoming-webhook format, from the generic payload; every value from the payload escaped. */
 export function slackBody(payload: string): string {
 	const p = JSON.parse(payload) as StatusPayload;
-	if (p.event === "test") return JSON.stringify({ text: `Hexcovery test notification (${p.time}).` });
-	const name = p.monitor?.name || p.monitor?.slug || "?";
+	if (p.event === "test")
+		return JSON.stringify({ text: `Hexcovery test notification (${slackEscape(p.time)}).` });
+	const name = slackEscape(p.monitor?.name || p.monitor?.slug || "?");
 	const icon =
 		p.new_status === "down"
 			? ":red_circle:"
 			: p.new_status === "up"
 				? ":large_green_circle:"
 				: ":large_yellow_circle:";
-	const why = CAUSE_TEXT[p.cause ?? ""] ?? p.cause ?? "";
+	const why = slackEscape(CAUSE_TEXT[p.cause ?? ""] ?? p.cause ?? "");
+	const now = slackEscape((p.new_status ?? "").toUpperCase());
 	return JSON.stringify({
-		text: `${icon} Monitor *${name}* is ${(p.new_status ?? "").toUpperCase()} (was ${p.old_status}): ${why}. ${p.time}`,
+		text: `${icon} Monitor *${name}* is ${now} (was ${slackEscape(p.old_status ?? "")}): ${why}. ${slackEscape(p.time)}`,
 	});
 }
 
