@@ -17,6 +17,7 @@ import {
 	isTimeIdPosition,
 	type PageWindow,
 	resolveWindow,
+	timeIdInsideWindow,
 	windowJson,
 	windowShape,
 } from "../pages/window.js";
@@ -583,7 +584,7 @@ export function pageRoutes(deps: AppDeps) {
 		async (c) => {
 			const { orgId } = sessionActor(c);
 			const { cursor, limit, ...filters } = c.req.valid("query");
-			const position = cursor ? decodePageCursor("hosts", filters, cursor, isHostPosition) : null;
+			const position = cursor ? decodePageCursor("hosts", filters, cursor, isHostPosition, maxRangeMs) : null;
 			const window = position?.window ?? windowOf(filters);
 			const page = await hostsPage(deps.db, orgId, window, { limit, after: position?.after ?? null });
 			return c.json(
@@ -643,7 +644,9 @@ export function pageRoutes(deps: AppDeps) {
 		async (c) => {
 			const { orgId } = sessionActor(c);
 			const { cursor, limit, ...filters } = c.req.valid("query");
-			const position = cursor ? decodePageCursor("logs", filters, cursor, isTimeIdPosition) : null;
+			const position = cursor
+				? decodePageCursor("logs", filters, cursor, isTimeIdPosition, maxRangeMs, timeIdInsideWindow)
+				: null;
 			const window = position?.window ?? windowOf(filters);
 			const page = await logsPage(
 				deps.db,
@@ -683,7 +686,9 @@ export function pageRoutes(deps: AppDeps) {
 		async (c) => {
 			const { orgId } = sessionActor(c);
 			const { cursor, limit, ...filters } = c.req.valid("query");
-			const position = cursor ? decodePageCursor("traces", filters, cursor, isTimeIdPosition) : null;
+			const position = cursor
+				? decodePageCursor("traces", filters, cursor, isTimeIdPosition, maxRangeMs, timeIdInsideWindow)
+				: null;
 			const window = position?.window ?? windowOf(filters);
 			const page = await tracesPage(
 				deps.db,
