@@ -4,6 +4,7 @@ import type { KeyResolver } from "./auth/key-resolver.js";
 import type { Clock } from "./clock.js";
 import type { AppConfig } from "./config.js";
 import type { Database } from "./db/client.js";
+import type { WebhookTransport } from "./heartbeats/webhook-transport.js";
 import type { SyncStatementWriter } from "./ingest/writer.js";
 
 /** Everything the app needs from its runtime; each runtime (and each test) builds one. */
@@ -16,6 +17,8 @@ export interface AppDeps {
 	signAccessToken: AccessTokenSigner;
 	/** Node: OTLP rows written while decoding, over the embedded file (src/ingest/embedded-writer.ts). */
 	otlpWriter?: SyncStatementWriter;
+	/** How webhook deliveries leave (Node: resolved and checked at connect time); fetch when absent. */
+	webhookTransport?: WebhookTransport;
 	/** The caller's network address (login throttling); null when the runtime cannot tell. */
 	clientAddress: (c: Context) => string | null;
 }

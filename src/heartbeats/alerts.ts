@@ -9,6 +9,7 @@ import {
 	type NotificationChannelRow,
 	notificationChannels,
 } from "../db/schema-heartbeats.js";
+import { fetchTransport, RefusedTargetError } from "./webhook-transport.js";
 import { isSlackWebhook, webhookUrlProblem } from "./webhook-url.js";
 
 /**
@@ -36,7 +37,7 @@ export const SWEEP_DELIVERIES = 50;
 const PARALLEL_SENDS = 10;
 const USER_AGENT = "Hexcovery-Webhook/1";
 
-export type DeliveryDeps = Pick<AppDeps, "db" | "clock" | "config">;
+export type DeliveryDeps = Pick<AppDeps, "db" | "clock" | "config" | "webhookTransport">;
 
 export async function signatureOf(secret: string, body: string): Promise<string> {
 	const key = await crypto.subtle.importKey(
@@ -110,7 +111,7 @@ export interface SendResult {
 export async function sendWebhook(
 	channel: Pick<NotificationChannelRow, "url" | "secretEncrypted" | "enabled">,
 	delivery: Pick<AlertDeliveryRow, "id" | "event" | "payload">,
-	deps: Pick<AppDeps, "config">,
+	deps: Pick<AppDeps, "config" | "webhookTransport">,
 ): Promise<SendResult> {
 	if (!channel.enabled) return { ok: false, status: null, error: "channel disabled" };
 	const problem = webhookUrlProblem(channel.url, deps.config.heartbeats?.allowPrivateWebhookTargets ?? false);
@@ -127,19 +128,18 @@ export async function sendWebhook(
 			const secret = await decryptSecret(channel.secretEncrypted, deps.config.auth.totpKey);
 			headers["X-Hexcovery-Signature"] = await signatureOf(secret, body);
 		}
-		const response = await fetch(channel.url, {
+		const transport = deps.webhookTransport ?? fetchTransport;
+		const response = await transport(channel.url, {
 			method: "POST",
 			headers,
 			body,
-			redirect: "manual",
 			signal: AbortSignal.timeout(DELIVERY_TIMEOUT_MS),
 		});
-		// The answer's body is not needed; release the connection.
-		await response.body?.cancel().catch(() => {});
 		if (response.status >= 200 && response.status < 300)
 			return { ok: true, status: response.status, error: null };
 		return { ok: false, status: response.status, error: `receiver answered ${response.status}` };
 	} catch (error) {
+		if (error instanceof RefusedTargetError) return { ok: false, status: null, error: error.message };
 		const name = error instanceof Error ? error.name : "";
 		const message = name === "TimeoutError" || name === "AbortError" ? "timed out" : "could not connect";
 		return { ok: false, status: null, error: message };

@@ -308,7 +308,7 @@ export function notificationChannelRoutes(deps: AppDeps) {
 			security,
 			summary: "Send a test notification now",
 			description:
-				'POSTs `{"event":"test", …}` (signed like every delivery) once, waits for the receiver (up to 10 s) and answers with the outcome; a failed test is not retried. Disabled channels are tested too.',
+				'POSTs `{"event":"test", …}` (signed like every delivery) once, waits for the receiver (up to 10 s) and answers with the outcome; a failed test is not retried. Disabled channels are tested too. A failure is answered generically (`response_status` null, `error` "delivery failed"), whatever the cause — refused target, no connection, timeout or a non-2xx answer — so the test cannot map which addresses answer (docs/security.md).',
 			middleware: [write] as const,
 			request: { params: IdParams },
 			responses: {
@@ -354,8 +354,9 @@ export function notificationChannelRoutes(deps: AppDeps) {
 				{
 					delivery_id: delivery.id,
 					status: result.ok ? ("delivered" as const) : ("failed" as const),
-					response_status: result.status,
-					error: result.error,
+					// One answer for every failure: a test must not tell "nothing listens" from "it answered 400".
+					response_status: result.ok ? result.status : null,
+					error: result.ok ? null : "delivery failed",
 					attempted_at: toRfc3339(now),
 				},
 				200,

@@ -21,6 +21,7 @@ import { openMigratedDatabase } from "../db/node.js";
 import { assembleDeps } from "../deps.js";
 import { embeddedPathOf, openEmbeddedWriter } from "../ingest/embedded-writer.js";
 import { otlpSettingsFrom } from "../ingest/settings.js";
+import { nodeWebhookTransport } from "./webhook-node.js";
 
 export const DEFAULT_DATABASE_URL = "file:./data/hexcovery.db";
 
@@ -129,6 +130,10 @@ export async function buildNodeDeps(
 		config,
 		keyMemory,
 		clientAddress: nodeClientAddress(settings),
+	});
+	// Webhooks resolve their host name and refuse private addresses at connect time.
+	deps.webhookTransport = nodeWebhookTransport({
+		allowPrivate: config.heartbeats?.allowPrivateWebhookTargets ?? false,
 	});
 	// OTLP rows go through a dedicated connection to the same file (src/ingest/embedded-writer.ts).
 	const writerPath = options.db ? null : embeddedPathOf(databaseUrl);
