@@ -429,7 +429,10 @@ describe("notification channels", () => {
 		});
 		// One answer for every failure (docs/security.md); the delivery log keeps the detail.
 		expect(bad.json).toMatchObject({ status: "failed", response_status: null, error: "delivery failed" });
-		expect((await deliveries()).at(-1)).toMatchObject({ responseStatus: 500, error: "receiver answered 500" });
+		expect((await deliveries()).at(-1)).toMatchObject({
+			responseStatus: 500,
+			error: "receiver answered 500",
+		});
 		t.clock.advance(86_400_000);
 		await runSweep(t.deps);
 		expect(receiver.received).toHaveLength(2);
