@@ -59,7 +59,14 @@ export interface HeartbeatSettings {
 	 * link-local addresses (a receiver on the same machine, tests). Off by default.
 	 */
 	allowPrivateWebhookTargets: boolean;
+	/** HEARTBEAT_MAX_MONITORS_PER_ORG (default 1,000): a first ping beyond it is 409 `monitor_limit_reached`. */
+	maxMonitorsPerOrg?: number;
+	/** HEARTBEAT_MAX_CHANNELS_PER_ORG (default 20): a channel beyond it is 409 `channel_limit_reached`. */
+	maxChannelsPerOrg?: number;
 }
+
+export const DEFAULT_MAX_MONITORS_PER_ORG = 1_000;
+export const DEFAULT_MAX_CHANNELS_PER_ORG = 20;
 
 export interface AppConfig {
 	jwt: JwtSettings;
@@ -173,7 +180,18 @@ export function heartbeatSettingsFrom(settings: Settings): HeartbeatSettings {
 	if (raw !== "true" && raw !== "false" && raw !== "1" && raw !== "0") {
 		throw new ConfigError("WEBHOOK_ALLOW_PRIVATE_TARGETS", "invalid", "expected true or false");
 	}
-	return { allowPrivateWebhookTargets: raw === "true" || raw === "1" };
+	const count = (name: string, fallback: number) => {
+		const text = optionalText(settings, name, String(fallback));
+		const value = Number(text);
+		if (!/^\d+$/.test(text) || value < 1 || value > 1_000_000)
+			throw new ConfigError(name, "invalid", "expected a whole number from 1 to 1000000");
+		return value;
+	};
+	return {
+		allowPrivateWebhookTargets: raw === "true" || raw === "1",
+		maxMonitorsPerOrg: count("HEARTBEAT_MAX_MONITORS_PER_ORG", DEFAULT_MAX_MONITORS_PER_ORG),
+		maxChannelsPerOrg: count("HEARTBEAT_MAX_CHANNELS_PER_ORG", DEFAULT_MAX_CHANNELS_PER_ORG),
+	};
 }
 
 export function oqlSettingsFrom(settings: Settings): OqlSettings {

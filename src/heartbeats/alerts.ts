@@ -32,8 +32,14 @@ export const DELIVERY_TIMEOUT_MS = 10_000;
 export const RETRY_DELAYS_MS = [60_000, 5 * 60_000, 30 * 60_000, 2 * 3_600_000] as const;
 export const MAX_ATTEMPTS = RETRY_DELAYS_MS.length + 1;
 export const CLAIM_LEASE_MS = 2 * 60_000;
-/** Deliveries a sweep attempts at most (the rest wait for the next sweep). */
+/** Deliveries claimed per round of a sweep: one per org first, then a second per org, … */
 export const SWEEP_DELIVERIES = 50;
+/**
+ * A sweep goes on claiming rounds while deliveries are due, for up to this long (the sweep runs
+ * every minute), and at most SWEEP_MAX_DELIVERIES in all: the budget grows with the backlog.
+ */
+export const SWEEP_DELIVERY_TIME_MS = 40_000;
+export const SWEEP_MAX_DELIVERIES = 5_000;
 const PARALLEL_SENDS = 10;
 const USER_AGENT = "Hexcovery-Webhook/1";
 
@@ -174,17 +180,11 @@ export async function attemptDeliveries(
 	const now = deps.clock.now();
 	if (options.ids && options.ids.length === 0) return [];
 	const due = and(eq(alertDeliveries.status, "pending"), lte(alertDeliveries.nextAttemptAt, now));
+	// Fair across orgs: each org's oldest due delivery first, then each org's second, and so on, so
+	// one org's backlog (thousands of flapping monitors × channels) cannot delay another's alert.
 	const chosen = options.ids
 		? inArray(alertDeliveries.id, options.ids)
-		: inArray(
-				alertDeliveries.id,
-				db
-					.select({ id: alertDeliveries.id })
-					.from(alertDeliveries)
-					.where(due)
-					.orderBy(alertDeliveries.nextAttemptAt)
-					.limit(options.limit ?? SWEEP_DELIVERIES),
-			);
+		: sql`${alertDeliveries.id} IN (SELECT id FROM (SELECT id, next_attempt_at, row_number() OVER (PARTITION BY org_id ORDER BY next_attempt_at, id) AS turn FROM alert_deliveries WHERE status = 'pending' AND next_attempt_at <= ${now}) ORDER BY turn, next_attempt_at, id LIMIT ${options.limit ?? SWEEP_DELIVERIES})`;
 	const claimed = await db
 		.update(alertDeliveries)
 		.set({
@@ -214,10 +214,19 @@ export async function attemptDeliveries(
 		const updates = slice.map((d, j) => {
 			const change = afterAttempt(d, results[j] as SendResult, finished);
 			outcomes.push({ ...d, ...change });
-			return db
-				.update(alertDeliveries)
-				.set(change)
-				.where(and(eq(alertDeliveries.id, d.id), eq(alertDeliveries.attempts, d.attempts)));
+			return (
+				db
+					.update(alertDeliveries)
+					.set(change)
+					// Still pending: a delivery superseded by a later flip meanwhile keeps that outcome.
+					.where(
+						and(
+							eq(alertDeliveries.id, d.id),
+							eq(alertDeliveries.attempts, d.attempts),
+							eq(alertDeliveries.status, "pending"),
+						),
+					)
+			);
 		});
 		await db.batch(updates as [(typeof updates)[number], ...typeof updates]);
 	}
@@ -230,6 +239,23 @@ async function channelsById(db: Database, ids: string[]): Promise<Map<string, No
 		.from(notificationChannels)
 		.where(inArray(notificationChannels.id, [...new Set(ids)]));
 	return new Map(rows.map((r) => [r.id, r]));
+}
+
+/**
+ * The sweep's deliveries: fair rounds of SWEEP_DELIVERIES while any are due, within
+ * SWEEP_DELIVERY_TIME_MS of wall time and SWEEP_MAX_DELIVERIES in all.
+ */
+export async function sweepDeliveries(deps: DeliveryDeps): Promise<AlertDeliveryRow[]> {
+	const started = performance.now();
+	const outcomes: AlertDeliveryRow[] = [];
+	while (outcomes.length < SWEEP_MAX_DELIVERIES && performance.now() - started < SWEEP_DELIVERY_TIME_MS) {
+		const round = await attemptDeliveries(deps, {
+			limit: Math.min(SWEEP_DELIVERIES, SWEEP_MAX_DELIVERIES - outcomes.length),
+		});
+		if (round.length === 0) break;
+		outcomes.push(...round);
+	}
+	return outcomes;
 }
 
 /** For the deferred attempt after a ping: never rejects (it runs detached on Node). */

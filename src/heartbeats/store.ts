@@ -1,4 +1,4 @@
-import { type AnyColumn, and, eq, isNull, type SQL, sql } from "drizzle-orm";
+import { type AnyColumn, and, count, eq, isNull, type SQL, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { Clock } from "../clock.js";
 import type { Database } from "../db/client.js";
@@ -133,6 +133,21 @@ RETURNING id`,
 	);
 }
 
+/**
+ * Collapses a flapping monitor's alerts: its deliveries still pending (new, waiting for a retry, or
+ * in flight — a sender then records nothing over it) are closed as `failed` "superseded by a later
+ * flip" when a new flip is queued, so a receiver gets the latest state instead of every flip in
+ * turn (a monitor flapping every minute towards a failing receiver would otherwise pile up one
+ * delivery per flip and channel, each retried five times). Only if the transition's write matched.
+ */
+function supersedeDeliveries(db: Database, monitorId: string, rev: number) {
+	return db.run(
+		sql`UPDATE alert_deliveries SET status = 'failed', error = 'superseded by a later flip', next_attempt_at = NULL
+WHERE monitor_id = ${monitorId} AND status = 'pending'
+AND EXISTS (SELECT 1 FROM monitors m WHERE m.id = ${monitorId} AND m.rev = ${rev})`,
+	);
+}
+
 type Item = BatchItem<"sqlite">;
 
 /**
@@ -216,6 +231,7 @@ export function transitionStatements(
 		const flipId = newId("flp");
 		items.push(insertFlip(db, row.id, rev, flipId, now, t.flip));
 		if (alerts(t.flip)) {
+			items.push(supersedeDeliveries(db, row.id, rev));
 			deliveriesAt = items.length;
 			items.push(insertDeliveries(db, after, rev, flipId, now, t.flip));
 		}
@@ -252,6 +268,8 @@ export interface PingInput {
 	event: PingEvent;
 	/** Settings for a monitor this ping creates; ignored when the monitor exists. */
 	creation: MonitorSettings;
+	/** Monitors the org may have; a first ping beyond is refused (409 `monitor_limit_reached`). */
+	maxMonitorsPerOrg: number;
 	record: PingRecord;
 }
 
@@ -316,6 +334,15 @@ export async function recordPing(db: Database, clock: Clock, input: PingInput): 
 }
 
 async function createWithPing(db: Database, input: PingInput, now: number): Promise<PingOutcome | null> {
+	// Counted before the insert: first pings racing at the limit may pass it by their number.
+	const [counted] = await db.select({ n: count() }).from(monitors).where(eq(monitors.orgId, input.orgId));
+	if ((counted?.n ?? 0) >= input.maxMonitorsPerOrg) {
+		throw new ApiError(
+			409,
+			"monitor_limit_reached",
+			`An organization has at most ${input.maxMonitorsPerOrg} monitors (HEARTBEAT_MAX_MONITORS_PER_ORG); delete unused ones or ping an existing slug.`,
+		);
+	}
 	const s = input.creation;
 	const t = applyPing(s, INITIAL_STATE, input.event, now);
 	const id = newId("mon");

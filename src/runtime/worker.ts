@@ -30,6 +30,8 @@ export interface WorkerEnv {
 	SETUP_TOKEN?: string;
 	ALLOWED_ORIGINS?: string;
 	WEBHOOK_ALLOW_PRIVATE_TARGETS?: string;
+	HEARTBEAT_MAX_MONITORS_PER_ORG?: string;
+	HEARTBEAT_MAX_CHANNELS_PER_ORG?: string;
 	OTLP_MAX_BODY_BYTES?: string;
 	OTLP_MAX_CONCURRENT_PER_ORG?: string;
 	OQL_MAX_RANGE_DAYS?: string;

@@ -9,6 +9,7 @@ import type { LookupAddress } from "node:dns";
 import { eq } from "drizzle-orm";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { alertDeliveries } from "../../src/db/schema.js";
+import { sendWebhook } from "../../src/heartbeats/alerts.js";
 import { isPrivateAddress } from "../../src/heartbeats/webhook-url.js";
 import { nodeWebhookTransport, type Resolve } from "../../src/runtime/webhook-node.js";
 import { FakeClock } from "../support/clock.js";
@@ -76,7 +77,15 @@ describe("webhook SSRF through host names (finding 4)", () => {
 			.select()
 			.from(alertDeliveries)
 			.where(eq(alertDeliveries.event, "test"));
-		expect(delivery).toMatchObject({ status: "failed", error: "the target address is not allowed" });
+		expect(delivery).toMatchObject({ status: "failed", responseStatus: null, error: "delivery failed" });
+		// An alert (not a test) to the same target records why it was not sent.
+		const alert = await sendWebhook(
+			{ url: `http://internal.example:${port()}/admin`, secretEncrypted: null, enabled: true },
+			{ id: 1, event: "monitor.status_changed", payload: "{}" },
+			t.deps,
+		);
+		expect(alert).toEqual({ ok: false, status: null, error: "the target address is not allowed" });
+		expect(receiver.received).toHaveLength(0);
 	});
 
 	it("refused, unreachable and a receiver's 400 all answer the same: no reachability oracle", async () => {
@@ -104,8 +113,14 @@ describe("webhook SSRF through host names (finding 4)", () => {
 			expect(answer.json.status, name).toBe("failed");
 		}
 		expect(lookups).toEqual(["metadata.example", "mixed.example", "mapped.example", "ula.example"]);
-		const errors = await t.deps.db.select({ error: alertDeliveries.error }).from(alertDeliveries);
-		expect(errors.map((e) => e.error)).toEqual(Array(4).fill("the target address is not allowed"));
+		for (const name of ["metadata.example", "mixed.example", "mapped.example", "ula.example"]) {
+			const alert = await sendWebhook(
+				{ url: `http://${name}:${port()}/`, secretEncrypted: null, enabled: true },
+				{ id: 1, event: "monitor.status_changed", payload: "{}" },
+				t.deps,
+			);
+			expect(alert.error, name).toBe("the target address is not allowed");
+		}
 		expect(receiver.received).toHaveLength(0);
 	});
 

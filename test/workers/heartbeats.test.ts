@@ -10,10 +10,20 @@ import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { encryptSecret, parseEncryptionKey } from "../../src/auth/totp.js";
 import { alertDeliveries, monitorFlips, monitors, notificationChannels, users } from "../../src/db/schema.js";
+import { sendWebhook } from "../../src/heartbeats/alerts.js";
 import { nextDueAfter, scheduleProblem } from "../../src/heartbeats/schedule.js";
 import { newId } from "../../src/ids.js";
 import worker from "../../src/runtime/worker.js";
-import { db, expectError, expectOk, mintToken, ORIGIN, orgWithKey, workerFetch } from "./support.js";
+import {
+	db,
+	expectError,
+	expectOk,
+	mintToken,
+	ORIGIN,
+	orgWithKey,
+	workerFetch,
+	workerLikeDeps,
+} from "./support.js";
 
 const SINK = "http://hooks.test";
 
@@ -253,6 +263,17 @@ describe("heartbeats through the Worker", () => {
 		);
 		expect(answer).toMatchObject({ status: "failed", response_status: null, error: "delivery failed" });
 		const [delivery] = await db.select().from(alertDeliveries).where(eq(alertDeliveries.channelId, id));
-		expect(delivery?.error).toMatch(/local or private address/);
+		expect(delivery).toMatchObject({ status: "failed", responseStatus: null, error: "delivery failed" });
+		// What the sender decided, before any fetch: refused by the literal rule.
+		const sent = await sendWebhook(
+			{ url: "http://169.254.169.254/latest/meta-data/", secretEncrypted: null, enabled: true },
+			{ id: 1, event: "monitor.status_changed", payload: "{}" },
+			workerLikeDeps(),
+		);
+		expect(sent).toMatchObject({
+			ok: false,
+			status: null,
+			error: expect.stringMatching(/local or private address/),
+		});
 	});
 });
