@@ -9,12 +9,18 @@ export interface OtlpSettings {
 	maxConcurrentPerOrg: number;
 	/** Attributes kept per record, resource and scope; the rest are dropped and reported. */
 	attributeLimits: AttributeLimits;
+	/** Bytes of exports one org may send per second, on average, per process or isolate (then 429). */
+	orgBytesPerSecond: number;
+	/** The burst above that average (at least one body of maxBodyBytes). */
+	orgByteBurst: number;
 }
 
 export const DEFAULT_OTLP_SETTINGS: OtlpSettings = {
 	maxBodyBytes: 16 * 1024 * 1024,
 	maxConcurrentPerOrg: 16,
 	attributeLimits: DEFAULT_ATTRIBUTE_LIMITS,
+	orgBytesPerSecond: 8 * 1024 * 1024,
+	orgByteBurst: 32 * 1024 * 1024,
 };
 
 function positiveInteger(settings: Settings, name: string, fallback: number): number {
@@ -27,7 +33,8 @@ function positiveInteger(settings: Settings, name: string, fallback: number): nu
 
 /**
  * OTLP_MAX_BODY_BYTES (default 16 MiB), OTLP_MAX_CONCURRENT_PER_ORG (default 16) and
- * OTLP_MAX_ATTRIBUTES_PER_RECORD|RESOURCE|SCOPE (default 256 each).
+ * OTLP_MAX_ATTRIBUTES_PER_RECORD|RESOURCE|SCOPE (default 256 each), OTLP_ORG_BYTES_PER_SECOND
+ * (default 8 MiB) and OTLP_ORG_BYTE_BURST (default 32 MiB).
  */
 export function otlpSettingsFrom(settings: Settings): OtlpSettings {
 	return {
@@ -50,5 +57,11 @@ export function otlpSettingsFrom(settings: Settings): OtlpSettings {
 			),
 			perScope: positiveInteger(settings, "OTLP_MAX_ATTRIBUTES_PER_SCOPE", DEFAULT_ATTRIBUTE_LIMITS.perScope),
 		},
+		orgBytesPerSecond: positiveInteger(
+			settings,
+			"OTLP_ORG_BYTES_PER_SECOND",
+			DEFAULT_OTLP_SETTINGS.orgBytesPerSecond,
+		),
+		orgByteBurst: positiveInteger(settings, "OTLP_ORG_BYTE_BURST", DEFAULT_OTLP_SETTINGS.orgByteBurst),
 	};
 }
