@@ -5,6 +5,7 @@ import type { Clock } from "./clock.js";
 import type { AppConfig } from "./config.js";
 import type { Database } from "./db/client.js";
 import type { HeavyReads } from "./db/reads.js";
+import type { WebhookTransport } from "./heartbeats/webhook-transport.js";
 import type { GroupCommitWriter } from "./ingest/writer.js";
 
 /** Everything the app needs from its runtime; each runtime (and each test) builds one. */
@@ -22,6 +23,8 @@ export interface AppDeps {
 	 * heartbeat pings go through it; without it (Workers, tests over a plain client) they use `db`.
 	 */
 	writer?: GroupCommitWriter;
+	/** How webhook deliveries leave (Node: resolved and checked at connect time); fetch when absent. */
+	webhookTransport?: WebhookTransport;
 	/** The caller's network address (login throttling); null when the runtime cannot tell. */
 	clientAddress: (c: Context) => string | null;
 }

@@ -5,6 +5,7 @@ import { requestId } from "hono/request-id";
 import type { AppDeps, AppEnv } from "./app-env.js";
 import { ApiError, errorResponse, handleError, notFound } from "./errors.js";
 import { registerSecuritySchemes, validationHook } from "./http/openapi.js";
+import { securityHeaders } from "./http/security-headers.js";
 import { annotationRoutes } from "./routes/annotations.js";
 import { apiKeyRoutes } from "./routes/api-keys.js";
 import { authRoutes } from "./routes/auth.js";
@@ -25,6 +26,9 @@ import { userRoutes } from "./routes/users.js";
 /** The one Hono app, for every runtime. It imports nothing runtime-specific: `deps` carries it all. */
 export function createApp(deps: AppDeps) {
 	const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+	app.use(securityHeaders);
+	// A client's X-Request-Id is kept only when it is 1–128 characters of [A-Za-z0-9_=-] (Hono's
+	// check); anything else (spaces, CR/LF, quotes, markup, longer) is replaced by a fresh UUID.
 	app.use(requestId({ limitLength: 128 }));
 	// Before methodNotAllowed, so the ping paths' 405s carry it too.
 	app.use("/api/v1/heartbeat/*", pingBodyLimitHeader);

@@ -63,7 +63,14 @@ export interface HeartbeatSettings {
 	 * link-local addresses (a receiver on the same machine, tests). Off by default.
 	 */
 	allowPrivateWebhookTargets: boolean;
+	/** HEARTBEAT_MAX_MONITORS_PER_ORG (default 1,000): a first ping beyond it is 409 `monitor_limit_reached`. */
+	maxMonitorsPerOrg?: number;
+	/** HEARTBEAT_MAX_CHANNELS_PER_ORG (default 20): a channel beyond it is 409 `channel_limit_reached`. */
+	maxChannelsPerOrg?: number;
 }
+
+export const DEFAULT_MAX_MONITORS_PER_ORG = 1_000;
+export const DEFAULT_MAX_CHANNELS_PER_ORG = 20;
 
 export interface AppConfig {
 	jwt: JwtSettings;
@@ -84,9 +91,20 @@ export interface OqlSettings {
 	maxRangeDays: number;
 	/** OQL_TIMEOUT_MS: a statement still running after this answers 503 `query_timeout` (default 10,000). */
 	timeoutMs: number;
+	/**
+	 * OQL_MAX_MATCH_COST: the most work a statement's MATCHES may do, as characters of text in the
+	 * window × the pattern's per-character cost (its states squared); beyond it, 400
+	 * `oql_range_too_large` before anything runs. Default 10^10, about 2.5 s of worst-case matching.
+	 */
+	maxMatchCost?: number;
 }
 
-export const DEFAULT_OQL_SETTINGS: OqlSettings = { maxRangeDays: 31, timeoutMs: 10_000 };
+export const DEFAULT_MAX_MATCH_COST = 1e10;
+export const DEFAULT_OQL_SETTINGS: OqlSettings = {
+	maxRangeDays: 31,
+	timeoutMs: 10_000,
+	maxMatchCost: DEFAULT_MAX_MATCH_COST,
+};
 
 /** The raw settings both runtimes read (process.env on Node, the Worker's env). */
 export type Settings = Record<string, unknown>;
@@ -171,7 +189,18 @@ export function heartbeatSettingsFrom(settings: Settings): HeartbeatSettings {
 	if (raw !== "true" && raw !== "false" && raw !== "1" && raw !== "0") {
 		throw new ConfigError("WEBHOOK_ALLOW_PRIVATE_TARGETS", "invalid", "expected true or false");
 	}
-	return { allowPrivateWebhookTargets: raw === "true" || raw === "1" };
+	const count = (name: string, fallback: number) => {
+		const text = optionalText(settings, name, String(fallback));
+		const value = Number(text);
+		if (!/^\d+$/.test(text) || value < 1 || value > 1_000_000)
+			throw new ConfigError(name, "invalid", "expected a whole number from 1 to 1000000");
+		return value;
+	};
+	return {
+		allowPrivateWebhookTargets: raw === "true" || raw === "1",
+		maxMonitorsPerOrg: count("HEARTBEAT_MAX_MONITORS_PER_ORG", DEFAULT_MAX_MONITORS_PER_ORG),
+		maxChannelsPerOrg: count("HEARTBEAT_MAX_CHANNELS_PER_ORG", DEFAULT_MAX_CHANNELS_PER_ORG),
+	};
 }
 
 /** A non-negative decimal setting within [min, max], or the fallback when unset. */
@@ -210,6 +239,13 @@ export function oqlSettingsFrom(settings: Settings): OqlSettings {
 				600_000,
 				"expected milliseconds, 1 to 600000",
 			),
+		),
+		maxMatchCost: number(
+			"OQL_MAX_MATCH_COST",
+			DEFAULT_MAX_MATCH_COST,
+			1,
+			1e15,
+			"expected a number from 1 to 1e15 (written out in digits)",
 		),
 	};
 }

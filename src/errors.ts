@@ -9,6 +9,8 @@ export type ErrorCode =
 	| "not_found"
 	| "method_not_allowed"
 	| "conflict"
+	| "monitor_limit_reached"
+	| "channel_limit_reached"
 	| "payload_too_large"
 	| "unsupported_media_type"
 	| "rate_limited"

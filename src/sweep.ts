@@ -9,7 +9,9 @@ import { pruneExpiredSessions, THROTTLE_SETTINGS } from "./services/sessions.js"
  * The periodic housekeeping both runtimes run once a minute (a Workers Cron Trigger; a timer on
  * Node). Every task is idempotent, so overlapping sweeps are harmless.
  */
-export async function runSweep(deps: Pick<AppDeps, "db" | "clock" | "config">): Promise<void> {
+export async function runSweep(
+	deps: Pick<AppDeps, "db" | "clock" | "config" | "webhookTransport">,
+): Promise<void> {
 	const now = deps.clock.now();
 	await pruneExpiredSessions(deps.db, now);
 	await deps.db

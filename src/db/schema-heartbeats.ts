@@ -152,6 +152,8 @@ export const alertDeliveries = sqliteTable(
 	},
 	(t) => [
 		index("alert_deliveries_pending_idx").on(t.nextAttemptAt).where(sql`${t.status} = 'pending'`),
+		// A new flip supersedes its monitor's waiting deliveries (src/heartbeats/store.ts).
+		index("alert_deliveries_monitor_pending_idx").on(t.monitorId).where(sql`${t.status} = 'pending'`),
 		index("alert_deliveries_org_created_idx").on(t.orgId, t.createdAt),
 		index("alert_deliveries_channel_idx").on(t.channelId, t.id),
 	],

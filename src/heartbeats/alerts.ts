@@ -9,6 +9,7 @@ import {
 	type NotificationChannelRow,
 	notificationChannels,
 } from "../db/schema-heartbeats.js";
+import { fetchTransport, RefusedTargetError } from "./webhook-transport.js";
 import { isSlackWebhook, webhookUrlProblem } from "./webhook-url.js";
 
 /**
@@ -31,12 +32,18 @@ export const DELIVERY_TIMEOUT_MS = 10_000;
 export const RETRY_DELAYS_MS = [60_000, 5 * 60_000, 30 * 60_000, 2 * 3_600_000] as const;
 export const MAX_ATTEMPTS = RETRY_DELAYS_MS.length + 1;
 export const CLAIM_LEASE_MS = 2 * 60_000;
-/** Deliveries a sweep attempts at most (the rest wait for the next sweep). */
+/** Deliveries claimed per round of a sweep: one per org first, then a second per org, … */
 export const SWEEP_DELIVERIES = 50;
+/**
+ * A sweep goes on claiming rounds while deliveries are due, for up to this long (the sweep runs
+ * every minute), and at most SWEEP_MAX_DELIVERIES in all: the budget grows with the backlog.
+ */
+export const SWEEP_DELIVERY_TIME_MS = 40_000;
+export const SWEEP_MAX_DELIVERIES = 5_000;
 const PARALLEL_SENDS = 10;
 const USER_AGENT = "Hexcovery-Webhook/1";
 
-export type DeliveryDeps = Pick<AppDeps, "db" | "clock" | "config">;
+export type DeliveryDeps = Pick<AppDeps, "db" | "clock" | "config" | "webhookTransport">;
 
 export async function signatureOf(secret: string, body: string): Promise<string> {
 	const key = await crypto.subtle.importKey(
@@ -73,20 +80,30 @@ const CAUSE_TEXT: Record<string, string> = {
 	settings_changed: "its schedule changed",
 };
 
-/** Slack's incoming-webhook format, from the generic payload. */
+/**
+ * Text for Slack's mrkdwn: `&`, `<` and `>` escaped as Slack requires, so a monitor named
+ * `<!channel> <https://phish.test|Click>` reads as those characters, not a mention and a link.
+ */
+export function slackEscape(text: string): string {
+	return text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
+}
+
+/** Slack's incoming-webhook format, from the generic payload; every value from the payload escaped. */
 export function slackBody(payload: string): string {
 	const p = JSON.parse(payload) as StatusPayload;
-	if (p.event === "test") return JSON.stringify({ text: `Hexcovery test notification (${p.time}).` });
-	const name = p.monitor?.name || p.monitor?.slug || "?";
+	if (p.event === "test")
+		return JSON.stringify({ text: `Hexcovery test notification (${slackEscape(p.time)}).` });
+	const name = slackEscape(p.monitor?.name || p.monitor?.slug || "?");
 	const icon =
 		p.new_status === "down"
 			? ":red_circle:"
 			: p.new_status === "up"
 				? ":large_green_circle:"
 				: ":large_yellow_circle:";
-	const why = CAUSE_TEXT[p.cause ?? ""] ?? p.cause ?? "";
+	const why = slackEscape(CAUSE_TEXT[p.cause ?? ""] ?? p.cause ?? "");
+	const now = slackEscape((p.new_status ?? "").toUpperCase());
 	return JSON.stringify({
-		text: `${icon} Monitor *${name}* is ${(p.new_status ?? "").toUpperCase()} (was ${p.old_status}): ${why}. ${p.time}`,
+		text: `${icon} Monitor *${name}* is ${now} (was ${slackEscape(p.old_status ?? "")}): ${why}. ${slackEscape(p.time)}`,
 	});
 }
 
@@ -100,7 +117,7 @@ export interface SendResult {
 export async function sendWebhook(
 	channel: Pick<NotificationChannelRow, "url" | "secretEncrypted" | "enabled">,
 	delivery: Pick<AlertDeliveryRow, "id" | "event" | "payload">,
-	deps: Pick<AppDeps, "config">,
+	deps: Pick<AppDeps, "config" | "webhookTransport">,
 ): Promise<SendResult> {
 	if (!channel.enabled) return { ok: false, status: null, error: "channel disabled" };
 	const problem = webhookUrlProblem(channel.url, deps.config.heartbeats?.allowPrivateWebhookTargets ?? false);
@@ -117,19 +134,18 @@ export async function sendWebhook(
 			const secret = await decryptSecret(channel.secretEncrypted, deps.config.auth.totpKey);
 			headers["X-Hexcovery-Signature"] = await signatureOf(secret, body);
 		}
-		const response = await fetch(channel.url, {
+		const transport = deps.webhookTransport ?? fetchTransport;
+		const response = await transport(channel.url, {
 			method: "POST",
 			headers,
 			body,
-			redirect: "manual",
 			signal: AbortSignal.timeout(DELIVERY_TIMEOUT_MS),
 		});
-		// The answer's body is not needed; release the connection.
-		await response.body?.cancel().catch(() => {});
 		if (response.status >= 200 && response.status < 300)
 			return { ok: true, status: response.status, error: null };
 		return { ok: false, status: response.status, error: `receiver answered ${response.status}` };
 	} catch (error) {
+		if (error instanceof RefusedTargetError) return { ok: false, status: null, error: error.message };
 		const name = error instanceof Error ? error.name : "";
 		const message = name === "TimeoutError" || name === "AbortError" ? "timed out" : "could not connect";
 		return { ok: false, status: null, error: message };
@@ -164,17 +180,11 @@ export async function attemptDeliveries(
 	const now = deps.clock.now();
 	if (options.ids && options.ids.length === 0) return [];
 	const due = and(eq(alertDeliveries.status, "pending"), lte(alertDeliveries.nextAttemptAt, now));
+	// Fair across orgs: each org's oldest due delivery first, then each org's second, and so on, so
+	// one org's backlog (thousands of flapping monitors × channels) cannot delay another's alert.
 	const chosen = options.ids
 		? inArray(alertDeliveries.id, options.ids)
-		: inArray(
-				alertDeliveries.id,
-				db
-					.select({ id: alertDeliveries.id })
-					.from(alertDeliveries)
-					.where(due)
-					.orderBy(alertDeliveries.nextAttemptAt)
-					.limit(options.limit ?? SWEEP_DELIVERIES),
-			);
+		: sql`${alertDeliveries.id} IN (SELECT id FROM (SELECT id, next_attempt_at, row_number() OVER (PARTITION BY org_id ORDER BY next_attempt_at, id) AS turn FROM alert_deliveries WHERE status = 'pending' AND next_attempt_at <= ${now}) ORDER BY turn, next_attempt_at, id LIMIT ${options.limit ?? SWEEP_DELIVERIES})`;
 	const claimed = await db
 		.update(alertDeliveries)
 		.set({
@@ -204,10 +214,19 @@ export async function attemptDeliveries(
 		const updates = slice.map((d, j) => {
 			const change = afterAttempt(d, results[j] as SendResult, finished);
 			outcomes.push({ ...d, ...change });
-			return db
-				.update(alertDeliveries)
-				.set(change)
-				.where(and(eq(alertDeliveries.id, d.id), eq(alertDeliveries.attempts, d.attempts)));
+			return (
+				db
+					.update(alertDeliveries)
+					.set(change)
+					// Still pending: a delivery superseded by a later flip meanwhile keeps that outcome.
+					.where(
+						and(
+							eq(alertDeliveries.id, d.id),
+							eq(alertDeliveries.attempts, d.attempts),
+							eq(alertDeliveries.status, "pending"),
+						),
+					)
+			);
 		});
 		await db.batch(updates as [(typeof updates)[number], ...typeof updates]);
 	}
@@ -220,6 +239,23 @@ async function channelsById(db: Database, ids: string[]): Promise<Map<string, No
 		.from(notificationChannels)
 		.where(inArray(notificationChannels.id, [...new Set(ids)]));
 	return new Map(rows.map((r) => [r.id, r]));
+}
+
+/**
+ * The sweep's deliveries: fair rounds of SWEEP_DELIVERIES while any are due, within
+ * SWEEP_DELIVERY_TIME_MS of wall time and SWEEP_MAX_DELIVERIES in all.
+ */
+export async function sweepDeliveries(deps: DeliveryDeps): Promise<AlertDeliveryRow[]> {
+	const started = performance.now();
+	const outcomes: AlertDeliveryRow[] = [];
+	while (outcomes.length < SWEEP_MAX_DELIVERIES && performance.now() - started < SWEEP_DELIVERY_TIME_MS) {
+		const round = await attemptDeliveries(deps, {
+			limit: Math.min(SWEEP_DELIVERIES, SWEEP_MAX_DELIVERIES - outcomes.length),
+		});
+		if (round.length === 0) break;
+		outcomes.push(...round);
+	}
+	return outcomes;
 }
 
 /** For the deferred attempt after a ping: never rejects (it runs detached on Node). */

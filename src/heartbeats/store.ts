@@ -1,5 +1,5 @@
 import type { InValue } from "@libsql/client";
-import { type AnyColumn, and, eq, getTableColumns, isNull, type SQL, sql } from "drizzle-orm";
+import { type AnyColumn, and, count, eq, getTableColumns, isNull, type SQL, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { Clock } from "../clock.js";
 import type { Database } from "../db/client.js";
@@ -136,6 +136,21 @@ RETURNING id`,
 	);
 }
 
+/**
+ * Collapses a flapping monitor's alerts: its deliveries still pending (new, waiting for a retry, or
+ * in flight — a sender then records nothing over it) are closed as `failed` "superseded by a later
+ * flip" when a new flip is queued, so a receiver gets the latest state instead of every flip in
+ * turn (a monitor flapping every minute towards a failing receiver would otherwise pile up one
+ * delivery per flip and channel, each retried five times). Only if the transition's write matched.
+ */
+function supersedeDeliveries(db: Database, monitorId: string, rev: number) {
+	return db.run(
+		sql`UPDATE alert_deliveries SET status = 'failed', error = 'superseded by a later flip', next_attempt_at = NULL
+WHERE monitor_id = ${monitorId} AND status = 'pending'
+AND EXISTS (SELECT 1 FROM monitors m WHERE m.id = ${monitorId} AND m.rev = ${rev})`,
+	);
+}
+
 type Item = BatchItem<"sqlite">;
 
 /**
@@ -219,6 +234,7 @@ export function transitionStatements(
 		const flipId = newId("flp");
 		items.push(insertFlip(db, row.id, rev, flipId, now, t.flip));
 		if (alerts(t.flip)) {
+			items.push(supersedeDeliveries(db, row.id, rev));
 			deliveriesAt = items.length;
 			items.push(insertDeliveries(db, after, rev, flipId, now, t.flip));
 		}
@@ -259,6 +275,8 @@ export interface PingInput {
 	event: PingEvent;
 	/** Settings for a monitor this ping creates; ignored when the monitor exists. */
 	creation: MonitorSettings;
+	/** Monitors the org may have; a first ping beyond is refused (409 `monitor_limit_reached`). */
+	maxMonitorsPerOrg: number;
 	record: PingRecord;
 }
 
@@ -306,8 +324,14 @@ function monitorFromDriver(raw: Record<string, unknown>): MonitorRow {
 	return row as MonitorRow;
 }
 
-function planPing(db: Database, row: MonitorRow | undefined, input: PingInput, now: number): PingPlan {
-	if (!row) return planCreateWithPing(db, input, now);
+function planPing(
+	db: Database,
+	row: MonitorRow | undefined,
+	input: PingInput,
+	now: number,
+	countMonitors: () => number,
+): PingPlan {
+	if (!row) return planCreateWithPing(db, input, now, countMonitors());
 	if (input.event.kind === "log") {
 		// No state change: no compare-and-set, just the next ping number and the ping.
 		return {
@@ -375,7 +399,9 @@ export async function recordPing(
 			const find = findMonitorSql;
 			outcome = await writer.submit((tx) => {
 				const raw = tx.all(find, [input.orgId, input.slug, 1])[0];
-				const plan = planPing(db, raw && monitorFromDriver(raw), input, clock.now());
+				const plan = planPing(db, raw && monitorFromDriver(raw), input, clock.now(), () =>
+					Number(tx.all(COUNT_MONITORS_SQL, [input.orgId])[0]?.n ?? 0),
+				);
 				const results = plan.items.map((item) => {
 					const query = queryOf(item);
 					return { rows: tx.all(query.sql, query.params as InValue[]) };
@@ -384,7 +410,8 @@ export async function recordPing(
 			});
 		} else {
 			const row = await findMonitor(db, input.orgId, input.slug);
-			const plan = planPing(db, row, input, clock.now());
+			const existing = row ? 0 : ((await monitorCountQuery(db, input.orgId))[0]?.n ?? 0);
+			const plan = planPing(db, row, input, clock.now(), () => existing);
 			outcome = plan.outcome(await runBatch(db, plan.items));
 		}
 		// null: another request created the monitor first, or changed it in between: again.
@@ -395,7 +422,29 @@ export async function recordPing(
 	});
 }
 
-function planCreateWithPing(db: Database, input: PingInput, now: number): PingPlan {
+/**
+ * The org's monitor count, read only when a ping would create a monitor (a first ping), so the
+ * one-read-one-write budget of a ping to an existing monitor is unchanged.
+ */
+function monitorCountQuery(db: Database, orgId: string) {
+	return db.select({ n: count() }).from(monitors).where(eq(monitors.orgId, orgId));
+}
+
+const COUNT_MONITORS_SQL = "SELECT count(*) AS n FROM monitors WHERE org_id = ?";
+
+function checkMonitorLimit(existing: number, input: PingInput): void {
+	// Counted before the insert: first pings racing at the limit may pass it by their number.
+	if (existing >= input.maxMonitorsPerOrg) {
+		throw new ApiError(
+			409,
+			"monitor_limit_reached",
+			`An organization has at most ${input.maxMonitorsPerOrg} monitors (HEARTBEAT_MAX_MONITORS_PER_ORG); delete unused ones or ping an existing slug.`,
+		);
+	}
+}
+
+function planCreateWithPing(db: Database, input: PingInput, now: number, existing: number): PingPlan {
+	checkMonitorLimit(existing, input);
 	const s = input.creation;
 	const t = applyPing(s, INITIAL_STATE, input.event, now);
 	const id = newId("mon");

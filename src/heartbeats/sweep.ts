@@ -1,7 +1,7 @@
 import { and, asc, isNotNull, lte, sql } from "drizzle-orm";
 import type { Database } from "../db/client.js";
 import { type MonitorRow, monitors } from "../db/schema-heartbeats.js";
-import { attemptDeliveries, type DeliveryDeps } from "./alerts.js";
+import { type DeliveryDeps, sweepDeliveries } from "./alerts.js";
 import { evaluate } from "./state.js";
 import { runBatch, settingsOf, stateOf, transitionStatements } from "./store.js";
 
@@ -10,7 +10,8 @@ import { runBatch, settingsOf, stateOf, transitionStatements } from "./store.js"
  * 1. flip overdue monitors — one indexed range read on `alert_after`, in batches of SWEEP_BATCH;
  *    each monitor is re-evaluated from the row just read and written with a compare-and-set on `rev`,
  *    so a ping that arrived in between wins and two overlapping sweeps flip a monitor once;
- * 2. attempt the alert deliveries that are due (new ones and retries);
+ * 2. attempt the alert deliveries that are due (new ones and retries), fairly across orgs, in
+ *    rounds while the backlog lasts and the time budget allows (src/heartbeats/alerts.ts);
  * 3. prune: pings beyond the newest MAX_PINGS_PER_MONITOR per monitor, and pings, flips and finished
  *    deliveries older than the org's retention, each in bounded batches (a backlog shrinks sweep by sweep).
  * The work grows with the overdue monitors, not with all monitors.
@@ -34,7 +35,7 @@ export interface HeartbeatSweepReport {
 
 export async function sweepHeartbeats(deps: DeliveryDeps): Promise<HeartbeatSweepReport> {
 	const { examined, flipped } = await flipOverdue(deps.db, deps.clock.now());
-	const attempted = await attemptDeliveries(deps);
+	const attempted = await sweepDeliveries(deps);
 	const prunedPings = await prunePings(deps.db);
 	await pruneAged(deps.db, deps.clock.now());
 	return {

@@ -1,10 +1,11 @@
 /**
  * Which URLs a notification channel may deliver to. Only http(s). Unless the deployment allows it
- * (WEBHOOK_ALLOW_PRIVATE_TARGETS=true), obviously local targets are refused: `localhost` and
- * `*.localhost`, and IP literals in loopback, private, link-local (cloud metadata), CGNAT,
- * unspecified and multicast ranges, IPv4 and IPv6 (IPv4-mapped addresses included). A hostname that
- * resolves to a private address cannot be seen from here: this is a guard against mistakes and the
- * obvious probes, not a full SSRF defence (on Workers, fetch cannot reach private networks anyway).
+ * (WEBHOOK_ALLOW_PRIVATE_TARGETS=true), local targets are refused: `localhost` and `*.localhost`,
+ * and IP literals in loopback, private, link-local (cloud metadata), CGNAT, unspecified and
+ * multicast ranges, IPv4 and IPv6 (IPv4-mapped addresses included). A host *name* is checked where
+ * it is resolved: on Node the webhook transport (src/runtime/webhook-node.ts) resolves it, refuses
+ * any of these addresses and connects to the address it checked (docs/security.md, "Webhook
+ * targets"); on Workers, fetch leaves from Cloudflare's network, which cannot reach private ones.
  */
 
 export const MAX_WEBHOOK_URL_LENGTH = 2048;
@@ -34,6 +35,18 @@ export function isSlackWebhook(text: string): boolean {
 	} catch {
 		return false;
 	}
+}
+
+/** Whether a resolved address (IPv4 dotted quad or IPv6 text) is one webhooks may not reach. */
+export function isPrivateAddress(address: string): boolean {
+	if (!address.includes(":")) return isLocalHost(address);
+	let canonical: string;
+	try {
+		canonical = new URL(`http://[${address}]/`).hostname; // the URL parser's canonical IPv6 text
+	} catch {
+		return true; // unparseable: refuse rather than guess
+	}
+	return isLocalHost(canonical);
 }
 
 export function isLocalHost(hostname: string): boolean {

@@ -82,25 +82,45 @@ export function mapValue(json: string): DecodedValue {
 /** Receives every attribute of a resource, scope or record as it is decoded (schema discovery). */
 export type AttributeObserver = (key: string, value: DecodedValue) => void;
 
+/** How an attribute list is collected: who observes each kept attribute, and how many are kept. */
+export interface AttributeOptions {
+	observe?: AttributeObserver | undefined;
+	/** Distinct keys kept; later new keys are dropped and counted (OTLP's dropped_attributes_count). */
+	limit?: number | undefined;
+	/** Called once per dropped attribute. */
+	onDrop?: (() => void) | undefined;
+}
+
 /**
  * Builds one JSON object from a KeyValue list. Keys must be unique (OTLP); a repeated key keeps its
- * first value.
+ * first value. Linear in the number of pairs: a hostile list of a million keys costs a million set
+ * lookups, never a scan per key.
  */
 export class AttributeObject {
-	#parts: string[] = [];
-	#keys: string[] = [];
+	readonly #parts: string[] = [];
+	readonly #keys = new Set<string>();
+	readonly #limit: number;
+	/** New keys refused because the limit was reached. */
+	dropped = 0;
 
-	constructor(readonly observe?: AttributeObserver) {}
+	constructor(readonly options: AttributeOptions = {}) {
+		this.#limit = options.limit ?? Number.POSITIVE_INFINITY;
+	}
 
 	add(key: string, value: DecodedValue): void {
-		if (this.#keys.includes(key)) return;
-		this.#keys.push(key);
+		if (this.#keys.has(key)) return;
+		if (this.#keys.size >= this.#limit) {
+			this.dropped++;
+			this.options.onDrop?.();
+			return;
+		}
+		this.#keys.add(key);
 		this.#parts.push(`${JSON.stringify(key)}:${value.json}`);
-		this.observe?.(key, value);
+		this.options.observe?.(key, value);
 	}
 
 	get size(): number {
-		return this.#keys.length;
+		return this.#keys.size;
 	}
 
 	json(): string {
@@ -130,11 +150,14 @@ export class ResourceBuilder {
 	service: string | null = null;
 	host: string | null = null;
 
-	constructor(observe?: AttributeObserver) {
-		this.object = new AttributeObject((key, value) => {
-			if (key === "service.name" && value.text !== null) this.service = value.text;
-			else if (key === "host.name" && value.text !== null) this.host = value.text;
-			observe?.(key, value);
+	constructor(options: AttributeOptions = {}) {
+		this.object = new AttributeObject({
+			...options,
+			observe: (key, value) => {
+				if (key === "service.name" && value.text !== null) this.service = value.text;
+				else if (key === "host.name" && value.text !== null) this.host = value.text;
+				options.observe?.(key, value);
+			},
 		});
 	}
 

@@ -1,6 +1,6 @@
 import type { InStatement, InValue } from "@libsql/client";
 import type { AttributeNamespace, TelemetrySource } from "../db/schema-telemetry.js";
-import type { AttributeObserver } from "./attributes.js";
+import { AttributeObject, type AttributeOptions } from "./attributes.js";
 import { DiscoveryCollector } from "./discovery.js";
 import { RollupCollector } from "./rollups.js";
 import type { RunStatement } from "./writer.js";
@@ -210,17 +210,56 @@ export function checkTime(window: TimeWindow, ns: bigint): TimeCheck {
 	return "ok";
 }
 
+/** Attributes kept per list (docs/limits.md); new keys beyond are dropped and reported. */
+export interface AttributeLimits {
+	/** Per span, log record, data point, span event and span link. */
+	perRecord: number;
+	perResource: number;
+	perScope: number;
+}
+
+/**
+ * 256 each: twice the OpenTelemetry SDK's default attribute count limit (128), so a default SDK never
+ * reaches it and Collector processors have room to add theirs.
+ */
+export const DEFAULT_ATTRIBUTE_LIMITS: AttributeLimits = { perRecord: 256, perResource: 256, perScope: 256 };
+
+/** Attributes dropped at the limits, per kind of list, for `partial_success.error_message`. */
+export class DroppedAttributes {
+	record = 0;
+	resource = 0;
+	scope = 0;
+
+	get count(): number {
+		return this.record + this.resource + this.scope;
+	}
+
+	/** E.g. "Dropped 1000 attributes beyond the limits (per record 256: 1000)." or "" when none. */
+	message(limits: AttributeLimits): string {
+		if (this.count === 0) return "";
+		const parts = [
+			this.record > 0 ? `per record ${limits.perRecord}: ${this.record}` : "",
+			this.resource > 0 ? `per resource ${limits.perResource}: ${this.resource}` : "",
+			this.scope > 0 ? `per scope ${limits.perScope}: ${this.scope}` : "",
+		].filter((part) => part !== "");
+		return `Dropped ${this.count} attributes beyond the limits (${parts.join("; ")}).`;
+	}
+}
+
 /** Everything one export request produces: rows per table, rejections and discovery data. */
 export class IngestBatch {
 	readonly spans: TableRows;
 	readonly logs: TableRows;
 	readonly metricPoints: TableRows;
 	readonly rejections = new Rejections();
+	readonly dropped = new DroppedAttributes();
 	readonly discovery: DiscoveryCollector;
 	/** The request's rollup aggregates; null when rollups are off (the bench's comparison). */
 	readonly rollups: RollupCollector | null;
 	/** Items seen (accepted or rejected): spans, log records or data points. */
 	items = 0;
+	/** Attribute caps per record, resource and scope (OTLP_MAX_ATTRIBUTES_PER_*). */
+	readonly limits: AttributeLimits;
 
 	constructor(
 		readonly orgId: string,
@@ -229,8 +268,9 @@ export class IngestBatch {
 		nowMs: number,
 		/** Write rows while decoding (a GroupCommitWriter's transaction) instead of collecting them. */
 		run?: RunStatement,
-		options: { rollups?: boolean } = {},
+		options: { rollups?: boolean; limits?: AttributeLimits } = {},
 	) {
+		this.limits = options.limits ?? DEFAULT_ATTRIBUTE_LIMITS;
 		this.discovery = new DiscoveryCollector(orgId, source, nowMs);
 		const rollups = options.rollups === false ? null : new RollupCollector(orgId);
 		this.rollups = rollups;
@@ -266,8 +306,39 @@ export class IngestBatch {
 		this.metricPoints.finish();
 	}
 
-	observer(namespace: AttributeNamespace): AttributeObserver {
-		return (key, value) => this.discovery.observe(namespace, key, value);
+	#observer(namespace: AttributeNamespace) {
+		return (key: string, value: Parameters<DiscoveryCollector["observe"]>[2]) =>
+			this.discovery.observe(namespace, key, value);
+	}
+
+	/** The attributes of one record (span, log record, data point), observed and capped. */
+	recordAttributes(): AttributeObject {
+		return new AttributeObject({
+			observe: this.#observer("attributes"),
+			limit: this.limits.perRecord,
+			onDrop: () => this.dropped.record++,
+		});
+	}
+
+	/** The attributes of a span event or link: capped like a record's, not observed. */
+	nestedAttributes(): AttributeObject {
+		return new AttributeObject({ limit: this.limits.perRecord, onDrop: () => this.dropped.record++ });
+	}
+
+	/** How resource and scope attributes are collected (the envelope walkers). */
+	get envelope(): { resource: AttributeOptions; scope: AttributeOptions } {
+		return {
+			resource: {
+				observe: this.#observer("resource"),
+				limit: this.limits.perResource,
+				onDrop: () => this.dropped.resource++,
+			},
+			scope: {
+				observe: this.#observer("scope"),
+				limit: this.limits.perScope,
+				onDrop: () => this.dropped.scope++,
+			},
+		};
 	}
 
 	/** The message for a timestamp outside the window. */

@@ -106,6 +106,13 @@ export async function readOtlpBody(
 ): Promise<Uint8Array> {
 	const declared = Number(request.headers.get("Content-Length") ?? 0);
 	if (declared > maxBytes) throw new BodyTooLarge(maxBytes);
-	const raw = request.body ? await readCapped(request.body, maxBytes, declared || 0) : new Uint8Array(0);
+	let raw: Uint8Array = new Uint8Array(0);
+	try {
+		if (request.body) raw = await readCapped(request.body, maxBytes, declared || 0);
+	} catch (error) {
+		// The client stopped sending (or the request timeout closed it): its mistake, not a 500.
+		if (error instanceof BodyTooLarge) throw error;
+		throw new DecodeError("body", "the request body did not arrive in full");
+	}
 	return encoding === "identity" ? raw : inflateCapped(raw, encoding, maxBytes);
 }

@@ -3,7 +3,7 @@ import { LruCache } from "../auth/lru.js";
 import type { Clock } from "../clock.js";
 import type { Database } from "../db/client.js";
 import { orgs } from "../db/schema.js";
-import { IngestBatch, type TimeWindow } from "./batch.js";
+import { type AttributeLimits, DEFAULT_ATTRIBUTE_LIMITS, IngestBatch, type TimeWindow } from "./batch.js";
 import { DecodeError, StorageUnavailable } from "./decode-error.js";
 import { DiscoveryMemory } from "./discovery.js";
 import { parseJson } from "./json.js";
@@ -45,6 +45,7 @@ export class OtlpIngest {
 	constructor(
 		readonly deps: { db: Database; clock: Clock; writer?: GroupCommitWriter | undefined },
 		readonly maxConcurrentPerOrg: number,
+		readonly attributeLimits: AttributeLimits = DEFAULT_ATTRIBUTE_LIMITS,
 	) {
 		this.#retention = new LruCache(10_000, deps.clock);
 		this.#discovery = new DiscoveryMemory(deps.clock);
@@ -104,13 +105,21 @@ export class OtlpIngest {
 			if (format === "protobuf") decodeProtobuf(body, (reader) => decoder.protobuf(reader, batch));
 			else decoder.json(root, batch);
 		};
-		const newBatch = (run?: RunStatement) => new IngestBatch(orgId, decoder.source, window, nowMs, run);
+		const newBatch = (run?: RunStatement) =>
+			new IngestBatch(orgId, decoder.source, window, nowMs, run, { limits: this.attributeLimits });
 		const writer = this.deps.writer;
 		const batch = writer
 			? await this.#writeWhileDecoding(writer, newBatch, decode)
 			: await this.#decodeThenWrite(newBatch(), decode, body.byteLength);
 		const rejected = batch.rejections.count;
-		return rejected > 0 ? { rejected, message: batch.rejections.message(batch.items, decoder.noun) } : null;
+		// Dropped attributes alone make a warning: partial_success with 0 rejected and a message (OTLP).
+		const message = [
+			rejected > 0 ? batch.rejections.message(batch.items, decoder.noun) : "",
+			batch.dropped.message(this.attributeLimits),
+		]
+			.filter((part) => part !== "")
+			.join(" ");
+		return message ? { rejected, message } : null;
 	}
 
 	/**

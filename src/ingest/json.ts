@@ -1,6 +1,6 @@
 import {
 	AttributeObject,
-	type AttributeObserver,
+	type AttributeOptions,
 	arrayValue,
 	boolValue,
 	bytesValue,
@@ -173,17 +173,17 @@ export function attributes(list: unknown, path: string, target: AttributeObject,
 	}
 }
 
-export function resource(value: unknown, path: string, observe: AttributeObserver): ResourceInfo {
-	const builder = new ResourceBuilder(observe);
+export function resource(value: unknown, path: string, options: AttributeOptions): ResourceInfo {
+	const builder = new ResourceBuilder(options);
 	const r = object(value, path);
 	if (r) attributes(r.attributes, `${path}.attributes`, builder.object);
 	return builder.finish();
 }
 
-export function scope(value: unknown, path: string, observe: AttributeObserver): ScopeInfo {
+export function scope(value: unknown, path: string, options: AttributeOptions): ScopeInfo {
 	const s = object(value, path);
 	if (!s) return { name: null, version: null, attributes: null };
-	const target = new AttributeObject(observe);
+	const target = new AttributeObject(options);
 	attributes(s.attributes, `${path}.attributes`, target);
 	return {
 		name: string(s.name, `${path}.name`) || null,
@@ -203,7 +203,7 @@ export interface JsonEnvelope {
 export function walkJsonEnvelope(
 	root: unknown,
 	keys: JsonEnvelope,
-	observers: { resource: AttributeObserver; scope: AttributeObserver },
+	observers: { resource: AttributeOptions; scope: AttributeOptions },
 	record: (value: JsonObject, path: string, resource: ResourceInfo, scope: ScopeInfo) => void,
 ): void {
 	const request = object(root, "body");

@@ -1,6 +1,5 @@
 import { LOG_LEVELS } from "../db/schema-telemetry.js";
 import {
-	AttributeObject,
 	type DecodedValue,
 	EMPTY_VALUE,
 	idFromBytes,
@@ -111,7 +110,7 @@ function protobufLog(r: BinaryReader, end: number, batch: IngestBatch): LogRecor
 		spanId: "",
 		eventName: "",
 	};
-	const attributes = new AttributeObject(batch.observer("attributes"));
+	const attributes = batch.recordAttributes();
 	while (r.pos < end) {
 		const [no, wt] = r.tag();
 		switch (no) {
@@ -153,10 +152,8 @@ function protobufLog(r: BinaryReader, end: number, batch: IngestBatch): LogRecor
 }
 
 export function decodeLogsProtobuf(r: BinaryReader, batch: IngestBatch): void {
-	walkEnvelope(
-		r,
-		{ resource: batch.observer("resource"), scope: batch.observer("scope") },
-		(end, resource, scope) => acceptLog(batch, resource, scope, protobufLog(r, end, batch)),
+	walkEnvelope(r, batch.envelope, (end, resource, scope) =>
+		acceptLog(batch, resource, scope, protobufLog(r, end, batch)),
 	);
 }
 
@@ -171,7 +168,7 @@ const SEVERITY_NAMES = [
 ];
 
 function jsonLog(value: Record<string, unknown>, path: string, batch: IngestBatch): LogRecord {
-	const attributes = new AttributeObject(batch.observer("attributes"));
+	const attributes = batch.recordAttributes();
 	json.attributes(value.attributes, `${path}.attributes`, attributes);
 	return {
 		time: json.uint64(value.timeUnixNano, `${path}.timeUnixNano`),
@@ -190,7 +187,7 @@ export function decodeLogsJson(root: unknown, batch: IngestBatch): void {
 	json.walkJsonEnvelope(
 		root,
 		{ resources: "resourceLogs", scopes: "scopeLogs", records: "logRecords" },
-		{ resource: batch.observer("resource"), scope: batch.observer("scope") },
+		batch.envelope,
 		(value, path, resource, scope) => acceptLog(batch, resource, scope, jsonLog(value, path, batch)),
 	);
 }

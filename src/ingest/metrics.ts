@@ -1,5 +1,5 @@
 import type { MetricKind } from "../db/schema-telemetry.js";
-import { AttributeObject, doubleJson, type ResourceInfo, type ScopeInfo } from "./attributes.js";
+import { doubleJson, type ResourceInfo, type ScopeInfo } from "./attributes.js";
 import { checkTime, type IngestBatch } from "./batch.js";
 import * as json from "./json.js";
 import {
@@ -181,7 +181,7 @@ function protobufBuckets(r: BinaryReader, end: number): { offset: number; counts
 /** Any of the four data point messages; field numbers differ per kind. */
 function protobufPoint(r: BinaryReader, end: number, kind: MetricKind, batch: IngestBatch): PointRecord {
 	const point = newPoint();
-	const attributes = new AttributeObject(batch.observer("attributes"));
+	const attributes = batch.recordAttributes();
 	const attributesField = kind === "exponential_histogram" ? 1 : kind === "histogram" ? 9 : 7;
 	const flagsField = kind === "histogram" || kind === "exponential_histogram" ? 10 : 8;
 	let scale = 0;
@@ -319,11 +319,7 @@ function protobufMetric(
 }
 
 export function decodeMetricsProtobuf(r: BinaryReader, batch: IngestBatch): void {
-	walkEnvelope(
-		r,
-		{ resource: batch.observer("resource"), scope: batch.observer("scope") },
-		(end, resource, scope) => protobufMetric(r, end, batch, resource, scope),
-	);
+	walkEnvelope(r, batch.envelope, (end, resource, scope) => protobufMetric(r, end, batch, resource, scope));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -359,7 +355,7 @@ function jsonPoint(
 	batch: IngestBatch,
 ): PointRecord {
 	const point = newPoint();
-	const attributes = new AttributeObject(batch.observer("attributes"));
+	const attributes = batch.recordAttributes();
 	json.attributes(value.attributes, `${path}.attributes`, attributes);
 	point.attributes = attributes.json();
 	point.time = json.uint64(value.timeUnixNano, `${path}.timeUnixNano`);
@@ -449,7 +445,7 @@ export function decodeMetricsJson(root: unknown, batch: IngestBatch): void {
 	json.walkJsonEnvelope(
 		root,
 		{ resources: "resourceMetrics", scopes: "scopeMetrics", records: "metrics" },
-		{ resource: batch.observer("resource"), scope: batch.observer("scope") },
+		batch.envelope,
 		(value, path, resource, scope) => jsonMetric(value, path, batch, resource, scope),
 	);
 }

@@ -1,7 +1,7 @@
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import {
 	AttributeObject,
-	type AttributeObserver,
+	type AttributeOptions,
 	arrayValue,
 	boolValue,
 	bytesValue,
@@ -213,8 +213,8 @@ export function attribute(r: BinaryReader, wireType: WireType, object: Attribute
 	keyValue(r, messageEnd(r), object);
 }
 
-export function resource(r: BinaryReader, range: ByteRange | null, observe: AttributeObserver): ResourceInfo {
-	const builder = new ResourceBuilder(observe);
+export function resource(r: BinaryReader, range: ByteRange | null, options: AttributeOptions): ResourceInfo {
+	const builder = new ResourceBuilder(options);
 	if (range) {
 		const end = at(r, range);
 		while (r.pos < end) {
@@ -227,11 +227,11 @@ export function resource(r: BinaryReader, range: ByteRange | null, observe: Attr
 	return builder.finish();
 }
 
-export function scope(r: BinaryReader, range: ByteRange | null, observe: AttributeObserver): ScopeInfo {
+export function scope(r: BinaryReader, range: ByteRange | null, options: AttributeOptions): ScopeInfo {
 	if (!range) return { name: null, version: null, attributes: null };
 	let name = "";
 	let version = "";
-	const object = new AttributeObject(observe);
+	const object = new AttributeObject(options);
 	const end = at(r, range);
 	while (r.pos < end) {
 		const [no, wt] = r.tag();
@@ -286,7 +286,7 @@ export function forEachChild(
  */
 export function walkEnvelope(
 	r: BinaryReader,
-	observers: { resource: AttributeObserver; scope: AttributeObserver },
+	observers: { resource: AttributeOptions; scope: AttributeOptions },
 	record: (end: number, resource: ResourceInfo, scope: ScopeInfo) => void,
 ): void {
 	forEachChild(r, { start: 0, end: r.len }, 1, "resource entry", (resourceEnd) => {

@@ -1,4 +1,5 @@
 import { ConfigError, optionalText, type Settings } from "../config.js";
+import { type AttributeLimits, DEFAULT_ATTRIBUTE_LIMITS } from "./batch.js";
 
 /** OTLP ingest limits (docs/otlp.md). */
 export interface OtlpSettings {
@@ -6,11 +7,20 @@ export interface OtlpSettings {
 	maxBodyBytes: number;
 	/** Export requests of one org in flight at once in one isolate/process; more get 429. */
 	maxConcurrentPerOrg: number;
+	/** Attributes kept per record, resource and scope; the rest are dropped and reported. */
+	attributeLimits: AttributeLimits;
+	/** Bytes of exports one org may send per second, on average, per process or isolate (then 429). */
+	orgBytesPerSecond: number;
+	/** The burst above that average (at least one body of maxBodyBytes). */
+	orgByteBurst: number;
 }
 
 export const DEFAULT_OTLP_SETTINGS: OtlpSettings = {
 	maxBodyBytes: 16 * 1024 * 1024,
 	maxConcurrentPerOrg: 16,
+	attributeLimits: DEFAULT_ATTRIBUTE_LIMITS,
+	orgBytesPerSecond: 8 * 1024 * 1024,
+	orgByteBurst: 32 * 1024 * 1024,
 };
 
 export function positiveInteger(settings: Settings, name: string, fallback: number): number {
@@ -21,7 +31,11 @@ export function positiveInteger(settings: Settings, name: string, fallback: numb
 	return value;
 }
 
-/** OTLP_MAX_BODY_BYTES (default 16 MiB) and OTLP_MAX_CONCURRENT_PER_ORG (default 16). */
+/**
+ * OTLP_MAX_BODY_BYTES (default 16 MiB), OTLP_MAX_CONCURRENT_PER_ORG (default 16) and
+ * OTLP_MAX_ATTRIBUTES_PER_RECORD|RESOURCE|SCOPE (default 256 each), OTLP_ORG_BYTES_PER_SECOND
+ * (default 8 MiB) and OTLP_ORG_BYTE_BURST (default 32 MiB).
+ */
 export function otlpSettingsFrom(settings: Settings): OtlpSettings {
 	return {
 		maxBodyBytes: positiveInteger(settings, "OTLP_MAX_BODY_BYTES", DEFAULT_OTLP_SETTINGS.maxBodyBytes),
@@ -30,5 +44,24 @@ export function otlpSettingsFrom(settings: Settings): OtlpSettings {
 			"OTLP_MAX_CONCURRENT_PER_ORG",
 			DEFAULT_OTLP_SETTINGS.maxConcurrentPerOrg,
 		),
+		attributeLimits: {
+			perRecord: positiveInteger(
+				settings,
+				"OTLP_MAX_ATTRIBUTES_PER_RECORD",
+				DEFAULT_ATTRIBUTE_LIMITS.perRecord,
+			),
+			perResource: positiveInteger(
+				settings,
+				"OTLP_MAX_ATTRIBUTES_PER_RESOURCE",
+				DEFAULT_ATTRIBUTE_LIMITS.perResource,
+			),
+			perScope: positiveInteger(settings, "OTLP_MAX_ATTRIBUTES_PER_SCOPE", DEFAULT_ATTRIBUTE_LIMITS.perScope),
+		},
+		orgBytesPerSecond: positiveInteger(
+			settings,
+			"OTLP_ORG_BYTES_PER_SECOND",
+			DEFAULT_OTLP_SETTINGS.orgBytesPerSecond,
+		),
+		orgByteBurst: positiveInteger(settings, "OTLP_ORG_BYTE_BURST", DEFAULT_OTLP_SETTINGS.orgByteBurst),
 	};
 }

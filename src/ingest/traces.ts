@@ -1,5 +1,5 @@
 import { SPAN_KINDS, SPAN_STATUS_CODES } from "../db/schema-telemetry.js";
-import { AttributeObject, idFromBytes, type ResourceInfo, type ScopeInfo } from "./attributes.js";
+import { idFromBytes, type ResourceInfo, type ScopeInfo } from "./attributes.js";
 import { checkTime, type IngestBatch } from "./batch.js";
 import * as json from "./json.js";
 import {
@@ -110,10 +110,10 @@ const validLink = (traceId: string | null, spanId: string | null): boolean => !!
 // ---------------------------------------------------------------------------------------------
 // protobuf: ExportTraceServiceRequest
 
-function protobufEvent(r: BinaryReader, end: number): string {
+function protobufEvent(r: BinaryReader, end: number, batch: IngestBatch): string {
 	let time = 0n;
 	let name = "";
-	const attributes = new AttributeObject();
+	const attributes = batch.nestedAttributes();
 	while (r.pos < end) {
 		const [no, wt] = r.tag();
 		if (no === 1) time = readFixed64(r, wt, "Span.Event.time_unix_nano");
@@ -125,11 +125,11 @@ function protobufEvent(r: BinaryReader, end: number): string {
 	return eventJson(time, name, attributes.json());
 }
 
-function protobufLink(r: BinaryReader, end: number): string | null {
+function protobufLink(r: BinaryReader, end: number, batch: IngestBatch): string | null {
 	let traceId: string | null = "";
 	let spanId: string | null = "";
 	let traceState = "";
-	const attributes = new AttributeObject();
+	const attributes = batch.nestedAttributes();
 	while (r.pos < end) {
 		const [no, wt] = r.tag();
 		if (no === 1) traceId = idFromBytes(readBytes(r, wt, "Span.Link.trace_id"), 16);
@@ -159,7 +159,7 @@ function protobufSpan(r: BinaryReader, end: number, batch: IngestBatch): SpanRec
 		statusCode: 0,
 		statusMessage: "",
 	};
-	const attributes = new AttributeObject(batch.observer("attributes"));
+	const attributes = batch.recordAttributes();
 	const events: string[] = [];
 	const links: string[] = [];
 	while (r.pos < end) {
@@ -191,12 +191,12 @@ function protobufSpan(r: BinaryReader, end: number, batch: IngestBatch): SpanRec
 				break;
 			case 11: {
 				expectWire(wt, WireType.LengthDelimited, "Span.events");
-				events.push(protobufEvent(r, messageEnd(r)));
+				events.push(protobufEvent(r, messageEnd(r), batch));
 				break;
 			}
 			case 13: {
 				expectWire(wt, WireType.LengthDelimited, "Span.links");
-				const link = protobufLink(r, messageEnd(r));
+				const link = protobufLink(r, messageEnd(r), batch);
 				if (link) links.push(link);
 				break;
 			}
@@ -224,10 +224,8 @@ function protobufSpan(r: BinaryReader, end: number, batch: IngestBatch): SpanRec
 }
 
 export function decodeTracesProtobuf(r: BinaryReader, batch: IngestBatch): void {
-	walkEnvelope(
-		r,
-		{ resource: batch.observer("resource"), scope: batch.observer("scope") },
-		(end, resource, scope) => acceptSpan(batch, resource, scope, protobufSpan(r, end, batch)),
+	walkEnvelope(r, batch.envelope, (end, resource, scope) =>
+		acceptSpan(batch, resource, scope, protobufSpan(r, end, batch)),
 	);
 }
 
@@ -245,12 +243,12 @@ const KIND_NAMES = [
 const STATUS_NAMES = ["STATUS_CODE_UNSET", "STATUS_CODE_OK", "STATUS_CODE_ERROR"];
 
 function jsonSpan(value: Record<string, unknown>, path: string, batch: IngestBatch): SpanRecord {
-	const attributes = new AttributeObject(batch.observer("attributes"));
+	const attributes = batch.recordAttributes();
 	json.attributes(value.attributes, `${path}.attributes`, attributes);
 	const events = json.array(value.events, `${path}.events`).map((item, i) => {
 		const eventPath = `${path}.events[${i}]`;
 		const event = json.object(item, eventPath) ?? {};
-		const eventAttributes = new AttributeObject();
+		const eventAttributes = batch.nestedAttributes();
 		json.attributes(event.attributes, `${eventPath}.attributes`, eventAttributes);
 		return eventJson(
 			json.uint64(event.timeUnixNano, `${eventPath}.timeUnixNano`),
@@ -262,7 +260,7 @@ function jsonSpan(value: Record<string, unknown>, path: string, batch: IngestBat
 	json.array(value.links, `${path}.links`).forEach((item, i) => {
 		const linkPath = `${path}.links[${i}]`;
 		const link = json.object(item, linkPath) ?? {};
-		const linkAttributes = new AttributeObject();
+		const linkAttributes = batch.nestedAttributes();
 		json.attributes(link.attributes, `${linkPath}.attributes`, linkAttributes);
 		const traceId = json.hexId(link.traceId, 16, `${linkPath}.traceId`);
 		const spanId = json.hexId(link.spanId, 8, `${linkPath}.spanId`);
@@ -298,7 +296,7 @@ export function decodeTracesJson(root: unknown, batch: IngestBatch): void {
 	json.walkJsonEnvelope(
 		root,
 		{ resources: "resourceSpans", scopes: "scopeSpans", records: "spans" },
-		{ resource: batch.observer("resource"), scope: batch.observer("scope") },
+		batch.envelope,
 		(value, path, resource, scope) => acceptSpan(batch, resource, scope, jsonSpan(value, path, batch)),
 	);
 }

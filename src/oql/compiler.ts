@@ -56,6 +56,12 @@ export interface CompiledQuery {
 	regex: boolean;
 	/** Where the answer comes from: a rollup level (rollup-planner.ts), or raw rows when absent. */
 	source?: "rollup_1h" | "rollup_1m";
+	/**
+	 * With MATCHES: a statement over the same org and window (and nothing else) that returns, per
+	 * MATCHES operand, the characters of text it holds; times `charCosts` that bounds the work the
+	 * regular expressions may do, checked before the query runs.
+	 */
+	regexCost?: { sql: string; params: SqlParam[]; charCosts: number[] } | null;
 	timeseries:
 		| (NonNullable<CheckedQuery["timeseries"]> & {
 				/** With GROUP BY: the series limit; the SQL returns one series more (rank limit + 1). */
@@ -66,7 +72,16 @@ export interface CompiledQuery {
 
 /** Compiles a checked query to one parameterized statement. */
 export function compile(checked: CheckedQuery, options: CompileOptions): CompiledQuery {
-	return new Compiler(checked, options).run();
+	const query = new Compiler(checked, options).run();
+	return query.regex ? { ...query, regexCost: new Compiler(checked, options).regexCost() } : query;
+}
+
+type PatternTest = Extract<Expr, { kind: "like" | "contains" | "matches" }>;
+
+function matchesOf(expr: Expr | null | undefined): PatternTest[] {
+	if (!expr) return [];
+	const own: PatternTest[] = expr.kind === "matches" ? [expr] : [];
+	return [...own, ...childrenOf(expr).flatMap(matchesOf)];
 }
 
 /** Parameters numbered in order of first use; equal values share a number, so equal expressions print alike. */
@@ -116,15 +131,36 @@ class Compiler {
 		this.params = new Params(this.d);
 	}
 
-	run(): CompiledQuery {
-		// The org and the time bounds are always ?1, ?2 and ?3: they cannot be left out or moved.
+	/** The org and the time bounds, always ?1, ?2 and ?3: they cannot be left out or moved. */
+	private guard(): string {
 		const { fromMs, toMs } = this.checked.range;
 		const unit = this.storage.timeUnit;
 		const org = this.params.add(this.options.orgId);
 		const from = this.params.add(this.d.timeParam(fromMs, unit));
 		const to = this.params.add(this.d.timeParam(toMs, unit));
 		const time = this.mainColumn(this.storage.timeColumn);
-		const guard = `${this.mainColumn(this.storage.orgColumn)} = ${org} AND ${time} >= ${from} AND ${time} < ${to}`;
+		return `${this.mainColumn(this.storage.orgColumn)} = ${org} AND ${time} >= ${from} AND ${time} < ${to}`;
+	}
+
+	/** The text every MATCHES of the query would read, over the org's rows in the window. */
+	regexCost(): NonNullable<CompiledQuery["regexCost"]> {
+		const guard = this.guard();
+		const scans = matchesOf(this.checked.where);
+		const regex = this.d.regex;
+		const totals = scans.map((scan) => `total(length(${this.row(scan.operand)}))`);
+		return {
+			sql: `SELECT ${totals.join(", ")} ${this.fromClause()} WHERE ${guard}`,
+			params: this.params.values,
+			charCosts: scans.map((scan) =>
+				regex && scan.pattern.kind === "string"
+					? regex.charCost(scan.pattern.value)
+					: Number.POSITIVE_INFINITY,
+			),
+		};
+	}
+
+	run(): CompiledQuery {
+		const guard = this.guard();
 		const userWhere = this.checked.where ? ` AND (${this.row(this.checked.where)})` : "";
 		const where = `WHERE ${guard}${userWhere}`;
 		return this.checked.mode === "rows" ? this.rowsQuery(where) : this.aggregateQuery(where);

@@ -11,6 +11,11 @@ export interface RegexSupport {
 	flavor: string;
 	/** null when the engine can run the pattern, else why not (for an oql_invalid_query message). */
 	validate(pattern: string): string | null;
+	/**
+	 * The engine's worst-case work per character of text for a valid pattern, in its own units; a
+	 * statement's MATCHES cost is this times the characters it would match against (docs/oql.md).
+	 */
+	charCost(pattern: string): number;
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { InValue } from "@libsql/client";
 import type { AppDeps } from "../app-env.js";
-import { DEFAULT_OQL_SETTINGS, type OqlSettings } from "../config.js";
+import { DEFAULT_MAX_MATCH_COST, DEFAULT_OQL_SETTINGS, type OqlSettings } from "../config.js";
 import { ApiError } from "../errors.js";
 import { type Histogram, histogramPercentile } from "../ingest/rollups.js";
 import type { CompiledColumn, CompiledQuery } from "./compiler.js";
@@ -98,7 +98,10 @@ export async function runOql(
 ): Promise<OqlResult> {
 	const started = performance.now();
 	const compiled = compileOql(deps, orgId, query, options);
-	const rows = await execute(deps, orgId, compiled, oqlSettingsOf(deps).timeoutMs);
+	const settings = oqlSettingsOf(deps);
+	if (compiled.regexCost) await checkMatchCost(deps, orgId, compiled.regexCost, settings);
+	const statement = { ...compiled, width: compiled.columns.length };
+	const rows = await execute(deps, orgId, statement, settings.timeoutMs);
 	const shaped = shape(compiled, rows);
 	return {
 		columns: shaped.columns,
@@ -115,6 +118,51 @@ export async function runOql(
 }
 
 /**
+ * MATCHES runs in the database (SQLite's regexp.c), where a remote database cannot be stopped
+ * mid-statement: its work is bounded before the query runs instead. A cheap statement sums the
+ * characters each MATCHES operand holds over the org's rows in the window; times the pattern's
+ * per-character cost that is the most the regular expressions can do. Over OQL_MAX_MATCH_COST the
+ * query is refused.
+ */
+async function checkMatchCost(
+	deps: Pick<AppDeps, "reads">,
+	orgId: string,
+	cost: NonNullable<CompiledQuery["regexCost"]>,
+	settings: OqlSettings,
+): Promise<void> {
+	const [totals = []] = await execute(
+		deps,
+		orgId,
+		{ sql: cost.sql, params: cost.params, width: cost.charCosts.length, regex: false },
+		settings.timeoutMs,
+	);
+	const characters = cost.charCosts.map((_, i) => Number(totals[i] ?? 0));
+	const work = characters.reduce((sum, chars, i) => sum + chars * (cost.charCosts[i] as number), 0);
+	const budget = settings.maxMatchCost ?? DEFAULT_MAX_MATCH_COST;
+	if (work > budget) {
+		const text = characters.reduce((a, b) => a + b, 0);
+		throw new ApiError(
+			400,
+			"oql_range_too_large",
+			`MATCHES would read ${text} characters with a pattern costing up to ${Math.max(...cost.charCosts)} steps each ` +
+				`(${work.toExponential(1)} steps, the limit is ${budget.toExponential(1)}). ` +
+				"Narrow the time range, add conditions on other fields, or use a simpler pattern (fewer {m,n} repetitions).",
+		);
+	}
+}
+
+interface Statement {
+	sql: string;
+	params: CompiledQuery["params"];
+	/** Columns per result row. */
+	width: number;
+	/** Whether it runs a MATCHES pattern (an engine error in it is the query's fault). */
+	regex: boolean;
+	/** The compiled columns, when rollup percentiles are to be read from histograms. */
+	columns?: CompiledColumn[];
+}
+
+/**
  * Runs the statement through the heavy-read door (src/db/reads.ts): limits in flight (429), the
  * deadline (503 `query_timeout`, the statement stopped on Node, abandoned on a remote database).
  * Either way the work of one statement is also bounded by the org guard, the time window (≤ the
@@ -123,16 +171,15 @@ export async function runOql(
 async function execute(
 	deps: Pick<AppDeps, "reads">,
 	orgId: string,
-	compiled: CompiledQuery,
+	compiled: Statement,
 	timeoutMs: number,
 ): Promise<unknown[][]> {
 	const stmt = { sql: compiled.sql, args: compiled.params as InValue[] };
 	try {
 		const [result] = await deps.reads.read(orgId, [stmt], timeoutMs);
-		const width = compiled.columns.length;
 		return (result?.rows ?? []).map((row) =>
-			Array.from({ length: width }, (_, i) => {
-				const percentile = compiled.columns[i]?.histogramPercentile;
+			Array.from({ length: compiled.width }, (_, i) => {
+				const percentile = compiled.columns?.[i]?.histogramPercentile;
 				return percentile ? histogramValueOf(row[i], percentile) : row[i];
 			}),
 		);
@@ -143,7 +190,7 @@ async function execute(
 }
 
 /** An engine error the query itself caused, as oql_invalid_query; null for anything else (a 500). */
-function engineError(error: unknown, compiled: CompiledQuery): ApiError | null {
+function engineError(error: unknown, compiled: Statement): ApiError | null {
 	if (!(error instanceof Error)) return null;
 	const reason = (error.cause instanceof Error ? error.cause.message : error.message)
 		.replace(/^SQLITE_[A-Z_]+: /, "")

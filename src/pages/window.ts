@@ -2,6 +2,7 @@ import { z } from "@hono/zod-openapi";
 import { ApiError } from "../errors.js";
 import { queryInstantSchema, toRfc3339 } from "../http/time.js";
 import { DEFAULT_MAX_RANGE_MS, DEFAULT_RANGE_MS } from "../oql/semantic.js";
+import { inTelemetryRange, TELEMETRY_RANGE_TEXT } from "../time-range.js";
 
 /**
  * The time window of a page, `[from, to)` in epoch ms: `from`/`to` as given, else `to` = now and
@@ -45,14 +46,24 @@ export function resolveWindow(
 	const toMs = query.to ?? nowMs;
 	const fromMs =
 		query.from ?? toMs - (query.range === undefined ? DEFAULT_RANGE_MS : durationToMs(query.range));
-	if (fromMs >= toMs) throw invalid("from", "from must come before to");
-	if (toMs - fromMs > maxRangeMs) {
-		throw invalid(
-			"range",
-			`The window may span at most ${Math.round((maxRangeMs / 86_400_000) * 10) / 10} days`,
-		);
-	}
+	const problem = windowProblem({ fromMs, toMs }, maxRangeMs);
+	if (problem) throw invalid(problem.path, problem.message);
 	return { fromMs, toMs };
+}
+
+/** The rules every window obeys, given or carried by a cursor: null when it does. */
+function windowProblem(window: PageWindow, maxRangeMs: number): { path: string; message: string } | null {
+	const { fromMs, toMs } = window;
+	if (!inTelemetryRange(fromMs)) return { path: "from", message: TELEMETRY_RANGE_TEXT };
+	if (!inTelemetryRange(toMs)) return { path: "to", message: TELEMETRY_RANGE_TEXT };
+	if (fromMs >= toMs) return { path: "from", message: "from must come before to" };
+	if (toMs - fromMs > maxRangeMs) {
+		return {
+			path: "range",
+			message: `The window may span at most ${Math.round((maxRangeMs / 86_400_000) * 10) / 10} days`,
+		};
+	}
+	return null;
 }
 
 export function windowJson(window: PageWindow): { from: string; to: string } {
@@ -70,6 +81,8 @@ function invalid(path: string, message: string): ApiError {
  * Where the next page starts, opaque to clients (base64url JSON). It pins the first page's window,
  * so a rolling `range` does not move under a reader (moving it would drop or add rows at the old
  * end), and carries a fingerprint of the filters, so a cursor cannot be replayed with other ones.
+ * A cursor carries no authority: anyone can write one, so its window goes through every rule a
+ * first page's window does (range of times, order, widest span) and its position must lie inside it.
  * `after` is the last row's keyset position: `[timestamp ns as text, id]` for logs and traces,
  * the host name for hosts.
  */
@@ -96,6 +109,8 @@ export function decodePageCursor<After>(
 	filters: unknown,
 	text: string,
 	isAfter: (value: unknown) => value is After,
+	maxRangeMs: number,
+	insideWindow: (after: After, window: PageWindow) => boolean = () => true,
 ): PageCursor<After> {
 	let value: { k?: unknown; f?: unknown; t?: unknown; h?: unknown; a?: unknown } | null = null;
 	try {
@@ -124,7 +139,25 @@ export function decodePageCursor<After>(
 			"The cursor belongs to a query with other filters; repeat the first page's parameters with it.",
 		);
 	}
-	return { window: { fromMs: value.f as number, toMs: value.t as number }, after: value.a };
+	const window = { fromMs: value.f as number, toMs: value.t as number };
+	const problem = windowProblem(window, maxRangeMs);
+	if (problem || !insideWindow(value.a, window)) {
+		throw new ApiError(
+			400,
+			"invalid_request",
+			"The cursor is invalid; pass next_cursor from a previous page.",
+			{
+				details: [{ path: "cursor", message: problem?.message ?? "the position lies outside the window" }],
+			},
+		);
+	}
+	return { window, after: value.a };
+}
+
+/** A `[timestamp ns, id]` position inside `[from, to]` (the next page reads strictly before it). */
+export function timeIdInsideWindow(after: [string, number], window: PageWindow): boolean {
+	const ns = BigInt(after[0]);
+	return ns >= BigInt(window.fromMs) * 1_000_000n && ns <= BigInt(window.toMs) * 1_000_000n;
 }
 
 /** `[timestamp ns, id]`: a keyset position in a newest-first list. */

@@ -43,7 +43,7 @@ export const OqlResultSchema = z
 export const oqlErrorResponses = {
 	400: {
 		description:
-			"`oql_syntax_error` (with `position`), `oql_invalid_query`, `oql_range_too_large`, `invalid_request`",
+			"`oql_syntax_error` (with `position`), `oql_invalid_query` (times outside 1970…2262-04-11 included), `oql_range_too_large` (a window over the maximum, or MATCHES work over `OQL_MAX_MATCH_COST`), `invalid_request`",
 		content: { "application/json": { schema: ErrorSchema } },
 	},
 	429: {
@@ -66,7 +66,7 @@ export function dslRoutes(deps: AppDeps) {
 		tags: ["OQL"],
 		summary: "Run an OQL query",
 		description:
-			"Reads the caller's org only. Every value in the query is a bound parameter; the org filter and the time window are added by the compiler. The window is at most 31 days (configurable); a statement past the timeout is stopped and answers 503 `query_timeout`; beyond the limit of queries in flight per org or in total, 429 `rate_limited`.",
+			"Reads the caller's org only. Every value in the query is a bound parameter; the org filter and the time window are added by the compiler. The window is at most 31 days (configurable); the work of MATCHES (characters in the window × pattern cost) is bounded before the statement runs; a statement past the timeout is stopped and answers 503 `query_timeout`; beyond the limit of queries in flight per org or in total, 429 `rate_limited`. Limits: docs/limits.md.",
 		security: apiKeyOrBearerSecurity,
 		middleware: [requireAccess(deps, apiKeyOrSession("viewer")), jsonBody] as const,
 		request: { body: { required: true, content: { "application/json": { schema: QueryBody } } } },

@@ -2,6 +2,7 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import type { AppDeps, AppEnv } from "../app-env.js";
 import { apiKeyOnly, deferFor, requireAccess } from "../auth/credentials.js";
+import { DEFAULT_MAX_MONITORS_PER_ORG } from "../config.js";
 import { ApiError } from "../errors.js";
 import { deliverInBackground } from "../heartbeats/alerts.js";
 import { PingAnswerSchema, toPingAnswer } from "../heartbeats/json.js";
@@ -191,10 +192,10 @@ const answers = {
 	},
 	201: {
 		description:
-			"The first ping of this slug: the monitor was created with the settings in the query, then the ping applied",
+			"The first ping of this slug: the monitor was created with the settings in the query, then the ping applied. An org has at most 1,000 monitors by default (HEARTBEAT_MAX_MONITORS_PER_ORG): a first ping beyond is 409 `monitor_limit_reached`.",
 		content: { "application/json": { schema: PingAnswerSchema } },
 	},
-	...errorResponses(400, 401, 403, 405, 503),
+	...errorResponses(400, 401, 403, 405, 409, 503),
 };
 
 const COMMON = `Needs an API key (\`X-API-Key\`); a Bearer token answers 403 \`api_key_required\`. Other methods answer 405 (keys never travel in URLs). The first ping of an unknown slug creates its monitor (201) with \`period\`/\`grace\` or \`schedule\`+\`tz\`, and \`max_runtime\`, from the query; later pings answer 200 and never change settings. Every answer carries \`Ping-Body-Limit: ${PING_BODY_LIMIT_BYTES}\`.`;
@@ -218,6 +219,7 @@ export function heartbeatRoutes(deps: AppDeps) {
 			slug,
 			event,
 			creation: creationSettings(query),
+			maxMonitorsPerOrg: deps.config.heartbeats?.maxMonitorsPerOrg ?? DEFAULT_MAX_MONITORS_PER_ORG,
 			record: {
 				kind: event.kind,
 				exitCode: event.exitCode,

@@ -3,6 +3,7 @@ import { and, asc, count, desc, eq, lt } from "drizzle-orm";
 import type { AppDeps, AppEnv } from "../app-env.js";
 import { roleAtLeast, sessionAccess, sessionActor } from "../auth/session-access.js";
 import { encryptSecret } from "../auth/totp.js";
+import { DEFAULT_MAX_CHANNELS_PER_ORG } from "../config.js";
 import { orgs } from "../db/schema.js";
 import {
 	alertDeliveries,
@@ -19,8 +20,6 @@ import { toRfc3339 } from "../http/time.js";
 import { newId } from "../ids.js";
 
 /** Org-level notification channels for heartbeat alerts (docs/heartbeats.md): viewers read, members and up write. */
-
-export const MAX_CHANNELS_PER_ORG = 50;
 
 const Name = z.string().trim().min(1).max(200).openapi({ example: "On-call webhook" });
 const Url = z.string().max(MAX_WEBHOOK_URL_LENGTH).openapi({
@@ -200,7 +199,7 @@ export function notificationChannelRoutes(deps: AppDeps) {
 			tags,
 			security,
 			summary: "Add a webhook channel",
-			description: `Every monitor flip to or from \`down\` is POSTed to every enabled channel of the organization, as JSON (or Slack's format for hooks.slack.com). URLs must be http(s) and, unless the deployment allows it, not local or private addresses. At most ${MAX_CHANNELS_PER_ORG} channels per organization (409 \`conflict\`).`,
+			description: `Every monitor flip to or from \`down\` is POSTed to every enabled channel of the organization, as JSON (or Slack's format for hooks.slack.com). URLs must be http(s) and, unless the deployment allows it, not local or private addresses. At most ${DEFAULT_MAX_CHANNELS_PER_ORG} channels per organization by default (\`HEARTBEAT_MAX_CHANNELS_PER_ORG\`); beyond, 409 \`channel_limit_reached\`.`,
 			middleware: [write, jsonBody] as const,
 			request: { body: { required: true, content: { "application/json": { schema: CreateBody } } } },
 			responses: {
@@ -216,11 +215,12 @@ export function notificationChannelRoutes(deps: AppDeps) {
 				.select({ n: count() })
 				.from(notificationChannels)
 				.where(eq(notificationChannels.orgId, actor.orgId));
-			if ((existing?.n ?? 0) >= MAX_CHANNELS_PER_ORG) {
+			const limit = deps.config.heartbeats?.maxChannelsPerOrg ?? DEFAULT_MAX_CHANNELS_PER_ORG;
+			if ((existing?.n ?? 0) >= limit) {
 				throw new ApiError(
 					409,
-					"conflict",
-					`An organization has at most ${MAX_CHANNELS_PER_ORG} notification channels.`,
+					"channel_limit_reached",
+					`An organization has at most ${limit} notification channels (HEARTBEAT_MAX_CHANNELS_PER_ORG); delete one first.`,
 				);
 			}
 			const now = deps.clock.now();
@@ -329,7 +329,7 @@ export function notificationChannelRoutes(deps: AppDeps) {
 			security,
 			summary: "Send a test notification now",
 			description:
-				'POSTs `{"event":"test", …}` (signed like every delivery) once, waits for the receiver (up to 10 s) and answers with the outcome; a failed test is not retried. Disabled channels are tested too.',
+				'POSTs `{"event":"test", …}` (signed like every delivery) once, waits for the receiver (up to 10 s) and answers with the outcome; a failed test is not retried. Disabled channels are tested too. A failure is answered generically (`response_status` null, `error` "delivery failed"), whatever the cause — refused target, no connection, timeout or a non-2xx answer — so the test cannot map which addresses answer (docs/security.md).',
 			middleware: [write] as const,
 			request: { params: IdParams },
 			responses: {
@@ -368,7 +368,10 @@ export function notificationChannelRoutes(deps: AppDeps) {
 				})
 				.returning();
 			if (!delivery) throw new Error("test delivery not stored");
-			const result = await sendWebhook({ ...channel, enabled: true }, delivery, deps);
+			const sent = await sendWebhook({ ...channel, enabled: true }, delivery, deps);
+			// One outcome for every failure, in the answer and in the delivery log alike: a test must
+			// not tell "nothing listens there" from "it answered 400" (docs/security.md).
+			const result = sent.ok ? sent : { ok: false, status: null, error: "delivery failed" };
 			const change = afterAttempt(delivery, result, deps.clock.now());
 			await deps.db.update(alertDeliveries).set(change).where(eq(alertDeliveries.id, delivery.id));
 			return c.json(

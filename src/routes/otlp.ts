@@ -5,6 +5,7 @@ import { apiKeyOnly, authenticate, authorize } from "../auth/credentials.js";
 import { isStorageFailure } from "../db/errors.js";
 import { ApiError, requestIdOf, storageUnavailable } from "../errors.js";
 import { BodyTooLarge, contentEncodingOf, readOtlpBody } from "../ingest/body.js";
+import { ByteBudget } from "../ingest/byte-budget.js";
 import { DecodeError } from "../ingest/decode-error.js";
 import { OtlpIngest, StorageUnavailable } from "../ingest/ingest.js";
 import {
@@ -106,6 +107,7 @@ async function handleExport(
 	c: Context<AppEnv>,
 	deps: AppDeps,
 	ingest: OtlpIngest,
+	budget: ByteBudget,
 	signal: Signal,
 	maxBodyBytes: number,
 ) {
@@ -141,7 +143,20 @@ async function handleExport(
 				},
 			);
 		}
+		// The org's byte budget: the declared size up front, the rest (decompression) once read.
+		const declared = Number(c.req.header("Content-Length") ?? 0);
+		const reserved = Number.isSafeInteger(declared) && declared > 0 ? declared : 0;
+		const wait = budget.reserve(principal.orgId, reserved);
+		if (wait !== null) {
+			throw new ApiError(
+				429,
+				"rate_limited",
+				"This organization is sending more export bytes than its budget allows; retry after the delay.",
+				{ headers: { "Retry-After": String(wait) } },
+			);
+		}
 		const body = await readOtlpBody(c.req.raw, encoding, maxBodyBytes);
+		budget.charge(principal.orgId, body.byteLength - reserved);
 		const partial = await ingest.export(principal.orgId, signal, format, body);
 		return c.body(exportResponse(signal, format, partial) as string, 200, {
 			"Content-Type": CONTENT_TYPES[format],
@@ -162,7 +177,12 @@ const ExportBody = z.string().openapi({ format: "binary" });
 export function otlpRoutes(deps: AppDeps) {
 	const app = new OpenAPIHono<AppEnv>();
 	const settings = deps.config.otlp ?? DEFAULT_OTLP_SETTINGS;
-	const ingest = new OtlpIngest(deps, settings.maxConcurrentPerOrg);
+	const ingest = new OtlpIngest(deps, settings.maxConcurrentPerOrg, settings.attributeLimits);
+	const budget = new ByteBudget(
+		deps.clock,
+		settings.orgBytesPerSecond,
+		Math.max(settings.orgByteBurst, settings.maxBodyBytes),
+	);
 	for (const signal of SIGNALS) {
 		const name = MESSAGE_NAMES[signal];
 		app.openAPIRegistry.registerPath({
@@ -192,11 +212,13 @@ export function otlpRoutes(deps: AppDeps) {
 				403: { description: "A JWT instead of an API key (`API_KEY_REQUIRED`)" },
 				413: { description: "Body over the limit, before or after decompression" },
 				415: { description: "Content-Type or Content-Encoding not supported" },
-				429: { description: "Too many requests of the org in flight (`Retry-After`)" },
+				429: {
+					description: "Too many requests of the org in flight, or over its byte budget (`Retry-After`)",
+				},
 				503: { description: "Storage unavailable, nothing stored (`Retry-After`)" },
 			},
 		});
-		app.post(`/v1/${signal}`, (c) => handleExport(c, deps, ingest, signal, settings.maxBodyBytes));
+		app.post(`/v1/${signal}`, (c) => handleExport(c, deps, ingest, budget, signal, settings.maxBodyBytes));
 	}
 	return app;
 }

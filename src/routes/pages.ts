@@ -17,6 +17,7 @@ import {
 	isTimeIdPosition,
 	type PageWindow,
 	resolveWindow,
+	timeIdInsideWindow,
 	windowJson,
 	windowShape,
 } from "../pages/window.js";
@@ -583,7 +584,7 @@ export function pageRoutes(deps: AppDeps) {
 		async (c) => {
 			const { orgId } = sessionActor(c);
 			const { cursor, limit, ...filters } = c.req.valid("query");
-			const position = cursor ? decodePageCursor("hosts", filters, cursor, isHostPosition) : null;
+			const position = cursor ? decodePageCursor("hosts", filters, cursor, isHostPosition, maxRangeMs) : null;
 			const window = position?.window ?? windowOf(filters);
 			const page = await hostsPage(pageReader(deps, orgId), orgId, window, {
 				limit,
@@ -646,7 +647,9 @@ export function pageRoutes(deps: AppDeps) {
 		async (c) => {
 			const { orgId } = sessionActor(c);
 			const { cursor, limit, ...filters } = c.req.valid("query");
-			const position = cursor ? decodePageCursor("logs", filters, cursor, isTimeIdPosition) : null;
+			const position = cursor
+				? decodePageCursor("logs", filters, cursor, isTimeIdPosition, maxRangeMs, timeIdInsideWindow)
+				: null;
 			const window = position?.window ?? windowOf(filters);
 			const page = await logsPage(
 				pageReader(deps, orgId),
@@ -686,7 +689,9 @@ export function pageRoutes(deps: AppDeps) {
 		async (c) => {
 			const { orgId } = sessionActor(c);
 			const { cursor, limit, ...filters } = c.req.valid("query");
-			const position = cursor ? decodePageCursor("traces", filters, cursor, isTimeIdPosition) : null;
+			const position = cursor
+				? decodePageCursor("traces", filters, cursor, isTimeIdPosition, maxRangeMs, timeIdInsideWindow)
+				: null;
 			const window = position?.window ?? windowOf(filters);
 			const page = await tracesPage(
 				pageReader(deps, orgId),

@@ -24,6 +24,7 @@ import { openReaderPool } from "../db/reader-pool.js";
 import { assembleDeps } from "../deps.js";
 import { embeddedPathOf, MAX_WRITES_PER_GROUP, openEmbeddedWriter } from "../ingest/embedded-writer.js";
 import { otlpSettingsFrom, positiveInteger } from "../ingest/settings.js";
+import { nodeWebhookTransport } from "./webhook-node.js";
 
 export const DEFAULT_DATABASE_URL = "file:./data/hexcovery.db";
 
@@ -138,6 +139,10 @@ export async function buildNodeDeps(
 		keyMemory,
 		clientAddress: nodeClientAddress(settings),
 		...(filePath && poolSize > 0 && { readExecutor: openReaderPool(filePath, { size: poolSize, log }) }),
+	});
+	// Webhooks resolve their host name and refuse private addresses at connect time.
+	deps.webhookTransport = nodeWebhookTransport({
+		allowPrivate: config.heartbeats?.allowPrivateWebhookTargets ?? false,
 	});
 	// OTLP rows and pings go through a group-commit writer on the same file (src/ingest/embedded-writer.ts).
 	if (filePath) {

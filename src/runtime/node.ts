@@ -10,6 +10,12 @@ import { type OtlpGrpcServer, startOtlpGrpcServer } from "./otlp-grpc.js";
 import { loadWebAssets, WEB_DIST_DIR } from "./web-assets.js";
 
 const SHUTDOWN_GRACE_MS = 10_000;
+/**
+ * HTTP_REQUEST_TIMEOUT_MS (default 30 s; Node's own is 300 s): a request whose headers and body
+ * have not all arrived by then is answered 408 and closed, so a client trickling a body cannot
+ * hold a connection (and its org's export slot) open for minutes.
+ */
+const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 /** The same sweep the Worker runs from its Cron Trigger. */
 const SWEEP_INTERVAL_MS = 60_000;
 
@@ -20,6 +26,16 @@ export interface RunningServer {
 	grpcPort: number | null;
 	/** Stops accepting, lets in-flight requests finish (up to a grace period), then closes the database. */
 	close(): Promise<void>;
+}
+
+function requestTimeoutFrom(settings: Settings): number {
+	const raw = settings.HTTP_REQUEST_TIMEOUT_MS;
+	if (raw === undefined || raw === "") return DEFAULT_REQUEST_TIMEOUT_MS;
+	const value = Number(raw);
+	if (typeof raw !== "string" || !/^\d+$/.test(raw) || value < 100 || value > 3_600_000) {
+		throw new ConfigError("HTTP_REQUEST_TIMEOUT_MS", "invalid", "expected milliseconds, 100 to 3600000");
+	}
+	return value;
 }
 
 /** Starts the Node runtime: the app on @hono/node-server over an embedded, migrated libSQL database. */
@@ -39,9 +55,20 @@ export async function startNodeServer(settings: Settings = process.env): Promise
 		!isApiPath(new URL(request.url).pathname)
 			? web(request)
 			: app.fetch(request, env);
+	const requestTimeout = requestTimeoutFrom(settings);
 	const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
 		const started = serve(
-			{ fetch, port, hostname: settings.HOST === undefined ? undefined : String(settings.HOST) },
+			{
+				fetch,
+				port,
+				hostname: settings.HOST === undefined ? undefined : String(settings.HOST),
+				serverOptions: {
+					requestTimeout,
+					headersTimeout: Math.min(requestTimeout, 60_000),
+					// How often Node looks for requests past their timeout (its default is 30 s).
+					connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(requestTimeout / 4))),
+				},
+			},
 			() => resolve(started),
 		);
 		started.once("error", reject);

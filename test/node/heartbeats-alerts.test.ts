@@ -263,6 +263,22 @@ describe("webhook delivery", () => {
 			JSON.stringify({ text: "Hexcovery test notification (2026-11-28T12:00:00.000Z)." }),
 		);
 	});
+
+	it("escapes &, < and > in what goes to Slack: a monitor name cannot mention @channel or hide a link (finding 9)", () => {
+		const payload = {
+			event: "monitor.down",
+			time: "2026-11-28T12:00:00.000Z",
+			monitor: { slug: "job", name: "<!channel> <https://phish.test|Click> & <@U123>" },
+			old_status: "up",
+			new_status: "down",
+			cause: "<!here>",
+		};
+		const { text } = JSON.parse(slackBody(JSON.stringify(payload))) as { text: string };
+		expect(text).toBe(
+			":red_circle: Monitor *&lt;!channel&gt; &lt;https://phish.test|Click&gt; &amp; &lt;@U123&gt;* is DOWN (was up): &lt;!here&gt;. 2026-11-28T12:00:00.000Z",
+		);
+		expect(text).not.toMatch(/<[!@h]/);
+	});
 });
 
 describe("notification channels", () => {
@@ -411,11 +427,9 @@ describe("notification channels", () => {
 		const bad = await request(t, "POST", `/api/v1/notification-channels/${channel.id}/test`, {
 			token: member,
 		});
-		expect(bad.json).toMatchObject({
-			status: "failed",
-			response_status: 500,
-			error: "receiver answered 500",
-		});
+		// One outcome for every failure, answered and logged alike (docs/security.md).
+		expect(bad.json).toMatchObject({ status: "failed", response_status: null, error: "delivery failed" });
+		expect((await deliveries()).at(-1)).toMatchObject({ responseStatus: null, error: "delivery failed" });
 		t.clock.advance(86_400_000);
 		await runSweep(t.deps);
 		expect(receiver.received).toHaveLength(2);

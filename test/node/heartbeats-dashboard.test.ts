@@ -70,7 +70,7 @@ describe("RBAC: viewers read, members and up write; API keys are refused; no cre
 	);
 	it.each(cells)("%s", async (_name, row, caller) => {
 		n++;
-		// A fresh org per cell: every cell adds a channel, and an org has at most 50.
+		// A fresh org per cell: every cell adds a channel, and an org has at most 20.
 		org = await t.createOrgWithKey(`RBAC ${n}`);
 		const slug = `m${n}`;
 		expect((await request(t, "POST", `/api/v1/heartbeat/${slug}`, { key: org.key })).status).toBe(201);

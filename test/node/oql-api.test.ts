@@ -483,10 +483,11 @@ describe("runOql (dashboards and saved queries)", () => {
 describe("settings", () => {
 	it("reads OQL_MAX_RANGE_DAYS and OQL_TIMEOUT_MS, with defaults, and names a bad one", () => {
 		expect(oqlSettingsFrom({})).toEqual(DEFAULT_OQL_SETTINGS);
-		expect(DEFAULT_OQL_SETTINGS).toEqual({ maxRangeDays: 31, timeoutMs: 10_000 });
+		expect(DEFAULT_OQL_SETTINGS).toEqual({ maxRangeDays: 31, timeoutMs: 10_000, maxMatchCost: 1e10 });
 		expect(oqlSettingsFrom({ OQL_MAX_RANGE_DAYS: "7", OQL_TIMEOUT_MS: "2500" })).toEqual({
 			maxRangeDays: 7,
 			timeoutMs: 2_500,
+			maxMatchCost: 1e10,
 		});
 		for (const bad of [{ OQL_MAX_RANGE_DAYS: "0" }, { OQL_MAX_RANGE_DAYS: "x" }, { OQL_TIMEOUT_MS: "-1" }]) {
 			expect(() => oqlSettingsFrom(bad)).toThrow(ConfigError);

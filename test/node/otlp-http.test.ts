@@ -1,6 +1,5 @@
 import { join } from "node:path";
 import { createGzip, deflateRawSync, deflateSync, gzipSync } from "node:zlib";
-import { BinaryReader } from "@bufbuild/protobuf/wire";
 import type { Client } from "@libsql/client";
 import { eq } from "drizzle-orm";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -13,7 +12,7 @@ import { DEFAULT_OTLP_SETTINGS, type OtlpSettings } from "../../src/ingest/setti
 import type { GroupCommitWriter } from "../../src/ingest/writer.js";
 import { FakeClock } from "../support/clock.js";
 import { createTestApp, type TestApp } from "../support/node-app.js";
-import { countOf, exactReader, rowsOf, statusOf } from "../support/otlp.js";
+import { countOf, decodeExportResponse, exactReader, rowsOf, statusOf } from "../support/otlp.js";
 import { encodeOtlp } from "../support/otlp-protobuf.js";
 
 const T0 = Date.UTC(2026, 10, 28, 12, 0, 0);
@@ -93,28 +92,6 @@ function post(
 
 const postJson = (app: App, path: string, key: string, body: unknown, headers: Record<string, string> = {}) =>
 	post(app, path, { key, type: JSON_TYPE, body: JSON.stringify(body), headers });
-
-/** ExportTraceServiceResponse / …Logs… / …Metrics…: partial_success (1) { rejected (1), error_message (2) }. */
-function decodeExportResponse(bytes: Uint8Array): { rejected: number; message: string } | null {
-	const r = new BinaryReader(bytes);
-	let partial: { rejected: number; message: string } | null = null;
-	while (r.pos < r.len) {
-		const [no, wt] = r.tag();
-		if (no !== 1) {
-			r.skip(wt, no);
-			continue;
-		}
-		const inner = new BinaryReader(r.bytes());
-		partial = { rejected: 0, message: "" };
-		while (inner.pos < inner.len) {
-			const [n, w] = inner.tag();
-			if (n === 1) partial.rejected = Number(inner.int64());
-			else if (n === 2) partial.message = inner.string();
-			else inner.skip(w, n);
-		}
-	}
-	return partial;
-}
 
 async function expectStatus(
 	response: Response,

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { BinaryReader } from "@bufbuild/protobuf/wire";
 import { type Client, createClient } from "@libsql/client";
 import { decodeStatus } from "../../src/ingest/messages.js";
 
@@ -61,4 +62,26 @@ export async function statusOf(
 		details: { "@type": string }[];
 	};
 	return { code: json.code, message: json.message, detailTypes: json.details.map((d) => d["@type"]) };
+}
+
+/** ExportTraceServiceResponse / …Logs… / …Metrics…: partial_success (1) { rejected (1), error_message (2) }. */
+export function decodeExportResponse(bytes: Uint8Array): { rejected: number; message: string } | null {
+	const r = new BinaryReader(bytes);
+	let partial: { rejected: number; message: string } | null = null;
+	while (r.pos < r.len) {
+		const [no, wt] = r.tag();
+		if (no !== 1) {
+			r.skip(wt, no);
+			continue;
+		}
+		const inner = new BinaryReader(r.bytes());
+		partial = { rejected: 0, message: "" };
+		while (inner.pos < inner.len) {
+			const [n, w] = inner.tag();
+			if (n === 1) partial.rejected = Number(inner.int64());
+			else if (n === 2) partial.message = inner.string();
+			else inner.skip(w, n);
+		}
+	}
+	return partial;
 }

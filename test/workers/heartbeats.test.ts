@@ -9,11 +9,21 @@ import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { encryptSecret, parseEncryptionKey } from "../../src/auth/totp.js";
-import { alertDeliveries, monitorFlips, monitors, notificationChannels } from "../../src/db/schema.js";
+import { alertDeliveries, monitorFlips, monitors, notificationChannels, users } from "../../src/db/schema.js";
+import { sendWebhook } from "../../src/heartbeats/alerts.js";
 import { nextDueAfter, scheduleProblem } from "../../src/heartbeats/schedule.js";
 import { newId } from "../../src/ids.js";
 import worker from "../../src/runtime/worker.js";
-import { db, expectError, expectOk, mintToken, ORIGIN, orgWithKey, workerFetch } from "./support.js";
+import {
+	db,
+	expectError,
+	expectOk,
+	mintToken,
+	ORIGIN,
+	orgWithKey,
+	workerFetch,
+	workerLikeDeps,
+} from "./support.js";
 
 const SINK = "http://hooks.test";
 
@@ -204,5 +214,66 @@ describe("heartbeats through the Worker", () => {
 		expect(statuses).toEqual(["down", "up"]);
 		const log = await db.select().from(alertDeliveries).where(eq(alertDeliveries.orgId, orgId));
 		expect(log.map((d) => d.status)).toEqual(["delivered", "delivered"]);
+	});
+
+	it("webhook targets at the edge: private literals are refused at creation and again before sending; a test send fails generically", async () => {
+		const { orgId } = await orgWithKey("Edge SSRF");
+		const userId = `usr_ssrf_${crypto.randomUUID().slice(0, 8)}`;
+		await db.insert(users).values({
+			id: userId,
+			orgId,
+			email: `${userId}@example.com`,
+			name: "Edge member",
+			role: "member",
+			createdAt: Date.now(),
+			updatedAt: Date.now(),
+		});
+		const token = await mintToken({ orgId, role: "member", userId });
+		const headers = { Authorization: `Bearer ${token}`, "Content-Type": "application/json" };
+		for (const url of [
+			"http://127.0.0.1:8080/",
+			"http://169.254.169.254/latest/meta-data/",
+			"http://[::ffff:7f00:1]/",
+			"http://[fd00:ec2::254]/",
+			"http://app.localhost/",
+		]) {
+			const created = await workerFetch("/api/v1/notification-channels", {
+				method: "POST",
+				headers,
+				body: JSON.stringify({ name: "probe", url }),
+			});
+			await expectError(created, 400, "invalid_request");
+		}
+		// A channel stored before the rule (or written around the API) is refused again when sending.
+		const id = newId("nch");
+		const now = Date.now();
+		await db.insert(notificationChannels).values({
+			id,
+			orgId,
+			name: "old",
+			type: "webhook",
+			url: "http://169.254.169.254/latest/meta-data/",
+			secretEncrypted: null,
+			enabled: true,
+			createdAt: now,
+			updatedAt: now,
+		});
+		const answer = await expectOk<{ status: string; response_status: number | null; error: string | null }>(
+			await workerFetch(`/api/v1/notification-channels/${id}/test`, { method: "POST", headers }),
+		);
+		expect(answer).toMatchObject({ status: "failed", response_status: null, error: "delivery failed" });
+		const [delivery] = await db.select().from(alertDeliveries).where(eq(alertDeliveries.channelId, id));
+		expect(delivery).toMatchObject({ status: "failed", responseStatus: null, error: "delivery failed" });
+		// What the sender decided, before any fetch: refused by the literal rule.
+		const sent = await sendWebhook(
+			{ url: "http://169.254.169.254/latest/meta-data/", secretEncrypted: null, enabled: true },
+			{ id: 1, event: "monitor.status_changed", payload: "{}" },
+			workerLikeDeps(),
+		);
+		expect(sent).toMatchObject({
+			ok: false,
+			status: null,
+			error: expect.stringMatching(/local or private address/),
+		});
 	});
 });

@@ -1,0 +1,1 @@
+CREATE INDEX `alert_deliveries_monitor_pending_idx` ON `alert_deliveries` (`monitor_id`) WHERE "alert_deliveries"."status" = 'pending';
