@@ -143,4 +143,24 @@ describe("OTLP/HTTP on Workers", () => {
 		);
 		expect(row).toEqual({ n: 3000, first: "0 ", last: 1005 });
 	});
+
+	it("in workerd too: attributes past 256 per record are dropped and counted; answers carry nosniff", async () => {
+		const { orgId, key } = await orgWithKey("OTLP edge caps");
+		const attributes = Array.from({ length: 5_000 }, (_, i) => ({
+			key: `k${i}`,
+			value: { intValue: String(i) },
+		}));
+		const request = {
+			resourceLogs: [{ scopeLogs: [{ logRecords: [{ timeUnixNano: String(nowNs()), attributes }] }] }],
+		};
+		const answer = await post("/v1/logs", key, "application/x-protobuf", encodeOtlp("LogsRequest", request));
+		expect(answer.status).toBe(200);
+		expect(answer.headers.get("X-Content-Type-Options")).toBe("nosniff");
+		const text = new TextDecoder().decode(await answer.arrayBuffer());
+		expect(text).toContain("Dropped 4744 attributes beyond the limits (per record 256: 4744).");
+		const [row] = await db.all<{ n: number }>(
+			sql`SELECT count(*) AS n FROM logs, json_each(logs.attributes) WHERE logs.org_id = ${orgId}`,
+		);
+		expect(Number(row?.n)).toBe(256);
+	});
 });
