@@ -8,7 +8,10 @@
  *   (a new browser context each run): from navigation start until the "Sign in" button is in the
  *   page, rendered by the app (its handlers are attached at render). Goal: p50 ≤ 300 ms.
  *
- * Env: BENCH_WEB_RUNS (timed page loads, 15).
+ * - The explorers over a big org (bench/web-explorers.ts): logs first results and a 5,000-span waterfall.
+ *
+ * Env: BENCH_WEB_RUNS (timed page loads, 15), BENCH_WEB_ROWS (logs and spans seeded, 1,000,000; 0 skips
+ * the explorer part).
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -17,6 +20,7 @@ import { buildWeb } from "../scripts/web-build.js";
 import { WEB_DIST_DIR } from "../src/runtime/web-assets.js";
 import { launchBrowser } from "../test/support/browser.js";
 import { startWebServer } from "../test/support/web-server.js";
+import { benchExplorers } from "./web-explorers.js";
 
 const RUNS = Number(process.env.BENCH_WEB_RUNS ?? 15);
 const KB = 1000;
@@ -128,6 +132,20 @@ const rows: Array<[string, string, string, string]> = [
 	],
 	["sign-in interactive, max", `${(times.at(-1) as number).toFixed(0)} ms`, "", ""],
 ];
+const explorers = process.env.BENCH_WEB_ROWS === "0" ? null : await benchExplorers();
+if (explorers) {
+	const rowsText = explorers.rows.toLocaleString();
+	const figure = (label: string, part: { times: number[]; api: number[] }, goal: number) => {
+		const p50 = percentile(part.times, 50);
+		rows.push(
+			[`${label}, p50`, `${p50.toFixed(0)} ms`, `≤ ${goal} ms`, p50 <= goal ? "met" : "NOT met"],
+			[`${label}, max`, `${(part.times.at(-1) as number).toFixed(0)} ms`, "", ""],
+			[`… of which the API request, p50`, `${percentile(part.api, 50).toFixed(0)} ms`, "", ""],
+		);
+	};
+	figure(`logs explorer first results (${rowsText} logs + spans)`, explorers.logsFirstResults, 500);
+	figure("waterfall of a 5,000-span trace on screen", explorers.waterfall5000, 300);
+}
 console.log("\nWeb UI (dist/web, Chromium headless, local Node server, cold cache per load)\n");
 console.log("| measure | value | goal | |\n|---|---|---|---|");
 for (const row of rows) console.log(`| ${row.join(" | ")} |`);

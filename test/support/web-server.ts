@@ -7,6 +7,8 @@ import { generateSigningKey } from "../../src/auth/jwt.js";
 import { type RunningServer, startNodeServer } from "../../src/runtime/node.js";
 
 export interface WebServer extends RunningServer {
+	/** The temporary folder holding the database (`web.db`). */
+	dataDir: string;
 	stop(): Promise<void>;
 }
 
@@ -24,6 +26,7 @@ export async function startWebServer(settings: Record<string, string> = {}): Pro
 	});
 	return {
 		...server,
+		dataDir: dir,
 		async stop() {
 			await server.close();
 			rmSync(dir, { recursive: true, force: true });

@@ -1,4 +1,4 @@
-import { useMemo, useState } from "preact/hooks";
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { useLocation, useRoute } from "preact-iso";
 import { api, unwrap } from "../../api/client";
 import type { components } from "../../api/schema";
@@ -55,6 +55,8 @@ export function TraceDetail() {
 		);
 	}, [t, search]);
 	const selected = t?.spans.find((s) => s.span_id === query.span) ?? null;
+	const list = useRef<HTMLOListElement>(null);
+	const shown = useWindow(list, rows.length);
 	const select = (spanId: string | null) => {
 		const next = new URLSearchParams(query);
 		if (spanId) next.set("span", spanId);
@@ -112,8 +114,17 @@ export function TraceDetail() {
 							</span>
 						))}
 					</div>
-					<ol class="span-list" aria-label="Spans">
-						{rows.map((span) => {
+					<ol
+						class="span-list"
+						aria-label="Spans"
+						data-total={rows.length}
+						ref={list}
+						style={{
+							paddingTop: `${shown.start * ROW_HEIGHT}px`,
+							paddingBottom: `${(rows.length - shown.end) * ROW_HEIGHT}px`,
+						}}
+					>
+						{rows.slice(shown.start, shown.end).map((span) => {
 							const hasChildren = span.children.length > 0;
 							const isCollapsed = collapsed.has(span.span_id);
 							const error = span.status === "error";
@@ -171,6 +182,43 @@ export function TraceDetail() {
 			</div>
 		</>
 	);
+}
+
+/** Rows are this tall (CSS `.span-row`), so a long trace renders only the rows in view. */
+const ROW_HEIGHT = 28;
+/** Traces up to this many visible rows render whole; longer ones render the rows in view (± overscan). */
+const RENDER_ALL = 300;
+const OVERSCAN = 40;
+
+/**
+ * The slice of rows to render: all of a short trace; for a long one (a 5,000-span trace), the rows
+ * in the viewport and some around them, the rest stood in for by the list's padding so the
+ * scrollbar and the time axis stay true.
+ */
+function useWindow(list: { current: HTMLElement | null }, total: number): { start: number; end: number } {
+	const [shown, setShown] = useState({ start: 0, end: Math.min(total, RENDER_ALL) });
+	useEffect(() => {
+		if (total <= RENDER_ALL) {
+			setShown({ start: 0, end: total });
+			return;
+		}
+		const update = () => {
+			const top = (list.current?.getBoundingClientRect().top ?? 0) + window.scrollY;
+			const first = Math.floor((window.scrollY - top) / ROW_HEIGHT) - OVERSCAN;
+			const last = Math.ceil((window.scrollY + window.innerHeight - top) / ROW_HEIGHT) + OVERSCAN;
+			const start = Math.max(0, Math.min(first, total));
+			const end = Math.max(start, Math.min(total, last));
+			setShown((current) => (current.start === start && current.end === end ? current : { start, end }));
+		};
+		update();
+		window.addEventListener("scroll", update, { passive: true });
+		window.addEventListener("resize", update);
+		return () => {
+			window.removeEventListener("scroll", update);
+			window.removeEventListener("resize", update);
+		};
+	}, [total]);
+	return total <= RENDER_ALL ? { start: 0, end: total } : shown;
 }
 
 function SpanPanel({ span, trace, onClose }: { span: Span; trace: Trace; onClose: () => void }) {

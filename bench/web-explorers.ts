@@ -1,0 +1,152 @@
+/**
+ * The explorers over a big org, in Chromium against the local Node server (part of `npm run bench:web`):
+ * - logs explorer: from navigation to `/logs` (last hour) until the first record is on screen, with
+ *   BENCH_WEB_ROWS logs and as many spans over the last 24 h (default 1,000,000 each). Goal ≤ 500 ms.
+ * - waterfall: from navigation to a 5,000-span trace until its waterfall is on screen (the list holds all
+ *   5,000 spans; the rows in view are rendered, the rest as the person scrolls). Goal ≤ 300 ms.
+ * Each is timed in the page (performance.now() from navigation start) by a MutationObserver.
+ */
+import { join } from "node:path";
+import { createClient } from "@libsql/client";
+import type { Page } from "playwright-core";
+import { launchBrowser } from "../test/support/browser.js";
+import { startWebServer } from "../test/support/web-server.js";
+import { seedOqlDataset } from "./oql-data.js";
+
+const ROWS = Number(process.env.BENCH_WEB_ROWS ?? 1_000_000);
+const TRACE_SPANS = 5_000;
+const RUNS = Number(process.env.BENCH_WEB_RUNS ?? 15);
+const OWNER = { email: "bench@example.com", password: "copper-meadow-lantern-77" };
+
+/** Marks when `selector` first matches `count` elements (the page's own clock). */
+const markWhen = (selector: string, count: number) => `
+new MutationObserver((_m, observer) => {
+	if (document.querySelectorAll(${JSON.stringify(selector)}).length >= ${count}) {
+		window.benchReadyAt = performance.now();
+		observer.disconnect();
+	}
+}).observe(document, { childList: true, subtree: true });
+`;
+
+/** One trace of TRACE_SPANS spans: a tree (each span's parent is an earlier one), 2 s long. */
+function traceRows(orgId: string, endMs: number) {
+	const traceId = "5b8efff798038103d269b633813fc60c";
+	const startNs = BigInt(endMs - 10 * 60_000) * 1_000_000n;
+	const ids = Array.from({ length: TRACE_SPANS }, (_v, i) => (i + 1).toString(16).padStart(16, "0"));
+	const rows = ids.map((spanId, i) => {
+		const parent = i === 0 ? null : (ids[Math.floor((i - 1) / 4)] as string);
+		const offsetMs = i === 0 ? 0 : (i * 1999) / TRACE_SPANS;
+		return [
+			orgId,
+			startNs + BigInt(Math.round(offsetMs * 1e6)),
+			BigInt(i === 0 ? 2_000_000_000 : 5_000_000),
+			traceId,
+			spanId,
+			parent,
+			i === 0 ? "GET /checkout" : `step ${i}`,
+			i === 0 ? "server" : "internal",
+			i % 997 === 0 && i > 0 ? "error" : "unset",
+			null,
+			"checkout",
+			"checkout-01",
+			"checkout.tracer",
+			JSON.stringify({ "service.name": "checkout" }),
+			JSON.stringify({ step: i }),
+		];
+	});
+	return { traceId, rows };
+}
+
+/** Durations (ms) of the page's requests to `apiPath`, from the Resource Timing entries. */
+const API_DURATIONS = (apiPath: string) =>
+	`performance.getEntriesByType("resource").filter((e) => e.name.includes(${JSON.stringify(apiPath)})).map((e) => e.duration)`;
+
+async function timedLoads(
+	page: Page,
+	url: string,
+	script: string,
+	apiPath: string,
+): Promise<{ times: number[]; api: number[] }> {
+	const times: number[] = [];
+	const api: number[] = [];
+	await page.addInitScript(script);
+	for (let run = 0; run < RUNS + 1; run++) {
+		await page.goto(url);
+		await page.waitForFunction("window.benchReadyAt !== undefined", undefined, { timeout: 60_000 });
+		const at = await page.evaluate("window.benchReadyAt");
+		if (typeof at !== "number") throw new Error(`nothing marked ready at ${url}`);
+		if (run > 0) {
+			times.push(at);
+			api.push(Math.max(0, ...((await page.evaluate(API_DURATIONS(apiPath))) as number[])));
+		}
+	}
+	return { times: times.sort((a, b) => a - b), api: api.sort((a, b) => a - b) };
+}
+
+export interface ExplorerFigures {
+	rows: number;
+	logsFirstResults: { times: number[]; api: number[] };
+	waterfall5000: { times: number[]; api: number[] };
+}
+
+export async function benchExplorers(): Promise<ExplorerFigures> {
+	const server = await startWebServer({ HEAVY_READS_PER_ORG: "64", HEAVY_READS_TOTAL: "64" });
+	const browser = await launchBrowser();
+	try {
+		const setup = await fetch(`${server.url}/api/v1/setup`, {
+			method: "POST",
+			headers: { "Content-Type": "application/json" },
+			body: JSON.stringify({ org_name: "Bench", name: "Bench", ...OWNER }),
+		});
+		const { org } = (await setup.json()) as { org: { id: string } };
+		const now = Date.now();
+		const client = createClient({ url: `file:${join(server.dataDir, "web.db")}` });
+		process.stdout.write(`seeding ${ROWS.toLocaleString()} logs and spans… `);
+		const started = performance.now();
+		await seedOqlDataset(client, {
+			orgId: org.id,
+			startMs: now - 86_400_000,
+			endMs: now,
+			seed: 7,
+			logs: ROWS,
+			spans: ROWS,
+		});
+		const trace = traceRows(org.id, now);
+		for (let i = 0; i < trace.rows.length; i += 500) {
+			const chunk = trace.rows.slice(i, i + 500);
+			await client.execute({
+				sql: `INSERT INTO spans (org_id, timestamp, duration_ns, trace_id, span_id, parent_span_id, name, kind, status_code, status_message, service, host, scope_name, resource_attributes, attributes) VALUES ${chunk.map(() => "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)").join(", ")}`,
+				args: chunk.flat(),
+			});
+		}
+		client.close();
+		console.log(`${((performance.now() - started) / 1000).toFixed(0)} s`);
+
+		// bypassCSP: Playwright polls with a function the page's CSP (no eval) would refuse; the app is unchanged.
+		const context = await browser.newContext({ viewport: { width: 1360, height: 900 }, bypassCSP: true });
+		const page = await context.newPage();
+		await page.goto(`${server.url}/sign-in`);
+		await page.getByLabel("Email").fill(OWNER.email);
+		await page.getByLabel("Password").fill(OWNER.password);
+		await page.getByRole("button", { name: "Sign in" }).click();
+		await page.getByRole("heading", { name: "Overview" }).waitFor();
+		const logsPage = await context.newPage();
+		const logsFirstResults = await timedLoads(
+			logsPage,
+			`${server.url}/logs?range=1h`,
+			markWhen(".log-row", 1),
+			"/api/v1/pages/logs",
+		);
+		const tracePage = await context.newPage();
+		const waterfall5000 = await timedLoads(
+			tracePage,
+			`${server.url}/traces/${trace.traceId}`,
+			markWhen(`ol[data-total="${TRACE_SPANS}"] .span-row`, 1),
+			"/api/v1/pages/traces/",
+		);
+		return { rows: ROWS, logsFirstResults, waterfall5000 };
+	} finally {
+		await browser.close();
+		await server.stop();
+	}
+}
