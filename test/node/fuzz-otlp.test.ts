@@ -2,10 +2,9 @@
  * Property/fuzz suite for the OTLP decoders (protobuf and JSON, every signal): random valid
  * messages, the same messages mutated (bytes flipped, cut, inserted; JSON subtrees replaced), and
  * random bytes. Each must decode, or fail with a DecodeError (the 400 path) — never another
- * exception — and finish within a time proportional to its size. That bound is a hang detector
- * (250 ms + 20 µs a byte, about 100 times what decoding takes here), so only superlinear work like
- * the quadratic attributes of review finding 1 can trip it. Fixed seed in `npm test`; longer with
- * `npm run fuzz` (test/support/fuzz.ts).
+ * exception. No wall-clock bound is asserted (timings belong in benchmarks): the attribute caps of
+ * review finding 1 are checked in otlp-limits.test.ts, and decoding time is measured by
+ * `npm run bench:hardening`. Fixed seed in `npm test`; longer with `npm run fuzz` (test/support/fuzz.ts).
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -43,7 +42,6 @@ type Signal = keyof typeof SIGNALS;
 function decode(signal: Signal, format: "protobuf" | "json", bytes: Uint8Array): "ok" | "invalid" {
 	const s = SIGNALS[signal];
 	const batch = new IngestBatch("org_fuzz", s.source, WINDOW, FIXTURE_NOW_MS);
-	const started = performance.now();
 	let outcome: "ok" | "invalid" = "ok";
 	try {
 		if (format === "protobuf") decodeProtobuf(bytes, (reader) => s.protobuf(reader, batch));
@@ -53,11 +51,6 @@ function decode(signal: Signal, format: "protobuf" | "json", bytes: Uint8Array):
 		if (!(error instanceof DecodeError)) throw error;
 		outcome = "invalid";
 	}
-	const elapsed = performance.now() - started;
-	expect(
-		elapsed,
-		`${signal}/${format}: ${bytes.length} bytes decoded in ${elapsed.toFixed(0)} ms`,
-	).toBeLessThan(250 + bytes.length / 50);
 	return outcome;
 }
 

@@ -268,7 +268,6 @@ describe("query_timeout", () => {
 				return Reflect.get(target, prop, receiver);
 			},
 		});
-		const started = performance.now();
 		const error = await runOql(
 			{
 				reads: new HeavyReads(directReadExecutor(stalled)),
@@ -280,7 +279,7 @@ describe("query_timeout", () => {
 		).catch((e: unknown) => e);
 		expect(error).toBeInstanceOf(ApiError);
 		expect((error as ApiError).code).toBe("query_timeout");
-		expect(performance.now() - started).toBeLessThan(250);
+		// Answered while the statement was still running: the deadline, not the statement, ended it.
 		expect(finished).toBe(false);
 	});
 });
