@@ -1812,7 +1812,7 @@ export interface paths {
         put?: never;
         /**
          * Run an OQL query
-         * @description Reads the caller's org only. Every value in the query is a bound parameter; the org filter and the time window are added by the compiler. The window is at most 31 days (configurable); a statement past the timeout answers 503 `query_timeout`.
+         * @description Reads the caller's org only. Every value in the query is a bound parameter; the org filter and the time window are added by the compiler. The window is at most 31 days (configurable); the work of MATCHES (characters in the window × pattern cost) is bounded before the statement runs; a statement past the timeout is stopped and answers 503 `query_timeout`; beyond the limit of queries in flight per org or in total, 429 `rate_limited`. Limits: docs/limits.md.
          */
         post: {
             parameters: {
@@ -1836,7 +1836,7 @@ export interface paths {
                         "application/json": components["schemas"]["OqlResult"];
                     };
                 };
-                /** @description `oql_syntax_error` (with `position`), `oql_invalid_query`, `oql_range_too_large`, `invalid_request` */
+                /** @description `oql_syntax_error` (with `position`), `oql_invalid_query` (times outside 1970…2262-04-11 included), `oql_range_too_large` (a window over the maximum, or MATCHES work over `OQL_MAX_MATCH_COST`), `invalid_request` */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -1881,7 +1881,16 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description `query_timeout` (with `Retry-After`) */
+                /** @description `rate_limited` (with `Retry-After`): the org (HEAVY_READS_PER_ORG) or the server (HEAVY_READS_TOTAL) already has its limit of queries in flight */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description `query_timeout` (with `Retry-After`): the query outlived OQL_TIMEOUT_MS and was stopped; `storage_unavailable` (with `Retry-After`) */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -1950,7 +1959,7 @@ export interface paths {
                         "application/json": components["schemas"]["HeartbeatAnswer"];
                     };
                 };
-                /** @description The first ping of this slug: the monitor was created with the settings in the query, then the ping applied */
+                /** @description The first ping of this slug: the monitor was created with the settings in the query, then the ping applied. An org has at most 1,000 monitors by default (HEARTBEAT_MAX_MONITORS_PER_ORG): a first ping beyond is 409 `monitor_limit_reached`. */
                 201: {
                     headers: {
                         [name: string]: unknown;
@@ -1995,7 +2004,16 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Temporarily unavailable (`unavailable`, with `Retry-After`) */
+                /** @description Conflict */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Temporarily unavailable (`unavailable`, `storage_unavailable`, `query_timeout`, with `Retry-After`); nothing of the request was kept */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -2066,7 +2084,7 @@ export interface paths {
                         "application/json": components["schemas"]["HeartbeatAnswer"];
                     };
                 };
-                /** @description The first ping of this slug: the monitor was created with the settings in the query, then the ping applied */
+                /** @description The first ping of this slug: the monitor was created with the settings in the query, then the ping applied. An org has at most 1,000 monitors by default (HEARTBEAT_MAX_MONITORS_PER_ORG): a first ping beyond is 409 `monitor_limit_reached`. */
                 201: {
                     headers: {
                         [name: string]: unknown;
@@ -2120,7 +2138,16 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Temporarily unavailable (`unavailable`, with `Retry-After`) */
+                /** @description Conflict */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Temporarily unavailable (`unavailable`, `storage_unavailable`, `query_timeout`, with `Retry-After`); nothing of the request was kept */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -2189,7 +2216,7 @@ export interface paths {
                         "application/json": components["schemas"]["HeartbeatAnswer"];
                     };
                 };
-                /** @description The first ping of this slug: the monitor was created with the settings in the query, then the ping applied */
+                /** @description The first ping of this slug: the monitor was created with the settings in the query, then the ping applied. An org has at most 1,000 monitors by default (HEARTBEAT_MAX_MONITORS_PER_ORG): a first ping beyond is 409 `monitor_limit_reached`. */
                 201: {
                     headers: {
                         [name: string]: unknown;
@@ -2234,7 +2261,16 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Temporarily unavailable (`unavailable`, with `Retry-After`) */
+                /** @description Conflict */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Temporarily unavailable (`unavailable`, `storage_unavailable`, `query_timeout`, with `Retry-After`); nothing of the request was kept */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -2303,7 +2339,7 @@ export interface paths {
                         "application/json": components["schemas"]["HeartbeatAnswer"];
                     };
                 };
-                /** @description The first ping of this slug: the monitor was created with the settings in the query, then the ping applied */
+                /** @description The first ping of this slug: the monitor was created with the settings in the query, then the ping applied. An org has at most 1,000 monitors by default (HEARTBEAT_MAX_MONITORS_PER_ORG): a first ping beyond is 409 `monitor_limit_reached`. */
                 201: {
                     headers: {
                         [name: string]: unknown;
@@ -2348,7 +2384,16 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Temporarily unavailable (`unavailable`, with `Retry-After`) */
+                /** @description Conflict */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Temporarily unavailable (`unavailable`, `storage_unavailable`, `query_timeout`, with `Retry-After`); nothing of the request was kept */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -2417,7 +2462,7 @@ export interface paths {
                         "application/json": components["schemas"]["HeartbeatAnswer"];
                     };
                 };
-                /** @description The first ping of this slug: the monitor was created with the settings in the query, then the ping applied */
+                /** @description The first ping of this slug: the monitor was created with the settings in the query, then the ping applied. An org has at most 1,000 monitors by default (HEARTBEAT_MAX_MONITORS_PER_ORG): a first ping beyond is 409 `monitor_limit_reached`. */
                 201: {
                     headers: {
                         [name: string]: unknown;
@@ -2462,7 +2507,16 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description Temporarily unavailable (`unavailable`, with `Retry-After`) */
+                /** @description Conflict */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Temporarily unavailable (`unavailable`, `storage_unavailable`, `query_timeout`, with `Retry-After`); nothing of the request was kept */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -3333,7 +3387,7 @@ export interface paths {
         put?: never;
         /**
          * Add a webhook channel
-         * @description Every monitor flip to or from `down` is POSTed to every enabled channel of the organization, as JSON (or Slack's format for hooks.slack.com). URLs must be http(s) and, unless the deployment allows it, not local or private addresses. At most 50 channels per organization (409 `conflict`).
+         * @description Every monitor flip to or from `down` is POSTed to every enabled channel of the organization, as JSON (or Slack's format for hooks.slack.com). URLs must be http(s) and, unless the deployment allows it, not local or private addresses. At most 20 channels per organization by default (`HEARTBEAT_MAX_CHANNELS_PER_ORG`); beyond, 409 `channel_limit_reached`.
          */
         post: {
             parameters: {
@@ -3669,7 +3723,7 @@ export interface paths {
         put?: never;
         /**
          * Send a test notification now
-         * @description POSTs `{"event":"test", …}` (signed like every delivery) once, waits for the receiver (up to 10 s) and answers with the outcome; a failed test is not retried. Disabled channels are tested too.
+         * @description POSTs `{"event":"test", …}` (signed like every delivery) once, waits for the receiver (up to 10 s) and answers with the outcome; a failed test is not retried. Disabled channels are tested too. A failure is answered generically (`response_status` null, `error` "delivery failed"), whatever the cause — refused target, no connection, timeout or a non-2xx answer — so the test cannot map which addresses answer (docs/security.md).
          */
         post: {
             parameters: {
@@ -3937,6 +3991,24 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
+                /** @description Too many heavy reads in flight for the org or the server (`rate_limited`, with `Retry-After`) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Temporarily unavailable (`unavailable`, `storage_unavailable`, `query_timeout`, with `Retry-After`); nothing of the request was kept */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
             };
         };
         put?: never;
@@ -4014,6 +4086,24 @@ export interface paths {
                 };
                 /** @description Not found, or another org's resource (`not_found`) */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too many heavy reads in flight for the org or the server (`rate_limited`, with `Retry-After`) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Temporarily unavailable (`unavailable`, `storage_unavailable`, `query_timeout`, with `Retry-After`); nothing of the request was kept */
+                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -4106,6 +4196,24 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
+                /** @description Too many heavy reads in flight for the org or the server (`rate_limited`, with `Retry-After`) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Temporarily unavailable (`unavailable`, `storage_unavailable`, `query_timeout`, with `Retry-After`); nothing of the request was kept */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
             };
         };
         put?: never;
@@ -4179,6 +4287,24 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
+                /** @description Too many heavy reads in flight for the org or the server (`rate_limited`, with `Retry-After`) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Temporarily unavailable (`unavailable`, `storage_unavailable`, `query_timeout`, with `Retry-After`); nothing of the request was kept */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
             };
         };
         put?: never;
@@ -4241,6 +4367,24 @@ export interface paths {
                 };
                 /** @description Credential not allowed here (`session_required`, `api_key_required`, `insufficient_role`) */
                 403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too many heavy reads in flight for the org or the server (`rate_limited`, with `Retry-After`) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Temporarily unavailable (`unavailable`, `storage_unavailable`, `query_timeout`, with `Retry-After`); nothing of the request was kept */
+                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -4331,6 +4475,24 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
+                /** @description Too many heavy reads in flight for the org or the server (`rate_limited`, with `Retry-After`) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Temporarily unavailable (`unavailable`, `storage_unavailable`, `query_timeout`, with `Retry-After`); nothing of the request was kept */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
             };
         };
         put?: never;
@@ -4401,6 +4563,24 @@ export interface paths {
                 };
                 /** @description Not found, or another org's resource (`not_found`) */
                 404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too many heavy reads in flight for the org or the server (`rate_limited`, with `Retry-After`) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Temporarily unavailable (`unavailable`, `storage_unavailable`, `query_timeout`, with `Retry-After`); nothing of the request was kept */
+                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -4931,7 +5111,16 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description `query_timeout` (with `Retry-After`) */
+                /** @description `rate_limited` (with `Retry-After`): the org (HEAVY_READS_PER_ORG) or the server (HEAVY_READS_TOTAL) already has its limit of queries in flight */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description `query_timeout` (with `Retry-After`): the query outlived OQL_TIMEOUT_MS and was stopped; `storage_unavailable` (with `Retry-After`) */
                 503: {
                     headers: {
                         [name: string]: unknown;
@@ -6002,7 +6191,7 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description Too many requests of the org in flight (`Retry-After`) */
+                /** @description Too many requests of the org in flight, or over its byte budget (`Retry-After`) */
                 429: {
                     headers: {
                         [name: string]: unknown;
@@ -6093,7 +6282,7 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description Too many requests of the org in flight (`Retry-After`) */
+                /** @description Too many requests of the org in flight, or over its byte budget (`Retry-After`) */
                 429: {
                     headers: {
                         [name: string]: unknown;
@@ -6184,7 +6373,7 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description Too many requests of the org in flight (`Retry-After`) */
+                /** @description Too many requests of the org in flight, or over its byte budget (`Retry-After`) */
                 429: {
                     headers: {
                         [name: string]: unknown;
@@ -6571,7 +6760,8 @@ export interface components {
          *               "to": "2026-11-28T07:00:00.000Z",
          *               "row_count": 1,
          *               "truncated": false,
-         *               "elapsed_ms": 4
+         *               "elapsed_ms": 4,
+         *               "source": "rollup_1h"
          *             }
          *           }
          *         },
@@ -7124,6 +7314,12 @@ export interface components {
                 /** @example 2026-11-28T11:00:00.000Z */
                 from: string;
                 row_count: number;
+                /**
+                 * @description What answered: a rollup level (`rollup_1h` when whole hours were read from the hourly rollup, else `rollup_1m`; partial minutes at the window's edges always come from raw rows) or `raw` rows. Counts, sums, averages, minima and maxima from a rollup equal the raw answer; percentiles are within 4.4 % of it (docs/oql.md, "Rollups").
+                 * @example rollup_1h
+                 * @enum {string}
+                 */
+                source: "rollup_1h" | "rollup_1m" | "raw";
                 /** @example 2026-11-28T12:00:00.000Z */
                 to: string;
                 truncated: boolean;
