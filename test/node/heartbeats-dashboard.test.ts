@@ -80,8 +80,9 @@ describe("RBAC: viewers read, members and up write; API keys are refused; no cre
 			orgId: org.orgId,
 			name: "c",
 			type: "webhook",
-			// Nothing listens on the discard port; the test route reports the failure.
-			url: "https://192.0.2.1:9/",
+			// A loopback target, refused at send time (private targets are off here): no connection is
+			// attempted, and the test route reports the failure.
+			url: "http://127.0.0.1:9/",
 			secretEncrypted: null,
 			enabled: true,
 			createdAt: T0,
