@@ -139,6 +139,17 @@ async function sendLogs(): Promise<void> {
 				}),
 			} as never,
 		},
+		// Its neighbours on the same service and host, for "Show context".
+		{
+			severityNumber: SeverityNumber.INFO,
+			body: "charging card for order 42",
+			timestamp: now - 10 * 60_000 - 20_000,
+		},
+		{
+			severityNumber: SeverityNumber.WARN,
+			body: "order 42 failed, customer notified",
+			timestamp: now - 10 * 60_000 + 10_000,
+		},
 	]);
 	await emit("payments", "web-2", [
 		{ severityNumber: SeverityNumber.WARN, body: "retrying charge", timestamp: now - 14 * 60_000 },
@@ -293,6 +304,64 @@ describe("the explorers in a real browser", () => {
 		await page.getByLabel("Search spans").fill("validate");
 		await page.getByText("1 matching").waitFor();
 		await screenshot(page, "trace-span-panel");
+	});
+
+	it("shows a record's context: the lines around it from the same service and host", async () => {
+		await page.goto(`${server.url}/logs?q=econnreset`);
+		await page
+			.getByRole("list", { name: "Log records" })
+			.getByRole("button", { name: /ECONNRESET/ })
+			.click();
+		await page.getByRole("button", { name: "Show context" }).click();
+		const context = page.getByRole("list", { name: "Context" });
+		await context.getByText("charging card for order 42").waitFor();
+		const lines = await context.getByRole("listitem").allTextContents();
+		expect(lines.map((l) => l.replace(/^.*?(info|warn|error)/, "$1"))).toEqual([
+			"warn order 42 failed, customer notified",
+			expect.stringContaining("ECONNRESET"),
+			"info charging card for order 42",
+		]);
+		expect(await context.locator("[aria-current=true]").textContent()).toContain("ECONNRESET");
+	});
+
+	it("live tail shows new records as they arrive, and stops when paused", async () => {
+		await page.goto(`${server.url}/logs?service=tailer`);
+		await page.getByText("No logs match in this range.").waitFor();
+		const send = (body: string) =>
+			fetch(`${server.url}/v1/logs`, {
+				method: "POST",
+				headers: { "X-API-Key": key, "Content-Type": "application/json" },
+				body: JSON.stringify({
+					resourceLogs: [
+						{
+							resource: { attributes: [{ key: "service.name", value: { stringValue: "tailer" } }] },
+							scopeLogs: [
+								{
+									logRecords: [
+										{
+											timeUnixNano: String(BigInt(Date.now()) * 1_000_000n),
+											severityNumber: 9,
+											body: { stringValue: body },
+										},
+									],
+								},
+							],
+						},
+					],
+				}),
+			});
+		await page.getByRole("button", { name: "Live tail" }).click();
+		expect(await page.getByRole("button", { name: "Pause live tail" }).getAttribute("aria-pressed")).toBe(
+			"true",
+		);
+		expect((await send("tail line one")).status).toBe(200);
+		const records = page.getByRole("list", { name: "Log records" });
+		await records.getByText("tail line one").waitFor({ timeout: 15_000 });
+		await page.getByRole("button", { name: "Pause live tail" }).click();
+		expect((await send("tail line two")).status).toBe(200);
+		await new Promise((resolve) => setTimeout(resolve, 5_000));
+		expect(await records.getByText("tail line two").count()).toBe(0);
+		expect(await records.getByRole("listitem").count()).toBe(1);
 	});
 
 	it("filters traces by status in the URL", async () => {
