@@ -127,7 +127,7 @@ function PasswordCard() {
 	const [done, setDone] = useState(false);
 	return (
 		<section class="card" aria-labelledby="password-title">
-			<h2 id="password-title">Password</h2>
+			<h2 id="password-title">Your password</h2>
 			{done ? <Notice kind="success">Password changed. Your other sessions were signed out.</Notice> : null}
 			<PasswordForm submitLabel="Change password" onDone={() => setDone(true)} />
 		</section>
