@@ -319,7 +319,7 @@ async function ingestInProcess(
 					signal === "traces" ? decodeTracesProtobuf(r, batch) : decodeLogsProtobuf(r, batch),
 				);
 				batch.finish();
-				for (const statement of batch.rollupStatements()) tx.run(statement.sql, statement.args, false);
+				for (const statement of batch.rollupStatements()) tx.run(statement.sql, statement.args, true);
 			});
 			rows += BATCH;
 		}

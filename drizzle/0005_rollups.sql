@@ -54,6 +54,42 @@ CREATE TABLE `metric_rollups_1m` (
 	PRIMARY KEY(`org_id`, `bucket`, `dims`)
 );
 --> statement-breakpoint
+CREATE TABLE `span_latency_1h` (
+	`org_id` text NOT NULL,
+	`bucket` integer NOT NULL,
+	`dims` text NOT NULL,
+	`service` text,
+	`name` text NOT NULL,
+	`kind` text NOT NULL,
+	`is_root` integer NOT NULL,
+	`count` integer NOT NULL,
+	`error_count` integer NOT NULL,
+	`duration_sum_ns` integer NOT NULL,
+	`duration_min_ns` integer NOT NULL,
+	`duration_max_ns` integer NOT NULL,
+	`hist` text NOT NULL,
+	`last_ts` integer NOT NULL,
+	PRIMARY KEY(`org_id`, `bucket`, `dims`)
+);
+--> statement-breakpoint
+CREATE TABLE `span_latency_1m` (
+	`org_id` text NOT NULL,
+	`bucket` integer NOT NULL,
+	`dims` text NOT NULL,
+	`service` text,
+	`name` text NOT NULL,
+	`kind` text NOT NULL,
+	`is_root` integer NOT NULL,
+	`count` integer NOT NULL,
+	`error_count` integer NOT NULL,
+	`duration_sum_ns` integer NOT NULL,
+	`duration_min_ns` integer NOT NULL,
+	`duration_max_ns` integer NOT NULL,
+	`hist` text NOT NULL,
+	`last_ts` integer NOT NULL,
+	PRIMARY KEY(`org_id`, `bucket`, `dims`)
+);
+--> statement-breakpoint
 CREATE TABLE `span_rollups_1h` (
 	`org_id` text NOT NULL,
 	`bucket` integer NOT NULL,
@@ -68,7 +104,6 @@ CREATE TABLE `span_rollups_1h` (
 	`duration_sum_ns` integer NOT NULL,
 	`duration_min_ns` integer NOT NULL,
 	`duration_max_ns` integer NOT NULL,
-	`hist` text NOT NULL,
 	`last_ts` integer NOT NULL,
 	PRIMARY KEY(`org_id`, `bucket`, `dims`)
 );
@@ -87,7 +122,6 @@ CREATE TABLE `span_rollups_1m` (
 	`duration_sum_ns` integer NOT NULL,
 	`duration_min_ns` integer NOT NULL,
 	`duration_max_ns` integer NOT NULL,
-	`hist` text NOT NULL,
 	`last_ts` integer NOT NULL,
 	PRIMARY KEY(`org_id`, `bucket`, `dims`)
 );

@@ -198,9 +198,12 @@ export const metricNames = sqliteTable(
  * timestamp in it (ns). `dims` is the key's dimensions as one JSON array, so that a null dimension
  * still matches on conflict (SQLite never finds two NULLs equal in a UNIQUE key).
  *
- * Spans keep a mergeable latency histogram `hist`: a JSON object `{"<index>": count}` over
+ * Spans are rolled up twice: `span_rollups_*` by every span dimension (host and status included)
+ * for counts and durations, and `span_latency_*` by operation (service, name, kind, root) with
+ * error counts and a mergeable latency histogram `hist` — a JSON object `{"<index>": count}` over
  * log-scale buckets of the duration in ns (index 0: 0 ns; index i ≥ 1: [γ^(i-1), γ^i) with
- * γ = 2^(1/8)); src/ingest/rollups.ts documents the percentile error bound.
+ * γ = 2^(1/8)); src/ingest/rollups.ts documents the percentile error bound. Fewer keys keep the
+ * histograms cheap to merge over long windows.
  */
 const spanRollupColumns = {
 	orgId: text("org_id").notNull(),
@@ -214,6 +217,23 @@ const spanRollupColumns = {
 	isRoot: integer("is_root").notNull(),
 	statusCode: text("status_code", { enum: SPAN_STATUS_CODES }).notNull(),
 	count: integer("count").notNull(),
+	durationSumNs: integer("duration_sum_ns").notNull(),
+	durationMinNs: integer("duration_min_ns").notNull(),
+	durationMaxNs: integer("duration_max_ns").notNull(),
+	lastTs: integer("last_ts").notNull(),
+};
+
+const spanLatencyColumns = {
+	orgId: text("org_id").notNull(),
+	bucket: integer("bucket").notNull(),
+	dims: text("dims").notNull(),
+	service: text("service"),
+	name: text("name").notNull(),
+	kind: text("kind", { enum: SPAN_KINDS }).notNull(),
+	isRoot: integer("is_root").notNull(),
+	count: integer("count").notNull(),
+	/** Spans with status `error`. */
+	errorCount: integer("error_count").notNull(),
 	durationSumNs: integer("duration_sum_ns").notNull(),
 	durationMinNs: integer("duration_min_ns").notNull(),
 	durationMaxNs: integer("duration_max_ns").notNull(),
@@ -253,6 +273,12 @@ export const spanRollups1m = sqliteTable("span_rollups_1m", spanRollupColumns, (
 	primaryKey({ columns: [t.orgId, t.bucket, t.dims] }),
 ]);
 export const spanRollups1h = sqliteTable("span_rollups_1h", spanRollupColumns, (t) => [
+	primaryKey({ columns: [t.orgId, t.bucket, t.dims] }),
+]);
+export const spanLatency1m = sqliteTable("span_latency_1m", spanLatencyColumns, (t) => [
+	primaryKey({ columns: [t.orgId, t.bucket, t.dims] }),
+]);
+export const spanLatency1h = sqliteTable("span_latency_1h", spanLatencyColumns, (t) => [
 	primaryKey({ columns: [t.orgId, t.bucket, t.dims] }),
 ]);
 export const logRollups1m = sqliteTable("log_rollups_1m", logRollupColumns, (t) => [

@@ -20,7 +20,7 @@ import type { GroupCommitWriter, WriteTransaction } from "./writer.js";
  * in the process runs between BEGIN and COMMIT.
  */
 const BUSY_TIMEOUT_MS = 5_000;
-const MAX_CACHED_STATEMENTS = 64;
+const MAX_CACHED_STATEMENTS = 128;
 /** Writes per group at most: bounds how long the first write of a large group waits for the last. */
 export const MAX_WRITES_PER_GROUP = 256;
 

@@ -146,7 +146,8 @@ export class OtlpIngest {
 				decode(written);
 				written.finish();
 				if (written.rows === 0) return written;
-				for (const statement of written.rollupStatements()) tx.run(statement.sql, statement.args, false);
+				// Few distinct texts (per table and row count): prepared once, like the row INSERTs.
+				for (const statement of written.rollupStatements()) tx.run(statement.sql, statement.args, true);
 				const discovery = this.#discovery.plan(written.discovery);
 				for (const statement of discovery.statements) tx.run(statement.sql, statement.args, false);
 				commitDiscovery = discovery.commit;

@@ -14,7 +14,7 @@ export const RETENTION_MAX_BATCHES = 20;
 const TELEMETRY_TABLES = ["spans", "logs", "metric_points"] as const;
 /** Rollups (src/ingest/rollups.ts) with their bucket width: a bucket goes once all of it is past the cutoff. */
 const ROLLUP_TABLES = [
-	...(["span_rollups", "log_rollups", "metric_rollups"] as const).flatMap((t) => [
+	...(["span_rollups", "span_latency", "log_rollups", "metric_rollups"] as const).flatMap((t) => [
 		{ table: `${t}_1m`, widthMs: 60_000 },
 		{ table: `${t}_1h`, widthMs: 3_600_000 },
 	]),

@@ -9,7 +9,10 @@ import { RollupCollector } from "./rollups.js";
  * time, and upserts each page's aggregates: the same code as ingest, so the same answers.
  */
 const PAGE_ROWS = 20_000;
-const ROLLUP_TABLES = ["span", "log", "metric"].flatMap((t) => [`${t}_rollups_1m`, `${t}_rollups_1h`]);
+const ROLLUP_TABLES = ["span_rollups", "span_latency", "log_rollups", "metric_rollups"].flatMap((t) => [
+	`${t}_1m`,
+	`${t}_1h`,
+]);
 
 const SOURCES = [
 	{

@@ -95,6 +95,22 @@ interface SpanAggregate {
 	sum: bigint;
 	min: bigint;
 	max: bigint;
+	last: bigint;
+}
+
+/** Spans per operation: service, name, kind and whether they are trace roots. */
+interface LatencyAggregate {
+	bucket: number;
+	dims: string;
+	service: InValue;
+	name: InValue;
+	kind: InValue;
+	isRoot: number;
+	count: number;
+	errors: number;
+	sum: bigint;
+	min: bigint;
+	max: bigint;
 	histogram: Histogram;
 	last: bigint;
 }
@@ -172,6 +188,7 @@ const hourOf = (minuteMs: number) => Math.floor(minuteMs / HOUR_MS) * HOUR_MS;
 /** The per-minute aggregates of one request's rows; `statements()` upserts them and their hours. */
 export class RollupCollector {
 	readonly #spans = new Map<string, SpanAggregate>();
+	readonly #latency = new Map<string, LatencyAggregate>();
 	readonly #logs = new Map<string, LogAggregate>();
 	readonly #metrics = new Map<string, MetricAggregate>();
 
@@ -183,7 +200,7 @@ export class RollupCollector {
 	}
 
 	get size(): number {
-		return this.#spans.size + this.#logs.size + this.#metrics.size;
+		return this.#spans.size + this.#latency.size + this.#logs.size + this.#metrics.size;
 	}
 
 	/** A span row laid out in SPAN_COLUMNS order at `args[offset…]`. */
@@ -215,7 +232,6 @@ export class RollupCollector {
 				sum: 0n,
 				min: duration,
 				max: duration,
-				histogram: new Map(),
 				last: time,
 			};
 			this.#spans.set(key, a);
@@ -225,8 +241,36 @@ export class RollupCollector {
 		if (duration < a.min) a.min = duration;
 		if (duration > a.max) a.max = duration;
 		if (time > a.last) a.last = time;
+
+		const operation = JSON.stringify([service, name, kind, isRoot]);
+		const operationKey = `${bucket}\u0000${operation}`;
+		let l = this.#latency.get(operationKey);
+		if (!l) {
+			l = {
+				bucket,
+				dims: operation,
+				service,
+				name,
+				kind,
+				isRoot,
+				count: 0,
+				errors: 0,
+				sum: 0n,
+				min: duration,
+				max: duration,
+				histogram: new Map(),
+				last: time,
+			};
+			this.#latency.set(operationKey, l);
+		}
+		l.count++;
+		if (status === "error") l.errors++;
+		l.sum += duration;
+		if (duration < l.min) l.min = duration;
+		if (duration > l.max) l.max = duration;
+		if (time > l.last) l.last = time;
 		const index = histogramIndex(Number(duration));
-		a.histogram.set(index, (a.histogram.get(index) ?? 0) + 1);
+		l.histogram.set(index, (l.histogram.get(index) ?? 0) + 1);
 	}
 
 	addLog(args: InValue[], offset: number): void {
@@ -289,6 +333,7 @@ export class RollupCollector {
 	statements(): { sql: string; args: InValue[] }[] {
 		const out: { sql: string; args: InValue[] }[] = [];
 		const spans = [...this.#spans.values()];
+		const latency = [...this.#latency.values()];
 		const logs = [...this.#logs.values()];
 		const metrics = [...this.#metrics.values()];
 		for (const [level, rows] of [
@@ -296,6 +341,12 @@ export class RollupCollector {
 			["1h", toHours(spans, mergeSpan)],
 		] as const) {
 			out.push(...upserts(`span_rollups_${level}`, SPAN_ROLLUP, rows, (a) => spanArgs(this.orgId, a)));
+		}
+		for (const [level, rows] of [
+			["1m", latency],
+			["1h", toHours(latency, mergeLatency)],
+		] as const) {
+			out.push(...upserts(`span_latency_${level}`, LATENCY, rows, (a) => latencyArgs(this.orgId, a)));
 		}
 		for (const [level, rows] of [
 			["1m", logs],
@@ -331,12 +382,21 @@ function toHours<T extends { bucket: number; dims: string }>(
 function cloneAt<T extends { bucket: number }>(a: T, bucket: number): T {
 	const copy = { ...a, bucket };
 	if ("histogram" in copy)
-		(copy as unknown as SpanAggregate).histogram = new Map((a as unknown as SpanAggregate).histogram);
+		(copy as unknown as LatencyAggregate).histogram = new Map((a as unknown as LatencyAggregate).histogram);
 	return copy;
 }
 
 function mergeSpan(into: SpanAggregate, from: SpanAggregate): void {
 	into.count += from.count;
+	into.sum += from.sum;
+	if (from.min < into.min) into.min = from.min;
+	if (from.max > into.max) into.max = from.max;
+	if (from.last > into.last) into.last = from.last;
+}
+
+function mergeLatency(into: LatencyAggregate, from: LatencyAggregate): void {
+	into.count += from.count;
+	into.errors += from.errors;
 	into.sum += from.sum;
 	if (from.min < into.min) into.min = from.min;
 	if (from.max > into.max) into.max = from.max;
@@ -369,6 +429,22 @@ const spanArgs = (orgId: string, a: SpanAggregate): InValue[] => [
 	a.isRoot,
 	a.status,
 	a.count,
+	a.sum,
+	a.min,
+	a.max,
+	a.last,
+];
+
+const latencyArgs = (orgId: string, a: LatencyAggregate): InValue[] => [
+	orgId,
+	a.bucket,
+	a.dims,
+	a.service,
+	a.name,
+	a.kind,
+	a.isRoot,
+	a.count,
+	a.errors,
 	a.sum,
 	a.min,
 	a.max,
@@ -423,11 +499,35 @@ const SPAN_ROLLUP: RollupShape = {
 		"duration_sum_ns",
 		"duration_min_ns",
 		"duration_max_ns",
+		"last_ts",
+	],
+	merge: () =>
+		"count = count + excluded.count, duration_sum_ns = duration_sum_ns + excluded.duration_sum_ns," +
+		" duration_min_ns = min(duration_min_ns, excluded.duration_min_ns)," +
+		" duration_max_ns = max(duration_max_ns, excluded.duration_max_ns)," +
+		" last_ts = max(last_ts, excluded.last_ts)",
+};
+
+const LATENCY: RollupShape = {
+	columns: [
+		"org_id",
+		"bucket",
+		"dims",
+		"service",
+		"name",
+		"kind",
+		"is_root",
+		"count",
+		"error_count",
+		"duration_sum_ns",
+		"duration_min_ns",
+		"duration_max_ns",
 		"hist",
 		"last_ts",
 	],
 	merge: (t) =>
-		"count = count + excluded.count, duration_sum_ns = duration_sum_ns + excluded.duration_sum_ns," +
+		"count = count + excluded.count, error_count = error_count + excluded.error_count," +
+		" duration_sum_ns = duration_sum_ns + excluded.duration_sum_ns," +
 		" duration_min_ns = min(duration_min_ns, excluded.duration_min_ns)," +
 		" duration_max_ns = max(duration_max_ns, excluded.duration_max_ns)," +
 		` hist = (SELECT json_group_object(k, n) FROM (SELECT k, sum(v) AS n FROM (SELECT key AS k, value AS v FROM json_each(${t}.hist) UNION ALL SELECT key, value FROM json_each(excluded.hist)) GROUP BY k ORDER BY CAST(k AS INTEGER))),` +

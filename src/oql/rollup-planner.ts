@@ -12,10 +12,12 @@ import { type CheckedQuery, durationMs, isAggregateCall, PERCENTILE_SHORTHANDS }
  *
  * - spans or logs; WHERE and GROUP BY over the rolled-up fields only (spans: service, host, name,
  *   kind, status and `parent_span_id IS [NOT] NULL`; logs: service, host, level) with =, !=, IN,
- *   IS [NOT] NULL, AND, OR, NOT;
+ *   IS [NOT] NULL, AND, OR, NOT; spans by service, name, kind and root only read the smaller
+ *   latency rollup (`span_latency_*`), the others `span_rollups_*`;
  * - values: count(*), rate(count(*) | sum(duration_ms), d), sum/avg/min/max(duration_ms), and
  *   arithmetic over them; percentiles of duration_ms as whole columns (not in ORDER BY), read from
- *   the latency histograms, when the window has no partial minute;
+ *   the latency histograms (so by service, name, kind and root only), when the window has no
+ *   partial minute;
  * - TIMESERIES with buckets of whole minutes; with GROUP BY, only series ranked by row count (no
  *   ORDER BY).
  *
@@ -29,10 +31,14 @@ export type QuerySource = "rollup_1h" | "rollup_1m" | "raw";
 
 class Ineligible extends Error {}
 
-const ROLLUP_FIELDS = {
-	spans: { service: "service", host: "host", name: "name", kind: "kind", status: "status_code" },
-	logs: { service: "service", host: "host", level: "level" },
+/** The rollup tables and the OQL fields each is keyed by (column names as in the raw tables). */
+const TABLES = {
+	/** Per operation, with the latency histogram: fewer keys, so tried first for spans. */
+	span_latency: { service: "service", name: "name", kind: "kind" },
+	span_rollups: { service: "service", host: "host", name: "name", kind: "kind", status: "status_code" },
+	log_rollups: { service: "service", host: "host", level: "level" },
 } as const;
+type Table = keyof typeof TABLES;
 
 type Piece =
 	| { kind: "rollup"; level: "1h" | "1m"; from: number; to: number }
@@ -96,12 +102,15 @@ export function planFromRollups(
 	checked: CheckedQuery,
 	options: { orgId: string; dialect: SqlDialect },
 ): RollupPlan | null {
-	try {
-		return new Planner(checked, options).run();
-	} catch (error) {
-		if (error instanceof Ineligible) return null;
-		throw error;
+	const tables: Table[] = checked.source === "spans" ? ["span_latency", "span_rollups"] : ["log_rollups"];
+	for (const table of tables) {
+		try {
+			return new Planner(checked, options, table).run();
+		} catch (error) {
+			if (!(error instanceof Ineligible)) throw error;
+		}
 	}
+	return null;
 }
 
 class Planner {
@@ -112,13 +121,14 @@ class Planner {
 	constructor(
 		readonly checked: CheckedQuery,
 		readonly options: { orgId: string; dialect: SqlDialect },
+		readonly table: Table,
 	) {
 		this.#d = options.dialect;
 		this.#params = new Params(options.dialect);
 		if (checked.mode !== "aggregate" || (checked.source !== "spans" && checked.source !== "logs")) {
 			throw new Ineligible();
 		}
-		this.#fields = ROLLUP_FIELDS[checked.source];
+		this.#fields = TABLES[table];
 	}
 
 	/** A row-level expression over a piece: `raw` reads the spans/logs table, else a rollup. */
@@ -249,7 +259,7 @@ class Planner {
 					...(timeseries ? ["b"] : []),
 				];
 				base.push(
-					`SELECT ${[...keyColumns, ...bucket, "count(*) AS n", ...(spans ? ["sum(duration_ns) AS dur_sum", "min(duration_ns) AS dur_min", "max(duration_ns) AS dur_max", "NULL AS hist"] : [])].join(", ")}` +
+					`SELECT ${[...keyColumns, ...bucket, "count(*) AS n", ...(spans ? ["sum(duration_ns) AS dur_sum", "min(duration_ns) AS dur_min", "max(duration_ns) AS dur_max"] : [])].join(", ")}` +
 						` FROM ${checked.source} WHERE org_id = ${org} AND timestamp >= ${ns(piece.from)} AND timestamp < ${ns(piece.to)}${where}` +
 						(groupKeys.length > 0 ? ` GROUP BY ${groupKeys.join(", ")}` : ""),
 				);
@@ -258,8 +268,8 @@ class Planner {
 					? [`(((bucket - ${originMs}) / ${bucketMs}) * ${bucketMs} + ${originMs}) AS b`]
 					: [];
 				base.push(
-					`SELECT ${[...keyColumns, ...bucket, "count AS n", ...(spans ? ["duration_sum_ns AS dur_sum", "duration_min_ns AS dur_min", "duration_max_ns AS dur_max", "hist"] : [])].join(", ")}` +
-						` FROM ${checked.source === "spans" ? "span" : "log"}_rollups_${piece.level} WHERE org_id = ${org}` +
+					`SELECT ${[...keyColumns, ...bucket, "count AS n", ...(spans ? ["duration_sum_ns AS dur_sum", "duration_min_ns AS dur_min", "duration_max_ns AS dur_max"] : []), ...(percentiles ? ["hist"] : [])].join(", ")}` +
+						` FROM ${this.table}_${piece.level} WHERE org_id = ${org}` +
 						` AND bucket >= ${this.#params.add(BigInt(piece.from))} AND bucket < ${this.#params.add(BigInt(piece.to))}${where}`,
 				);
 			}

@@ -110,10 +110,13 @@ export function rollupRows(
 	return `(${pieces.join(" UNION ALL ")})`;
 }
 
+/** What the latency rollup (`span_latency_*`) is keyed by: an operation. */
+export const LATENCY_DIMENSIONS = ["service", "name", "kind", "is_root"] as const;
+
 /**
- * Latency histograms of spans per `group` columns (of ROLLUP_DIMENSIONS.spans): `k` (bucket index)
- * and `n` from the rollups' `hist`, and from the raw edges each span's `duration_ns` as `d` (with
- * `k` null), for `readHistograms`.
+ * Latency histograms of spans per `group` columns (of LATENCY_DIMENSIONS; `where` over them too):
+ * `k` (bucket index) and `n` from the latency rollup's `hist`, and from the raw edges each span's
+ * `duration_ns` as `d` (with `k` null), for `readHistograms`.
  */
 export function histogramRows(
 	statement: Statement,
@@ -134,7 +137,7 @@ export function histogramRows(
 			const extra = where ? ` AND (${where("r.is_root")})` : "";
 			pieces.push(
 				`SELECT ${group.map((g) => `r.${g} AS ${g}`).join(", ")}, CAST(j.key AS INTEGER) AS k, sum(j.value) AS n, NULL AS d` +
-					` FROM span_rollups_${level} AS r, json_each(r.hist) AS j WHERE r.org_id = ${org}` +
+					` FROM span_latency_${level} AS r, json_each(r.hist) AS j WHERE r.org_id = ${org}` +
 					` AND r.bucket >= ${statement.param(from)} AND r.bucket < ${statement.param(to)}${extra}` +
 					` GROUP BY ${group.map((g) => `r.${g}`).join(", ")}, k`,
 			);
