@@ -30,7 +30,7 @@ export function whenSignedOut(handler: () => void): void {
  */
 async function authorizedFetch(request: Request): Promise<Response> {
 	const retry = request.clone();
-	const response = await fetch(withToken(request));
+	const response = await fetchPatiently(withToken(request));
 	if (response.status !== 401 || getAccessToken() === null) return response;
 	const code = await errorCode(response.clone());
 	if (!TOKEN_ERRORS.has(code ?? "")) return response;
@@ -39,7 +39,24 @@ async function authorizedFetch(request: Request): Promise<Response> {
 		onSignedOut();
 		return response;
 	}
-	return fetch(withToken(retry));
+	return fetchPatiently(withToken(retry));
+}
+
+/** Waits out the API's short `rate_limited` answers (heavy reads in flight) a few times before giving up. */
+const RATE_LIMIT_RETRIES = 3;
+const MAX_RETRY_WAIT_S = 5;
+
+async function fetchPatiently(request: Request): Promise<Response> {
+	for (let attempt = 0; ; attempt++) {
+		const copy = attempt < RATE_LIMIT_RETRIES ? request.clone() : request;
+		const response = await fetch(copy);
+		if (response.status !== 429 || attempt >= RATE_LIMIT_RETRIES) return response;
+		const wait = Number(response.headers.get("Retry-After"));
+		if (!(wait > 0 && wait <= MAX_RETRY_WAIT_S) || (await errorCode(response.clone())) !== "rate_limited") {
+			return response;
+		}
+		await new Promise((resolve) => setTimeout(resolve, wait * 1000 * (1 + Math.random() / 2)));
+	}
 }
 
 function withToken(request: Request): Request {
