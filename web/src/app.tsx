@@ -14,6 +14,9 @@ const SettingsPage = lazy(() => import("./views/settings/settings").then((m) => 
 const MonitorList = lazy(() => import("./views/monitors/list").then((m) => m.MonitorList));
 const MonitorDetail = lazy(() => import("./views/monitors/detail").then((m) => m.MonitorDetail));
 const ChannelsPage = lazy(() => import("./views/monitors/channels").then((m) => m.ChannelsPage));
+const QueryPage = lazy(() => import("./views/query/query").then((m) => m.QueryPage));
+const DashboardList = lazy(() => import("./views/dashboards/list").then((m) => m.DashboardList));
+const DashboardPage = lazy(() => import("./views/dashboards/dashboard").then((m) => m.DashboardPage));
 const ComingSoon = lazy(() => import("./views/coming-soon").then((m) => m.ComingSoon));
 const NotFound = lazy(() => import("./views/coming-soon").then((m) => m.NotFound));
 
@@ -62,8 +65,9 @@ function Root() {
 				<Route path="/" component={ComingSoon} />
 				<Route path="/logs" component={ComingSoon} />
 				<Route path="/traces" component={ComingSoon} />
-				<Route path="/query" component={ComingSoon} />
-				<Route path="/dashboards" component={ComingSoon} />
+				<Route path="/query" component={QueryPage} />
+				<Route path="/dashboards" component={DashboardList} />
+				<Route path="/dashboards/:id" component={DashboardPage} />
 				<Route path="/monitors" component={MonitorList} />
 				<Route path="/monitors/channels" component={ChannelsPage} />
 				<Route path="/monitors/:slug" component={MonitorDetail} />

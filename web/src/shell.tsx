@@ -42,7 +42,7 @@ export function Shell({ children }: { children: ComponentChildren }) {
 					{org.data?.name ?? ""}
 				</span>
 				<span class="spacer" />
-				{TIMED.has(path) ? <TimeRangePicker /> : null}
+				{TIMED.has(path) || path.startsWith("/dashboards/") ? <TimeRangePicker /> : null}
 				<nav aria-label="Account" class="row">
 					<a href="/account" title={user?.email}>
 						{user?.name} <span class="subtitle">({user ? ROLE_LABELS[user.role] : ""})</span>
