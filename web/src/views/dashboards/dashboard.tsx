@@ -347,6 +347,9 @@ function DashboardBody(props: {
 							label={v.label || v.name}
 							value={current}
 							onChange={(e) => setVariable(v.name, e.currentTarget.value)}
+							onKeyDown={(e) => {
+								if (e.key === "Enter") setVariable(v.name, e.currentTarget.value);
+							}}
 						/>
 					);
 				})}

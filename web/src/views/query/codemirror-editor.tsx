@@ -80,7 +80,7 @@ const oqlLanguage = StreamLanguage.define<{ inString: boolean }>({
 		if (stream.match(/^[A-Za-z_]\w*/)) {
 			const word = stream.current().toLowerCase();
 			if (KEYWORDS.has(word)) return "keyword";
-			if (FUNCTIONS.has(word) && stream.peek() === "(") return "function";
+			if (FUNCTIONS.has(word) && stream.peek() === "(") return "variableName.function";
 			if (OQL_SOURCES.includes(word)) return "typeName";
 			return "variableName";
 		}
