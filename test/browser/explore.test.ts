@@ -127,7 +127,11 @@ async function openPage(path: string): Promise<Page> {
 	return page;
 }
 
-/** Replaces the editor's text (insertText: no completion pops up mid-word). */
+/**
+ * Replaces the editor's text: select all, then insertText (no completion pops up mid-word).
+ * Not Delete first: a Delete of the whole selection was seen to hang the renderer of the
+ * @sparticuz Chromium build these tests may run on.
+ */
 async function setQuery(page: Page, text: string, label = "OQL query"): Promise<void> {
 	const editor = page.getByRole("textbox", { name: label });
 	await editor.click();
@@ -429,6 +433,15 @@ describe("dashboards", () => {
 		expect(list.body.data.map((d) => d.title).sort()).toEqual(["Half broken", "Service health (A)"]);
 		expect(pageErrors).toEqual([]);
 		expect(seriousViolations()).toEqual([]);
+
+		// Completion (Ctrl+Space) offers the source's fields and the attribute keys ingest has seen.
+		await setQuery(page, "SELECT count(*) FROM logs WHERE serv");
+		await page.keyboard.press("Control+Space");
+		await page.getByRole("option", { name: /^service/ }).waitFor();
+		await page.keyboard.press("Escape");
+		await setQuery(page, "SELECT count(*) FROM logs GROUP BY attributes['http");
+		await page.keyboard.press("Control+Space");
+		await page.getByRole("option", { name: /http\.route/ }).waitFor();
 		await page.close();
 	});
 });
