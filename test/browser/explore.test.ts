@@ -205,6 +205,15 @@ describe("query explorer", () => {
 		expect(styling.styleElements).toBe(0);
 		expect(seriousViolations()).toEqual([]);
 
+		// Completion (Ctrl+Space) offers the source's fields and the attribute keys ingest has seen.
+		await setQuery(page, "SELECT count(*) FROM logs WHERE serv");
+		await page.keyboard.press("Control+Space");
+		await page.getByRole("option", { name: /^service/ }).waitFor();
+		await page.keyboard.press("Escape");
+		await setQuery(page, "SELECT count(*) FROM logs GROUP BY attributes['http");
+		await page.keyboard.press("Control+Space");
+		await page.getByRole("option", { name: /http\.route/ }).waitFor();
+
 		await page.close();
 	});
 
@@ -434,14 +443,6 @@ describe("dashboards", () => {
 		expect(pageErrors).toEqual([]);
 		expect(seriousViolations()).toEqual([]);
 
-		// Completion (Ctrl+Space) offers the source's fields and the attribute keys ingest has seen.
-		await setQuery(page, "SELECT count(*) FROM logs WHERE serv");
-		await page.keyboard.press("Control+Space");
-		await page.getByRole("option", { name: /^service/ }).waitFor();
-		await page.keyboard.press("Escape");
-		await setQuery(page, "SELECT count(*) FROM logs GROUP BY attributes['http");
-		await page.keyboard.press("Control+Space");
-		await page.getByRole("option", { name: /http\.route/ }).waitFor();
 		await page.close();
 	});
 });
