@@ -17,7 +17,7 @@ export function toSeries(result: OqlResult): { times: number[]; series: ChartSer
 	if (timeIndex < 0) return null;
 	const valueIndexes = result.columns.flatMap((c, i) => (c.type === "number" && i !== timeIndex ? [i] : []));
 	if (valueIndexes.length === 0) return null;
-	const keyIndexes = result.columns.flatMap((c, i) =>
+	const keyIndexes = result.columns.flatMap((_column, i) =>
 		i !== timeIndex && !valueIndexes.includes(i) ? [i] : [],
 	);
 	const times = [...new Set(result.rows.map((row) => Date.parse(String(row[timeIndex]))))]
