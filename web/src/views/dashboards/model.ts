@@ -4,7 +4,7 @@
  */
 import { ApiProblem, api, problemFrom, unwrap } from "../../api/client";
 import type { components } from "../../api/schema";
-import type { ResultKind } from "../query/results";
+import type { ResultKind } from "../query/shape";
 
 export type Dashboard = components["schemas"]["Dashboard"];
 export type Panel = components["schemas"]["DashboardPanelOut"];

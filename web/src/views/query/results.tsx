@@ -1,74 +1,13 @@
 import { useMemo } from "preact/hooks";
-import { type ChartSeries, formatNumber, PALETTE, TimeChart } from "../../components/time-chart";
+import { formatNumber, PALETTE, TimeChart } from "../../components/time-chart";
 import { Empty } from "../../components/ui";
 import type { OqlResult } from "./oql";
+import { formatCell, type ResultKind, singleNumber, toSeries } from "./shape";
 
-export type ResultKind = "table" | "timeseries" | "bar" | "number" | "logs";
+export { autoKind, type ResultKind } from "./shape";
 
 /** Rows a table draws at most; the rest are counted, not rendered (a result holds up to 10,000). */
 const TABLE_ROWS = 500;
-
-/**
- * A TIMESERIES answer as chart series: the time column is the x axis, number columns are values,
- * every other column is a group key, so each key combination (× value column) is one series.
- */
-export function toSeries(result: OqlResult): { times: number[]; series: ChartSeries[] } | null {
-	const timeIndex = result.columns.findIndex((c) => c.type === "time");
-	if (timeIndex < 0) return null;
-	const valueIndexes = result.columns.flatMap((c, i) => (c.type === "number" && i !== timeIndex ? [i] : []));
-	if (valueIndexes.length === 0) return null;
-	const keyIndexes = result.columns.flatMap((_column, i) =>
-		i !== timeIndex && !valueIndexes.includes(i) ? [i] : [],
-	);
-	const times = [...new Set(result.rows.map((row) => Date.parse(String(row[timeIndex]))))]
-		.filter((t) => Number.isFinite(t))
-		.sort((a, b) => a - b);
-	const position = new Map(times.map((t, i) => [t, i]));
-	const series = new Map<string, ChartSeries>();
-	for (const row of result.rows) {
-		const slot = position.get(Date.parse(String(row[timeIndex])));
-		if (slot === undefined) continue;
-		const keys = keyIndexes.map((i) => (row[i] === null ? "(none)" : String(row[i])));
-		for (const v of valueIndexes) {
-			const parts = [...keys];
-			if (valueIndexes.length > 1 || keys.length === 0) parts.push(result.columns[v]?.name ?? "");
-			const label = parts.join(" · ");
-			let entry = series.get(label);
-			if (!entry) {
-				entry = { label, values: times.map(() => null) };
-				series.set(label, entry);
-			}
-			const value = row[v];
-			entry.values[slot] = typeof value === "number" ? value : null;
-		}
-	}
-	return { times, series: [...series.values()] };
-}
-
-/** The single figure of a one-row answer: its first number. */
-export function singleNumber(result: OqlResult): number | null {
-	const row = result.rows[0];
-	if (!row) return null;
-	const index = result.columns.findIndex((c) => c.type === "number");
-	const value = index >= 0 ? row[index] : null;
-	return typeof value === "number" ? value : null;
-}
-
-/** How a result looks best when the person has not chosen. */
-export function autoKind(result: OqlResult, isTimeseries: boolean): ResultKind {
-	if (isTimeseries && toSeries(result)) return "timeseries";
-	if (result.rows.length === 1 && result.columns.length === 1 && singleNumber(result) !== null)
-		return "number";
-	return "table";
-}
-
-export function formatCell(value: unknown): string {
-	if (value === null || value === undefined) return "—";
-	if (typeof value === "number")
-		return Number.isInteger(value) ? String(value) : String(Number(value.toPrecision(6)));
-	if (typeof value === "string") return value;
-	return JSON.stringify(value);
-}
 
 export function ResultView(props: {
 	result: OqlResult;
