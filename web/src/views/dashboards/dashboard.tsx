@@ -524,7 +524,7 @@ function PanelContent({ panel, answer }: { panel: Panel; answer: PanelAnswer }) 
 		return (
 			<div class="notice error panel-error" role="alert">
 				<strong>{error.message}</strong>
-				{error.position ? (
+				{error.position && !/\(line \d+, column \d+\)/.test(error.message) ? (
 					<span class="subtitle">
 						{" "}
 						(line {error.position.line}, column {error.position.column})
@@ -535,7 +535,8 @@ function PanelContent({ panel, answer }: { panel: Panel; answer: PanelAnswer }) 
 		);
 	}
 	const unit = typeof panel.options?.unit === "string" ? panel.options.unit : undefined;
-	const height = Math.max(80, panel.layout.h * (ROW_PX + GAP_PX) - 110);
+	// Room for the title and a legend of a row or two.
+	const height = Math.max(80, panel.layout.h * (ROW_PX + GAP_PX) - 140);
 	return (
 		<ResultView
 			result={answer.data}
