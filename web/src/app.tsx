@@ -20,8 +20,10 @@ const HostDetail = lazy(() => import("./views/hosts/hosts").then((m) => m.HostDe
 const LogsPage = lazy(() => import("./views/logs/logs").then((m) => m.LogsPage));
 const TracesPage = lazy(() => import("./views/traces/traces").then((m) => m.TracesPage));
 const TraceDetail = lazy(() => import("./views/traces/waterfall").then((m) => m.TraceDetail));
-const ComingSoon = lazy(() => import("./views/coming-soon").then((m) => m.ComingSoon));
-const NotFound = lazy(() => import("./views/coming-soon").then((m) => m.NotFound));
+const QueryPage = lazy(() => import("./views/query/query").then((m) => m.QueryPage));
+const DashboardList = lazy(() => import("./views/dashboards/list").then((m) => m.DashboardList));
+const DashboardPage = lazy(() => import("./views/dashboards/dashboard").then((m) => m.DashboardPage));
+const NotFound = lazy(() => import("./views/not-found").then((m) => m.NotFound));
 
 export function App() {
 	return (
@@ -71,8 +73,9 @@ function Root() {
 				<Route path="/logs" component={LogsPage} />
 				<Route path="/traces" component={TracesPage} />
 				<Route path="/traces/:id" component={TraceDetail} />
-				<Route path="/query" component={ComingSoon} />
-				<Route path="/dashboards" component={ComingSoon} />
+				<Route path="/query" component={QueryPage} />
+				<Route path="/dashboards" component={DashboardList} />
+				<Route path="/dashboards/:id" component={DashboardPage} />
 				<Route path="/monitors" component={MonitorList} />
 				<Route path="/monitors/channels" component={ChannelsPage} />
 				<Route path="/monitors/:slug" component={MonitorDetail} />

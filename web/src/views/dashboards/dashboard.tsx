@@ -1,0 +1,643 @@
+import { useEffect, useId, useMemo, useRef, useState } from "preact/hooks";
+import { useLocation, useRoute } from "preact-iso";
+import { type ApiProblem, api, asProblem, unwrap } from "../../api/client";
+import type { components } from "../../api/schema";
+import { resolveTimeRange } from "../../components/time-range";
+import { ConfirmDialog, ErrorNotice, Field, Loading, PageHeader, SelectField } from "../../components/ui";
+import { useResource } from "../../components/use-resource";
+import { OqlEditor } from "../query/editor";
+import { completionWords } from "../query/oql";
+import { ResultView } from "../query/results";
+import {
+	type Dashboard,
+	DEFAULT_SIZE,
+	fits,
+	freeSpot,
+	GRID_COLUMNS,
+	type Layout,
+	PANEL_KIND_OPTIONS,
+	type Panel,
+	type PanelKind,
+	saveDashboard,
+} from "./model";
+import "../query/explore.css";
+
+type DashboardData = components["schemas"]["DashboardData"];
+type PanelAnswer = DashboardData["panels"][string];
+
+/** Height of one grid row in pixels (CSS `.dash-grid` uses the same). */
+const ROW_PX = 40;
+const GAP_PX = 12;
+const REFRESH: Array<[string, string]> = [
+	["", "Off"],
+	["30s", "30 seconds"],
+	["1m", "1 minute"],
+	["5m", "5 minutes"],
+];
+const REFRESH_MS: Record<string, number> = { "30s": 30_000, "1m": 60_000, "5m": 300_000 };
+
+function newPanelId(): string {
+	const bytes = crypto.getRandomValues(new Uint8Array(8));
+	return `p_${[...bytes].map((b) => "abcdefghijklmnopqrstuvwxyz0123456789"[b % 36]).join("")}`;
+}
+
+export function DashboardPage() {
+	const { params } = useRoute();
+	const id = params.id as string;
+	const { path, query, route } = useLocation();
+	const dashboard = useResource(
+		() => unwrap(api.GET("/api/v1/dashboards/{id}", { params: { path: { id } } })),
+		[id],
+	);
+	const editing = query.edit === "1";
+	const [draft, setDraft] = useState<Dashboard | null>(null);
+	const [problem, setProblem] = useState<ApiProblem | null>(null);
+	const [busy, setBusy] = useState(false);
+	const [conflict, setConflict] = useState<{ current: number | null } | null>(null);
+	const [confirmDelete, setConfirmDelete] = useState(false);
+	const [panelEditor, setPanelEditor] = useState<Panel | "new" | null>(null);
+
+	const setParams = (next: Record<string, string | undefined>, replace = true) => {
+		const search = new URLSearchParams();
+		for (const [k, v] of Object.entries({ ...query, ...next }))
+			if (v !== undefined && v !== "") search.set(k, v);
+		const text = search.toString();
+		route(text ? `${path}?${text}` : path, replace);
+	};
+
+	// Entering edit mode starts a draft from the stored document; leaving drops it.
+	useEffect(() => {
+		if (editing && dashboard.data && !draft) setDraft(structuredClone(dashboard.data));
+		if (!editing && draft) setDraft(null);
+	}, [editing, dashboard.data]);
+
+	const stored = dashboard.data;
+	const shown = editing && draft ? draft : stored;
+
+	const save = async (version: number) => {
+		if (!draft) return;
+		setBusy(true);
+		setProblem(null);
+		try {
+			const outcome = await saveDashboard(draft, version);
+			if ("conflict" in outcome) {
+				setConflict({ current: outcome.conflict });
+				return;
+			}
+			setConflict(null);
+			setDraft(null);
+			await dashboard.reload();
+			setParams({ edit: undefined });
+		} catch (e) {
+			setProblem(asProblem(e));
+		} finally {
+			setBusy(false);
+		}
+	};
+
+	if (!shown) {
+		return (
+			<>
+				<PageHeader title="Dashboard" />
+				<ErrorNotice problem={dashboard.error} />
+				{dashboard.loading ? <Loading what="the dashboard" /> : null}
+			</>
+		);
+	}
+
+	const updatePanels = (panels: Panel[]) => setDraft((d) => (d ? { ...d, panels } : d));
+
+	return (
+		<>
+			<PageHeader
+				title={shown.title}
+				subtitle={
+					<>
+						{shown.description ? `${shown.description} · ` : ""}version {stored?.version ?? shown.version}
+						{stored?.updated_by.name ? `, saved by ${stored.updated_by.name}` : ""}
+						{shown.tags.length > 0 ? ` · ${shown.tags.join(", ")}` : ""}
+					</>
+				}
+			>
+				{editing ? (
+					<>
+						<button type="button" onClick={() => setPanelEditor("new")}>
+							Add panel
+						</button>
+						<button type="button" onClick={() => setParams({ edit: undefined })}>
+							Cancel
+						</button>
+						<button
+							type="button"
+							class="primary"
+							disabled={busy}
+							onClick={() => draft && void save(draft.version)}
+						>
+							{busy ? "Saving…" : "Save dashboard"}
+						</button>
+					</>
+				) : (
+					<>
+						<button type="button" onClick={() => setParams({ edit: "1" })}>
+							Edit
+						</button>
+						<button
+							type="button"
+							onClick={async () => {
+								try {
+									const copy = await unwrap(
+										api.POST("/api/v1/dashboards/{id}/duplicate", { params: { path: { id } }, body: {} }),
+									);
+									route(`/dashboards/${copy.id}`);
+								} catch (e) {
+									setProblem(asProblem(e));
+								}
+							}}
+						>
+							Duplicate
+						</button>
+						<button type="button" class="danger" onClick={() => setConfirmDelete(true)}>
+							Delete
+						</button>
+					</>
+				)}
+			</PageHeader>
+			<ErrorNotice problem={problem ?? dashboard.error} />
+			{editing && draft ? (
+				<div class="row dash-meta">
+					<Field
+						label="Title"
+						value={draft.title}
+						maxLength={200}
+						onInput={(e) => setDraft({ ...draft, title: e.currentTarget.value })}
+					/>
+					<Field
+						label="Tags"
+						value={draft.tags.join(", ")}
+						hint="Comma separated, e.g. team:payments"
+						onInput={(e) =>
+							setDraft({
+								...draft,
+								tags: e.currentTarget.value
+									.split(",")
+									.map((t) => t.trim())
+									.filter(Boolean),
+							})
+						}
+					/>
+				</div>
+			) : null}
+			<DashboardBody
+				dashboard={shown}
+				stored={stored}
+				editing={editing}
+				refresh={query.refresh ?? ""}
+				onRefreshChange={(value) => setParams({ refresh: value || undefined })}
+				onChangePanels={updatePanels}
+				onEditPanel={(panel) => setPanelEditor(panel)}
+			/>
+			{panelEditor && draft ? (
+				<PanelEditor
+					panel={panelEditor === "new" ? null : panelEditor}
+					onCancel={() => setPanelEditor(null)}
+					onSave={(panel) => {
+						const others = draft.panels.filter((p) => p.id !== panel.id);
+						const exists = draft.panels.some((p) => p.id === panel.id);
+						updatePanels(
+							exists
+								? draft.panels.map((p) => (p.id === panel.id ? panel : p))
+								: [...others, { ...panel, layout: freeSpot(others, DEFAULT_SIZE) }],
+						);
+						setPanelEditor(null);
+					}}
+				/>
+			) : null}
+			<ConflictDialog
+				open={conflict !== null}
+				current={conflict?.current ?? null}
+				busy={busy}
+				onReload={async () => {
+					setConflict(null);
+					setDraft(null);
+					await dashboard.reload();
+					setParams({ edit: undefined });
+				}}
+				onOverwrite={async () => {
+					try {
+						const latest = await unwrap(api.GET("/api/v1/dashboards/{id}", { params: { path: { id } } }));
+						await save(latest.version);
+					} catch (e) {
+						setConflict(null);
+						setProblem(asProblem(e));
+					}
+				}}
+				onKeepEditing={() => setConflict(null)}
+			/>
+			<ConfirmDialog
+				open={confirmDelete}
+				title="Delete this dashboard?"
+				confirmLabel="Delete dashboard"
+				danger
+				busy={busy}
+				onCancel={() => setConfirmDelete(false)}
+				onConfirm={async () => {
+					setBusy(true);
+					try {
+						await unwrap(api.DELETE("/api/v1/dashboards/{id}", { params: { path: { id } } }));
+						route("/dashboards");
+					} catch (e) {
+						setConfirmDelete(false);
+						setProblem(asProblem(e));
+					} finally {
+						setBusy(false);
+					}
+				}}
+			>
+				<p>
+					“{shown.title}” and its {shown.panels.length} panels are removed for everyone. Saved queries its
+					panels use stay.
+				</p>
+			</ConfirmDialog>
+		</>
+	);
+}
+
+/** Variables, auto-refresh and the grid of panels with their data. */
+function DashboardBody(props: {
+	dashboard: Dashboard;
+	stored: Dashboard | undefined;
+	editing: boolean;
+	refresh: string;
+	onRefreshChange: (value: string) => void;
+	onChangePanels: (panels: Panel[]) => void;
+	onEditPanel: (panel: Panel) => void;
+}) {
+	const { dashboard, stored } = props;
+	const { query, path, route } = useLocation();
+	const hasRange = Boolean(query.range || (query.from && query.to));
+	const variables = stored?.variables ?? [];
+	const variableParams = Object.fromEntries(
+		variables.flatMap((v) =>
+			query[`var.${v.name}`] !== undefined ? [[`var.${v.name}`, query[`var.${v.name}`]]] : [],
+		),
+	) as Record<string, string>;
+	const [tick, setTick] = useState(0);
+	const data = useResource(async () => {
+		if (!stored) return undefined;
+		const range: Record<string, string> = {};
+		if (hasRange) {
+			// The global picker's range (else the dashboard's own default range).
+			const r = resolveTimeRange(query);
+			range.from = r.from.toISOString();
+			range.to = r.to.toISOString();
+		}
+		return unwrap(
+			api.GET("/api/v1/dashboards/{id}/data", {
+				params: { path: { id: stored.id }, query: { ...range, ...variableParams } },
+			}),
+		);
+	}, [stored?.id, stored?.version, query.range, query.from, query.to, JSON.stringify(variableParams), tick]);
+
+	useEffect(() => {
+		const ms = REFRESH_MS[props.refresh];
+		if (!ms) return;
+		const timer = setInterval(() => setTick((t) => t + 1), ms);
+		return () => clearInterval(timer);
+	}, [props.refresh]);
+
+	const schemaNeeded = variables.some((v) => v.source);
+	const schema = useResource(
+		() => (schemaNeeded ? unwrap(api.GET("/api/v1/pages/schema")) : Promise.resolve(undefined)),
+		[schemaNeeded],
+	);
+
+	const setVariable = (name: string, value: string) => {
+		const search = new URLSearchParams(query);
+		search.set(`var.${name}`, value);
+		route(`${path}?${search}`, true);
+	};
+
+	return (
+		<>
+			<div class="row dash-controls">
+				{variables.map((v) => {
+					const current = query[`var.${v.name}`] ?? data.data?.variables[v.name] ?? v.default ?? "";
+					const seen =
+						v.values ??
+						(v.source
+							? (schema.data?.sources
+									.find((s) => s.source === v.source?.source)
+									?.fields.find((f) => f.name === v.source?.field || f.oql === v.source?.field)?.values ?? [])
+							: null);
+					if (seen) {
+						const options = [...new Set([...(current ? [current] : []), ...seen])];
+						return (
+							<SelectField
+								key={v.name}
+								label={v.label || v.name}
+								options={options.map((o) => [o, o])}
+								value={current}
+								onChange={(e) => setVariable(v.name, (e.target as HTMLSelectElement).value)}
+							/>
+						);
+					}
+					return (
+						<Field
+							key={v.name}
+							label={v.label || v.name}
+							value={current}
+							onChange={(e) => setVariable(v.name, e.currentTarget.value)}
+							onKeyDown={(e) => {
+								if (e.key === "Enter") setVariable(v.name, e.currentTarget.value);
+							}}
+						/>
+					);
+				})}
+				<span class="spacer" />
+				<SelectField
+					label="Auto-refresh"
+					options={REFRESH}
+					value={props.refresh}
+					onChange={(e) => props.onRefreshChange((e.target as HTMLSelectElement).value)}
+				/>
+				<button type="button" class="small" onClick={() => setTick((t) => t + 1)} disabled={data.loading}>
+					{data.loading ? "Loading…" : "Refresh"}
+				</button>
+			</div>
+			{!hasRange && stored ? (
+				<p class="subtitle">
+					Showing the dashboard's own range ({"last" in stored.time ? `last ${stored.time.last}` : "fixed"});
+					the time range picker overrides it.
+				</p>
+			) : null}
+			<ErrorNotice problem={data.error} />
+			{dashboard.panels.length === 0 ? (
+				<div class="empty">
+					No panels yet.{" "}
+					{props.editing
+						? "Add one with “Add panel”."
+						: "Edit the dashboard to add one, or add a query from the Query page."}
+				</div>
+			) : (
+				<PanelGrid
+					panels={dashboard.panels}
+					stored={stored}
+					answers={data.data?.panels}
+					editing={props.editing}
+					onChange={props.onChangePanels}
+					onEdit={props.onEditPanel}
+				/>
+			)}
+		</>
+	);
+}
+
+/** The panel's stored query text (or saved query), to know whether the fetched data still belongs to it. */
+function querySignature(panel: Panel): string {
+	return panel.saved_query_id ? `saved:${panel.saved_query_id}` : `oql:${panel.query ?? ""}`;
+}
+
+function PanelGrid(props: {
+	panels: Panel[];
+	stored: Dashboard | undefined;
+	answers: DashboardData["panels"] | undefined;
+	editing: boolean;
+	onChange: (panels: Panel[]) => void;
+	onEdit: (panel: Panel) => void;
+}) {
+	const grid = useRef<HTMLDivElement>(null);
+	const drag = useRef<{ id: string; mode: "move" | "resize"; x: number; y: number; start: Layout } | null>(
+		null,
+	);
+	const panelsRef = useRef(props.panels);
+	panelsRef.current = props.panels;
+	const storedSignatures = useMemo(
+		() => new Map((props.stored?.panels ?? []).map((p) => [p.id, querySignature(p)])),
+		[props.stored],
+	);
+
+	const onPointerDown = (panel: Panel, mode: "move" | "resize") => (e: PointerEvent) => {
+		if (!props.editing || e.button !== 0) return;
+		if ((e.target as HTMLElement).closest("button") && mode === "move") return;
+		e.preventDefault();
+		(e.currentTarget as HTMLElement).setPointerCapture(e.pointerId);
+		drag.current = { id: panel.id, mode, x: e.clientX, y: e.clientY, start: panel.layout };
+	};
+	const onPointerMove = (e: PointerEvent) => {
+		const active = drag.current;
+		const element = grid.current;
+		if (!active || !element) return;
+		const columnPx = (element.clientWidth + GAP_PX) / GRID_COLUMNS;
+		const dx = Math.round((e.clientX - active.x) / columnPx);
+		const dy = Math.round((e.clientY - active.y) / (ROW_PX + GAP_PX));
+		const { start } = active;
+		const next: Layout =
+			active.mode === "move"
+				? { ...start, x: start.x + dx, y: start.y + dy }
+				: { ...start, w: start.w + dx, h: start.h + dy };
+		const panels = panelsRef.current;
+		const current = panels.find((p) => p.id === active.id);
+		if (
+			!current ||
+			(current.layout.x === next.x &&
+				current.layout.y === next.y &&
+				current.layout.w === next.w &&
+				current.layout.h === next.h)
+		)
+			return;
+		if (!fits(next, panels, active.id)) return;
+		props.onChange(panels.map((p) => (p.id === active.id ? { ...p, layout: next } : p)));
+	};
+	const onPointerUp = () => {
+		drag.current = null;
+	};
+
+	return (
+		<div class={`dash-grid${props.editing ? " editing" : ""}`} ref={grid}>
+			{props.panels.map((panel) => {
+				const answer = props.answers?.[panel.id];
+				const fresh = storedSignatures.get(panel.id) === querySignature(panel);
+				return (
+					<section
+						key={panel.id}
+						class="card dash-panel"
+						aria-label={panel.title}
+						style={{
+							gridColumn: `${panel.layout.x + 1} / span ${panel.layout.w}`,
+							gridRow: `${panel.layout.y + 1} / span ${panel.layout.h}`,
+						}}
+					>
+						<header
+							class="dash-panel-header"
+							onPointerDown={onPointerDown(panel, "move")}
+							onPointerMove={onPointerMove}
+							onPointerUp={onPointerUp}
+							title={props.editing ? "Drag to move" : undefined}
+						>
+							<h2>{panel.title}</h2>
+							{props.editing ? (
+								<span class="row">
+									<button type="button" class="small" onClick={() => props.onEdit(panel)}>
+										Edit<span class="visually-hidden"> panel {panel.title}</span>
+									</button>
+									<button
+										type="button"
+										class="small danger"
+										onClick={() => props.onChange(props.panels.filter((p) => p.id !== panel.id))}
+									>
+										Remove<span class="visually-hidden"> panel {panel.title}</span>
+									</button>
+								</span>
+							) : null}
+						</header>
+						<div class="dash-panel-body">
+							{!fresh ? (
+								<p class="subtitle">Not saved yet: save the dashboard to run this panel.</p>
+							) : answer === undefined ? (
+								<p class="subtitle" role="status">
+									Loading…
+								</p>
+							) : (
+								<PanelContent panel={panel} answer={answer} />
+							)}
+						</div>
+						{props.editing ? (
+							<span
+								class="dash-resize"
+								role="img"
+								aria-label={`Resize ${panel.title}`}
+								onPointerDown={onPointerDown(panel, "resize")}
+								onPointerMove={onPointerMove}
+								onPointerUp={onPointerUp}
+							/>
+						) : null}
+					</section>
+				);
+			})}
+		</div>
+	);
+}
+
+function PanelContent({ panel, answer }: { panel: Panel; answer: PanelAnswer }) {
+	if ("error" in answer) {
+		const { error } = answer;
+		return (
+			<div class="notice error panel-error" role="alert">
+				<strong>{error.message}</strong>
+				{error.position && !/\(line \d+, column \d+\)/.test(error.message) ? (
+					<span class="subtitle">
+						{" "}
+						(line {error.position.line}, column {error.position.column})
+					</span>
+				) : null}
+				<span class="request-id">{error.code}</span>
+			</div>
+		);
+	}
+	const unit = typeof panel.options?.unit === "string" ? panel.options.unit : undefined;
+	// Room for the title and a legend of a row or two.
+	const height = Math.max(80, panel.layout.h * (ROW_PX + GAP_PX) - 140);
+	return (
+		<ResultView
+			result={answer.data}
+			kind={panel.kind === "logs" ? "table" : panel.kind}
+			label={panel.title}
+			height={height}
+			unit={unit}
+		/>
+	);
+}
+
+function PanelEditor(props: { panel: Panel | null; onCancel: () => void; onSave: (panel: Panel) => void }) {
+	const schema = useResource(() => unwrap(api.GET("/api/v1/pages/schema")), []);
+	const words = useMemo(() => completionWords(schema.data), [schema.data]);
+	const [title, setTitle] = useState(props.panel?.title ?? "");
+	const [kind, setKind] = useState<PanelKind>(props.panel?.kind ?? "timeseries");
+	const [text, setText] = useState(props.panel?.query ?? "");
+	const savedQuery = props.panel?.saved_query_id;
+	return (
+		<ConfirmDialog
+			open
+			title={props.panel ? "Edit panel" : "Add panel"}
+			confirmLabel={props.panel ? "Apply" : "Add"}
+			busy={!title.trim() || (!savedQuery && !text.trim())}
+			onCancel={props.onCancel}
+			onConfirm={() =>
+				props.onSave({
+					...(props.panel ?? { id: newPanelId(), layout: { x: 0, y: 0, ...DEFAULT_SIZE } }),
+					title: title.trim(),
+					kind,
+					...(savedQuery ? { saved_query_id: savedQuery } : { query: text }),
+				})
+			}
+		>
+			<div class="stack panel-editor">
+				<Field
+					label="Panel title"
+					value={title}
+					maxLength={200}
+					onInput={(e) => setTitle(e.currentTarget.value)}
+				/>
+				<SelectField
+					label="Panel kind"
+					options={PANEL_KIND_OPTIONS}
+					value={kind}
+					onChange={(e) => setKind((e.target as HTMLSelectElement).value as PanelKind)}
+				/>
+				{savedQuery ? (
+					<p class="subtitle">
+						This panel shows the saved query {savedQuery}; edit the query on the Query page.
+					</p>
+				) : (
+					<OqlEditor
+						label="Panel query"
+						value={text}
+						onChange={setText}
+						words={words}
+						error={null}
+						minLines={4}
+					/>
+				)}
+			</div>
+		</ConfirmDialog>
+	);
+}
+
+function ConflictDialog(props: {
+	open: boolean;
+	current: number | null;
+	busy: boolean;
+	onReload: () => void;
+	onOverwrite: () => void;
+	onKeepEditing: () => void;
+}) {
+	const ref = useRef<HTMLDialogElement>(null);
+	const titleId = useId();
+	useEffect(() => {
+		const dialog = ref.current;
+		if (!dialog) return;
+		if (props.open && !dialog.open) dialog.showModal();
+		if (!props.open && dialog.open) dialog.close();
+	}, [props.open]);
+	return (
+		<dialog ref={ref} aria-labelledby={titleId} onCancel={props.onKeepEditing}>
+			<h2 id={titleId}>Someone else saved this dashboard</h2>
+			<p>
+				It changed since you started editing
+				{props.current !== null ? ` (it is now at version ${props.current})` : ""}. Reload their version and
+				lose your changes, or overwrite theirs with yours.
+			</p>
+			<div class="buttons">
+				<button type="button" onClick={props.onKeepEditing}>
+					Keep editing
+				</button>
+				<button type="button" onClick={props.onReload} disabled={props.busy}>
+					Reload theirs
+				</button>
+				<button type="button" class="danger" onClick={props.onOverwrite} disabled={props.busy}>
+					Overwrite with mine
+				</button>
+			</div>
+		</dialog>
+	);
+}

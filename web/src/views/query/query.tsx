@@ -1,0 +1,400 @@
+import type { ComponentChildren } from "preact";
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { useLocation } from "preact-iso";
+import { type ApiProblem, api, problemFrom, unwrap } from "../../api/client";
+import type { components } from "../../api/schema";
+import { useTimeRange } from "../../components/time-range";
+import { ConfirmDialog, ErrorNotice, Field, Notice, PageHeader, SelectField } from "../../components/ui";
+import { useResource } from "../../components/use-resource";
+import { addPanel, PANEL_KIND_OPTIONS, panelKindFor } from "../dashboards/model";
+import { type EditorError, OqlEditor } from "./editor";
+import { completionWords, hasTimeseries, type OqlResult, withRange } from "./oql";
+import { autoKind, type ResultKind, ResultView } from "./results";
+import "./explore.css";
+
+type SavedQuery = components["schemas"]["SavedQuery"];
+
+const HISTORY_KEY = "hexcovery.query-history";
+const HISTORY_MAX = 20;
+const EXAMPLE = "SELECT count(*) FROM logs GROUP BY service TIMESERIES";
+
+const VIEWS: Array<[string, string]> = [
+	["auto", "Automatic"],
+	["table", "Table"],
+	["timeseries", "Line chart"],
+	["bar", "Bars"],
+	["number", "Single number"],
+];
+
+/** The queries run in this tab, newest first (sessionStorage: gone with the tab, never sent anywhere). */
+export function readHistory(): string[] {
+	try {
+		const parsed = JSON.parse(sessionStorage.getItem(HISTORY_KEY) ?? "[]") as unknown;
+		return Array.isArray(parsed) ? parsed.filter((q): q is string => typeof q === "string") : [];
+	} catch {
+		return [];
+	}
+}
+
+function remember(text: string): string[] {
+	const next = [text, ...readHistory().filter((q) => q !== text)].slice(0, HISTORY_MAX);
+	try {
+		sessionStorage.setItem(HISTORY_KEY, JSON.stringify(next));
+	} catch {
+		// Storage full or disabled: the history is a convenience.
+	}
+	return next;
+}
+
+interface RunState {
+	text: string;
+	result: OqlResult | null;
+	problem: ApiProblem | null;
+	position: EditorError | null;
+}
+
+/** `POST /api/v1/dsl`, keeping the error's position (the shared ApiProblem has no place for it). */
+async function runOql(text: string, from: Date, to: Date): Promise<Omit<RunState, "text">> {
+	try {
+		const { data, error, response } = await api.POST("/api/v1/dsl", {
+			body: { query: withRange(text, from, to) },
+		});
+		if (response.ok && data) return { result: data, problem: null, position: null };
+		const problem = problemFrom(response, error);
+		const at = (error as { error?: { position?: { line: number; column: number } } } | undefined)?.error
+			?.position;
+		const lines = text.split("\n").length;
+		// A fault in the appended range clause is shown at the end of the person's text.
+		const position = at
+			? at.line <= lines
+				? { line: at.line, column: at.column, message: problem.message }
+				: { line: lines, column: (text.split("\n")[lines - 1]?.length ?? 0) + 1, message: problem.message }
+			: null;
+		return { result: null, problem, position };
+	} catch {
+		return { result: null, problem: problemFrom(new Response(null, { status: 0 }), null), position: null };
+	}
+}
+
+export function QueryPage() {
+	const { path, query, route } = useLocation();
+	const range = useTimeRange();
+	const schema = useResource(() => unwrap(api.GET("/api/v1/pages/schema")), []);
+	const words = useMemo(() => completionWords(schema.data), [schema.data]);
+	const saved = useResource(
+		() => unwrap(api.GET("/api/v1/saved-queries", { params: { query: { limit: 100 } } })),
+		[],
+	);
+	const [text, setText] = useState(() => query.q ?? readHistory()[0] ?? EXAMPLE);
+	const [run, setRun] = useState<RunState | null>(null);
+	const [running, setRunning] = useState(false);
+	const [history, setHistory] = useState(readHistory);
+	const [dialog, setDialog] = useState<"save" | "dashboard" | null>(null);
+	const [notice, setNotice] = useState<ComponentChildren>(null);
+	const generation = useRef(0);
+	const [runs, setRuns] = useState(0);
+	const view = (VIEWS.find(([v]) => v === query.view)?.[0] ?? "auto") as ResultKind | "auto";
+
+	const setParams = (params: Record<string, string | undefined>, replace = false) => {
+		const next = new URLSearchParams();
+		for (const [k, v] of Object.entries({ ...query, ...params }))
+			if (v !== undefined && v !== "") next.set(k, v);
+		route(`${path}?${next}`, replace);
+	};
+
+	// The URL is the source of truth: the query in it runs, and runs again when the range changes.
+	useEffect(() => {
+		const q = query.q;
+		if (q === undefined || q.trim() === "") return;
+		if (q !== text) setText(q);
+		const mine = ++generation.current;
+		setRunning(true);
+		void runOql(q, range.from, range.to).then((answer) => {
+			if (mine !== generation.current) return;
+			setRun({ text: q, ...answer });
+			setRunning(false);
+			setHistory(remember(q));
+		});
+	}, [query.q, range.key, query.from, query.to, runs]);
+
+	const runNow = () => {
+		const current = text.trim();
+		if (!current) return;
+		// Same text: the URL does not change, so the counter runs it again.
+		if (current === query.q) setRuns((n) => n + 1);
+		else setParams({ q: current });
+	};
+
+	const result = run?.result ?? null;
+	const kind: ResultKind =
+		view === "auto" ? (result ? autoKind(result, hasTimeseries(run?.text ?? "")) : "table") : view;
+
+	return (
+		<>
+			<PageHeader
+				title="Query"
+				subtitle="OQL over your logs, spans, metrics, annotations and heartbeats. Ctrl/⌘+Enter runs."
+			/>
+			<div class="query-layout">
+				<section class="query-main" aria-label="Query">
+					<OqlEditor
+						label="OQL query"
+						value={text}
+						onChange={setText}
+						onRun={runNow}
+						words={words}
+						error={run && run.text === text ? run.position : null}
+						minLines={5}
+					/>
+					<div class="row query-actions">
+						<button type="button" class="primary" onClick={runNow} disabled={running}>
+							{running ? "Running…" : "Run"}
+						</button>
+						<button type="button" onClick={() => setDialog("save")} disabled={!text.trim()}>
+							Save query…
+						</button>
+						<button type="button" onClick={() => setDialog("dashboard")} disabled={!text.trim()}>
+							Add to dashboard…
+						</button>
+						<span class="spacer" />
+						<SelectField
+							label="Show as"
+							options={VIEWS}
+							value={view}
+							onChange={(e) => setParams({ view: (e.target as HTMLSelectElement).value }, true)}
+						/>
+					</div>
+					{notice ? <Notice kind="success">{notice}</Notice> : null}
+					{run?.problem ? (
+						<div class="notice error oql-error" role="alert">
+							{run.position ? (
+								<strong>
+									Line {run.position.line}, column {run.position.column}:{" "}
+								</strong>
+							) : null}
+							<span>{run.problem.message}</span>
+							{run.problem.requestId ? (
+								<span class="request-id">Request id: {run.problem.requestId}</span>
+							) : null}
+						</div>
+					) : null}
+					{result ? (
+						<>
+							<p class="subtitle query-meta">
+								{result.meta.row_count} {result.meta.row_count === 1 ? "row" : "rows"}
+								{result.meta.truncated
+									? " (truncated: more rows matched; raise LIMIT or narrow the query)"
+									: ""}{" "}
+								· {result.meta.elapsed_ms} ms · {new Date(result.meta.from).toLocaleString()} –{" "}
+								{new Date(result.meta.to).toLocaleString()}
+							</p>
+							<div class="card query-result">
+								<ResultView result={result} kind={kind} label="Query result" height={300} />
+							</div>
+						</>
+					) : null}
+				</section>
+				<aside class="query-side">
+					<h2>History</h2>
+					{history.length === 0 ? (
+						<p class="subtitle">Queries you run in this tab appear here.</p>
+					) : (
+						<ul class="query-list" aria-label="Query history">
+							{history.map((q) => (
+								<li key={q}>
+									<button type="button" class="link mono" title={q} onClick={() => setParams({ q })}>
+										{q}
+									</button>
+								</li>
+							))}
+						</ul>
+					)}
+					<h2>Saved queries</h2>
+					<ErrorNotice problem={saved.error} />
+					{saved.data && saved.data.data.length === 0 ? <p class="subtitle">None yet.</p> : null}
+					<ul class="query-list" aria-label="Saved queries">
+						{(saved.data?.data ?? []).map((s) => (
+							<li key={s.id}>
+								<button type="button" class="link" title={s.query} onClick={() => setParams({ q: s.query })}>
+									{s.name}
+								</button>{" "}
+								<span class="subtitle">{s.visibility === "private" ? "private" : "shared"}</span>
+							</li>
+						))}
+					</ul>
+				</aside>
+			</div>
+			{dialog === "save" ? (
+				<SaveQueryDialog
+					text={text}
+					onDone={(savedQuery) => {
+						setDialog(null);
+						if (savedQuery) {
+							setNotice(
+								`Saved as “${savedQuery.name}” (${savedQuery.visibility === "private" ? "private" : "shared"}).`,
+							);
+							void saved.reload();
+						}
+					}}
+				/>
+			) : null}
+			{dialog === "dashboard" ? (
+				<AddToDashboardDialog
+					text={text}
+					kind={result ? panelKindFor(kind) : hasTimeseries(text) ? "timeseries" : "table"}
+					onDone={(dashboard) => {
+						setDialog(null);
+						if (dashboard) {
+							setNotice(
+								<>
+									Added to <a href={`/dashboards/${dashboard.id}`}>{dashboard.title}</a>.
+								</>,
+							);
+						}
+					}}
+				/>
+			) : null}
+		</>
+	);
+}
+
+function SaveQueryDialog(props: { text: string; onDone: (saved: SavedQuery | null) => void }) {
+	const [name, setName] = useState("");
+	const [description, setDescription] = useState("");
+	const [visibility, setVisibility] = useState<"org" | "private">("org");
+	const [busy, setBusy] = useState(false);
+	const [problem, setProblem] = useState<ApiProblem | null>(null);
+	const save = async () => {
+		setBusy(true);
+		setProblem(null);
+		try {
+			const created = await unwrap(
+				api.POST("/api/v1/saved-queries", {
+					body: { name: name.trim(), description: description.trim() || null, query: props.text, visibility },
+				}),
+			);
+			props.onDone(created);
+		} catch (e) {
+			setProblem(e as ApiProblem);
+		} finally {
+			setBusy(false);
+		}
+	};
+	return (
+		<ConfirmDialog
+			open
+			title="Save query"
+			confirmLabel="Save"
+			busy={busy || !name.trim()}
+			onConfirm={save}
+			onCancel={() => props.onDone(null)}
+		>
+			<div class="stack">
+				<Field
+					label="Name"
+					value={name}
+					required
+					maxLength={200}
+					onInput={(e) => setName(e.currentTarget.value)}
+				/>
+				<Field
+					label="Description"
+					value={description}
+					maxLength={2000}
+					onInput={(e) => setDescription(e.currentTarget.value)}
+				/>
+				<SelectField
+					label="Visibility"
+					options={[
+						["org", "Shared with the organization"],
+						["private", "Private (only you)"],
+					]}
+					value={visibility}
+					onChange={(e) => setVisibility((e.target as HTMLSelectElement).value as "org" | "private")}
+					hint="Shared queries can be edited by any member; only shared ones can back a dashboard panel."
+				/>
+				<ErrorNotice problem={problem} />
+			</div>
+		</ConfirmDialog>
+	);
+}
+
+const NEW_DASHBOARD = "__new__";
+
+function AddToDashboardDialog(props: {
+	text: string;
+	kind: components["schemas"]["DashboardPanel"]["kind"];
+	onDone: (dashboard: { id: string; title: string } | null) => void;
+}) {
+	const dashboards = useResource(
+		() => unwrap(api.GET("/api/v1/dashboards", { params: { query: { limit: 100 } } })),
+		[],
+	);
+	const [target, setTarget] = useState(NEW_DASHBOARD);
+	const [newTitle, setNewTitle] = useState("");
+	const [title, setTitle] = useState("");
+	const [kind, setKind] = useState(props.kind);
+	const [busy, setBusy] = useState(false);
+	const [problem, setProblem] = useState<ApiProblem | null>(null);
+	const add = async () => {
+		setBusy(true);
+		setProblem(null);
+		try {
+			const panel = { title: title.trim() || "Panel", kind, query: props.text };
+			let id = target;
+			if (target === NEW_DASHBOARD) {
+				const created = await unwrap(
+					api.POST("/api/v1/dashboards", { body: { title: newTitle.trim() || "New dashboard" } }),
+				);
+				id = created.id;
+			}
+			props.onDone(await addPanel(id, panel));
+		} catch (e) {
+			setProblem(e as ApiProblem);
+		} finally {
+			setBusy(false);
+		}
+	};
+	return (
+		<ConfirmDialog
+			open
+			title="Add to a dashboard"
+			confirmLabel="Add panel"
+			busy={busy}
+			onConfirm={add}
+			onCancel={() => props.onDone(null)}
+		>
+			<div class="stack">
+				<SelectField
+					label="Dashboard"
+					options={[
+						[NEW_DASHBOARD, "A new dashboard…"],
+						...(dashboards.data?.data ?? []).map((d): [string, string] => [d.id, d.title]),
+					]}
+					value={target}
+					onChange={(e) => setTarget((e.target as HTMLSelectElement).value)}
+				/>
+				{target === NEW_DASHBOARD ? (
+					<Field
+						label="New dashboard title"
+						value={newTitle}
+						onInput={(e) => setNewTitle(e.currentTarget.value)}
+					/>
+				) : null}
+				<Field
+					label="Panel title"
+					value={title}
+					maxLength={200}
+					onInput={(e) => setTitle(e.currentTarget.value)}
+				/>
+				<SelectField
+					label="Panel kind"
+					options={PANEL_KIND_OPTIONS}
+					value={kind}
+					onChange={(e) => setKind((e.target as HTMLSelectElement).value as typeof kind)}
+				/>
+				<ErrorNotice problem={problem ?? dashboards.error} />
+			</div>
+		</ConfirmDialog>
+	);
+}
