@@ -42,6 +42,8 @@ function requestTimeoutFrom(settings: Settings): number {
 export async function startNodeServer(settings: Settings = process.env): Promise<RunningServer> {
 	const log = (line: object) => console.log(JSON.stringify(line));
 	const port = portFrom(settings, "PORT", 8080);
+	// Settings of the server itself are checked before anything is opened.
+	const requestTimeout = requestTimeoutFrom(settings);
 	const { deps, client } = await buildNodeDeps(settings, { log });
 	const app = createApp(deps);
 	// The web UI at `/` (GET/HEAD outside the API's paths); everything else is the app's.
@@ -55,7 +57,6 @@ export async function startNodeServer(settings: Settings = process.env): Promise
 		!isApiPath(new URL(request.url).pathname)
 			? web(request)
 			: app.fetch(request, env);
-	const requestTimeout = requestTimeoutFrom(settings);
 	const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
 		const started = serve(
 			{
