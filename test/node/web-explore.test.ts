@@ -115,7 +115,7 @@ describe("reading a result", () => {
 			["2026-11-28T11:05:00.000Z", "payments", 1],
 			["2026-11-28T11:00:00.000Z", null, 7],
 		],
-		meta: { from: "", to: "", row_count: 4, truncated: false, elapsed_ms: 1 },
+		meta: { from: "", to: "", row_count: 4, truncated: false, elapsed_ms: 1, source: "raw" as const },
 	};
 
 	it("makes one series per group key, aligned on the buckets, gaps as null", () => {
