@@ -4,7 +4,7 @@ import { methodNotAllowed } from "hono/method-not-allowed";
 import { requestId } from "hono/request-id";
 import type { AppDeps, AppEnv } from "./app-env.js";
 import { ApiError, errorResponse, handleError, notFound } from "./errors.js";
-import { registerSecuritySchemes, validationHook } from "./http/openapi.js";
+import { assignOperationIds, registerSecuritySchemes, validationHook } from "./http/openapi.js";
 import { securityHeaders } from "./http/security-headers.js";
 import { annotationRoutes } from "./routes/annotations.js";
 import { apiKeyRoutes } from "./routes/api-keys.js";
@@ -69,11 +69,15 @@ export function createApp(deps: AppDeps) {
 	app.route("/api/v1/notification-channels", notificationChannelRoutes(deps));
 
 	registerSecuritySchemes(app);
+	assignOperationIds(app);
 	app.doc31("/api/v1/openapi.json", {
 		openapi: "3.1.0",
+		// Relative: the API is at the root of whichever origin serves this document.
+		servers: [{ url: "/", description: "The server that serves this document" }],
 		info: {
 			title: "Hexcovery API",
 			version: "1",
+			license: { name: "Proprietary" },
 			description:
 				'Observability at the edge. Two credentials in two slots: API keys in `X-API-Key` for the programmatic surface, JWT access tokens in `Authorization: Bearer` for the dashboard and management API. Errors share one shape: `{"error": {"code", "message", "request_id"}}`. Any route answers 503 `storage_unavailable` with `Retry-After` when the database is unreachable, full or busy, and keeps nothing of that request.',
 		},
