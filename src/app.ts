@@ -1,4 +1,3 @@
-import { swaggerUI } from "@hono/swagger-ui";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { methodNotAllowed } from "hono/method-not-allowed";
 import { requestId } from "hono/request-id";
@@ -22,6 +21,12 @@ import { publicRoutes } from "./routes/public.js";
 import { savedQueryRoutes } from "./routes/saved-queries.js";
 import { teamRoutes } from "./routes/teams.js";
 import { userRoutes } from "./routes/users.js";
+import {
+	API_REFERENCE_CSP,
+	API_REFERENCE_HTML,
+	API_REFERENCE_SCRIPT,
+	API_REFERENCE_SCRIPT_PATH,
+} from "./web/api-reference.js";
 
 /** The one Hono app, for every runtime. It imports nothing runtime-specific: `deps` carries it all. */
 export function createApp(deps: AppDeps) {
@@ -82,7 +87,16 @@ export function createApp(deps: AppDeps) {
 				'Observability at the edge. Two credentials in two slots: API keys in `X-API-Key` for the programmatic surface, JWT access tokens in `Authorization: Bearer` for the dashboard and management API. Errors share one shape: `{"error": {"code", "message", "request_id"}}`. Any route answers 503 `storage_unavailable` with `Retry-After` when the database is unreachable, full or busy, and keeps nothing of that request.',
 		},
 	});
-	app.get("/docs", swaggerUI({ url: "/api/v1/openapi.json", title: "Hexcovery API reference" }));
+	// The API reference: Swagger UI from the app's own origin (src/web/api-reference.ts).
+	app.get("/docs", (c) => {
+		c.header("Content-Security-Policy", API_REFERENCE_CSP);
+		c.header("Cache-Control", "no-cache");
+		return c.html(API_REFERENCE_HTML);
+	});
+	app.get(API_REFERENCE_SCRIPT_PATH, (c) => {
+		c.header("Cache-Control", "no-cache");
+		return c.body(API_REFERENCE_SCRIPT, 200, { "Content-Type": "text/javascript; charset=utf-8" });
+	});
 
 	app.notFound(notFound);
 	app.onError(handleError);
