@@ -3,6 +3,7 @@ import { methodNotAllowed } from "hono/method-not-allowed";
 import { requestId } from "hono/request-id";
 import type { AppDeps, AppEnv } from "./app-env.js";
 import { ApiError, errorResponse, handleError, notFound } from "./errors.js";
+import { accessLog } from "./http/access-log.js";
 import { assignOperationIds, registerSecuritySchemes, validationHook } from "./http/openapi.js";
 import { securityHeaders } from "./http/security-headers.js";
 import { annotationRoutes } from "./routes/annotations.js";
@@ -31,6 +32,8 @@ import {
 /** The one Hono app, for every runtime. It imports nothing runtime-specific: `deps` carries it all. */
 export function createApp(deps: AppDeps) {
 	const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+	// First, so it sees every answer: errors, 404s and 405s included.
+	if (deps.accessLog) app.use(accessLog(deps.accessLog));
 	app.use(securityHeaders);
 	// A client's X-Request-Id is kept only when it is 1–128 characters of [A-Za-z0-9_=-] (Hono's
 	// check); anything else (spaces, CR/LF, quotes, markup, longer) is replaced by a fresh UUID.
