@@ -131,7 +131,8 @@ export async function startNodeServer(
 		{
 			database: redactDatabaseUrl(String(settings.DATABASE_URL || DEFAULT_DATABASE_URL)),
 			migrations,
-			http: `http://${settings.HOST ? String(settings.HOST) : "localhost"}:${actualPort}`,
+			url: `http://localhost:${actualPort}`,
+			listening: `${settings.HOST ? String(settings.HOST) : "all interfaces"}, port ${actualPort}`,
 			otlp_grpc: grpc ? `${settings.HOST ? String(settings.HOST) : "0.0.0.0"}:${grpc.port}` : "off",
 			log_level: logger.level,
 		},

@@ -62,7 +62,8 @@ describe("the access log", () => {
 			level: 30,
 			database: expect.stringMatching(/^file:.*log\.db$/),
 			migrations: expect.any(Number),
-			http: server.url,
+			url: server.url.replace("127.0.0.1", "localhost"),
+			listening: `127.0.0.1, port ${server.port}`,
 			otlp_grpc: "off",
 		});
 		expect(start?.migrations as number).toBeGreaterThan(0);

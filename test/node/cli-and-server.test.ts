@@ -97,7 +97,7 @@ function startServer(): Promise<{ child: ChildProcess; url: string; output: () =
 	return new Promise((resolve, reject) => {
 		const onData = (chunk: Buffer) => {
 			output += chunk.toString();
-			const match = /"http":"(http:\/\/localhost:\d+)"/.exec(output);
+			const match = /"url":"(http:\/\/localhost:\d+)"/.exec(output);
 			if (match) resolve({ child, url: match[1] as string, output: () => output });
 		};
 		child.stdout?.on("data", onData);
