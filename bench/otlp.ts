@@ -144,7 +144,7 @@ async function startServer(
 	const url = await new Promise<string>((resolve, reject) => {
 		const timer = setTimeout(() => reject(new Error("the Node server did not start within 60 s")), 60_000);
 		lines.on("line", (line) => {
-			const match = /"msg":"hexcovery listening","url":"http:\/\/localhost:(\d+)"/.exec(line);
+			const match = /"url":"http:\/\/localhost:(\d+)"/.exec(line);
 			if (match) {
 				clearTimeout(timer);
 				resolve(`http://127.0.0.1:${match[1]}`);

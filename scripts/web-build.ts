@@ -12,7 +12,11 @@ const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const WEB = join(ROOT, "web");
 const BUILT = join(ROOT, "dist", "web", "index.html");
 /** Inputs besides web/ whose change changes the bundle. */
-const EXTRA_INPUTS = [join(ROOT, "package-lock.json"), join(ROOT, "src", "web", "security-headers.ts")];
+const EXTRA_INPUTS = [
+	join(ROOT, "package-lock.json"),
+	join(ROOT, "src", "web", "security-headers.ts"),
+	join(ROOT, "src", "web", "api-reference.ts"),
+];
 
 function newestMtime(path: string): number {
 	const stat = statSync(path);

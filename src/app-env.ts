@@ -6,6 +6,7 @@ import type { AppConfig } from "./config.js";
 import type { Database } from "./db/client.js";
 import type { HeavyReads } from "./db/reads.js";
 import type { WebhookTransport } from "./heartbeats/webhook-transport.js";
+import type { AccessLogEntry } from "./http/access-log.js";
 import type { GroupCommitWriter } from "./ingest/writer.js";
 
 /** Everything the app needs from its runtime; each runtime (and each test) builds one. */
@@ -25,6 +26,8 @@ export interface AppDeps {
 	writer?: GroupCommitWriter;
 	/** How webhook deliveries leave (Node: resolved and checked at connect time); fetch when absent. */
 	webhookTransport?: WebhookTransport;
+	/** Where the access log goes, one entry per request (the Node server's logger); none when absent. */
+	accessLog?: (entry: AccessLogEntry) => void;
 	/** The caller's network address (login throttling); null when the runtime cannot tell. */
 	clientAddress: (c: Context) => string | null;
 }

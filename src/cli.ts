@@ -9,23 +9,71 @@ import { DEFAULT_DATABASE_URL } from "./runtime/node-deps.js";
 import { apiKeyStatus, createApiKey, createOrg, listApiKeys, revokeApiKey } from "./services/api-keys.js";
 import { createUser } from "./services/users.js";
 
-const USAGE = `hexcovery — command-line tool for the Hexcovery API (contract §7)
+/** Every command: what `help` lists and what `<command> --help` prints. */
+const COMMANDS: Record<string, { synopsis: string; summary: string; details?: string }> = {
+	"org create": { synopsis: "org create <name>", summary: "create an organization; prints its id" },
+	"org list": { synopsis: "org list", summary: "one line per organization: <org_id> <name>" },
+	"key create": {
+		synopsis: "key create --org <org_id> --name <name> [--expires-in-days <n>]",
+		summary: "create an API key for an organization; prints the key (shown once)",
+		details: `Options:
+  --org <org_id>           the organization the key belongs to (see \`org list\`)
+  --name <name>            what the key is for, shown in key lists
+  --expires-in-days <n>    1 to 3650; without it the key does not expire`,
+	},
+	"key list": {
+		synopsis: "key list --org <org_id>",
+		summary: "one line per key: <key_id> <start> <status> <name>",
+	},
+	"key revoke": { synopsis: "key revoke <key_id>", summary: "revoke a key" },
+	"user create": {
+		synopsis:
+			"user create --org <org_id> --email <e> --role <viewer|member|admin|owner> [--name <n>] [--password <p>]",
+		summary: "create a user; prints a one-time password, or the user id with --password",
+		details: `Options:
+  --org <org_id>      the organization (see \`org list\`)
+  --email <e>         the sign-in email
+  --role <r>          viewer, member, admin or owner
+  --name <n>          display name (default: the email's local part)
+  --password <p>      the user's password; without it a one-time password is printed,
+                      to be changed at the first sign-in`,
+	},
+	migrate: { synopsis: "migrate", summary: "apply database migrations" },
+	"jwt keygen": {
+		synopsis: "jwt keygen",
+		summary: "print a private JWKS (one Ed25519 key) for JWT_SIGNING_KEYS",
+	},
+	help: { synopsis: "help [<command>]", summary: "this list, or one command's help" },
+};
+
+const FOOTER = `The database is DATABASE_URL (default ${DEFAULT_DATABASE_URL}). The secret or id a command creates
+is always the last line of stdout. \`<command> --help\` shows one command's options.`;
+
+function usage(): string {
+	const lines = Object.values(COMMANDS).map(({ synopsis, summary }) =>
+		synopsis.length > 40
+			? `  ${synopsis}\n  ${" ".repeat(42)}${summary}`
+			: `  ${synopsis.padEnd(42)}${summary}`,
+	);
+	return `hexcovery — command-line tool for the Hexcovery API
 
 Usage: npm run --silent hexcovery -- <command>
 
-  org create <name>                          create an organization; prints its id
-  key create --org <org_id> --name <name> [--expires-in-days <n>]
-                                             create an API key; prints the key (shown once)
-  key list --org <org_id>                    one line per key: <key_id> <start> <status> <name>
-  key revoke <key_id>                        revoke a key
-  user create --org <org_id> --email <e> --role <viewer|member|admin|owner> [--name <n>] [--password <p>]
-                                             create a user; without --password prints a one-time
-                                             password (to be changed at first login), else the user id
-  migrate                                    apply database migrations
-  jwt keygen                                 print a private JWKS (one Ed25519 key) for JWT_SIGNING_KEYS
+${lines.join("\n")}
 
-The database is DATABASE_URL (default ${DEFAULT_DATABASE_URL}). The secret or id a command creates
-is always the last line of stdout.`;
+${FOOTER}`;
+}
+
+/** Help for one command, or for every command of a group (`key --help`); null when unknown. */
+function commandHelp(name: string): string | null {
+	const command = COMMANDS[name];
+	if (command) {
+		return `Usage: npm run --silent hexcovery -- ${command.synopsis}\n\n${command.summary}${command.details ? `\n\n${command.details}` : ""}`;
+	}
+	const group = Object.entries(COMMANDS).filter(([key]) => key.startsWith(`${name} `));
+	if (group.length === 0) return null;
+	return group.map(([key]) => commandHelp(key)).join("\n\n");
+}
 
 class UsageError extends Error {}
 
@@ -62,9 +110,16 @@ export async function runCli(argv: string[], out: (line: string) => void): Promi
 		},
 	});
 	const [group, action, ...rest] = positionals;
-	const command = `${group ?? ""} ${action ?? ""}`.trim();
-	if (values.help || !group) {
-		out(USAGE);
+	const command = (group && group in COMMANDS ? group : `${group ?? ""} ${action ?? ""}`).trim();
+	if (!group || (group === "help" && !action)) {
+		out(usage());
+		return;
+	}
+	if (group === "help" || values.help) {
+		const name = group === "help" ? positionals.slice(1).join(" ") : command;
+		const help = commandHelp(name) ?? (group && values.help ? commandHelp(group) : null);
+		if (!help) throw new UsageError(`unknown command "${name}"`);
+		out(help);
 		return;
 	}
 	switch (command) {
@@ -72,6 +127,13 @@ export async function runCli(argv: string[], out: (line: string) => void): Promi
 			const name = required(rest.join(" ") || values.name, "<name>");
 			const org = await withDatabase((db) => createOrg(db, systemClock, name));
 			out(org.id);
+			return;
+		}
+		case "org list": {
+			const orgs = await withDatabase((db) =>
+				db.query.orgs.findMany({ orderBy: (o, { asc }) => [asc(o.createdAt), asc(o.id)] }),
+			);
+			for (const org of orgs) out(`${org.id} ${org.name}`);
 			return;
 		}
 		case "key create": {
@@ -85,12 +147,15 @@ export async function runCli(argv: string[], out: (line: string) => void): Promi
 					throw new UsageError("--expires-in-days takes 1 to 3650");
 				expiresAt = systemClock.now() + n * 86_400_000;
 			}
-			const created = await withDatabase(async (db) => {
-				const orgs = await db.query.orgs.findFirst({ where: (o, { eq }) => eq(o.id, orgId) });
-				if (!orgs) throw new UsageError(`no organization ${orgId}`);
-				return createApiKey(db, systemClock, { orgId, name, createdBy: "cli", expiresAt });
+			const { created, orgName } = await withDatabase(async (db) => {
+				const org = await db.query.orgs.findFirst({ where: (o, { eq }) => eq(o.id, orgId) });
+				if (!org) throw new UsageError(`no organization ${orgId} (see \`org list\`)`);
+				const key = await createApiKey(db, systemClock, { orgId, name, createdBy: "cli", expiresAt });
+				return { created: key, orgName: org.name };
 			});
-			out(`created ${created.summary.id} (${created.summary.start}…) for ${orgId}; the key is shown once:`);
+			out(
+				`created ${created.summary.id} (${created.summary.start}…) for ${orgId} "${orgName}"; the key is shown once:`,
+			);
 			out(created.key);
 			return;
 		}

@@ -3,6 +3,7 @@ import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Client, createClient } from "@libsql/client";
 import { migrate } from "drizzle-orm/libsql/migrator";
+import { ConfigError } from "../config.js";
 import { backfillRollups } from "../ingest/rollup-rebuild.js";
 import { createDatabase, type Database } from "./client.js";
 
@@ -10,6 +11,15 @@ export const MIGRATIONS_FOLDER = fileURLToPath(new URL("../../drizzle", import.m
 
 /** Opens an embedded libSQL database, creating the folder of a `file:` url first. */
 export async function openEmbeddedClient(url: string, authToken?: string): Promise<Client> {
+	if (!/^[a-z][a-z0-9+.-]*:/i.test(url)) {
+		// A bare path is the usual slip; it names no secret, so the hint may repeat it.
+		const path = /^[^?@#]*$/.test(url) ? url : null;
+		throw new ConfigError(
+			"DATABASE_URL",
+			"invalid",
+			`it needs a scheme (file:, libsql:, http:, https:)${path ? `; did you mean file:${path}?` : ""}`,
+		);
+	}
 	if (url.startsWith("file:")) {
 		const path = url.slice("file:".length).split("?")[0] ?? "";
 		if (path && path !== ":memory:") mkdirSync(dirname(resolve(path)), { recursive: true });

@@ -24,7 +24,69 @@ const jsonBodyLimit = bodyLimit({
 });
 
 /**
+ * A body that does not parse gets a 400 that says where (line and column, 1-based, also in
+ * `error.position`) and an empty one says it is empty, instead of a bare "malformed JSON". The
+ * text read here is cached by Hono, so the route's validator parses the same bytes.
+ */
+const requireParsableJson: MiddlewareHandler = async (c, next) => {
+	if (!JSON_MEDIA_TYPE.test(c.req.header("Content-Type") ?? "")) return next();
+	const text = await c.req.text();
+	if (text.trim() === "") {
+		throw new ApiError(400, "invalid_request", "The request body is empty; send a JSON object.");
+	}
+	try {
+		JSON.parse(text);
+	} catch (error) {
+		throw malformedJson(text, error instanceof Error ? error.message : "");
+	}
+	await next();
+};
+
+export function malformedJson(text: string, parserMessage: string): ApiError {
+	const reason = parserMessage
+		.replace(/ in JSON at position \d+.*$/s, "")
+		.replace(/, .*is not valid JSON$/s, "");
+	const offset = validPrefixLength(text);
+	const why = offset >= text.length ? "the body ends before the JSON does" : reason;
+	const before = text.slice(0, offset);
+	const line = before.split("\n").length;
+	const column = offset - before.lastIndexOf("\n");
+	return new ApiError(
+		400,
+		"invalid_request",
+		`The request body is not valid JSON: ${why} at line ${line}, column ${column}.`,
+		{ position: { line, column } },
+	);
+}
+
+/**
+ * Where the JSON goes wrong: the longest prefix that could still begin a valid document (V8 gives
+ * no position for some errors). Found by bisection, on the error path only: ~20 parses of ≤1 MiB.
+ */
+function validPrefixLength(text: string): number {
+	const isValidPrefix = (length: number) => {
+		try {
+			JSON.parse(text.slice(0, length));
+			return true;
+		} catch (error) {
+			// Ran out of text (V8 says so, or points just past the end) rather than met a wrong character.
+			const message = error instanceof Error ? error.message : "";
+			const at = /at position (\d+)/.exec(message);
+			return /end of JSON input/.test(message) || (at !== null && Number(at[1]) >= length);
+		}
+	};
+	let low = 0;
+	let high = text.length;
+	while (low < high) {
+		const middle = Math.ceil((low + high) / 2);
+		if (isValidPrefix(middle)) low = middle;
+		else high = middle - 1;
+	}
+	return low;
+}
+
+/**
  * For routes that take a JSON body (contract §2): JSON only (415) and at most 1 MiB (413). Declared on
  * the route, after its credential guard, so unknown paths still answer 404 and wrong methods 405.
  */
-export const jsonBody: MiddlewareHandler = every(requireJsonType, jsonBodyLimit);
+export const jsonBody: MiddlewareHandler = every(requireJsonType, jsonBodyLimit, requireParsableJson);

@@ -70,6 +70,45 @@ export function registerSecuritySchemes(app: OpenAPIHono<any>): void {
 	});
 }
 
+/**
+ * `getAnnotationsById` for `GET /api/v1/annotations/{id}`: the method, then each path segment
+ * after `/api/v1` in PascalCase, a parameter as `By<Name>`. Derived rather than written on 79
+ * routes, so every operation has one, it is unique (method + path are), and a reader can tell it
+ * from the route (`postV1Traces`, `postHeartbeatBySlugByExitCode`, `getWellKnownJwksJson`).
+ */
+export function operationIdFor(method: string, path: string): string {
+	const words = path
+		.replace(/^\/api\/v1(?=\/|$)/, "")
+		.split("/")
+		.flatMap((segment) => {
+			const param = /^\{(.+)\}$/.exec(segment);
+			return param ? ["by", ...(param[1] as string).split(/[^A-Za-z0-9]+/)] : segment.split(/[^A-Za-z0-9]+/);
+		})
+		.filter((word) => word !== "");
+	return method.toLowerCase() + words.map((word) => word[0]?.toUpperCase() + word.slice(1)).join("");
+}
+
+/**
+ * Gives every route in the app's registry its `operationId` (a route that sets one keeps it).
+ * Call it once, after every router is mounted: mounting copies the routers' definitions with
+ * their full paths into the app's registry, which the document is generated from.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: registration does not depend on the app's env
+export function assignOperationIds(app: OpenAPIHono<any>): void {
+	const owners = new Map<string, string>();
+	for (const definition of app.openAPIRegistry.definitions) {
+		if (definition.type !== "route") continue;
+		const { route } = definition;
+		route.operationId ??= operationIdFor(route.method, route.path);
+		const where = `${route.method.toUpperCase()} ${route.path}`;
+		const owner = owners.get(route.operationId);
+		if (owner !== undefined && owner !== where) {
+			throw new Error(`operationId ${route.operationId} is used by both ${owner} and ${where}`);
+		}
+		owners.set(route.operationId, where);
+	}
+}
+
 /** `limit` and `cursor`, the same on every keyset-paginated list (default 100, max 1,000). */
 export const pageQueryShape = {
 	limit: z.coerce.number().int().min(1).max(1000).default(100),

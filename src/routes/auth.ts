@@ -238,6 +238,7 @@ export function authRoutes(deps: AppDeps) {
 		createRoute({
 			method: "post",
 			path: "/api/v1/setup",
+			security: [],
 			tags: ["Sessions"],
 			summary: "First run: create the first organization and its owner",
 			description:
@@ -314,6 +315,7 @@ export function authRoutes(deps: AppDeps) {
 		createRoute({
 			method: "post",
 			path: "/api/v1/auth/login",
+			security: [],
 			tags: ["Sessions"],
 			summary: "Log in with email and password (+ TOTP or a recovery code when 2FA is on)",
 			description:
@@ -391,6 +393,7 @@ export function authRoutes(deps: AppDeps) {
 		createRoute({
 			method: "post",
 			path: "/api/v1/auth/refresh",
+			security: [],
 			tags: ["Sessions"],
 			summary: "Exchange the refresh cookie for a new access token (the cookie rotates)",
 			description:
@@ -420,6 +423,7 @@ export function authRoutes(deps: AppDeps) {
 		createRoute({
 			method: "post",
 			path: "/api/v1/auth/logout",
+			security: [],
 			tags: ["Sessions"],
 			summary: "Log out: revoke the session behind the refresh cookie and clear it",
 			middleware: [originGuard] as const,

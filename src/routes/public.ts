@@ -27,6 +27,7 @@ export function publicRoutes(deps: AppDeps) {
 			method: "get",
 			path: "/health",
 			tags: ["Public"],
+			security: [],
 			summary: "Liveness",
 			responses: {
 				200: { description: "The API is up", content: { "application/json": { schema: Health } } },
@@ -40,6 +41,7 @@ export function publicRoutes(deps: AppDeps) {
 			method: "get",
 			path: "/.well-known/jwks.json",
 			tags: ["Public"],
+			security: [],
 			summary: "Public keys that verify access tokens",
 			description: "Ed25519 keys by `kid`. During a rotation more than one key is listed.",
 			responses: { 200: { description: "A JWKS", content: { "application/json": { schema: Jwks } } } },

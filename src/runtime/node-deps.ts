@@ -106,6 +106,8 @@ export function nodeClientAddress(settings: Settings): (c: Context) => string | 
 export interface NodeDeps {
 	deps: AppDeps;
 	client: Client;
+	/** How many migrations the database has applied (after this start's). */
+	migrations: number;
 }
 
 /** Builds the Node runtime's deps: embedded libSQL (migrated), memory-only key cache, config from env. */
@@ -150,5 +152,9 @@ export async function buildNodeDeps(
 			maxWritesPerGroup: positiveInteger(settings, "WRITE_GROUP_MAX", MAX_WRITES_PER_GROUP),
 		});
 	}
-	return { deps, client: opened.client };
+	const applied = await opened.client
+		.execute("SELECT count(*) AS n FROM __drizzle_migrations")
+		.then((result) => Number(result.rows[0]?.n ?? 0))
+		.catch(() => 0);
+	return { deps, client: opened.client, migrations: applied };
 }

@@ -1,11 +1,13 @@
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
+import type { DestinationStream } from "pino";
 import { createApp } from "../app.js";
 import { ConfigError, portFrom, type Settings } from "../config.js";
 import { DEFAULT_OTLP_SETTINGS } from "../ingest/settings.js";
 import { runSweep } from "../sweep.js";
 import { isApiPath } from "../web/paths.js";
-import { buildNodeDeps } from "./node-deps.js";
+import { createLogger, logLine, redactDatabaseUrl } from "./logger.js";
+import { buildNodeDeps, DEFAULT_DATABASE_URL } from "./node-deps.js";
 import { type OtlpGrpcServer, startOtlpGrpcServer } from "./otlp-grpc.js";
 import { loadWebAssets, WEB_DIST_DIR } from "./web-assets.js";
 
@@ -39,25 +41,47 @@ function requestTimeoutFrom(settings: Settings): number {
 }
 
 /** Starts the Node runtime: the app on @hono/node-server over an embedded, migrated libSQL database. */
-export async function startNodeServer(settings: Settings = process.env): Promise<RunningServer> {
-	const log = (line: object) => console.log(JSON.stringify(line));
+export async function startNodeServer(
+	settings: Settings = process.env,
+	options: { logDestination?: DestinationStream } = {},
+): Promise<RunningServer> {
+	const logger = createLogger(settings, options.logDestination);
+	const log = logLine(logger);
 	const port = portFrom(settings, "PORT", 8080);
 	// Settings of the server itself are checked before anything is opened.
 	const requestTimeout = requestTimeoutFrom(settings);
-	const { deps, client } = await buildNodeDeps(settings, { log });
+	const { deps, client, migrations } = await buildNodeDeps(settings, { log });
+	deps.accessLog = (entry) => logger.info(entry, "request");
 	const app = createApp(deps);
 	// The web UI at `/` (GET/HEAD outside the API's paths); everything else is the app's.
 	const web = loadWebAssets(WEB_DIST_DIR);
 	if (!web)
 		log({ level: "warn", msg: "the web UI is not built: run `npm run build:web`", dir: WEB_DIST_DIR });
 	// `env` carries Node's request and response objects (the client address for login throttling).
-	const fetch = (request: Request, env: unknown): Response | Promise<Response> =>
-		web &&
-		(request.method === "GET" || request.method === "HEAD") &&
-		!isApiPath(new URL(request.url).pathname)
-			? web(request)
-			: app.fetch(request, env);
-	const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
+	const fetch = (request: Request, env: unknown): Response | Promise<Response> => {
+		const path = new URL(request.url).pathname;
+		if (!web || (request.method !== "GET" && request.method !== "HEAD") || isApiPath(path)) {
+			return app.fetch(request, env);
+		}
+		const started = performance.now();
+		const response = web(request);
+		deps.accessLog?.({
+			method: request.method,
+			path,
+			status: response.status,
+			duration_ms: Math.round((performance.now() - started) * 10) / 10,
+			request_id: null,
+			org_id: null,
+			credential: "none",
+		});
+		return response;
+	};
+	const releaseDeps = async () => {
+		await deps.reads.executor.close();
+		deps.writer?.close();
+		client.close();
+	};
+	const listening = new Promise<ReturnType<typeof serve>>((resolve, reject) => {
 		const started = serve(
 			{
 				fetch,
@@ -74,6 +98,11 @@ export async function startNodeServer(settings: Settings = process.env): Promise
 		);
 		started.once("error", reject);
 	});
+	// A busy port: the reader processes and the database are let go before the error is reported.
+	const server = await listening.catch(async (error: unknown) => {
+		await releaseDeps();
+		throw error;
+	});
 	const actualPort = (server.address() as AddressInfo).port;
 	// OTLP/gRPC on OTLP_GRPC_PORT (4317; 0 = off), over the same app (src/runtime/otlp-grpc.ts).
 	const grpcPortSetting = portFrom(settings, "OTLP_GRPC_PORT", 4317);
@@ -89,8 +118,7 @@ export async function startNodeServer(settings: Settings = process.env): Promise
 			});
 		} catch (error) {
 			server.close();
-			await deps.reads.executor.close();
-			client.close();
+			await releaseDeps();
 			throw error;
 		}
 	}
@@ -100,12 +128,17 @@ export async function startNodeServer(settings: Settings = process.env): Promise
 		);
 	}, SWEEP_INTERVAL_MS);
 	sweep.unref();
-	log({
-		level: "info",
-		msg: "hexcovery listening",
-		url: `http://localhost:${actualPort}`,
-		otlp_grpc_port: grpc?.port ?? null,
-	});
+	logger.info(
+		{
+			database: redactDatabaseUrl(String(settings.DATABASE_URL || DEFAULT_DATABASE_URL)),
+			migrations,
+			url: `http://localhost:${actualPort}`,
+			listening: `${settings.HOST ? String(settings.HOST) : "all interfaces"}, port ${actualPort}`,
+			otlp_grpc: grpc ? `${settings.HOST ? String(settings.HOST) : "0.0.0.0"}:${grpc.port}` : "off",
+			log_level: logger.level,
+		},
+		"hexcovery listening",
+	);
 	let closing: Promise<void> | undefined;
 	return {
 		url: `http://127.0.0.1:${actualPort}`,
@@ -126,9 +159,7 @@ export async function startNodeServer(settings: Settings = process.env): Promise
 					if ("closeIdleConnections" in server) server.closeIdleConnections();
 				});
 				await grpcClosed;
-				await deps.reads.executor.close();
-				deps.writer?.close();
-				client.close();
+				await releaseDeps();
 				log({ level: "info", msg: "hexcovery stopped" });
 			})();
 			return closing;
@@ -142,8 +173,13 @@ async function main(): Promise<void> {
 		running = await startNodeServer();
 	} catch (error) {
 		if (error instanceof ConfigError) {
-			console.error(JSON.stringify({ level: "fatal", msg: error.message }));
+			console.error(`hexcovery: ${error.message}`);
 			process.exit(2);
+		}
+		if ((error as { code?: string }).code === "EADDRINUSE") {
+			const { port } = error as { port?: number };
+			console.error(`hexcovery: port ${port ?? "?"} is in use; set PORT (or OTLP_GRPC_PORT) to a free one.`);
+			process.exit(1);
 		}
 		throw error;
 	}

@@ -666,6 +666,29 @@ describe("annotations: errors", () => {
 		expect((await list()).json.data).toEqual([]);
 	});
 
+	it("says where malformed JSON breaks (line and column) and when the body is empty", async () => {
+		const json = { "Content-Type": "application/json" };
+		const broken = await call("POST", BASE, {
+			auth: keyA,
+			raw: '{\n  "title": "t",\n  "text": }',
+			headers: json,
+		});
+		expectError(broken, 400, "invalid_request");
+		type Failure = { error: { message: string; position?: unknown } };
+		expect((broken.json as Failure).error.position).toEqual({ line: 3, column: 11 });
+		expect((broken.json as Failure).error.message).toMatch(/not valid JSON: .+ at line 3, column 11\.$/);
+		const cut = await call("POST", BASE, { auth: keyA, raw: '{"title": "t"', headers: json });
+		expect((cut.json as Failure).error.message).toMatch(
+			/the body ends before the JSON does at line 1, column 14\.$/,
+		);
+		for (const raw of ["", "  \n"]) {
+			const empty = await call("POST", BASE, { auth: keyA, raw, headers: json });
+			expectError(empty, 400, "invalid_request");
+			expect((empty.json as Failure).error.message).toBe("The request body is empty; send a JSON object.");
+		}
+		expect((await list()).json.data).toEqual([]);
+	});
+
 	it("refuses a body that is not JSON with 415 unsupported_media_type", async () => {
 		for (const type of ["text/plain", "application/x-www-form-urlencoded", "application/xml"]) {
 			const res = await call("POST", BASE, {

@@ -1,6 +1,7 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { request } from "node:http";
+import { createServer, request } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -89,7 +90,7 @@ describe("CLI", () => {
 
 function startServer(): Promise<{ child: ChildProcess; url: string; output: () => string }> {
 	const child = spawn(TSX, ["src/runtime/node.ts"], {
-		env: { ...env, PORT: "0" },
+		env: { ...env, PORT: "0", LOG_LEVEL: "info" },
 		stdio: ["ignore", "pipe", "pipe"],
 	});
 	let output = "";
@@ -156,5 +157,40 @@ describe("Node server", () => {
 		const rows = await db.execute("SELECT title FROM annotations WHERE org_id = ?", [orgId]);
 		db.close();
 		expect(rows.rows.map((r) => r.title)).toEqual(["in flight"]);
+	});
+});
+
+describe("Node server start-up mistakes get one clear line, not a stack trace", () => {
+	async function startFailure(settings: NodeJS.ProcessEnv): Promise<{ code: number; stderr: string }> {
+		try {
+			await run(TSX, ["src/runtime/node.ts"], { env: { ...env, ...settings }, timeout: 60_000 });
+		} catch (error) {
+			const failed = error as { code: number; stderr: string };
+			return { code: failed.code, stderr: failed.stderr };
+		}
+		throw new Error("the server started");
+	}
+
+	it("a DATABASE_URL that is a bare path asks whether file: was meant", async () => {
+		const failed = await startFailure({ DATABASE_URL: join(dir, "x.db"), PORT: "0" });
+		expect(failed.code).toBe(2);
+		expect(failed.stderr.trim().split("\n")).toEqual([
+			`hexcovery: Setting DATABASE_URL is invalid: it needs a scheme (file:, libsql:, http:, https:); did you mean file:${join(dir, "x.db")}?.`,
+		]);
+	});
+
+	it("a busy port says so and which setting to change", async () => {
+		const blocker = createServer();
+		await new Promise<void>((resolve) => blocker.listen(0, resolve));
+		const { port } = blocker.address() as AddressInfo;
+		try {
+			const failed = await startFailure({ PORT: String(port) });
+			expect(failed.code).toBe(1);
+			expect(failed.stderr.trim().split("\n")).toEqual([
+				`hexcovery: port ${port} is in use; set PORT (or OTLP_GRPC_PORT) to a free one.`,
+			]);
+		} finally {
+			blocker.close();
+		}
 	});
 });

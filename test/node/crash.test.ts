@@ -33,7 +33,8 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function startServer(): Promise<{ child: ChildProcess; url: string }> {
 	const child = spawn(TSX, ["src/runtime/node.ts"], {
-		env: { ...env, PORT: "0" },
+		// The start line says where it listens (logs are silent under vitest unless LOG_LEVEL is set).
+		env: { ...env, PORT: "0", LOG_LEVEL: "info" },
 		stdio: ["ignore", "pipe", "pipe"],
 	});
 	let output = "";

@@ -98,7 +98,10 @@ describe("http basics: happy", () => {
 		expect(res.headers.get("Content-Type")).toMatch(/^text\/html/);
 		const html = await res.text();
 		expect(html).toMatch(/<html/i);
-		expect(html).toContain("/api/v1/openapi.json");
+		expect(html).toContain("/docs/api-reference.js");
+		expect(html).not.toMatch(/cdn|unpkg|jsdelivr|https?:\/\//i);
+		const script = await (await t.app.request("/docs/api-reference.js")).text();
+		expect(script).toContain("/api/v1/openapi.json");
 	});
 });
 

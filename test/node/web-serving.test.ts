@@ -124,3 +124,37 @@ describe("the Worker serves the same build as static assets", () => {
 		}
 	});
 });
+
+describe("/docs works with no network: Swagger UI from the app's own origin", () => {
+	it("references only same-origin files, all served, and runs no inline script", async () => {
+		const page = await fetch(`${server.url}/docs`);
+		expect(page.status).toBe(200);
+		expect(page.headers.get("Content-Type")).toMatch(/^text\/html/);
+		expect(page.headers.get("Content-Security-Policy")).toBe(CONTENT_SECURITY_POLICY);
+		const html = await page.text();
+		expect(html).not.toMatch(/<script(?![^>]*\ssrc=)[^>]*>/);
+		expect(html).not.toMatch(/\bstyle=/);
+		const urls = [...html.matchAll(/\s(?:src|href)="([^"]+)"/g)].map((match) => match[1] as string);
+		expect(urls.length).toBeGreaterThanOrEqual(4);
+		for (const url of urls) expect(url, url).toMatch(/^\/(?!\/)/);
+		const expectedTypes: Record<string, RegExp> = {
+			".css": /^text\/css/,
+			".js": /^text\/javascript/,
+			".json": /^application\/json/,
+		};
+		for (const url of urls) {
+			const response = await fetch(`${server.url}${url}`);
+			expect(response.status, url).toBe(200);
+			const type = expectedTypes[/\.[a-z]+$/.exec(url)?.[0] ?? ""] as RegExp;
+			expect(response.headers.get("Content-Type"), url).toMatch(type);
+			const body = await response.text();
+			expect(body, url).not.toContain('<div id="app"></div>');
+			if (url.endsWith("swagger-ui-bundle.js")) expect(body).toContain("SwaggerUIBundle");
+		}
+		// The start-up script points Swagger UI at the app's document and at no outside validator.
+		const script = await (await fetch(`${server.url}/docs/api-reference.js`)).text();
+		expect(script).toContain('url: "/api/v1/openapi.json"');
+		expect(script).toContain("validatorUrl: null");
+		expect(script).not.toMatch(/https?:\/\//);
+	});
+});
