@@ -364,11 +364,16 @@ describe("dashboards", () => {
 		await screenshot(tabA, "dashboard-version-conflict");
 		await dialog.getByRole("button", { name: "Overwrite with mine" }).click();
 		await tabA.getByRole("heading", { name: "Service health (A)" }).waitFor();
+		// The heading may show before the save has answered: wait for the stored title.
+		await expect
+			.poll(
+				async () => (await apiCall<{ title: string }>("GET", `/api/v1/dashboards/${dashboardId}`)).body.title,
+			)
+			.toBe("Service health (A)");
 		const stored = await apiCall<{ title: string; version: number }>(
 			"GET",
 			`/api/v1/dashboards/${dashboardId}`,
 		);
-		expect(stored.body.title).toBe("Service health (A)");
 
 		// Now B is behind: its edit conflicts, and it takes A's version instead.
 		await tabB.getByRole("button", { name: "Edit", exact: true }).click();

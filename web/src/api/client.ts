@@ -43,7 +43,7 @@ async function authorizedFetch(request: Request): Promise<Response> {
 }
 
 /** Waits out the API's short `rate_limited` answers (heavy reads in flight) a few times before giving up. */
-const RATE_LIMIT_RETRIES = 3;
+const RATE_LIMIT_RETRIES = 5;
 const MAX_RETRY_WAIT_S = 5;
 
 async function fetchPatiently(request: Request): Promise<Response> {
