@@ -2,6 +2,7 @@ import type { InValue } from "@libsql/client";
 import type { AppDeps } from "../app-env.js";
 import { DEFAULT_MAX_MATCH_COST, DEFAULT_OQL_SETTINGS, type OqlSettings } from "../config.js";
 import { ApiError } from "../errors.js";
+import { parseJsonExact } from "../http/json-exact.js";
 import { type Histogram, histogramPercentile } from "../ingest/rollups.js";
 import type { CompiledColumn, CompiledQuery } from "./compiler.js";
 import { OqlError } from "./errors.js";
@@ -304,7 +305,7 @@ function present1(value: unknown, type: OutputType): OqlValue {
 		case "json":
 			if (typeof value !== "string") return null;
 			try {
-				return JSON.parse(value) as Record<string, unknown>;
+				return parseJsonExact(value) as Record<string, unknown>;
 			} catch {
 				return value;
 			}

@@ -4,6 +4,7 @@ import { DEFAULT_OQL_SETTINGS } from "../config.js";
 import type { Database } from "../db/client.js";
 import { LOG_LEVELS, logs, metricPoints, spans } from "../db/schema-telemetry.js";
 import { ApiError } from "../errors.js";
+import { parseJsonExact } from "../http/json-exact.js";
 import { toRfc3339 } from "../http/time.js";
 import { type ColumnExpr, STORAGE } from "../oql/columns.js";
 import { type CompiledQuery, OqlError, prepareOql, sqliteDialect } from "../oql/index.js";
@@ -335,7 +336,7 @@ export function nsToMs(ns: bigint): number {
 export function jsonObject(value: unknown): Record<string, unknown> {
 	if (typeof value !== "string") return {};
 	try {
-		const parsed: unknown = JSON.parse(value);
+		const parsed: unknown = parseJsonExact(value);
 		return parsed && typeof parsed === "object" && !Array.isArray(parsed)
 			? (parsed as Record<string, unknown>)
 			: {};
