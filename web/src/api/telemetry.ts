@@ -1,5 +1,6 @@
 import type { ChartSeries } from "../components/time-chart";
 import type { TimeRange } from "../components/time-range";
+import { toSeries } from "../views/query/shape";
 import { api, unwrap } from "./client";
 import type { components } from "./schema";
 
@@ -33,40 +34,9 @@ export function runOql(query: string): Promise<OqlResult> {
 	return unwrap(api.POST("/api/v1/dsl", { body: { query } }));
 }
 
-/**
- * A TIMESERIES answer as chart data: the bucket column gives the times, the group keys name the
- * series (joined with " · "), and one value column is plotted.
- */
-export function timeseriesChart(
-	result: OqlResult,
-	valueColumn?: string,
-): { times: number[]; series: ChartSeries[] } {
-	const names = result.columns.map((c) => c.name);
-	const timeIndex = result.columns.findIndex((c) => c.type === "time" && c.name === "timestamp");
-	const valueIndex = valueColumn ? names.indexOf(valueColumn) : result.columns.length - 1;
-	const keyIndexes = result.columns
-		.map((_c, i) => i)
-		.filter((i) => i !== timeIndex && i !== valueIndex && result.columns[i]?.type !== "number");
-	const times = [...new Set(result.rows.map((row) => Date.parse(String(row[timeIndex]))))].sort(
-		(a, b) => a - b,
-	);
-	const position = new Map(times.map((t, i) => [t, i]));
-	const bySeries = new Map<string, Array<number | null>>();
-	for (const row of result.rows) {
-		const label =
-			keyIndexes.length === 0
-				? (names[valueIndex] ?? "value")
-				: keyIndexes.map((i) => String(row[i] ?? "(none)")).join(" · ");
-		let values = bySeries.get(label);
-		if (!values) {
-			values = times.map(() => null);
-			bySeries.set(label, values);
-		}
-		const value = row[valueIndex];
-		values[position.get(Date.parse(String(row[timeIndex]))) as number] =
-			typeof value === "number" ? value : null;
-	}
-	return { times, series: [...bySeries].map(([label, values]) => ({ label, values })) };
+/** A TIMESERIES answer as chart data (one series per group); empty when it has no time axis. */
+export function timeseriesChart(result: OqlResult): { times: number[]; series: ChartSeries[] } {
+	return toSeries(result) ?? { times: [], series: [] };
 }
 
 export const LEVEL_COLORS: Record<string, string> = {
