@@ -119,9 +119,24 @@ describe("silent refresh in a real browser", () => {
 			}
 		});
 		await sleep((TTL_S + 1) * 1000);
-		// The detail page asks for the monitor, its pings and its flips at once.
+		// One of them is slow: its 401 arrives after the others' refresh has finished. It must retry
+		// with the renewed token, not refresh a second time.
+		let slowed = false;
+		await page.route("**/api/v1/monitors/etl-hourly/flips", async (route) => {
+			if (!slowed) {
+				slowed = true;
+				await sleep(1500);
+			}
+			await route.continue();
+		});
+		// The detail page asks for the monitor and its status changes at once.
+		const flipsAnswered = page.waitForResponse(
+			(response) => new URL(response.url()).pathname.endsWith("/flips") && response.status() === 200,
+		);
 		await page.getByRole("link", { name: "etl-hourly" }).click();
 		await page.getByRole("table", { name: "Pings" }).getByText("success").waitFor();
+		await flipsAnswered;
+		expect(slowed).toBe(true);
 		expect(expired.length).toBeGreaterThanOrEqual(2);
 		expect(new Set(expired)).toEqual(new Set(["token_expired"]));
 		expect(refreshes.get(200)).toBe(1);

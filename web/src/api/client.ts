@@ -26,14 +26,18 @@ export function whenSignedOut(handler: () => void): void {
 
 /**
  * fetch with the access token; on a 401 for an expired or invalid token it refreshes once (shared
- * with every other waiting request) and retries; when that fails the session has ended.
+ * with every other waiting request) and retries; when that fails the session has ended. A 401 for a
+ * token that has since been renewed (a slower sibling request) retries with the new token at once.
  */
 async function authorizedFetch(request: Request): Promise<Response> {
 	const retry = request.clone();
+	const sentWith = getAccessToken();
 	const response = await fetchPatiently(withToken(request));
 	if (response.status !== 401 || getAccessToken() === null) return response;
 	const code = await errorCode(response.clone());
 	if (!TOKEN_ERRORS.has(code ?? "")) return response;
+	// Another request already renewed the token while this one was in flight: use the new one.
+	if (getAccessToken() !== sentWith) return fetchPatiently(withToken(retry));
 	if (!(await refreshSession())) {
 		endSession();
 		onSignedOut();
