@@ -40,21 +40,21 @@ const EXAMPLE_PANELS = [
 		title: "Errors",
 		kind: "timeseries",
 		query: "SELECT count(*) FROM logs WHERE level = 'error' AND service = $service TIMESERIES",
-		layout: { x: 0, y: 0, w: 8, h: 4 },
+		layout: { x: 0, y: 0, w: 16, h: 4 },
 	},
 	{
 		id: "p95",
 		title: "p95 latency (ms)",
 		kind: "number",
 		query: "SELECT p95(duration_ms) FROM spans WHERE service = $service",
-		layout: { x: 8, y: 0, w: 4, h: 4 },
+		layout: { x: 16, y: 0, w: 8, h: 4 },
 	},
 	{
 		id: "saved",
 		title: "Checkout errors",
 		kind: "table",
 		saved_query_id: "sq_3xQp9LrT0aVb6nKd2sWf",
-		layout: { x: 0, y: 4, w: 12, h: 6 },
+		layout: { x: 0, y: 4, w: 24, h: 6 },
 	},
 ];
 
@@ -372,7 +372,7 @@ export function dashboardRoutes(deps: AppDeps) {
 			tags,
 			security,
 			summary: "Create a dashboard",
-			description: `At most ${LIMITS.panels} panels on a 12-column grid (x + w ≤ 12, no overlaps) and ${LIMITS.variables} variables. Panel queries are parsed and checked (400 with the OQL error, \`position\` and the panel's path in \`details\`); \`saved_query_id\` must name a query shared with the org. Starts at version 1.`,
+			description: `At most ${LIMITS.panels} panels on a ${LIMITS.gridColumns}-column grid, as in Grafana (x + w ≤ ${LIMITS.gridColumns}, no overlaps) and ${LIMITS.variables} variables. Panel queries are parsed and checked (400 with the OQL error, \`position\` and the panel's path in \`details\`); \`saved_query_id\` must name a query shared with the org. Starts at version 1.`,
 			middleware: [write, jsonBody] as const,
 			request: { body: { required: true, content: { "application/json": { schema: CreateBody } } } },
 			responses: {

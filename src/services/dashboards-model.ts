@@ -22,7 +22,7 @@ export const LIMITS = {
 	query: 20_000,
 	/** Serialized `options` of one panel. */
 	panelOptionsBytes: 16 * 1024,
-	gridColumns: 12,
+	gridColumns: 24,
 	gridRows: 1000,
 	panelHeight: 100,
 } as const;
@@ -136,10 +136,10 @@ export const LayoutInput = z
 		h: z.number().int().min(1).max(LIMITS.panelHeight),
 	})
 	.refine((l) => l.x + l.w <= LIMITS.gridColumns, {
-		message: "x + w must be at most 12 (a 12-column grid)",
+		message: `x + w must be at most ${LIMITS.gridColumns} (a ${LIMITS.gridColumns}-column grid)`,
 		path: ["w"],
 	})
-	.openapi("PanelLayout", { example: { x: 0, y: 0, w: 6, h: 4 } });
+	.openapi("PanelLayout", { example: { x: 0, y: 0, w: 12, h: 4 } });
 
 export const PanelInput = z
 	.strictObject({

@@ -9,6 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchBrowser } from "../support/browser.js";
 import { screenshot, startWebServer, type WebServer } from "../support/web-server.js";
 
+type Layout = { x: number; y: number; w: number; h: number };
+
 const OWNER = { email: "explorer@example.com", password: "granite-lantern-meadow-58" };
 /** Log lines per service, all in the last 30 minutes. */
 const LOGS = { checkout: 10, payments: 6, search: 3 };
@@ -317,11 +319,11 @@ describe("dashboards", () => {
 		await page.close();
 	});
 
-	it("moves a panel by dragging its header in edit mode", async () => {
+	it("moves a panel by dragging its header and resizes it from its corner in edit mode", async () => {
 		const page = await openPage(`/dashboards/${dashboardId}?edit=1`);
 		const header = page.getByRole("region", { name: "All logs" }).locator("header");
 		await header.waitFor();
-		const before = await apiCall<{ panels: Array<{ title: string; layout: { x: number; y: number } }> }>(
+		const before = await apiCall<{ panels: Array<{ title: string; layout: Layout }> }>(
 			"GET",
 			`/api/v1/dashboards/${dashboardId}`,
 		);
@@ -333,15 +335,28 @@ describe("dashboards", () => {
 		await page.mouse.move(box.x + 20, box.y + box.height / 2 + 80, { steps: 4 });
 		await page.mouse.move(box.x + 20, box.y + box.height / 2 + 156, { steps: 4 });
 		await page.mouse.up();
+		// Narrower by a quarter of the grid: 6 of its 24 columns.
+		const grid = (await page.locator(".dash-grid").boundingBox()) as { width: number };
+		const columnPx = (grid.width + 12) / 24;
+		const corner = page.getByRole("img", { name: "Resize All logs" });
+		const handle = (await corner.boundingBox()) as { x: number; y: number; width: number; height: number };
+		await page.mouse.move(handle.x + handle.width / 2, handle.y + handle.height / 2);
+		await page.mouse.down();
+		await page.mouse.move(handle.x + handle.width / 2 - 6 * columnPx, handle.y + handle.height / 2, {
+			steps: 6,
+		});
+		await page.mouse.up();
 		await page.getByRole("button", { name: "Save dashboard" }).click();
 		await page.getByRole("button", { name: "Edit", exact: true }).waitFor();
-		const after = await apiCall<{ panels: Array<{ title: string; layout: { x: number; y: number } }> }>(
+		const after = await apiCall<{ panels: Array<{ title: string; layout: Layout }> }>(
 			"GET",
 			`/api/v1/dashboards/${dashboardId}`,
 		);
 		const moved = after.body.panels.find((p) => p.title === "All logs")?.layout;
 		expect(moved?.x).toBe(start?.x);
 		expect(moved?.y).toBe((start?.y ?? 0) + 3);
+		expect(moved?.w).toBe((start?.w ?? 0) - 6);
+		expect(moved?.h).toBe(start?.h);
 		await page.close();
 	});
 
@@ -401,21 +416,21 @@ describe("dashboards", () => {
 					title: "Errors",
 					kind: "number",
 					query: "SELECT count(*) FROM logs WHERE level = 'error'",
-					layout: { x: 0, y: 0, w: 4, h: 4 },
+					layout: { x: 0, y: 0, w: 8, h: 4 },
 				},
 				{
 					id: "broken",
 					title: "Needs a service",
 					kind: "table",
 					query: "SELECT count(*) FROM logs WHERE service = $svc",
-					layout: { x: 4, y: 0, w: 4, h: 4 },
+					layout: { x: 8, y: 0, w: 8, h: 4 },
 				},
 				{
 					id: "bars",
 					title: "By service",
 					kind: "bar",
 					query: "SELECT count(*) FROM logs GROUP BY service",
-					layout: { x: 8, y: 0, w: 4, h: 4 },
+					layout: { x: 16, y: 0, w: 8, h: 4 },
 				},
 			],
 		});

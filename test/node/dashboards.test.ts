@@ -265,7 +265,8 @@ describe("dashboards", () => {
 			expect(answer.json.error.details.map((d: { path: string }) => d.path)).toContain(path);
 		};
 		const q = "SELECT count(*) FROM logs";
-		await bad({ panels: [{ ...panel("a", q), layout: { x: 10, y: 0, w: 4, h: 2 } }] }, "panels.0.layout.w");
+		await bad({ panels: [{ ...panel("a", q), layout: { x: 20, y: 0, w: 8, h: 2 } }] }, "panels.0.layout.w");
+		await bad({ panels: [{ ...panel("a", q), layout: { x: 24, y: 0, w: 1, h: 2 } }] }, "panels.0.layout.x");
 		await bad({ panels: [panel("a", q, 0, 0), panel("b", q, 2, 1)] }, "panels.1.layout");
 		await bad({ panels: [panel("a", q, 0, 0), panel("a", q, 4, 0)] }, "panels.1.id");
 		await bad({ panels: Array.from({ length: 51 }, (_, i) => panel(`p${i}`, q, 0, i * 2)) }, "panels");

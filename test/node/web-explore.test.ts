@@ -153,22 +153,23 @@ describe("reading a result", () => {
 
 describe("dashboard layout", () => {
 	const panels = [
-		{ id: "a", layout: { x: 0, y: 0, w: 6, h: 4 } },
-		{ id: "b", layout: { x: 6, y: 0, w: 6, h: 4 } },
+		{ id: "a", layout: { x: 0, y: 0, w: 12, h: 4 } },
+		{ id: "b", layout: { x: 12, y: 0, w: 12, h: 4 } },
 	];
 
-	it("refuses overlaps and places outside the 12-column grid; touching edges is fine", () => {
-		expect(overlaps({ x: 0, y: 0, w: 6, h: 4 }, { x: 6, y: 0, w: 6, h: 4 })).toBe(false);
-		expect(fits({ x: 3, y: 2, w: 4, h: 4 }, panels)).toBe(false);
-		expect(fits({ x: 0, y: 4, w: 12, h: 2 }, panels)).toBe(true);
-		expect(fits({ x: 8, y: 4, w: 6, h: 2 }, panels)).toBe(false);
+	it("refuses overlaps and places outside the 24-column grid; touching edges is fine", () => {
+		expect(overlaps({ x: 0, y: 0, w: 12, h: 4 }, { x: 12, y: 0, w: 12, h: 4 })).toBe(false);
+		expect(fits({ x: 6, y: 2, w: 8, h: 4 }, panels)).toBe(false);
+		expect(fits({ x: 0, y: 4, w: 24, h: 2 }, panels)).toBe(true);
+		expect(fits({ x: 18, y: 4, w: 8, h: 2 }, panels)).toBe(false);
+		expect(fits({ x: 0, y: 4, w: 25, h: 2 }, [])).toBe(false);
 		// A panel may move over its own old place.
-		expect(fits({ x: 1, y: 0, w: 5, h: 4 }, panels, "a")).toBe(true);
+		expect(fits({ x: 1, y: 0, w: 11, h: 4 }, panels, "a")).toBe(true);
 	});
 
 	it("puts a new panel in the first free place", () => {
-		expect(freeSpot(panels)).toEqual({ x: 0, y: 4, w: 6, h: 6 });
-		expect(freeSpot([panels[0] as (typeof panels)[0]])).toEqual({ x: 6, y: 0, w: 6, h: 6 });
-		expect(freeSpot([])).toEqual({ x: 0, y: 0, w: 6, h: 6 });
+		expect(freeSpot(panels)).toEqual({ x: 0, y: 4, w: 12, h: 6 });
+		expect(freeSpot([panels[0] as (typeof panels)[0]])).toEqual({ x: 12, y: 0, w: 12, h: 6 });
+		expect(freeSpot([])).toEqual({ x: 0, y: 0, w: 12, h: 6 });
 	});
 });

@@ -238,7 +238,7 @@ export interface paths {
         put?: never;
         /**
          * Create a dashboard
-         * @description At most 50 panels on a 12-column grid (x + w ≤ 12, no overlaps) and 20 variables. Panel queries are parsed and checked (400 with the OQL error, `position` and the panel's path in `details`); `saved_query_id` must name a query shared with the org. Starts at version 1.
+         * @description At most 50 panels on a 24-column grid, as in Grafana (x + w ≤ 24, no overlaps) and 20 variables. Panel queries are parsed and checked (400 with the OQL error, `position` and the panel's path in `details`); `saved_query_id` must name a query shared with the org. Starts at version 1.
          */
         post: operations["postDashboards"];
         delete?: never;
@@ -1319,7 +1319,7 @@ export interface components {
          *           "layout": {
          *             "x": 0,
          *             "y": 0,
-         *             "w": 8,
+         *             "w": 16,
          *             "h": 4
          *           }
          *         },
@@ -1329,9 +1329,9 @@ export interface components {
          *           "kind": "number",
          *           "query": "SELECT p95(duration_ms) FROM spans WHERE service = $service",
          *           "layout": {
-         *             "x": 8,
+         *             "x": 16,
          *             "y": 0,
-         *             "w": 4,
+         *             "w": 8,
          *             "h": 4
          *           }
          *         },
@@ -1343,7 +1343,7 @@ export interface components {
          *           "layout": {
          *             "x": 0,
          *             "y": 4,
-         *             "w": 12,
+         *             "w": 24,
          *             "h": 6
          *           }
          *         }
@@ -1417,7 +1417,7 @@ export interface components {
          *           "layout": {
          *             "x": 0,
          *             "y": 0,
-         *             "w": 8,
+         *             "w": 16,
          *             "h": 4
          *           }
          *         },
@@ -1427,9 +1427,9 @@ export interface components {
          *           "kind": "number",
          *           "query": "SELECT p95(duration_ms) FROM spans WHERE service = $service",
          *           "layout": {
-         *             "x": 8,
+         *             "x": 16,
          *             "y": 0,
-         *             "w": 4,
+         *             "w": 8,
          *             "h": 4
          *           }
          *         },
@@ -1441,7 +1441,7 @@ export interface components {
          *           "layout": {
          *             "x": 0,
          *             "y": 4,
-         *             "w": 12,
+         *             "w": 24,
          *             "h": 6
          *           }
          *         }
@@ -1645,7 +1645,7 @@ export interface components {
          *           "layout": {
          *             "x": 0,
          *             "y": 0,
-         *             "w": 8,
+         *             "w": 16,
          *             "h": 4
          *           }
          *         },
@@ -1655,9 +1655,9 @@ export interface components {
          *           "kind": "number",
          *           "query": "SELECT p95(duration_ms) FROM spans WHERE service = $service",
          *           "layout": {
-         *             "x": 8,
+         *             "x": 16,
          *             "y": 0,
-         *             "w": 4,
+         *             "w": 8,
          *             "h": 4
          *           }
          *         },
@@ -1669,7 +1669,7 @@ export interface components {
          *           "layout": {
          *             "x": 0,
          *             "y": 4,
-         *             "w": 12,
+         *             "w": 24,
          *             "h": 6
          *           }
          *         }
@@ -2658,7 +2658,7 @@ export interface components {
          * @example {
          *       "x": 0,
          *       "y": 0,
-         *       "w": 6,
+         *       "w": 12,
          *       "h": 4
          *     }
          */

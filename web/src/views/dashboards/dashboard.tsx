@@ -453,7 +453,11 @@ function PanelGrid(props: {
 	};
 
 	return (
-		<div class={`dash-grid${props.editing ? " editing" : ""}`} ref={grid}>
+		<div
+			class={`dash-grid${props.editing ? " editing" : ""}`}
+			ref={grid}
+			style={{ "--grid-columns": String(GRID_COLUMNS) }}
+		>
 			{props.panels.map((panel) => {
 				const answer = props.answers?.[panel.id];
 				const fresh = storedSignatures.get(panel.id) === querySignature(panel);

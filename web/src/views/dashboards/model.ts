@@ -1,5 +1,5 @@
 /**
- * The dashboard document as the UI edits it (docs/dashboards.md): panels on the API's 12-column
+ * The dashboard document as the UI edits it (docs/dashboards.md): panels on the API's 24-column
  * grid, free places for new panels, moves that never overlap, and saving with the version.
  */
 import { ApiProblem, api, problemFrom, unwrap } from "../../api/client";
@@ -13,10 +13,10 @@ export type PanelKind = Panel["kind"];
 export type Layout = components["schemas"]["PanelLayout"];
 
 /** The API's grid (docs/dashboards.md, panel `layout`). */
-export const GRID_COLUMNS = 12;
+export const GRID_COLUMNS = 24;
 export const MAX_Y = 1000;
 export const MAX_H = 100;
-export const DEFAULT_SIZE = { w: 6, h: 6 };
+export const DEFAULT_SIZE = { w: 12, h: 6 };
 
 export function panelKindFor(kind: ResultKind): PanelKind {
 	return kind;
