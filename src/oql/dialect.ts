@@ -30,6 +30,11 @@ export interface SqlDialect {
 
 	/** Quotes a table, column or alias name from columns.ts or the compiler (never from a query). */
 	quoteIdentifier(name: string): string;
+	/**
+	 * A telemetry table (`logs`, `spans`) as read for one narrow time range of one org: the raw
+	 * edges of an answer from the rollups, each shorter than a bucket.
+	 */
+	narrowTimeScan(table: "logs" | "spans"): string;
 	/** The placeholder of the n-th parameter (1-based), e.g. `?3`; the same n may appear many times. */
 	placeholder(index: number): string;
 

@@ -260,7 +260,7 @@ class Planner {
 				];
 				base.push(
 					`SELECT ${[...keyColumns, ...bucket, "count(*) AS n", ...(spans ? ["sum(duration_ns) AS dur_sum", "min(duration_ns) AS dur_min", "max(duration_ns) AS dur_max"] : [])].join(", ")}` +
-						` FROM ${checked.source} WHERE org_id = ${org} AND timestamp >= ${ns(piece.from)} AND timestamp < ${ns(piece.to)}${where}` +
+						` FROM ${d.narrowTimeScan(checked.source === "spans" ? "spans" : "logs")} WHERE org_id = ${org} AND timestamp >= ${ns(piece.from)} AND timestamp < ${ns(piece.to)}${where}` +
 						(groupKeys.length > 0 ? ` GROUP BY ${groupKeys.join(", ")}` : ""),
 				);
 			} else {

@@ -109,6 +109,14 @@ const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export const sqliteDialect: SqlDialect = {
 	name: "sqlite",
 
+	/**
+	 * Names the (org_id, timestamp) index: without statistics SQLite prefers an index that serves
+	 * the GROUP BY (for example (org_id, host, timestamp) for `GROUP BY host`) and then reads every
+	 * row of the org to keep a minute of them — measured 200–550 ms at 1M logs instead of ~1 ms.
+	 */
+	narrowTimeScan(table) {
+		return `${table} INDEXED BY ${table}_org_time_idx`;
+	},
 	quoteIdentifier(name) {
 		// Every name comes from columns.ts or the compiler; refuse anything else loudly.
 		if (!IDENTIFIER.test(name)) throw new Error(`internal: refusing to quote ${JSON.stringify(name)}`);

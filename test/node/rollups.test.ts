@@ -5,6 +5,7 @@
  * must equal the same answers computed over the raw rows — exactly for counts, sums, minima,
  * maxima and last-seen times, within PERCENTILE_RELATIVE_ERROR for percentiles.
  */
+import type { InValue } from "@libsql/client";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sweepTelemetryRetention } from "../../src/ingest/retention.js";
@@ -16,7 +17,7 @@ import {
 	MINUTE_MS,
 	PERCENTILE_RELATIVE_ERROR,
 } from "../../src/ingest/rollups.js";
-import { runOql } from "../../src/oql/execute.js";
+import { compileOql, runOql } from "../../src/oql/execute.js";
 import { histogramRows, readHistograms, rollupRows, splitWindow } from "../../src/pages/rollups.js";
 import { Statement } from "../../src/pages/store.js";
 import { FakeClock } from "../support/clock.js";
@@ -387,6 +388,34 @@ describe("OQL from rollups equals OQL over raw rows", () => {
 				`${text} SINCE '${iso(START)}' UNTIL '${iso(START + HOUR_MS)}'`,
 			);
 			expect(answer.meta.source).toBe("raw");
+		}
+	});
+
+	it("reads a window's raw edges through the time index, not an index that serves the GROUP BY", async () => {
+		const { orgId } = await t.createOrgWithKey();
+		for (const [source, field] of [
+			["logs", "host"],
+			["logs", "level"],
+			["logs", "service"],
+			["spans", "host"],
+			["spans", "service"],
+		] as const) {
+			const compiled = compileOql(
+				t.deps,
+				orgId,
+				`SELECT count(*) FROM ${source} GROUP BY ${field} SINCE '${iso(START + 1234)}' UNTIL '${iso(START + 40 * MINUTE_MS + 5)}'`,
+			);
+			expect(compiled.sql, source).toMatch(/_(rollups|latency)_1m/);
+			const plan = await t.database.client.execute({
+				sql: `EXPLAIN QUERY PLAN ${compiled.sql}`,
+				args: compiled.params as InValue[],
+			});
+			const raw = plan.rows.map((row) => String(row.detail)).filter((d) => d.startsWith(`SEARCH ${source} `));
+			// Two edges, each a range on (org_id, timestamp): a minute of rows, not all of the org's.
+			expect(raw, `${source} by ${field}`).toEqual([
+				`SEARCH ${source} USING INDEX ${source}_org_time_idx (org_id=? AND timestamp>? AND timestamp<?)`,
+				`SEARCH ${source} USING INDEX ${source}_org_time_idx (org_id=? AND timestamp>? AND timestamp<?)`,
+			]);
 		}
 	});
 });
