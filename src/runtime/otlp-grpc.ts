@@ -1,5 +1,6 @@
 import * as grpc from "@grpc/grpc-js";
 import { decodeStatus, GRPC_CODES, SIGNALS, type Signal } from "../ingest/messages.js";
+import type { Log } from "../log.js";
 
 /**
  * OTLP/gRPC for the Node runtime (Workers cannot send HTTP trailers). The three `Export` services are
@@ -51,7 +52,7 @@ export interface OtlpGrpcOptions {
 	port: number;
 	host?: string;
 	maxMessageBytes: number;
-	log?: (line: object) => void;
+	log?: Log;
 }
 
 function exportHandler(signal: Signal, options: OtlpGrpcOptions): grpc.handleUnaryCall<Buffer, Buffer> {

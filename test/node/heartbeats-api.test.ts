@@ -455,6 +455,7 @@ describe.each([
 					clock: t.clock,
 					config: t.deps.config,
 					keyMemory: createKeyMemoryCache(t.clock),
+					log: t.deps.log,
 				});
 				return { app: createApp(deps), log };
 			}
