@@ -1081,7 +1081,7 @@ export interface paths {
         put?: never;
         /**
          * OTLP/HTTP logs export
-         * @description An `ExportLogsServiceRequest` as protobuf or OTLP JSON, optionally with `Content-Encoding: gzip` (or deflate). The answer has the request's content type: `ExportLogsServiceResponse` (with `partial_success` when items were rejected), or a `google.rpc.Status` on failure. Limits and rules: docs/otlp.md.
+         * @description An `ExportLogsServiceRequest` as protobuf or OTLP JSON, optionally with `Content-Encoding: gzip` (or deflate). The answer has the request's content type: `ExportLogsServiceResponse` (with `partial_success` when items were rejected), or a `google.rpc.Status` on failure. A JSON body that carries another signal's export and nothing of its own stores nothing and answers 200 with a warning in `partial_success` (0 rejected); a protobuf body that decodes as another signal's export, or JSON sent as protobuf, answers 400 saying so. Limits and rules: docs/otlp.md.
          */
         post: operations["postV1Logs"];
         delete?: never;
@@ -1101,7 +1101,7 @@ export interface paths {
         put?: never;
         /**
          * OTLP/HTTP metrics export
-         * @description An `ExportMetricsServiceRequest` as protobuf or OTLP JSON, optionally with `Content-Encoding: gzip` (or deflate). The answer has the request's content type: `ExportMetricsServiceResponse` (with `partial_success` when items were rejected), or a `google.rpc.Status` on failure. Limits and rules: docs/otlp.md.
+         * @description An `ExportMetricsServiceRequest` as protobuf or OTLP JSON, optionally with `Content-Encoding: gzip` (or deflate). The answer has the request's content type: `ExportMetricsServiceResponse` (with `partial_success` when items were rejected), or a `google.rpc.Status` on failure. A JSON body that carries another signal's export and nothing of its own stores nothing and answers 200 with a warning in `partial_success` (0 rejected); a protobuf body that decodes as another signal's export, or JSON sent as protobuf, answers 400 saying so. Limits and rules: docs/otlp.md.
          */
         post: operations["postV1Metrics"];
         delete?: never;
@@ -1121,7 +1121,7 @@ export interface paths {
         put?: never;
         /**
          * OTLP/HTTP traces export
-         * @description An `ExportTraceServiceRequest` as protobuf or OTLP JSON, optionally with `Content-Encoding: gzip` (or deflate). The answer has the request's content type: `ExportTraceServiceResponse` (with `partial_success` when items were rejected), or a `google.rpc.Status` on failure. Limits and rules: docs/otlp.md.
+         * @description An `ExportTraceServiceRequest` as protobuf or OTLP JSON, optionally with `Content-Encoding: gzip` (or deflate). The answer has the request's content type: `ExportTraceServiceResponse` (with `partial_success` when items were rejected), or a `google.rpc.Status` on failure. A JSON body that carries another signal's export and nothing of its own stores nothing and answers 200 with a warning in `partial_success` (0 rejected); a protobuf body that decodes as another signal's export, or JSON sent as protobuf, answers 400 saying so. Limits and rules: docs/otlp.md.
          */
         post: operations["postV1Traces"];
         delete?: never;
@@ -4314,6 +4314,7 @@ export interface operations {
             };
             cookie?: never;
         };
+        /** @description Optional: no body, or an empty one (even with a JSON Content-Type), is the same as `{}`. */
         requestBody?: {
             content: {
                 "application/json": components["schemas"]["DashboardDuplicate"];
@@ -7050,6 +7051,7 @@ export interface operations {
             };
             cookie?: never;
         };
+        /** @description Optional: no body, or an empty one (even with a JSON Content-Type), is the same as `{}`. */
         requestBody?: {
             content: {
                 "application/json": components["schemas"]["SavedQueryRun"];
@@ -8022,7 +8024,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Undecodable body (`google.rpc.Status` with BadRequest) */
+            /** @description Undecodable body (`google.rpc.Status` with BadRequest), including another signal's protobuf export or JSON sent as protobuf (the message says which) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8094,7 +8096,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Undecodable body (`google.rpc.Status` with BadRequest) */
+            /** @description Undecodable body (`google.rpc.Status` with BadRequest), including another signal's protobuf export or JSON sent as protobuf (the message says which) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8166,7 +8168,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Undecodable body (`google.rpc.Status` with BadRequest) */
+            /** @description Undecodable body (`google.rpc.Status` with BadRequest), including another signal's protobuf export or JSON sent as protobuf (the message says which) */
             400: {
                 headers: {
                     [name: string]: unknown;
