@@ -19,12 +19,12 @@ import {
 } from "../heartbeats/schedule.js";
 import type { MonitorSettings, PingEvent } from "../heartbeats/state.js";
 import { recordPing } from "../heartbeats/store.js";
+import { nameSchema, SLUG_RULE } from "../http/name-rules.js";
 import { errorResponses, validationHook } from "../http/openapi.js";
 
 /** The ping API (contract §4 "Heartbeats"): `POST /api/v1/heartbeat/:slug[/start|/fail|/log|/:exit_code]`. */
 
 export const PING_BODY_LIMIT_BYTES = 10_000;
-export const SLUG_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 const RID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
 
 /** `Ping-Body-Limit` on every answer under the ping paths, errors and 405s included (mounted in app.ts). */
@@ -33,10 +33,10 @@ export const pingBodyLimitHeader: MiddlewareHandler = async (c, next) => {
 	c.res.headers.set("Ping-Body-Limit", String(PING_BODY_LIMIT_BYTES));
 };
 
-export const slugSchema = z
-	.string()
-	.regex(SLUG_PATTERN, "slug must match ^[a-z0-9][a-z0-9_-]{0,63}$")
-	.openapi({ param: { name: "slug", in: "path" }, example: "nightly-backup" });
+export const slugSchema = nameSchema("slug", SLUG_RULE).openapi({
+	param: { name: "slug", in: "path" },
+	example: "nightly-backup",
+});
 
 const durationParam = (what: string, min = MIN_DURATION_S) =>
 	z

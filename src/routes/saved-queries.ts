@@ -83,7 +83,12 @@ const RunBody = z
 		to: instantSchema.optional(),
 		variables: z
 			.record(
-				z.string().regex(VARIABLE_NAME, "Variable names match ^[A-Za-z_][A-Za-z0-9_]{0,63}$"),
+				z
+					.string()
+					.regex(
+						VARIABLE_NAME,
+						'a variable name must be 1–64 characters: letters, digits and "_", not starting with a digit',
+					),
 				z.string().max(LIMITS.variableValueLength),
 			)
 			.refine((v) => Object.keys(v).length <= LIMITS.variables, `at most ${LIMITS.variables} variables`)

@@ -213,6 +213,25 @@ describe.each([
 			},
 		);
 
+		it("a bad slug's message states the rule in words and suggests the lower-cased slug", async () => {
+			const rule =
+				'slug must be 1–64 characters: lower-case letters, digits, "-" and "_", starting with a letter or digit';
+			for (const [slug, suggestion] of [
+				["Nightly%20Backup", "nightly-backup"],
+				["Backup", "backup"],
+				["-db.dump", "db-dump"],
+				["b%C3%BCro", "b-ro"],
+				["a".repeat(65), "a".repeat(64)],
+				["%2D%2D", null],
+			] as const) {
+				const res = await ping(slug);
+				expectError(res, 400, "invalid_request");
+				const message = suggestion ? `${rule}; try "${suggestion}"` : rule;
+				expect(res.json.error.details).toEqual([{ path: "slug", message }]);
+				expect(res.json.error.details[0].message).not.toContain("^");
+			}
+		});
+
 		it("exit codes: 0–255 accepted, 256 and more → 400, a non-number → 404; all stored with their code", async () => {
 			for (const code of ["0", "1", "255", "007"])
 				expect((await ping(`job/${code}`)).status).toBeLessThan(300);
