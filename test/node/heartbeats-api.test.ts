@@ -156,8 +156,21 @@ describe.each([
 			const later = await ping("job?period=2d&grace=1m&max_runtime=1h");
 			expect(later.status).toBe(200);
 			expect(later.json.monitor).toMatchObject({ period_s: 3_600, grace_s: 900, schedule: null });
+			// … and the answer says what was ignored, what the monitor has, and how to change it.
+			expect(later.json.warnings).toEqual([
+				'Ignored period=2d, grace=1m, max_runtime=1h: settings on a ping apply only when it creates the monitor, and "job" has period 1h, grace 15m, max_runtime none (the grace period). Change them with PATCH /api/v1/monitors/job or on the dashboard\'s Monitors page.',
+			]);
 			const cron = await ping("job?schedule=0%200%20*%20*%20*&tz=Europe/Berlin");
 			expect(cron.json.monitor).toMatchObject({ period_s: 3_600, schedule: null, tz: "UTC" });
+			expect(cron.json.warnings).toEqual([
+				'Ignored schedule=0 0 * * *, tz=Europe/Berlin: settings on a ping apply only when it creates the monitor, and "job" has schedule none (an interval monitor), tz UTC. Change them with PATCH /api/v1/monitors/job or on the dashboard\'s Monitors page.',
+			]);
+			// The same settings as the monitor's, or none: no warnings at all (the answer as the contract gives it).
+			for (const same of ["job?period=1h", "job/start?grace=15m&period=3600", "job", "job/log?tz=UTC"]) {
+				const answer = await ping(same);
+				expect(answer.status, same).toBe(200);
+				expect(Object.keys(answer.json), same).toEqual(["monitor"]);
+			}
 		});
 
 		it.each([

@@ -344,7 +344,7 @@ export interface paths {
         put?: never;
         /**
          * Ping: the job succeeded
-         * @description Marks the monitor up and ends the run it pairs with (by `rid`). Needs an API key (`X-API-Key`); a Bearer token answers 403 `api_key_required`. Other methods answer 405 (keys never travel in URLs). The first ping of an unknown slug creates its monitor (201) with `period`/`grace` or `schedule`+`tz`, and `max_runtime`, from the query; later pings answer 200 and never change settings. Every answer carries `Ping-Body-Limit: 10000`.
+         * @description Marks the monitor up and ends the run it pairs with (by `rid`). Needs an API key (`X-API-Key`); a Bearer token answers 403 `api_key_required`. Other methods answer 405 (keys never travel in URLs). The first ping of an unknown slug creates its monitor (201) with `period`/`grace` or `schedule`+`tz`, and `max_runtime`, from the query; later pings answer 200 and never change settings (those they send that differ from the monitor's are listed, ignored, in `warnings`). Every answer carries `Ping-Body-Limit: 10000`.
          */
         post: operations["postHeartbeatBySlug"];
         delete?: never;
@@ -364,7 +364,7 @@ export interface paths {
         put?: never;
         /**
          * Ping: the job exited with this code
-         * @description `0` is a success ping, `1`–`255` a failure ping (the code is stored with it). Needs an API key (`X-API-Key`); a Bearer token answers 403 `api_key_required`. Other methods answer 405 (keys never travel in URLs). The first ping of an unknown slug creates its monitor (201) with `period`/`grace` or `schedule`+`tz`, and `max_runtime`, from the query; later pings answer 200 and never change settings. Every answer carries `Ping-Body-Limit: 10000`.
+         * @description `0` is a success ping, `1`–`255` a failure ping (the code is stored with it). Needs an API key (`X-API-Key`); a Bearer token answers 403 `api_key_required`. Other methods answer 405 (keys never travel in URLs). The first ping of an unknown slug creates its monitor (201) with `period`/`grace` or `schedule`+`tz`, and `max_runtime`, from the query; later pings answer 200 and never change settings (those they send that differ from the monitor's are listed, ignored, in `warnings`). Every answer carries `Ping-Body-Limit: 10000`.
          */
         post: operations["postHeartbeatBySlugByExitCode"];
         delete?: never;
@@ -384,7 +384,7 @@ export interface paths {
         put?: never;
         /**
          * Ping: the job failed
-         * @description Marks the monitor down at once and ends the run it pairs with. Needs an API key (`X-API-Key`); a Bearer token answers 403 `api_key_required`. Other methods answer 405 (keys never travel in URLs). The first ping of an unknown slug creates its monitor (201) with `period`/`grace` or `schedule`+`tz`, and `max_runtime`, from the query; later pings answer 200 and never change settings. Every answer carries `Ping-Body-Limit: 10000`.
+         * @description Marks the monitor down at once and ends the run it pairs with. Needs an API key (`X-API-Key`); a Bearer token answers 403 `api_key_required`. Other methods answer 405 (keys never travel in URLs). The first ping of an unknown slug creates its monitor (201) with `period`/`grace` or `schedule`+`tz`, and `max_runtime`, from the query; later pings answer 200 and never change settings (those they send that differ from the monitor's are listed, ignored, in `warnings`). Every answer carries `Ping-Body-Limit: 10000`.
          */
         post: operations["postHeartbeatBySlugFail"];
         delete?: never;
@@ -404,7 +404,7 @@ export interface paths {
         put?: never;
         /**
          * Ping: attach a log line
-         * @description Stores the body with the monitor's pings; changes nothing else. Needs an API key (`X-API-Key`); a Bearer token answers 403 `api_key_required`. Other methods answer 405 (keys never travel in URLs). The first ping of an unknown slug creates its monitor (201) with `period`/`grace` or `schedule`+`tz`, and `max_runtime`, from the query; later pings answer 200 and never change settings. Every answer carries `Ping-Body-Limit: 10000`.
+         * @description Stores the body with the monitor's pings; changes nothing else. Needs an API key (`X-API-Key`); a Bearer token answers 403 `api_key_required`. Other methods answer 405 (keys never travel in URLs). The first ping of an unknown slug creates its monitor (201) with `period`/`grace` or `schedule`+`tz`, and `max_runtime`, from the query; later pings answer 200 and never change settings (those they send that differ from the monitor's are listed, ignored, in `warnings`). Every answer carries `Ping-Body-Limit: 10000`.
          */
         post: operations["postHeartbeatBySlugLog"];
         delete?: never;
@@ -424,7 +424,7 @@ export interface paths {
         put?: never;
         /**
          * Ping: the job started
-         * @description Opens a run; it must end (success or failure) within `max_runtime` (default: the grace period) or the monitor goes down. Concurrent runs are told apart by `rid`. Needs an API key (`X-API-Key`); a Bearer token answers 403 `api_key_required`. Other methods answer 405 (keys never travel in URLs). The first ping of an unknown slug creates its monitor (201) with `period`/`grace` or `schedule`+`tz`, and `max_runtime`, from the query; later pings answer 200 and never change settings. Every answer carries `Ping-Body-Limit: 10000`.
+         * @description Opens a run; it must end (success or failure) within `max_runtime` (default: the grace period) or the monitor goes down. Concurrent runs are told apart by `rid`. Needs an API key (`X-API-Key`); a Bearer token answers 403 `api_key_required`. Other methods answer 405 (keys never travel in URLs). The first ping of an unknown slug creates its monitor (201) with `period`/`grace` or `schedule`+`tz`, and `max_runtime`, from the query; later pings answer 200 and never change settings (those they send that differ from the monitor's are listed, ignored, in `warnings`). Every answer carries `Ping-Body-Limit: 10000`.
          */
         post: operations["postHeartbeatBySlugStart"];
         delete?: never;
@@ -1822,6 +1822,13 @@ export interface components {
         };
         HeartbeatAnswer: {
             monitor: components["schemas"]["HeartbeatMonitorState"];
+            /**
+             * @description Present when a later ping sent settings that differ from the monitor's: they were ignored (settings apply only when a ping creates the monitor); each entry says which and how to change them
+             * @example [
+             *       "Ignored period=1h: settings on a ping apply only when it creates the monitor, and \"nightly-backup\" has period 1d. Change them with PATCH /api/v1/monitors/nightly-backup or on the dashboard's Monitors page."
+             *     ]
+             */
+            warnings?: string[];
         };
         HeartbeatMonitorState: {
             /** @example 3600 */
