@@ -92,6 +92,12 @@ function exportHandler(signal: Signal, options: OtlpGrpcOptions): grpc.handleUna
 }
 
 export async function startOtlpGrpcServer(options: OtlpGrpcOptions): Promise<OtlpGrpcServer> {
+	// grpc-js's own diagnostics (e.g. "No address added…" before a bind fails) go to the log at
+	// debug: what matters reaches the caller as an error or a call's status, said once.
+	grpc.setLogger({
+		error: (...args: unknown[]) =>
+			options.log?.({ level: "debug", msg: `grpc-js: ${args.map(String).join(" ")}` }),
+	});
 	const server = new grpc.Server({
 		"grpc.max_receive_message_length": options.maxMessageBytes,
 	});
