@@ -20,7 +20,7 @@ import { createDatabase } from "../db/client.js";
 import { fetchWithDeadline } from "../db/remote.js";
 import { assembleDeps } from "../deps.js";
 import { otlpSettingsFrom } from "../ingest/settings.js";
-import { consoleLog, logLevelFrom } from "../log.js";
+import { consoleLog, errorFields, logLevelFrom } from "../log.js";
 import { runSweep } from "../sweep.js";
 
 /** The Worker's bindings (wrangler.toml and secrets). */
@@ -143,6 +143,12 @@ export default {
 	async scheduled(_controller: unknown, env: WorkerEnv, ctx: ExecutionContext): Promise<void> {
 		const built = appFor(env);
 		if ("error" in built) throw built.error;
-		ctx.waitUntil(runSweep(built.deps));
+		// A failed sweep is logged (with its cause) and still fails the event, so Cron Trigger history shows it.
+		ctx.waitUntil(
+			runSweep(built.deps).catch((error: unknown) => {
+				built.deps.log({ level: "error", msg: "sweep failed", ...errorFields(error) });
+				throw error;
+			}),
+		);
 	},
 };
