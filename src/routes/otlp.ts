@@ -128,6 +128,8 @@ async function handleExport(
 				"org_id cannot be set: the API key decides the organization.",
 			);
 		}
+		// As requireAccess does: the access log names the org and the kind of credential.
+		c.set("principal", principal);
 		if (!format) {
 			throw new ApiError(415, "unsupported_media_type", "Send application/x-protobuf or application/json.");
 		}
