@@ -4,7 +4,7 @@ import type { AppDeps, AppEnv } from "../src/app-env.js";
 import { apiKeyOrSession, requireAccess } from "../src/auth/credentials.js";
 import { LruCache } from "../src/auth/lru.js";
 import { assembleDeps } from "../src/deps.js";
-import { handleError, notFound } from "../src/errors.js";
+import { errorHandler, notFound } from "../src/errors.js";
 import { authRoutes } from "../src/routes/auth.js";
 
 /**
@@ -29,7 +29,7 @@ export function createBenchApp(deps: AppDeps) {
 	// The real login route, for the login timings.
 	app.route("/", authRoutes(deps));
 	app.notFound(notFound);
-	app.onError(handleError);
+	app.onError(errorHandler(deps.log));
 	return app;
 }
 
@@ -40,6 +40,7 @@ export function coldKeyDeps(deps: AppDeps): AppDeps {
 		clock: deps.clock,
 		config: deps.config,
 		keyMemory: new LruCache(1, deps.clock),
+		log: deps.log,
 		clientAddress: deps.clientAddress,
 	});
 }

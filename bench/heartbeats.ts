@@ -37,6 +37,7 @@ import { notificationChannels } from "../src/db/schema.js";
 import { assembleDeps } from "../src/deps.js";
 import { sweepHeartbeats } from "../src/heartbeats/sweep.js";
 import { newId } from "../src/ids.js";
+import { consoleLog } from "../src/log.js";
 import { createApiKey, createOrg } from "../src/services/api-keys.js";
 import { findWorkerdPid, processCpuSeconds } from "./proc.js";
 
@@ -117,6 +118,7 @@ async function testDeps(client: Client, clock: Clock, signingKeysJson: string, t
 			heartbeats: { allowPrivateWebhookTargets: false },
 		},
 		keyMemory: createKeyMemoryCache(clock),
+		log: consoleLog("warn"),
 	});
 }
 

@@ -27,6 +27,7 @@ import { users } from "../src/db/schema.js";
 import { assembleDeps } from "../src/deps.js";
 import { LOG_COLUMNS, METRIC_POINT_COLUMNS, SPAN_COLUMNS } from "../src/ingest/batch.js";
 import { rebuildRollups } from "../src/ingest/rollup-rebuild.js";
+import { consoleLog } from "../src/log.js";
 
 // ---------------------------------------------------------------------------------------------
 // The seeded generator
@@ -416,6 +417,7 @@ export async function runPagesBench(): Promise<PagesBenchRow[]> {
 				auth: { setupToken: null, totpKey: new Uint8Array(32), allowedOrigins: [] },
 			},
 			keyMemory: new LruCache(1000, clock),
+			log: consoleLog("warn"),
 		});
 		const userId = "usr_pages_bench";
 		await bench.db.insert(users).values({

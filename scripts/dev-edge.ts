@@ -48,6 +48,8 @@ const wrangler = spawn(
 		"--persist-to",
 		join(dataDir, "wrangler-state"),
 		"--show-interactive-dev-session=false",
+		// GET /__scheduled?cron=… fires the Cron Trigger handler (the heartbeat sweep) by hand.
+		"--test-scheduled",
 	],
 	{ stdio: "inherit", detached: true },
 );

@@ -8,6 +8,7 @@ import type { HeavyReads } from "./db/reads.js";
 import type { WebhookTransport } from "./heartbeats/webhook-transport.js";
 import type { AccessLogEntry } from "./http/access-log.js";
 import type { GroupCommitWriter } from "./ingest/writer.js";
+import type { Log } from "./log.js";
 
 /** Everything the app needs from its runtime; each runtime (and each test) builds one. */
 export interface AppDeps {
@@ -16,6 +17,8 @@ export interface AppDeps {
 	reads: HeavyReads;
 	clock: Clock;
 	config: AppConfig;
+	/** The app's own log lines (src/log.ts): errors behind a 500/503, warnings, background failures. */
+	log: Log;
 	keyResolver: KeyResolver;
 	verifyJwt: JwtVerifier;
 	signAccessToken: AccessTokenSigner;

@@ -2,7 +2,7 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import { methodNotAllowed } from "hono/method-not-allowed";
 import { requestId } from "hono/request-id";
 import type { AppDeps, AppEnv } from "./app-env.js";
-import { ApiError, errorResponse, handleError, notFound } from "./errors.js";
+import { ApiError, errorHandler, errorResponse, notFound } from "./errors.js";
 import { accessLog } from "./http/access-log.js";
 import { assignOperationIds, registerSecuritySchemes, validationHook } from "./http/openapi.js";
 import { securityHeaders } from "./http/security-headers.js";
@@ -102,7 +102,7 @@ export function createApp(deps: AppDeps) {
 	});
 
 	app.notFound(notFound);
-	app.onError(handleError);
+	app.onError(errorHandler(deps.log));
 	return app;
 }
 

@@ -11,7 +11,12 @@ import { createUser } from "./services/users.js";
 
 /** Every command: what `help` lists and what `<command> --help` prints. */
 const COMMANDS: Record<string, { synopsis: string; summary: string; details?: string }> = {
-	"org create": { synopsis: "org create <name>", summary: "create an organization; prints its id" },
+	"org create": {
+		synopsis: "org create <name>",
+		summary: "create an organization; prints its id",
+		details:
+			"The first organization, with its owner, usually comes from first-run setup (the dashboard or\nPOST /api/v1/setup); for a key in that one, use `org list` and `key create --org`. An\norganization made here has no users: what its keys send is seen by no one until `user create`.",
+	},
 	"org list": { synopsis: "org list", summary: "one line per organization: <org_id> <name>" },
 	"key create": {
 		synopsis: "key create --org <org_id> --name <name> [--expires-in-days <n>]",

@@ -11,7 +11,10 @@ export class ConfigError extends Error {
 		problem: "missing" | "invalid",
 		hint?: string,
 	) {
-		super(`Setting ${setting} is ${problem}${hint ? `: ${hint}` : ""}.`);
+		// A hint that ends in its own punctuation ("did you mean file:…?") gets no period after it.
+		super(
+			`Setting ${setting} is ${problem}${hint ? `: ${hint}` : ""}${hint && /[.?!]$/.test(hint) ? "" : "."}`,
+		);
 		this.name = "ConfigError";
 	}
 }

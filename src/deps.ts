@@ -8,6 +8,7 @@ import type { Clock } from "./clock.js";
 import type { AppConfig } from "./config.js";
 import type { Database } from "./db/client.js";
 import { DEFAULT_READ_LIMITS, directReadExecutor, HeavyReads, type ReadExecutor } from "./db/reads.js";
+import type { Log } from "./log.js";
 
 /** The one way every runtime (and every test) turns its parts into the app's deps. */
 export function assembleDeps(parts: {
@@ -17,6 +18,8 @@ export function assembleDeps(parts: {
 	/** The per-isolate memory tier, kept at module scope by the runtime. */
 	keyMemory: ConstructorParameters<typeof KeyResolver>[0]["memory"];
 	kv?: KeyValueStore | undefined;
+	/** Where the app's own log lines go (src/log.ts): the runtime's logger, or a test's. */
+	log: Log;
 	/** Where heavy reads run; by default on the database's own client (src/db/reads.ts). */
 	readExecutor?: ReadExecutor;
 	keyStore?: KeyStore;
@@ -30,11 +33,13 @@ export function assembleDeps(parts: {
 		),
 		clock: parts.clock,
 		config: parts.config,
+		log: parts.log,
 		keyResolver: new KeyResolver({
 			store: parts.keyStore ?? createDbKeyStore(parts.db),
 			memory: parts.keyMemory,
 			kv: parts.kv,
 			clock: parts.clock,
+			log: parts.log,
 		}),
 		verifyJwt: createJwtVerifier(parts.config.jwt, parts.clock),
 		signAccessToken: createJwtSigner(parts.config.jwt, parts.clock),

@@ -2,6 +2,7 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { isStorageFailure } from "./db/errors.js";
+import { errorFields, type Log } from "./log.js";
 
 /** Every error code the API answers with (contract §1–§4). */
 export type ErrorCode =
@@ -108,24 +109,23 @@ export function storageUnavailable(): ApiError {
 /**
  * The app's onError: ApiErrors go out as they are; a storage failure (src/db/errors.ts) is 503
  * `storage_unavailable`; anything else is logged with its request id and answered with a generic
- * 500, so no stack trace or SQL text ever reaches a client.
+ * 500, so no stack trace or SQL text ever reaches a client. The detail goes to `log`.
  */
-export function handleError(err: Error, c: Context): Response {
-	if (err instanceof ApiError) return errorResponse(c, err);
-	if (err instanceof HTTPException) return errorResponse(c, fromHttpException(err));
-	const storage = isStorageFailure(err);
-	console.error(
-		JSON.stringify({
+export function errorHandler(log: Log): (err: Error, c: Context) => Response {
+	return (err, c) => {
+		if (err instanceof ApiError) return errorResponse(c, err);
+		if (err instanceof HTTPException) return errorResponse(c, fromHttpException(err));
+		const storage = isStorageFailure(err);
+		log({
 			level: "error",
-			request_id: requestIdOf(c),
 			msg: storage ? "storage unavailable" : "unexpected error",
-			error: String(err?.stack ?? err),
+			request_id: requestIdOf(c),
 			// drizzle wraps the driver's error: the cause holds the reason (e.g. SQLITE_BUSY).
-			cause: err?.cause === undefined ? undefined : String(err.cause),
-		}),
-	);
-	if (storage) return errorResponse(c, storageUnavailable());
-	return errorResponse(c, new ApiError(500, "internal_error", "An unexpected error occurred."));
+			...errorFields(err),
+		});
+		if (storage) return errorResponse(c, storageUnavailable());
+		return errorResponse(c, new ApiError(500, "internal_error", "An unexpected error occurred."));
+	};
 }
 
 /** Hono's own middleware (validators, body limit) throw HTTPException; give them the contract's shape. */

@@ -10,7 +10,7 @@ import { pruneExpiredSessions, THROTTLE_SETTINGS } from "./services/sessions.js"
  * Node). Every task is idempotent, so overlapping sweeps are harmless.
  */
 export async function runSweep(
-	deps: Pick<AppDeps, "db" | "clock" | "config" | "webhookTransport">,
+	deps: Pick<AppDeps, "db" | "clock" | "config" | "webhookTransport" | "log">,
 ): Promise<void> {
 	const now = deps.clock.now();
 	await pruneExpiredSessions(deps.db, now);
@@ -23,7 +23,18 @@ export async function runSweep(
 			),
 		);
 	// Heartbeats: flip overdue monitors, send due alerts, prune pings (src/heartbeats/sweep.ts).
-	await sweepHeartbeats(deps);
+	const heartbeats = await sweepHeartbeats(deps);
 	// Telemetry older than each org's retention, in bounded batches (src/ingest/retention.ts).
-	await sweepTelemetryRetention(deps.db, now);
+	const telemetryDeleted = await sweepTelemetryRetention(deps.db, now);
+	// One line per sweep: at info when it changed something, else at debug (quiet when idle).
+	const busy = heartbeats.flipped + heartbeats.delivered + heartbeats.prunedPings + telemetryDeleted > 0;
+	deps.log({
+		level: busy ? "info" : "debug",
+		msg: "sweep",
+		monitors_examined: heartbeats.examined,
+		monitors_flipped: heartbeats.flipped,
+		alerts_delivered: heartbeats.delivered,
+		pings_pruned: heartbeats.prunedPings,
+		telemetry_rows_deleted: telemetryDeleted,
+	});
 }

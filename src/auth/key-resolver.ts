@@ -1,4 +1,5 @@
 import type { Clock } from "../clock.js";
+import { consoleLog, type Log } from "../log.js";
 import { LruCache } from "./lru.js";
 
 /** What the auth decision needs about a key, as stored in the database. */
@@ -80,9 +81,20 @@ export class KeyResolver {
 			memory: LruCache<MemoryEntry>;
 			kv?: KeyValueStore | undefined;
 			clock: Clock;
+			/** Background failures (KV writes, last-used stamps); the console when absent. */
+			log?: Log;
 		},
 	) {
 		this.#lastTouched = new LruCache<true>(KEY_CACHE_SETTINGS.memoryMaxEntries, options.clock);
+	}
+
+	#backgroundFailure(task: string, error: unknown): void {
+		(this.options.log ?? consoleLog("info"))({
+			level: "warn",
+			msg: "API key cache: a background write failed",
+			task,
+			error: String(error),
+		});
 	}
 
 	async resolve(keyHash: string, defer: Defer): Promise<AuthenticatedKey | null> {
@@ -111,7 +123,7 @@ export class KeyResolver {
 			defer(
 				new Promise((resolve) => setTimeout(resolve, KEY_CACHE_SETTINGS.revocationRecheckMs))
 					.then(remove)
-					.catch((error: unknown) => logBackgroundFailure("kv_delete", error)),
+					.catch((error: unknown) => this.#backgroundFailure("kv_delete", error)),
 			);
 		}
 	}
@@ -153,7 +165,7 @@ export class KeyResolver {
 					.put(KV_PREFIX + keyHash, JSON.stringify(cached), {
 						expirationTtl: KEY_CACHE_SETTINGS.kvExpirationTtlS,
 					})
-					.catch((error: unknown) => logBackgroundFailure("kv_put", error)),
+					.catch((error: unknown) => this.#backgroundFailure("kv_put", error)),
 			);
 		}
 		return cached;
@@ -165,7 +177,7 @@ export class KeyResolver {
 		defer(
 			this.options.store
 				.touchLastUsed(keyId, now, KEY_CACHE_SETTINGS.lastUsedIntervalMs)
-				.catch((error: unknown) => logBackgroundFailure("last_used_at", error)),
+				.catch((error: unknown) => this.#backgroundFailure("last_used_at", error)),
 		);
 	}
 }
@@ -180,8 +192,4 @@ async function readKv(kv: KeyValueStore, keyHash: string): Promise<CachedKey | n
 		// A corrupt entry is ignored: the database answers instead.
 	}
 	return null;
-}
-
-function logBackgroundFailure(task: string, error: unknown): void {
-	console.error(JSON.stringify({ level: "warn", task, error: String(error) }));
 }

@@ -2,6 +2,7 @@ import { type ChildProcess, fork } from "node:child_process";
 import { setPriority } from "node:os";
 import { fileURLToPath } from "node:url";
 import type { InStatement, ResultSet, Row } from "@libsql/client";
+import { consoleLog, type Log } from "../log.js";
 import { StorageUnreachable } from "./errors.js";
 import { ReadDeadlinePassed, type ReadExecutor } from "./reads.js";
 
@@ -71,11 +72,8 @@ export interface ReaderPool extends ReadExecutor {
 	readonly started: number;
 }
 
-export function openReaderPool(
-	path: string,
-	options: { size: number; log?: (line: object) => void },
-): ReaderPool {
-	const log = options.log ?? ((line: object) => console.error(JSON.stringify(line)));
+export function openReaderPool(path: string, options: { size: number; log?: Log }): ReaderPool {
+	const log = options.log ?? consoleLog("info");
 	const readers = new Set<Reader>();
 	/** Waiting jobs per org, and the orgs in the order they are served. */
 	const waiting = new Map<string, Job[]>();

@@ -43,7 +43,7 @@ export const SWEEP_MAX_DELIVERIES = 5_000;
 const PARALLEL_SENDS = 10;
 const USER_AGENT = "Hexcovery-Webhook/1";
 
-export type DeliveryDeps = Pick<AppDeps, "db" | "clock" | "config" | "webhookTransport">;
+export type DeliveryDeps = Pick<AppDeps, "db" | "clock" | "config" | "webhookTransport" | "log">;
 
 export async function signatureOf(secret: string, body: string): Promise<string> {
 	const key = await crypto.subtle.importKey(
@@ -263,7 +263,7 @@ export function deliverInBackground(deps: DeliveryDeps, ids: number[]): Promise<
 	return attemptDeliveries(deps, { ids }).then(
 		() => undefined,
 		(error: unknown) => {
-			console.error(JSON.stringify({ level: "error", msg: "alert delivery failed", error: String(error) }));
+			deps.log({ level: "error", msg: "alert delivery failed", error: String(error) });
 		},
 	);
 }

@@ -30,7 +30,21 @@ export const PingMonitorSchema = z
 	})
 	.openapi("HeartbeatMonitorState");
 
-export const PingAnswerSchema = z.object({ monitor: PingMonitorSchema }).openapi("HeartbeatAnswer");
+export const PingAnswerSchema = z
+	.object({
+		monitor: PingMonitorSchema,
+		warnings: z
+			.array(z.string())
+			.optional()
+			.openapi({
+				description:
+					"Present when a later ping sent settings that differ from the monitor's: they were ignored (settings apply only when a ping creates the monitor); each entry says which and how to change them",
+				example: [
+					'Ignored period=1h: settings on a ping apply only when it creates the monitor, and "nightly-backup" has period 1d. Change them with PATCH /api/v1/monitors/nightly-backup or on the dashboard\'s Monitors page.',
+				],
+			}),
+	})
+	.openapi("HeartbeatAnswer");
 
 export function toPingAnswer(row: MonitorRow): z.infer<typeof PingAnswerSchema> {
 	return {

@@ -31,6 +31,15 @@ export function parseDuration(text: string): number | null {
 	return Number(match[1]) * (UNIT_SECONDS[match[2] || "s"] as number);
 }
 
+/** Seconds in the largest unit that divides them: 86400 → `1d`, 5400 → `90m`, 45 → `45s`. */
+export function formatDuration(seconds: number): string {
+	for (const unit of ["d", "h", "m"] as const) {
+		const size = UNIT_SECONDS[unit] as number;
+		if (seconds >= size && seconds % size === 0) return `${seconds / size}${unit}`;
+	}
+	return `${seconds}s`;
+}
+
 /** Whether `tz` is an IANA time zone name the runtime knows (Intl carries the tz database on both). */
 export function isValidTimeZone(tz: string): boolean {
 	if (tz.length === 0 || tz.length > 64) return false;

@@ -26,21 +26,37 @@ const jsonBodyLimit = bodyLimit({
 /**
  * A body that does not parse gets a 400 that says where (line and column, 1-based, also in
  * `error.position`) and an empty one says it is empty, instead of a bare "malformed JSON". The
- * text read here is cached by Hono, so the route's validator parses the same bytes.
+ * text read here is cached by Hono, so the route's validator parses the same bytes. Where the body
+ * is optional (`required: false` in the route's OpenAPI), an empty or all-blank body is no body:
+ * the request goes on without it (and without its Content-Type), as if none had been sent.
  */
-const requireParsableJson: MiddlewareHandler = async (c, next) => {
-	if (!JSON_MEDIA_TYPE.test(c.req.header("Content-Type") ?? "")) return next();
-	const text = await c.req.text();
-	if (text.trim() === "") {
-		throw new ApiError(400, "invalid_request", "The request body is empty; send a JSON object.");
-	}
-	try {
-		JSON.parse(text);
-	} catch (error) {
-		throw malformedJson(text, error instanceof Error ? error.message : "");
-	}
-	await next();
-};
+function requireParsableJson(optional: boolean): MiddlewareHandler {
+	return async (c, next) => {
+		if (!JSON_MEDIA_TYPE.test(c.req.header("Content-Type") ?? "")) return next();
+		const text = await c.req.text();
+		if (text.trim() === "") {
+			if (!optional) {
+				throw new ApiError(400, "invalid_request", "The request body is empty; send a JSON object.");
+			}
+			c.req.raw = withoutBody(c.req.raw);
+			return next();
+		}
+		try {
+			JSON.parse(text);
+		} catch (error) {
+			throw malformedJson(text, error instanceof Error ? error.message : "");
+		}
+		await next();
+	};
+}
+
+/** The same request with no body: no Content-Type or Content-Length either. */
+function withoutBody(request: Request): Request {
+	const headers = new Headers(request.headers);
+	headers.delete("Content-Type");
+	headers.delete("Content-Length");
+	return new Request(request.url, { method: request.method, headers, signal: request.signal });
+}
 
 export function malformedJson(text: string, parserMessage: string): ApiError {
 	const reason = parserMessage
@@ -89,4 +105,14 @@ function validPrefixLength(text: string): number {
  * For routes that take a JSON body (contract §2): JSON only (415) and at most 1 MiB (413). Declared on
  * the route, after its credential guard, so unknown paths still answer 404 and wrong methods 405.
  */
-export const jsonBody: MiddlewareHandler = every(requireJsonType, jsonBodyLimit, requireParsableJson);
+export const jsonBody: MiddlewareHandler = every(requireJsonType, jsonBodyLimit, requireParsableJson(false));
+
+/**
+ * For routes whose JSON body is optional (`body: { required: false }`): the same checks, and an
+ * empty body with a JSON Content-Type is treated as no body rather than a 400.
+ */
+export const optionalJsonBody: MiddlewareHandler = every(
+	requireJsonType,
+	jsonBodyLimit,
+	requireParsableJson(true),
+);

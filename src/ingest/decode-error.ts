@@ -4,6 +4,8 @@ export class DecodeError extends Error {
 		/** Where: a JSON path (`resourceSpans[0].scopeSpans[1]`) or a protobuf message/field name. */
 		readonly field: string,
 		readonly description: string,
+		/** The whole answer's message, when "cannot be decoded: <field>: <description>" would mislead. */
+		readonly summary?: string,
 	) {
 		super(`${field}: ${description}`);
 		this.name = "DecodeError";

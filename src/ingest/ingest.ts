@@ -8,13 +8,26 @@ import { DecodeError, StorageUnavailable } from "./decode-error.js";
 import { DiscoveryMemory } from "./discovery.js";
 import { parseJson } from "./json.js";
 import { decodeLogsJson, decodeLogsProtobuf } from "./logs.js";
-import type { OtlpFormat, PartialSuccess, Signal } from "./messages.js";
+import { type OtlpFormat, type PartialSuccess, SIGNALS, type Signal } from "./messages.js";
 import { decodeMetricsJson, decodeMetricsProtobuf } from "./metrics.js";
+import {
+	JSON_AS_PROTOBUF_MESSAGE,
+	looksLikeJson,
+	type Misrouted,
+	misroutedJson,
+	misroutedProtobufMessage,
+} from "./misrouted.js";
 import { decodeProtobuf } from "./protobuf.js";
 import { decodeTracesJson, decodeTracesProtobuf } from "./traces.js";
 import { type GroupCommitWriter, libsqlClientOf, type RunStatement, writeStatements } from "./writer.js";
 
 export { StorageUnavailable };
+
+/** An export's answer when it is not a plain success: what was rejected or dropped, and why. */
+export interface ExportOutcome extends PartialSuccess {
+	/** Set when nothing was stored because the body belongs to another endpoint (a warning). */
+	misrouted?: Misrouted;
+}
 
 /** Records stamped further ahead than this are refused: clock skew does not explain them. */
 export const MAX_FUTURE_SKEW_MS = 60 * 60 * 1000;
@@ -84,13 +97,19 @@ export class OtlpIngest {
 		return days;
 	}
 
-	/** Decodes (DecodeError → 400), then writes everything in one transaction (StorageUnavailable → 503). */
+	/**
+	 * Decodes (DecodeError → 400), then writes everything in one transaction (StorageUnavailable → 503).
+	 * A body that stored nothing because it belongs elsewhere says so (src/ingest/misrouted.ts).
+	 */
 	async export(
 		orgId: string,
 		signal: Signal,
 		format: OtlpFormat,
 		body: Uint8Array,
-	): Promise<PartialSuccess | null> {
+	): Promise<ExportOutcome | null> {
+		if (format === "protobuf" && looksLikeJson(body, false)) {
+			throw new DecodeError("Content-Type", "the body is JSON", JSON_AS_PROTOBUF_MESSAGE);
+		}
 		const decoder = DECODERS[signal];
 		const nowMs = this.deps.clock.now();
 		const retentionDays = await this.#retentionDays(orgId);
@@ -108,18 +127,71 @@ export class OtlpIngest {
 		const newBatch = (run?: RunStatement) =>
 			new IngestBatch(orgId, decoder.source, window, nowMs, run, { limits: this.attributeLimits });
 		const writer = this.deps.writer;
-		const batch = writer
-			? await this.#writeWhileDecoding(writer, newBatch, decode)
-			: await this.#decodeThenWrite(newBatch(), decode, body.byteLength);
+		let batch: IngestBatch;
+		try {
+			batch = writer
+				? await this.#writeWhileDecoding(writer, newBatch, decode)
+				: await this.#decodeThenWrite(newBatch(), decode, body.byteLength);
+		} catch (error) {
+			if (error instanceof DecodeError && format === "protobuf") {
+				throw this.#explainProtobufFailure(error, signal, body, window, nowMs);
+			}
+			throw error;
+		}
 		const rejected = batch.rejections.count;
+		const misrouted = batch.items === 0 && format === "json" ? misroutedJson(root, signal) : null;
 		// Dropped attributes alone make a warning: partial_success with 0 rejected and a message (OTLP).
 		const message = [
 			rejected > 0 ? batch.rejections.message(batch.items, decoder.noun) : "",
 			batch.dropped.message(this.attributeLimits),
+			misrouted?.message ?? "",
 		]
 			.filter((part) => part !== "")
 			.join(" ");
-		return message ? { rejected, message } : null;
+		if (!message) return null;
+		return { rejected, message, ...(misrouted && { misrouted }) };
+	}
+
+	/**
+	 * A protobuf body that does not decode as the path's message: another signal's export, JSON sent
+	 * as protobuf, or neither. The other two messages are tried, into batches that write nowhere;
+	 * the one that keeps the most items is named (a record of one signal can decode, rejected, as a
+	 * record of another: a metric's name lands in a span's trace id), several on a tie.
+	 */
+	#explainProtobufFailure(
+		error: DecodeError,
+		signal: Signal,
+		body: Uint8Array,
+		window: TimeWindow,
+		nowMs: number,
+	): DecodeError {
+		const candidates: { signal: Signal; kept: number }[] = [];
+		for (const other of SIGNALS) {
+			if (other === signal) continue;
+			const decoder = DECODERS[other];
+			const probe = new IngestBatch("probe", decoder.source, window, nowMs, () => {}, {
+				rollups: false,
+				limits: this.attributeLimits,
+			});
+			try {
+				decodeProtobuf(body, (reader) => decoder.protobuf(reader, probe));
+			} catch {
+				continue;
+			}
+			if (probe.items > 0) candidates.push({ signal: other, kept: probe.items - probe.rejections.count });
+		}
+		if (candidates.length === 0) {
+			return looksLikeJson(body, true)
+				? new DecodeError("Content-Type", "the body is JSON", JSON_AS_PROTOBUF_MESSAGE)
+				: error;
+		}
+		const best = Math.max(...candidates.map((c) => c.kept));
+		const named = candidates.filter((c) => c.kept === best).map((c) => c.signal);
+		return new DecodeError(
+			error.field,
+			error.description,
+			misroutedProtobufMessage(signal, named, error.message),
+		);
 	}
 
 	/**

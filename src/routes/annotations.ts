@@ -5,6 +5,7 @@ import type { AnnotationRow } from "../db/schema.js";
 import { ApiError } from "../errors.js";
 import { decodeCursor, encodeCursor } from "../http/cursor.js";
 import { jsonBody } from "../http/json-body.js";
+import { nameRuleMessage, TAG_RULE, tagSchema } from "../http/name-rules.js";
 import {
 	apiKeyOrBearerSecurity,
 	errorResponses,
@@ -22,8 +23,6 @@ import {
 	replaceAnnotation,
 } from "../services/annotations.js";
 
-const TAG_PATTERN = /^[a-z0-9][a-z0-9_.:/-]{0,63}$/;
-const tagSchema = z.string().regex(TAG_PATTERN, "Tags match ^[a-z0-9][a-z0-9_.:/-]{0,63}$");
 const label = (max: number) => z.string().min(1).max(max).nullable().optional();
 
 const fieldsShape = {
@@ -166,8 +165,11 @@ function parseTags(raw: string | undefined): string[] | undefined {
 	if (raw === undefined || raw === "") return undefined;
 	const tags = raw.split(",").map((t) => t.trim());
 	const details = tags
-		.filter((tag) => !TAG_PATTERN.test(tag))
-		.map((tag) => ({ path: "tags", message: `invalid tag ${JSON.stringify(tag.slice(0, 70))}` }));
+		.filter((tag) => !TAG_RULE.pattern.test(tag))
+		.map((tag) => ({
+			path: "tags",
+			message: `invalid tag ${JSON.stringify(tag.slice(0, 70))}: ${nameRuleMessage("a tag", TAG_RULE, tag)}`,
+		}));
 	if (tags.length > 20) details.push({ path: "tags", message: "at most 20 tags" });
 	if (details.length > 0) throw new ApiError(400, "invalid_request", "The request is invalid.", { details });
 	return tags;

@@ -2,7 +2,7 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppDeps, AppEnv } from "../app-env.js";
 import { type SessionActor, sessionAccess, sessionActor } from "../auth/session-access.js";
 import { decodeCursor, encodeCursor } from "../http/cursor.js";
-import { jsonBody } from "../http/json-body.js";
+import { jsonBody, optionalJsonBody } from "../http/json-body.js";
 import { ErrorSchema, errorResponses, idParams, pageQueryShape, validationHook } from "../http/openapi.js";
 import { queryInstantSchema, toRfc3339 } from "../http/time.js";
 import { oqlSettingsOf } from "../oql/execute.js";
@@ -519,10 +519,15 @@ export function dashboardRoutes(deps: AppDeps) {
 			summary: "Duplicate a dashboard",
 			description:
 				'A new dashboard with the same content: a new id, version 1, the caller as creator, titled "<title> (copy)" unless the body names a title.',
-			middleware: [write, jsonBody] as const,
+			middleware: [write, optionalJsonBody] as const,
 			request: {
 				params: IdParams,
-				body: { required: false, content: { "application/json": { schema: DuplicateBody } } },
+				body: {
+					required: false,
+					description:
+						"Optional: no body, or an empty one (even with a JSON Content-Type), is the same as `{}`.",
+					content: { "application/json": { schema: DuplicateBody } },
+				},
 			},
 			responses: {
 				201: { description: "The copy", content: { "application/json": { schema: DashboardSchema } } },

@@ -3,6 +3,7 @@ import type { MiddlewareHandler } from "hono";
 import type { AppDeps, AppEnv } from "../app-env.js";
 import { apiKeyOnly, deferFor, requireAccess } from "../auth/credentials.js";
 import { DEFAULT_MAX_MONITORS_PER_ORG } from "../config.js";
+import type { MonitorRow } from "../db/schema-heartbeats.js";
 import { ApiError } from "../errors.js";
 import { deliverInBackground } from "../heartbeats/alerts.js";
 import { PingAnswerSchema, toPingAnswer } from "../heartbeats/json.js";
@@ -10,6 +11,7 @@ import {
 	DEFAULT_GRACE_S,
 	DEFAULT_PERIOD_S,
 	DEFAULT_TZ,
+	formatDuration,
 	isValidTimeZone,
 	MAX_DURATION_S,
 	MIN_DURATION_S,
@@ -19,12 +21,12 @@ import {
 } from "../heartbeats/schedule.js";
 import type { MonitorSettings, PingEvent } from "../heartbeats/state.js";
 import { recordPing } from "../heartbeats/store.js";
+import { nameSchema, SLUG_RULE } from "../http/name-rules.js";
 import { errorResponses, validationHook } from "../http/openapi.js";
 
 /** The ping API (contract §4 "Heartbeats"): `POST /api/v1/heartbeat/:slug[/start|/fail|/log|/:exit_code]`. */
 
 export const PING_BODY_LIMIT_BYTES = 10_000;
-export const SLUG_PATTERN = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 const RID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
 
 /** `Ping-Body-Limit` on every answer under the ping paths, errors and 405s included (mounted in app.ts). */
@@ -33,10 +35,10 @@ export const pingBodyLimitHeader: MiddlewareHandler = async (c, next) => {
 	c.res.headers.set("Ping-Body-Limit", String(PING_BODY_LIMIT_BYTES));
 };
 
-export const slugSchema = z
-	.string()
-	.regex(SLUG_PATTERN, "slug must match ^[a-z0-9][a-z0-9_-]{0,63}$")
-	.openapi({ param: { name: "slug", in: "path" }, example: "nightly-backup" });
+export const slugSchema = nameSchema("slug", SLUG_RULE).openapi({
+	param: { name: "slug", in: "path" },
+	example: "nightly-backup",
+});
 
 const durationParam = (what: string, min = MIN_DURATION_S) =>
 	z
@@ -103,6 +105,47 @@ const PingQuery = z
 	});
 
 type PingQueryValue = z.infer<typeof PingQuery>;
+
+/**
+ * Settings a later ping sent that differ from the monitor's: ignored (they apply only when a ping
+ * creates the monitor), and said so in the answer's `warnings` with how to change them.
+ */
+export function ignoredSettingsWarning(
+	row: MonitorRow,
+	q: PingQueryValue,
+	raw: (name: string) => string | undefined,
+): string | null {
+	const ignored: string[] = [];
+	const current: string[] = [];
+	const differs = (name: string, sent: boolean, same: boolean, now: string) => {
+		if (!sent || same) return;
+		ignored.push(`${name}=${raw(name)}`);
+		current.push(`${name} ${now}`);
+	};
+	const none = "none";
+	differs(
+		"period",
+		q.period !== undefined,
+		q.period === row.periodS,
+		row.periodS === null ? `${none} (a cron monitor)` : formatDuration(row.periodS),
+	);
+	differs(
+		"schedule",
+		q.schedule !== undefined,
+		q.schedule !== undefined && normalizeSchedule(q.schedule) === row.schedule,
+		row.schedule === null ? `${none} (an interval monitor)` : `"${row.schedule}"`,
+	);
+	differs("tz", q.tz !== undefined, q.tz === row.tz, row.tz);
+	differs("grace", q.grace !== undefined, q.grace === row.graceS, formatDuration(row.graceS));
+	differs(
+		"max_runtime",
+		q.max_runtime !== undefined,
+		q.max_runtime === row.maxRuntimeS,
+		row.maxRuntimeS === null ? `${none} (the grace period)` : formatDuration(row.maxRuntimeS),
+	);
+	if (ignored.length === 0) return null;
+	return `Ignored ${ignored.join(", ")}: settings on a ping apply only when it creates the monitor, and "${row.slug}" has ${current.join(", ")}. Change them with PATCH /api/v1/monitors/${row.slug} or on the dashboard's Monitors page.`;
+}
 
 function creationSettings(q: PingQueryValue): MonitorSettings {
 	const schedule = q.schedule === undefined ? null : normalizeSchedule(q.schedule);
@@ -198,7 +241,7 @@ const answers = {
 	...errorResponses(400, 401, 403, 405, 409, 503),
 };
 
-const COMMON = `Needs an API key (\`X-API-Key\`); a Bearer token answers 403 \`api_key_required\`. Other methods answer 405 (keys never travel in URLs). The first ping of an unknown slug creates its monitor (201) with \`period\`/\`grace\` or \`schedule\`+\`tz\`, and \`max_runtime\`, from the query; later pings answer 200 and never change settings. Every answer carries \`Ping-Body-Limit: ${PING_BODY_LIMIT_BYTES}\`.`;
+const COMMON = `Needs an API key (\`X-API-Key\`); a Bearer token answers 403 \`api_key_required\`. Other methods answer 405 (keys never travel in URLs). The first ping of an unknown slug creates its monitor (201) with \`period\`/\`grace\` or \`schedule\`+\`tz\`, and \`max_runtime\`, from the query; later pings answer 200 and never change settings (those they send that differ from the monitor's are listed, ignored, in \`warnings\`). Every answer carries \`Ping-Body-Limit: ${PING_BODY_LIMIT_BYTES}\`.`;
 
 export function heartbeatRoutes(deps: AppDeps) {
 	const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
@@ -233,7 +276,13 @@ export function heartbeatRoutes(deps: AppDeps) {
 		});
 		if (outcome.deliveryIds.length > 0) deferFor(c)(deliverInBackground(deps, outcome.deliveryIds));
 		c.header("Cache-Control", "no-store");
-		return c.json(toPingAnswer(outcome.monitor), outcome.created ? 201 : 200);
+		const warning = outcome.created
+			? null
+			: ignoredSettingsWarning(outcome.monitor, query, (name) => c.req.query(name));
+		return c.json(
+			{ ...toPingAnswer(outcome.monitor), ...(warning && { warnings: [warning] }) },
+			outcome.created ? 201 : 200,
+		);
 	};
 
 	const kinds = [

@@ -20,6 +20,7 @@ import {
 	type StatusDetail,
 } from "../ingest/messages.js";
 import { DEFAULT_OTLP_SETTINGS } from "../ingest/settings.js";
+import { errorFields, type Log } from "../log.js";
 
 /** Seconds a client should wait after a 429 (too many requests in flight); a 503 waits STORAGE_RETRY_AFTER_SECONDS. */
 export const RETRY_AFTER_SECONDS = { rateLimited: 1 };
@@ -55,24 +56,26 @@ export function grpcCodeForHttpStatus(status: number): number {
 }
 
 /** Every failure of the pipeline, as the ApiError the contract names for it. */
-function toApiError(error: unknown, c: Context): ApiError {
+function toApiError(error: unknown, c: Context, log: Log): ApiError {
 	if (error instanceof ApiError) return error;
 	if (error instanceof BodyTooLarge) return new ApiError(413, "payload_too_large", error.message);
 	if (error instanceof DecodeError) {
-		return new ApiError(400, "invalid_request", `The body cannot be decoded: ${error.message}`, {
-			details: { field: error.field, description: error.description },
-		});
+		return new ApiError(
+			400,
+			"invalid_request",
+			error.summary ?? `The body cannot be decoded: ${error.message}`,
+			{
+				details: { field: error.field, description: error.description },
+			},
+		);
 	}
 	const storage = error instanceof StorageUnavailable || isStorageFailure(error);
-	console.error(
-		JSON.stringify({
-			level: "error",
-			request_id: requestIdOf(c),
-			msg: storage ? "OTLP write failed" : "OTLP export failed",
-			error: String((error as Error)?.stack ?? error),
-			cause: (error as Error)?.cause === undefined ? undefined : String((error as Error).cause),
-		}),
-	);
+	log({
+		level: "error",
+		msg: storage ? "OTLP write failed" : "OTLP export failed",
+		request_id: requestIdOf(c),
+		...errorFields(error),
+	});
 	if (storage) return storageUnavailable();
 	return new ApiError(500, "internal_error", "An unexpected error occurred.");
 }
@@ -125,6 +128,8 @@ async function handleExport(
 				"org_id cannot be set: the API key decides the organization.",
 			);
 		}
+		// As requireAccess does: the access log names the org and the kind of credential.
+		c.set("principal", principal);
 		if (!format) {
 			throw new ApiError(415, "unsupported_media_type", "Send application/x-protobuf or application/json.");
 		}
@@ -158,11 +163,21 @@ async function handleExport(
 		const body = await readOtlpBody(c.req.raw, encoding, maxBodyBytes);
 		budget.charge(principal.orgId, body.byteLength - reserved);
 		const partial = await ingest.export(principal.orgId, signal, format, body);
+		if (partial?.misrouted) {
+			deps.log({
+				level: "warn",
+				msg: "OTLP export stored nothing: it belongs to another endpoint",
+				request_id: requestIdOf(c),
+				org_id: principal.orgId,
+				path: `/v1/${signal}`,
+				looks_like: partial.misrouted.signal ?? `${signal} with snake_case field names`,
+			});
+		}
 		return c.body(exportResponse(signal, format, partial) as string, 200, {
 			"Content-Type": CONTENT_TYPES[format],
 		});
 	} catch (error) {
-		return statusResponse(c, toApiError(error, c), answerAs);
+		return statusResponse(c, toApiError(error, c, deps.log), answerAs);
 	} finally {
 		release?.();
 	}
@@ -194,6 +209,7 @@ export function otlpRoutes(deps: AppDeps) {
 				`An \`Export${name}ServiceRequest\` as protobuf or OTLP JSON, optionally with \`Content-Encoding: gzip\` ` +
 				"(or deflate). The answer has the request's content type: `Export" +
 				`${name}ServiceResponse\` (with \`partial_success\` when items were rejected), or a \`google.rpc.Status\` on failure. ` +
+				"A JSON body that carries another signal's export and nothing of its own stores nothing and answers 200 with a warning in `partial_success` (0 rejected); a protobuf body that decodes as another signal's export, or JSON sent as protobuf, answers 400 saying so. " +
 				"Limits and rules: docs/otlp.md.",
 			security: [{ ApiKey: [] }],
 			request: {
@@ -207,7 +223,10 @@ export function otlpRoutes(deps: AppDeps) {
 			},
 			responses: {
 				200: { description: `Stored (all, or all but the rejected items): \`Export${name}ServiceResponse\`` },
-				400: { description: "Undecodable body (`google.rpc.Status` with BadRequest)" },
+				400: {
+					description:
+						"Undecodable body (`google.rpc.Status` with BadRequest), including another signal's protobuf export or JSON sent as protobuf (the message says which)",
+				},
 				401: { description: "No valid API key" },
 				403: { description: "A JWT instead of an API key (`API_KEY_REQUIRED`)" },
 				413: { description: "Body over the limit, before or after decompression" },

@@ -3,7 +3,7 @@ import type { AppDeps, AppEnv } from "../app-env.js";
 import { sessionAccess, sessionActor } from "../auth/session-access.js";
 import { SAVED_QUERY_VISIBILITIES } from "../db/schema.js";
 import { decodeCursor, encodeCursor } from "../http/cursor.js";
-import { jsonBody } from "../http/json-body.js";
+import { jsonBody, optionalJsonBody } from "../http/json-body.js";
 import { ErrorSchema, errorResponses, idParams, pageQueryShape, validationHook } from "../http/openapi.js";
 import { instantSchema, toRfc3339 } from "../http/time.js";
 import { Description, LIMITS, VARIABLE_NAME } from "../services/dashboards-model.js";
@@ -83,7 +83,12 @@ const RunBody = z
 		to: instantSchema.optional(),
 		variables: z
 			.record(
-				z.string().regex(VARIABLE_NAME, "Variable names match ^[A-Za-z_][A-Za-z0-9_]{0,63}$"),
+				z
+					.string()
+					.regex(
+						VARIABLE_NAME,
+						'a variable name must be 1–64 characters: letters, digits and "_", not starting with a digit',
+					),
 				z.string().max(LIMITS.variableValueLength),
 			)
 			.refine((v) => Object.keys(v).length <= LIMITS.variables, `at most ${LIMITS.variables} variables`)
@@ -316,10 +321,15 @@ export function savedQueryRoutes(deps: AppDeps) {
 			security,
 			summary: "Run a saved query",
 			description: `Answers as \`POST /api/v1/dsl\` does. Reading, so viewers may run it. ${invisible}`,
-			middleware: [read, jsonBody] as const,
+			middleware: [read, optionalJsonBody] as const,
 			request: {
 				params: IdParams,
-				body: { required: false, content: { "application/json": { schema: RunBody } } },
+				body: {
+					required: false,
+					description:
+						"Optional: no body, or an empty one (even with a JSON Content-Type), is the same as `{}`.",
+					content: { "application/json": { schema: RunBody } },
+				},
 			},
 			responses: {
 				200: { description: "The result", content: { "application/json": { schema: OqlResultSchema } } },

@@ -1,8 +1,7 @@
 import pino, { type DestinationStream, type Logger } from "pino";
 import pretty from "pino-pretty";
-import { ConfigError, type Settings } from "../config.js";
-
-const LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+import type { Settings } from "../config.js";
+import { type Log, logLevelFrom } from "../log.js";
 
 /**
  * The Node server's logger (pino): JSON lines, or pino-pretty's readable lines when stdout is a
@@ -11,12 +10,7 @@ const LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as
  * the method, the path without its query string and the response (src/http/access-log.ts).
  */
 export function createLogger(settings: Settings, destination?: DestinationStream): Logger {
-	const raw = settings.LOG_LEVEL;
-	const level =
-		raw === undefined || raw === "" ? (process.env.VITEST ? "silent" : "info") : String(raw).toLowerCase();
-	if (!(LEVELS as readonly string[]).includes(level)) {
-		throw new ConfigError("LOG_LEVEL", "invalid", `expected one of ${LEVELS.join(", ")}`);
-	}
+	const level = logLevelFrom(settings, process.env.VITEST ? "silent" : "info");
 	const options = { level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime };
 	if (destination) return pino(options, destination);
 	if (process.stdout.isTTY) {
@@ -28,12 +22,11 @@ export function createLogger(settings: Settings, destination?: DestinationStream
 	return pino(options);
 }
 
-/** The `log({ level, msg, … })` callback the rest of the runtime takes, onto the logger. */
-export function logLine(logger: Logger): (line: object) => void {
+/** The app's `Log` (src/log.ts) onto the logger: `{ level, msg, …fields }` → `logger[level](fields, msg)`. */
+export function logLine(logger: Logger): Log {
 	return (line) => {
-		const { level, msg, ...fields } = line as { level?: string; msg?: string };
-		const method = level && level in logger && level !== "silent" ? (level as "info") : "info";
-		logger[method](fields, msg ?? "");
+		const { level, msg, ...fields } = line;
+		logger[level](fields, msg);
 	};
 }
 

@@ -24,6 +24,7 @@ import { openReaderPool } from "../db/reader-pool.js";
 import { assembleDeps } from "../deps.js";
 import { embeddedPathOf, MAX_WRITES_PER_GROUP, openEmbeddedWriter } from "../ingest/embedded-writer.js";
 import { otlpSettingsFrom, positiveInteger } from "../ingest/settings.js";
+import { consoleLog, type Log, logLevelFrom } from "../log.js";
 import { nodeWebhookTransport } from "./webhook-node.js";
 
 export const DEFAULT_DATABASE_URL = "file:./data/hexcovery.db";
@@ -40,7 +41,7 @@ async function settingOrDevFile(
 	name: string,
 	path: string,
 	generate: () => Promise<string>,
-	log: (line: object) => void,
+	log: Log,
 ): Promise<string> {
 	const configured = optionalText(settings, name, "");
 	if (configured) return configured;
@@ -55,11 +56,7 @@ async function settingOrDevFile(
 }
 
 /** JWT_SIGNING_KEYS, or a development key in `<data dir>/jwt-keys.json`. */
-export function signingKeysJson(
-	settings: Settings,
-	dataDir: string,
-	log: (line: object) => void,
-): Promise<string> {
+export function signingKeysJson(settings: Settings, dataDir: string, log: Log): Promise<string> {
 	return settingOrDevFile(
 		settings,
 		"JWT_SIGNING_KEYS",
@@ -70,11 +67,7 @@ export function signingKeysJson(
 }
 
 /** TOTP_ENCRYPTION_KEY, or a development key in `<data dir>/totp-key.txt`. */
-export function totpKeyText(
-	settings: Settings,
-	dataDir: string,
-	log: (line: object) => void,
-): Promise<string> {
+export function totpKeyText(settings: Settings, dataDir: string, log: Log): Promise<string> {
 	return settingOrDevFile(
 		settings,
 		"TOTP_ENCRYPTION_KEY",
@@ -113,10 +106,10 @@ export interface NodeDeps {
 /** Builds the Node runtime's deps: embedded libSQL (migrated), memory-only key cache, config from env. */
 export async function buildNodeDeps(
 	settings: Settings,
-	options: { clock?: Clock; log?: (line: object) => void; db?: { client: Client; db: Database } } = {},
+	options: { clock?: Clock; log?: Log; db?: { client: Client; db: Database } } = {},
 ): Promise<NodeDeps> {
 	const clock = options.clock ?? systemClock;
-	const log = options.log ?? ((line: object) => console.log(JSON.stringify(line)));
+	const log = options.log ?? consoleLog(logLevelFrom(settings, "info"));
 	const databaseUrl = optionalText(settings, "DATABASE_URL", DEFAULT_DATABASE_URL);
 	const dataDir = optionalText(settings, "DATA_DIR", "./data");
 	const opened =
@@ -139,6 +132,7 @@ export async function buildNodeDeps(
 		clock,
 		config,
 		keyMemory,
+		log,
 		clientAddress: nodeClientAddress(settings),
 		...(filePath && poolSize > 0 && { readExecutor: openReaderPool(filePath, { size: poolSize, log }) }),
 	});

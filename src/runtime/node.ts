@@ -40,6 +40,23 @@ function requestTimeoutFrom(settings: Settings): number {
 	return value;
 }
 
+/** A port the server needs is taken: main() says so in one line, naming the setting to change. */
+export class PortInUse extends Error {
+	constructor(
+		readonly port: number,
+		readonly setting: "PORT" | "OTLP_GRPC_PORT",
+	) {
+		super(
+			`port ${port} is in use; set ${setting} to a free one${setting === "OTLP_GRPC_PORT" ? " (0 turns OTLP/gRPC off)" : ""}.`,
+		);
+		this.name = "PortInUse";
+	}
+}
+
+const isAddressInUse = (error: unknown) =>
+	(error as { code?: string })?.code === "EADDRINUSE" ||
+	/\bEADDRINUSE\b/.test(String((error as Error)?.message));
+
 /** Starts the Node runtime: the app on @hono/node-server over an embedded, migrated libSQL database. */
 export async function startNodeServer(
 	settings: Settings = process.env,
@@ -101,7 +118,7 @@ export async function startNodeServer(
 	// A busy port: the reader processes and the database are let go before the error is reported.
 	const server = await listening.catch(async (error: unknown) => {
 		await releaseDeps();
-		throw error;
+		throw isAddressInUse(error) ? new PortInUse(port, "PORT") : error;
 	});
 	const actualPort = (server.address() as AddressInfo).port;
 	// OTLP/gRPC on OTLP_GRPC_PORT (4317; 0 = off), over the same app (src/runtime/otlp-grpc.ts).
@@ -119,7 +136,8 @@ export async function startNodeServer(
 		} catch (error) {
 			server.close();
 			await releaseDeps();
-			throw error;
+			// grpc-js reports a taken port as "No address added … EADDRINUSE …", without a code.
+			throw isAddressInUse(error) ? new PortInUse(grpcPortSetting, "OTLP_GRPC_PORT") : error;
 		}
 	}
 	const sweep = setInterval(() => {
@@ -176,9 +194,8 @@ async function main(): Promise<void> {
 			console.error(`hexcovery: ${error.message}`);
 			process.exit(2);
 		}
-		if ((error as { code?: string }).code === "EADDRINUSE") {
-			const { port } = error as { port?: number };
-			console.error(`hexcovery: port ${port ?? "?"} is in use; set PORT (or OTLP_GRPC_PORT) to a free one.`);
+		if (error instanceof PortInUse) {
+			console.error(`hexcovery: ${error.message}`);
 			process.exit(1);
 		}
 		throw error;

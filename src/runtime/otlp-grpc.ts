@@ -1,5 +1,6 @@
 import * as grpc from "@grpc/grpc-js";
 import { decodeStatus, GRPC_CODES, SIGNALS, type Signal } from "../ingest/messages.js";
+import type { Log } from "../log.js";
 
 /**
  * OTLP/gRPC for the Node runtime (Workers cannot send HTTP trailers). The three `Export` services are
@@ -51,7 +52,7 @@ export interface OtlpGrpcOptions {
 	port: number;
 	host?: string;
 	maxMessageBytes: number;
-	log?: (line: object) => void;
+	log?: Log;
 }
 
 function exportHandler(signal: Signal, options: OtlpGrpcOptions): grpc.handleUnaryCall<Buffer, Buffer> {
@@ -91,6 +92,12 @@ function exportHandler(signal: Signal, options: OtlpGrpcOptions): grpc.handleUna
 }
 
 export async function startOtlpGrpcServer(options: OtlpGrpcOptions): Promise<OtlpGrpcServer> {
+	// grpc-js's own diagnostics (e.g. "No address added…" before a bind fails) go to the log at
+	// debug: what matters reaches the caller as an error or a call's status, said once.
+	grpc.setLogger({
+		error: (...args: unknown[]) =>
+			options.log?.({ level: "debug", msg: `grpc-js: ${args.map(String).join(" ")}` }),
+	});
 	const server = new grpc.Server({
 		"grpc.max_receive_message_length": options.maxMessageBytes,
 	});

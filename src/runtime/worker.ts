@@ -20,6 +20,7 @@ import { createDatabase } from "../db/client.js";
 import { fetchWithDeadline } from "../db/remote.js";
 import { assembleDeps } from "../deps.js";
 import { otlpSettingsFrom } from "../ingest/settings.js";
+import { consoleLog, errorFields, logLevelFrom } from "../log.js";
 import { runSweep } from "../sweep.js";
 
 /** The Worker's bindings (wrangler.toml and secrets). */
@@ -48,6 +49,8 @@ export interface WorkerEnv {
 	HEAVY_READS_PER_ORG?: string;
 	HEAVY_READS_TOTAL?: string;
 	OQL_MAX_MATCH_COST?: string;
+	/** fatal, error, warn, info (default), debug, trace or silent: the app's JSON log lines on the console. */
+	LOG_LEVEL?: string;
 	KEY_CACHE?: KeyValueStore;
 }
 
@@ -115,6 +118,8 @@ export function buildWorkerDeps(env: WorkerEnv): AppDeps {
 		config,
 		keyMemory,
 		kv,
+		// Workers Logs collects the console; a line per request is Cloudflare's own (no access log here).
+		log: consoleLog(logLevelFrom(settings, "info")),
 		clientAddress: (c) => c.req.header("CF-Connecting-IP") ?? null,
 	});
 }
@@ -138,6 +143,12 @@ export default {
 	async scheduled(_controller: unknown, env: WorkerEnv, ctx: ExecutionContext): Promise<void> {
 		const built = appFor(env);
 		if ("error" in built) throw built.error;
-		ctx.waitUntil(runSweep(built.deps));
+		// A failed sweep is logged (with its cause) and still fails the event, so Cron Trigger history shows it.
+		ctx.waitUntil(
+			runSweep(built.deps).catch((error: unknown) => {
+				built.deps.log({ level: "error", msg: "sweep failed", ...errorFields(error) });
+				throw error;
+			}),
+		);
 	},
 };

@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { randomBase62 } from "../auth/api-key.js";
 import { ApiError } from "../errors.js";
+import { tagSchema } from "../http/name-rules.js";
 import { instantSchema } from "../http/time.js";
 import { fieldOf, SOURCES, type SourceName } from "../oql/fields.js";
 
@@ -30,8 +31,6 @@ export const LIMITS = {
 export const PANEL_KINDS = ["timeseries", "bar", "number", "table", "logs"] as const;
 export type PanelKind = (typeof PANEL_KINDS)[number];
 
-const TAG_PATTERN = /^[a-z0-9][a-z0-9_.:/-]{0,63}$/;
-const tagSchema = z.string().regex(TAG_PATTERN, "Tags match ^[a-z0-9][a-z0-9_.:/-]{0,63}$");
 export const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 const PANEL_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 const DURATION = /^([1-9][0-9]{0,6})([smhdw])$/;
@@ -87,7 +86,10 @@ export const VariableInput = z
 	.strictObject({
 		name: z
 			.string()
-			.regex(VARIABLE_NAME, "Variable names match ^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+			.regex(
+				VARIABLE_NAME,
+				'a variable name must be 1–64 characters: letters, digits and "_", not starting with a digit',
+			)
 			.openapi({ example: "service" }),
 		label: z.string().max(LIMITS.title).nullable().optional().openapi({ example: "Service" }),
 		source: VariableSource.nullable().optional(),
@@ -145,7 +147,10 @@ export const PanelInput = z
 	.strictObject({
 		id: z
 			.string()
-			.regex(PANEL_ID, "Panel ids match ^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+			.regex(
+				PANEL_ID,
+				'a panel id must be 1–64 characters: letters, digits, "-" and "_", starting with a letter or digit',
+			)
 			.optional()
 			.openapi({ description: "Stable within the dashboard; assigned when left out", example: "errors" }),
 		title: nonBlank(LIMITS.title).openapi({ example: "Errors by service" }),

@@ -1,6 +1,7 @@
 import type { AppDeps } from "../app-env.js";
 import { isStorageFailure } from "../db/errors.js";
 import { ApiError, type ErrorCode } from "../errors.js";
+import { errorFields, type Log } from "../log.js";
 import { compileOql, type OqlResult, runOql, toApiError } from "../oql/execute.js";
 import { OqlError, type Position } from "../oql/index.js";
 import { tokenize } from "../oql/lexer.js";
@@ -77,7 +78,11 @@ export interface PanelError {
  * A panel's error: the client's (OQL errors, timeouts: `ApiError`s with their code) as they are;
  * anything else is logged and reported as `internal_error`, with no detail leaking out.
  */
-export function panelError(error: unknown, where: { dashboard: string; panel: string }): PanelError {
+export function panelError(
+	error: unknown,
+	where: { dashboard: string; panel: string },
+	log: Log,
+): PanelError {
 	if (error instanceof OqlError) {
 		return { code: error.code, message: error.message, ...(error.position && { position: error.position }) };
 	}
@@ -89,16 +94,13 @@ export function panelError(error: unknown, where: { dashboard: string; panel: st
 		};
 	}
 	const storage = isStorageFailure(error);
-	console.error(
-		JSON.stringify({
-			level: "error",
-			message: storage ? "dashboard panel: storage unavailable" : "dashboard panel failed",
-			dashboard_id: where.dashboard,
-			panel_id: where.panel,
-			error: String((error as Error)?.stack ?? error),
-			cause: (error as Error)?.cause === undefined ? undefined : String((error as Error).cause),
-		}),
-	);
+	log({
+		level: "error",
+		msg: storage ? "dashboard panel: storage unavailable" : "dashboard panel failed",
+		dashboard_id: where.dashboard,
+		panel_id: where.panel,
+		...errorFields(error),
+	});
 	if (storage)
 		return { code: "storage_unavailable", message: "The database is unavailable right now; retry later." };
 	return { code: "internal_error", message: "An unexpected error occurred while running this panel." };

@@ -116,7 +116,7 @@ async function pooled<T>(tasks: (() => Promise<T>)[], limit: number): Promise<T[
 }
 
 export async function runDashboard(
-	deps: Pick<AppDeps, "db" | "reads" | "clock" | "config">,
+	deps: Pick<AppDeps, "db" | "reads" | "clock" | "config" | "log">,
 	actor: SessionActor,
 	dashboard: Dashboard,
 	request: DataRequest,
@@ -150,7 +150,7 @@ export async function runDashboard(
 					}),
 				};
 			} catch (error) {
-				return { error: panelError(error, { dashboard: dashboard.id, panel: panel.id }) };
+				return { error: panelError(error, { dashboard: dashboard.id, panel: panel.id }, deps.log) };
 			}
 		}),
 		PANEL_CONCURRENCY,

@@ -10,6 +10,8 @@ export const API_PATH_PATTERNS = [
 	"/docs",
 	"/docs/*",
 	"/.well-known/*",
+	// Only `npm run dev:edge` answers it (wrangler dev --test-scheduled fires the sweep); elsewhere 404.
+	"/__scheduled",
 ] as const;
 
 export function isApiPath(pathname: string): boolean {

@@ -209,6 +209,15 @@ describe("the dashboard in a real browser", () => {
 		uiKey = await page.getByRole("textbox", { name: "New API key" }).inputValue();
 		expect(uiKey).toMatch(/^hxk_[0-9A-Za-z]{36}$/);
 		expect(await page.getByText(`X-API-Key: ${uiKey}`).count()).toBe(1);
+		// Which org the key belongs to, by name and id (as `hexcovery org list` prints it), on the page and with the new key.
+		const intro = await page.getByText("API keys let agents").textContent();
+		const orgId = new RegExp(`for ${OWNER.org} \\((org_[0-9A-Za-z]+)\\)`).exec(intro ?? "")?.[1];
+		expect(orgId, intro ?? "").toBeDefined();
+		expect(
+			await page
+				.getByText(`It belongs to ${OWNER.org} (${orgId}): everything sent with it lands there.`)
+				.count(),
+		).toBe(1);
 		const table = page.getByRole("table", { name: "API keys" });
 		await table.getByRole("cell", { name: "deploy-bot", exact: true }).waitFor();
 		expect(await table.textContent()).toContain(uiKey.slice(0, 8));

@@ -133,6 +133,29 @@ describe("the access log", () => {
 		}
 	});
 
+	it("an OTLP export's line names its org and credential too (the route authenticates in its handler)", async () => {
+		const before = lines.length;
+		const exported = await fetch(`${server.url}/v1/logs`, {
+			method: "POST",
+			headers: { "X-API-Key": key, "Content-Type": "application/json", "X-Request-Id": "otlp-log-1" },
+			body: "{}",
+		});
+		expect(exported.status).toBe(200);
+		const entry = lines
+			.slice(before)
+			.map((line) => JSON.parse(line) as Record<string, unknown>)
+			.find((e) => e.request_id === "otlp-log-1");
+		expect(entry).toMatchObject({
+			msg: "request",
+			method: "POST",
+			path: "/v1/logs",
+			status: 200,
+			org_id: orgId,
+			credential: "api_key",
+		});
+		expect(JSON.stringify(entry)).not.toContain(key);
+	});
+
 	it("redacts passwords and tokens from a database URL", () => {
 		expect(redactDatabaseUrl("libsql://db-org.turso.io?authToken=abc.def")).toBe(
 			"libsql://db-org.turso.io?authToken=redacted",

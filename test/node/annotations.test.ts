@@ -788,6 +788,17 @@ describe("annotations: errors", () => {
 		},
 	);
 
+	it("a bad tag's message states the rule in words and suggests the lower-cased tag, in a body and in the filter", async () => {
+		const rule =
+			'a tag must be 1–64 characters: lower-case letters, digits, "-", "_", ".", ":" and "/", starting with a letter or digit';
+		const body = expectInvalid(await post({ title: "t", tags: ["ok", "Team Payments"] }), "tags.1");
+		expect(body.error.details).toEqual([{ path: "tags.1", message: `${rule}; try "team-payments"` }]);
+		const filter = expectInvalid(await list("?tags=Deploy"), "tags");
+		expect(filter.error.details).toEqual([
+			{ path: "tags", message: `invalid tag "Deploy": ${rule}; try "deploy"` },
+		]);
+	});
+
 	it("refuses bad cursors with 400 invalid_request", async () => {
 		for (let i = 0; i < 3; i++) await create({ title: `r${i}`, time: T0 - i });
 		const page = await list("?limit=1");

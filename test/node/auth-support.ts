@@ -13,6 +13,7 @@ import { totpCodeAt } from "../../src/auth/totp.js";
 import type { AuthSettings, JwtSettings } from "../../src/config.js";
 import { type UserRow, users } from "../../src/db/schema.js";
 import { assembleDeps } from "../../src/deps.js";
+import { silentLog } from "../../src/log.js";
 import { createOrg } from "../../src/services/api-keys.js";
 import { FakeClock } from "../support/clock.js";
 import {
@@ -55,6 +56,7 @@ export async function createAuthApp(auth: Partial<AuthSettings> = {}): Promise<H
 		clock,
 		config: { jwt, auth: testAuthSettings(auth) },
 		keyMemory: createKeyMemoryCache(clock),
+		log: silentLog,
 		clientAddress: (c) => c.req.header("X-Test-Client-Address") ?? "127.0.0.1",
 	});
 	return { app: createApp(deps), deps, clock, database, jwt, close: () => database.close() };

@@ -161,12 +161,14 @@ describe("Node server", () => {
 });
 
 describe("Node server start-up mistakes get one clear line, not a stack trace", () => {
-	async function startFailure(settings: NodeJS.ProcessEnv): Promise<{ code: number; stderr: string }> {
+	async function startFailure(
+		settings: NodeJS.ProcessEnv,
+	): Promise<{ code: number; stderr: string; stdout: string }> {
 		try {
 			await run(TSX, ["src/runtime/node.ts"], { env: { ...env, ...settings }, timeout: 60_000 });
 		} catch (error) {
-			const failed = error as { code: number; stderr: string };
-			return { code: failed.code, stderr: failed.stderr };
+			const failed = error as { code: number; stderr: string; stdout: string };
+			return { code: failed.code, stderr: failed.stderr, stdout: failed.stdout };
 		}
 		throw new Error("the server started");
 	}
@@ -175,22 +177,30 @@ describe("Node server start-up mistakes get one clear line, not a stack trace", 
 		const failed = await startFailure({ DATABASE_URL: join(dir, "x.db"), PORT: "0" });
 		expect(failed.code).toBe(2);
 		expect(failed.stderr.trim().split("\n")).toEqual([
-			`hexcovery: Setting DATABASE_URL is invalid: it needs a scheme (file:, libsql:, http:, https:); did you mean file:${join(dir, "x.db")}?.`,
+			`hexcovery: Setting DATABASE_URL is invalid: it needs a scheme (file:, libsql:, http:, https:); did you mean file:${join(dir, "x.db")}?`,
 		]);
 	});
 
-	it("a busy port says so and which setting to change", async () => {
-		const blocker = createServer();
-		await new Promise<void>((resolve) => blocker.listen(0, resolve));
-		const { port } = blocker.address() as AddressInfo;
-		try {
-			const failed = await startFailure({ PORT: String(port) });
-			expect(failed.code).toBe(1);
-			expect(failed.stderr.trim().split("\n")).toEqual([
-				`hexcovery: port ${port} is in use; set PORT (or OTLP_GRPC_PORT) to a free one.`,
-			]);
-		} finally {
-			blocker.close();
-		}
-	});
+	it.each([
+		["PORT", "", { OTLP_GRPC_PORT: "0" }],
+		["OTLP_GRPC_PORT", " (0 turns OTLP/gRPC off)", { PORT: "0" }],
+	] as const)(
+		"a busy %s: one line on stderr naming the port and the setting, exit 1, no stack trace",
+		async (setting, extra, others) => {
+			const blocker = createServer();
+			await new Promise<void>((resolve) => blocker.listen(0, resolve));
+			const { port } = blocker.address() as AddressInfo;
+			try {
+				// At the level a user gets by default: the log (stdout) has no stack trace either.
+				const failed = await startFailure({ ...others, [setting]: String(port), LOG_LEVEL: "info" });
+				expect(failed.code).toBe(1);
+				expect(failed.stdout).not.toMatch(/\n\s+at /);
+				expect(failed.stderr.trim().split("\n")).toEqual([
+					`hexcovery: port ${port} is in use; set ${setting} to a free one${extra}.`,
+				]);
+			} finally {
+				blocker.close();
+			}
+		},
+	);
 });

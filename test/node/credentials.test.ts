@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AppEnv } from "../../src/app-env.js";
 import { checksumOf, generateApiKey } from "../../src/auth/api-key.js";
 import { apiKeyOnly, apiKeyOrSession, requireAccess, sessionOnly } from "../../src/auth/credentials.js";
-import { handleError } from "../../src/errors.js";
+import { errorHandler } from "../../src/errors.js";
+import { silentLog } from "../../src/log.js";
 import { createApiKey, revokeApiKey } from "../../src/services/api-keys.js";
 import { createTestApp, type TestApp } from "../support/node-app.js";
 
@@ -343,7 +344,7 @@ describe("route policies: session-only and API-key-only (authorize via requireAc
 		app.get("/either", requireAccess(t.deps, apiKeyOrSession("member")), (c) =>
 			c.json({ who: c.var.principal.kind }),
 		);
-		app.onError(handleError);
+		app.onError(errorHandler(silentLog));
 		return app;
 	}
 

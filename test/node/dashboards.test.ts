@@ -434,6 +434,72 @@ describe("dashboards", () => {
 		expect((await call(a.viewer, "GET", DASH)).json.data).toHaveLength(5);
 	});
 
+	it("an optional body sent empty with a JSON Content-Type is no body (not 400); a required one still says it is empty", async () => {
+		await annotate(a.member, "deploy", "cart", 5);
+		const saved = await saveQuery(a.member, {});
+		const board = await createDashboard(a.member, { title: "Checkout" });
+		for (const body of ["", "  \n"]) {
+			const run = await t.app.request(`${SQ}/${saved.id}/run`, {
+				method: "POST",
+				headers: { Authorization: `Bearer ${a.viewer.token}`, "Content-Type": "application/json" },
+				body,
+			});
+			expect(run.status, await run.clone().text()).toBe(200);
+			expect(((await run.json()) as { rows: unknown[] }).rows).toEqual([[1]]);
+			const copy = await t.app.request(`${DASH}/${board.id}/duplicate`, {
+				method: "POST",
+				headers: {
+					Authorization: `Bearer ${a.member.token}`,
+					"Content-Type": "application/json; charset=utf-8",
+				},
+				body,
+			});
+			expect(copy.status, await copy.clone().text()).toBe(201);
+			expect(((await copy.json()) as { title: string }).title).toBe("Checkout (copy)");
+		}
+		// Not a loophole: a malformed or mistyped optional body is still refused.
+		const malformed = await t.app.request(`${SQ}/${saved.id}/run`, {
+			method: "POST",
+			headers: { Authorization: `Bearer ${a.viewer.token}`, "Content-Type": "application/json" },
+			body: "{",
+		});
+		expect(malformed.status).toBe(400);
+		const text = await t.app.request(`${DASH}/${board.id}/duplicate`, {
+			method: "POST",
+			headers: { Authorization: `Bearer ${a.member.token}`, "Content-Type": "text/plain" },
+			body: "x",
+		});
+		expect(text.status).toBe(415);
+		// A required body sent empty is still 400, and says so.
+		const empty = await t.app.request(SQ, {
+			method: "POST",
+			headers: { Authorization: `Bearer ${a.member.token}`, "Content-Type": "application/json" },
+			body: "",
+		});
+		expect(empty.status).toBe(400);
+		expect(((await empty.json()) as { error: { message: string } }).error.message).toBe(
+			"The request body is empty; send a JSON object.",
+		);
+	});
+
+	it("every optional JSON request body in the OpenAPI document is one of those tested above", async () => {
+		const doc = (await (await t.app.request("/api/v1/openapi.json")).json()) as {
+			paths: Record<string, Record<string, { requestBody?: { required?: boolean; content: object } }>>;
+		};
+		const optional = Object.entries(doc.paths).flatMap(([path, operations]) =>
+			Object.entries(operations).flatMap(([method, operation]) =>
+				operation.requestBody && operation.requestBody.required !== true
+					? [`${method.toUpperCase()} ${path} ${Object.keys(operation.requestBody.content).join(",")}`]
+					: [],
+			),
+		);
+		// The pings' optional body is any text, never parsed (test/node/heartbeats-api.test.ts).
+		expect(optional.filter((entry) => !entry.endsWith(" */*")).sort()).toEqual([
+			"POST /api/v1/dashboards/{id}/duplicate application/json",
+			"POST /api/v1/saved-queries/{id}/run application/json",
+		]);
+	});
+
 	it("answers 404 for another org's dashboards and saved queries, on every route", async () => {
 		const board = await createDashboard(bMember, {});
 		const saved = await saveQuery(bMember, {});

@@ -156,8 +156,21 @@ describe.each([
 			const later = await ping("job?period=2d&grace=1m&max_runtime=1h");
 			expect(later.status).toBe(200);
 			expect(later.json.monitor).toMatchObject({ period_s: 3_600, grace_s: 900, schedule: null });
+			// … and the answer says what was ignored, what the monitor has, and how to change it.
+			expect(later.json.warnings).toEqual([
+				'Ignored period=2d, grace=1m, max_runtime=1h: settings on a ping apply only when it creates the monitor, and "job" has period 1h, grace 15m, max_runtime none (the grace period). Change them with PATCH /api/v1/monitors/job or on the dashboard\'s Monitors page.',
+			]);
 			const cron = await ping("job?schedule=0%200%20*%20*%20*&tz=Europe/Berlin");
 			expect(cron.json.monitor).toMatchObject({ period_s: 3_600, schedule: null, tz: "UTC" });
+			expect(cron.json.warnings).toEqual([
+				'Ignored schedule=0 0 * * *, tz=Europe/Berlin: settings on a ping apply only when it creates the monitor, and "job" has schedule none (an interval monitor), tz UTC. Change them with PATCH /api/v1/monitors/job or on the dashboard\'s Monitors page.',
+			]);
+			// The same settings as the monitor's, or none: no warnings at all (the answer as the contract gives it).
+			for (const same of ["job?period=1h", "job/start?grace=15m&period=3600", "job", "job/log?tz=UTC"]) {
+				const answer = await ping(same);
+				expect(answer.status, same).toBe(200);
+				expect(Object.keys(answer.json), same).toEqual(["monitor"]);
+			}
 		});
 
 		it.each([
@@ -212,6 +225,25 @@ describe.each([
 				expect(await t.deps.db.select().from(monitors)).toHaveLength(0);
 			},
 		);
+
+		it("a bad slug's message states the rule in words and suggests the lower-cased slug", async () => {
+			const rule =
+				'slug must be 1–64 characters: lower-case letters, digits, "-" and "_", starting with a letter or digit';
+			for (const [slug, suggestion] of [
+				["Nightly%20Backup", "nightly-backup"],
+				["Backup", "backup"],
+				["-db.dump", "db-dump"],
+				["b%C3%BCro", "b-ro"],
+				["a".repeat(65), "a".repeat(64)],
+				["%2D%2D", null],
+			] as const) {
+				const res = await ping(slug);
+				expectError(res, 400, "invalid_request");
+				const message = suggestion ? `${rule}; try "${suggestion}"` : rule;
+				expect(res.json.error.details).toEqual([{ path: "slug", message }]);
+				expect(res.json.error.details[0].message).not.toContain("^");
+			}
+		});
 
 		it("exit codes: 0–255 accepted, 256 and more → 400, a non-number → 404; all stored with their code", async () => {
 			for (const code of ["0", "1", "255", "007"])
@@ -455,6 +487,7 @@ describe.each([
 					clock: t.clock,
 					config: t.deps.config,
 					keyMemory: createKeyMemoryCache(t.clock),
+					log: t.deps.log,
 				});
 				return { app: createApp(deps), log };
 			}

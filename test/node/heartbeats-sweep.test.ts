@@ -196,6 +196,26 @@ describe("the heartbeat sweep", () => {
 		expect(idle.log).toHaveLength(1);
 	});
 
+	it("logs one line per sweep: debug when it changed nothing, info with the counts when it flipped a monitor", async () => {
+		expect((await ping("nightly?period=1h&grace=0")).status).toBe(201);
+		const sweeps = () => t.logged.filter((line) => line.msg === "sweep");
+		await runSweep(t.deps);
+		expect(sweeps()).toEqual([
+			{
+				level: "debug",
+				msg: "sweep",
+				monitors_examined: 0,
+				monitors_flipped: 0,
+				alerts_delivered: 0,
+				pings_pruned: 0,
+				telemetry_rows_deleted: 0,
+			},
+		]);
+		t.clock.advance(60 * 60 * 1000 + 1);
+		await runSweep(t.deps);
+		expect(sweeps()[1]).toMatchObject({ level: "info", monitors_examined: 1, monitors_flipped: 1 });
+	});
+
 	it("keeps the newest 1,000 pings per monitor, pruning a large backlog in bounded batches", async () => {
 		expect((await ping("chatty?period=1h")).status).toBe(201);
 		const [m] = await t.deps.db.select().from(monitors).where(eq(monitors.slug, "chatty"));

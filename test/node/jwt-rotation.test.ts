@@ -5,6 +5,7 @@ import { createJwtSigner, generateSigningKey } from "../../src/auth/jwt.js";
 import { createKeyMemoryCache } from "../../src/auth/key-resolver.js";
 import { type JwtSettings, publicJwkOf } from "../../src/config.js";
 import { assembleDeps } from "../../src/deps.js";
+import { silentLog } from "../../src/log.js";
 import { createOrg } from "../../src/services/api-keys.js";
 import { FakeClock } from "../support/clock.js";
 import { openTestDatabase, type TestDatabase, testAuthSettings } from "../support/node-app.js";
@@ -31,6 +32,7 @@ function appWith(jwt: JwtSettings, clock: FakeClock) {
 			clock,
 			config: { jwt, auth: testAuthSettings() },
 			keyMemory: createKeyMemoryCache(clock),
+			log: silentLog,
 		}),
 	);
 }

@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Writable } from "node:stream";
 import { credentials, Client as GrpcClient, Metadata, type ServiceError, status } from "@grpc/grpc-js";
 import type { Client } from "@libsql/client";
 import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
@@ -52,6 +53,8 @@ let server: RunningServer;
 let reader: Client;
 let orgId: string;
 let key: string;
+/** The server's warnings (LOG_LEVEL=warn, written into memory): the misrouted exports are logged. */
+const warnings: Record<string, unknown>[] = [];
 
 /** A port nobody listens on right now (OTLP_GRPC_PORT=0 means "off", so the test picks one). */
 function freePort(): Promise<number> {
@@ -73,13 +76,24 @@ beforeAll(async () => {
 	orgId = org.id;
 	key = (await createApiKey(setup.db, systemClock, { orgId, name: "otel", createdBy: "cli" })).key;
 	setup.client.close();
-	server = await startNodeServer({
-		PORT: "0",
-		HOST: "127.0.0.1",
-		OTLP_GRPC_PORT: String(await freePort()),
-		DATABASE_URL: url,
-		DATA_DIR: join(dir, "data"),
-	});
+	server = await startNodeServer(
+		{
+			PORT: "0",
+			HOST: "127.0.0.1",
+			OTLP_GRPC_PORT: String(await freePort()),
+			DATABASE_URL: url,
+			DATA_DIR: join(dir, "data"),
+			LOG_LEVEL: "warn",
+		},
+		{
+			logDestination: new Writable({
+				write(chunk, _encoding, done) {
+					for (const line of String(chunk).split("\n").filter(Boolean)) warnings.push(JSON.parse(line));
+					done();
+				},
+			}),
+		},
+	);
 	reader = exactReader(dir);
 });
 
@@ -402,6 +416,60 @@ describe.each(["http-json", "http-proto (gzip)", "grpc (gzip)"])(
 		});
 	},
 );
+
+describe("an exporter pointed at another signal's path", () => {
+	it("JSON: a logs exporter at /v1/traces succeeds with a warning in partialSuccess, stores nothing, and the server logs it", async () => {
+		const marker = "misrouted_json";
+		const records = await makeLogs(marker);
+		const exporter = new LogsJson({ url: `${server.url}/v1/traces`, headers: { "X-API-Key": key } });
+		const result = await exported(exporter, records);
+		// 200 with partial_success is a success to the SDK (its message goes to the SDK's diag log).
+		expect(result.code).toBe(ExportResultCode.SUCCESS);
+		await exporter.shutdown();
+		expect(await rowsOf(reader, "logs", { where: "body LIKE ?", args: [`%${marker}%`] })).toEqual([]);
+		expect(warnings).toContainEqual(
+			expect.objectContaining({
+				level: 40,
+				msg: "OTLP export stored nothing: it belongs to another endpoint",
+				org_id: orgId,
+				path: "/v1/traces",
+				looks_like: "logs",
+			}),
+		);
+		// What the exporter received, asked again with the same body by hand.
+		const { JsonLogsSerializer } = await import("@opentelemetry/otlp-transformer");
+		const answer = await fetch(`${server.url}/v1/traces`, {
+			method: "POST",
+			headers: { "X-API-Key": key, "Content-Type": "application/json" },
+			body: JsonLogsSerializer.serializeRequest(records) as Uint8Array<ArrayBuffer>,
+		});
+		expect(await answer.json()).toEqual({
+			partialSuccess: {
+				rejectedSpans: "0",
+				errorMessage:
+					"Nothing was stored: the body has resourceLogs and no resourceSpans, so it looks like a logs export sent to /v1/traces, the traces endpoint. Send it to /v1/logs.",
+			},
+		});
+	});
+
+	it("protobuf: a metrics exporter at /v1/logs fails with a 400 whose message names the metrics endpoint", async () => {
+		const marker = "misrouted_proto";
+		const metrics = await makeMetrics(marker);
+		const exporter = new MetricsProto({ url: `${server.url}/v1/logs`, headers: { "X-API-Key": key } });
+		const result = await exported(exporter, metrics);
+		expect(result.code).toBe(ExportResultCode.FAILED);
+		const error = result.error as Error & { code?: number; data?: string };
+		expect(error.code).toBe(400);
+		// The exporter keeps the body (a protobuf google.rpc.Status) as text: its message is readable in it.
+		expect(error.data).toMatch(
+			/The body is not a valid ExportLogsServiceRequest \(.+\) but decodes as an ExportMetricsServiceRequest: it looks like a metrics export sent to \/v1\/logs, the logs endpoint\. Send it to \/v1\/metrics\./,
+		);
+		await exporter.shutdown();
+		expect(
+			await rowsOf(reader, "metric_points", { where: "metric_name LIKE ?", args: [`%.${marker}`] }),
+		).toEqual([]);
+	});
+});
 
 describe("OTLP/gRPC failures map to gRPC status codes, with the google.rpc.Status in the trailers", () => {
 	const TRACE_EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";

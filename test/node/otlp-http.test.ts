@@ -203,6 +203,162 @@ describe.each(["client", "embedded"] as const)("with the %s writer", (kind) => {
 		});
 	});
 
+	describe("OTLP/HTTP: a body sent to the wrong place says so", () => {
+		const metrics = () => ({
+			resourceMetrics: [
+				{
+					resource: { attributes: [] },
+					scopeMetrics: [
+						{
+							metrics: [
+								{ name: "queue.depth", gauge: { dataPoints: [{ asDouble: 4, timeUnixNano: NS(T0) }] } },
+							],
+						},
+					],
+				},
+			],
+		});
+		const bodies = {
+			traces: () => traces([span()]),
+			logs: () => logs([{ timeUnixNano: NS(T0 - 1000), body: { stringValue: "misrouted" } }]),
+			metrics,
+		};
+		const counts = async () => ({
+			spans: await countOf(reader, "spans"),
+			logs: await countOf(reader, "logs"),
+			metric_points: await countOf(reader, "metric_points"),
+		});
+		const REJECTED = { traces: "rejectedSpans", logs: "rejectedLogRecords", metrics: "rejectedDataPoints" };
+
+		it("JSON: another signal's export and nothing of its own → 200, a warning in partialSuccess with 0 rejected, a log line, nothing stored", async () => {
+			const { app, key, orgId } = await setup();
+			for (const [sent, path] of [
+				["logs", "traces"],
+				["metrics", "traces"],
+				["traces", "logs"],
+				["metrics", "logs"],
+				["traces", "metrics"],
+				["logs", "metrics"],
+			] as const) {
+				const response = await postJson(app, `/v1/${path}`, key, bodies[sent](), {
+					"X-Request-Id": `mis-${sent}-${path}`,
+				});
+				expect(response.status).toBe(200);
+				const answer = (await response.json()) as { partialSuccess: Record<string, string> };
+				expect(answer.partialSuccess[REJECTED[path]]).toBe("0");
+				expect(answer.partialSuccess.errorMessage).toContain(
+					`looks like a ${sent} export sent to /v1/${path}, the ${path} endpoint. Send it to /v1/${sent}.`,
+				);
+				expect(t.logged.find((line) => line.request_id === `mis-${sent}-${path}`)).toMatchObject({
+					level: "warn",
+					msg: "OTLP export stored nothing: it belongs to another endpoint",
+					org_id: orgId,
+					path: `/v1/${path}`,
+					looks_like: sent,
+				});
+			}
+			expect(await counts()).toEqual({ spans: 0, logs: 0, metric_points: 0 });
+		});
+
+		it("JSON: its own data beside another signal's field, an empty export or only unknown fields → no warning", async () => {
+			const { app, key } = await setup();
+			const both = await postJson(app, "/v1/traces", key, { ...traces([span()]), ...bodies.logs() });
+			expect(await both.text()).toBe("{}");
+			for (const body of [{}, { resourceSpans: [], resourceLogs: [] }, { somethingElse: [1] }]) {
+				const answer = await postJson(app, "/v1/traces", key, body);
+				expect(answer.status).toBe(200);
+				expect(await answer.text()).toBe("{}");
+			}
+			expect(await counts()).toEqual({ spans: 1, logs: 0, metric_points: 0 });
+			expect(t.logged.filter((line) => line.level === "warn")).toEqual([]);
+		});
+
+		it("JSON: the top-level field in snake_case → a warning that names the lowerCamelCase one", async () => {
+			const { app, key } = await setup();
+			const response = await postJson(app, "/v1/traces", key, {
+				resource_spans: traces([span()]).resourceSpans,
+			});
+			expect(response.status).toBe(200);
+			expect(((await response.json()) as { partialSuccess: Record<string, string> }).partialSuccess).toEqual({
+				rejectedSpans: "0",
+				errorMessage:
+					"Nothing was stored: OTLP/JSON field names are lowerCamelCase, so resource_spans was ignored. Send resourceSpans.",
+			});
+			expect(await countOf(reader, "spans")).toBe(0);
+		});
+
+		it("protobuf: another signal's export → 400 that names the signal it decodes as, not only a wire-type error", async () => {
+			const { app, key } = await setup();
+			const cases = [
+				["LogsRequest", "logs", "traces", "ExportTraceServiceRequest", "ExportLogsServiceRequest"],
+				["TraceRequest", "traces", "metrics", "ExportMetricsServiceRequest", "ExportTraceServiceRequest"],
+				["MetricsRequest", "metrics", "logs", "ExportLogsServiceRequest", "ExportMetricsServiceRequest"],
+			] as const;
+			for (const [message, sent, path, expected, actual] of cases) {
+				const response = await post(app, `/v1/${path}`, {
+					key,
+					type: PROTOBUF,
+					body: encodeOtlp(message, bodies[sent]()),
+				});
+				const status = await expectStatus(response, 400, 3, "INVALID_REQUEST", "protobuf");
+				expect(status.message).toMatch(
+					new RegExp(
+						`^The body is not a valid ${expected} \\(.+\\) but decodes as an ${actual}: it looks like a ${sent} export sent to /v1/${path}, the ${path} endpoint\\. Send it to /v1/${sent}\\.$`,
+					),
+				);
+			}
+			// Garbage decodes as nothing: the plain decoding error.
+			const garbage = await post(app, "/v1/traces", {
+				key,
+				type: PROTOBUF,
+				body: new Uint8Array([0x0a, 0x05, 1]),
+			});
+			expect((await expectStatus(garbage, 400, 3, "INVALID_REQUEST", "protobuf")).message).toMatch(
+				/^The body cannot be decoded: /,
+			);
+			expect(await counts()).toEqual({ spans: 0, logs: 0, metric_points: 0 });
+		});
+
+		it("JSON sent as application/x-protobuf → 400 saying the body looks like JSON; a protobuf body that starts with a newline and 0x7b is still protobuf", async () => {
+			const { app, key } = await setup();
+			for (const body of [
+				JSON.stringify(traces([span()])),
+				` \n\t${JSON.stringify(traces([span()]))}`,
+				"[]",
+				"{}",
+			]) {
+				const response = await post(app, "/v1/traces", { key, type: PROTOBUF, body });
+				const status = await expectStatus(response, 400, 3, "INVALID_REQUEST", "protobuf");
+				expect(status.message).toBe(
+					"The body looks like JSON, but the Content-Type says application/x-protobuf: send it with Content-Type: application/json (or send protobuf).",
+				);
+			}
+			const gzipped = await post(app, "/v1/logs", {
+				key,
+				type: PROTOBUF,
+				body: gzipSync(JSON.stringify(bodies.logs())),
+				headers: { "Content-Encoding": "gzip" },
+			});
+			expect((await expectStatus(gzipped, 400, 3, "INVALID_REQUEST", "protobuf")).message).toContain(
+				"looks like JSON",
+			);
+			expect(await counts()).toEqual({ spans: 0, logs: 0, metric_points: 0 });
+
+			// A ResourceSpans of exactly 0x7b bytes: the body starts 0x0a 0x7b ("\n{"), and is stored.
+			let name = "x";
+			let bytes = encodeOtlp("TraceRequest", traces([span({ name })]));
+			while (bytes[1] !== 0x7b) {
+				name += "x";
+				bytes = encodeOtlp("TraceRequest", traces([span({ name })]));
+				expect(bytes[1]).toBeLessThanOrEqual(0x7b);
+			}
+			expect([...bytes.subarray(0, 2)]).toEqual([0x0a, 0x7b]);
+			const protobuf = await post(app, "/v1/traces", { key, type: PROTOBUF, body: bytes });
+			expect(protobuf.status).toBe(200);
+			expect(await countOf(reader, "spans")).toBe(1);
+		});
+	});
+
 	describe("OTLP/HTTP: bad input leaves stored data intact", () => {
 		async function withStoredSpan() {
 			const setupResult = await setup();

@@ -20,8 +20,10 @@ import { openReaderPool } from "../../src/db/reader-pool.js";
 import type { ReadLimits } from "../../src/db/reads.js";
 import { assembleDeps } from "../../src/deps.js";
 import { openEmbeddedWriter } from "../../src/ingest/embedded-writer.js";
+import type { LogLine } from "../../src/log.js";
 import { createApiKey, createOrg } from "../../src/services/api-keys.js";
 import { FakeClock } from "./clock.js";
+import { recordingLog } from "./log.js";
 
 export interface TestDatabase {
 	client: Client;
@@ -85,6 +87,8 @@ export interface TestApp {
 	database: TestDatabase;
 	store: KeyStore & { reads: number };
 	jwt: JwtSettings;
+	/** What the app logged (src/log.ts): kept here, never printed. */
+	logged: LogLine[];
 	/** Signs a token with the app's key (login arrives with the sessions issue). */
 	mintToken(claims: { orgId: string; userId?: string; role?: Role }): Promise<string>;
 	createOrgWithKey(name?: string): Promise<{ orgId: string; key: string; keyId: string }>;
@@ -112,6 +116,7 @@ export async function createTestApp(
 	const clock = options.clock ?? new FakeClock(Date.now());
 	const jwt = await testJwtSettings();
 	const store = countingStore(createDbKeyStore(database.db));
+	const { log, lines: logged } = recordingLog();
 	const deps = assembleDeps({
 		db: database.db,
 		clock,
@@ -123,11 +128,12 @@ export async function createTestApp(
 			...(options.reads && { reads: options.reads }),
 		},
 		...(options.readPool && {
-			readExecutor: openReaderPool(join(database.dir, "test.db"), { size: options.readPool }),
+			readExecutor: openReaderPool(join(database.dir, "test.db"), { size: options.readPool, log }),
 		}),
 		keyMemory: createKeyMemoryCache(clock),
 		kv: options.kv,
 		keyStore: store,
+		log,
 		// Tests name the client address in a header to exercise per-address throttling.
 		clientAddress: (c) => c.req.header("X-Test-Client-Address") ?? "127.0.0.1",
 	});
@@ -140,6 +146,7 @@ export async function createTestApp(
 		database,
 		store,
 		jwt,
+		logged,
 		mintToken: ({ orgId, userId = "usr_test", role = "member" }) => sign({ orgId, userId, role }),
 		async createOrgWithKey(name = "Acme") {
 			const org = await createOrg(database.db, clock, name);

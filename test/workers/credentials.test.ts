@@ -13,7 +13,8 @@ import { apiKeyOnly, apiKeyOrSession, requireAccess, sessionOnly } from "../../s
 import { generateSigningKey } from "../../src/auth/jwt.js";
 import { systemClock } from "../../src/clock.js";
 import { type JwtSettings, publicJwkOf } from "../../src/config.js";
-import { handleError } from "../../src/errors.js";
+import { errorHandler } from "../../src/errors.js";
+import { silentLog } from "../../src/log.js";
 import { createApiKey, revokeApiKey } from "../../src/services/api-keys.js";
 import {
 	API_KEY_CHALLENGE,
@@ -296,7 +297,7 @@ describe("rows 10 and 11: route policies, in a tiny app built from the real guar
 		app.get("/either", requireAccess(deps, apiKeyOrSession("member")), (c) =>
 			c.json({ who: c.var.principal.kind }),
 		);
-		app.onError(handleError);
+		app.onError(errorHandler(silentLog));
 		return async (path: string, init: RequestInit = {}) => {
 			const ctx = createExecutionContext();
 			const res = await app.fetch(new Request(`https://policy.test${path}`, init), env, ctx);

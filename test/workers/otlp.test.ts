@@ -163,4 +163,39 @@ describe("OTLP/HTTP on Workers", () => {
 		);
 		expect(Number(row?.n)).toBe(256);
 	});
+
+	it("in workerd too: a logs export sent to /v1/traces → 200 with a warning, nothing stored; JSON sent as protobuf → 400 that says so", async () => {
+		const { orgId, key } = await orgWithKey("OTLP edge misrouted");
+		const logs = JSON.stringify(recent(logsFixture));
+		const json = await post("/v1/traces", key, "application/json", logs);
+		expect(json.status).toBe(200);
+		expect(await json.json()).toEqual({
+			partialSuccess: {
+				rejectedSpans: "0",
+				errorMessage:
+					"Nothing was stored: the body has resourceLogs and no resourceSpans, so it looks like a logs export sent to /v1/traces, the traces endpoint. Send it to /v1/logs.",
+			},
+		});
+		const protobuf = await post(
+			"/v1/traces",
+			key,
+			"application/x-protobuf",
+			encodeOtlp("LogsRequest", recent(logsFixture)),
+		);
+		expect(protobuf.status).toBe(400);
+		expect(decodeStatus(new Uint8Array(await protobuf.arrayBuffer())).message).toMatch(
+			/but decodes as an ExportLogsServiceRequest: it looks like a logs export sent to \/v1\/traces, the traces endpoint\. Send it to \/v1\/logs\.$/,
+		);
+		const jsonAsProtobuf = await post("/v1/logs", key, "application/x-protobuf", logs);
+		expect(jsonAsProtobuf.status).toBe(400);
+		expect(decodeStatus(new Uint8Array(await jsonAsProtobuf.arrayBuffer()))).toMatchObject({
+			code: 3,
+			message:
+				"The body looks like JSON, but the Content-Type says application/x-protobuf: send it with Content-Type: application/json (or send protobuf).",
+		});
+		const [row] = await db.all<{ n: number }>(
+			sql`SELECT (SELECT count(*) FROM spans WHERE org_id = ${orgId}) + (SELECT count(*) FROM logs WHERE org_id = ${orgId}) AS n`,
+		);
+		expect(Number(row?.n)).toBe(0);
+	});
 });

@@ -9,6 +9,7 @@ import { type Clock, systemClock } from "../../src/clock.js";
 import { authSettingsFrom, type JwtSettings, jwtSettingsFrom, type Settings } from "../../src/config.js";
 import { createDatabase, type Database } from "../../src/db/client.js";
 import { assembleDeps } from "../../src/deps.js";
+import { silentLog } from "../../src/log.js";
 import { createApiKey, createOrg } from "../../src/services/api-keys.js";
 
 export const BEARER_CHALLENGE = 'Bearer realm="hexcovery", error="invalid_token"';
@@ -72,6 +73,7 @@ export function workerLikeDeps(options: { clock?: Clock } = {}): AppDeps {
 		config: { jwt: jwtSettings, auth: authSettingsFrom(env as unknown as Settings, env.TOTP_ENCRYPTION_KEY) },
 		keyMemory: createKeyMemoryCache(clock),
 		kv: env.KEY_CACHE,
+		log: silentLog,
 		clientAddress: (c) => c.req.header("CF-Connecting-IP") ?? null,
 	});
 }

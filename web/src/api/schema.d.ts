@@ -344,7 +344,7 @@ export interface paths {
         put?: never;
         /**
          * Ping: the job succeeded
-         * @description Marks the monitor up and ends the run it pairs with (by `rid`). Needs an API key (`X-API-Key`); a Bearer token answers 403 `api_key_required`. Other methods answer 405 (keys never travel in URLs). The first ping of an unknown slug creates its monitor (201) with `period`/`grace` or `schedule`+`tz`, and `max_runtime`, from the query; later pings answer 200 and never change settings. Every answer carries `Ping-Body-Limit: 10000`.
+         * @description Marks the monitor up and ends the run it pairs with (by `rid`). Needs an API key (`X-API-Key`); a Bearer token answers 403 `api_key_required`. Other methods answer 405 (keys never travel in URLs). The first ping of an unknown slug creates its monitor (201) with `period`/`grace` or `schedule`+`tz`, and `max_runtime`, from the query; later pings answer 200 and never change settings (those they send that differ from the monitor's are listed, ignored, in `warnings`). Every answer carries `Ping-Body-Limit: 10000`.
          */
         post: operations["postHeartbeatBySlug"];
         delete?: never;
@@ -364,7 +364,7 @@ export interface paths {
         put?: never;
         /**
          * Ping: the job exited with this code
-         * @description `0` is a success ping, `1`–`255` a failure ping (the code is stored with it). Needs an API key (`X-API-Key`); a Bearer token answers 403 `api_key_required`. Other methods answer 405 (keys never travel in URLs). The first ping of an unknown slug creates its monitor (201) with `period`/`grace` or `schedule`+`tz`, and `max_runtime`, from the query; later pings answer 200 and never change settings. Every answer carries `Ping-Body-Limit: 10000`.
+         * @description `0` is a success ping, `1`–`255` a failure ping (the code is stored with it). Needs an API key (`X-API-Key`); a Bearer token answers 403 `api_key_required`. Other methods answer 405 (keys never travel in URLs). The first ping of an unknown slug creates its monitor (201) with `period`/`grace` or `schedule`+`tz`, and `max_runtime`, from the query; later pings answer 200 and never change settings (those they send that differ from the monitor's are listed, ignored, in `warnings`). Every answer carries `Ping-Body-Limit: 10000`.
          */
         post: operations["postHeartbeatBySlugByExitCode"];
         delete?: never;
@@ -384,7 +384,7 @@ export interface paths {
         put?: never;
         /**
          * Ping: the job failed
-         * @description Marks the monitor down at once and ends the run it pairs with. Needs an API key (`X-API-Key`); a Bearer token answers 403 `api_key_required`. Other methods answer 405 (keys never travel in URLs). The first ping of an unknown slug creates its monitor (201) with `period`/`grace` or `schedule`+`tz`, and `max_runtime`, from the query; later pings answer 200 and never change settings. Every answer carries `Ping-Body-Limit: 10000`.
+         * @description Marks the monitor down at once and ends the run it pairs with. Needs an API key (`X-API-Key`); a Bearer token answers 403 `api_key_required`. Other methods answer 405 (keys never travel in URLs). The first ping of an unknown slug creates its monitor (201) with `period`/`grace` or `schedule`+`tz`, and `max_runtime`, from the query; later pings answer 200 and never change settings (those they send that differ from the monitor's are listed, ignored, in `warnings`). Every answer carries `Ping-Body-Limit: 10000`.
          */
         post: operations["postHeartbeatBySlugFail"];
         delete?: never;
@@ -404,7 +404,7 @@ export interface paths {
         put?: never;
         /**
          * Ping: attach a log line
-         * @description Stores the body with the monitor's pings; changes nothing else. Needs an API key (`X-API-Key`); a Bearer token answers 403 `api_key_required`. Other methods answer 405 (keys never travel in URLs). The first ping of an unknown slug creates its monitor (201) with `period`/`grace` or `schedule`+`tz`, and `max_runtime`, from the query; later pings answer 200 and never change settings. Every answer carries `Ping-Body-Limit: 10000`.
+         * @description Stores the body with the monitor's pings; changes nothing else. Needs an API key (`X-API-Key`); a Bearer token answers 403 `api_key_required`. Other methods answer 405 (keys never travel in URLs). The first ping of an unknown slug creates its monitor (201) with `period`/`grace` or `schedule`+`tz`, and `max_runtime`, from the query; later pings answer 200 and never change settings (those they send that differ from the monitor's are listed, ignored, in `warnings`). Every answer carries `Ping-Body-Limit: 10000`.
          */
         post: operations["postHeartbeatBySlugLog"];
         delete?: never;
@@ -424,7 +424,7 @@ export interface paths {
         put?: never;
         /**
          * Ping: the job started
-         * @description Opens a run; it must end (success or failure) within `max_runtime` (default: the grace period) or the monitor goes down. Concurrent runs are told apart by `rid`. Needs an API key (`X-API-Key`); a Bearer token answers 403 `api_key_required`. Other methods answer 405 (keys never travel in URLs). The first ping of an unknown slug creates its monitor (201) with `period`/`grace` or `schedule`+`tz`, and `max_runtime`, from the query; later pings answer 200 and never change settings. Every answer carries `Ping-Body-Limit: 10000`.
+         * @description Opens a run; it must end (success or failure) within `max_runtime` (default: the grace period) or the monitor goes down. Concurrent runs are told apart by `rid`. Needs an API key (`X-API-Key`); a Bearer token answers 403 `api_key_required`. Other methods answer 405 (keys never travel in URLs). The first ping of an unknown slug creates its monitor (201) with `period`/`grace` or `schedule`+`tz`, and `max_runtime`, from the query; later pings answer 200 and never change settings (those they send that differ from the monitor's are listed, ignored, in `warnings`). Every answer carries `Ping-Body-Limit: 10000`.
          */
         post: operations["postHeartbeatBySlugStart"];
         delete?: never;
@@ -1081,7 +1081,7 @@ export interface paths {
         put?: never;
         /**
          * OTLP/HTTP logs export
-         * @description An `ExportLogsServiceRequest` as protobuf or OTLP JSON, optionally with `Content-Encoding: gzip` (or deflate). The answer has the request's content type: `ExportLogsServiceResponse` (with `partial_success` when items were rejected), or a `google.rpc.Status` on failure. Limits and rules: docs/otlp.md.
+         * @description An `ExportLogsServiceRequest` as protobuf or OTLP JSON, optionally with `Content-Encoding: gzip` (or deflate). The answer has the request's content type: `ExportLogsServiceResponse` (with `partial_success` when items were rejected), or a `google.rpc.Status` on failure. A JSON body that carries another signal's export and nothing of its own stores nothing and answers 200 with a warning in `partial_success` (0 rejected); a protobuf body that decodes as another signal's export, or JSON sent as protobuf, answers 400 saying so. Limits and rules: docs/otlp.md.
          */
         post: operations["postV1Logs"];
         delete?: never;
@@ -1101,7 +1101,7 @@ export interface paths {
         put?: never;
         /**
          * OTLP/HTTP metrics export
-         * @description An `ExportMetricsServiceRequest` as protobuf or OTLP JSON, optionally with `Content-Encoding: gzip` (or deflate). The answer has the request's content type: `ExportMetricsServiceResponse` (with `partial_success` when items were rejected), or a `google.rpc.Status` on failure. Limits and rules: docs/otlp.md.
+         * @description An `ExportMetricsServiceRequest` as protobuf or OTLP JSON, optionally with `Content-Encoding: gzip` (or deflate). The answer has the request's content type: `ExportMetricsServiceResponse` (with `partial_success` when items were rejected), or a `google.rpc.Status` on failure. A JSON body that carries another signal's export and nothing of its own stores nothing and answers 200 with a warning in `partial_success` (0 rejected); a protobuf body that decodes as another signal's export, or JSON sent as protobuf, answers 400 saying so. Limits and rules: docs/otlp.md.
          */
         post: operations["postV1Metrics"];
         delete?: never;
@@ -1121,7 +1121,7 @@ export interface paths {
         put?: never;
         /**
          * OTLP/HTTP traces export
-         * @description An `ExportTraceServiceRequest` as protobuf or OTLP JSON, optionally with `Content-Encoding: gzip` (or deflate). The answer has the request's content type: `ExportTraceServiceResponse` (with `partial_success` when items were rejected), or a `google.rpc.Status` on failure. Limits and rules: docs/otlp.md.
+         * @description An `ExportTraceServiceRequest` as protobuf or OTLP JSON, optionally with `Content-Encoding: gzip` (or deflate). The answer has the request's content type: `ExportTraceServiceResponse` (with `partial_success` when items were rejected), or a `google.rpc.Status` on failure. A JSON body that carries another signal's export and nothing of its own stores nothing and answers 200 with a warning in `partial_success` (0 rejected); a protobuf body that decodes as another signal's export, or JSON sent as protobuf, answers 400 saying so. Limits and rules: docs/otlp.md.
          */
         post: operations["postV1Traces"];
         delete?: never;
@@ -1822,6 +1822,13 @@ export interface components {
         };
         HeartbeatAnswer: {
             monitor: components["schemas"]["HeartbeatMonitorState"];
+            /**
+             * @description Present when a later ping sent settings that differ from the monitor's: they were ignored (settings apply only when a ping creates the monitor); each entry says which and how to change them
+             * @example [
+             *       "Ignored period=1h: settings on a ping apply only when it creates the monitor, and \"nightly-backup\" has period 1d. Change them with PATCH /api/v1/monitors/nightly-backup or on the dashboard's Monitors page."
+             *     ]
+             */
+            warnings?: string[];
         };
         HeartbeatMonitorState: {
             /** @example 3600 */
@@ -4314,6 +4321,7 @@ export interface operations {
             };
             cookie?: never;
         };
+        /** @description Optional: no body, or an empty one (even with a JSON Content-Type), is the same as `{}`. */
         requestBody?: {
             content: {
                 "application/json": components["schemas"]["DashboardDuplicate"];
@@ -7050,6 +7058,7 @@ export interface operations {
             };
             cookie?: never;
         };
+        /** @description Optional: no body, or an empty one (even with a JSON Content-Type), is the same as `{}`. */
         requestBody?: {
             content: {
                 "application/json": components["schemas"]["SavedQueryRun"];
@@ -8022,7 +8031,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Undecodable body (`google.rpc.Status` with BadRequest) */
+            /** @description Undecodable body (`google.rpc.Status` with BadRequest), including another signal's protobuf export or JSON sent as protobuf (the message says which) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8094,7 +8103,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Undecodable body (`google.rpc.Status` with BadRequest) */
+            /** @description Undecodable body (`google.rpc.Status` with BadRequest), including another signal's protobuf export or JSON sent as protobuf (the message says which) */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -8166,7 +8175,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Undecodable body (`google.rpc.Status` with BadRequest) */
+            /** @description Undecodable body (`google.rpc.Status` with BadRequest), including another signal's protobuf export or JSON sent as protobuf (the message says which) */
             400: {
                 headers: {
                     [name: string]: unknown;

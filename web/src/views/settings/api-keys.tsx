@@ -1,3 +1,4 @@
+import type { ComponentChildren } from "preact";
 import { useState } from "preact/hooks";
 import { api, unwrap } from "../../api/client";
 import type { components } from "../../api/schema";
@@ -20,6 +21,15 @@ type CreatedKey = components["schemas"]["CreatedApiKey"];
 
 export function ApiKeysTab() {
 	const keys = useResource(() => unwrap(api.GET("/api/v1/api-keys")), []);
+	// Which org the keys belong to, by name and id (the id is what `hexcovery org list` prints).
+	const org = useResource(() => unwrap(api.GET("/api/v1/org")), []);
+	const orgLabel = org.data ? (
+		<>
+			<strong>{org.data.name}</strong> (<code>{org.data.id}</code>)
+		</>
+	) : (
+		"this organization"
+	);
 	const [created, setCreated] = useState<CreatedKey | null>(null);
 	const [revoking, setRevoking] = useState<ApiKey | null>(null);
 	const [renaming, setRenaming] = useState<string | null>(null);
@@ -31,8 +41,8 @@ export function ApiKeysTab() {
 	return (
 		<>
 			<p class="subtitle">
-				API keys let agents, CI jobs, scripts and OpenTelemetry exporters send data and run queries for this
-				organization, in the <code>X-API-Key</code> header.
+				API keys let agents, CI jobs, scripts and OpenTelemetry exporters send data and run queries for{" "}
+				{orgLabel}, in the <code>X-API-Key</code> header. What they send shows here, in this organization.
 			</p>
 			<CreateKeyForm
 				onCreated={async (key) => {
@@ -40,7 +50,7 @@ export function ApiKeysTab() {
 					await keys.reload();
 				}}
 			/>
-			{created ? <NewKeySecret created={created} onDone={() => setCreated(null)} /> : null}
+			{created ? <NewKeySecret created={created} org={orgLabel} onDone={() => setCreated(null)} /> : null}
 			<ErrorNotice problem={keys.error ?? revoke.error} />
 			{keys.data === undefined ? (
 				keys.loading ? (
@@ -184,7 +194,15 @@ function CreateKeyForm({ onCreated }: { onCreated: (key: CreatedKey) => void | P
 	);
 }
 
-function NewKeySecret({ created, onDone }: { created: CreatedKey; onDone: () => void }) {
+function NewKeySecret({
+	created,
+	org,
+	onDone,
+}: {
+	created: CreatedKey;
+	org: ComponentChildren;
+	onDone: () => void;
+}) {
 	const curl = `curl -s ${location.origin}/api/v1/annotations -H "X-API-Key: ${created.key}"`;
 	return (
 		<section class="card" aria-labelledby="new-key-title">
@@ -192,6 +210,7 @@ function NewKeySecret({ created, onDone }: { created: CreatedKey; onDone: () => 
 			<Notice kind="warn">
 				Copy the key now: it is <strong>shown only this once</strong> and cannot be recovered.
 			</Notice>
+			<p>It belongs to {org}: everything sent with it lands there.</p>
 			<div class="secret-box">
 				<SecretField label="New API key" value={created.key} />
 			</div>
