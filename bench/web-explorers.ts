@@ -4,6 +4,8 @@
  *   BENCH_WEB_ROWS logs and as many spans over the last 24 h (default 1,000,000 each). Goal ≤ 500 ms.
  * - waterfall: from navigation to a 5,000-span trace until its waterfall is on screen (the list holds all
  *   5,000 spans; the rows in view are rendered, the rest as the person scrolls). Goal ≤ 300 ms.
+ * - dashboard: from navigation to a dashboard of 8 panels (4 time series, 2 numbers, a table, bars over
+ *   logs and spans) at a 1 h range until every panel shows its answer (charts drawn). Goal ≤ 1 s.
  * Each is timed in the page (performance.now() from navigation start) by a MutationObserver.
  */
 import { join } from "node:path";
@@ -28,8 +30,42 @@ new MutationObserver((_m, observer) => {
 }).observe(document, { childList: true, subtree: true });
 `;
 
+/** Marks when every one of `count` dashboard panels shows its answer and its time series are drawn. */
+const markDashboardDone = (count: number, charts: number) => `
+new MutationObserver((_m, observer) => {
+	const bodies = [...document.querySelectorAll(".dash-panel-body")];
+	const done = bodies.length >= ${count} &&
+		bodies.every((b) => b.firstElementChild && b.firstElementChild.getAttribute("role") !== "status") &&
+		document.querySelectorAll(".dash-panel-body canvas").length >= ${charts};
+	if (done) {
+		window.benchReadyAt = performance.now();
+		observer.disconnect();
+	}
+}).observe(document, { childList: true, subtree: true });
+`;
+
+/** The 8 panels: what an on-call dashboard over logs and spans holds. */
+const DASHBOARD_PANELS = [
+	[
+		"Requests per service",
+		"timeseries",
+		"SELECT count(*) FROM spans WHERE kind = 'server' GROUP BY service TIMESERIES AUTO",
+	],
+	[
+		"Errors per service",
+		"timeseries",
+		"SELECT count(*) FROM spans WHERE status = 'error' GROUP BY service TIMESERIES AUTO",
+	],
+	["p95 latency", "timeseries", "SELECT p95(duration_ms) FROM spans GROUP BY service TIMESERIES AUTO"],
+	["Logs by level", "timeseries", "SELECT count(*) FROM logs GROUP BY level TIMESERIES AUTO"],
+	["Requests", "number", "SELECT count(*) FROM spans"],
+	["Error logs", "number", "SELECT count(*) FROM logs WHERE level = 'error'"],
+	["Busiest hosts", "table", "SELECT host, count(*) AS n FROM logs GROUP BY host ORDER BY n DESC LIMIT 10"],
+	["Spans by service", "bar", "SELECT service, count(*) FROM spans GROUP BY service"],
+] as const;
+
 /** One trace of TRACE_SPANS spans: a tree (each span's parent is an earlier one), 2 s long. */
-function traceRows(orgId: string, endMs: number) {
+export function traceRows(orgId: string, endMs: number) {
 	const traceId = "5b8efff798038103d269b633813fc60c";
 	const startNs = BigInt(endMs - 10 * 60_000) * 1_000_000n;
 	const ids = Array.from({ length: TRACE_SPANS }, (_v, i) => (i + 1).toString(16).padStart(16, "0"));
@@ -87,6 +123,7 @@ export interface ExplorerFigures {
 	rows: number;
 	logsFirstResults: { times: number[]; api: number[] };
 	waterfall5000: { times: number[]; api: number[] };
+	dashboard8: { times: number[]; api: number[] };
 }
 
 export async function benchExplorers(): Promise<ExplorerFigures> {
@@ -144,7 +181,39 @@ export async function benchExplorers(): Promise<ExplorerFigures> {
 			markWhen(`ol[data-total="${TRACE_SPANS}"] .span-row`, 1),
 			"/api/v1/pages/traces/",
 		);
-		return { rows: ROWS, logsFirstResults, waterfall5000 };
+		const login = await fetch(`${server.url}/api/v1/auth/login`, {
+			method: "POST",
+			headers: { "Content-Type": "application/json" },
+			body: JSON.stringify(OWNER),
+		});
+		const { access_token } = (await login.json()) as { access_token: string };
+		const created = await fetch(`${server.url}/api/v1/dashboards`, {
+			method: "POST",
+			headers: { Authorization: `Bearer ${access_token}`, "Content-Type": "application/json" },
+			body: JSON.stringify({
+				title: "On call",
+				time: { last: "1h" },
+				panels: DASHBOARD_PANELS.map(([title, kind, query], i) => ({
+					title,
+					kind,
+					query,
+					layout: { x: (i % 2) * 12, y: Math.floor(i / 2) * 6, w: 12, h: 6 },
+				})),
+			}),
+		});
+		if (created.status !== 201) throw new Error(`dashboard: ${created.status} ${await created.text()}`);
+		const { id } = (await created.json()) as { id: string };
+		const dashboardPage = await context.newPage();
+		const dashboard8 = await timedLoads(
+			dashboardPage,
+			`${server.url}/dashboards/${id}?range=1h`,
+			markDashboardDone(
+				DASHBOARD_PANELS.length,
+				DASHBOARD_PANELS.filter(([, kind]) => kind === "timeseries").length,
+			),
+			`/api/v1/dashboards/${id}/data`,
+		);
+		return { rows: ROWS, logsFirstResults, waterfall5000, dashboard8 };
 	} finally {
 		await browser.close();
 		await server.stop();

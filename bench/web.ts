@@ -9,7 +9,8 @@
  *   (a new browser context each run): from navigation start until the "Sign in" button is in the
  *   page, rendered by the app (its handlers are attached at render). Goal: p50 ≤ 300 ms.
  *
- * - The explorers over a big org (bench/web-explorers.ts): logs first results and a 5,000-span waterfall.
+ * - The explorers over a big org (bench/web-explorers.ts): logs first results, a 5,000-span waterfall
+ *   and a dashboard of 8 panels.
  *
  * Env: BENCH_WEB_RUNS (timed page loads, 15), BENCH_WEB_ROWS (logs and spans seeded, 1,000,000; 0 skips
  * the explorer part).
@@ -155,6 +156,7 @@ if (explorers) {
 	};
 	figure(`logs explorer first results (${rowsText} logs + spans)`, explorers.logsFirstResults, 500);
 	figure("waterfall of a 5,000-span trace on screen", explorers.waterfall5000, 300);
+	figure("dashboard of 8 panels complete, 1 h range", explorers.dashboard8, 1000);
 }
 console.log("\nWeb UI (dist/web, Chromium headless, local Node server, cold cache per load)\n");
 console.log("| measure | value | goal | |\n|---|---|---|---|");
