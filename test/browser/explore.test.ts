@@ -328,6 +328,7 @@ describe("dashboards", () => {
 			`/api/v1/dashboards/${dashboardId}`,
 		);
 		const start = before.body.panels.find((p) => p.title === "All logs")?.layout;
+		await header.scrollIntoViewIfNeeded();
 		const box = (await header.boundingBox()) as { x: number; y: number; width: number; height: number };
 		await page.mouse.move(box.x + 20, box.y + box.height / 2);
 		await page.mouse.down();
@@ -339,6 +340,7 @@ describe("dashboards", () => {
 		const grid = (await page.locator(".dash-grid").boundingBox()) as { width: number };
 		const columnPx = (grid.width + 12) / 24;
 		const corner = page.getByRole("img", { name: "Resize All logs" });
+		await corner.scrollIntoViewIfNeeded();
 		const handle = (await corner.boundingBox()) as { x: number; y: number; width: number; height: number };
 		await page.mouse.move(handle.x + handle.width / 2, handle.y + handle.height / 2);
 		await page.mouse.down();
@@ -357,6 +359,39 @@ describe("dashboards", () => {
 		expect(moved?.y).toBe((start?.y ?? 0) + 3);
 		expect(moved?.w).toBe((start?.w ?? 0) - 6);
 		expect(moved?.h).toBe(start?.h);
+		await page.close();
+	});
+
+	it("sets the default time range and a variable in edit mode, and shows the variable as a dropdown", async () => {
+		const page = await openPage(`/dashboards/${dashboardId}?edit=1`);
+		const settings = page.getByRole("region", { name: "Dashboard settings" });
+		await settings.getByLabel("Default time range").selectOption({ label: "Last 6 hours" });
+		await settings.getByRole("button", { name: "Add variable" }).click();
+		const variable = settings.getByRole("group", { name: "Variable 1" });
+		await variable.getByLabel("Name").fill("svc");
+		await variable.getByLabel("Label").fill("Service");
+		await variable.getByLabel("Values").fill("checkout, payments");
+		await variable.getByLabel("Default").fill("payments");
+		await screenshot(page, "dashboard-settings-edit");
+		await page.getByRole("button", { name: "Save dashboard" }).click();
+		await page.getByRole("button", { name: "Edit", exact: true }).waitFor();
+		const saved = await apiCall<{ time: unknown; variables: unknown[] }>(
+			"GET",
+			`/api/v1/dashboards/${dashboardId}`,
+		);
+		expect(saved.body.time).toEqual({ last: "6h" });
+		expect(saved.body.variables).toEqual([
+			expect.objectContaining({
+				name: "svc",
+				label: "Service",
+				values: ["checkout", "payments"],
+				default: "payments",
+			}),
+		]);
+		const dropdown = page.getByRole("combobox", { name: "Service" });
+		await expect.poll(() => dropdown.inputValue()).toBe("payments");
+		expect(await dropdown.locator("option").allTextContents()).toEqual(["payments", "checkout"]);
+		await page.getByText("Showing the dashboard's own range (last 6h)").waitFor();
 		await page.close();
 	});
 

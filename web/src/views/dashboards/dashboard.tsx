@@ -20,6 +20,7 @@ import {
 	type PanelKind,
 	saveDashboard,
 } from "./model";
+import { DashboardSettingsEditor } from "./settings-editor";
 import "../query/explore.css";
 
 type DashboardData = components["schemas"]["DashboardData"];
@@ -187,6 +188,7 @@ export function DashboardPage() {
 					/>
 				</div>
 			) : null}
+			{editing && draft ? <DashboardSettingsEditor draft={draft} onChange={setDraft} /> : null}
 			<DashboardBody
 				dashboard={shown}
 				stored={stored}
