@@ -127,7 +127,11 @@ export interface ExplorerFigures {
 }
 
 export async function benchExplorers(): Promise<ExplorerFigures> {
-	const server = await startWebServer({ HEAVY_READS_PER_ORG: "64", HEAVY_READS_TOTAL: "64" });
+	const server = await startWebServer({
+		HEAVY_READS_PER_ORG: "64",
+		HEAVY_READS_TOTAL: "64",
+		LOG_LEVEL: "warn",
+	});
 	const browser = await launchBrowser();
 	try {
 		const setup = await fetch(`${server.url}/api/v1/setup`, {

@@ -72,7 +72,7 @@ function percentile(sorted: number[], p: number): number {
 }
 
 async function timeToInteractiveSignIn(): Promise<number[]> {
-	const server = await startWebServer();
+	const server = await startWebServer({ LOG_LEVEL: "warn" });
 	const browser = await launchBrowser();
 	const times: number[] = [];
 	try {
