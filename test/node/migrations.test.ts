@@ -64,11 +64,7 @@ describe("0007_grid_24", () => {
 			VALUES (?, 'org_1', ?, '{"last":"1h"}', ?, 3, 'usr_1', 'usr_1', 0, 0)`;
 		await old.execute({
 			sql: insert,
-			args: [
-				"dash_old",
-				"Old",
-				JSON.stringify(panels).replace('"big":1', '"big":9007199254740993'),
-			],
+			args: ["dash_old", "Old", JSON.stringify(panels).replace('"big":1', '"big":9007199254740993')],
 		});
 		await old.execute({ sql: insert, args: ["dash_empty", "Empty", "[]"] });
 		old.close();
