@@ -56,6 +56,30 @@ describe("the reader pool", () => {
 		expect(after?.rows[0]?.[0]).toBe(4);
 	});
 
+	it("reads rows as the client does: a repeated name is its first column's, `length` is the row's", async () => {
+		const [result] = await pool.read(
+			[{ sql: "SELECT name, big AS name, 7 AS length, 'x' AS \"0\", id FROM sample WHERE id = 1", args: [] }],
+			{ orgId: "o", timeoutMs: 10_000 },
+		);
+		const row = result?.rows[0];
+		expect(row?.length).toBe(5);
+		expect(row?.name).toBe("a");
+		expect([row?.[0], row?.[1], row?.[2], row?.[3], row?.[4]]).toEqual(["a", 9007199254740991, 7, "x", 1]);
+		expect(row?.id).toBe(1);
+		// The same reading from the client itself.
+		const direct = await database.client.execute(
+			"SELECT name, big AS name, 7 AS length, 'x' AS \"0\", id FROM sample WHERE id = 1",
+		);
+		const client = direct.rows[0];
+		expect([client?.length, client?.name, client?.[0], client?.[3], client?.id]).toEqual([
+			row?.length,
+			row?.name,
+			row?.[0],
+			row?.[3],
+			row?.id,
+		]);
+	});
+
 	it("runs several statements as one batch, and refuses to write", async () => {
 		const results = await pool.read(
 			[
