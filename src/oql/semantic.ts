@@ -22,6 +22,11 @@ export const MAX_SERIES_LIMIT = 100;
 export const MAX_BUCKETS = 1_000;
 /** TIMESERIES AUTO picks the smallest of these intervals giving at most this many buckets. */
 export const AUTO_BUCKET_TARGET = 120;
+/**
+ * …and over a window of an hour or more, at least a minute: whole-minute buckets are what the
+ * rollups answer (a 1 h chart of 60 points instead of 120 raw 30 s ones).
+ */
+export const AUTO_MINUTE_FROM_MS = 3_600_000;
 export const MAX_GROUP_KEYS = 10;
 export const MAX_SELECT_ITEMS = 50;
 export const MAX_IN_VALUES = 1_000;
@@ -757,8 +762,11 @@ class Checker {
 		let unit: DurationUnit;
 		if (timeseries.kind === "auto") {
 			const choice =
-				AUTO_INTERVALS.find((interval) => Math.ceil(span / durationMs(interval)) <= AUTO_BUCKET_TARGET) ??
-				(AUTO_INTERVALS[AUTO_INTERVALS.length - 1] as { value: number; unit: DurationUnit });
+				AUTO_INTERVALS.find(
+					(interval) =>
+						Math.ceil(span / durationMs(interval)) <= AUTO_BUCKET_TARGET &&
+						(span < AUTO_MINUTE_FROM_MS || durationMs(interval) >= UNIT_MS.m),
+				) ?? (AUTO_INTERVALS[AUTO_INTERVALS.length - 1] as { value: number; unit: DurationUnit });
 			bucketMs = durationMs(choice);
 			unit = choice.unit;
 		} else {

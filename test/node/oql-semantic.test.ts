@@ -352,10 +352,14 @@ describe("TIMESERIES", () => {
 		expect(first.getUTCHours()).toBe(0);
 	});
 
-	it("picks AUTO buckets giving at most ~120 points", () => {
+	it("picks AUTO buckets giving at most ~120 points, whole minutes from an hour up", () => {
 		const bucket = (range: string) =>
 			run(`SELECT count(*) FROM logs ${range} TIMESERIES AUTO`).timeseries?.bucketMs;
-		expect(bucket("LAST 1h")).toBe(30_000);
+		expect(bucket("LAST 15m")).toBe(10_000);
+		expect(bucket("LAST 59m")).toBe(30_000);
+		expect(bucket("LAST 1h")).toBe(60_000);
+		expect(bucket("LAST 2h")).toBe(60_000);
+		expect(bucket("LAST 3h")).toBe(5 * 60_000);
 		expect(bucket("LAST 6h")).toBe(5 * 60_000);
 		expect(bucket("LAST 1d")).toBe(15 * 60_000);
 		expect(bucket("LAST 7d")).toBe(3 * HOUR);

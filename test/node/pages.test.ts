@@ -157,9 +157,9 @@ describe("logs", () => {
 			const first = await get(world, `/api/v1/pages/logs?${window}${query}&limit=${limit}`);
 			expect(first.status).toBe(200);
 			expect(first.json.range).toEqual({ from: iso(FROM), to: iso(T0) });
-			expect(first.json.histogram.interval_ms).toBe(30_000);
+			expect(first.json.histogram.interval_ms).toBe(60_000);
 			expect(first.json.histogram.oql).toMatch(/^SELECT count\(\*\) FROM logs/);
-			expect(first.json.histogram.buckets).toEqual(expectedHistogram(expected, FROM, T0, 30_000));
+			expect(first.json.histogram.buckets).toEqual(expectedHistogram(expected, FROM, T0, 60_000));
 			const seen = [...first.json.data];
 			let cursor = first.json.next_cursor;
 			while (cursor) {
@@ -336,7 +336,7 @@ describe("hosts", () => {
 			toMs: T0,
 			host: host?.host as string,
 		});
-		expect(histogram.logs.buckets).toEqual(expectedHistogram(logs, FROM, T0, 30_000));
+		expect(histogram.logs.buckets).toEqual(expectedHistogram(logs, FROM, T0, 60_000));
 		expect(recent_errors).toEqual(
 			logs
 				.filter((row) => ["error", "fatal"].includes(String(row.level)))
