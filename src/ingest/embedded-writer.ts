@@ -47,24 +47,30 @@ export function openEmbeddedWriter(
 	const maxWrites = Math.max(1, options.maxWritesPerGroup ?? MAX_WRITES_PER_GROUP);
 	const db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
 	const cache = new Map<string, ReturnType<typeof db.prepare>>();
-	const prepared = (sql: string) => {
-		let statement = cache.get(sql);
+	/** A prepared statement by its text; `raw` ones (rows as arrays) are cached apart. */
+	const prepared = (sql: string, raw = false) => {
+		const key = raw ? `raw:${sql}` : sql;
+		let statement = cache.get(key);
 		if (statement) {
 			// Least recently used goes first: move a hit to the end.
-			cache.delete(sql);
+			cache.delete(key);
 		} else {
 			statement = db.prepare(sql);
+			if (raw) statement.raw(true);
 			if (cache.size >= MAX_CACHED_STATEMENTS) cache.delete(cache.keys().next().value as string);
 		}
-		cache.set(sql, statement);
+		cache.set(key, statement);
 		return statement;
 	};
 	const tx: WriteTransaction = {
 		run(sql, args, cacheable) {
-			(cacheable ? prepared(sql) : db.prepare(sql)).run(args);
+			return (cacheable ? prepared(sql) : db.prepare(sql)).run(args).changes;
 		},
 		all(sql: string, args: InValue[]) {
 			return prepared(sql).all(args) as Record<string, unknown>[];
+		},
+		values(sql: string, args: InValue[]) {
+			return prepared(sql, true).get(args) as unknown[] | undefined;
 		},
 	};
 	const exec = (sql: string) => prepared(sql).run([]);

@@ -44,9 +44,15 @@ export type RunStatement = (sql: string, args: InValue[], cacheable: boolean) =>
 
 /** What one write sees inside a group's transaction (synchronous: no await may come between). */
 export interface WriteTransaction {
-	run: RunStatement;
+	/** Runs a statement for its effect; returns the number of rows it changed. */
+	run(sql: string, args: InValue[], cacheable: boolean): number;
 	/** The rows a statement returns, as objects keyed by column name; prepared once per text. */
 	all(sql: string, args: InValue[]): Record<string, unknown>[];
+	/**
+	 * The first row a statement returns as its values in column order (undefined: none); prepared
+	 * once per text. Cheaper than an object: the driver's cost is per property it sets.
+	 */
+	values(sql: string, args: InValue[]): unknown[] | undefined;
 }
 
 /**

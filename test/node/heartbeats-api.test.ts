@@ -390,6 +390,31 @@ describe.each([
 		});
 	});
 
+	describe("the answer", () => {
+		it("is the monitor as stored after each kind of ping, also after a ping older than the stored one", async () => {
+			const token = await tokenFor(t, org.orgId, "viewer");
+			const check = async (path: string, advanceMs: number) => {
+				t.clock.advance(advanceMs);
+				const res = await ping(path);
+				expect(res.status, res.text).toBeLessThan(300);
+				const stored = await request(t, "GET", "/api/v1/monitors/answer", { token });
+				const keys = Object.keys(res.json.monitor) as (keyof typeof stored.json)[];
+				expect(res.json.monitor, path).toEqual(Object.fromEntries(keys.map((k) => [k, stored.json[k]])));
+			};
+			await check("answer?period=1h&grace=5m", 0);
+			await check("answer", 1_000);
+			await check("answer/start?rid=a", 1_000);
+			await check("answer/log", 1_000);
+			await check("answer?rid=a", 1_000);
+			await check("answer/fail", 1_000);
+			await check("answer/0", 1_000);
+			// The clock moved back: the stored (newer) ping times stay, and the answer says so.
+			await check("answer", -60_000);
+			await check("answer", 120_000);
+			expect((await storedPings("answer")).map((p) => p.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+		});
+	});
+
 	describe("concurrent pings", () => {
 		it("twenty first pings at once create one monitor: one 201, the rest 200, every ping stored once", async () => {
 			const answers = await Promise.all(Array.from({ length: 20 }, () => ping("race")));
@@ -468,13 +493,11 @@ describe.each([
 				log.length = 0;
 				const answers = await Promise.all(Array.from({ length: 20 }, send));
 				expect(answers.every((a) => a.status === 200)).toBe(true);
-				const monitorReads = log.filter((l) => l.startsWith("execute:") && l.includes('from "monitors"'));
+				const monitorReads = log.filter((l) => l.startsWith("execute:") && l.includes("FROM monitors"));
 				const batches = log.filter((l) => l.startsWith("batch:"));
 				expect(monitorReads).toHaveLength(20);
 				expect(batches).toHaveLength(20);
-				expect(new Set(batches)).toEqual(
-					new Set(['batch: update "monitors" set | INSERT INTO monitor_pings']),
-				);
+				expect(new Set(batches)).toEqual(new Set(["batch: UPDATE monitors SET | INSERT INTO monitor_pings"]));
 				expect(log.filter((l) => !l.includes("api_keys"))).toHaveLength(40);
 				expect((await storedPings("cost")).map((p) => p.seq)).toEqual(
 					Array.from({ length: 22 }, (_, i) => i + 1),
