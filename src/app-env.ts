@@ -30,6 +30,13 @@ export interface AppDeps {
 	accessLog?: (entry: AccessLogEntry) => void;
 	/** The caller's network address (login throttling); null when the runtime cannot tell. */
 	clientAddress: (c: Context) => string | null;
+	/**
+	 * False when the runtime can tell from the request line and headers alone that the request has
+	 * no body (Node, HTTP/1: neither Content-Length above 0 nor Transfer-Encoding), so a route that
+	 * takes an optional body (pings) need not build the body stream to find it empty. Absent, or
+	 * true: read the body to see.
+	 */
+	requestMayHaveBody?: (c: Context) => boolean;
 }
 
 /** Who is calling, once the credential middleware has accepted a credential. */

@@ -115,6 +115,8 @@ function creationSettings(q: PingQueryValue): MonitorSettings {
 	};
 }
 
+const NO_BODY = Object.freeze({ body: null, truncated: false });
+
 /** The first PING_BODY_LIMIT_BYTES bytes of the body, read no further; the rest is never buffered. */
 export async function readBoundedBody(
 	request: Request,
@@ -213,7 +215,8 @@ export function heartbeatRoutes(deps: AppDeps) {
 		event: PingEvent,
 	) => {
 		const principal = c.var.principal;
-		const { body, truncated } = await readBoundedBody(c.req.raw);
+		const { body, truncated } =
+			deps.requestMayHaveBody?.(c) === false ? NO_BODY : await readBoundedBody(c.req.raw);
 		const outcome = await recordPing(deps, {
 			orgId: principal.orgId,
 			slug,

@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import type { IncomingMessage } from "node:http";
 import { dirname, join } from "node:path";
 import { getConnInfo } from "@hono/node-server/conninfo";
 import type { Client } from "@libsql/client";
@@ -103,6 +104,18 @@ export function nodeClientAddress(settings: Settings): (c: Context) => string | 
 	};
 }
 
+/**
+ * Whether a request may carry a body, from Node's own view of it: an HTTP/1 request has one only
+ * with a Content-Length above 0 or a Transfer-Encoding (RFC 9112 §6.3; Node's parser reads none
+ * otherwise). Anything else — another HTTP version, no Node request at hand — may.
+ */
+export function nodeRequestMayHaveBody(c: Context): boolean {
+	const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+	if (incoming?.httpVersionMajor !== 1) return true;
+	const length = incoming.headers["content-length"];
+	return incoming.headers["transfer-encoding"] !== undefined || (length !== undefined && length !== "0");
+}
+
 export interface NodeDeps {
 	deps: AppDeps;
 	client: Client;
@@ -140,6 +153,7 @@ export async function buildNodeDeps(
 		config,
 		keyMemory,
 		clientAddress: nodeClientAddress(settings),
+		requestMayHaveBody: nodeRequestMayHaveBody,
 		...(filePath && poolSize > 0 && { readExecutor: openReaderPool(filePath, { size: poolSize, log }) }),
 	});
 	// Webhooks resolve their host name and refuse private addresses at connect time.

@@ -3,6 +3,7 @@
  * tenancy and concurrent pings, through the app over a real libSQL database with a fake clock.
  */
 import { readFileSync } from "node:fs";
+import { request as httpRequest } from "node:http";
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
 import type { Client, InStatement } from "@libsql/client";
@@ -334,6 +335,48 @@ describe.each([
 				expect(stored.map((p) => [p.body?.length, p.bodyTruncated])).toEqual([
 					[10_000, true],
 					[5, false],
+				]);
+			} finally {
+				await new Promise<void>((resolve) => {
+					if ("closeAllConnections" in server) server.closeAllConnections();
+					server.close(() => resolve());
+				});
+			}
+		});
+		it("over a real socket on Node: no body, an empty one and a chunked one are told apart", async () => {
+			const server = serve({ fetch: t.app.fetch, port: 0, hostname: "127.0.0.1" });
+			await new Promise<void>((resolve) => server.once("listening", () => resolve()));
+			const port = (server.address() as AddressInfo).port;
+			/** A raw HTTP/1.1 request, so the framing headers are exactly these. */
+			const send = (framing: Record<string, string>, chunks: string[]) =>
+				new Promise<number>((resolve, reject) => {
+					const req = httpRequest(
+						{
+							host: "127.0.0.1",
+							port,
+							method: "POST",
+							path: `${BASE}/framing/log`,
+							headers: { "X-API-Key": org.key, ...framing },
+						},
+						(res) => {
+							res.resume();
+							res.on("end", () => resolve(res.statusCode ?? 0));
+						},
+					);
+					req.on("error", reject);
+					for (const chunk of chunks) req.write(chunk);
+					req.end();
+				});
+			try {
+				expect(await send({}, [])).toBe(201);
+				expect(await send({ "Content-Length": "0" }, [])).toBe(200);
+				expect(await send({ "Transfer-Encoding": "chunked" }, ["first ", "second"])).toBe(200);
+				expect(await send({ "Content-Length": "5" }, ["fixed"])).toBe(200);
+				expect((await storedPings("framing")).map((p) => p.body)).toEqual([
+					null,
+					null,
+					"first second",
+					"fixed",
 				]);
 			} finally {
 				await new Promise<void>((resolve) => {
