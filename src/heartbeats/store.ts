@@ -505,13 +505,17 @@ export async function recordPing(
 		await backoff(attempt);
 		let outcome: PingOutcome | null;
 		if (writer) {
-			outcome = await writer.submit((tx) => {
-				const values = tx.values(FIND_MONITOR_SQL, [input.orgId, input.slug]);
-				const plan = planPing(values && monitorFromValues(values), input, clock.now(), () =>
-					Number(tx.values(COUNT_MONITORS_SQL, [input.orgId])?.[0] ?? 0),
-				);
-				return runUnderLock(tx, plan);
-			});
+			// Repeatable: the work reads and writes the database only, so pings share savepoints.
+			outcome = await writer.submit(
+				(tx) => {
+					const values = tx.values(FIND_MONITOR_SQL, [input.orgId, input.slug]);
+					const plan = planPing(values && monitorFromValues(values), input, clock.now(), () =>
+						Number(tx.values(COUNT_MONITORS_SQL, [input.orgId])?.[0] ?? 0),
+					);
+					return runUnderLock(tx, plan);
+				},
+				{ repeatable: true },
+			);
 		} else {
 			const row = await findMonitor(db, input.orgId, input.slug);
 			const existing = row ? 0 : await countMonitors(db, input.orgId);

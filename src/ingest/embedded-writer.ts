@@ -34,6 +34,8 @@ export function embeddedPathOf(url: string): string | null {
 
 interface Pending {
 	work: (tx: WriteTransaction) => unknown;
+	/** The work may run again (it has no effect outside the transaction): see `runGroup`. */
+	repeatable: boolean;
 	resolve: (value: unknown) => void;
 	reject: (error: unknown) => void;
 }
@@ -79,10 +81,21 @@ export function openEmbeddedWriter(
 	let scheduled = false;
 	let closed = false;
 
-	/** Runs one group; returns each write's outcome, all failed if the transaction did not commit. */
+	/**
+	 * Runs one group; returns each write's outcome, all failed if the transaction did not commit.
+	 *
+	 * Each write runs under a savepoint, so one that throws is undone alone. Consecutive repeatable
+	 * writes (pings) share one savepoint instead of one each: if one of them throws, the shared one
+	 * is rolled back, that write fails, and the others of the run are run again, each under its own
+	 * savepoint from then on (as is every later write of the group). A lone write needs none: the
+	 * transaction is its savepoint.
+	 */
 	function runGroup(group: Pending[]): Outcome[] {
-		const outcomes: Outcome[] = [];
+		const outcomes: Outcome[] = new Array(group.length);
 		let begun = 0; // index of the first write of the open transaction
+		let runStart = -1; // index of the first write under the open shared savepoint; -1: none open
+		let share = group.length > 1; // false once a write of a shared run has thrown
+		const refused = new Set<number>(); // writes that threw in a shared run: not run again
 		try {
 			exec("BEGIN IMMEDIATE");
 		} catch (error) {
@@ -90,6 +103,7 @@ export function openEmbeddedWriter(
 		}
 		const single = group.length === 1;
 		for (let i = 0; i < group.length; i++) {
+			if (refused.has(i)) continue;
 			const pending = group[i] as Pending;
 			if (!db.inTransaction) {
 				// SQLite rolled the whole transaction back (e.g. SQLITE_FULL): the writes before lost
@@ -97,27 +111,48 @@ export function openEmbeddedWriter(
 				try {
 					exec("BEGIN IMMEDIATE");
 				} catch (error) {
-					for (let j = i; j < group.length; j++) outcomes.push({ ok: false, error });
+					for (let j = i; j < group.length; j++) outcomes[j] = { ok: false, error };
 					return outcomes;
 				}
 				begun = i;
+				runStart = -1;
 			}
+			const shared = share && pending.repeatable;
 			try {
-				if (!single) exec("SAVEPOINT write");
+				if (!shared && runStart >= 0) {
+					exec("RELEASE run");
+					runStart = -1;
+				}
+				if (shared) {
+					if (runStart < 0) {
+						exec("SAVEPOINT run");
+						runStart = i;
+					}
+				} else if (!single) exec("SAVEPOINT write");
 				const value = pending.work(tx);
-				if (!single) exec("RELEASE write");
-				outcomes.push({ ok: true, value });
+				if (!shared && !single) exec("RELEASE write");
+				outcomes[i] = { ok: true, value };
 			} catch (error) {
-				outcomes.push({ ok: false, error });
-				if (db.inTransaction && !single) {
+				outcomes[i] = { ok: false, error };
+				if (!db.inTransaction) {
+					for (let j = begun; j < i; j++) if (!refused.has(j)) outcomes[j] = { ok: false, error };
+					runStart = -1;
+				} else if (shared) {
+					// It may have written part of itself: undo the run, then run its other writes again.
+					exec("ROLLBACK TO run");
+					exec("RELEASE run");
+					refused.add(i);
+					share = false;
+					i = runStart - 1;
+					runStart = -1;
+				} else if (!single) {
 					exec("ROLLBACK TO write");
 					exec("RELEASE write");
-				} else if (!single) {
-					for (let j = begun; j < i; j++) outcomes[j] = { ok: false, error };
 				}
 			}
 		}
 		if (!db.inTransaction) return outcomes;
+		if (runStart >= 0) exec("RELEASE run");
 		if (outcomes.every((o) => !o.ok)) {
 			exec("ROLLBACK");
 			return outcomes;
@@ -158,10 +193,11 @@ export function openEmbeddedWriter(
 
 	return {
 		stats,
-		submit<T>(work: (tx: WriteTransaction) => T): Promise<T> {
+		submit<T>(work: (tx: WriteTransaction) => T, options?: { repeatable?: boolean }): Promise<T> {
 			if (closed) return Promise.reject(new Error("the writer is closed"));
 			return new Promise<T>((resolve, reject) => {
-				queue.push({ work, resolve: resolve as (value: unknown) => void, reject });
+				const repeatable = options?.repeatable === true;
+				queue.push({ work, repeatable, resolve: resolve as (value: unknown) => void, reject });
 				schedule();
 			});
 		},

@@ -65,8 +65,11 @@ export interface GroupCommitWriter {
 	 * Runs `work` synchronously inside the next group's transaction. Resolves with its result once
 	 * the group has committed; rejects with what `work` threw (its savepoint rolled back, the other
 	 * writes of the group unaffected) or with the error that failed the commit.
+	 *
+	 * `repeatable`: the work has no effect outside the transaction and may be run more than once
+	 * (only its last run counts), so consecutive repeatable writes can share one savepoint.
 	 */
-	submit<T>(work: (tx: WriteTransaction) => T): Promise<T>;
+	submit<T>(work: (tx: WriteTransaction) => T, options?: { repeatable?: boolean }): Promise<T>;
 	/** Groups committed and writes acknowledged so far (for tests and the bench). */
 	readonly stats: { groups: number; writes: number };
 	close(): void;

@@ -75,6 +75,54 @@ describe("group commit", () => {
 		expect(writer.stats.groups).toBe(1);
 	});
 
+	it("repeatable writes share a savepoint; one that throws after writing is undone alone and the others of its run run again", async () => {
+		const runs = new Map<number, number>();
+		const counted = (id: number) => (tx: Parameters<Parameters<GroupCommitWriter["submit"]>[0]>[0]) => {
+			runs.set(id, (runs.get(id) ?? 0) + 1);
+			return insert(id)(tx);
+		};
+		const results = await Promise.allSettled([
+			writer.submit(counted(1), { repeatable: true }),
+			writer.submit(counted(2), { repeatable: true }),
+			writer.submit(
+				(tx) => {
+					tx.run("INSERT INTO t (id, v) VALUES (?, ?)", [3, "half done"], true);
+					throw new Error("failed after a statement ran");
+				},
+				{ repeatable: true },
+			),
+			writer.submit(counted(4), { repeatable: true }),
+			writer.submit(counted(5)),
+			writer.submit(counted(6), { repeatable: true }),
+		]);
+		expect(results.map((r) => r.status)).toEqual([
+			"fulfilled",
+			"fulfilled",
+			"rejected",
+			"fulfilled",
+			"fulfilled",
+			"fulfilled",
+		]);
+		expect(committed()).toEqual([1, 2, 4, 5, 6]);
+		expect(writer.stats.groups).toBe(1);
+		// The run before the failure was undone and run again; nothing after it ran twice.
+		expect(Object.fromEntries(runs)).toEqual({ 1: 2, 2: 2, 4: 1, 5: 1, 6: 1 });
+	});
+
+	it("a non-repeatable write that throws between runs of repeatable ones is undone alone", async () => {
+		const results = await Promise.allSettled([
+			writer.submit(insert(1), { repeatable: true }),
+			writer.submit(insert(2), { repeatable: true }),
+			writer.submit((tx) => {
+				tx.run("INSERT INTO t (id, v) VALUES (?, ?)", [3, "half done"], true);
+				throw new Error("no");
+			}),
+			writer.submit(insert(4), { repeatable: true }),
+		]);
+		expect(results.map((r) => r.status)).toEqual(["fulfilled", "fulfilled", "rejected", "fulfilled"]);
+		expect(committed()).toEqual([1, 2, 4]);
+	});
+
 	it("a lone write that throws leaves nothing behind and the writer usable", async () => {
 		await expect(
 			writer.submit((tx) => {
@@ -87,29 +135,35 @@ describe("group commit", () => {
 		expect(committed()).toEqual([8]);
 	});
 
-	it("never acknowledges a write that is not durable: a full database fails writes, acknowledged rows are all there", async () => {
-		const full = new Database(path);
-		full.exec("INSERT INTO t (id, v) VALUES (1000, 'seed')");
-		full.close();
-		// The writer's own connection may grow the file by only a few pages.
-		await writer.submit((tx) => {
-			const pages = tx.all("PRAGMA page_count", [])[0] as { page_count: number };
-			tx.all(`PRAGMA max_page_count = ${pages.page_count + 2}`, []);
-		});
-		const big = "x".repeat(3000);
-		const writes = Array.from({ length: 20 }, (_, i) =>
-			writer.submit((tx) => {
-				tx.run("INSERT INTO t (id, v) VALUES (?, ?)", [i + 1, big], true);
-				return i + 1;
-			}),
-		);
-		const results = await Promise.allSettled(writes);
-		const acknowledged = results.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
-		const failed = results.filter((r) => r.status === "rejected") as PromiseRejectedResult[];
-		expect(failed.length).toBeGreaterThan(0);
-		expect(String(failed[0]?.reason)).toMatch(/full/i);
-		expect(committed().filter((id) => id < 1000)).toEqual(acknowledged);
-	});
+	it.each([{ repeatable: false }, { repeatable: true }])(
+		"never acknowledges a write that is not durable: a full database fails writes, acknowledged rows are all there (repeatable: $repeatable)",
+		async ({ repeatable }) => {
+			const full = new Database(path);
+			full.exec("INSERT INTO t (id, v) VALUES (1000, 'seed')");
+			full.close();
+			// The writer's own connection may grow the file by only a few pages.
+			await writer.submit((tx) => {
+				const pages = tx.all("PRAGMA page_count", [])[0] as { page_count: number };
+				tx.all(`PRAGMA max_page_count = ${pages.page_count + 2}`, []);
+			});
+			const big = "x".repeat(3000);
+			const writes = Array.from({ length: 20 }, (_, i) =>
+				writer.submit(
+					(tx) => {
+						tx.run("INSERT INTO t (id, v) VALUES (?, ?)", [i + 1, big], true);
+						return i + 1;
+					},
+					{ repeatable },
+				),
+			);
+			const results = await Promise.allSettled(writes);
+			const acknowledged = results.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+			const failed = results.filter((r) => r.status === "rejected") as PromiseRejectedResult[];
+			expect(failed.length).toBeGreaterThan(0);
+			expect(String(failed[0]?.reason)).toMatch(/full/i);
+			expect(committed().filter((id) => id < 1000)).toEqual(acknowledged);
+		},
+	);
 
 	it("settles writes still queued when it is closed", async () => {
 		const pending = writer.submit(insert(5));
