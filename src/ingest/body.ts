@@ -37,7 +37,8 @@ export function contentEncodingOf(header: string | undefined): ContentEncoding |
 
 /**
  * Reads a stream to its end into one buffer, or throws BodyTooLarge as soon as it passes `maxBytes`.
- * Sized from `expectedBytes` (Content-Length) when known, so a large body is held once, not twice.
+ * Sized from `expectedBytes` (Content-Length) when known, so a large body is held once, not twice,
+ * and a small one takes no more than it needs (64 KiB to start with when the length is unknown).
  */
 async function readCapped(
 	stream: ReadableStream<Uint8Array>,
@@ -45,7 +46,7 @@ async function readCapped(
 	expectedBytes = 0,
 ): Promise<Uint8Array> {
 	const reader = stream.getReader();
-	let buffer = new Uint8Array(Math.min(Math.max(expectedBytes, 64 * 1024), maxBytes));
+	let buffer = new Uint8Array(Math.min(expectedBytes > 0 ? expectedBytes : 64 * 1024, maxBytes));
 	let total = 0;
 	for (;;) {
 		const { done, value } = await reader.read();
