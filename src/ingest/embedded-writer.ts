@@ -64,11 +64,16 @@ export function openEmbeddedWriter(
 		cache.set(key, statement);
 		return statement;
 	};
+	/** Statements run by writes that may have changed something (a shared run's failure needs it). */
+	let writing = 0;
 	const tx: WriteTransaction = {
 		run(sql, args, cacheable) {
-			return (cacheable ? prepared(sql) : db.prepare(sql)).run(args).changes;
+			const { changes } = (cacheable ? prepared(sql) : db.prepare(sql)).run(args);
+			if (changes > 0) writing++;
+			return changes;
 		},
 		all(sql: string, args: InValue[]) {
+			writing++; // it may be a write with RETURNING
 			return prepared(sql).all(args) as Record<string, unknown>[];
 		},
 		values(sql: string, args: InValue[]) {
@@ -85,10 +90,11 @@ export function openEmbeddedWriter(
 	 * Runs one group; returns each write's outcome, all failed if the transaction did not commit.
 	 *
 	 * Each write runs under a savepoint, so one that throws is undone alone. Consecutive repeatable
-	 * writes (pings) share one savepoint instead of one each: if one of them throws, the shared one
-	 * is rolled back, that write fails, and the others of the run are run again, each under its own
-	 * savepoint from then on (as is every later write of the group). A lone write needs none: the
-	 * transaction is its savepoint.
+	 * writes (pings, OTLP exports) share one savepoint instead of one each. If one of them throws
+	 * having changed nothing (a statement that fails is undone by SQLite itself), it just fails;
+	 * otherwise the shared savepoint is rolled back, that write fails, and the others of the run are
+	 * run again, each under its own savepoint from then on (as is every later write of the group).
+	 * A lone write needs none: the transaction is its savepoint.
 	 */
 	function runGroup(group: Pending[]): Outcome[] {
 		const outcomes: Outcome[] = new Array(group.length);
@@ -118,6 +124,7 @@ export function openEmbeddedWriter(
 				runStart = -1;
 			}
 			const shared = share && pending.repeatable;
+			const wroteBefore = writing;
 			try {
 				if (!shared && runStart >= 0) {
 					exec("RELEASE run");
@@ -137,6 +144,8 @@ export function openEmbeddedWriter(
 				if (!db.inTransaction) {
 					for (let j = begun; j < i; j++) if (!refused.has(j)) outcomes[j] = { ok: false, error };
 					runStart = -1;
+				} else if (shared && writing === wroteBefore) {
+					// It changed nothing: the run goes on.
 				} else if (shared) {
 					// It may have written part of itself: undo the run, then run its other writes again.
 					exec("ROLLBACK TO run");

@@ -109,6 +109,33 @@ describe("group commit", () => {
 		expect(Object.fromEntries(runs)).toEqual({ 1: 2, 2: 2, 4: 1, 5: 1, 6: 1 });
 	});
 
+	it("a repeatable write that throws having changed nothing fails alone; nothing runs again", async () => {
+		const runs = new Map<number, number>();
+		const counted = (id: number) => (tx: Parameters<Parameters<GroupCommitWriter["submit"]>[0]>[0]) => {
+			runs.set(id, (runs.get(id) ?? 0) + 1);
+			return insert(id)(tx);
+		};
+		const results = await Promise.allSettled([
+			writer.submit(counted(1), { repeatable: true }),
+			writer.submit(
+				(tx) => {
+					tx.run("INSERT INTO t (id, v) VALUES (?, ?)", [1, "duplicate key"], true); // undone by SQLite
+				},
+				{ repeatable: true },
+			),
+			writer.submit(
+				() => {
+					throw new Error("refused before writing");
+				},
+				{ repeatable: true },
+			),
+			writer.submit(counted(4), { repeatable: true }),
+		]);
+		expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "rejected", "fulfilled"]);
+		expect(committed()).toEqual([1, 4]);
+		expect(Object.fromEntries(runs)).toEqual({ 1: 1, 4: 1 });
+	});
+
 	it("a non-repeatable write that throws between runs of repeatable ones is undone alone", async () => {
 		const results = await Promise.allSettled([
 			writer.submit(insert(1), { repeatable: true }),
