@@ -66,6 +66,10 @@ export function openEmbeddedWriter(
 	};
 	/** Statements run by writes that may have changed something (a shared run's failure needs it). */
 	let writing = 0;
+	type Finish = (tx: WriteTransaction, items: unknown[]) => void;
+	/** What each write of the running group handed to `atGroupEnd`, by its index in the group. */
+	let deferred: ([Finish, unknown][] | undefined)[] = [];
+	let current = 0;
 	const tx: WriteTransaction = {
 		run(sql, args, cacheable) {
 			const { changes } = (cacheable ? prepared(sql) : db.prepare(sql)).run(args);
@@ -79,7 +83,26 @@ export function openEmbeddedWriter(
 		values(sql: string, args: InValue[]) {
 			return prepared(sql, true).get(args) as unknown[] | undefined;
 		},
+		atGroupEnd(finish, item) {
+			const items = deferred[current];
+			if (items) items.push([finish as Finish, item]);
+			else deferred[current] = [[finish as Finish, item]];
+		},
 	};
+
+	/** Runs what the group's successful writes handed to `atGroupEnd`, each `finish` once. */
+	function finishGroup(outcomes: Outcome[]): void {
+		const byFinish = new Map<Finish, unknown[]>();
+		for (let j = 0; j < outcomes.length; j++) {
+			if (!outcomes[j]?.ok) continue;
+			for (const [finish, item] of deferred[j] ?? []) {
+				const items = byFinish.get(finish);
+				if (items) items.push(item);
+				else byFinish.set(finish, [item]);
+			}
+		}
+		for (const [finish, items] of byFinish) finish(tx, items);
+	}
 	const exec = (sql: string) => prepared(sql).run([]);
 	const stats = { groups: 0, writes: 0 };
 	const queue: Pending[] = [];
@@ -98,6 +121,7 @@ export function openEmbeddedWriter(
 	 */
 	function runGroup(group: Pending[]): Outcome[] {
 		const outcomes: Outcome[] = new Array(group.length);
+		deferred = new Array(group.length);
 		let begun = 0; // index of the first write of the open transaction
 		let runStart = -1; // index of the first write under the open shared savepoint; -1: none open
 		let share = group.length > 1; // false once a write of a shared run has thrown
@@ -125,6 +149,8 @@ export function openEmbeddedWriter(
 			}
 			const shared = share && pending.repeatable;
 			const wroteBefore = writing;
+			deferred[i] = undefined;
+			current = i;
 			try {
 				if (!shared && runStart >= 0) {
 					exec("RELEASE run");
@@ -164,6 +190,13 @@ export function openEmbeddedWriter(
 		if (runStart >= 0) exec("RELEASE run");
 		if (outcomes.every((o) => !o.ok)) {
 			exec("ROLLBACK");
+			return outcomes;
+		}
+		try {
+			finishGroup(outcomes);
+		} catch (error) {
+			if (db.inTransaction) db.exec("ROLLBACK");
+			for (let j = begun; j < outcomes.length; j++) outcomes[j] = { ok: false, error };
 			return outcomes;
 		}
 		try {

@@ -11,6 +11,7 @@ import { decodeLogsJson, decodeLogsProtobuf } from "./logs.js";
 import type { OtlpFormat, PartialSuccess, Signal } from "./messages.js";
 import { decodeMetricsJson, decodeMetricsProtobuf } from "./metrics.js";
 import { decodeProtobuf } from "./protobuf.js";
+import { writeGroupRollups } from "./rollups.js";
 import { decodeTracesJson, decodeTracesProtobuf } from "./traces.js";
 import { type GroupCommitWriter, libsqlClientOf, type RunStatement, writeStatements } from "./writer.js";
 
@@ -149,8 +150,9 @@ export class OtlpIngest {
 					decode(written);
 					written.finish();
 					if (written.rows === 0) return written;
-					// Few distinct texts (per table and row count): prepared once, like the row INSERTs.
-					for (const statement of written.rollupStatements()) tx.run(statement.sql, statement.args, true);
+					// The rollups are upserted once per group, merged with the other exports' (few distinct
+					// texts, per table and row count: prepared once, like the row INSERTs).
+					if (written.rollups) tx.atGroupEnd(writeGroupRollups, written.rollups);
 					const discovery = this.#discovery.plan(written.discovery);
 					for (const statement of discovery.statements) tx.run(statement.sql, statement.args, false);
 					commitDiscovery = discovery.commit;

@@ -53,6 +53,13 @@ export interface WriteTransaction {
 	 * once per text. Cheaper than an object: the driver's cost is per property it sets.
 	 */
 	values(sql: string, args: InValue[]): unknown[] | undefined;
+	/**
+	 * Hands `item` to `finish`, which runs once at the end of the group — before its COMMIT, in the
+	 * same transaction — with the items of the group's writes that succeeded, in order: for
+	 * statements that merge across writes (the rollup upserts: one per key per group rather than
+	 * one per key per write). If `finish` throws, the whole group fails.
+	 */
+	atGroupEnd<T>(finish: (tx: WriteTransaction, items: T[]) => void, item: T): void;
 }
 
 /**

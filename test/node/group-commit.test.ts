@@ -150,6 +150,51 @@ describe("group commit", () => {
 		expect(committed()).toEqual([1, 2, 4]);
 	});
 
+	it("runs what writes hand to atGroupEnd once per group, before the commit, with the items of the writes that succeeded", async () => {
+		const calls: number[][] = [];
+		const finish = (tx: Parameters<Parameters<GroupCommitWriter["submit"]>[0]>[0], items: number[]) => {
+			calls.push(items);
+			tx.run("INSERT INTO t (id, v) VALUES (?, ?)", [100, `sum ${items.reduce((a, b) => a + b, 0)}`], true);
+		};
+		const handing =
+			(id: number, fail = false) =>
+			(tx: Parameters<Parameters<GroupCommitWriter["submit"]>[0]>[0]) => {
+				insert(id)(tx);
+				tx.atGroupEnd(finish, id);
+				if (fail) throw new Error("failed after handing an item");
+				return id;
+			};
+		const results = await Promise.allSettled([
+			writer.submit(handing(1), { repeatable: true }),
+			writer.submit(handing(2, true), { repeatable: true }),
+			writer.submit(handing(3)),
+			writer.submit(handing(4), { repeatable: true }),
+		]);
+		expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled", "fulfilled"]);
+		// Write 1 ran twice (its run was rolled back with write 2): its item counts once.
+		expect(calls).toEqual([[1, 3, 4]]);
+		expect(committed()).toEqual([1, 3, 4, 100]);
+		expect(observer.prepare("SELECT v FROM t WHERE id = 100").get()).toMatchObject({ v: "sum 8" });
+	});
+
+	it("fails the whole group when what runs at its end throws, and keeps nothing of it", async () => {
+		const fails = () => {
+			throw new Error("group end failed");
+		};
+		const results = await Promise.allSettled([
+			writer.submit((tx) => {
+				insert(1)(tx);
+				tx.atGroupEnd(fails, null);
+			}),
+			writer.submit(insert(2), { repeatable: true }),
+		]);
+		expect(results.map((r) => r.status)).toEqual(["rejected", "rejected"]);
+		expect(String((results[1] as PromiseRejectedResult).reason)).toMatch(/group end failed/);
+		expect(committed()).toEqual([]);
+		await writer.submit(insert(3));
+		expect(committed()).toEqual([3]);
+	});
+
 	it("a lone write that throws leaves nothing behind and the writer usable", async () => {
 		await expect(
 			writer.submit((tx) => {
