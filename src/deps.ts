@@ -21,7 +21,7 @@ export function assembleDeps(parts: {
 	readExecutor?: ReadExecutor;
 	keyStore?: KeyStore;
 	clientAddress?: (c: Context) => string | null;
-	requestMayHaveBody?: (c: Context) => boolean;
+	requestBody?: AppDeps["requestBody"];
 }): AppDeps {
 	return {
 		db: parts.db,
@@ -40,6 +40,6 @@ export function assembleDeps(parts: {
 		verifyJwt: createJwtVerifier(parts.config.jwt, parts.clock),
 		signAccessToken: createJwtSigner(parts.config.jwt, parts.clock),
 		clientAddress: parts.clientAddress ?? (() => null),
-		...(parts.requestMayHaveBody && { requestMayHaveBody: parts.requestMayHaveBody }),
+		...(parts.requestBody && { requestBody: parts.requestBody }),
 	};
 }

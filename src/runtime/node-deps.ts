@@ -105,15 +105,19 @@ export function nodeClientAddress(settings: Settings): (c: Context) => string | 
 }
 
 /**
- * Whether a request may carry a body, from Node's own view of it: an HTTP/1 request has one only
- * with a Content-Length above 0 or a Transfer-Encoding (RFC 9112 §6.3; Node's parser reads none
- * otherwise). Anything else — another HTTP version, no Node request at hand — may.
+ * A request's body straight from Node (AppDeps.requestBody): the IncomingMessage's chunks, left
+ * open when a reader stops early (the HTTP adapter drains the rest after the answer), or null for
+ * an HTTP/1 request that has none: one without a Content-Length above 0 or a Transfer-Encoding
+ * (RFC 9112 §6.3; Node's parser reads no body then). Undefined without a Node request at hand.
  */
-export function nodeRequestMayHaveBody(c: Context): boolean {
+export function nodeRequestBody(c: Context): AsyncIterable<Uint8Array> | null | undefined {
 	const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
-	if (incoming?.httpVersionMajor !== 1) return true;
+	if (incoming?.httpVersionMajor !== 1) return undefined;
 	const length = incoming.headers["content-length"];
-	return incoming.headers["transfer-encoding"] !== undefined || (length !== undefined && length !== "0");
+	if (incoming.headers["transfer-encoding"] === undefined && (length === undefined || length === "0")) {
+		return null;
+	}
+	return incoming.iterator({ destroyOnReturn: false });
 }
 
 export interface NodeDeps {
@@ -153,7 +157,7 @@ export async function buildNodeDeps(
 		config,
 		keyMemory,
 		clientAddress: nodeClientAddress(settings),
-		requestMayHaveBody: nodeRequestMayHaveBody,
+		requestBody: nodeRequestBody,
 		...(filePath && poolSize > 0 && { readExecutor: openReaderPool(filePath, { size: poolSize, log }) }),
 	});
 	// Webhooks resolve their host name and refuse private addresses at connect time.

@@ -20,7 +20,7 @@ import { openReaderPool } from "../../src/db/reader-pool.js";
 import type { ReadLimits } from "../../src/db/reads.js";
 import { assembleDeps } from "../../src/deps.js";
 import { openEmbeddedWriter } from "../../src/ingest/embedded-writer.js";
-import { nodeRequestMayHaveBody } from "../../src/runtime/node-deps.js";
+import { nodeRequestBody } from "../../src/runtime/node-deps.js";
 import { createApiKey, createOrg } from "../../src/services/api-keys.js";
 import { FakeClock } from "./clock.js";
 
@@ -131,8 +131,8 @@ export async function createTestApp(
 		keyStore: store,
 		// Tests name the client address in a header to exercise per-address throttling.
 		clientAddress: (c) => c.req.header("X-Test-Client-Address") ?? "127.0.0.1",
-		// As the Node runtime: over a real socket, a request without a body is seen as such.
-		requestMayHaveBody: nodeRequestMayHaveBody,
+		// As the Node runtime: over a real socket, bodies are read from Node's request.
+		requestBody: nodeRequestBody,
 	});
 	if (writer) deps.writer = writer;
 	const sign = deps.signAccessToken;
