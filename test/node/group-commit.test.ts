@@ -40,6 +40,16 @@ const insert = (id: number) => (tx: Parameters<Parameters<GroupCommitWriter["sub
 	return id;
 };
 
+/** Inserts that count how often their work ran (a repeatable write may run again). */
+function countingInserts() {
+	const runs = new Map<number, number>();
+	const counted = (id: number) => (tx: Parameters<Parameters<GroupCommitWriter["submit"]>[0]>[0]) => {
+		runs.set(id, (runs.get(id) ?? 0) + 1);
+		return insert(id)(tx);
+	};
+	return { runs, counted };
+}
+
 describe("group commit", () => {
 	it("writes submitted in one turn share one commit, and each is visible to other connections when it settles", async () => {
 		const settledSeeing: number[][] = [];
@@ -76,11 +86,7 @@ describe("group commit", () => {
 	});
 
 	it("repeatable writes share a savepoint; one that throws after writing is undone alone and the others of its run run again", async () => {
-		const runs = new Map<number, number>();
-		const counted = (id: number) => (tx: Parameters<Parameters<GroupCommitWriter["submit"]>[0]>[0]) => {
-			runs.set(id, (runs.get(id) ?? 0) + 1);
-			return insert(id)(tx);
-		};
+		const { runs, counted } = countingInserts();
 		const results = await Promise.allSettled([
 			writer.submit(counted(1), { repeatable: true }),
 			writer.submit(counted(2), { repeatable: true }),
@@ -110,11 +116,7 @@ describe("group commit", () => {
 	});
 
 	it("a repeatable write that throws having changed nothing fails alone; nothing runs again", async () => {
-		const runs = new Map<number, number>();
-		const counted = (id: number) => (tx: Parameters<Parameters<GroupCommitWriter["submit"]>[0]>[0]) => {
-			runs.set(id, (runs.get(id) ?? 0) + 1);
-			return insert(id)(tx);
-		};
+		const { runs, counted } = countingInserts();
 		const results = await Promise.allSettled([
 			writer.submit(counted(1), { repeatable: true }),
 			writer.submit(
