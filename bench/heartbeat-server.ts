@@ -1,42 +1,44 @@
 /**
- * The Node server of the heartbeat bench (bench/heartbeats.ts), as a child process: the real app
- * (`createApp`) over the real Node deps (`buildNodeDeps`, embedded libSQL). No sweep timer: the bench
- * measures pings. BENCH_PING_PATH=per-request drops the group-commit writer (pings go through the
- * drizzle client and commit one by one, as before group commit). Prints `{"port": n}` on stdout once listening.
+ * The Node server of the heartbeat bench (bench/heartbeats.ts), as a child process: the runtime as
+ * `npm start` runs it (`startNodeServer`: the app, the web UI's router, the access log, embedded
+ * libSQL), its log written to /dev/null. No OTLP/gRPC. BENCH_PING_PATH=per-request drops the
+ * group-commit writer (pings go through the client and commit one by one, as before group commit).
+ * Prints `{"port": n}` on stdout once listening.
  */
-import type { AddressInfo } from "node:net";
-import { serve } from "@hono/node-server";
-import { createApp } from "../src/app.js";
-import { buildNodeDeps } from "../src/runtime/node-deps.js";
+import pino from "pino";
+import { startNodeServer } from "../src/runtime/node.js";
 
-const { deps, client } = await buildNodeDeps(
+const running = await startNodeServer(
 	{
 		DATABASE_URL: process.env.BENCH_DATABASE_URL,
 		JWT_SIGNING_KEYS: process.env.JWT_SIGNING_KEYS,
 		TOTP_ENCRYPTION_KEY: process.env.TOTP_ENCRYPTION_KEY,
 		DATA_DIR: process.env.BENCH_DATA_DIR,
+		PORT: "0",
+		HOST: "127.0.0.1",
+		OTLP_GRPC_PORT: "0",
+		LOG_LEVEL: "info",
 	},
-	{ log: () => {} },
-);
-// The write path before group commit, for the bench's side-by-side: pings through the drizzle client.
-if (process.env.BENCH_PING_PATH === "per-request") {
-	deps.writer?.close();
-	delete deps.writer;
-}
-const server = serve(
-	{ fetch: createApp(deps).fetch, port: 0, hostname: "127.0.0.1" },
-	(info: AddressInfo) => {
-		process.stdout.write(`${JSON.stringify({ port: info.port })}\n`);
+	{
+		// As stdout would take it: one synchronous write per line.
+		logDestination: pino.destination({ dest: "/dev/null", sync: true }),
+		adjustDeps(deps) {
+			// The write path before group commit, for the bench's side-by-side.
+			if (process.env.BENCH_PING_PATH === "per-request") {
+				deps.writer?.close();
+				delete deps.writer;
+			}
+		},
 	},
 );
+process.stdout.write(`${JSON.stringify({ port: running.port })}\n`);
 
 function shutdown(): void {
-	server.close(() => {
-		client.close();
-		process.exit(0);
-	});
-	if ("closeAllConnections" in server) server.closeAllConnections();
 	setTimeout(() => process.exit(0), 2_000).unref();
+	running.close().then(
+		() => process.exit(0),
+		() => process.exit(1),
+	);
 }
 process.once("SIGTERM", shutdown);
 process.once("SIGINT", shutdown);

@@ -7,6 +7,7 @@ import type { Database } from "./db/client.js";
 import type { HeavyReads } from "./db/reads.js";
 import type { WebhookTransport } from "./heartbeats/webhook-transport.js";
 import type { AccessLogEntry } from "./http/access-log.js";
+import type { BodySource } from "./http/body-source.js";
 import type { GroupCommitWriter } from "./ingest/writer.js";
 import type { Log } from "./log.js";
 
@@ -33,6 +34,13 @@ export interface AppDeps {
 	accessLog?: (entry: AccessLogEntry) => void;
 	/** The caller's network address (login throttling); null when the runtime cannot tell. */
 	clientAddress: (c: Context) => string | null;
+	/**
+	 * The request body from the runtime itself, where that is cheaper than `Request.body`: Node's
+	 * IncomingMessage as chunks (no Request, web stream or abort signal is built), or null when an
+	 * HTTP/1 request has none (neither Content-Length above 0 nor Transfer-Encoding). Absent, or
+	 * undefined returned: routes read `Request.body` (src/http/body-source.ts).
+	 */
+	requestBody?: (c: Context) => BodySource | null | undefined;
 }
 
 /** Who is calling, once the credential middleware has accepted a credential. */

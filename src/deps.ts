@@ -24,6 +24,7 @@ export function assembleDeps(parts: {
 	readExecutor?: ReadExecutor;
 	keyStore?: KeyStore;
 	clientAddress?: (c: Context) => string | null;
+	requestBody?: AppDeps["requestBody"];
 }): AppDeps {
 	return {
 		db: parts.db,
@@ -44,5 +45,6 @@ export function assembleDeps(parts: {
 		verifyJwt: createJwtVerifier(parts.config.jwt, parts.clock),
 		signAccessToken: createJwtSigner(parts.config.jwt, parts.clock),
 		clientAddress: parts.clientAddress ?? (() => null),
+		...(parts.requestBody && { requestBody: parts.requestBody }),
 	};
 }

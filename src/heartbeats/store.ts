@@ -1,13 +1,12 @@
 import type { InValue } from "@libsql/client";
-import { type AnyColumn, and, count, eq, getTableColumns, isNull, type SQL, sql } from "drizzle-orm";
-import type { BatchItem } from "drizzle-orm/batch";
+import { getTableColumns } from "drizzle-orm";
 import type { Clock } from "../clock.js";
 import type { Database } from "../db/client.js";
 import { type MonitorRow, monitors, type PingKind } from "../db/schema-heartbeats.js";
 import { ApiError } from "../errors.js";
 import { toRfc3339 } from "../http/time.js";
 import { newId } from "../ids.js";
-import type { GroupCommitWriter } from "../ingest/writer.js";
+import { type GroupCommitWriter, libsqlClientOf, type WriteTransaction } from "../ingest/writer.js";
 import { openRunsOf, toMonitorJson } from "./json.js";
 import {
 	applyPing,
@@ -26,6 +25,10 @@ import {
  * update, then — only if that update won — the ping row, the flip and the alert deliveries, each
  * inserted `WHERE rev = <the new rev>`. A ping therefore costs one read and one batch (on Node both
  * inside one group commit of the embedded writer: `recordPing`).
+ *
+ * The statements are hand-written SQL with placeholders (`MonitorStatement`), one text per shape of
+ * write, so the embedded writer prepares each once and a ping builds no query: on the ping path
+ * that building had cost more CPU than the statements themselves.
  */
 
 export function settingsOf(row: MonitorRow): MonitorSettings {
@@ -83,27 +86,112 @@ export interface PingRecord {
 	userAgent: string | null;
 }
 
+/**
+ * One statement of a monitor write: SQL text with `?` placeholders — the same text for every write
+ * of its shape, so the embedded writer prepares it once and reuses it — and its values.
+ */
+export interface MonitorStatement {
+	sql: string;
+	args: InValue[];
+	/**
+	 * The guarded update or insert of a write (it matches the monitor as read, or nothing). Run as a
+	 * batch it returns the monitor as written (`RETURNING *`); under the writer's lock that row is
+	 * known beforehand, and only whether it matched is read.
+	 */
+	guarded?: true;
+}
+
+/** What one statement of a write returned. */
+export interface StatementResult {
+	rows: Record<string, unknown>[];
+}
+
+/** The `monitors` columns: the row's key, the column's name, its driver → row mapping. */
+const MONITOR_COLUMNS = Object.entries(getTableColumns(monitors)).map(
+	([key, column]) => [key as keyof MonitorRow, column.name, column] as const,
+);
+const COLUMN_NAME = new Map<string, string>(MONITOR_COLUMNS.map(([key, name]) => [key, name]));
+
+function columnName(key: string): string {
+	const name = COLUMN_NAME.get(key);
+	if (name === undefined) throw new Error(`monitors has no column for ${key}`);
+	return name;
+}
+
+/** A `monitors` row as the driver returns it (column names, driver values) → the drizzle row. */
+export function monitorFromDriver(raw: Record<string, unknown>): MonitorRow {
+	const row: Record<string, unknown> = {};
+	for (const [key, name, column] of MONITOR_COLUMNS) {
+		const value = raw[name];
+		row[key] = value === null || value === undefined ? null : column.mapFromDriverValue(value);
+	}
+	return row as MonitorRow;
+}
+
+/** A `monitors` row from its values in `MONITOR_COLUMNS` order (as `FIND_MONITOR_SQL` selects them). */
+function monitorFromValues(values: ArrayLike<unknown>): MonitorRow {
+	const row: Record<string, unknown> = {};
+	for (let i = 0; i < MONITOR_COLUMNS.length; i++) {
+		const [key, , column] = MONITOR_COLUMNS[i] as (typeof MONITOR_COLUMNS)[number];
+		const value = values[i];
+		row[key] = value === null || value === undefined ? null : column.mapFromDriverValue(value);
+	}
+	return row as MonitorRow;
+}
+
+/**
+ * The monitor a ping reads. Its columns are named (in `MONITOR_COLUMNS` order) and read by position:
+ * the embedded driver costs about a microsecond per value it turns into an object property, and
+ * half that as an array.
+ */
+const FIND_MONITOR_SQL = `SELECT ${MONITOR_COLUMNS.map(([, name]) => name).join(", ")} FROM monitors WHERE org_id = ? AND slug = ? LIMIT 1`;
+const COUNT_MONITORS_SQL = "SELECT count(*) AS n FROM monitors WHERE org_id = ?";
+
+const PING_COLUMNS =
+	"monitor_id, seq, org_id, at, kind, exit_code, rid, duration_ms, body, body_truncated, api_key_id, remote_addr, user_agent";
+/** The ping row, numbered by the monitor's `ping_seq` as just written; only if the monitor's write matched. */
+const INSERT_PING_SQL = `INSERT INTO monitor_pings (${PING_COLUMNS})
+SELECT id, ping_seq, org_id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM monitors WHERE id = ? AND rev = ?`;
+/** A log ping: no compare-and-set. */
+const INSERT_LOG_PING_SQL = `INSERT INTO monitor_pings (${PING_COLUMNS})
+SELECT id, ping_seq, org_id, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM monitors WHERE id = ?`;
+
 function insertPing(
-	db: Database,
 	monitorId: string,
 	rev: number | null,
 	at: number,
 	p: PingRecord,
 	durationMs: number | null,
-) {
-	const condition = rev === null ? sql`` : sql` AND rev = ${rev}`;
-	return db.run(
-		sql`INSERT INTO monitor_pings (monitor_id, seq, org_id, at, kind, exit_code, rid, duration_ms, body, body_truncated, api_key_id, remote_addr, user_agent)
-SELECT id, ping_seq, org_id, ${at}, ${p.kind}, ${p.exitCode}, ${p.rid}, ${durationMs}, ${p.body}, ${p.bodyTruncated ? 1 : 0}, ${p.apiKeyId}, ${p.remoteAddr}, ${p.userAgent}
-FROM monitors WHERE id = ${monitorId}${condition}`,
-	);
+): MonitorStatement {
+	const args: InValue[] = [
+		at,
+		p.kind,
+		p.exitCode,
+		p.rid,
+		durationMs,
+		p.body,
+		p.bodyTruncated ? 1 : 0,
+		p.apiKeyId,
+		p.remoteAddr,
+		p.userAgent,
+		monitorId,
+	];
+	if (rev === null) return { sql: INSERT_LOG_PING_SQL, args };
+	args.push(rev);
+	return { sql: INSERT_PING_SQL, args };
 }
 
-function insertFlip(db: Database, monitorId: string, rev: number, flipId: string, at: number, flip: Flip) {
-	return db.run(
-		sql`INSERT INTO monitor_flips (id, monitor_id, org_id, at, old_status, new_status, cause)
-SELECT ${flipId}, id, org_id, ${at}, ${flip.from}, ${flip.to}, ${flip.cause} FROM monitors WHERE id = ${monitorId} AND rev = ${rev}`,
-	);
+const INSERT_FLIP_SQL = `INSERT INTO monitor_flips (id, monitor_id, org_id, at, old_status, new_status, cause)
+SELECT ?, id, org_id, ?, ?, ?, ? FROM monitors WHERE id = ? AND rev = ?`;
+
+function insertFlip(
+	monitorId: string,
+	rev: number,
+	flipId: string,
+	at: number,
+	flip: Flip,
+): MonitorStatement {
+	return { sql: INSERT_FLIP_SQL, args: [flipId, at, flip.from, flip.to, flip.cause, monitorId, rev] };
 }
 
 /** Alerts go out on every flip to or from `down`. */
@@ -111,30 +199,36 @@ export function alerts(flip: Flip | null): flip is Flip {
 	return flip !== null && (flip.from === "down" || flip.to === "down");
 }
 
+const INSERT_DELIVERIES_SQL = `INSERT INTO alert_deliveries (org_id, channel_id, monitor_id, flip_id, event, payload, status, attempts, next_attempt_at, created_at)
+SELECT c.org_id, c.id, ?, ?, 'monitor.status_changed', ? || json_quote(o.name) || ?, 'pending', 0, ?, ?
+FROM notification_channels c JOIN orgs o ON o.id = c.org_id
+WHERE c.org_id = ? AND c.enabled = 1 AND EXISTS (SELECT 1 FROM monitors m WHERE m.id = ? AND m.rev = ?)
+RETURNING id`;
+
 /**
  * One pending delivery per enabled channel of the org (the outbox, in the same transaction as the
  * flip). The payload is built here except for the org's name, which the statement splices in as a
  * JSON string, so the ping path needs no extra read.
  */
 function insertDeliveries(
-	db: Database,
 	row: MonitorRow,
 	rev: number,
 	flipId: string,
 	at: number,
 	flip: Flip,
-) {
+): MonitorStatement {
 	const monitor = toMonitorJson(row);
 	const prefix = `{"event":"monitor.status_changed","event_id":${JSON.stringify(flipId)},"time":${JSON.stringify(toRfc3339(at))},"org":{"id":${JSON.stringify(row.orgId)},"name":`;
 	const suffix = `},"monitor":${JSON.stringify(monitor)},"old_status":${JSON.stringify(flip.from)},"new_status":${JSON.stringify(flip.to)},"cause":${JSON.stringify(flip.cause)}}`;
-	return db.run(
-		sql`INSERT INTO alert_deliveries (org_id, channel_id, monitor_id, flip_id, event, payload, status, attempts, next_attempt_at, created_at)
-SELECT c.org_id, c.id, ${row.id}, ${flipId}, 'monitor.status_changed', ${prefix} || json_quote(o.name) || ${suffix}, 'pending', 0, ${at}, ${at}
-FROM notification_channels c JOIN orgs o ON o.id = c.org_id
-WHERE c.org_id = ${row.orgId} AND c.enabled = 1 AND EXISTS (SELECT 1 FROM monitors m WHERE m.id = ${row.id} AND m.rev = ${rev})
-RETURNING id`,
-	);
+	return {
+		sql: INSERT_DELIVERIES_SQL,
+		args: [row.id, flipId, prefix, suffix, at, at, row.orgId, row.id, rev],
+	};
 }
+
+const SUPERSEDE_DELIVERIES_SQL = `UPDATE alert_deliveries SET status = 'failed', error = 'superseded by a later flip', next_attempt_at = NULL
+WHERE monitor_id = ? AND status = 'pending'
+AND EXISTS (SELECT 1 FROM monitors m WHERE m.id = ? AND m.rev = ?)`;
 
 /**
  * Collapses a flapping monitor's alerts: its deliveries still pending (new, waiting for a retry, or
@@ -143,15 +237,9 @@ RETURNING id`,
  * turn (a monitor flapping every minute towards a failing receiver would otherwise pile up one
  * delivery per flip and channel, each retried five times). Only if the transition's write matched.
  */
-function supersedeDeliveries(db: Database, monitorId: string, rev: number) {
-	return db.run(
-		sql`UPDATE alert_deliveries SET status = 'failed', error = 'superseded by a later flip', next_attempt_at = NULL
-WHERE monitor_id = ${monitorId} AND status = 'pending'
-AND EXISTS (SELECT 1 FROM monitors m WHERE m.id = ${monitorId} AND m.rev = ${rev})`,
-	);
+function supersedeDeliveries(monitorId: string, rev: number): MonitorStatement {
+	return { sql: SUPERSEDE_DELIVERIES_SQL, args: [monitorId, monitorId, rev] };
 }
-
-type Item = BatchItem<"sqlite">;
 
 /**
  * Whether a ping's transition only moves the ping times (no flip, same status, same open runs, no
@@ -164,9 +252,31 @@ export function isLight(row: MonitorRow, t: Transition): boolean {
 	);
 }
 
+/** The times a light ping moves, each only when the ping is newer than the stored one. */
+const LIGHT_COLUMNS = ["last_ping_at", "last_ping_kind", "last_duration_ms", "next_due_at", "alert_after"];
+const LIGHT_UPDATE_SQL = `UPDATE monitors SET ${LIGHT_COLUMNS.map(
+	(c) => `${c} = CASE WHEN last_ping_at IS NULL OR last_ping_at <= ? THEN ? ELSE ${c} END`,
+).join(", ")}, ping_seq = ping_seq + ?
+WHERE id = ? AND rev = ?`;
+
+/** The full update's text per set of columns (a handful: the state, plus each dashboard change's). */
+const fullUpdateSql = new Map<string, string>();
+
+function fullUpdate(keys: string[]): string {
+	const signature = keys.join(",");
+	let text = fullUpdateSql.get(signature);
+	if (text === undefined) {
+		text = `UPDATE monitors SET ${keys.map((k) => `${columnName(k)} = ?`).join(", ")}, ping_seq = ping_seq + ?
+WHERE id = ? AND rev = ? AND last_ping_at IS ?`;
+		fullUpdateSql.set(signature, text);
+	}
+	return text;
+}
+
 /**
- * The statements that write a transition of `row` as of `now`: the guarded update, and what hangs
- * off it (ping, flip, alert outbox), each inserted only if the update matched.
+ * The statements that write a transition of `row` as of `now`: the guarded update (first; in a
+ * batch it returns the monitor as written, or nothing if it matched nothing), and what hangs off it
+ * (ping, flip, alert outbox), each inserted only if the update matched.
  *
  * - A full write requires `rev` and `last_ping_at` as read, and replaces `rev`: any other write in
  *   between (a flip, new runs, new settings, or a ping that moved the due time) makes it match
@@ -175,10 +285,10 @@ export function isLight(row: MonitorRow, t: Transition): boolean {
  *   success pings of one monitor do not fail each other. Its times are written only when newer
  *   than those stored (all SET terms see the old row), so the order of commits does not matter.
  *
- * `after` is the row as it will be (for the alert payload).
+ * `after` is the row as the guarded update writes it, if it matches `row` as stored (for the alert
+ * payload, and the answer of a ping that runs under the writer's lock).
  */
 export function transitionStatements(
-	db: Database,
 	row: MonitorRow,
 	t: Transition,
 	now: number,
@@ -187,77 +297,109 @@ export function transitionStatements(
 		set?: Partial<MonitorRow>;
 		light?: boolean;
 	} = {},
-): { items: Item[]; rev: number; after: MonitorRow; deliveriesAt: number | null } {
+): { statements: MonitorStatement[]; rev: number; after: MonitorRow; deliveriesAt: number | null } {
 	const light = extra.light === true && extra.set === undefined && isLight(row, t);
 	const rev = light ? row.rev : newRev(row.rev);
-	const columns = { ...stateColumns(t.state), ...extra.set, rev };
+	const columns: Partial<MonitorRow> = { ...stateColumns(t.state), ...extra.set, rev };
+	// A light write keeps the stored times when they are newer than `now` (see LIGHT_UPDATE_SQL).
+	const keepsTimes = light && row.lastPingAt !== null && row.lastPingAt > now;
 	const after: MonitorRow = {
 		...row,
-		...columns,
+		...(keepsTimes ? {} : columns),
 		pingSeq: row.pingSeq + (extra.ping ? 1 : 0),
 	};
-	const seq = extra.ping ? { pingSeq: sql`${monitors.pingSeq} + 1` } : {};
-	let update: Item;
+	const seq = extra.ping ? 1 : 0;
+	let update: MonitorStatement;
 	if (light) {
-		const newer = sql`(${monitors.lastPingAt} IS NULL OR ${monitors.lastPingAt} <= ${now})`;
-		const ifNewer = (value: number | string | null, column: AnyColumn) =>
-			sql`CASE WHEN ${newer} THEN ${value} ELSE ${column} END`;
-		update = db
-			.update(monitors)
-			.set({
-				lastPingAt: ifNewer(t.state.lastPingAt, monitors.lastPingAt),
-				lastPingKind: ifNewer(t.state.lastPingKind, monitors.lastPingKind),
-				lastDurationMs: ifNewer(t.state.lastDurationMs, monitors.lastDurationMs),
-				nextDueAt: ifNewer(t.state.nextDueAt, monitors.nextDueAt),
-				alertAfter: ifNewer(t.state.alertAfter, monitors.alertAfter),
-				...seq,
-			})
-			.where(and(eq(monitors.id, row.id), eq(monitors.rev, row.rev)))
-			.returning();
+		const s = t.state;
+		update = {
+			sql: LIGHT_UPDATE_SQL,
+			guarded: true,
+			args: [
+				now,
+				s.lastPingAt,
+				now,
+				s.lastPingKind,
+				now,
+				s.lastDurationMs,
+				now,
+				s.nextDueAt,
+				now,
+				s.alertAfter,
+				seq,
+				row.id,
+				row.rev,
+			],
+		};
 	} else {
-		update = db
-			.update(monitors)
-			.set({ ...columns, ...seq })
-			.where(
-				and(
-					eq(monitors.id, row.id),
-					eq(monitors.rev, row.rev),
-					row.lastPingAt === null ? isNull(monitors.lastPingAt) : eq(monitors.lastPingAt, row.lastPingAt),
-				),
-			)
-			.returning();
+		const keys = Object.keys(columns);
+		const args = keys.map((k) => (columns as Record<string, InValue>)[k] ?? null);
+		args.push(seq, row.id, row.rev, row.lastPingAt);
+		update = { sql: fullUpdate(keys), args, guarded: true };
 	}
-	const items: Item[] = [update];
-	if (extra.ping) items.push(insertPing(db, row.id, rev, now, extra.ping.record, extra.ping.durationMs));
+	const statements: MonitorStatement[] = [update];
+	if (extra.ping) statements.push(insertPing(row.id, rev, now, extra.ping.record, extra.ping.durationMs));
 	let deliveriesAt: number | null = null;
 	if (t.flip) {
 		const flipId = newId("flp");
-		items.push(insertFlip(db, row.id, rev, flipId, now, t.flip));
+		statements.push(insertFlip(row.id, rev, flipId, now, t.flip));
 		if (alerts(t.flip)) {
-			items.push(supersedeDeliveries(db, row.id, rev));
-			deliveriesAt = items.length;
-			items.push(insertDeliveries(db, after, rev, flipId, now, t.flip));
+			statements.push(supersedeDeliveries(row.id, rev));
+			deliveriesAt = statements.length;
+			statements.push(insertDeliveries(after, rev, flipId, now, t.flip));
 		}
 	}
-	return { items, rev, after, deliveriesAt };
+	return { statements, rev, after, deliveriesAt };
 }
 
-export async function runBatch(db: Database, items: Item[]): Promise<unknown[]> {
-	return (await db.batch(items as [Item, ...Item[]])) as unknown[];
+/**
+ * Runs a write's statements as one batch — one transaction — on the database's libSQL client (the
+ * Worker's way, and the dashboard's and the sweep's on both runtimes).
+ */
+export async function runBatch(db: Database, statements: MonitorStatement[]): Promise<StatementResult[]> {
+	if (statements.length === 0) return [];
+	const results = await libsqlClientOf(db).batch(
+		statements.map(({ sql, args, guarded }) => ({ sql: guarded ? `${sql} RETURNING *` : sql, args })),
+		"write",
+	);
+	return results.map((r) => ({ rows: r.rows as unknown as Record<string, unknown>[] }));
+}
+
+/**
+ * Runs a ping's statements inside the embedded writer's transaction, each prepared once per text.
+ * Under the writer's lock the row just read is the stored one, so the guarded update (the first
+ * statement) writes exactly the plan's `after`: it is run for its effect and whether it matched,
+ * and the row it would return is not built (that would cost more than the update itself).
+ */
+function runUnderLock(tx: WriteTransaction, plan: PingPlan): PingOutcome | null {
+	const [guarded, ...rest] = plan.statements as [MonitorStatement, ...MonitorStatement[]];
+	if (tx.run(guarded.sql, guarded.args, true) === 0) return null;
+	let deliveryIds: number[] = [];
+	for (let i = 0; i < rest.length; i++) {
+		const s = rest[i] as MonitorStatement;
+		if (i + 1 === plan.deliveriesAt) deliveryIds = deliveryIdsOf({ rows: tx.all(s.sql, s.args) });
+		else tx.run(s.sql, s.args, true);
+	}
+	return { monitor: plan.after, created: plan.created, deliveryIds };
+}
+
+/** The outcome of a ping's batch: the monitor its guarded update returned, if it matched. */
+function outcomeOf(plan: PingPlan, results: StatementResult[]): PingOutcome | null {
+	const monitor = returnedMonitor(results[0]);
+	if (!monitor) return null;
+	const deliveryIds = plan.deliveriesAt === null ? [] : deliveryIdsOf(results[plan.deliveriesAt]);
+	return { monitor, created: plan.created, deliveryIds };
 }
 
 /** Delivery ids from the result of `insertDeliveries`. */
-export function deliveryIdsOf(result: unknown): number[] {
-	const rows = (result as { rows?: unknown[] } | undefined)?.rows ?? [];
-	return rows.map((r) => Number((r as Record<string, unknown>).id ?? (r as unknown[])[0]));
+export function deliveryIdsOf(result: StatementResult | undefined): number[] {
+	return (result?.rows ?? []).map((r) => Number(r.id));
 }
 
-function findMonitorQuery(db: Database, orgId: string, slug: string) {
-	return db
-		.select()
-		.from(monitors)
-		.where(and(eq(monitors.orgId, orgId), eq(monitors.slug, slug)))
-		.limit(1);
+/** The monitor the guarded update (a write's first statement) returned, if it matched. */
+export function returnedMonitor(result: StatementResult | undefined): MonitorRow | undefined {
+	const raw = result?.rows[0];
+	return raw && monitorFromDriver(raw);
 }
 
 export async function findMonitor(
@@ -265,8 +407,9 @@ export async function findMonitor(
 	orgId: string,
 	slug: string,
 ): Promise<MonitorRow | undefined> {
-	const [row] = await findMonitorQuery(db, orgId, slug);
-	return row;
+	const result = await libsqlClientOf(db).execute({ sql: FIND_MONITOR_SQL, args: [orgId, slug] });
+	const values = result.rows[0];
+	return values && monitorFromValues(values);
 }
 
 export interface PingInput {
@@ -299,84 +442,51 @@ export function backoff(attempt: number): Promise<void> {
 	return new Promise((resolve) => setTimeout(resolve, Math.random() * ceiling));
 }
 
-/** One attempt at a ping: its write, and how to read the outcome (null: lost the compare-and-set). */
+/**
+ * One attempt at a ping: its write (the guarded update or insert first), the monitor as that write
+ * leaves it if it matches, and where the queued deliveries' ids come back.
+ */
 interface PingPlan {
-	items: Item[];
-	outcome(results: unknown[]): PingOutcome | null;
+	statements: MonitorStatement[];
+	after: MonitorRow;
+	created: boolean;
+	deliveriesAt: number | null;
 }
 
-/** The monitor a `.returning()` item returned: drizzle's mapped rows, or the writer's raw rows. */
-function returnedMonitor(result: unknown): MonitorRow | undefined {
-	if (Array.isArray(result)) return result[0] as MonitorRow | undefined;
-	const raw = (result as { rows: Record<string, unknown>[] }).rows[0];
-	return raw && monitorFromDriver(raw);
-}
-
-const MONITOR_COLUMNS = Object.entries(getTableColumns(monitors));
-
-/** A `monitors` row as the driver returns it (column names, driver values) → the drizzle row. */
-function monitorFromDriver(raw: Record<string, unknown>): MonitorRow {
-	const row: Record<string, unknown> = {};
-	for (const [key, column] of MONITOR_COLUMNS) {
-		const value = raw[column.name];
-		row[key] = value === null || value === undefined ? null : column.mapFromDriverValue(value);
-	}
-	return row as MonitorRow;
-}
+const LOG_PING_SQL = "UPDATE monitors SET ping_seq = ping_seq + 1 WHERE id = ?";
 
 function planPing(
-	db: Database,
 	row: MonitorRow | undefined,
 	input: PingInput,
 	now: number,
 	countMonitors: () => number,
 ): PingPlan {
-	if (!row) return planCreateWithPing(db, input, now, countMonitors());
+	if (!row) return planCreateWithPing(input, now, countMonitors());
 	if (input.event.kind === "log") {
 		// No state change: no compare-and-set, just the next ping number and the ping.
+		// A log ping of a monitor deleted meanwhile matches nothing: tried again, it creates one.
 		return {
-			items: [
-				db
-					.update(monitors)
-					.set({ pingSeq: sql`${monitors.pingSeq} + 1` })
-					.where(eq(monitors.id, row.id))
-					.returning(),
-				insertPing(db, row.id, null, now, input.record, null),
+			statements: [
+				{ sql: LOG_PING_SQL, args: [row.id], guarded: true },
+				insertPing(row.id, null, now, input.record, null),
 			],
-			outcome: (results) => {
-				const monitor = returnedMonitor(results[0]);
-				return monitor ? { monitor, created: false, deliveryIds: [] } : null; // deleted meanwhile
-			},
+			after: { ...row, pingSeq: row.pingSeq + 1 },
+			created: false,
+			deliveriesAt: null,
 		};
 	}
 	const t = applyPing(settingsOf(row), stateOf(row), input.event, now);
-	const write = transitionStatements(db, row, t, now, {
+	const write = transitionStatements(row, t, now, {
 		ping: { record: input.record, durationMs: t.durationMs },
 		light: true,
 	});
 	return {
-		items: write.items,
-		outcome: (results) => {
-			const monitor = returnedMonitor(results[0]);
-			if (!monitor) return null;
-			const deliveryIds = write.deliveriesAt === null ? [] : deliveryIdsOf(results[write.deliveriesAt]);
-			return { monitor, created: false, deliveryIds };
-		},
+		statements: write.statements,
+		after: write.after,
+		created: false,
+		deliveriesAt: write.deliveriesAt,
 	};
 }
-
-/** The SQL text and bound values of a drizzle query built on `db` (lazy: building runs nothing). */
-function queryOf(item: Item | { toSQL(): { sql: string; params: unknown[] } }): {
-	sql: string;
-	params: unknown[];
-} {
-	return "toSQL" in item
-		? item.toSQL()
-		: (item as unknown as { getQuery(): { sql: string; params: unknown[] } }).getQuery();
-}
-
-/** The text of `findMonitorQuery` (bound: org id, slug, limit 1), built once. */
-let findMonitorSql: string | undefined;
 
 /**
  * Stores a ping and applies it: one read, then one write.
@@ -384,7 +494,7 @@ let findMonitorSql: string | undefined;
  * With the embedded writer (Node), both run inside the writer's next group commit, under the write
  * lock, so the read is current and the compare-and-set cannot lose; the ping is acknowledged once the
  * group has committed. Otherwise (Workers): one read, then one batch; again only if another write
- * came between.
+ * came between. Either way the statements are the same texts (`MonitorStatement`).
  */
 export async function recordPing(
 	deps: { db: Database; clock: Clock; writer?: GroupCommitWriter | undefined },
@@ -395,24 +505,22 @@ export async function recordPing(
 		await backoff(attempt);
 		let outcome: PingOutcome | null;
 		if (writer) {
-			findMonitorSql ??= queryOf(findMonitorQuery(db, "", "")).sql;
-			const find = findMonitorSql;
-			outcome = await writer.submit((tx) => {
-				const raw = tx.all(find, [input.orgId, input.slug, 1])[0];
-				const plan = planPing(db, raw && monitorFromDriver(raw), input, clock.now(), () =>
-					Number(tx.all(COUNT_MONITORS_SQL, [input.orgId])[0]?.n ?? 0),
-				);
-				const results = plan.items.map((item) => {
-					const query = queryOf(item);
-					return { rows: tx.all(query.sql, query.params as InValue[]) };
-				});
-				return plan.outcome(results);
-			});
+			// Repeatable: the work reads and writes the database only, so pings share savepoints.
+			outcome = await writer.submit(
+				(tx) => {
+					const values = tx.values(FIND_MONITOR_SQL, [input.orgId, input.slug]);
+					const plan = planPing(values && monitorFromValues(values), input, clock.now(), () =>
+						Number(tx.values(COUNT_MONITORS_SQL, [input.orgId])?.[0] ?? 0),
+					);
+					return runUnderLock(tx, plan);
+				},
+				{ repeatable: true },
+			);
 		} else {
 			const row = await findMonitor(db, input.orgId, input.slug);
-			const existing = row ? 0 : ((await monitorCountQuery(db, input.orgId))[0]?.n ?? 0);
-			const plan = planPing(db, row, input, clock.now(), () => existing);
-			outcome = plan.outcome(await runBatch(db, plan.items));
+			const existing = row ? 0 : await countMonitors(db, input.orgId);
+			const plan = planPing(row, input, clock.now(), () => existing);
+			outcome = outcomeOf(plan, await runBatch(db, plan.statements));
 		}
 		// null: another request created the monitor first, or changed it in between: again.
 		if (outcome) return outcome;
@@ -426,11 +534,10 @@ export async function recordPing(
  * The org's monitor count, read only when a ping would create a monitor (a first ping), so the
  * one-read-one-write budget of a ping to an existing monitor is unchanged.
  */
-function monitorCountQuery(db: Database, orgId: string) {
-	return db.select({ n: count() }).from(monitors).where(eq(monitors.orgId, orgId));
+async function countMonitors(db: Database, orgId: string): Promise<number> {
+	const result = await libsqlClientOf(db).execute({ sql: COUNT_MONITORS_SQL, args: [orgId] });
+	return Number(result.rows[0]?.n ?? 0);
 }
-
-const COUNT_MONITORS_SQL = "SELECT count(*) AS n FROM monitors WHERE org_id = ?";
 
 function checkMonitorLimit(existing: number, input: PingInput): void {
 	// Counted before the insert: first pings racing at the limit may pass it by their number.
@@ -443,7 +550,11 @@ function checkMonitorLimit(existing: number, input: PingInput): void {
 	}
 }
 
-function planCreateWithPing(db: Database, input: PingInput, now: number, existing: number): PingPlan {
+const INSERT_MONITOR_SQL = `INSERT INTO monitors (${MONITOR_COLUMNS.map(([, name]) => name).join(", ")})
+VALUES (${MONITOR_COLUMNS.map(() => "?").join(", ")})
+ON CONFLICT (org_id, slug) DO NOTHING`;
+
+function planCreateWithPing(input: PingInput, now: number, existing: number): PingPlan {
 	checkMonitorLimit(existing, input);
 	const s = input.creation;
 	const t = applyPing(s, INITIAL_STATE, input.event, now);
@@ -466,38 +577,22 @@ function planCreateWithPing(db: Database, input: PingInput, now: number, existin
 		createdAt: now,
 		updatedAt: now,
 	};
-	const items: Item[] = [
-		db
-			.insert(monitors)
-			.values(row)
-			.onConflictDoNothing({ target: [monitors.orgId, monitors.slug] })
-			.returning(),
-		insertPing(db, id, rev, now, input.record, t.durationMs),
+	const statements: MonitorStatement[] = [
+		{
+			sql: INSERT_MONITOR_SQL,
+			guarded: true,
+			args: MONITOR_COLUMNS.map(([key]) => (row[key] ?? null) as InValue),
+		},
+		insertPing(id, rev, now, input.record, t.durationMs),
 	];
 	let deliveriesAt: number | null = null;
 	if (t.flip) {
 		const flipId = newId("flp");
-		items.push(insertFlip(db, id, rev, flipId, now, t.flip));
+		statements.push(insertFlip(id, rev, flipId, now, t.flip));
 		if (alerts(t.flip)) {
-			deliveriesAt = items.length;
-			items.push(insertDeliveries(db, row, rev, flipId, now, t.flip));
+			deliveriesAt = statements.length;
+			statements.push(insertDeliveries(row, rev, flipId, now, t.flip));
 		}
 	}
-	return {
-		items,
-		outcome: (results) => {
-			const inserted = returnedMonitor(results[0]);
-			if (!inserted) return null;
-			return {
-				monitor: inserted,
-				created: true,
-				deliveryIds: deliveriesAt === null ? [] : deliveryIdsOf(results[deliveriesAt]),
-			};
-		},
-	};
-}
-
-/** `WHERE` for a monitor of an org by slug. */
-export function bySlug(orgId: string, slug: string): SQL | undefined {
-	return and(eq(monitors.orgId, orgId), eq(monitors.slug, slug));
+	return { statements, after: row, created: true, deliveriesAt };
 }

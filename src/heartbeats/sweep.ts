@@ -3,7 +3,7 @@ import type { Database } from "../db/client.js";
 import { type MonitorRow, monitors } from "../db/schema-heartbeats.js";
 import { type DeliveryDeps, sweepDeliveries } from "./alerts.js";
 import { evaluate } from "./state.js";
-import { runBatch, settingsOf, stateOf, transitionStatements } from "./store.js";
+import { type MonitorStatement, runBatch, settingsOf, stateOf, transitionStatements } from "./store.js";
 
 /**
  * The heartbeat part of the minute sweep (src/sweep.ts), on both runtimes:
@@ -59,18 +59,18 @@ export async function flipOverdue(db: Database, now: number): Promise<{ examined
 			.limit(SWEEP_BATCH);
 		if (rows.length === 0) break;
 		examined += rows.length;
-		const items: Parameters<typeof runBatch>[1] = [];
+		const statements: MonitorStatement[] = [];
 		const updates: { index: number; row: MonitorRow; flips: boolean }[] = [];
 		for (const row of rows) {
 			const t = evaluate(settingsOf(row), stateOf(row), now);
-			const write = transitionStatements(db, row, t, now);
-			updates.push({ index: items.length, row, flips: t.flip !== null });
-			items.push(...write.items);
+			const write = transitionStatements(row, t, now);
+			updates.push({ index: statements.length, row, flips: t.flip !== null });
+			statements.push(...write.statements);
 		}
-		const results = await runBatch(db, items);
+		const results = await runBatch(db, statements);
 		let won = 0;
 		for (const u of updates) {
-			if ((results[u.index] as MonitorRow[]).length === 1) {
+			if (results[u.index]?.rows.length === 1) {
 				won++;
 				if (u.flips) flipped++;
 			}
@@ -97,7 +97,7 @@ export async function prunePings(db: Database): Promise<number> {
 			db.run(sql`UPDATE monitors SET pruned_seq = ${through} WHERE id = ${m.id} AND pruned_seq = ${from}`),
 		];
 	});
-	const results = await runBatch(db, items);
+	const results = await db.batch(items as [(typeof items)[number], ...typeof items]);
 	let deleted = 0;
 	for (let i = 0; i < results.length; i += 2)
 		deleted += Number((results[i] as { rowsAffected?: number }).rowsAffected ?? 0);
@@ -106,7 +106,7 @@ export async function prunePings(db: Database): Promise<number> {
 
 /** Pings, flips and finished deliveries older than their org's `retention_days`, a bounded batch each. */
 export async function pruneAged(db: Database, now: number): Promise<void> {
-	await runBatch(db, [
+	await db.batch([
 		db.run(
 			sql`DELETE FROM monitor_pings WHERE rowid IN (SELECT p.rowid FROM orgs o JOIN monitor_pings p ON p.org_id = o.id AND p.at < ${now} - o.retention_days * ${DAY_MS} LIMIT ${PRUNE_AGED_ROWS})`,
 		),

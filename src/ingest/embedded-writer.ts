@@ -34,6 +34,8 @@ export function embeddedPathOf(url: string): string | null {
 
 interface Pending {
 	work: (tx: WriteTransaction) => unknown;
+	/** The work may run again (it has no effect outside the transaction): see `runGroup`. */
+	repeatable: boolean;
 	resolve: (value: unknown) => void;
 	reject: (error: unknown) => void;
 }
@@ -47,36 +49,83 @@ export function openEmbeddedWriter(
 	const maxWrites = Math.max(1, options.maxWritesPerGroup ?? MAX_WRITES_PER_GROUP);
 	const db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
 	const cache = new Map<string, ReturnType<typeof db.prepare>>();
-	const prepared = (sql: string) => {
-		let statement = cache.get(sql);
+	/** A prepared statement by its text; `raw` ones (rows as arrays) are cached apart. */
+	const prepared = (sql: string, raw = false) => {
+		const key = raw ? `raw:${sql}` : sql;
+		let statement = cache.get(key);
 		if (statement) {
 			// Least recently used goes first: move a hit to the end.
-			cache.delete(sql);
+			cache.delete(key);
 		} else {
 			statement = db.prepare(sql);
+			if (raw) statement.raw(true);
 			if (cache.size >= MAX_CACHED_STATEMENTS) cache.delete(cache.keys().next().value as string);
 		}
-		cache.set(sql, statement);
+		cache.set(key, statement);
 		return statement;
 	};
+	/** Statements run by writes that may have changed something (a shared run's failure needs it). */
+	let writing = 0;
+	type Finish = (tx: WriteTransaction, items: unknown[]) => void;
+	/** What each write of the running group handed to `atGroupEnd`, by its index in the group. */
+	let deferred: ([Finish, unknown][] | undefined)[] = [];
+	let current = 0;
 	const tx: WriteTransaction = {
 		run(sql, args, cacheable) {
-			(cacheable ? prepared(sql) : db.prepare(sql)).run(args);
+			const { changes } = (cacheable ? prepared(sql) : db.prepare(sql)).run(args);
+			if (changes > 0) writing++;
+			return changes;
 		},
 		all(sql: string, args: InValue[]) {
+			writing++; // it may be a write with RETURNING
 			return prepared(sql).all(args) as Record<string, unknown>[];
 		},
+		values(sql: string, args: InValue[]) {
+			return prepared(sql, true).get(args) as unknown[] | undefined;
+		},
+		atGroupEnd(finish, item) {
+			const items = deferred[current];
+			if (items) items.push([finish as Finish, item]);
+			else deferred[current] = [[finish as Finish, item]];
+		},
 	};
+
+	/** Runs what the group's successful writes handed to `atGroupEnd`, each `finish` once. */
+	function finishGroup(outcomes: Outcome[]): void {
+		const byFinish = new Map<Finish, unknown[]>();
+		for (let j = 0; j < outcomes.length; j++) {
+			if (!outcomes[j]?.ok) continue;
+			for (const [finish, item] of deferred[j] ?? []) {
+				const items = byFinish.get(finish);
+				if (items) items.push(item);
+				else byFinish.set(finish, [item]);
+			}
+		}
+		for (const [finish, items] of byFinish) finish(tx, items);
+	}
 	const exec = (sql: string) => prepared(sql).run([]);
 	const stats = { groups: 0, writes: 0 };
 	const queue: Pending[] = [];
 	let scheduled = false;
 	let closed = false;
 
-	/** Runs one group; returns each write's outcome, all failed if the transaction did not commit. */
+	/**
+	 * Runs one group; returns each write's outcome, all failed if the transaction did not commit.
+	 *
+	 * Each write runs under a savepoint, so one that throws is undone alone. Consecutive repeatable
+	 * writes (pings, OTLP exports) share one savepoint instead of one each. If one of them throws
+	 * having changed nothing (a statement that fails is undone by SQLite itself), it just fails;
+	 * otherwise the shared savepoint is rolled back, that write fails, and the others of the run are
+	 * run again, each under its own savepoint from then on (as is every later write of the group).
+	 * A lone write needs none: the transaction is its savepoint.
+	 */
 	function runGroup(group: Pending[]): Outcome[] {
-		const outcomes: Outcome[] = [];
+		const outcomes: Outcome[] = new Array(group.length);
+		deferred = new Array(group.length);
 		let begun = 0; // index of the first write of the open transaction
+		let runStart = -1; // index of the first write under the open shared savepoint; -1: none open
+		let share = group.length > 1; // false once a write of a shared run has thrown
+		const refused = new Set<number>(); // writes that threw in a shared run: not run again
 		try {
 			exec("BEGIN IMMEDIATE");
 		} catch (error) {
@@ -84,6 +133,7 @@ export function openEmbeddedWriter(
 		}
 		const single = group.length === 1;
 		for (let i = 0; i < group.length; i++) {
+			if (refused.has(i)) continue;
 			const pending = group[i] as Pending;
 			if (!db.inTransaction) {
 				// SQLite rolled the whole transaction back (e.g. SQLITE_FULL): the writes before lost
@@ -91,29 +141,62 @@ export function openEmbeddedWriter(
 				try {
 					exec("BEGIN IMMEDIATE");
 				} catch (error) {
-					for (let j = i; j < group.length; j++) outcomes.push({ ok: false, error });
+					for (let j = i; j < group.length; j++) outcomes[j] = { ok: false, error };
 					return outcomes;
 				}
 				begun = i;
+				runStart = -1;
 			}
+			const shared = share && pending.repeatable;
+			const wroteBefore = writing;
+			deferred[i] = undefined;
+			current = i;
 			try {
-				if (!single) exec("SAVEPOINT write");
+				if (!shared && runStart >= 0) {
+					exec("RELEASE run");
+					runStart = -1;
+				}
+				if (shared) {
+					if (runStart < 0) {
+						exec("SAVEPOINT run");
+						runStart = i;
+					}
+				} else if (!single) exec("SAVEPOINT write");
 				const value = pending.work(tx);
-				if (!single) exec("RELEASE write");
-				outcomes.push({ ok: true, value });
+				if (!shared && !single) exec("RELEASE write");
+				outcomes[i] = { ok: true, value };
 			} catch (error) {
-				outcomes.push({ ok: false, error });
-				if (db.inTransaction && !single) {
+				outcomes[i] = { ok: false, error };
+				if (!db.inTransaction) {
+					for (let j = begun; j < i; j++) if (!refused.has(j)) outcomes[j] = { ok: false, error };
+					runStart = -1;
+				} else if (shared && writing === wroteBefore) {
+					// It changed nothing: the run goes on.
+				} else if (shared) {
+					// It may have written part of itself: undo the run, then run its other writes again.
+					exec("ROLLBACK TO run");
+					exec("RELEASE run");
+					refused.add(i);
+					share = false;
+					i = runStart - 1;
+					runStart = -1;
+				} else if (!single) {
 					exec("ROLLBACK TO write");
 					exec("RELEASE write");
-				} else if (!single) {
-					for (let j = begun; j < i; j++) outcomes[j] = { ok: false, error };
 				}
 			}
 		}
 		if (!db.inTransaction) return outcomes;
+		if (runStart >= 0) exec("RELEASE run");
 		if (outcomes.every((o) => !o.ok)) {
 			exec("ROLLBACK");
+			return outcomes;
+		}
+		try {
+			finishGroup(outcomes);
+		} catch (error) {
+			if (db.inTransaction) db.exec("ROLLBACK");
+			for (let j = begun; j < outcomes.length; j++) outcomes[j] = { ok: false, error };
 			return outcomes;
 		}
 		try {
@@ -152,10 +235,11 @@ export function openEmbeddedWriter(
 
 	return {
 		stats,
-		submit<T>(work: (tx: WriteTransaction) => T): Promise<T> {
+		submit<T>(work: (tx: WriteTransaction) => T, options?: { repeatable?: boolean }): Promise<T> {
 			if (closed) return Promise.reject(new Error("the writer is closed"));
 			return new Promise<T>((resolve, reject) => {
-				queue.push({ work, resolve: resolve as (value: unknown) => void, reject });
+				const repeatable = options?.repeatable === true;
+				queue.push({ work, repeatable, resolve: resolve as (value: unknown) => void, reject });
 				schedule();
 			});
 		},

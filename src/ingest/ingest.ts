@@ -18,6 +18,7 @@ import {
 	misroutedProtobufMessage,
 } from "./misrouted.js";
 import { decodeProtobuf } from "./protobuf.js";
+import { writeGroupRollups } from "./rollups.js";
 import { decodeTracesJson, decodeTracesProtobuf } from "./traces.js";
 import { type GroupCommitWriter, libsqlClientOf, type RunStatement, writeStatements } from "./writer.js";
 
@@ -206,25 +207,31 @@ export class OtlpIngest {
 		let commitDiscovery: (() => void) | undefined;
 		let batch: IngestBatch;
 		try {
-			batch = await writer.submit((tx) => {
-				// A failed write surfaces through the decoder: marked, so it is not taken for bad input.
-				const written = newBatch((sql, args, cacheable) => {
-					try {
-						tx.run(sql, args, cacheable);
-					} catch (error) {
-						throw new StorageUnavailable(error);
-					}
-				});
-				decode(written);
-				written.finish();
-				if (written.rows === 0) return written;
-				// Few distinct texts (per table and row count): prepared once, like the row INSERTs.
-				for (const statement of written.rollupStatements()) tx.run(statement.sql, statement.args, true);
-				const discovery = this.#discovery.plan(written.discovery);
-				for (const statement of discovery.statements) tx.run(statement.sql, statement.args, false);
-				commitDiscovery = discovery.commit;
-				return written;
-			});
+			// Repeatable: the work decodes `body` and writes the database, nothing else (the discovery
+			// memory is updated by `commitDiscovery` after the commit), so exports share savepoints.
+			batch = await writer.submit(
+				(tx) => {
+					// A failed write surfaces through the decoder: marked, so it is not taken for bad input.
+					const written = newBatch((sql, args, cacheable) => {
+						try {
+							tx.run(sql, args, cacheable);
+						} catch (error) {
+							throw new StorageUnavailable(error);
+						}
+					});
+					decode(written);
+					written.finish();
+					if (written.rows === 0) return written;
+					// The rollups are upserted once per group, merged with the other exports' (few distinct
+					// texts, per table and row count: prepared once, like the row INSERTs).
+					if (written.rollups) tx.atGroupEnd(writeGroupRollups, written.rollups);
+					const discovery = this.#discovery.plan(written.discovery);
+					for (const statement of discovery.statements) tx.run(statement.sql, statement.args, false);
+					commitDiscovery = discovery.commit;
+					return written;
+				},
+				{ repeatable: true },
+			);
 		} catch (error) {
 			if (error instanceof DecodeError || error instanceof StorageUnavailable) throw error;
 			throw new StorageUnavailable(error);

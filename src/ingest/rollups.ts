@@ -1,5 +1,6 @@
 import type { InValue } from "@libsql/client";
 import { LOG_COLUMNS, METRIC_POINT_COLUMNS, SPAN_COLUMNS } from "./batch.js";
+import type { RunStatement } from "./writer.js";
 
 /**
  * Rollups at ingest (schema: src/db/schema-telemetry.ts, `*_rollups_1m` / `*_rollups_1h`).
@@ -329,6 +330,15 @@ export class RollupCollector {
 		}
 	}
 
+	/** Adds another collector's aggregates (of the same org) to this one's; `other` is spent. */
+	merge(other: RollupCollector): void {
+		if (other.orgId !== this.orgId) throw new Error("internal: rollups of two orgs merged");
+		mergeInto(this.#spans, other.#spans, mergeSpan);
+		mergeInto(this.#latency, other.#latency, mergeLatency);
+		mergeInto(this.#logs, other.#logs, mergeLog);
+		mergeInto(this.#metrics, other.#metrics, mergeMetric);
+	}
+
 	/** The upserts of the minute aggregates and of the hours merged from them. */
 	statements(): { sql: string; args: InValue[] }[] {
 		const out: { sql: string; args: InValue[] }[] = [];
@@ -361,6 +371,30 @@ export class RollupCollector {
 			out.push(...upserts(`metric_rollups_${level}`, METRIC_ROLLUP, rows, (a) => metricArgs(this.orgId, a)));
 		}
 		return out;
+	}
+}
+
+function mergeInto<T>(into: Map<string, T>, from: Map<string, T>, merge: (into: T, from: T) => void): void {
+	for (const [key, aggregate] of from) {
+		const existing = into.get(key);
+		if (existing) merge(existing, aggregate);
+		else into.set(key, aggregate);
+	}
+}
+
+/**
+ * The rollups of a group commit's exports (src/ingest/embedded-writer.ts, `atGroupEnd`): merged
+ * per org, so each key is upserted once per group, in the same transaction as the rows.
+ */
+export function writeGroupRollups(tx: { run: RunStatement }, collectors: RollupCollector[]): void {
+	const byOrg = new Map<string, RollupCollector>();
+	for (const collector of collectors) {
+		const merged = byOrg.get(collector.orgId);
+		if (merged) merged.merge(collector);
+		else byOrg.set(collector.orgId, collector);
+	}
+	for (const merged of byOrg.values()) {
+		for (const statement of merged.statements()) tx.run(statement.sql, statement.args, true);
 	}
 }
 

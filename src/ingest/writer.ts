@@ -44,9 +44,22 @@ export type RunStatement = (sql: string, args: InValue[], cacheable: boolean) =>
 
 /** What one write sees inside a group's transaction (synchronous: no await may come between). */
 export interface WriteTransaction {
-	run: RunStatement;
+	/** Runs a statement for its effect; returns the number of rows it changed. */
+	run(sql: string, args: InValue[], cacheable: boolean): number;
 	/** The rows a statement returns, as objects keyed by column name; prepared once per text. */
 	all(sql: string, args: InValue[]): Record<string, unknown>[];
+	/**
+	 * The first row a statement returns as its values in column order (undefined: none); prepared
+	 * once per text. Cheaper than an object: the driver's cost is per property it sets.
+	 */
+	values(sql: string, args: InValue[]): unknown[] | undefined;
+	/**
+	 * Hands `item` to `finish`, which runs once at the end of the group — before its COMMIT, in the
+	 * same transaction — with the items of the group's writes that succeeded, in order: for
+	 * statements that merge across writes (the rollup upserts: one per key per group rather than
+	 * one per key per write). If `finish` throws, the whole group fails.
+	 */
+	atGroupEnd<T>(finish: (tx: WriteTransaction, items: T[]) => void, item: T): void;
 }
 
 /**
@@ -59,8 +72,11 @@ export interface GroupCommitWriter {
 	 * Runs `work` synchronously inside the next group's transaction. Resolves with its result once
 	 * the group has committed; rejects with what `work` threw (its savepoint rolled back, the other
 	 * writes of the group unaffected) or with the error that failed the commit.
+	 *
+	 * `repeatable`: the work has no effect outside the transaction and may be run more than once
+	 * (only its last run counts), so consecutive repeatable writes can share one savepoint.
 	 */
-	submit<T>(work: (tx: WriteTransaction) => T): Promise<T>;
+	submit<T>(work: (tx: WriteTransaction) => T, options?: { repeatable?: boolean }): Promise<T>;
 	/** Groups committed and writes acknowledged so far (for tests and the bench). */
 	readonly stats: { groups: number; writes: number };
 	close(): void;

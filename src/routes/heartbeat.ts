@@ -21,6 +21,7 @@ import {
 } from "../heartbeats/schedule.js";
 import type { MonitorSettings, PingEvent } from "../heartbeats/state.js";
 import { recordPing } from "../heartbeats/store.js";
+import { type BodySource, bodySourceOf, readChunks } from "../http/body-source.js";
 import { nameSchema, SLUG_RULE } from "../http/name-rules.js";
 import { errorResponses, validationHook } from "../http/openapi.js";
 
@@ -158,35 +159,29 @@ function creationSettings(q: PingQueryValue): MonitorSettings {
 	};
 }
 
+const NO_BODY: { body: string | null; truncated: boolean } = Object.freeze({ body: null, truncated: false });
+
 /** The first PING_BODY_LIMIT_BYTES bytes of the body, read no further; the rest is never buffered. */
 export async function readBoundedBody(
-	request: Request,
+	source: BodySource | null,
 ): Promise<{ body: string | null; truncated: boolean }> {
-	const stream = request.body;
-	if (!stream) return { body: null, truncated: false };
-	const reader = stream.getReader();
+	if (!source) return NO_BODY;
 	const chunks: Uint8Array[] = [];
 	let size = 0;
 	let truncated = false;
-	try {
-		for (;;) {
-			const { done, value } = await reader.read();
-			if (done) break;
-			const room = PING_BODY_LIMIT_BYTES - size;
-			if (value.byteLength > room) {
-				chunks.push(value.subarray(0, room));
-				size += room;
-				truncated = true;
-				break;
-			}
-			chunks.push(value);
-			size += value.byteLength;
+	await readChunks(source, (chunk) => {
+		const room = PING_BODY_LIMIT_BYTES - size;
+		if (chunk.byteLength > room) {
+			chunks.push(chunk.subarray(0, room));
+			size += room;
+			truncated = true;
+			return false;
 		}
-	} finally {
-		if (truncated) await reader.cancel().catch(() => {});
-		else reader.releaseLock();
-	}
-	if (size === 0) return { body: null, truncated: false };
+		chunks.push(chunk);
+		size += chunk.byteLength;
+		return true;
+	});
+	if (size === 0) return NO_BODY;
 	const bytes = new Uint8Array(size);
 	let offset = 0;
 	for (const chunk of chunks) {
@@ -256,7 +251,7 @@ export function heartbeatRoutes(deps: AppDeps) {
 		event: PingEvent,
 	) => {
 		const principal = c.var.principal;
-		const { body, truncated } = await readBoundedBody(c.req.raw);
+		const { body, truncated } = await readBoundedBody(bodySourceOf(c.req.raw, deps.requestBody?.(c)));
 		const outcome = await recordPing(deps, {
 			orgId: principal.orgId,
 			slug,

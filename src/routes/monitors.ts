@@ -28,6 +28,7 @@ import {
 	backoff,
 	deliveryIdsOf,
 	findMonitor,
+	returnedMonitor,
 	runBatch,
 	settingsOf,
 	stateOf,
@@ -151,9 +152,9 @@ async function mutate(
 		if (!row) throw notFound();
 		const now = deps.clock.now();
 		const { t, set } = change(row, now);
-		const write = transitionStatements(deps.db, row, t, now, set ? { set } : {});
-		const results = await runBatch(deps.db, write.items);
-		const updated = (results[0] as MonitorRow[])[0];
+		const write = transitionStatements(row, t, now, set ? { set } : {});
+		const results = await runBatch(deps.db, write.statements);
+		const updated = returnedMonitor(results[0]);
 		if (!updated) continue;
 		if (write.deliveriesAt !== null) {
 			const ids = deliveryIdsOf(results[write.deliveriesAt]);

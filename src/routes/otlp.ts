@@ -4,6 +4,7 @@ import type { AppDeps, AppEnv } from "../app-env.js";
 import { apiKeyOnly, authenticate, authorize } from "../auth/credentials.js";
 import { isStorageFailure } from "../db/errors.js";
 import { ApiError, requestIdOf, storageUnavailable } from "../errors.js";
+import { bodySourceOf } from "../http/body-source.js";
 import { BodyTooLarge, contentEncodingOf, readOtlpBody } from "../ingest/body.js";
 import { ByteBudget } from "../ingest/byte-budget.js";
 import { DecodeError } from "../ingest/decode-error.js";
@@ -160,7 +161,12 @@ async function handleExport(
 				{ headers: { "Retry-After": String(wait) } },
 			);
 		}
-		const body = await readOtlpBody(c.req.raw, encoding, maxBodyBytes);
+		const body = await readOtlpBody(
+			c.req.raw,
+			encoding,
+			maxBodyBytes,
+			bodySourceOf(c.req.raw, deps.requestBody?.(c)),
+		);
 		budget.charge(principal.orgId, body.byteLength - reserved);
 		const partial = await ingest.export(principal.orgId, signal, format, body);
 		if (partial?.misrouted) {

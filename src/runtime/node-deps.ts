@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import type { IncomingMessage } from "node:http";
 import { dirname, join } from "node:path";
 import { getConnInfo } from "@hono/node-server/conninfo";
 import type { Client } from "@libsql/client";
@@ -96,6 +97,22 @@ export function nodeClientAddress(settings: Settings): (c: Context) => string | 
 	};
 }
 
+/**
+ * A request's body straight from Node (AppDeps.requestBody): the IncomingMessage's chunks, left
+ * open when a reader stops early (the HTTP adapter drains the rest after the answer), or null for
+ * an HTTP/1 request that has none: one without a Content-Length above 0 or a Transfer-Encoding
+ * (RFC 9112 §6.3; Node's parser reads no body then). Undefined without a Node request at hand.
+ */
+export function nodeRequestBody(c: Context): AsyncIterable<Uint8Array> | null | undefined {
+	const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+	if (incoming?.httpVersionMajor !== 1) return undefined;
+	const length = incoming.headers["content-length"];
+	if (incoming.headers["transfer-encoding"] === undefined && (length === undefined || length === "0")) {
+		return null;
+	}
+	return incoming.iterator({ destroyOnReturn: false });
+}
+
 export interface NodeDeps {
 	deps: AppDeps;
 	client: Client;
@@ -134,6 +151,7 @@ export async function buildNodeDeps(
 		keyMemory,
 		log,
 		clientAddress: nodeClientAddress(settings),
+		requestBody: nodeRequestBody,
 		...(filePath && poolSize > 0 && { readExecutor: openReaderPool(filePath, { size: poolSize, log }) }),
 	});
 	// Webhooks resolve their host name and refuse private addresses at connect time.

@@ -2,6 +2,7 @@ import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
 import type { DestinationStream } from "pino";
 import { createApp } from "../app.js";
+import type { AppDeps } from "../app-env.js";
 import { ConfigError, portFrom, type Settings } from "../config.js";
 import { DEFAULT_OTLP_SETTINGS } from "../ingest/settings.js";
 import { runSweep } from "../sweep.js";
@@ -60,7 +61,11 @@ const isAddressInUse = (error: unknown) =>
 /** Starts the Node runtime: the app on @hono/node-server over an embedded, migrated libSQL database. */
 export async function startNodeServer(
 	settings: Settings = process.env,
-	options: { logDestination?: DestinationStream } = {},
+	options: {
+		logDestination?: DestinationStream;
+		/** Changes the deps before the app is built (the heartbeat bench's "before" drops the writer). */
+		adjustDeps?: (deps: AppDeps) => void;
+	} = {},
 ): Promise<RunningServer> {
 	const logger = createLogger(settings, options.logDestination);
 	const log = logLine(logger);
@@ -69,6 +74,7 @@ export async function startNodeServer(
 	const requestTimeout = requestTimeoutFrom(settings);
 	const { deps, client, migrations } = await buildNodeDeps(settings, { log });
 	deps.accessLog = (entry) => logger.info(entry, "request");
+	options.adjustDeps?.(deps);
 	const app = createApp(deps);
 	// The web UI at `/` (GET/HEAD outside the API's paths); everything else is the app's.
 	const web = loadWebAssets(WEB_DIST_DIR);

@@ -40,6 +40,16 @@ const insert = (id: number) => (tx: Parameters<Parameters<GroupCommitWriter["sub
 	return id;
 };
 
+/** Inserts that count how often their work ran (a repeatable write may run again). */
+function countingInserts() {
+	const runs = new Map<number, number>();
+	const counted = (id: number) => (tx: Parameters<Parameters<GroupCommitWriter["submit"]>[0]>[0]) => {
+		runs.set(id, (runs.get(id) ?? 0) + 1);
+		return insert(id)(tx);
+	};
+	return { runs, counted };
+}
+
 describe("group commit", () => {
 	it("writes submitted in one turn share one commit, and each is visible to other connections when it settles", async () => {
 		const settledSeeing: number[][] = [];
@@ -75,6 +85,118 @@ describe("group commit", () => {
 		expect(writer.stats.groups).toBe(1);
 	});
 
+	it("repeatable writes share a savepoint; one that throws after writing is undone alone and the others of its run run again", async () => {
+		const { runs, counted } = countingInserts();
+		const results = await Promise.allSettled([
+			writer.submit(counted(1), { repeatable: true }),
+			writer.submit(counted(2), { repeatable: true }),
+			writer.submit(
+				(tx) => {
+					tx.run("INSERT INTO t (id, v) VALUES (?, ?)", [3, "half done"], true);
+					throw new Error("failed after a statement ran");
+				},
+				{ repeatable: true },
+			),
+			writer.submit(counted(4), { repeatable: true }),
+			writer.submit(counted(5)),
+			writer.submit(counted(6), { repeatable: true }),
+		]);
+		expect(results.map((r) => r.status)).toEqual([
+			"fulfilled",
+			"fulfilled",
+			"rejected",
+			"fulfilled",
+			"fulfilled",
+			"fulfilled",
+		]);
+		expect(committed()).toEqual([1, 2, 4, 5, 6]);
+		expect(writer.stats.groups).toBe(1);
+		// The run before the failure was undone and run again; nothing after it ran twice.
+		expect(Object.fromEntries(runs)).toEqual({ 1: 2, 2: 2, 4: 1, 5: 1, 6: 1 });
+	});
+
+	it("a repeatable write that throws having changed nothing fails alone; nothing runs again", async () => {
+		const { runs, counted } = countingInserts();
+		const results = await Promise.allSettled([
+			writer.submit(counted(1), { repeatable: true }),
+			writer.submit(
+				(tx) => {
+					tx.run("INSERT INTO t (id, v) VALUES (?, ?)", [1, "duplicate key"], true); // undone by SQLite
+				},
+				{ repeatable: true },
+			),
+			writer.submit(
+				() => {
+					throw new Error("refused before writing");
+				},
+				{ repeatable: true },
+			),
+			writer.submit(counted(4), { repeatable: true }),
+		]);
+		expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "rejected", "fulfilled"]);
+		expect(committed()).toEqual([1, 4]);
+		expect(Object.fromEntries(runs)).toEqual({ 1: 1, 4: 1 });
+	});
+
+	it("a non-repeatable write that throws between runs of repeatable ones is undone alone", async () => {
+		const results = await Promise.allSettled([
+			writer.submit(insert(1), { repeatable: true }),
+			writer.submit(insert(2), { repeatable: true }),
+			writer.submit((tx) => {
+				tx.run("INSERT INTO t (id, v) VALUES (?, ?)", [3, "half done"], true);
+				throw new Error("no");
+			}),
+			writer.submit(insert(4), { repeatable: true }),
+		]);
+		expect(results.map((r) => r.status)).toEqual(["fulfilled", "fulfilled", "rejected", "fulfilled"]);
+		expect(committed()).toEqual([1, 2, 4]);
+	});
+
+	it("runs what writes hand to atGroupEnd once per group, before the commit, with the items of the writes that succeeded", async () => {
+		const calls: number[][] = [];
+		const finish = (tx: Parameters<Parameters<GroupCommitWriter["submit"]>[0]>[0], items: number[]) => {
+			calls.push(items);
+			tx.run("INSERT INTO t (id, v) VALUES (?, ?)", [100, `sum ${items.reduce((a, b) => a + b, 0)}`], true);
+		};
+		const handing =
+			(id: number, fail = false) =>
+			(tx: Parameters<Parameters<GroupCommitWriter["submit"]>[0]>[0]) => {
+				insert(id)(tx);
+				tx.atGroupEnd(finish, id);
+				if (fail) throw new Error("failed after handing an item");
+				return id;
+			};
+		const results = await Promise.allSettled([
+			writer.submit(handing(1), { repeatable: true }),
+			writer.submit(handing(2, true), { repeatable: true }),
+			writer.submit(handing(3)),
+			writer.submit(handing(4), { repeatable: true }),
+		]);
+		expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled", "fulfilled"]);
+		// Write 1 ran twice (its run was rolled back with write 2): its item counts once.
+		expect(calls).toEqual([[1, 3, 4]]);
+		expect(committed()).toEqual([1, 3, 4, 100]);
+		expect(observer.prepare("SELECT v FROM t WHERE id = 100").get()).toMatchObject({ v: "sum 8" });
+	});
+
+	it("fails the whole group when what runs at its end throws, and keeps nothing of it", async () => {
+		const fails = () => {
+			throw new Error("group end failed");
+		};
+		const results = await Promise.allSettled([
+			writer.submit((tx) => {
+				insert(1)(tx);
+				tx.atGroupEnd(fails, null);
+			}),
+			writer.submit(insert(2), { repeatable: true }),
+		]);
+		expect(results.map((r) => r.status)).toEqual(["rejected", "rejected"]);
+		expect(String((results[1] as PromiseRejectedResult).reason)).toMatch(/group end failed/);
+		expect(committed()).toEqual([]);
+		await writer.submit(insert(3));
+		expect(committed()).toEqual([3]);
+	});
+
 	it("a lone write that throws leaves nothing behind and the writer usable", async () => {
 		await expect(
 			writer.submit((tx) => {
@@ -87,29 +209,35 @@ describe("group commit", () => {
 		expect(committed()).toEqual([8]);
 	});
 
-	it("never acknowledges a write that is not durable: a full database fails writes, acknowledged rows are all there", async () => {
-		const full = new Database(path);
-		full.exec("INSERT INTO t (id, v) VALUES (1000, 'seed')");
-		full.close();
-		// The writer's own connection may grow the file by only a few pages.
-		await writer.submit((tx) => {
-			const pages = tx.all("PRAGMA page_count", [])[0] as { page_count: number };
-			tx.all(`PRAGMA max_page_count = ${pages.page_count + 2}`, []);
-		});
-		const big = "x".repeat(3000);
-		const writes = Array.from({ length: 20 }, (_, i) =>
-			writer.submit((tx) => {
-				tx.run("INSERT INTO t (id, v) VALUES (?, ?)", [i + 1, big], true);
-				return i + 1;
-			}),
-		);
-		const results = await Promise.allSettled(writes);
-		const acknowledged = results.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
-		const failed = results.filter((r) => r.status === "rejected") as PromiseRejectedResult[];
-		expect(failed.length).toBeGreaterThan(0);
-		expect(String(failed[0]?.reason)).toMatch(/full/i);
-		expect(committed().filter((id) => id < 1000)).toEqual(acknowledged);
-	});
+	it.each([{ repeatable: false }, { repeatable: true }])(
+		"never acknowledges a write that is not durable: a full database fails writes, acknowledged rows are all there (repeatable: $repeatable)",
+		async ({ repeatable }) => {
+			const full = new Database(path);
+			full.exec("INSERT INTO t (id, v) VALUES (1000, 'seed')");
+			full.close();
+			// The writer's own connection may grow the file by only a few pages.
+			await writer.submit((tx) => {
+				const pages = tx.all("PRAGMA page_count", [])[0] as { page_count: number };
+				tx.all(`PRAGMA max_page_count = ${pages.page_count + 2}`, []);
+			});
+			const big = "x".repeat(3000);
+			const writes = Array.from({ length: 20 }, (_, i) =>
+				writer.submit(
+					(tx) => {
+						tx.run("INSERT INTO t (id, v) VALUES (?, ?)", [i + 1, big], true);
+						return i + 1;
+					},
+					{ repeatable },
+				),
+			);
+			const results = await Promise.allSettled(writes);
+			const acknowledged = results.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+			const failed = results.filter((r) => r.status === "rejected") as PromiseRejectedResult[];
+			expect(failed.length).toBeGreaterThan(0);
+			expect(String(failed[0]?.reason)).toMatch(/full/i);
+			expect(committed().filter((id) => id < 1000)).toEqual(acknowledged);
+		},
+	);
 
 	it("settles writes still queued when it is closed", async () => {
 		const pending = writer.submit(insert(5));

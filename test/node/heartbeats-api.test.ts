@@ -3,6 +3,7 @@
  * tenancy and concurrent pings, through the app over a real libSQL database with a fake clock.
  */
 import { readFileSync } from "node:fs";
+import { request as httpRequest } from "node:http";
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
 import type { Client, InStatement } from "@libsql/client";
@@ -374,6 +375,48 @@ describe.each([
 				});
 			}
 		});
+		it("over a real socket on Node: no body, an empty one and a chunked one are told apart", async () => {
+			const server = serve({ fetch: t.app.fetch, port: 0, hostname: "127.0.0.1" });
+			await new Promise<void>((resolve) => server.once("listening", () => resolve()));
+			const port = (server.address() as AddressInfo).port;
+			/** A raw HTTP/1.1 request, so the framing headers are exactly these. */
+			const send = (framing: Record<string, string>, chunks: string[]) =>
+				new Promise<number>((resolve, reject) => {
+					const req = httpRequest(
+						{
+							host: "127.0.0.1",
+							port,
+							method: "POST",
+							path: `${BASE}/framing/log`,
+							headers: { "X-API-Key": org.key, ...framing },
+						},
+						(res) => {
+							res.resume();
+							res.on("end", () => resolve(res.statusCode ?? 0));
+						},
+					);
+					req.on("error", reject);
+					for (const chunk of chunks) req.write(chunk);
+					req.end();
+				});
+			try {
+				expect(await send({}, [])).toBe(201);
+				expect(await send({ "Content-Length": "0" }, [])).toBe(200);
+				expect(await send({ "Transfer-Encoding": "chunked" }, ["first ", "second"])).toBe(200);
+				expect(await send({ "Content-Length": "5" }, ["fixed"])).toBe(200);
+				expect((await storedPings("framing")).map((p) => p.body)).toEqual([
+					null,
+					null,
+					"first second",
+					"fixed",
+				]);
+			} finally {
+				await new Promise<void>((resolve) => {
+					if ("closeAllConnections" in server) server.closeAllConnections();
+					server.close(() => resolve());
+				});
+			}
+		});
 	});
 
 	describe("tenancy", () => {
@@ -419,6 +462,31 @@ describe.each([
 			}
 			const [untouched] = await t.deps.db.select().from(monitors).where(eq(monitors.slug, "only-theirs"));
 			expect(untouched?.status).toBe("up");
+		});
+	});
+
+	describe("the answer", () => {
+		it("is the monitor as stored after each kind of ping, also after a ping older than the stored one", async () => {
+			const token = await tokenFor(t, org.orgId, "viewer");
+			const check = async (path: string, advanceMs: number) => {
+				t.clock.advance(advanceMs);
+				const res = await ping(path);
+				expect(res.status, res.text).toBeLessThan(300);
+				const stored = await request(t, "GET", "/api/v1/monitors/answer", { token });
+				const keys = Object.keys(res.json.monitor) as (keyof typeof stored.json)[];
+				expect(res.json.monitor, path).toEqual(Object.fromEntries(keys.map((k) => [k, stored.json[k]])));
+			};
+			await check("answer?period=1h&grace=5m", 0);
+			await check("answer", 1_000);
+			await check("answer/start?rid=a", 1_000);
+			await check("answer/log", 1_000);
+			await check("answer?rid=a", 1_000);
+			await check("answer/fail", 1_000);
+			await check("answer/0", 1_000);
+			// The clock moved back: the stored (newer) ping times stay, and the answer says so.
+			await check("answer", -60_000);
+			await check("answer", 120_000);
+			expect((await storedPings("answer")).map((p) => p.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
 		});
 	});
 
@@ -501,13 +569,11 @@ describe.each([
 				log.length = 0;
 				const answers = await Promise.all(Array.from({ length: 20 }, send));
 				expect(answers.every((a) => a.status === 200)).toBe(true);
-				const monitorReads = log.filter((l) => l.startsWith("execute:") && l.includes('from "monitors"'));
+				const monitorReads = log.filter((l) => l.startsWith("execute:") && l.includes("FROM monitors"));
 				const batches = log.filter((l) => l.startsWith("batch:"));
 				expect(monitorReads).toHaveLength(20);
 				expect(batches).toHaveLength(20);
-				expect(new Set(batches)).toEqual(
-					new Set(['batch: update "monitors" set | INSERT INTO monitor_pings']),
-				);
+				expect(new Set(batches)).toEqual(new Set(["batch: UPDATE monitors SET | INSERT INTO monitor_pings"]));
 				expect(log.filter((l) => !l.includes("api_keys"))).toHaveLength(40);
 				expect((await storedPings("cost")).map((p) => p.seq)).toEqual(
 					Array.from({ length: 22 }, (_, i) => i + 1),

@@ -1,5 +1,8 @@
+import { request as httpRequest } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { createGzip, deflateRawSync, deflateSync, gzipSync } from "node:zlib";
+import { serve } from "@hono/node-server";
 import type { Client } from "@libsql/client";
 import { eq } from "drizzle-orm";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -563,6 +566,76 @@ describe.each(["client", "embedded"] as const)("with the %s writer", (kind) => {
 				headers: { "Content-Encoding": "gzip" },
 			});
 			await expectStatus(inflated, 413, 8, "PAYLOAD_TOO_LARGE");
+		});
+
+		it("over a real socket on Node: fixed-length, chunked and gzip bodies are read from Node's request; one over the limit while streaming is 413 and the server goes on", async () => {
+			const { app, key } = await setup({ maxBodyBytes: 64 * 1024 });
+			const server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" });
+			await new Promise<void>((resolve) => server.once("listening", () => resolve()));
+			const port = (server.address() as AddressInfo).port;
+			/** A raw HTTP/1.1 request, so the framing is exactly as given. */
+			const send = (headers: Record<string, string>, chunks: Uint8Array[]) =>
+				new Promise<{ status: number; body: Buffer }>((resolve, reject) => {
+					const req = httpRequest(
+						{
+							host: "127.0.0.1",
+							port,
+							method: "POST",
+							path: "/v1/traces",
+							headers: { "X-API-Key": key, ...headers },
+						},
+						(res) => {
+							const parts: Buffer[] = [];
+							res.on("data", (part: Buffer) => parts.push(part));
+							res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts) }));
+						},
+					);
+					req.on("error", reject);
+					for (const chunk of chunks) req.write(chunk);
+					req.end();
+				});
+			const json = (n: number) =>
+				Buffer.from(JSON.stringify(traces(Array.from({ length: n }, () => span()))));
+			try {
+				const fixed = json(2);
+				expect(
+					(await send({ "Content-Type": JSON_TYPE, "Content-Length": String(fixed.length) }, [fixed])).status,
+				).toBe(200);
+				const chunked = json(3);
+				const halves = [chunked.subarray(0, 50), chunked.subarray(50)];
+				expect(
+					(await send({ "Content-Type": JSON_TYPE, "Transfer-Encoding": "chunked" }, halves)).status,
+				).toBe(200);
+				const gzipped = gzipSync(json(4));
+				expect(
+					(
+						await send(
+							{
+								"Content-Type": JSON_TYPE,
+								"Content-Encoding": "gzip",
+								"Content-Length": String(gzipped.length),
+							},
+							[gzipped],
+						)
+					).status,
+				).toBe(200);
+				const over = await send(
+					{ "Content-Type": PROTOBUF, "Transfer-Encoding": "chunked" },
+					Array.from({ length: 20 }, () => new Uint8Array(8 * 1024)),
+				);
+				expect(over.status).toBe(413);
+				const empty = await send({ "Content-Type": JSON_TYPE }, []);
+				expect(empty.status).toBe(400);
+				expect(
+					(await send({ "Content-Type": JSON_TYPE, "Content-Length": String(fixed.length) }, [fixed])).status,
+				).toBe(200);
+				expect(await countOf(reader, "spans")).toBe(2 + 3 + 4 + 2);
+			} finally {
+				await new Promise<void>((resolve) => {
+					if ("closeAllConnections" in server) server.closeAllConnections();
+					server.close(() => resolve());
+				});
+			}
 		});
 
 		it("the default limit is 16 MiB", async () => {

@@ -92,59 +92,77 @@ async function post(key: string, path: string, body: unknown) {
 	expect(await res.json()).toEqual({});
 }
 
-/** Ingests in `requests` requests, one resource per item (so rollup keys repeat across requests). */
+/**
+ * Ingests in `requests` requests of each signal, one resource per item (so rollup keys repeat across
+ * requests), all sent at once: they share group commits, whose rollups are merged per group.
+ */
 async function ingest(key: string, spans: SpanIn[], logs: LogIn[], metrics: MetricIn[], requests: number) {
+	const stats = t.deps.writer?.stats as { groups: number };
+	const groupsBefore = stats.groups;
+	const posts: Promise<void>[] = [];
 	for (let r = 0; r < requests; r++) {
 		const part = <T>(items: T[]) => items.filter((_, i) => i % requests === r);
-		await post(key, "/v1/traces", {
-			resourceSpans: part(spans).map((s) => {
-				const start = ns(s.atMs, s.subMs);
-				return {
-					resource: resource(s.service, s.host),
-					scopeSpans: [
+		posts.push(
+			post(key, "/v1/traces", {
+				resourceSpans: part(spans).map((s) => {
+					const start = ns(s.atMs, s.subMs);
+					return {
+						resource: resource(s.service, s.host),
+						scopeSpans: [
+							{
+								spans: [
+									{
+										traceId: hex(++idCounter, 32),
+										spanId: hex(idCounter, 16),
+										...(s.root ? {} : { parentSpanId: hex(idCounter + 1_000_000, 16) }),
+										name: s.name,
+										kind: s.kind,
+										startTimeUnixNano: start,
+										endTimeUnixNano: `${BigInt(start) + BigInt(s.durationNs)}`,
+										status: { code: s.status },
+									},
+								],
+							},
+						],
+					};
+				}),
+			}),
+		);
+		posts.push(
+			post(key, "/v1/logs", {
+				resourceLogs: part(logs).map((l) => ({
+					resource: resource(l.service, l.host),
+					scopeLogs: [
 						{
-							spans: [
+							logRecords: [
+								{ timeUnixNano: ns(l.atMs), severityNumber: l.severity, body: { stringValue: "x" } },
+							],
+						},
+					],
+				})),
+			}),
+		);
+		posts.push(
+			post(key, "/v1/metrics", {
+				resourceMetrics: part(metrics).map((m) => ({
+					resource: resource(m.service, m.host),
+					scopeMetrics: [
+						{
+							metrics: [
 								{
-									traceId: hex(++idCounter, 32),
-									spanId: hex(idCounter, 16),
-									...(s.root ? {} : { parentSpanId: hex(idCounter + 1_000_000, 16) }),
-									name: s.name,
-									kind: s.kind,
-									startTimeUnixNano: start,
-									endTimeUnixNano: `${BigInt(start) + BigInt(s.durationNs)}`,
-									status: { code: s.status },
+									name: m.name,
+									gauge: { dataPoints: [{ timeUnixNano: ns(m.atMs), asInt: String(m.value) }] },
 								},
 							],
 						},
 					],
-				};
+				})),
 			}),
-		});
-		await post(key, "/v1/logs", {
-			resourceLogs: part(logs).map((l) => ({
-				resource: resource(l.service, l.host),
-				scopeLogs: [
-					{
-						logRecords: [
-							{ timeUnixNano: ns(l.atMs), severityNumber: l.severity, body: { stringValue: "x" } },
-						],
-					},
-				],
-			})),
-		});
-		await post(key, "/v1/metrics", {
-			resourceMetrics: part(metrics).map((m) => ({
-				resource: resource(m.service, m.host),
-				scopeMetrics: [
-					{
-						metrics: [
-							{ name: m.name, gauge: { dataPoints: [{ timeUnixNano: ns(m.atMs), asInt: String(m.value) }] } },
-						],
-					},
-				],
-			})),
-		});
+		);
 	}
+	await Promise.all(posts);
+	// Exports shared group commits (whose rollups were merged): fewer commits than requests.
+	expect(stats.groups - groupsBefore).toBeLessThan(posts.length);
 }
 
 const DIMS = {
@@ -236,6 +254,55 @@ describe("rollups equal raw rows", () => {
 				},
 			),
 			{ numRuns: 25 },
+		);
+	}, 120_000);
+});
+
+describe("rollups of exports that share a group commit", () => {
+	it("add up when the exports' rows fall on the same keys (merged per group, per org)", async () => {
+		// Few minutes and few dimension values: the exports of one group hit the same rollup keys.
+		const early = fc.integer({ min: 0, max: 3 * MINUTE_MS - 1 });
+		const spans = spanArb.map(
+			(s): SpanIn => ({
+				...s,
+				host: "h1",
+				name: "job",
+				kind: 2,
+				status: 0,
+				atMs: s.atMs % (3 * MINUTE_MS),
+			}),
+		);
+		const logs = logArb.map((l): LogIn => ({ ...l, host: "h1", atMs: l.atMs % (3 * MINUTE_MS) }));
+		const metrics = metricArb.map(
+			(m): MetricIn => ({ ...m, host: "h1", name: "cpu", atMs: m.atMs % (3 * MINUTE_MS) }),
+		);
+		await fc.assert(
+			fc.asyncProperty(
+				fc.array(spans, { minLength: 2, maxLength: 40 }),
+				fc.array(logs, { maxLength: 40 }),
+				fc.array(metrics, { maxLength: 20 }),
+				fc.integer({ min: 2, max: 5 }), // 3 signals × 5 requests: within the 16 exports an org may have in flight
+				fc.tuple(early, early),
+				async (spanItems, logItems, metricItems, requests, [a, b]) => {
+					const { orgId, key } = await t.createOrgWithKey();
+					const other = await t.createOrgWithKey();
+					// Another org's exports in the same groups, on the same keys: kept apart.
+					await Promise.all([
+						ingest(key, spanItems, logItems, metricItems, requests),
+						ingest(other.key, spanItems, logItems, metricItems, requests),
+					]);
+					for (const window of [
+						{ fromMs: START, toMs: START + SPAN_MS },
+						{ fromMs: START + Math.min(a, b), toMs: START + Math.max(a, b) + 1 },
+					]) {
+						for (const source of ["spans", "logs", "metrics"] as const) {
+							const { rolled, raw } = await both(source, orgId, window);
+							expect(rolled).toEqual(raw);
+						}
+					}
+				},
+			),
+			{ numRuns: 15 },
 		);
 	}, 120_000);
 });

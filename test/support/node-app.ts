@@ -21,6 +21,7 @@ import type { ReadLimits } from "../../src/db/reads.js";
 import { assembleDeps } from "../../src/deps.js";
 import { openEmbeddedWriter } from "../../src/ingest/embedded-writer.js";
 import type { LogLine } from "../../src/log.js";
+import { nodeRequestBody } from "../../src/runtime/node-deps.js";
 import { createApiKey, createOrg } from "../../src/services/api-keys.js";
 import { FakeClock } from "./clock.js";
 import { recordingLog } from "./log.js";
@@ -136,6 +137,8 @@ export async function createTestApp(
 		log,
 		// Tests name the client address in a header to exercise per-address throttling.
 		clientAddress: (c) => c.req.header("X-Test-Client-Address") ?? "127.0.0.1",
+		// As the Node runtime: over a real socket, bodies are read from Node's request.
+		requestBody: nodeRequestBody,
 	});
 	if (writer) deps.writer = writer;
 	const sign = deps.signAccessToken;
