@@ -65,7 +65,7 @@ const DASHBOARD_PANELS = [
 ] as const;
 
 /** One trace of TRACE_SPANS spans: a tree (each span's parent is an earlier one), 2 s long. */
-export function traceRows(orgId: string, endMs: number) {
+function traceRows(orgId: string, endMs: number) {
 	const traceId = "5b8efff798038103d269b633813fc60c";
 	const startNs = BigInt(endMs - 10 * 60_000) * 1_000_000n;
 	const ids = Array.from({ length: TRACE_SPANS }, (_v, i) => (i + 1).toString(16).padStart(16, "0"));

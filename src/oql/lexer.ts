@@ -1,35 +1,7 @@
 import { type Position, syntaxError } from "./errors.js";
+import { KEYWORDS } from "./keywords.js";
 
-/** Reserved words: they cannot name a field or an alias (an alias may still be a quoted string). */
-export const KEYWORDS = [
-	"SELECT",
-	"FROM",
-	"WHERE",
-	"GROUP",
-	"ORDER",
-	"BY",
-	"ASC",
-	"DESC",
-	"LIMIT",
-	"LAST",
-	"SINCE",
-	"UNTIL",
-	"AGO",
-	"TIMESERIES",
-	"AUTO",
-	"AS",
-	"AND",
-	"OR",
-	"NOT",
-	"IN",
-	"LIKE",
-	"IS",
-	"NULL",
-	"CONTAINS",
-	"MATCHES",
-	"TRUE",
-	"FALSE",
-] as const;
+export { KEYWORDS };
 export type Keyword = (typeof KEYWORDS)[number];
 const KEYWORD_SET: ReadonlySet<string> = new Set(KEYWORDS);
 

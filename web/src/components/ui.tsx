@@ -144,7 +144,19 @@ export function CopyButton({ text, label = "Copy" }: { text: string; label?: str
 	);
 }
 
-/** A modal confirmation (native <dialog>: focus trapping and Escape for free). */
+/** A native <dialog> shown as a modal while `open` (focus trapping and Escape for free). */
+export function useModal(open: boolean): Ref<HTMLDialogElement> {
+	const ref = useRef<HTMLDialogElement>(null);
+	useEffect(() => {
+		const dialog = ref.current;
+		if (!dialog) return;
+		if (open && !dialog.open) dialog.showModal();
+		if (!open && dialog.open) dialog.close();
+	}, [open]);
+	return ref;
+}
+
+/** A modal confirmation. */
 export function ConfirmDialog(props: {
 	open: boolean;
 	title: string;
@@ -155,14 +167,8 @@ export function ConfirmDialog(props: {
 	onConfirm: () => void;
 	onCancel: () => void;
 }) {
-	const ref = useRef<HTMLDialogElement>(null);
+	const ref = useModal(props.open);
 	const titleId = useId();
-	useEffect(() => {
-		const dialog = ref.current;
-		if (!dialog) return;
-		if (props.open && !dialog.open) dialog.showModal();
-		if (!props.open && dialog.open) dialog.close();
-	}, [props.open]);
 	return (
 		<dialog ref={ref} aria-labelledby={titleId} onCancel={props.onCancel}>
 			<h2 id={titleId}>{props.title}</h2>

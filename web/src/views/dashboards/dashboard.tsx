@@ -3,7 +3,15 @@ import { useLocation, useRoute } from "preact-iso";
 import { type ApiProblem, api, asProblem, unwrap } from "../../api/client";
 import type { components } from "../../api/schema";
 import { resolveTimeRange } from "../../components/time-range";
-import { ConfirmDialog, ErrorNotice, Field, Loading, PageHeader, SelectField } from "../../components/ui";
+import {
+	ConfirmDialog,
+	ErrorNotice,
+	Field,
+	Loading,
+	PageHeader,
+	SelectField,
+	useModal,
+} from "../../components/ui";
 import { useResource } from "../../components/use-resource";
 import { OqlEditor } from "../query/editor";
 import { completionWords } from "../query/oql";
@@ -617,14 +625,8 @@ function ConflictDialog(props: {
 	onOverwrite: () => void;
 	onKeepEditing: () => void;
 }) {
-	const ref = useRef<HTMLDialogElement>(null);
+	const ref = useModal(props.open);
 	const titleId = useId();
-	useEffect(() => {
-		const dialog = ref.current;
-		if (!dialog) return;
-		if (props.open && !dialog.open) dialog.showModal();
-		if (!props.open && dialog.open) dialog.close();
-	}, [props.open]);
 	return (
 		<dialog ref={ref} aria-labelledby={titleId} onCancel={props.onKeepEditing}>
 			<h2 id={titleId}>Someone else saved this dashboard</h2>

@@ -2,40 +2,13 @@
  * What the UI knows of OQL's text without the editor: the words it completes (docs/oql.md) and a
  * light scan for the clauses the explorer cares about. The server's parser stays the judge.
  */
+import { KEYWORDS } from "../../../../src/oql/keywords";
 import type { components } from "../../api/schema";
 
 export type PageSchema = components["schemas"]["PageSchema"];
 export type OqlResult = components["schemas"]["OqlResult"];
 
-export const OQL_KEYWORDS = [
-	"SELECT",
-	"AS",
-	"FROM",
-	"WHERE",
-	"GROUP",
-	"ORDER",
-	"BY",
-	"ASC",
-	"DESC",
-	"LIMIT",
-	"LAST",
-	"SINCE",
-	"UNTIL",
-	"AGO",
-	"TIMESERIES",
-	"AUTO",
-	"AND",
-	"OR",
-	"NOT",
-	"IN",
-	"LIKE",
-	"IS",
-	"NULL",
-	"CONTAINS",
-	"MATCHES",
-	"TRUE",
-	"FALSE",
-];
+export const OQL_KEYWORDS: readonly string[] = KEYWORDS;
 
 /** Aggregates, with what each does (the completion's detail). */
 export const OQL_FUNCTIONS: Array<[string, string]> = [

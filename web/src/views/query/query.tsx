@@ -5,7 +5,7 @@ import { type ApiProblem, api, problemFrom, unwrap } from "../../api/client";
 import type { components } from "../../api/schema";
 import { useTimeRange } from "../../components/time-range";
 import { ConfirmDialog, ErrorNotice, Field, Notice, PageHeader, SelectField } from "../../components/ui";
-import { useResource } from "../../components/use-resource";
+import { useAction, useResource } from "../../components/use-resource";
 import { addPanel, PANEL_KIND_OPTIONS, panelKindFor } from "../dashboards/model";
 import { type EditorError, OqlEditor } from "./editor";
 import { completionWords, hasTimeseries, type OqlResult, withRange } from "./oql";
@@ -262,31 +262,21 @@ function SaveQueryDialog(props: { text: string; onDone: (saved: SavedQuery | nul
 	const [name, setName] = useState("");
 	const [description, setDescription] = useState("");
 	const [visibility, setVisibility] = useState<"org" | "private">("org");
-	const [busy, setBusy] = useState(false);
-	const [problem, setProblem] = useState<ApiProblem | null>(null);
-	const save = async () => {
-		setBusy(true);
-		setProblem(null);
-		try {
-			const created = await unwrap(
-				api.POST("/api/v1/saved-queries", {
-					body: { name: name.trim(), description: description.trim() || null, query: props.text, visibility },
-				}),
-			);
-			props.onDone(created);
-		} catch (e) {
-			setProblem(e as ApiProblem);
-		} finally {
-			setBusy(false);
-		}
-	};
+	const save = useAction(async () => {
+		const created = await unwrap(
+			api.POST("/api/v1/saved-queries", {
+				body: { name: name.trim(), description: description.trim() || null, query: props.text, visibility },
+			}),
+		);
+		props.onDone(created);
+	});
 	return (
 		<ConfirmDialog
 			open
 			title="Save query"
 			confirmLabel="Save"
-			busy={busy || !name.trim()}
-			onConfirm={save}
+			busy={save.busy || !name.trim()}
+			onConfirm={() => void save.run()}
 			onCancel={() => props.onDone(null)}
 		>
 			<div class="stack">
@@ -313,7 +303,7 @@ function SaveQueryDialog(props: { text: string; onDone: (saved: SavedQuery | nul
 					onChange={(e) => setVisibility((e.target as HTMLSelectElement).value as "org" | "private")}
 					hint="Shared queries can be edited by any member; only shared ones can back a dashboard panel."
 				/>
-				<ErrorNotice problem={problem} />
+				<ErrorNotice problem={save.error} />
 			</div>
 		</ConfirmDialog>
 	);
@@ -334,34 +324,24 @@ function AddToDashboardDialog(props: {
 	const [newTitle, setNewTitle] = useState("");
 	const [title, setTitle] = useState("");
 	const [kind, setKind] = useState(props.kind);
-	const [busy, setBusy] = useState(false);
-	const [problem, setProblem] = useState<ApiProblem | null>(null);
-	const add = async () => {
-		setBusy(true);
-		setProblem(null);
-		try {
-			const panel = { title: title.trim() || "Panel", kind, query: props.text };
-			let id = target;
-			if (target === NEW_DASHBOARD) {
-				const created = await unwrap(
-					api.POST("/api/v1/dashboards", { body: { title: newTitle.trim() || "New dashboard" } }),
-				);
-				id = created.id;
-			}
-			props.onDone(await addPanel(id, panel));
-		} catch (e) {
-			setProblem(e as ApiProblem);
-		} finally {
-			setBusy(false);
+	const add = useAction(async () => {
+		const panel = { title: title.trim() || "Panel", kind, query: props.text };
+		let id = target;
+		if (target === NEW_DASHBOARD) {
+			const created = await unwrap(
+				api.POST("/api/v1/dashboards", { body: { title: newTitle.trim() || "New dashboard" } }),
+			);
+			id = created.id;
 		}
-	};
+		props.onDone(await addPanel(id, panel));
+	});
 	return (
 		<ConfirmDialog
 			open
 			title="Add to a dashboard"
 			confirmLabel="Add panel"
-			busy={busy}
-			onConfirm={add}
+			busy={add.busy}
+			onConfirm={() => void add.run()}
 			onCancel={() => props.onDone(null)}
 		>
 			<div class="stack">
@@ -393,7 +373,7 @@ function AddToDashboardDialog(props: {
 					value={kind}
 					onChange={(e) => setKind((e.target as HTMLSelectElement).value as typeof kind)}
 				/>
-				<ErrorNotice problem={problem ?? dashboards.error} />
+				<ErrorNotice problem={add.error ?? dashboards.error} />
 			</div>
 		</ConfirmDialog>
 	);
