@@ -3,7 +3,42 @@ import type { AppDeps, AppEnv } from "../app-env.js";
 import { apiKeyOrSession, requireAccess } from "../auth/credentials.js";
 import { jsonBody } from "../http/json-body.js";
 import { apiKeyOrBearerSecurity, ErrorSchema, errorResponses, validationHook } from "../http/openapi.js";
+import { instantSchema } from "../http/time.js";
 import { runOql } from "../oql/execute.js";
+import { LIMITS, VARIABLE_NAME } from "../services/dashboards-model.js";
+
+/**
+ * What a run of OQL may add to the query's text: a time range that replaces the query's own and
+ * values for its `$name` placeholders (bound as string literals). `POST /api/v1/dsl` and a saved
+ * query's run take the same fields.
+ */
+export const RUN_OPTION_FIELDS = {
+	from: instantSchema.optional().openapi({
+		description: "Replaces the query's start (RFC 3339 with a zone, or epoch ms).",
+	}),
+	to: instantSchema.optional().openapi({ description: "Replaces the query's end." }),
+	variables: z
+		.record(
+			z
+				.string()
+				.regex(
+					VARIABLE_NAME,
+					'a variable name must be 1–64 characters: letters, digits and "_", not starting with a digit',
+				),
+			z.string().max(LIMITS.variableValueLength),
+		)
+		.refine((v) => Object.keys(v).length <= LIMITS.variables, `at most ${LIMITS.variables} variables`)
+		.optional()
+		.openapi({ description: "Values of the query's `$name` placeholders, each bound as a string literal." }),
+};
+
+export const FROM_BEFORE_TO: [
+	(b: { from?: number | undefined; to?: number | undefined }) => boolean,
+	{ message: string; path: string[] },
+] = [
+	(b) => b.from === undefined || b.to === undefined || b.from < b.to,
+	{ message: "from must be before to", path: ["to"] },
+];
 
 const QueryBody = z
 	.strictObject({
@@ -11,8 +46,13 @@ const QueryBody = z
 			description: "One OQL query (docs/oql.md). Its time range defaults to LAST 1h.",
 			example: "SELECT count(*) FROM logs WHERE level = 'error' LAST 1h",
 		}),
+		...RUN_OPTION_FIELDS,
 	})
-	.openapi("OqlQuery");
+	.refine(...FROM_BEFORE_TO)
+	.openapi("OqlQuery", {
+		description:
+			"`query` is required. `from`/`to` replace the query's own time range (as a dashboard's time picker does); `variables` bind its `$name` placeholders. A query with placeholders and no value for one answers 400 `oql_invalid_query`.",
+	});
 
 /** The contract's answer (§4), shared with the routes that run saved queries. */
 export const OqlResultSchema = z
@@ -77,8 +117,13 @@ export function dslRoutes(deps: AppDeps) {
 		},
 	});
 	app.openapi(run, async (c) => {
-		const { query } = c.req.valid("json");
-		return c.json(await runOql(deps, c.var.principal.orgId, query), 200);
+		const { query, from, to, variables } = c.req.valid("json");
+		const options = {
+			...(from !== undefined && { from }),
+			...(to !== undefined && { to }),
+			...(variables !== undefined && { variables }),
+		};
+		return c.json(await runOql(deps, c.var.principal.orgId, query, options), 200);
 	});
 	return app;
 }

@@ -5,8 +5,8 @@ import { SAVED_QUERY_VISIBILITIES } from "../db/schema.js";
 import { decodeCursor, encodeCursor } from "../http/cursor.js";
 import { jsonBody, optionalJsonBody } from "../http/json-body.js";
 import { ErrorSchema, errorResponses, idParams, pageQueryShape, validationHook } from "../http/openapi.js";
-import { instantSchema, toRfc3339 } from "../http/time.js";
-import { Description, LIMITS, VARIABLE_NAME } from "../services/dashboards-model.js";
+import { toRfc3339 } from "../http/time.js";
+import { Description, LIMITS } from "../services/dashboards-model.js";
 import { checkOql, runQuery } from "../services/dashboards-oql.js";
 import {
 	createSavedQuery,
@@ -17,7 +17,12 @@ import {
 	type SavedQueryWithOwner,
 	savedQueryNotFound,
 } from "../services/dashboards-saved-queries.js";
-import { oqlErrorResponses as dslOqlErrorResponses, OqlResultSchema } from "./dsl.js";
+import {
+	oqlErrorResponses as dslOqlErrorResponses,
+	FROM_BEFORE_TO,
+	OqlResultSchema,
+	RUN_OPTION_FIELDS,
+} from "./dsl.js";
 
 /** The 400 of a route that checks OQL on save (as `POST /api/v1/dsl` answers), with an example. */
 export const oqlCheckResponses = {
@@ -78,26 +83,8 @@ const ReplaceBody = z
 	});
 
 const RunBody = z
-	.strictObject({
-		from: instantSchema.optional(),
-		to: instantSchema.optional(),
-		variables: z
-			.record(
-				z
-					.string()
-					.regex(
-						VARIABLE_NAME,
-						'a variable name must be 1–64 characters: letters, digits and "_", not starting with a digit',
-					),
-				z.string().max(LIMITS.variableValueLength),
-			)
-			.refine((v) => Object.keys(v).length <= LIMITS.variables, `at most ${LIMITS.variables} variables`)
-			.optional(),
-	})
-	.refine((b) => b.from === undefined || b.to === undefined || b.from < b.to, {
-		message: "from must be before to",
-		path: ["to"],
-	})
+	.strictObject(RUN_OPTION_FIELDS)
+	.refine(...FROM_BEFORE_TO)
 	.openapi("SavedQueryRun", {
 		description:
 			"All optional. `from`/`to` replace the query's own time range; `variables` bind `$name` placeholders as string literals.",

@@ -230,6 +230,46 @@ describe("errors (contract §4)", () => {
 	});
 });
 
+describe("a dashboard's time range and variables on the route (a panel's preview)", () => {
+	it("takes from/to that replace the query's range, and variables bound as strings", async () => {
+		const plain = await ok(`SELECT count(*) FROM logs WHERE service = 'checkout' ${W}`);
+		const answer = await dsl("SELECT count(*) FROM logs WHERE service = $service LAST 5m", a.key, {
+			from: "2026-11-01T00:00:00Z",
+			to: GOLDEN_END,
+			variables: { service: "checkout" },
+		});
+		expect(answer.status, answer.text).toBe(200);
+		expect(answer.json.rows).toEqual(plain.rows);
+		expect(answer.json.meta).toMatchObject({
+			from: "2026-11-01T00:00:00.000Z",
+			to: "2026-11-01T06:00:00.000Z",
+		});
+		const hostile = await dsl("SELECT count(*) FROM logs WHERE service = $service", a.key, {
+			from: GOLDEN_START,
+			to: GOLDEN_END,
+			variables: { service: "checkout' OR '1'='1" },
+		});
+		expect(hostile.json.rows).toEqual([[0]]);
+	});
+
+	it("refuses a missing variable, a bad name, from after to and too long a value", async () => {
+		const missing = await expectOqlError(
+			await dsl("SELECT count(*) FROM logs WHERE service = $service", a.key, { variables: { servce: "x" } }),
+			400,
+			"oql_invalid_query",
+		);
+		expect(missing.message).toMatch(/Unknown variable \$service/);
+		for (const extra of [
+			{ variables: { "1bad": "x" } },
+			{ variables: { service: "x".repeat(1001) } },
+			{ from: GOLDEN_END, to: GOLDEN_START },
+			{ from: "yesterday" },
+		]) {
+			await expectOqlError(await dsl("SELECT count(*) FROM logs", a.key, extra), 400, "invalid_request");
+		}
+	});
+});
+
 describe("query_timeout", () => {
 	let slow: TestApp;
 	let key: string;

@@ -2037,12 +2037,27 @@ export interface components {
             /** @enum {string} */
             status: "delivered" | "failed";
         };
+        /** @description `query` is required. `from`/`to` replace the query's own time range (as a dashboard's time picker does); `variables` bind its `$name` placeholders. A query with placeholders and no value for one answers 400 `oql_invalid_query`. */
         OqlQuery: {
+            /**
+             * @description Replaces the query's start (RFC 3339 with a zone, or epoch ms).
+             * @example 2026-11-28T06:30:00.000Z
+             */
+            from?: string | number;
             /**
              * @description One OQL query (docs/oql.md). Its time range defaults to LAST 1h.
              * @example SELECT count(*) FROM logs WHERE level = 'error' LAST 1h
              */
             query: string;
+            /**
+             * @description Replaces the query's end.
+             * @example 2026-11-28T06:30:00.000Z
+             */
+            to?: string | number;
+            /** @description Values of the query's `$name` placeholders, each bound as a string literal. */
+            variables?: {
+                [key: string]: string;
+            };
         };
         OqlResult: {
             columns: {
@@ -2771,15 +2786,16 @@ export interface components {
          */
         SavedQueryRun: {
             /**
-             * @description RFC 3339 date-time with a zone, or integer epoch milliseconds
+             * @description Replaces the query's start (RFC 3339 with a zone, or epoch ms).
              * @example 2026-11-28T06:30:00.000Z
              */
             from?: string | number;
             /**
-             * @description RFC 3339 date-time with a zone, or integer epoch milliseconds
+             * @description Replaces the query's end.
              * @example 2026-11-28T06:30:00.000Z
              */
             to?: string | number;
+            /** @description Values of the query's `$name` placeholders, each bound as a string literal. */
             variables?: {
                 [key: string]: string;
             };

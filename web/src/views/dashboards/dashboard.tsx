@@ -13,9 +13,10 @@ import {
 	useModal,
 } from "../../components/ui";
 import { useResource } from "../../components/use-resource";
-import { OqlEditor } from "../query/editor";
+import { type EditorError, OqlEditor } from "../query/editor";
 import { completionWords } from "../query/oql";
 import { ResultView } from "../query/results";
+import { runDsl } from "../query/run";
 import {
 	type Dashboard,
 	DEFAULT_SIZE,
@@ -33,6 +34,40 @@ import "../query/explore.css";
 
 type DashboardData = components["schemas"]["DashboardData"];
 type PanelAnswer = DashboardData["panels"][string];
+
+/** Rows of the panel editor's preview (its chart's height, as a panel of that many grid rows). */
+const PREVIEW_ROWS = 7;
+
+/** The range and variable values the dashboard's last answer ran with: what a preview runs with. */
+interface RunContext {
+	from: string;
+	to: string;
+	variables: Record<string, string>;
+}
+
+function runContextOf(data: DashboardData | undefined): RunContext | null {
+	if (!data) return null;
+	const variables: Record<string, string> = {};
+	for (const [name, value] of Object.entries(data.variables)) if (value !== null) variables[name] = value;
+	return { from: data.time.from, to: data.time.to, variables };
+}
+
+/** A panel's query run through `POST /api/v1/dsl` as the dashboard would run it, before it is saved. */
+async function previewAnswer(
+	query: string,
+	context: RunContext,
+): Promise<PanelAnswer & { at?: EditorError | null }> {
+	const { result, problem, position } = await runDsl(query, context);
+	if (result) return { data: result };
+	return {
+		error: {
+			code: problem?.code ?? "http_error",
+			message: problem?.message ?? "The preview failed.",
+			...(position && { position: { line: position.line, column: position.column } }),
+		},
+		at: position,
+	};
+}
 
 /** Height of one grid row in pixels (CSS `.dash-grid` uses the same). */
 const ROW_PX = 40;
@@ -65,6 +100,7 @@ export function DashboardPage() {
 	const [conflict, setConflict] = useState<{ current: number | null } | null>(null);
 	const [confirmDelete, setConfirmDelete] = useState(false);
 	const [panelEditor, setPanelEditor] = useState<Panel | "new" | null>(null);
+	const [context, setContext] = useState<RunContext | null>(null);
 
 	const setParams = (next: Record<string, string | undefined>, replace = true) => {
 		const search = new URLSearchParams();
@@ -205,10 +241,12 @@ export function DashboardPage() {
 				onRefreshChange={(value) => setParams({ refresh: value || undefined })}
 				onChangePanels={updatePanels}
 				onEditPanel={(panel) => setPanelEditor(panel)}
+				onContext={setContext}
 			/>
 			{panelEditor && draft ? (
 				<PanelEditor
 					panel={panelEditor === "new" ? null : panelEditor}
+					context={context}
 					onCancel={() => setPanelEditor(null)}
 					onSave={(panel) => {
 						const others = draft.panels.filter((p) => p.id !== panel.id);
@@ -281,6 +319,7 @@ function DashboardBody(props: {
 	onRefreshChange: (value: string) => void;
 	onChangePanels: (panels: Panel[]) => void;
 	onEditPanel: (panel: Panel) => void;
+	onContext: (context: RunContext | null) => void;
 }) {
 	const { dashboard, stored } = props;
 	const { query, path, route } = useLocation();
@@ -307,6 +346,9 @@ function DashboardBody(props: {
 			}),
 		);
 	}, [stored?.id, stored?.version, query.range, query.from, query.to, JSON.stringify(variableParams), tick]);
+
+	const context = useMemo(() => runContextOf(data.data), [data.data]);
+	useEffect(() => props.onContext(context), [context]);
 
 	useEffect(() => {
 		const ms = REFRESH_MS[props.refresh];
@@ -393,6 +435,7 @@ function DashboardBody(props: {
 					panels={dashboard.panels}
 					stored={stored}
 					answers={data.data?.panels}
+					context={context}
 					editing={props.editing}
 					onChange={props.onChangePanels}
 					onEdit={props.onEditPanel}
@@ -411,6 +454,7 @@ function PanelGrid(props: {
 	panels: Panel[];
 	stored: Dashboard | undefined;
 	answers: DashboardData["panels"] | undefined;
+	context: RunContext | null;
 	editing: boolean;
 	onChange: (panels: Panel[]) => void;
 	onEdit: (panel: Panel) => void;
@@ -506,7 +550,11 @@ function PanelGrid(props: {
 						</header>
 						<div class="dash-panel-body">
 							{!fresh ? (
-								<p class="subtitle">Not saved yet: save the dashboard to run this panel.</p>
+								panel.query !== undefined && props.context ? (
+									<PanelPreview panel={panel} query={panel.query} context={props.context} />
+								) : (
+									<p class="subtitle">Not saved yet: save the dashboard to run this panel.</p>
+								)
 							) : answer === undefined ? (
 								<p class="subtitle" role="status">
 									Loading…
@@ -529,6 +577,27 @@ function PanelGrid(props: {
 				);
 			})}
 		</div>
+	);
+}
+
+/** An edited panel, run as it stands (not saved yet) over the dashboard's range and variables. */
+function PanelPreview(props: { panel: Panel; query: string; context: RunContext }) {
+	const { context } = props;
+	const answer = useResource(
+		() => previewAnswer(props.query, context),
+		[props.query, context.from, context.to, JSON.stringify(context.variables)],
+	);
+	return (
+		<>
+			<p class="subtitle preview-note">Preview: not saved yet.</p>
+			{answer.data ? (
+				<PanelContent panel={props.panel} answer={answer.data} />
+			) : (
+				<p class="subtitle" role="status">
+					Loading…
+				</p>
+			)}
+		</>
 	);
 }
 
@@ -562,13 +631,45 @@ function PanelContent({ panel, answer }: { panel: Panel; answer: PanelAnswer }) 
 	);
 }
 
-function PanelEditor(props: { panel: Panel | null; onCancel: () => void; onSave: (panel: Panel) => void }) {
+function PanelEditor(props: {
+	panel: Panel | null;
+	context: RunContext | null;
+	onCancel: () => void;
+	onSave: (panel: Panel) => void;
+}) {
 	const schema = useResource(() => unwrap(api.GET("/api/v1/pages/schema")), []);
 	const words = useMemo(() => completionWords(schema.data), [schema.data]);
 	const [title, setTitle] = useState(props.panel?.title ?? "");
 	const [kind, setKind] = useState<PanelKind>(props.panel?.kind ?? "timeseries");
 	const [text, setText] = useState(props.panel?.query ?? "");
+	const [preview, setPreview] = useState<{
+		text: string;
+		answer: Awaited<ReturnType<typeof previewAnswer>>;
+	} | null>(null);
+	const [previewing, setPreviewing] = useState(false);
 	const savedQuery = props.panel?.saved_query_id;
+	const { context } = props;
+	const runPreview = async () => {
+		if (!context || !text.trim()) return;
+		const ran = text;
+		setPreviewing(true);
+		try {
+			setPreview({ text: ran, answer: await previewAnswer(ran, context) });
+		} finally {
+			setPreviewing(false);
+		}
+	};
+	// A panel opened with a query shows what it draws at once.
+	useEffect(() => {
+		if (!savedQuery && text.trim()) void runPreview();
+	}, [context !== null]);
+	const shape: Panel = {
+		id: props.panel?.id ?? "preview",
+		title: title.trim() || "Preview",
+		kind,
+		query: text,
+		layout: { x: 0, y: 0, w: DEFAULT_SIZE.w, h: PREVIEW_ROWS },
+	};
 	return (
 		<ConfirmDialog
 			open
@@ -603,14 +704,37 @@ function PanelEditor(props: { panel: Panel | null; onCancel: () => void; onSave:
 						This panel shows the saved query {savedQuery}; edit the query on the Query page.
 					</p>
 				) : (
-					<OqlEditor
-						label="Panel query"
-						value={text}
-						onChange={setText}
-						words={words}
-						error={null}
-						minLines={4}
-					/>
+					<>
+						<OqlEditor
+							label="Panel query"
+							value={text}
+							onChange={setText}
+							onRun={() => void runPreview()}
+							words={words}
+							error={preview && preview.text === text ? (preview.answer.at ?? null) : null}
+							minLines={4}
+						/>
+						<div class="row">
+							<button
+								type="button"
+								class="small"
+								onClick={() => void runPreview()}
+								disabled={!context || !text.trim() || previewing}
+							>
+								{previewing ? "Running…" : "Preview"}
+							</button>
+							<span class="subtitle">
+								{context
+									? "Ctrl/⌘+Enter. Runs over the dashboard's time range and variables; nothing is saved."
+									: "The preview runs once the dashboard's data has loaded."}
+							</span>
+						</div>
+						{preview ? (
+							<section class="panel-preview" aria-label="Panel preview">
+								<PanelContent panel={shape} answer={preview.answer} />
+							</section>
+						) : null}
+					</>
 				)}
 			</div>
 		</ConfirmDialog>

@@ -1,15 +1,16 @@
 import type { ComponentChildren } from "preact";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { useLocation } from "preact-iso";
-import { type ApiProblem, api, problemFrom, unwrap } from "../../api/client";
+import { api, unwrap } from "../../api/client";
 import type { components } from "../../api/schema";
 import { useTimeRange } from "../../components/time-range";
 import { ConfirmDialog, ErrorNotice, Field, Notice, PageHeader, SelectField } from "../../components/ui";
 import { useAction, useResource } from "../../components/use-resource";
 import { addPanel, PANEL_KIND_OPTIONS, panelKindFor } from "../dashboards/model";
-import { type EditorError, OqlEditor } from "./editor";
-import { completionWords, hasTimeseries, type OqlResult, withRange } from "./oql";
+import { OqlEditor } from "./editor";
+import { completionWords, hasTimeseries, withRange } from "./oql";
 import { autoKind, type ResultKind, ResultView } from "./results";
+import { type RunAnswer, runDsl } from "./run";
 import "./explore.css";
 
 type SavedQuery = components["schemas"]["SavedQuery"];
@@ -46,34 +47,8 @@ function remember(text: string): string[] {
 	return next;
 }
 
-interface RunState {
+interface RunState extends RunAnswer {
 	text: string;
-	result: OqlResult | null;
-	problem: ApiProblem | null;
-	position: EditorError | null;
-}
-
-/** `POST /api/v1/dsl`, keeping the error's position (the shared ApiProblem has no place for it). */
-async function runOql(text: string, from: Date, to: Date): Promise<Omit<RunState, "text">> {
-	try {
-		const { data, error, response } = await api.POST("/api/v1/dsl", {
-			body: { query: withRange(text, from, to) },
-		});
-		if (response.ok && data) return { result: data, problem: null, position: null };
-		const problem = problemFrom(response, error);
-		const at = (error as { error?: { position?: { line: number; column: number } } } | undefined)?.error
-			?.position;
-		const lines = text.split("\n").length;
-		// A fault in the appended range clause is shown at the end of the person's text.
-		const position = at
-			? at.line <= lines
-				? { line: at.line, column: at.column, message: problem.message }
-				: { line: lines, column: (text.split("\n")[lines - 1]?.length ?? 0) + 1, message: problem.message }
-			: null;
-		return { result: null, problem, position };
-	} catch {
-		return { result: null, problem: problemFrom(new Response(null, { status: 0 }), null), position: null };
-	}
 }
 
 export function QueryPage() {
@@ -109,7 +84,7 @@ export function QueryPage() {
 		if (q !== text) setText(q);
 		const mine = ++generation.current;
 		setRunning(true);
-		void runOql(q, range.from, range.to).then((answer) => {
+		void runDsl(q, { sent: withRange(q, range.from, range.to) }).then((answer) => {
 			if (mine !== generation.current) return;
 			setRun({ text: q, ...answer });
 			setRunning(false);
