@@ -1,11 +1,18 @@
 // One reader of the Node runtime's pool (src/db/reader-pool.ts): a child process with its own
 // read-only connection to the embedded database file. Plain JavaScript so it starts with bare
-// `node` (no TypeScript loader): it only relays statements to @libsql/client and results back.
+// `node` (no TypeScript loader): it only runs statements and relays their rows.
+//
+// It drives the `libsql` driver (the one @libsql/client runs on) directly, as the writer does:
+// statements are prepared once and reused, and rows come back as plain arrays (`raw` mode) instead
+// of the client's row objects. For a 5,000-span trace that is ~35 ms instead of ~135 ms. Values are
+// the client's: integers as numbers (a RangeError past 2^53, as the client's "number" int mode),
+// blobs as ArrayBuffer; arguments are taken as the client takes them (booleans as 0/1, dates as ms).
 //
 // Protocol over the IPC channel (structured clone): the parent sends {id, statements}; this answers
-// {id, results} with rows as plain arrays, or {id, error: {name, message, code, rawCode}}.
-// A statement past its deadline is stopped by the parent killing this process.
-import { createClient } from "@libsql/client";
+// {id, results} with rows as plain arrays, or {id, error: {name, message, code, rawCode}}. Several
+// statements run in one read transaction (one snapshot). A statement past its deadline is stopped
+// by the parent killing this process.
+import Database from "libsql";
 
 const path = process.argv[2];
 if (!path || !process.send) {
@@ -13,38 +20,101 @@ if (!path || !process.send) {
 	process.exit(2);
 }
 
+const BUSY_TIMEOUT_MS = 5_000;
+const MAX_CACHED_STATEMENTS = 64;
+const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER);
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
 function errorOf(error) {
 	const e = error instanceof Error ? error : new Error(String(error));
 	return { name: e.name, message: e.message, code: e.code, rawCode: e.rawCode };
 }
 
-let client;
+let db;
 try {
-	client = createClient({ url: `file:${path}` });
+	db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
 	// No write can happen here, whatever the statement says.
-	await client.execute("PRAGMA query_only = 1");
-	await client.execute("PRAGMA busy_timeout = 5000");
+	db.exec("PRAGMA query_only = 1");
 	process.send({ ready: true });
 } catch (error) {
 	process.send({ ready: false, error: errorOf(error) });
 	process.exit(1);
 }
 
+/** Prepared statements by their text, least recently used first. */
+const cache = new Map();
+function prepared(sql) {
+	let statement = cache.get(sql);
+	if (statement) cache.delete(sql);
+	else {
+		statement = db.prepare(sql);
+		if (statement.reader) statement.raw(true).safeIntegers(true);
+		if (cache.size >= MAX_CACHED_STATEMENTS) cache.delete(cache.keys().next().value);
+	}
+	cache.set(sql, statement);
+	return statement;
+}
+
+function argOf(value) {
+	if (typeof value === "boolean") return value ? 1 : 0;
+	if (value instanceof Date) return value.getTime();
+	if (value instanceof ArrayBuffer) return Buffer.from(value);
+	if (value instanceof Uint8Array && !Buffer.isBuffer(value))
+		return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+	return value;
+}
+
+function argsOf(args) {
+	if (args === undefined) return [];
+	if (Array.isArray(args)) return args.map(argOf);
+	return Object.fromEntries(Object.entries(args).map(([name, value]) => [name, argOf(value)]));
+}
+
+/** A value as @libsql/client returns it (intMode "number"). */
+function valueOf(value) {
+	if (typeof value === "bigint") {
+		if (value < MIN_SAFE || value > MAX_SAFE)
+			throw new RangeError("Received integer which cannot be safely represented as a JavaScript number");
+		return Number(value);
+	}
+	if (value instanceof Uint8Array)
+		return value.buffer.slice(value.byteOffset, value.byteOffset + value.byteLength);
+	return value;
+}
+
+function run(statement) {
+	const sql = typeof statement === "string" ? statement : statement.sql;
+	const args = argsOf(typeof statement === "string" ? undefined : statement.args);
+	const prepared_ = prepared(sql);
+	if (!prepared_.reader) {
+		prepared_.run(args);
+		return { columns: [], columnTypes: [], rows: [] };
+	}
+	const columns = prepared_.columns();
+	const rows = prepared_.all(args);
+	for (const row of rows) {
+		for (let i = 0; i < row.length; i++) {
+			const value = row[i];
+			if (typeof value === "bigint" || (value !== null && typeof value === "object")) row[i] = valueOf(value);
+		}
+	}
+	return { columns: columns.map((c) => c.name), columnTypes: columns.map((c) => c.type ?? ""), rows };
+}
+
 process.on("disconnect", () => process.exit(0));
-process.on("message", async ({ id, statements }) => {
+process.on("message", ({ id, statements }) => {
 	try {
-		const results =
-			statements.length === 1
-				? [await client.execute(statements[0])]
-				: await client.batch(statements, "read");
-		process.send({
-			id,
-			results: results.map((r) => ({
-				columns: r.columns,
-				columnTypes: r.columnTypes,
-				rows: r.rows.map((row) => Array.from(row)),
-			})),
-		});
+		let results;
+		if (statements.length === 1) results = [run(statements[0])];
+		else {
+			db.exec("BEGIN");
+			try {
+				results = statements.map(run);
+			} finally {
+				db.exec("COMMIT");
+			}
+		}
+		process.send({ id, results });
 	} catch (error) {
 		process.send({ id, error: errorOf(error) });
 	}

@@ -341,18 +341,27 @@ const SpanSchema = z.object({
 	children: z.array(z.string()),
 	missing_parent: z.boolean(),
 	scope: z.object({ name: z.string().nullable(), version: z.string().nullable() }),
-	attributes: JsonMap,
-	resource: JsonMap,
-	events: z.array(
-		z.object({
-			name: z.string(),
-			time: z.string(),
-			time_unix_nano: z.string(),
-			offset_ms: z.number(),
-			attributes: JsonMap,
-		}),
-	),
-	links: z.array(z.unknown()),
+	attributes: JsonMap.optional().openapi({ description: "Left out with `view=summary`." }),
+	resource: JsonMap.optional().openapi({ description: "Left out with `view=summary`." }),
+	events: z
+		.array(
+			z.object({
+				name: z.string(),
+				time: z.string(),
+				time_unix_nano: z.string(),
+				offset_ms: z.number(),
+				attributes: JsonMap,
+			}),
+		)
+		.optional()
+		.openapi({ description: "Left out with `view=summary`." }),
+	links: z.array(z.unknown()).optional().openapi({ description: "Left out with `view=summary`." }),
+});
+const TraceQuery = z.strictObject({
+	view: z.enum(["full", "summary"]).default("full").openapi({
+		description:
+			"`full` (default): every span with its attributes, resource, events and links. `summary`: the same tree without those four fields — what a waterfall needs to draw, a fraction of the size for a large trace.",
+	}),
 });
 const TraceSchema = z
 	.object({
@@ -720,9 +729,9 @@ export function pageRoutes(deps: AppDeps) {
 			security,
 			summary: "One trace: every span as a tree (waterfall-ready) and its logs",
 			description:
-				"Spans in depth-first order, children by start time, each with its depth, its children's ids, its start offset from the trace's earliest span and its duration (ms), its events and links. At most 10,000 spans and 1,000 logs (`truncated`). 404 when the org has no span with this trace id.",
+				"Spans in depth-first order, children by start time, each with its depth, its children's ids, its start offset from the trace's earliest span and its duration (ms), its attributes, resource, events and links (left out with `view=summary`). At most 10,000 spans and 1,000 logs (`truncated`). 404 when the org has no span with this trace id.",
 			middleware: [read] as const,
-			request: { params: TraceParams },
+			request: { params: TraceParams, query: TraceQuery },
 			responses: {
 				200: { description: "The trace", content: { "application/json": { schema: TraceSchema } } },
 				...errorResponses(400, 401, 403, 404, 429, 503),
@@ -734,6 +743,7 @@ export function pageRoutes(deps: AppDeps) {
 				pageReader(deps, orgId),
 				orgId,
 				c.req.valid("param").trace_id.toLowerCase(),
+				c.req.valid("query").view,
 			);
 			if (!trace) throw new ApiError(404, "not_found", "No trace with that id.");
 			return c.json(trace, 200);

@@ -304,6 +304,15 @@ describe("the explorers in a real browser", () => {
 		await page.getByLabel("Search spans").fill("validate");
 		await page.getByText("1 matching").waitFor();
 		await screenshot(page, "trace-span-panel");
+		// The waterfall is drawn from the trace's summary; the full trace follows for the panel's
+		// attributes and the search through them.
+		await page.getByRole("button", { name: "checkout POST /api/orders", exact: true }).click();
+		const rootPanel = page.getByRole("complementary", { name: "Span POST /api/orders" });
+		await rootPanel.getByText('"http.route": "/api/orders"').waitFor();
+		await page.getByLabel("Search spans").fill("http.route");
+		await expect(page.getByRole("status").filter({ hasText: "matching" }).textContent()).resolves.toBe(
+			"1 matching",
+		);
 	});
 
 	it("shows a record's context: the lines around it from the same service and host", async () => {
@@ -396,6 +405,46 @@ describe("the explorers in a real browser", () => {
 			.getByText(/ECONNRESET/)
 			.waitFor();
 		await screenshot(page, "host-detail");
+	});
+
+	it("draws a 1,000-span trace by the rows in view, and scrolls to its last span", async () => {
+		const traceId = "0000000000000000000000000000b1c0";
+		const start = BigInt(Date.now() - 5 * 60_000) * 1_000_000n;
+		const spanId = (i: number) => (i + 1).toString(16).padStart(16, "0");
+		const spans = Array.from({ length: 1000 }, (_v, i) => ({
+			traceId,
+			spanId: spanId(i),
+			...(i > 0 && { parentSpanId: spanId(0) }),
+			name: i === 0 ? "bulk root" : `bulk step ${i}`,
+			kind: 1,
+			startTimeUnixNano: String(start + BigInt(i) * 1_000_000n),
+			endTimeUnixNano: String(start + BigInt(i) * 1_000_000n + 500_000n + (i === 0 ? 1_000_000_000n : 0n)),
+		}));
+		const sent = await fetch(`${server.url}/v1/traces`, {
+			method: "POST",
+			headers: { "X-API-Key": key, "Content-Type": "application/json" },
+			body: JSON.stringify({
+				resourceSpans: [
+					{
+						resource: { attributes: [{ key: "service.name", value: { stringValue: "bulk" } }] },
+						scopeSpans: [{ spans }],
+					},
+				],
+			}),
+		});
+		expect(sent.status).toBe(200);
+		await page.goto(`${server.url}/traces/${traceId}`);
+		const list = page.getByRole("list", { name: "Spans" });
+		await list.getByText("bulk root").waitFor();
+		expect(await list.getAttribute("data-total")).toBe("1000");
+		// Only the rows in view (and some around them) are in the page, not a thousand.
+		const rendered = await list.getByRole("listitem").count();
+		expect(rendered).toBeGreaterThan(10);
+		expect(rendered).toBeLessThan(200);
+		await page.evaluate(() => window.scrollTo(0, document.body.scrollHeight));
+		await list.getByRole("button", { name: "bulk bulk step 999", exact: true }).waitFor();
+		expect(await list.getByText("bulk root").count()).toBe(0);
+		expect(await list.getByRole("listitem").count()).toBeLessThan(200);
 	});
 
 	it("raised no uncaught error in any page", () => {

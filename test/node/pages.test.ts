@@ -256,6 +256,21 @@ describe("traces", () => {
 		expect(Math.max(...res.json.spans.map((s: { depth: number }) => s.depth))).toBeGreaterThan(0);
 		expect(res.json.spans.some((s: { events: unknown[] }) => s.events.length > 0)).toBe(true);
 		expect(res.json.logs.length).toBeGreaterThan(0);
+
+		// view=summary: the same tree and logs without each span's attributes, resource, events, links.
+		const summary = await get(world, `/api/v1/pages/traces/${id}?view=summary`);
+		expect(summary.status).toBe(200);
+		const details = ["attributes", "resource", "events", "links"];
+		expect(summary.json).toEqual({
+			...expected,
+			spans: expected.spans.map((span: Record<string, unknown>) =>
+				Object.fromEntries(Object.entries(span).filter(([key]) => !details.includes(key))),
+			),
+		});
+		expect((await get(world, `/api/v1/pages/traces/${id}?view=full`)).json).toEqual(expected);
+		const bad = await get(world, `/api/v1/pages/traces/${id}?view=tree`);
+		expect(bad.status).toBe(400);
+		expect(bad.json.error.code).toBe("invalid_request");
 	});
 
 	it("draws spans whose parent is missing, or in a cycle, as roots — every span once", async () => {

@@ -80,6 +80,27 @@ describe("the reader pool", () => {
 		]);
 	});
 
+	it("takes arguments and gives values as the client does: ?N and named, booleans, blobs, unsafe integers", async () => {
+		const statements = [
+			{ sql: "SELECT ?2 AS two, ?1 AS one", args: ["first", 2n] },
+			{ sql: "SELECT :flag AS flag, x'00ff' AS blob", args: { flag: true } },
+		];
+		const pooled = await pool.read(statements, { orgId: "o", timeoutMs: 10_000 });
+		const direct = await database.client.batch(statements, "read");
+		for (const [i, result] of pooled.entries()) {
+			expect(Array.from(result.rows[0] ?? [])).toEqual(Array.from(direct[i]?.rows[0] ?? []));
+		}
+		expect(Array.from(pooled[0]?.rows[0] ?? [])).toEqual([2, "first"]);
+		expect(pooled[1]?.rows[0]?.flag).toBe(1);
+		expect(new Uint8Array(pooled[1]?.rows[0]?.blob as ArrayBuffer)).toEqual(new Uint8Array([0, 255]));
+		// Past 2^53 the client refuses to round; so does the pool (exact values are read as text).
+		const unsafe = "SELECT 9007199254740993 AS n";
+		expect(await pending(database.client.execute(unsafe))).toBeInstanceOf(RangeError);
+		const error = await pending(pool.read([{ sql: unsafe, args: [] }], { orgId: "o", timeoutMs: 10_000 }));
+		expect((error as Error).name).toBe("RangeError");
+		expect((error as Error).message).toMatch(/safely represented/);
+	});
+
 	it("runs several statements as one batch, and refuses to write", async () => {
 		const results = await pool.read(
 			[

@@ -837,7 +837,7 @@ export interface paths {
         };
         /**
          * One trace: every span as a tree (waterfall-ready) and its logs
-         * @description Spans in depth-first order, children by start time, each with its depth, its children's ids, its start offset from the trace's earliest span and its duration (ms), its events and links. At most 10,000 spans and 1,000 logs (`truncated`). 404 when the org has no span with this trace id.
+         * @description Spans in depth-first order, children by start time, each with its depth, its children's ids, its start offset from the trace's earliest span and its duration (ms), its attributes, resource, events and links (left out with `view=summary`). At most 10,000 spans and 1,000 logs (`truncated`). 404 when the org has no span with this trace id.
          */
         get: operations["getPagesTracesByTraceId"];
         put?: never;
@@ -2586,13 +2586,15 @@ export interface components {
             services: string[];
             span_count: number;
             spans: {
-                attributes: {
+                /** @description Left out with `view=summary`. */
+                attributes?: {
                     [key: string]: unknown;
                 };
                 children: string[];
                 depth: number;
                 duration_ms: number;
-                events: {
+                /** @description Left out with `view=summary`. */
+                events?: {
                     attributes: {
                         [key: string]: unknown;
                     };
@@ -2603,11 +2605,13 @@ export interface components {
                 }[];
                 host: string | null;
                 kind: string;
-                links: unknown[];
+                /** @description Left out with `view=summary`. */
+                links?: unknown[];
                 missing_parent: boolean;
                 name: string;
                 parent_span_id: string | null;
-                resource: {
+                /** @description Left out with `view=summary`. */
+                resource?: {
                     [key: string]: unknown;
                 };
                 scope: {
@@ -6629,7 +6633,10 @@ export interface operations {
     };
     getPagesTracesByTraceId: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description `full` (default): every span with its attributes, resource, events and links. `summary`: the same tree without those four fields — what a waterfall needs to draw, a fraction of the size for a large trace. */
+                view?: "full" | "summary";
+            };
             header?: never;
             path: {
                 trace_id: string;

@@ -35,13 +35,29 @@ export function TraceDetail() {
 	const { params } = useRoute();
 	const { path, query, route } = useLocation();
 	const traceId = params.id ?? "";
+	// The tree first (`view=summary`: no attributes, resource, events or links), drawn at once; then
+	// the full trace, for the side panel and the search through attributes (docs/ui.md, "Traces").
 	const trace = useResource(
-		() => unwrap(api.GET("/api/v1/pages/traces/{trace_id}", { params: { path: { trace_id: traceId } } })),
+		() =>
+			unwrap(
+				api.GET("/api/v1/pages/traces/{trace_id}", {
+					params: { path: { trace_id: traceId }, query: { view: "summary" } },
+				}),
+			),
 		[traceId],
+	);
+	const drawn = trace.data?.trace_id === traceId;
+	const details = useResource(
+		() =>
+			drawn
+				? unwrap(api.GET("/api/v1/pages/traces/{trace_id}", { params: { path: { trace_id: traceId } } }))
+				: Promise.resolve(undefined),
+		[traceId, drawn],
 	);
 	const [collapsed, setCollapsed] = useState<Set<string>>(new Set());
 	const [search, setSearch] = useState("");
-	const t = trace.data;
+	const full = details.data?.trace_id === traceId ? details.data : undefined;
+	const t = full ?? trace.data;
 	const rows = useMemo(() => (t ? visibleSpans(t.spans, collapsed) : []), [t, collapsed]);
 	const matches = useMemo(() => {
 		const needle = search.trim().toLowerCase();
@@ -49,7 +65,9 @@ export function TraceDetail() {
 		return new Set(
 			t.spans
 				.filter((s) =>
-					`${s.name} ${s.service ?? ""} ${JSON.stringify(s.attributes)}`.toLowerCase().includes(needle),
+					`${s.name} ${s.service ?? ""} ${s.attributes ? JSON.stringify(s.attributes) : ""}`
+						.toLowerCase()
+						.includes(needle),
 				)
 				.map((s) => s.span_id),
 		);
@@ -103,7 +121,11 @@ export function TraceDetail() {
 						placeholder="name, service or attribute"
 					/>
 				</div>
-				{matches ? <span class="subtitle">{matches.size} matching</span> : null}
+				{matches ? (
+					<span class="subtitle" role="status">
+						{matches.size} matching{full ? "" : " (names and services; attributes are still loading)"}
+					</span>
+				) : null}
 			</div>
 			<div class={`trace-layout${selected ? " with-panel" : ""}`}>
 				<div class="waterfall">
@@ -196,19 +218,20 @@ const OVERSCAN = 40;
  * scrollbar and the time axis stay true.
  */
 function useWindow(list: { current: HTMLElement | null }, total: number): { start: number; end: number } {
-	const [shown, setShown] = useState({ start: 0, end: Math.min(total, RENDER_ALL) });
+	const [shown, setShown] = useState<{ start: number; end: number; total: number } | null>(null);
 	useEffect(() => {
-		if (total <= RENDER_ALL) {
-			setShown({ start: 0, end: total });
-			return;
-		}
+		if (total <= RENDER_ALL) return;
 		const update = () => {
 			const top = (list.current?.getBoundingClientRect().top ?? 0) + window.scrollY;
 			const first = Math.floor((window.scrollY - top) / ROW_HEIGHT) - OVERSCAN;
 			const last = Math.ceil((window.scrollY + window.innerHeight - top) / ROW_HEIGHT) + OVERSCAN;
 			const start = Math.max(0, Math.min(first, total));
 			const end = Math.max(start, Math.min(total, last));
-			setShown((current) => (current.start === start && current.end === end ? current : { start, end }));
+			setShown((current) =>
+				current && current.start === start && current.end === end && current.total === total
+					? current
+					: { start, end, total },
+			);
 		};
 		update();
 		window.addEventListener("scroll", update, { passive: true });
@@ -218,7 +241,11 @@ function useWindow(list: { current: HTMLElement | null }, total: number): { star
 			window.removeEventListener("resize", update);
 		};
 	}, [total]);
-	return total <= RENDER_ALL ? { start: 0, end: total } : shown;
+	if (total <= RENDER_ALL) return { start: 0, end: total };
+	if (shown && shown.total === total) return shown;
+	// Not measured yet (the first render with these rows): the rows a viewport can hold from the top,
+	// so the first rows are on screen in this render rather than after a measuring one.
+	return { start: 0, end: Math.min(total, Math.ceil(window.innerHeight / ROW_HEIGHT) + OVERSCAN) };
 }
 
 function SpanPanel({ span, trace, onClose }: { span: Span; trace: Trace; onClose: () => void }) {
@@ -250,9 +277,15 @@ function SpanPanel({ span, trace, onClose }: { span: Span; trace: Trace; onClose
 				<dd class="mono">{span.span_id}</dd>
 			</dl>
 			<h3>Attributes</h3>
-			<pre>{JSON.stringify(span.attributes, null, 2)}</pre>
-			<h3>Events ({span.events.length})</h3>
-			{span.events.map((e) => (
+			{span.attributes ? (
+				<pre>{JSON.stringify(span.attributes, null, 2)}</pre>
+			) : (
+				<p class="subtitle" role="status">
+					Loading…
+				</p>
+			)}
+			<h3>Events{span.events ? ` (${span.events.length})` : ""}</h3>
+			{span.events?.map((e) => (
 				<div key={`${e.name}-${e.time_unix_nano}`}>
 					<strong>{e.name}</strong> <span class="subtitle">+{formatMs(e.offset_ms)}</span>
 					<pre>{JSON.stringify(e.attributes, null, 2)}</pre>
@@ -267,7 +300,7 @@ function SpanPanel({ span, trace, onClose }: { span: Span; trace: Trace; onClose
 				))}
 			</ul>
 			<h3>Resource</h3>
-			<pre>{JSON.stringify(span.resource, null, 2)}</pre>
+			{span.resource ? <pre>{JSON.stringify(span.resource, null, 2)}</pre> : null}
 		</aside>
 	);
 }
