@@ -150,8 +150,9 @@ export interface TraceSpanJson {
 	kind: string;
 	status: string;
 	status_message: string | null;
-	time: string;
-	time_unix_nano: string;
+	/** The span's start; left out of a summary, like the scope and the details below. */
+	time?: string;
+	time_unix_nano?: string;
 	/** From the trace's earliest span start, ms. */
 	start_offset_ms: number;
 	duration_ms: number;
@@ -159,7 +160,7 @@ export interface TraceSpanJson {
 	depth: number;
 	children: string[];
 	missing_parent: boolean;
-	scope: { name: string | null; version: string | null };
+	scope?: { name: string | null; version: string | null };
 	/** The span's details: left out of a summary (`view=summary`). */
 	attributes?: Record<string, unknown>;
 	resource?: Record<string, unknown>;
@@ -201,9 +202,9 @@ interface Node {
 }
 
 /**
- * `full`: every span with its attributes, resource, events and links. `summary`: the tree without
- * them, what the waterfall needs to draw (a 5,000-span trace: ~0.9 MB instead of ~2.5 MB, and no
- * JSON of attributes read, parsed and written again); the UI fetches the full trace after drawing.
+ * `full`: every span with its times, scope, attributes, resource, events and links. `summary`: the
+ * tree without those — what a waterfall needs to draw (offsets, durations, names, statuses), with
+ * no JSON of attributes read, parsed and written again; the UI fetches the full trace after drawing.
  */
 export type TraceView = "full" | "summary";
 
@@ -223,10 +224,10 @@ export async function traceDetail(
 		`SELECT ${s.id} AS id, ${exactTime(s)} AS ts, ${s.raw(spans.durationNs)} AS duration_ns,` +
 		` ${s.field("span_id")} AS span_id, ${s.field("parent_span_id")} AS parent_span_id, ${s.field("name")} AS name,` +
 		` ${s.field("kind")} AS kind, ${s.field("status")} AS status, ${s.field("status_message")} AS status_message,` +
-		` ${s.field("service")} AS service, ${s.field("host")} AS host, ${s.raw(spans.scopeName)} AS scope_name,` +
-		` ${s.raw(spans.scopeVersion)} AS scope_version` +
+		` ${s.field("service")} AS service, ${s.field("host")} AS host` +
 		(full
-			? `, ${s.attributes} AS attributes, ${s.resource} AS resource, ${s.raw(spans.links)} AS links`
+			? `, ${s.raw(spans.scopeName)} AS scope_name, ${s.raw(spans.scopeVersion)} AS scope_version,` +
+				` ${s.attributes} AS attributes, ${s.resource} AS resource, ${s.raw(spans.links)} AS links`
 			: "") +
 		` FROM ${s.from} WHERE ${byTrace(spanStatement, s)}` +
 		` ORDER BY +${s.time}, +${s.id} LIMIT ${spanStatement.param(BigInt(TRACE_SPAN_LIMIT + 1))}`;
@@ -303,14 +304,14 @@ export async function traceDetail(
 				kind: String(row.kind),
 				status,
 				status_message: text(row, "status_message"),
-				...nsTime(String(row.ts)),
 				start_offset_ms: offsetMs(start),
 				duration_ms: nsToMs(durationNs),
 				depth: 0,
 				children: [],
 				missing_parent: false,
-				scope: { name: text(row, "scope_name"), version: text(row, "scope_version") },
 				...(full && {
+					...nsTime(String(row.ts)),
+					scope: { name: text(row, "scope_name"), version: text(row, "scope_version") },
 					attributes: jsonObject(row.attributes),
 					resource: jsonObject(row.resource),
 					events: eventsBySpan.get(Number(row.id)) ?? [],

@@ -333,14 +333,17 @@ const SpanSchema = z.object({
 	kind: z.string(),
 	status: z.string(),
 	status_message: z.string().nullable(),
-	time: z.string(),
-	time_unix_nano: z.string(),
+	time: z.string().optional().openapi({ description: "Left out with `view=summary`." }),
+	time_unix_nano: z.string().optional().openapi({ description: "Left out with `view=summary`." }),
 	start_offset_ms: z.number(),
 	duration_ms: z.number(),
 	depth: z.number(),
 	children: z.array(z.string()),
 	missing_parent: z.boolean(),
-	scope: z.object({ name: z.string().nullable(), version: z.string().nullable() }),
+	scope: z
+		.object({ name: z.string().nullable(), version: z.string().nullable() })
+		.optional()
+		.openapi({ description: "Left out with `view=summary`." }),
 	attributes: JsonMap.optional().openapi({ description: "Left out with `view=summary`." }),
 	resource: JsonMap.optional().openapi({ description: "Left out with `view=summary`." }),
 	events: z

@@ -2614,7 +2614,8 @@ export interface components {
                 resource?: {
                     [key: string]: unknown;
                 };
-                scope: {
+                /** @description Left out with `view=summary`. */
+                scope?: {
                     name: string | null;
                     version: string | null;
                 };
@@ -2623,8 +2624,10 @@ export interface components {
                 start_offset_ms: number;
                 status: string;
                 status_message: string | null;
-                time: string;
-                time_unix_nano: string;
+                /** @description Left out with `view=summary`. */
+                time?: string;
+                /** @description Left out with `view=summary`. */
+                time_unix_nano?: string;
             }[];
             time: string;
             time_unix_nano: string;
