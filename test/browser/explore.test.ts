@@ -377,7 +377,7 @@ describe("dashboards", () => {
 		// Narrower by a quarter of the grid: 6 of its 24 columns.
 		const grid = (await page.locator(".dash-grid").boundingBox()) as { width: number };
 		const columnPx = (grid.width + 12) / 24;
-		const corner = page.getByRole("img", { name: "Resize All logs" });
+		const corner = page.getByRole("button", { name: "Resize All logs" });
 		await corner.scrollIntoViewIfNeeded();
 		const handle = (await corner.boundingBox()) as { x: number; y: number; width: number; height: number };
 		await page.mouse.move(handle.x + handle.width / 2, handle.y + handle.height / 2);
@@ -397,6 +397,30 @@ describe("dashboards", () => {
 		expect(moved?.y).toBe((start?.y ?? 0) + 3);
 		expect(moved?.w).toBe((start?.w ?? 0) - 6);
 		expect(moved?.h).toBe(start?.h);
+
+		// The same by keyboard: the move handle's arrows move by one column or row, the resize
+		// handle's arrows resize (a step onto another panel or off the grid is refused, as for a drag).
+		await page.getByRole("button", { name: "Edit", exact: true }).click();
+		await page.getByRole("button", { name: "Move All logs" }).focus();
+		await page.keyboard.press("ArrowRight");
+		await page.keyboard.press("ArrowRight");
+		await page.keyboard.press("ArrowUp");
+		await page.getByRole("button", { name: "Resize All logs" }).focus();
+		await page.keyboard.press("ArrowDown");
+		await page.getByRole("button", { name: "Save dashboard" }).click();
+		await page.getByRole("button", { name: "Edit", exact: true }).waitFor();
+		const keyed = (
+			await apiCall<{ panels: Array<{ title: string; layout: Layout }> }>(
+				"GET",
+				`/api/v1/dashboards/${dashboardId}`,
+			)
+		).body.panels.find((p) => p.title === "All logs")?.layout;
+		expect(keyed).toEqual({
+			x: (moved?.x ?? 0) + 2,
+			y: (moved?.y ?? 0) - 1,
+			w: moved?.w,
+			h: (moved?.h ?? 0) + 1,
+		});
 		await page.close();
 	});
 

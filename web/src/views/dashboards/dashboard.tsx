@@ -35,6 +35,13 @@ import "../query/explore.css";
 type DashboardData = components["schemas"]["DashboardData"];
 type PanelAnswer = DashboardData["panels"][string];
 
+const ARROW_STEPS: Record<string, [number, number]> = {
+	ArrowLeft: [-1, 0],
+	ArrowRight: [1, 0],
+	ArrowUp: [0, -1],
+	ArrowDown: [0, 1],
+};
+
 /** Rows of the panel editor's preview (its chart's height, as a panel of that many grid rows). */
 const PREVIEW_ROWS = 7;
 
@@ -489,8 +496,15 @@ function PanelGrid(props: {
 			active.mode === "move"
 				? { ...start, x: start.x + dx, y: start.y + dy }
 				: { ...start, w: start.w + dx, h: start.h + dy };
+		place(active.id, next);
+	};
+	const onPointerUp = () => {
+		drag.current = null;
+	};
+	/** Moves or resizes a panel to `next` when that is on the grid and overlaps no other panel. */
+	const place = (id: string, next: Layout) => {
 		const panels = panelsRef.current;
-		const current = panels.find((p) => p.id === active.id);
+		const current = panels.find((p) => p.id === id);
 		if (
 			!current ||
 			(current.layout.x === next.x &&
@@ -499,11 +513,20 @@ function PanelGrid(props: {
 				current.layout.h === next.h)
 		)
 			return;
-		if (!fits(next, panels, active.id)) return;
-		props.onChange(panels.map((p) => (p.id === active.id ? { ...p, layout: next } : p)));
+		if (!fits(next, panels, id)) return;
+		props.onChange(panels.map((p) => (p.id === id ? { ...p, layout: next } : p)));
 	};
-	const onPointerUp = () => {
-		drag.current = null;
+	/** The arrow keys on a panel's move or resize handle: one column or row per press. */
+	const onKeyDown = (panel: Panel, mode: "move" | "resize") => (e: KeyboardEvent) => {
+		const step = ARROW_STEPS[e.key];
+		if (!step) return;
+		e.preventDefault();
+		const [dx, dy] = step;
+		const l = panel.layout;
+		place(
+			panel.id,
+			mode === "move" ? { ...l, x: l.x + dx, y: l.y + dy } : { ...l, w: l.w + dx, h: l.h + dy },
+		);
 	};
 
 	return (
@@ -535,6 +558,15 @@ function PanelGrid(props: {
 							<h2>{panel.title}</h2>
 							{props.editing ? (
 								<span class="row">
+									<button
+										type="button"
+										class="small dash-move"
+										aria-label={`Move ${panel.title}`}
+										title="Arrow keys move the panel (or drag its header)"
+										onKeyDown={onKeyDown(panel, "move")}
+									>
+										⠿
+									</button>
 									<button type="button" class="small" onClick={() => props.onEdit(panel)}>
 										Edit<span class="visually-hidden"> panel {panel.title}</span>
 									</button>
@@ -564,10 +596,12 @@ function PanelGrid(props: {
 							)}
 						</div>
 						{props.editing ? (
-							<span
+							<button
+								type="button"
 								class="dash-resize"
-								role="img"
 								aria-label={`Resize ${panel.title}`}
+								title="Arrow keys resize the panel (or drag this corner)"
+								onKeyDown={onKeyDown(panel, "resize")}
 								onPointerDown={onPointerDown(panel, "resize")}
 								onPointerMove={onPointerMove}
 								onPointerUp={onPointerUp}
