@@ -71,7 +71,7 @@ function argsOf(args) {
 }
 
 /** A value as @libsql/client returns it (intMode "number"). */
-function valueOf(value) {
+function clientValue(value) {
 	if (typeof value === "bigint") {
 		if (value < MIN_SAFE || value > MAX_SAFE)
 			throw new RangeError("Received integer which cannot be safely represented as a JavaScript number");
@@ -85,17 +85,17 @@ function valueOf(value) {
 function run(statement) {
 	const sql = typeof statement === "string" ? statement : statement.sql;
 	const args = argsOf(typeof statement === "string" ? undefined : statement.args);
-	const prepared_ = prepared(sql);
-	if (!prepared_.reader) {
-		prepared_.run(args);
+	const statement_ = prepared(sql);
+	if (!statement_.reader) {
+		statement_.run(args);
 		return { columns: [], columnTypes: [], rows: [] };
 	}
-	const columns = prepared_.columns();
-	const rows = prepared_.all(args);
+	const columns = statement_.columns();
+	const rows = statement_.all(args);
 	for (const row of rows) {
 		for (let i = 0; i < row.length; i++) {
 			const value = row[i];
-			if (typeof value === "bigint" || (value !== null && typeof value === "object")) row[i] = valueOf(value);
+			if (typeof value === "bigint" || (value !== null && typeof value === "object")) row[i] = clientValue(value);
 		}
 	}
 	return { columns: columns.map((c) => c.name), columnTypes: columns.map((c) => c.type ?? ""), rows };
