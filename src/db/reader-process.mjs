@@ -85,13 +85,13 @@ function clientValue(value) {
 function run(statement) {
 	const sql = typeof statement === "string" ? statement : statement.sql;
 	const args = argsOf(typeof statement === "string" ? undefined : statement.args);
-	const statement_ = prepared(sql);
-	if (!statement_.reader) {
-		statement_.run(args);
+	const stmt = prepared(sql);
+	if (!stmt.reader) {
+		stmt.run(args);
 		return { columns: [], columnTypes: [], rows: [] };
 	}
-	const columns = statement_.columns();
-	const rows = statement_.all(args);
+	const columns = stmt.columns();
+	const rows = stmt.all(args);
 	for (const row of rows) {
 		for (let i = 0; i < row.length; i++) {
 			const value = row[i];
