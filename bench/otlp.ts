@@ -234,7 +234,6 @@ async function endToEnd(
 		autocannon({ ...options, duration: timing.seconds }, (e, r) => (e ? reject(e) : resolve(r))),
 	);
 	const cpuAfter = processCpuSeconds(serverPid);
-	console.error(JSON.stringify(result.statusCodeStats), result.errors, result.timeouts);
 	return {
 		// The server's CPU per request: steadier than its rate on a machine shared with other work.
 		serverCpuUs:

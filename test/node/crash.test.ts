@@ -1,5 +1,6 @@
 /**
- * kill -9 under load: the real Node server (src/runtime/node.ts: group commit, synchronous = FULL)
+ * kill -9 under load: the real Node server (src/runtime/node.ts: group commit, each group acknowledged
+ * after an fsync of the WAL that started after its COMMIT)
  * takes concurrent pings and OTLP exports, is killed with SIGKILL while requests are in flight, and
  * restarted on the same file. Everything it acknowledged must be there, and no export half-written.
  */
