@@ -180,7 +180,7 @@ export async function buildNodeDeps(
 }
 
 /** WRITE_SYNC: how a group commit is made durable (src/ingest/embedded-writer.ts); "wal-fsync" by default. */
-function writeSyncFrom(settings: Settings): WriteSync {
+export function writeSyncFrom(settings: Settings): WriteSync {
 	const raw = optionalText(settings, "WRITE_SYNC", "wal-fsync");
 	if (!(WRITE_SYNC_MODES as readonly string[]).includes(raw))
 		throw new ConfigError("WRITE_SYNC", "invalid", `expected one of ${WRITE_SYNC_MODES.join(", ")}`);

@@ -8,9 +8,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "libsql";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { ConfigError } from "../../src/config.js";
 import { isStorageFailure } from "../../src/db/errors.js";
 import { openEmbeddedWriter, WAL_AUTOCHECKPOINT_PAGES } from "../../src/ingest/embedded-writer.js";
 import type { GroupCommitWriter } from "../../src/ingest/writer.js";
+import { writeSyncFrom } from "../../src/runtime/node-deps.js";
 import { FakeClock } from "../support/clock.js";
 import { request } from "../support/heartbeats.js";
 import { createTestApp, type TestApp } from "../support/node-app.js";
@@ -384,6 +386,12 @@ describe("durability: the WAL's fsync off the event loop", () => {
 		expect(await own.submit(insert(1))).toBe(1);
 		expect(calls).toHaveLength(0);
 		expect(own.stats.syncs).toBe(0);
+	});
+
+	it("WRITE_SYNC: wal-fsync by default, commit on request, anything else a configuration error", () => {
+		expect(writeSyncFrom({})).toBe("wal-fsync");
+		expect(writeSyncFrom({ WRITE_SYNC: "commit" })).toBe("commit");
+		expect(() => writeSyncFrom({ WRITE_SYNC: "off" })).toThrow(ConfigError);
 	});
 
 	it("close() makes what waits for an fsync durable itself and settles it", async () => {
