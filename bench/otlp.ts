@@ -9,13 +9,18 @@
  * same time. Memory: the server's RSS, sampled every few ms from /proc, while it ingests requests of
  * just under 16 MiB one after another; growth over the RSS just before.
  *
- * Small exports: 5 spans per request on 50 connections, once with WRITE_GROUP_MAX=1 (every export
- * commits alone, as before group commit) and once with group commit.
+ * Small exports: 5 spans per request on 50 connections: with WRITE_GROUP_MAX=1 and WRITE_SYNC=commit
+ * (every export commits alone with its fsync, as before group commit), with group commit and the
+ * fsync inside its COMMIT (WRITE_SYNC=commit), and as the server runs by default (group commit, the
+ * WAL's fsync off the event loop); a server each, the cases measured in turn in slices.
  *
- * Env: BENCH_SECONDS (per measured case, 5), BENCH_OTLP_BATCH (512), BENCH_OTLP_CONNECTIONS (8).
+ * Env: BENCH_SECONDS (per measured case, 5), BENCH_OTLP_BATCH (512), BENCH_OTLP_CONNECTIONS (8),
+ * BENCH_OTLP_SMALL_ROUNDS (slices per small-export case, 4), BENCH_OTLP_ONLY=small (only the small
+ * exports), BENCH_SERVER_NODE_FLAGS (extra node flags for the server, e.g. "--cpu-prof
+ * --cpu-prof-dir=/tmp/profiles").
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -47,6 +52,8 @@ const DISTINCT_BODIES = 32;
 const SMALL_BATCH = 5;
 const SMALL_CONNECTIONS = 50;
 const BIG_REQUESTS = 4;
+/** BENCH_OTLP_ONLY=small: only the small-export table (the write path's comparison), nothing else. */
+const SMALL_ONLY = process.env.BENCH_OTLP_ONLY === "small";
 const BIG_LIMIT = 16 * 1024 * 1024;
 
 // ---------------------------------------------------------------------------------------------
@@ -65,7 +72,7 @@ function attribute(w: BinaryWriter, field: number, key: string, value: string | 
 }
 
 /** Export…Request { Resource… { resource, Scope… { scope, records } } } with `records` items. */
-function exportRequest(signal: "traces" | "logs", records: number): Uint8Array<ArrayBuffer> {
+export function exportRequest(signal: "traces" | "logs", records: number): Uint8Array<ArrayBuffer> {
 	const w = new BinaryWriter();
 	w.tag(1, WireType.LengthDelimited).fork(); // ResourceSpans / ResourceLogs
 	w.tag(1, WireType.LengthDelimited).fork(); // Resource
@@ -127,7 +134,9 @@ async function startServer(
 	databaseUrl: string,
 	extraEnv: Record<string, string> = {},
 ): Promise<{ child: ChildProcess; url: string }> {
-	const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "src/runtime/node.ts")], {
+	// BENCH_SERVER_NODE_FLAGS: extra flags for the server's node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/p".
+	const flags = (process.env.BENCH_SERVER_NODE_FLAGS ?? "").split(" ").filter((flag) => flag !== "");
+	const child = spawn(process.execPath, [...flags, "--import", "tsx", join(ROOT, "src/runtime/node.ts")], {
 		cwd: ROOT,
 		env: {
 			...process.env,
@@ -192,7 +201,17 @@ async function endToEnd(
 	bodies: Uint8Array[],
 	shape: { connections: number; batch: number } = { connections: CONNECTIONS, batch: BATCH },
 	serverPid?: number,
-): Promise<Throughput & { requestsPerSecond: number; p99: number; serverCpuUs: number | null }> {
+	timing: { warmupSeconds: number; seconds: number } = { warmupSeconds: 1, seconds: SECONDS },
+): Promise<
+	Throughput & {
+		requestsPerSecond: number;
+		p99: number;
+		serverCpuUs: number | null;
+		ok: number;
+		duration: number;
+		cpuSeconds: number | null;
+	}
+> {
 	// One request per body, which autocannon builds once and sends in turn on each connection (a
 	// `setupRequest` copying a body per request cost the load generator more than the server's work).
 	const options = {
@@ -205,12 +224,14 @@ async function endToEnd(
 			body: Buffer.from(body),
 		})),
 	};
-	await new Promise((resolve, reject) =>
-		autocannon({ ...options, duration: 1 }, (e, r) => (e ? reject(e) : resolve(r))),
-	);
+	if (timing.warmupSeconds > 0) {
+		await new Promise((resolve, reject) =>
+			autocannon({ ...options, duration: timing.warmupSeconds }, (e, r) => (e ? reject(e) : resolve(r))),
+		);
+	}
 	const cpuBefore = processCpuSeconds(serverPid);
 	const result = await new Promise<autocannon.Result>((resolve, reject) =>
-		autocannon({ ...options, duration: SECONDS }, (e, r) => (e ? reject(e) : resolve(r))),
+		autocannon({ ...options, duration: timing.seconds }, (e, r) => (e ? reject(e) : resolve(r))),
 	);
 	const cpuAfter = processCpuSeconds(serverPid);
 	return {
@@ -223,6 +244,114 @@ async function endToEnd(
 		requestsPerSecond: result["2xx"] / result.duration,
 		p99: result.latency.p99,
 		failures: result.non2xx + result.errors + result.timeouts,
+		ok: result["2xx"],
+		duration: result.duration,
+		cpuSeconds: cpuBefore === null || cpuAfter === null ? null : cpuAfter - cpuBefore,
+	};
+}
+
+/** The cases of the small-export table: a label and the server's extra environment. */
+const SMALL_CASES: readonly (readonly [string, Record<string, string>])[] = [
+	["per-request commit (before)", { WRITE_GROUP_MAX: "1", WRITE_SYNC: "commit" }],
+	["group commit, fsync in the COMMIT (WRITE_SYNC=commit)", { WRITE_SYNC: "commit" }],
+	["group commit, WAL fsync off the event loop (now)", { WRITE_SYNC: "wal-fsync" }],
+];
+/** Each case's measured time is cut into this many slices, run in turn (see `smallExports`). */
+const SMALL_ROUNDS = positive("BENCH_OTLP_SMALL_ROUNDS", 4);
+
+interface SmallResult {
+	requestsPerSecond: number;
+	/** The worst slice's p99. */
+	p99: number;
+	serverCpuUs: number | null;
+	failures: number;
+}
+
+/**
+ * Small exports (a few spans each, many connections): per-request commits (WRITE_GROUP_MAX=1, the
+ * path before group commit) and the group-commit variants. Every case has its own server on its own
+ * copy of the database, all started first; each case's BENCH_SECONDS are then measured in
+ * BENCH_OTLP_SMALL_ROUNDS slices, the cases in turn (forwards, then backwards, …), so that a change
+ * of the machine's load during the run falls on every case alike. Returns the printing of its table,
+ * done after the other sections' measurements.
+ */
+async function smallExports(dir: string, databaseUrl: string, key: string): Promise<() => void> {
+	const smallBodies = Array.from({ length: DISTINCT_BODIES }, () => exportRequest("traces", SMALL_BATCH));
+	const template = databaseUrl.slice("file:".length);
+	const servers: { label: string; url: string; child: ChildProcess }[] = [];
+	const totals = SMALL_CASES.map(() => ({
+		ok: 0,
+		duration: 0,
+		cpu: 0 as number | null,
+		p99: 0,
+		failures: 0,
+	}));
+	try {
+		for (const [i, [label, env]] of SMALL_CASES.entries()) {
+			const file = join(dir, `small-${i}.db`);
+			copyFileSync(template, file);
+			if (existsSync(`${template}-wal`)) copyFileSync(`${template}-wal`, `${file}-wal`);
+			const started = await startServer(dir, `file:${file}`, env);
+			servers.push({ label, ...started });
+		}
+		const shape = { connections: SMALL_CONNECTIONS, batch: SMALL_BATCH };
+		for (let round = 0; round < SMALL_ROUNDS; round++) {
+			const order = servers.map((_, i) => i);
+			if (round % 2 === 1) order.reverse();
+			for (const i of order) {
+				const server = servers[i] as (typeof servers)[number];
+				const total = totals[i] as (typeof totals)[number];
+				process.stderr.write(`bench: OTLP small exports, round ${round + 1}, ${server.label} … `);
+				const slice = await endToEnd(server.url, key, "traces", smallBodies, shape, server.child.pid, {
+					warmupSeconds: round === 0 ? 1 : 0,
+					seconds: SECONDS / SMALL_ROUNDS,
+				});
+				process.stderr.write(`${Math.round(slice.requestsPerSecond)} req/s\n`);
+				total.ok += slice.ok;
+				total.duration += slice.duration;
+				total.cpu = total.cpu === null || slice.cpuSeconds === null ? null : total.cpu + slice.cpuSeconds;
+				total.p99 = Math.max(total.p99, slice.p99);
+				total.failures += slice.failures;
+			}
+		}
+	} finally {
+		await Promise.all(servers.map((server) => stopServer(server.child)));
+	}
+	const small: { label: string; result: SmallResult }[] = SMALL_CASES.map(([label], i) => {
+		const total = totals[i] as (typeof totals)[number];
+		return {
+			label,
+			result: {
+				requestsPerSecond: total.ok / total.duration,
+				p99: total.p99,
+				serverCpuUs: total.cpu === null || total.ok === 0 ? null : (total.cpu * 1e6) / total.ok,
+				failures: total.failures,
+			},
+		};
+	});
+	return () => {
+		console.log(
+			`Small OTLP exports — ${SMALL_BATCH} spans per request, ${SMALL_CONNECTIONS} connections, ${SECONDS} s per case in ${SMALL_ROUNDS} slices taken in turn (Node runtime)`,
+		);
+		console.log();
+		console.log("| write path | exports/s | worst slice's p99 ms | srv CPU µs/export | non-2xx/err |");
+		console.log("|---|---:|---:|---:|---:|");
+		for (const { label, result } of small) {
+			const cpu = result.serverCpuUs === null ? "–" : result.serverCpuUs.toFixed(0);
+			console.log(
+				`| ${label} | ${Math.round(result.requestsPerSecond)} | ${result.p99} | ${cpu} | ${result.failures} |`,
+			);
+		}
+		const before = (small[0] as (typeof small)[number]).result;
+		const after = (small[small.length - 1] as (typeof small)[number]).result;
+		const cpuRatio =
+			before.serverCpuUs !== null && after.serverCpuUs !== null
+				? ` (server CPU per export: ${(before.serverCpuUs / after.serverCpuUs).toFixed(2)}× less)`
+				: "";
+		const ratio = after.requestsPerSecond / before.requestsPerSecond;
+		console.log(
+			`- goal small exports: group commit ≥ 3× per-request commit: ${ratio.toFixed(2)}×${cpuRatio} → ${ratio >= 3 ? "met" : "not met"}`,
+		);
 	};
 }
 
@@ -396,6 +525,13 @@ export async function benchOtlp(): Promise<void> {
 			createdBy: "cli",
 		});
 		setup.client.close();
+		// First, while the database holds only the org and its key: each case starts from a copy of it.
+		const printSmall = await smallExports(dir, databaseUrl, key);
+		if (SMALL_ONLY) {
+			console.log();
+			printSmall();
+			return;
+		}
 		const spanBodies = Array.from({ length: DISTINCT_BODIES }, () => exportRequest("traces", BATCH));
 		const logBodies = Array.from({ length: DISTINCT_BODIES }, () => exportRequest("logs", BATCH));
 
@@ -410,31 +546,6 @@ export async function benchOtlp(): Promise<void> {
 		process.stderr.write("done\n");
 		await stopServer(server);
 		server = undefined;
-
-		// Small exports (a few spans each, many connections): per-request commits (WRITE_GROUP_MAX=1, the
-		// path before group commit) and group commit, each on a fresh server over the same file.
-		const smallBodies = Array.from({ length: DISTINCT_BODIES }, () => exportRequest("traces", SMALL_BATCH));
-		const small: { label: string; result: Awaited<ReturnType<typeof endToEnd>> }[] = [];
-		for (const [label, env] of [
-			["per-request commit (before)", { WRITE_GROUP_MAX: "1" }],
-			["group commit", {}],
-		] as const) {
-			const smallServer = await startServer(dir, databaseUrl, env);
-			server = smallServer.child;
-			process.stderr.write(`bench: OTLP small exports, ${label} … `);
-			const result = await endToEnd(
-				smallServer.url,
-				key,
-				"traces",
-				smallBodies,
-				{ connections: SMALL_CONNECTIONS, batch: SMALL_BATCH },
-				smallServer.child.pid,
-			);
-			process.stderr.write(`${Math.round(result.requestsPerSecond)} req/s\n`);
-			small.push({ label, result });
-			await stopServer(server);
-			server = undefined;
-		}
 
 		process.stderr.write("bench: raw insert ceiling, spans … ");
 		const rawSpans = await rawCeiling(dir, "traces", spanBodies);
@@ -486,30 +597,7 @@ export async function benchOtlp(): Promise<void> {
 			);
 		}
 		console.log();
-		console.log(
-			`Small OTLP exports — ${SMALL_BATCH} spans per request, ${SMALL_CONNECTIONS} connections, ${SECONDS} s per case (Node runtime)`,
-		);
-		console.log();
-		console.log("| write path | exports/s | p99 ms | srv CPU µs/export | non-2xx/err |");
-		console.log("|---|---:|---:|---:|---:|");
-		for (const { label, result } of small) {
-			const cpu = result.serverCpuUs === null ? "–" : result.serverCpuUs.toFixed(0);
-			console.log(
-				`| ${label} | ${Math.round(result.requestsPerSecond)} | ${result.p99} | ${cpu} | ${result.failures} |`,
-			);
-		}
-		const [before, after] = small.map((s) => s.result) as [
-			(typeof small)[number]["result"],
-			(typeof small)[number]["result"],
-		];
-		const cpuRatio =
-			before.serverCpuUs !== null && after.serverCpuUs !== null
-				? ` (server CPU per export: ${(before.serverCpuUs / after.serverCpuUs).toFixed(2)}× less)`
-				: "";
-		const ratio = after.requestsPerSecond / before.requestsPerSecond;
-		console.log(
-			`- goal small exports: group commit ≥ 3× per-request commit: ${ratio.toFixed(2)}×${cpuRatio} → ${ratio >= 3 ? "met" : "not met"}`,
-		);
+		printSmall();
 		console.log();
 		console.log(
 			`Ingest with rollups — decode + write in process (the server's path without HTTP), ${BATCH} per request, ${SECONDS} s per case`,

@@ -1,7 +1,9 @@
 /**
  * The crash test (run by `npm run soak` after the soak): `kill -9` the Node server under load,
  * restart it on the same database file, and check that every acknowledged item is there and no
- * export is torn. An acknowledgement means durable (`synchronous=FULL`), so nothing may be missing.
+ * export is torn. An acknowledgement means durable (an fsync of the WAL after the COMMIT, see
+ * docs/design.md), so nothing may be missing. (kill -9 leaves the page cache to the kernel: this
+ * checks recovery and that nothing is acknowledged before its COMMIT, not the fsync itself.)
  *
  * Each round: a server (bench/load-server.ts) over one temporary database, OTLP exports and
  * heartbeat pings (and one dashboard reader) from 127.0.0.1 for 2–4 s, then SIGKILL; the answers

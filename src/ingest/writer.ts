@@ -65,7 +65,7 @@ export interface WriteTransaction {
 /**
  * The Node runtime's embedded writer (src/ingest/embedded-writer.ts): group commit. Writes submitted
  * in the same turn of the event loop run one after another in one transaction, each under its own
- * savepoint, and share one COMMIT (one fsync); each promise settles only after that COMMIT.
+ * savepoint, and share one COMMIT (one fsync); each promise settles only after that COMMIT is durable.
  */
 export interface GroupCommitWriter {
 	/**
@@ -77,7 +77,11 @@ export interface GroupCommitWriter {
 	 * (only its last run counts), so consecutive repeatable writes can share one savepoint.
 	 */
 	submit<T>(work: (tx: WriteTransaction) => T, options?: { repeatable?: boolean }): Promise<T>;
-	/** Groups committed and writes acknowledged so far (for tests and the bench). */
-	readonly stats: { groups: number; writes: number };
+	/**
+	 * Groups committed, writes acknowledged and fsyncs of the WAL started by the writer itself (0 when
+	 * the COMMIT syncs) so far (for tests and the bench).
+	 */
+	readonly stats: { groups: number; writes: number; syncs: number };
+	/** Runs what is queued and settles every write, synchronously (fsyncing the WAL if need be). */
 	close(): void;
 }

@@ -11,6 +11,7 @@ import { type Clock, systemClock } from "../clock.js";
 import {
 	type AppConfig,
 	authSettingsFrom,
+	ConfigError,
 	heartbeatSettingsFrom,
 	jwtSettingsFrom,
 	optionalText,
@@ -23,7 +24,13 @@ import type { Database } from "../db/client.js";
 import { openMigratedDatabase } from "../db/node.js";
 import { openReaderPool } from "../db/reader-pool.js";
 import { assembleDeps } from "../deps.js";
-import { embeddedPathOf, MAX_WRITES_PER_GROUP, openEmbeddedWriter } from "../ingest/embedded-writer.js";
+import {
+	embeddedPathOf,
+	MAX_WRITES_PER_GROUP,
+	openEmbeddedWriter,
+	WRITE_SYNC_MODES,
+	type WriteSync,
+} from "../ingest/embedded-writer.js";
 import { otlpSettingsFrom, positiveInteger } from "../ingest/settings.js";
 import { consoleLog, type Log, logLevelFrom } from "../log.js";
 import { nodeWebhookTransport } from "./webhook-node.js";
@@ -162,6 +169,7 @@ export async function buildNodeDeps(
 	if (filePath) {
 		deps.writer = openEmbeddedWriter(filePath, {
 			maxWritesPerGroup: positiveInteger(settings, "WRITE_GROUP_MAX", MAX_WRITES_PER_GROUP),
+			sync: writeSyncFrom(settings),
 		});
 	}
 	const applied = await opened.client
@@ -169,4 +177,12 @@ export async function buildNodeDeps(
 		.then((result) => Number(result.rows[0]?.n ?? 0))
 		.catch(() => 0);
 	return { deps, client: opened.client, migrations: applied };
+}
+
+/** WRITE_SYNC: how a group commit is made durable (src/ingest/embedded-writer.ts); "wal-fsync" by default. */
+export function writeSyncFrom(settings: Settings): WriteSync {
+	const raw = optionalText(settings, "WRITE_SYNC", "wal-fsync");
+	if (!(WRITE_SYNC_MODES as readonly string[]).includes(raw))
+		throw new ConfigError("WRITE_SYNC", "invalid", `expected one of ${WRITE_SYNC_MODES.join(", ")}`);
+	return raw as WriteSync;
 }

@@ -1,5 +1,6 @@
 /**
- * kill -9 under load: the real Node server (src/runtime/node.ts: group commit, synchronous = FULL)
+ * kill -9 under load: the real Node server (src/runtime/node.ts: group commit, each group acknowledged
+ * after an fsync of the WAL that started after its COMMIT)
  * takes concurrent pings and OTLP exports, is killed with SIGKILL while requests are in flight, and
  * restarted on the same file. Everything it acknowledged must be there, and no export half-written.
  */
@@ -32,7 +33,9 @@ beforeAll(() => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function startServer(): Promise<{ child: ChildProcess; url: string }> {
-	const child = spawn(TSX, ["src/runtime/node.ts"], {
+	// One process: node with tsx's loader. (tsx's own CLI runs the script in a child process, so a
+	// SIGKILL to it would kill the wrapper and leave the server running.)
+	const child = spawn(process.execPath, ["--import", "tsx", "src/runtime/node.ts"], {
 		// The start line says where it listens (logs are silent under vitest unless LOG_LEVEL is set).
 		env: { ...env, PORT: "0", LOG_LEVEL: "info" },
 		stdio: ["ignore", "pipe", "pipe"],

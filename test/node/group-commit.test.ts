@@ -1,15 +1,20 @@
 /**
  * Group commit (src/ingest/embedded-writer.ts): writes submitted together share one transaction and
- * one COMMIT, each settles only after it, and one failing write loses nothing of the others.
+ * one COMMIT, each settles only after it and after an fsync of the WAL that started after it, and one
+ * failing write loses nothing of the others; a failed fsync acknowledges nothing.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { fdatasync, fstatSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "libsql";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { openEmbeddedWriter } from "../../src/ingest/embedded-writer.js";
+import { ConfigError } from "../../src/config.js";
+import { isStorageFailure } from "../../src/db/errors.js";
+import { openEmbeddedWriter, WAL_AUTOCHECKPOINT_PAGES } from "../../src/ingest/embedded-writer.js";
 import type { GroupCommitWriter } from "../../src/ingest/writer.js";
+import { writeSyncFrom } from "../../src/runtime/node-deps.js";
 import { FakeClock } from "../support/clock.js";
+import { request } from "../support/heartbeats.js";
 import { createTestApp, type TestApp } from "../support/node-app.js";
 
 let dir: string;
@@ -61,7 +66,7 @@ describe("group commit", () => {
 		);
 		expect(committed()).toEqual([]); // nothing runs before the flush
 		expect(await Promise.all(writes)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
-		expect(writer.stats).toEqual({ groups: 1, writes: 50 });
+		expect(writer.stats).toMatchObject({ groups: 1, writes: 50 });
 		// Acknowledged only after COMMIT: the first write to settle already sees all fifty.
 		expect(settledSeeing[0]).toHaveLength(50);
 	});
@@ -248,6 +253,162 @@ describe("group commit", () => {
 	});
 });
 
+/** An fsync of the WAL that the test completes or fails by hand; records each call's descriptor. */
+function manualFsync() {
+	const calls: { fd: number; resolve: () => void; reject: (error: Error) => void }[] = [];
+	const fsyncWal = (fd: number) =>
+		new Promise<void>((resolve, reject) => {
+			calls.push({ fd, resolve, reject });
+		});
+	return { calls, fsyncWal };
+}
+
+/** Lets the event loop turn until `done()` (flushes run on setImmediate); fails after many turns. */
+async function turnsUntil(done: () => boolean): Promise<void> {
+	for (let i = 0; i < 1000 && !done(); i++) await new Promise((resolve) => setImmediate(resolve));
+	expect(done()).toBe(true);
+}
+
+/** A promise's state without waiting for it. */
+function tracked<T>(promise: Promise<T>) {
+	const state = { settled: false as boolean, value: undefined as T | undefined, error: undefined as unknown };
+	promise.then(
+		(value) => {
+			state.settled = true;
+			state.value = value;
+		},
+		(error) => {
+			state.settled = true;
+			state.error = error;
+		},
+	);
+	return state;
+}
+
+describe("durability: the WAL's fsync off the event loop", () => {
+	let own: GroupCommitWriter | undefined;
+	afterEach(() => {
+		own?.close();
+		own = undefined;
+	});
+
+	it("runs with synchronous = NORMAL (checkpointing every 4,000 pages) and settles no write before an fsync that started after its COMMIT succeeded", async () => {
+		const { calls, fsyncWal } = manualFsync();
+		own = openEmbeddedWriter(path, { fsyncWal });
+		const synchronous = tracked(
+			own.submit((tx) => [
+				tx.values("PRAGMA synchronous", [])?.[0],
+				tx.values("PRAGMA wal_autocheckpoint", [])?.[0],
+			]),
+		);
+		await turnsUntil(() => calls.length === 1);
+		for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+		expect(synchronous.settled).toBe(false);
+		calls[0]?.resolve();
+		await turnsUntil(() => synchronous.settled);
+		expect(synchronous.value).toEqual([1, WAL_AUTOCHECKPOINT_PAGES]); // NORMAL
+	});
+
+	it("coalesces: groups that commit while an fsync runs wait for the next one, started after it", async () => {
+		const { calls, fsyncWal } = manualFsync();
+		own = openEmbeddedWriter(path, { fsyncWal });
+		const first = tracked(own.submit(insert(1)));
+		await turnsUntil(() => calls.length === 1);
+		// Committed (another connection sees it), not acknowledged: its fsync has not completed.
+		expect(committed()).toEqual([1]);
+		// The descriptor is the WAL file's.
+		expect(fstatSync(calls[0]?.fd as number).ino).toBe(statSync(`${path}-wal`).ino);
+		const second = tracked(own.submit(insert(2)));
+		const third = tracked(own.submit(insert(3)));
+		await turnsUntil(() => committed().length === 3);
+		// Committed while the first fsync ran: no second fsync yet, nothing settled.
+		expect(calls).toHaveLength(1);
+		expect([first.settled, second.settled, third.settled]).toEqual([false, false, false]);
+		calls[0]?.resolve();
+		await turnsUntil(() => first.settled);
+		expect(first.value).toBe(1);
+		// The first fsync may have started before their COMMIT: they wait for the next one.
+		expect([second.settled, third.settled]).toEqual([false, false]);
+		expect(calls).toHaveLength(2);
+		calls[1]?.resolve();
+		await turnsUntil(() => second.settled && third.settled);
+		expect([second.value, third.value]).toEqual([2, 3]);
+		expect(own.stats).toMatchObject({ writes: 3, syncs: 2 });
+	});
+
+	it("a failed fsync rejects every write waiting for it or the next one, and every later write, as a storage failure", async () => {
+		const { calls, fsyncWal } = manualFsync();
+		own = openEmbeddedWriter(path, { fsyncWal });
+		const first = own.submit(insert(1));
+		await turnsUntil(() => calls.length === 1);
+		const second = own.submit(insert(2));
+		await turnsUntil(() => committed().length === 2);
+		calls[0]?.reject(Object.assign(new Error("EIO: i/o error, fdatasync"), { code: "EIO" }));
+		for (const write of [first, second, own.submit(insert(3))]) {
+			const error = await write.then(
+				() => null,
+				(e: unknown) => e,
+			);
+			expect(error).toMatchObject({ code: "SQLITE_IOERR_FSYNC" });
+			expect(isStorageFailure(error)).toBe(true);
+		}
+		expect(calls).toHaveLength(1);
+		expect(own.stats.writes).toBe(0);
+	});
+
+	it("keeps fsyncing the file SQLite writes while other connections come and go and checkpoints truncate it", async () => {
+		const fds = new Set<number>();
+		own = openEmbeddedWriter(path, {
+			fsyncWal: (fd) => {
+				fds.add(fd);
+				return new Promise((resolve, reject) => fdatasync(fd, (e) => (e ? reject(e) : resolve())));
+			},
+		});
+		await own.submit(insert(1));
+		for (let round = 0; round < 3; round++) {
+			const other = new Database(path);
+			other.prepare("INSERT INTO t (id, v) VALUES (?, ?)").run([100 + round, "other"]);
+			other.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+			other.close();
+			await own.submit(insert(2 + round));
+		}
+		expect(fds.size).toBe(1);
+		const fd = [...fds][0] as number;
+		expect(fstatSync(fd).ino).toBe(statSync(`${path}-wal`).ino);
+		expect(fstatSync(fd).size).toBe(statSync(`${path}-wal`).size);
+		expect(committed()).toEqual([1, 2, 3, 4, 100, 101, 102]);
+	});
+
+	it('"commit" keeps synchronous = FULL and the fsync inside the COMMIT', async () => {
+		const { calls, fsyncWal } = manualFsync();
+		own = openEmbeddedWriter(path, { fsyncWal, sync: "commit" });
+		expect(await own.submit((tx) => tx.values("PRAGMA synchronous", [])?.[0])).toBe(2); // FULL
+		expect(await own.submit(insert(1))).toBe(1);
+		expect(calls).toHaveLength(0);
+		expect(own.stats.syncs).toBe(0);
+	});
+
+	it("WRITE_SYNC: wal-fsync by default, commit on request, anything else a configuration error", () => {
+		expect(writeSyncFrom({})).toBe("wal-fsync");
+		expect(writeSyncFrom({ WRITE_SYNC: "commit" })).toBe("commit");
+		expect(() => writeSyncFrom({ WRITE_SYNC: "off" })).toThrow(ConfigError);
+	});
+
+	it("close() makes what waits for an fsync durable itself and settles it", async () => {
+		const { calls, fsyncWal } = manualFsync();
+		own = openEmbeddedWriter(path, { fsyncWal });
+		const first = tracked(own.submit(insert(1)));
+		await turnsUntil(() => calls.length === 1);
+		const second = tracked(own.submit(insert(2)));
+		await turnsUntil(() => committed().length === 2);
+		own.close();
+		own = undefined;
+		await turnsUntil(() => first.settled && second.settled);
+		expect([first.value, second.value]).toEqual([1, 2]);
+		calls[0]?.resolve(); // late: ignored
+	});
+});
+
 describe("pings and OTLP exports through one writer", () => {
 	let t: TestApp;
 	afterEach(() => t.close());
@@ -283,5 +444,33 @@ describe("pings and OTLP exports through one writer", () => {
 		expect(stats.groups - before.groups).toBeLessThan(10);
 		const stored = (await t.database.client.execute("SELECT body FROM logs ORDER BY body")).rows;
 		expect(stored.map((r) => r.body)).toEqual(Array.from({ length: 10 }, (_, i) => `line ${i}`));
+	});
+	it("a failed fsync answers 503 storage_unavailable to pings and exports, never 200", async () => {
+		const fsync = manualFsync();
+		t = await createTestApp({ writer: { fsyncWal: fsync.fsyncWal } });
+		const { key } = await t.createOrgWithKey();
+		const exportLogs = () =>
+			t.app.request("/v1/logs", {
+				method: "POST",
+				headers: { "X-API-Key": key, "Content-Type": "application/json" },
+				body: JSON.stringify({
+					resourceLogs: [{ scopeLogs: [{ logRecords: [{ body: { stringValue: "x" } }] }] }],
+				}),
+			});
+		const ping = request(t, "POST", "/api/v1/heartbeat/nightly", { key });
+		const otlp = exportLogs();
+		await turnsUntil(() => fsync.calls.length === 1);
+		fsync.calls[0]?.reject(Object.assign(new Error("EIO: i/o error, fdatasync"), { code: "EIO" }));
+		const pinged = await ping;
+		expect(pinged.status).toBe(503);
+		expect(pinged.headers.get("Retry-After")).toBe("5");
+		expect((pinged.json as { error: { code: string } }).error.code).toBe("storage_unavailable");
+		const exported = await otlp;
+		expect(exported.status).toBe(503);
+		expect(exported.headers.get("Retry-After")).toBe("5");
+		expect(await exported.text()).toMatch(/STORAGE_UNAVAILABLE/);
+		// And every later write, until the process restarts.
+		expect((await exportLogs()).status).toBe(503);
+		expect(fsync.calls).toHaveLength(1);
 	});
 });

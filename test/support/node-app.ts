@@ -19,7 +19,7 @@ import { openMigratedDatabase } from "../../src/db/node.js";
 import { openReaderPool } from "../../src/db/reader-pool.js";
 import type { ReadLimits } from "../../src/db/reads.js";
 import { assembleDeps } from "../../src/deps.js";
-import { openEmbeddedWriter } from "../../src/ingest/embedded-writer.js";
+import { type EmbeddedWriterOptions, openEmbeddedWriter } from "../../src/ingest/embedded-writer.js";
 import type { LogLine } from "../../src/log.js";
 import { nodeRequestBody } from "../../src/runtime/node-deps.js";
 import { createApiKey, createOrg } from "../../src/services/api-keys.js";
@@ -103,8 +103,11 @@ export async function createTestApp(
 		clock?: FakeClock;
 		heartbeats?: HeartbeatSettings;
 		oql?: OqlSettings;
-		/** The Node runtime's group-commit writer over the same file (pings and OTLP go through it). */
-		writer?: boolean;
+		/**
+		 * The Node runtime's group-commit writer over the same file (pings and OTLP go through it);
+		 * an object: with these options (e.g. an injected fsync).
+		 */
+		writer?: boolean | EmbeddedWriterOptions;
 		/** Reader processes for heavy reads, as the Node runtime runs them (default: none, in-process). */
 		readPool?: number;
 		reads?: ReadLimits;
@@ -113,7 +116,9 @@ export async function createTestApp(
 	} = {},
 ): Promise<TestApp> {
 	const database = await openTestDatabase(options.dir);
-	const writer = options.writer ? openEmbeddedWriter(join(database.dir, "test.db")) : undefined;
+	const writer = options.writer
+		? openEmbeddedWriter(join(database.dir, "test.db"), options.writer === true ? {} : options.writer)
+		: undefined;
 	const clock = options.clock ?? new FakeClock(Date.now());
 	const jwt = await testJwtSettings();
 	const store = countingStore(createDbKeyStore(database.db));
