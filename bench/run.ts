@@ -34,6 +34,7 @@ import { runOqlBench } from "./oql.js";
 import { benchOtlp } from "./otlp.js";
 import { runPagesBench } from "./pages.js";
 import { findWorkerdPid, processCpuSeconds } from "./proc.js";
+import { benchQueue } from "./queue.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
@@ -602,6 +603,8 @@ async function main(): Promise<void> {
 	}
 	// OTLP ingest (bench/otlp.ts): spans and log records per second end to end vs a raw insert; memory.
 	if (process.env.BENCH_OTLP !== "0") await benchOtlp();
+	// Cloudflare Queues (bench/queue.ts): OTLP exports on workerd written directly vs through the queue.
+	if (process.env.BENCH_QUEUE !== "0") await benchQueue();
 	// OQL (bench/oql.ts): ten queries as OQL vs the same SQL by hand, 1M logs + 1M spans; BENCH_OQL_ROWS=0 skips.
 	await runOqlBench();
 	// Built-in pages (bench/pages.ts): p50/p99 of each page over the OQL data set.
