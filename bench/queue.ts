@@ -11,20 +11,19 @@
  * queue's write latency (a few ms in Cloudflare's docs), and the consumer's batch wait
  * (max_batch_timeout 1 s here) is part of the end-to-end time.
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { createClient } from "@libsql/client";
-import { build } from "esbuild";
 import { Miniflare } from "miniflare";
 import { generateSigningKey } from "../src/auth/jwt.js";
 import { systemClock } from "../src/clock.js";
 import { openMigratedDatabase } from "../src/db/node.js";
 import { createApiKey, createOrg } from "../src/services/api-keys.js";
+import { startChild, type Track } from "./heartbeats.js";
 import { percentile, smallOtlpLogs } from "./load-support.js";
+import { bundleForWorkerd } from "./workerd-bundle.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const positive = (name: string, fallback: number) => {
@@ -43,26 +42,6 @@ interface Result {
 	answeredPerSecond: number;
 	storedPerSecond: number;
 	failures: number;
-}
-
-async function startHrana(url: string): Promise<{ child: ChildProcess; url: string }> {
-	const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "bench/hrana-server.ts")], {
-		cwd: ROOT,
-		env: { ...process.env, BENCH_DATABASE_URL: url },
-		stdio: ["ignore", "pipe", "inherit"],
-	});
-	const line = await new Promise<string>((resolve, reject) => {
-		createInterface({ input: child.stdout as NodeJS.ReadableStream }).once("line", resolve);
-		child.once("exit", (code) => reject(new Error(`hrana-server exited (${code})`)));
-	});
-	return { child, url: (JSON.parse(line) as { url: string }).url };
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-	if (child.exitCode !== null || child.signalCode !== null) return;
-	const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-	child.kill("SIGTERM");
-	await exited;
 }
 
 async function run(
@@ -154,15 +133,18 @@ async function run(
 
 export async function benchQueue(): Promise<void> {
 	const dir = mkdtempSync(join(tmpdir(), "hexcovery-bench-queue-"));
-	let hrana: ChildProcess | undefined;
+	const track: Track = { cleanups: [], pids: new Set() };
 	try {
 		const dbUrl = `file:${join(dir, "edge.db")}`;
 		const setup = await openMigratedDatabase(dbUrl);
 		const org = await createOrg(setup.db, systemClock, "Bench queue");
 		const { key } = await createApiKey(setup.db, systemClock, { orgId: org.id, name: "q", createdBy: "cli" });
 		setup.client.close();
-		const started = await startHrana(dbUrl);
-		hrana = started.child;
+		const { info: started } = await startChild<{ url: string }>(
+			"bench/hrana-server.ts",
+			{ BENCH_DATABASE_URL: dbUrl },
+			track,
+		);
 		const reader = createClient({ url: dbUrl });
 		const countRows = async () =>
 			Number(
@@ -170,19 +152,8 @@ export async function benchQueue(): Promise<void> {
 					.rows[0]?.n,
 			);
 		const scriptPath = join(dir, "worker.mjs");
-		await build({
-			// The Worker itself (fetch and queue handlers), bundled as wrangler bundles it for workerd.
-			entryPoints: [join(ROOT, "src/runtime/worker.ts")],
-			outfile: scriptPath,
-			bundle: true,
-			format: "esm",
-			target: "es2022",
-			platform: "neutral",
-			conditions: ["workerd", "worker", "browser"],
-			mainFields: ["browser", "module", "main"],
-			external: ["node:*", "cloudflare:*"],
-			logLevel: "warning",
-		});
+		// The Worker itself (fetch and queue handlers).
+		await bundleForWorkerd(join(ROOT, "src/runtime/worker.ts"), scriptPath);
 		const bindings = {
 			DATABASE_URL: started.url,
 			JWT_SIGNING_KEYS: JSON.stringify({ keys: [await generateSigningKey()] }),
@@ -216,7 +187,7 @@ export async function benchQueue(): Promise<void> {
 		);
 		console.log();
 	} finally {
-		if (hrana) await stop(hrana);
+		for (const cleanup of track.cleanups.reverse()) await cleanup();
 		rmSync(dir, { recursive: true, force: true });
 	}
 }

@@ -17,7 +17,6 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
-import { build } from "esbuild";
 import { Miniflare } from "miniflare";
 import { apiKeyStart, generateApiKey, hashApiKey } from "../src/auth/api-key.js";
 import { createJwtSigner, generateSigningKey } from "../src/auth/jwt.js";
@@ -35,6 +34,7 @@ import { benchOtlp } from "./otlp.js";
 import { runPagesBench } from "./pages.js";
 import { findWorkerdPid, processCpuSeconds } from "./proc.js";
 import { benchQueue } from "./queue.js";
+import { bundleForWorkerd } from "./workerd-bundle.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
@@ -431,19 +431,7 @@ async function benchWorkerd(dir: string, f: Fixtures, cases: BenchCase[]): Promi
 	});
 	try {
 		const scriptPath = join(dir, "edge-worker.mjs");
-		await build({
-			entryPoints: [join(ROOT, "bench/edge-worker.ts")],
-			outfile: scriptPath,
-			bundle: true,
-			format: "esm",
-			target: "es2022",
-			// as wrangler bundles for workerd
-			platform: "neutral",
-			conditions: ["workerd", "worker", "browser"],
-			mainFields: ["browser", "module", "main"],
-			external: ["node:*", "cloudflare:*"],
-			logLevel: "warning",
-		});
+		await bundleForWorkerd(join(ROOT, "bench/edge-worker.ts"), scriptPath);
 		const mf = new Miniflare({
 			modules: true,
 			scriptPath,

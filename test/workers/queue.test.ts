@@ -15,7 +15,7 @@ import logsFixture from "../fixtures/otlp/logs.json";
 import metricsFixture from "../fixtures/otlp/metrics.json";
 import traceFixture from "../fixtures/otlp/trace.json";
 import { encodeOtlp } from "../support/otlp-protobuf.js";
-import { db, ORIGIN, orgWithKey, workerFetch } from "./support.js";
+import { db, nowNs, ORIGIN, orgWithKey, recent, workerFetch } from "./support.js";
 
 const workerEnv = env as unknown as WorkerEnv;
 /** The stand-in that can fail (test/support/edge-database.ts). */
@@ -44,17 +44,6 @@ function recordingQueue(sent: Sent, forward = true): WorkerEnv["TELEMETRY_QUEUE"
 function queuedApp(sent: Sent, forward = true) {
 	const app = createApp(buildWorkerDeps({ ...workerEnv, TELEMETRY_QUEUE: recordingQueue(sent, forward) }));
 	return (path: string, init: RequestInit) => app.fetch(new Request(ORIGIN + path, init), env);
-}
-
-const nowNs = () => BigInt(Date.now()) * 1_000_000n;
-
-/** The fixtures with their timestamps moved to now (the org's retention would refuse 2018). */
-function recent<T>(fixture: T): T {
-	const base = 1544712660000000000n;
-	const shift = nowNs() - 5_000_000_000n - base;
-	return JSON.parse(JSON.stringify(fixture), (key, value) =>
-		typeof value === "string" && /UnixNano$/.test(key) ? String(BigInt(value) + shift) : value,
-	) as T;
 }
 
 const count = async (table: string, orgId: string) =>
