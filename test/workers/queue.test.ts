@@ -149,7 +149,7 @@ describe("OTLP through the queue", () => {
 		expect(receipts[0]?.n).toBe(ids.length);
 	});
 
-	it("bad input is answered at once and enqueues nothing; rejected items are left out of the messages", async () => {
+	it("bad input is answered at once and enqueues nothing, nor do heartbeats; rejected items are left out", async () => {
 		const { orgId, key } = await orgWithKey("Queued bad input");
 		const sent: Sent = { calls: [] };
 		const call = queuedApp(sent);
@@ -159,6 +159,14 @@ describe("OTLP through the queue", () => {
 			body: "{not json",
 		});
 		expect(bad.status).toBe(400);
+		expect(sent.calls).toEqual([]);
+		// Heartbeats stay synchronous: the answer carries the monitor's state, stored at once.
+		const ping = await call("/api/v1/heartbeat/queued-nightly", {
+			method: "POST",
+			headers: { "X-API-Key": key },
+		});
+		expect(ping.status).toBe(201);
+		expect(((await ping.json()) as { monitor: { status: string } }).monitor.status).toBe("up");
 		expect(sent.calls).toEqual([]);
 
 		const request = recent(logsFixture) as {
