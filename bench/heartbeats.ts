@@ -23,7 +23,6 @@ import { fileURLToPath } from "node:url";
 import type { Client, InStatement } from "@libsql/client";
 import { createClient as createHttpClient } from "@libsql/client/web";
 import autocannon from "autocannon";
-import { build } from "esbuild";
 import type { ExecutionContext } from "hono";
 import { Miniflare } from "miniflare";
 import { createApp } from "../src/app.js";
@@ -40,6 +39,7 @@ import { newId } from "../src/ids.js";
 import { consoleLog } from "../src/log.js";
 import { createApiKey, createOrg } from "../src/services/api-keys.js";
 import { findWorkerdPid, processCpuSeconds } from "./proc.js";
+import { bundleForWorkerd } from "./workerd-bundle.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const SLUG = "bench-monitor";
@@ -335,12 +335,13 @@ async function benchSweep(f: Fixture, dir: string, track: Track): Promise<SweepR
 // ---------------------------------------------------------------------------------------------
 // Throughput
 
-interface Track {
+export interface Track {
 	cleanups: Array<() => unknown>;
 	pids: Set<number>;
 }
 
-async function startChild<T>(
+/** A `tsx` child that prints one JSON line when ready; tracked for cleanup. */
+export async function startChild<T>(
 	script: string,
 	env: Record<string, string>,
 	track: Track,
@@ -367,7 +368,7 @@ async function startChild<T>(
 	return { child, info: JSON.parse(line) as T };
 }
 
-async function stopChild(child: ChildProcess, track: Track): Promise<void> {
+export async function stopChild(child: ChildProcess, track: Track): Promise<void> {
 	if (child.exitCode === null && child.signalCode === null) {
 		const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
 		child.kill("SIGTERM");
@@ -496,18 +497,7 @@ async function pingsOnWorkerd(f: Fixture, o: HeartbeatBenchOptions, track: Track
 	);
 	try {
 		const scriptPath = join(o.dir, "hb-worker.mjs");
-		await build({
-			entryPoints: [join(ROOT, "src/runtime/worker.ts")],
-			outfile: scriptPath,
-			bundle: true,
-			format: "esm",
-			target: "es2022",
-			platform: "neutral",
-			conditions: ["workerd", "worker", "browser"],
-			mainFields: ["browser", "module", "main"],
-			external: ["node:*", "cloudflare:*"],
-			logLevel: "warning",
-		});
+		await bundleForWorkerd(join(ROOT, "src/runtime/worker.ts"), scriptPath);
 		const mf = new Miniflare({
 			modules: true,
 			scriptPath,

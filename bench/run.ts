@@ -17,7 +17,6 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
-import { build } from "esbuild";
 import { Miniflare } from "miniflare";
 import { apiKeyStart, generateApiKey, hashApiKey } from "../src/auth/api-key.js";
 import { createJwtSigner, generateSigningKey } from "../src/auth/jwt.js";
@@ -34,6 +33,8 @@ import { runOqlBench } from "./oql.js";
 import { benchOtlp } from "./otlp.js";
 import { runPagesBench } from "./pages.js";
 import { findWorkerdPid, processCpuSeconds } from "./proc.js";
+import { benchQueue } from "./queue.js";
+import { bundleForWorkerd } from "./workerd-bundle.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
@@ -430,19 +431,7 @@ async function benchWorkerd(dir: string, f: Fixtures, cases: BenchCase[]): Promi
 	});
 	try {
 		const scriptPath = join(dir, "edge-worker.mjs");
-		await build({
-			entryPoints: [join(ROOT, "bench/edge-worker.ts")],
-			outfile: scriptPath,
-			bundle: true,
-			format: "esm",
-			target: "es2022",
-			// as wrangler bundles for workerd
-			platform: "neutral",
-			conditions: ["workerd", "worker", "browser"],
-			mainFields: ["browser", "module", "main"],
-			external: ["node:*", "cloudflare:*"],
-			logLevel: "warning",
-		});
+		await bundleForWorkerd(join(ROOT, "bench/edge-worker.ts"), scriptPath);
 		const mf = new Miniflare({
 			modules: true,
 			scriptPath,
@@ -602,6 +591,8 @@ async function main(): Promise<void> {
 	}
 	// OTLP ingest (bench/otlp.ts): spans and log records per second end to end vs a raw insert; memory.
 	if (process.env.BENCH_OTLP !== "0") await benchOtlp();
+	// Cloudflare Queues (bench/queue.ts): OTLP exports on workerd written directly vs through the queue.
+	if (process.env.BENCH_QUEUE !== "0") await benchQueue();
 	// OQL (bench/oql.ts): ten queries as OQL vs the same SQL by hand, 1M logs + 1M spans; BENCH_OQL_ROWS=0 skips.
 	await runOqlBench();
 	// Built-in pages (bench/pages.ts): p50/p99 of each page over the OQL data set.

@@ -8,6 +8,7 @@ import type { HeavyReads } from "./db/reads.js";
 import type { WebhookTransport } from "./heartbeats/webhook-transport.js";
 import type { AccessLogEntry } from "./http/access-log.js";
 import type { BodySource } from "./http/body-source.js";
+import type { TelemetryQueue } from "./ingest/queue.js";
 import type { GroupCommitWriter } from "./ingest/writer.js";
 import type { Log } from "./log.js";
 
@@ -28,6 +29,11 @@ export interface AppDeps {
 	 * heartbeat pings go through it; without it (Workers, tests over a plain client) they use `db`.
 	 */
 	writer?: GroupCommitWriter;
+	/**
+	 * Workers with a TELEMETRY_QUEUE binding: OTLP rows go to this queue and its consumer stores them
+	 * (src/ingest/queue.ts, docs/scale-out.md); without it they are written directly.
+	 */
+	telemetryQueue?: TelemetryQueue;
 	/** How webhook deliveries leave (Node: resolved and checked at connect time); fetch when absent. */
 	webhookTransport?: WebhookTransport;
 	/** Where the access log goes, one entry per request (the Node server's logger); none when absent. */

@@ -5,6 +5,9 @@ import { checkPasswordPolicy } from "./auth/password.js";
 import { systemClock } from "./clock.js";
 import { optionalText } from "./config.js";
 import { openMigratedDatabase } from "./db/node.js";
+import { DiscoveryMemory } from "./ingest/discovery.js";
+import { listDeadLetters, replayDeadLetters } from "./ingest/queue.js";
+import { libsqlClientOf } from "./ingest/writer.js";
 import { DEFAULT_DATABASE_URL } from "./runtime/node-deps.js";
 import { apiKeyStatus, createApiKey, createOrg, listApiKeys, revokeApiKey } from "./services/api-keys.js";
 import { createUser } from "./services/users.js";
@@ -42,6 +45,18 @@ const COMMANDS: Record<string, { synopsis: string; summary: string; details?: st
   --name <n>          display name (default: the email's local part)
   --password <p>      the user's password; without it a one-time password is printed,
                       to be changed at the first sign-in`,
+	},
+	"queue dead-letters": {
+		synopsis: "queue dead-letters",
+		summary: "one line per parked dead letter: <message_id> <org_id> <parked_at> <bytes> <reason>",
+		details:
+			"Telemetry queue messages a Worker's consumer could not store within max_retries land in the\ndead-letter queue, whose consumer parks them in the database (docs/scale-out.md). Oldest first.",
+	},
+	"queue replay": {
+		synopsis: "queue replay (<message_id>... | --all)",
+		summary: "store parked dead letters now; each stored one leaves the list",
+		details:
+			"Each message is written straight into the telemetry store with its receipt, in its own\ntransaction, as the queue consumer would: one already stored is not stored twice. One line per\nmessage: <message_id> stored|duplicate|failed|not_found [error]. Exits 1 if any failed.",
 	},
 	migrate: { synopsis: "migrate", summary: "apply database migrations" },
 	"jwt keygen": {
@@ -81,6 +96,8 @@ function commandHelp(name: string): string | null {
 }
 
 class UsageError extends Error {}
+/** Some dead letters were not stored (exit status 1; each is named on stdout). */
+export class ReplayFailed extends Error {}
 
 function required(value: string | undefined, what: string): string {
 	if (value === undefined || value.trim() === "") throw new UsageError(`missing ${what}`);
@@ -112,6 +129,7 @@ export async function runCli(argv: string[], out: (line: string) => void): Promi
 			role: { type: "string" },
 			password: { type: "string" },
 			help: { type: "boolean", short: "h" },
+			all: { type: "boolean" },
 		},
 	});
 	const [group, action, ...rest] = positionals;
@@ -208,6 +226,32 @@ export async function runCli(argv: string[], out: (line: string) => void): Promi
 			} else {
 				out("one-time password (shown once; it must be changed at the first login):");
 				out(created.initialPassword);
+			}
+			return;
+		}
+		case "queue dead-letters": {
+			const letters = await withDatabase((db) => listDeadLetters(libsqlClientOf(db)));
+			for (const l of letters) {
+				out(`${l.messageId} ${l.orgId ?? "-"} ${new Date(l.parkedAt).toISOString()} ${l.bytes} ${l.reason}`);
+			}
+			return;
+		}
+		case "queue replay": {
+			if (rest.length === 0 && !values.all) throw new UsageError("name the messages to replay, or --all");
+			if (rest.length > 0 && values.all) throw new UsageError("either message ids or --all");
+			const outcomes = await withDatabase((db) =>
+				replayDeadLetters(
+					libsqlClientOf(db),
+					new DiscoveryMemory(systemClock),
+					systemClock.now(),
+					values.all ? undefined : rest,
+				),
+			);
+			for (const o of outcomes) out(`${o.messageId} ${o.outcome}${o.error ? ` ${o.error}` : ""}`);
+			if (outcomes.some((o) => o.outcome === "failed" || o.outcome === "not_found")) {
+				throw new ReplayFailed(
+					`${outcomes.filter((o) => o.outcome !== "stored" && o.outcome !== "duplicate").length} not replayed`,
+				);
 			}
 			return;
 		}

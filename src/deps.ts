@@ -25,6 +25,7 @@ export function assembleDeps(parts: {
 	keyStore?: KeyStore;
 	clientAddress?: (c: Context) => string | null;
 	requestBody?: AppDeps["requestBody"];
+	telemetryQueue?: AppDeps["telemetryQueue"];
 }): AppDeps {
 	return {
 		db: parts.db,
@@ -46,5 +47,6 @@ export function assembleDeps(parts: {
 		signAccessToken: createJwtSigner(parts.config.jwt, parts.clock),
 		clientAddress: parts.clientAddress ?? (() => null),
 		...(parts.requestBody && { requestBody: parts.requestBody }),
+		...(parts.telemetryQueue && { telemetryQueue: parts.telemetryQueue }),
 	};
 }

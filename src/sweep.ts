@@ -2,7 +2,9 @@ import { and, lt } from "drizzle-orm";
 import type { AppDeps } from "./app-env.js";
 import { loginThrottles } from "./db/schema.js";
 import { sweepHeartbeats } from "./heartbeats/sweep.js";
+import { pruneQueueReceipts } from "./ingest/queue.js";
 import { sweepTelemetryRetention } from "./ingest/retention.js";
+import { libsqlClientOf } from "./ingest/writer.js";
 import { pruneExpiredSessions, THROTTLE_SETTINGS } from "./services/sessions.js";
 
 /**
@@ -26,8 +28,12 @@ export async function runSweep(
 	const heartbeats = await sweepHeartbeats(deps);
 	// Telemetry older than each org's retention, in bounded batches (src/ingest/retention.ts).
 	const telemetryDeleted = await sweepTelemetryRetention(deps.db, now);
+	// Queue receipts past any redelivery (src/ingest/queue.ts; none without a queue).
+	const receiptsPruned = await pruneQueueReceipts(libsqlClientOf(deps.db), now);
 	// One line per sweep: at info when it changed something, else at debug (quiet when idle).
-	const busy = heartbeats.flipped + heartbeats.delivered + heartbeats.prunedPings + telemetryDeleted > 0;
+	const busy =
+		heartbeats.flipped + heartbeats.delivered + heartbeats.prunedPings + telemetryDeleted + receiptsPruned >
+		0;
 	deps.log({
 		level: busy ? "info" : "debug",
 		msg: "sweep",
@@ -36,5 +42,6 @@ export async function runSweep(
 		alerts_delivered: heartbeats.delivered,
 		pings_pruned: heartbeats.prunedPings,
 		telemetry_rows_deleted: telemetryDeleted,
+		queue_receipts_pruned: receiptsPruned,
 	});
 }

@@ -202,4 +202,5 @@ export type AnnotationRow = typeof annotations.$inferSelect;
 
 export * from "./schema-dashboards.js";
 export * from "./schema-heartbeats.js";
+export * from "./schema-queue.js";
 export * from "./schema-telemetry.js";

@@ -18,6 +18,7 @@ import {
 	misroutedProtobufMessage,
 } from "./misrouted.js";
 import { decodeProtobuf } from "./protobuf.js";
+import { encodeExport, enqueueMessages, type TelemetryQueue } from "./queue.js";
 import { writeGroupRollups } from "./rollups.js";
 import { decodeTracesJson, decodeTracesProtobuf } from "./traces.js";
 import { type GroupCommitWriter, libsqlClientOf, type RunStatement, writeStatements } from "./writer.js";
@@ -57,7 +58,13 @@ export class OtlpIngest {
 	readonly #inFlight = new Map<string, number>();
 
 	constructor(
-		readonly deps: { db: Database; clock: Clock; writer?: GroupCommitWriter | undefined },
+		readonly deps: {
+			db: Database;
+			clock: Clock;
+			writer?: GroupCommitWriter | undefined;
+			/** The Worker's TELEMETRY_QUEUE binding: rows are enqueued instead of written (src/ingest/queue.ts). */
+			telemetryQueue?: TelemetryQueue | undefined;
+		},
 		readonly maxConcurrentPerOrg: number,
 		readonly attributeLimits: AttributeLimits = DEFAULT_ATTRIBUTE_LIMITS,
 	) {
@@ -125,14 +132,21 @@ export class OtlpIngest {
 			if (format === "protobuf") decodeProtobuf(body, (reader) => decoder.protobuf(reader, batch));
 			else decoder.json(root, batch);
 		};
+		const queue = this.deps.telemetryQueue;
 		const newBatch = (run?: RunStatement) =>
-			new IngestBatch(orgId, decoder.source, window, nowMs, run, { limits: this.attributeLimits });
+			new IngestBatch(orgId, decoder.source, window, nowMs, run, {
+				limits: this.attributeLimits,
+				// Queued, the consumer computes the rollups over its whole batch.
+				...(queue && { rollups: false }),
+			});
 		const writer = this.deps.writer;
 		let batch: IngestBatch;
 		try {
-			batch = writer
-				? await this.#writeWhileDecoding(writer, newBatch, decode)
-				: await this.#decodeThenWrite(newBatch(), decode, body.byteLength);
+			batch = queue
+				? await this.#decodeThenEnqueue(queue, newBatch(), decode)
+				: writer
+					? await this.#writeWhileDecoding(writer, newBatch, decode)
+					: await this.#decodeThenWrite(newBatch(), decode, body.byteLength);
 		} catch (error) {
 			if (error instanceof DecodeError && format === "protobuf") {
 				throw this.#explainProtobufFailure(error, signal, body, window, nowMs);
@@ -237,6 +251,21 @@ export class OtlpIngest {
 			throw new StorageUnavailable(error);
 		}
 		commitDiscovery?.();
+		return batch;
+	}
+
+	/**
+	 * Queued (a Worker with TELEMETRY_QUEUE): decoded, then the accepted rows sent to the queue as
+	 * messages of at most 128 KB; settled once the queue has accepted every one (src/ingest/queue.ts).
+	 */
+	async #decodeThenEnqueue(queue: TelemetryQueue, batch: IngestBatch, decode: (batch: IngestBatch) => void) {
+		decode(batch);
+		const bodies = encodeExport(batch, crypto.randomUUID());
+		try {
+			await enqueueMessages(queue, bodies);
+		} catch (error) {
+			throw new StorageUnavailable(error);
+		}
 		return batch;
 	}
 

@@ -9,6 +9,7 @@ import {
 	ConfigError,
 	databaseTimeoutFrom,
 	heartbeatSettingsFrom,
+	integerFrom,
 	jwtSettingsFrom,
 	optionalText,
 	oqlSettingsFrom,
@@ -19,7 +20,17 @@ import {
 import { createDatabase } from "../db/client.js";
 import { fetchWithDeadline } from "../db/remote.js";
 import { assembleDeps } from "../deps.js";
+import { DiscoveryMemory } from "../ingest/discovery.js";
+import {
+	consumeTelemetry,
+	DEFAULT_DEAD_LETTER_QUEUE,
+	parkDeadLetters,
+	type QueueBatch,
+	RETRY_BASE_SECONDS,
+	type TelemetryQueue,
+} from "../ingest/queue.js";
 import { otlpSettingsFrom } from "../ingest/settings.js";
+import { libsqlClientOf } from "../ingest/writer.js";
 import { consoleLog, errorFields, logLevelFrom } from "../log.js";
 import { runSweep } from "../sweep.js";
 
@@ -52,6 +63,15 @@ export interface WorkerEnv {
 	/** fatal, error, warn, info (default), debug, trace or silent: the app's JSON log lines on the console. */
 	LOG_LEVEL?: string;
 	KEY_CACHE?: KeyValueStore;
+	/**
+	 * A Cloudflare Queue producer binding: when bound, OTLP exports are decoded and validated here and
+	 * their rows sent to this queue, whose consumer (`queue()` below) stores them (docs/scale-out.md).
+	 */
+	TELEMETRY_QUEUE?: TelemetryQueue;
+	/** The dead-letter queue's name (default hexcovery-telemetry-dlq): its batches are parked, not stored. */
+	TELEMETRY_DEAD_LETTER_QUEUE?: string;
+	/** Seconds before a batch the store could not take is delivered again; doubles per attempt (default 5). */
+	TELEMETRY_RETRY_BASE_SECONDS?: string;
 }
 
 /** See buildWorkerDeps: effectively no client-side queue. */
@@ -60,18 +80,18 @@ const LIBSQL_CONCURRENCY = 10_000;
 /** Module scope lives as long as the isolate: the memory tier of the key cache and the built app. */
 const keyMemory = createKeyMemoryCache(systemClock);
 let built:
-	| { env: WorkerEnv; app: ReturnType<typeof createApp>; deps: AppDeps }
+	| { env: WorkerEnv; app: ReturnType<typeof createApp>; deps: AppDeps; discovery: DiscoveryMemory }
 	| { env: WorkerEnv; error: ConfigError }
 	| undefined;
 
 /** Validates the configuration once per isolate and builds the app; nothing is rebuilt per request. */
 function appFor(
 	env: WorkerEnv,
-): { app: ReturnType<typeof createApp>; deps: AppDeps } | { error: ConfigError } {
+): { app: ReturnType<typeof createApp>; deps: AppDeps; discovery: DiscoveryMemory } | { error: ConfigError } {
 	if (built?.env === env) return built;
 	try {
 		const deps = buildWorkerDeps(env);
-		built = { env, app: createApp(deps), deps };
+		built = { env, app: createApp(deps), deps, discovery: new DiscoveryMemory(deps.clock) };
 	} catch (error) {
 		if (!(error instanceof ConfigError)) throw error;
 		built = { env, error };
@@ -121,6 +141,7 @@ export function buildWorkerDeps(env: WorkerEnv): AppDeps {
 		// Workers Logs collects the console; a line per request is Cloudflare's own (no access log here).
 		log: consoleLog(logLevelFrom(settings, "info")),
 		clientAddress: (c) => c.req.header("CF-Connecting-IP") ?? null,
+		...(env.TELEMETRY_QUEUE && { telemetryQueue: env.TELEMETRY_QUEUE }),
 	});
 }
 
@@ -150,5 +171,32 @@ export default {
 				throw error;
 			}),
 		);
+	},
+
+	/**
+	 * Queue consumers (wrangler.toml): the telemetry queue's batches are stored, the dead-letter
+	 * queue's parked for `hexcovery queue dead-letters` / `queue replay` (src/ingest/queue.ts).
+	 */
+	async queue(batch: QueueBatch, env: WorkerEnv): Promise<void> {
+		const built = appFor(env);
+		if ("error" in built) throw built.error;
+		const deps = {
+			client: libsqlClientOf(built.deps.db),
+			clock: built.deps.clock,
+			discovery: built.discovery,
+			log: built.deps.log,
+			retryBaseSeconds: integerFrom(
+				env as Settings,
+				"TELEMETRY_RETRY_BASE_SECONDS",
+				RETRY_BASE_SECONDS,
+				0,
+				300,
+			),
+		};
+		if (batch.queue === (env.TELEMETRY_DEAD_LETTER_QUEUE || DEFAULT_DEAD_LETTER_QUEUE)) {
+			await parkDeadLetters(batch, deps);
+		} else {
+			await consumeTelemetry(batch, deps);
+		}
 	},
 };

@@ -29,6 +29,8 @@ const COMMANDS = [
 	["key", "list"],
 	["key", "revoke"],
 	["user", "create"],
+	["queue", "dead-letters"],
+	["queue", "replay"],
 	["migrate"],
 	["jwt", "keygen"],
 	["help"],

@@ -10,6 +10,8 @@ declare global {
 			JWT_SIGNING_KEYS: string;
 			TOTP_ENCRYPTION_KEY: string;
 			KEY_CACHE: KeyValueStore;
+			/** The telemetry queue's producer (vitest.config.ts), bound as TELEMETRY_QUEUE by queue tests. */
+			QUEUED_TELEMETRY: Queue<string>;
 		}
 	}
 }

@@ -4,20 +4,9 @@ import { decodeStatus } from "../../src/ingest/messages.js";
 import logsFixture from "../fixtures/otlp/logs.json";
 import traceFixture from "../fixtures/otlp/trace.json";
 import { encodeOtlp } from "../support/otlp-protobuf.js";
-import { db, mintToken, orgWithKey, workerFetch } from "./support.js";
+import { db, mintToken, nowNs, orgWithKey, recent, workerFetch } from "./support.js";
 
 /** OTLP/HTTP through the Worker's real fetch handler in workerd, over libSQL through the HTTP stand-in. */
-
-const nowNs = () => BigInt(Date.now()) * 1_000_000n;
-
-/** The fixtures with their timestamps moved to now (the org's retention would refuse 2018). */
-function recent<T>(fixture: T): T {
-	const base = 1544712660000000000n;
-	const shift = nowNs() - 5_000_000_000n - base;
-	return JSON.parse(JSON.stringify(fixture), (key, value) =>
-		typeof value === "string" && /UnixNano$/.test(key) ? String(BigInt(value) + shift) : value,
-	) as T;
-}
 
 function post(path: string, key: string, type: string, body: BodyInit, headers: Record<string, string> = {}) {
 	return workerFetch(path, {

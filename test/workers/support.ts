@@ -78,6 +78,17 @@ export function workerLikeDeps(options: { clock?: Clock } = {}): AppDeps {
 	});
 }
 
+export const nowNs = () => BigInt(Date.now()) * 1_000_000n;
+
+/** The OTLP fixtures with their timestamps moved to now (the org's retention would refuse 2018). */
+export function recent<T>(fixture: T): T {
+	const base = 1544712660000000000n;
+	const shift = nowNs() - 5_000_000_000n - base;
+	return JSON.parse(JSON.stringify(fixture), (key, value) =>
+		typeof value === "string" && /UnixNano$/.test(key) ? String(BigInt(value) + shift) : value,
+	) as T;
+}
+
 /** A request to the Worker under test, through its real fetch handler in workerd. */
 export function workerFetch(path: string, init: RequestInit = {}): Promise<Response> {
 	return exports.default.fetch(new Request(ORIGIN + path, init));

@@ -1,0 +1,609 @@
+import type { Client, InStatement, InValue } from "@libsql/client";
+import type { Clock } from "../clock.js";
+import { isStorageFailure } from "../db/errors.js";
+import {
+	ATTRIBUTE_NAMESPACES,
+	type AttributeNamespace,
+	METRIC_KINDS,
+	type MetricKind,
+	TELEMETRY_SOURCES,
+	type TelemetrySource,
+} from "../db/schema-telemetry.js";
+import { errorFields, type Log } from "../log.js";
+import { type IngestBatch, insertSql, LOG_COLUMNS, METRIC_POINT_COLUMNS, SPAN_COLUMNS } from "./batch.js";
+import { DiscoveryCollector, type DiscoveryMemory } from "./discovery.js";
+import { RollupCollector, writeGroupRollups } from "./rollups.js";
+import { writeStatements } from "./writer.js";
+
+/**
+ * Cloudflare Queues between edge ingest and storage (docs/scale-out.md "Cloudflare Queues").
+ *
+ * Producer (the Worker's OTLP routes, when it has a TELEMETRY_QUEUE binding): an export is decoded
+ * and validated as on the direct path, and its accepted rows are written into queue messages of at
+ * most MESSAGE_BODY_BYTES of JSON each (a large export becomes several), sent with `sendBatch` in
+ * calls of at most SEND_BATCH_MESSAGES messages and SEND_BATCH_BYTES; the export is answered once
+ * every call has resolved — the queue holds the rows durably from then on.
+ *
+ * Consumer (the Worker's `queue()` handler): a delivered batch is stored in one transaction — the
+ * rows, their rollups (merged per org over the whole batch) and schema discovery, exactly as the
+ * direct path writes them, plus one receipt per message in `queue_receipts`. A message whose receipt
+ * exists is acknowledged without being stored again, so redelivery never stores twice. A storage
+ * failure retries the messages with backoff; a message the store refuses for itself (or that does
+ * not parse) is retried until the queue's max_retries move it to the dead-letter queue, whose
+ * consumer parks it in `queue_dead_letters` for `hexcovery queue dead-letters` / `queue replay`.
+ */
+
+/** Cloudflare's limit per message is 128 KB; the JSON body stays below it with room for metadata. */
+export const MESSAGE_LIMIT_BYTES = 128_000;
+export const MESSAGE_BODY_BYTES = 120_000;
+/** `sendBatch` takes at most 100 messages and 256 KB per call. */
+export const SEND_BATCH_MESSAGES = 100;
+export const SEND_BATCH_BYTES = 256_000;
+/** sendBatch calls of one export in flight at once. */
+const SEND_CONCURRENCY = 4;
+/** Retry backoff of a message the store could not take: 5 s doubling per attempt, at most 5 min. */
+export const RETRY_BASE_SECONDS = 5;
+export const RETRY_MAX_SECONDS = 300;
+/** Receipts outlive every possible redelivery: Queues retain a message at most 14 days. */
+export const QUEUE_RECEIPT_TTL_MS = 15 * 86_400_000;
+/** The dead-letter queue's name when TELEMETRY_DEAD_LETTER_QUEUE does not say (wrangler.toml). */
+export const DEFAULT_DEAD_LETTER_QUEUE = "hexcovery-telemetry-dlq";
+/** Rows per INSERT the consumer builds (as the direct path's collected statements). */
+const ROWS_PER_STATEMENT = 500;
+
+/** What the producer needs of a Cloudflare Queue binding (`Queue` in @cloudflare/workers-types). */
+export interface TelemetryQueue {
+	sendBatch(
+		messages: Iterable<{ body: unknown; contentType?: "text" | "json" | "bytes" | "v8" }>,
+	): Promise<unknown>;
+}
+
+/** What the consumer needs of a delivered message and batch (`Message`, `MessageBatch`). */
+export interface QueueMessage {
+	readonly id: string;
+	readonly body: unknown;
+	readonly attempts: number;
+	ack(): void;
+	retry(options?: { delaySeconds?: number }): void;
+}
+export interface QueueBatch {
+	readonly queue: string;
+	readonly messages: readonly QueueMessage[];
+}
+
+const TABLES = {
+	spans: SPAN_COLUMNS,
+	logs: LOG_COLUMNS,
+	metric_points: METRIC_POINT_COLUMNS,
+} as const;
+type TableName = keyof typeof TABLES;
+
+/** A message as sent: JSON text, bigints as {"b":"…"} and non-finite numbers as {"f":"NaN"}. */
+interface WireMessage {
+	v: 1;
+	/** `<export id>:<part>`: unique per message, the receipt's key. */
+	id: string;
+	org: string;
+	source: TelemetrySource;
+	part: number;
+	parts: number;
+	/** Schema discovery of the export (carried by its first messages). */
+	keys?: [AttributeNamespace, string, number, string[]][];
+	metrics?: [string, MetricKind, string | null, string | null][];
+	now?: number;
+	table?: TableName;
+	rows?: InValue[][];
+}
+
+/** A message validated for storing. */
+export interface TelemetryMessage {
+	id: string;
+	org: string;
+	source: TelemetrySource;
+	table: TableName | null;
+	rows: InValue[][];
+	discovery: DiscoveryCollector | null;
+	bytes: number;
+}
+
+/** A message that can never be stored as it is: malformed, or refused by the store. */
+export class PoisonMessage extends Error {
+	constructor(message: string, options?: { cause?: unknown }) {
+		super(message, options);
+		this.name = "PoisonMessage";
+	}
+}
+
+function replacer(_key: string, value: unknown): unknown {
+	if (typeof value === "bigint") return { b: value.toString() };
+	if (typeof value === "number" && !Number.isFinite(value)) return { f: String(value) };
+	return value;
+}
+
+function reviver(_key: string, value: unknown): unknown {
+	if (value !== null && typeof value === "object" && !Array.isArray(value)) {
+		const o = value as Record<string, unknown>;
+		if (typeof o.b === "string" && /^-?\d+$/.test(o.b)) return BigInt(o.b);
+		if (o.f === "NaN" || o.f === "Infinity" || o.f === "-Infinity") return Number(o.f);
+	}
+	return value;
+}
+
+const encoder = new TextEncoder();
+const utf8Bytes = (text: string) => encoder.encode(text).byteLength;
+
+/**
+ * The queue messages (JSON text) of one decoded export. Rows are taken in order and split so that no
+ * message exceeds MESSAGE_BODY_BYTES; a single row that cannot fit in a message alone is rejected
+ * (counted in the batch's rejections: partial success), as is nothing else. Discovery goes first.
+ */
+export function encodeExport(batch: IngestBatch, exportId: string): string[] {
+	const parts: { head: Record<string, unknown>; items: string[] }[] = [];
+	const envelope = (extra: Record<string, unknown>) => ({ org: batch.orgId, source: batch.source, ...extra });
+	const budget = MESSAGE_BODY_BYTES - 400 - utf8Bytes(batch.orgId) - exportId.length;
+
+	// Discovery: keys and metric names, as many per message as fit.
+	const discovery = batch.discovery;
+	const keyItems = [...discovery.keys.values()].map((k) =>
+		JSON.stringify([k.namespace, k.key, k.types, k.examples]),
+	);
+	const metricItems = [...discovery.metrics.values()].map((m) =>
+		JSON.stringify([m.name, m.kind, m.unit, m.description]),
+	);
+	const pack = (items: string[], field: "keys" | "metrics" | "rows", extra: Record<string, unknown>) => {
+		let current: string[] = [];
+		let size = 0;
+		const flush = () => {
+			if (current.length === 0) return;
+			parts.push({ head: { ...extra, field }, items: current });
+			current = [];
+			size = 0;
+		};
+		for (const item of items) {
+			const bytes = utf8Bytes(item) + 1;
+			if (size + bytes > budget) flush();
+			current.push(item);
+			size += bytes;
+		}
+		flush();
+	};
+	for (const table of [batch.spans, batch.logs, batch.metricPoints]) {
+		const width = table.columns.length;
+		const rows: string[] = [];
+		for (const statement of table.statements()) {
+			const args = (statement as { args: InValue[] }).args;
+			for (let i = 0; i < args.length; i += width) {
+				const row = JSON.stringify(args.slice(i, i + width), replacer);
+				if (utf8Bytes(row) + 1 > budget) {
+					batch.rejections.add(`larger than a queue message (${MESSAGE_LIMIT_BYTES / 1000} KB) as stored`);
+					table.rows--;
+					continue;
+				}
+				rows.push(row);
+			}
+		}
+		pack(rows, "rows", { table: table.table });
+	}
+	// Nothing to store (every row rejected): nothing to send, discovery included (as the direct path).
+	if (parts.length === 0) return [];
+	const rowParts = parts.splice(0);
+	pack(keyItems, "keys", { now: discovery.nowMs });
+	pack(metricItems, "metrics", { now: discovery.nowMs });
+	parts.push(...rowParts);
+
+	return parts.map(({ head, items }, part) => {
+		const { field, ...rest } = head as { field: string } & Record<string, unknown>;
+		const start = JSON.stringify({
+			v: 1,
+			id: `${exportId}:${part}`,
+			...envelope(rest),
+			part,
+			parts: parts.length,
+		});
+		return `${start.slice(0, -1)},"${field}":[${items.join(",")}]}`;
+	});
+}
+
+/**
+ * Sends an export's messages; resolves once the queue has accepted all of them. Calls stay within
+ * sendBatch's limits (SEND_BATCH_MESSAGES, SEND_BATCH_BYTES), a few in flight at once.
+ */
+export async function enqueueMessages(queue: TelemetryQueue, bodies: string[]): Promise<void> {
+	const calls: string[][] = [];
+	let current: string[] = [];
+	let size = 0;
+	for (const body of bodies) {
+		const bytes = utf8Bytes(body) + 100;
+		if (current.length > 0 && (current.length >= SEND_BATCH_MESSAGES || size + bytes > SEND_BATCH_BYTES)) {
+			calls.push(current);
+			current = [];
+			size = 0;
+		}
+		current.push(body);
+		size += bytes;
+	}
+	if (current.length > 0) calls.push(current);
+	let next = 0;
+	const worker = async () => {
+		while (next < calls.length) {
+			const call = calls[next++] as string[];
+			await queue.sendBatch(call.map((body) => ({ body, contentType: "text" as const })));
+		}
+	};
+	await Promise.all(Array.from({ length: Math.min(SEND_CONCURRENCY, calls.length) }, worker));
+}
+
+const isText = (v: unknown): v is string => typeof v === "string";
+
+/** Validates a delivered body; PoisonMessage when it is not a message this version can store. */
+export function parseMessage(body: unknown): TelemetryMessage {
+	let text: string;
+	if (typeof body === "string") text = body;
+	else if (body instanceof ArrayBuffer || ArrayBuffer.isView(body))
+		text = new TextDecoder().decode(body as ArrayBuffer);
+	else throw new PoisonMessage("the body is not JSON text");
+	let wire: WireMessage;
+	try {
+		wire = JSON.parse(text, reviver) as WireMessage;
+	} catch (error) {
+		throw new PoisonMessage("the body is not JSON", { cause: error });
+	}
+	if (wire === null || typeof wire !== "object") throw new PoisonMessage("the body is not a JSON object");
+	if (wire.v !== 1) throw new PoisonMessage(`unknown message version ${JSON.stringify(wire.v)}`);
+	if (!isText(wire.id) || wire.id.length === 0 || wire.id.length > 200)
+		throw new PoisonMessage("no message id");
+	if (!isText(wire.org) || wire.org.length === 0) throw new PoisonMessage("no org");
+	if (!TELEMETRY_SOURCES.includes(wire.source)) throw new PoisonMessage("unknown source");
+	const message: TelemetryMessage = {
+		id: wire.id,
+		org: wire.org,
+		source: wire.source,
+		table: null,
+		rows: [],
+		discovery: null,
+		bytes: utf8Bytes(text),
+	};
+	if (wire.keys !== undefined || wire.metrics !== undefined) {
+		if (typeof wire.now !== "number") throw new PoisonMessage("discovery without a time");
+		const discovery = new DiscoveryCollector(wire.org, wire.source, wire.now);
+		for (const k of wire.keys ?? []) {
+			const [namespace, key, types, examples] = Array.isArray(k) ? k : [];
+			if (
+				!ATTRIBUTE_NAMESPACES.includes(namespace as AttributeNamespace) ||
+				!isText(key) ||
+				typeof types !== "number" ||
+				!Array.isArray(examples) ||
+				!examples.every(isText)
+			)
+				throw new PoisonMessage("malformed discovery key");
+			discovery.keys.set(`${namespace}\u0000${key}`, {
+				namespace: namespace as AttributeNamespace,
+				key,
+				types,
+				examples,
+			});
+		}
+		for (const m of wire.metrics ?? []) {
+			const [name, kind, unit, description] = Array.isArray(m) ? m : [];
+			if (
+				!isText(name) ||
+				!METRIC_KINDS.includes(kind as MetricKind) ||
+				!(unit === null || isText(unit)) ||
+				!(description === null || isText(description))
+			)
+				throw new PoisonMessage("malformed metric name");
+			discovery.metrics.set(name, { name, kind: kind as MetricKind, unit, description });
+		}
+		message.discovery = discovery;
+	}
+	if (wire.rows !== undefined) {
+		if (!wire.table || !Object.hasOwn(TABLES, wire.table)) throw new PoisonMessage("unknown table");
+		if (!Array.isArray(wire.rows)) throw new PoisonMessage("rows is not an array");
+		const width = TABLES[wire.table].length;
+		for (const row of wire.rows) {
+			if (!Array.isArray(row) || row.length !== width)
+				throw new PoisonMessage(`a row is not ${width} values`);
+			// The org is the first column of every table: a message stores into its own org only.
+			if (row[0] !== wire.org) throw new PoisonMessage("a row of another org");
+			for (const value of row) {
+				const type = typeof value;
+				if (!(value === null || type === "string" || type === "number" || type === "bigint"))
+					throw new PoisonMessage("a value that is not a string, number or null");
+			}
+		}
+		message.table = wire.table;
+		message.rows = wire.rows;
+	}
+	return message;
+}
+
+/**
+ * The retry delay after `attempts` deliveries: base, 2·base, 4·base, … at most 5 minutes
+ * (TELEMETRY_RETRY_BASE_SECONDS, default 5: 5 s, 10 s, 20 s, …).
+ */
+export function retryDelaySeconds(attempts: number, baseSeconds = RETRY_BASE_SECONDS): number {
+	return Math.min(RETRY_MAX_SECONDS, baseSeconds * 2 ** Math.max(0, Math.min(attempts - 1, 16)));
+}
+
+/**
+ * Stores messages in one transaction: rows, rollups, discovery and receipts. Messages already
+ * received are skipped (their ids are returned in `duplicates`). A receipt inserted by a concurrent
+ * consumer first makes the transaction fail (primary key): nothing is stored twice, and the retry
+ * then finds the receipt.
+ */
+export async function storeMessages(
+	client: Client,
+	memory: DiscoveryMemory,
+	messages: TelemetryMessage[],
+	nowMs: number,
+): Promise<{ stored: string[]; duplicates: string[] }> {
+	if (messages.length === 0) return { stored: [], duplicates: [] };
+	const ids = messages.map((m) => m.id);
+	const seen = await client.execute({
+		sql: `SELECT message_id FROM queue_receipts WHERE message_id IN (${ids.map(() => "?").join(",")})`,
+		args: ids,
+	});
+	const duplicates = new Set(seen.rows.map((row) => String(row.message_id)));
+	const fresh = messages.filter((m) => !duplicates.has(m.id));
+	// One message delivered twice in the same batch is stored once.
+	const unique = [...new Map(fresh.map((m) => [m.id, m])).values()];
+	if (unique.length === 0) return { stored: [], duplicates: [...duplicates] };
+
+	const statements: InStatement[] = [];
+	const collectors: RollupCollector[] = [];
+	const commits: (() => void)[] = [];
+	let bytes = 0;
+	for (const message of unique) {
+		bytes += message.bytes;
+		if (message.table && message.rows.length > 0) {
+			const columns = TABLES[message.table];
+			const rollups = new RollupCollector(message.org);
+			const add =
+				message.table === "spans"
+					? rollups.addSpan.bind(rollups)
+					: message.table === "logs"
+						? rollups.addLog.bind(rollups)
+						: rollups.addMetricPoint.bind(rollups);
+			for (let i = 0; i < message.rows.length; i += ROWS_PER_STATEMENT) {
+				const chunk = message.rows.slice(i, i + ROWS_PER_STATEMENT);
+				for (const row of chunk) add(row, 0);
+				statements.push({ sql: insertSql(message.table, columns, chunk.length), args: chunk.flat() });
+			}
+			collectors.push(rollups);
+		}
+		if (message.discovery) {
+			const plan = memory.plan(message.discovery);
+			statements.push(...plan.statements);
+			commits.push(plan.commit);
+		}
+	}
+	writeGroupRollups({ run: (sql, args) => statements.push({ sql, args }) }, collectors);
+	const receipts: InValue[] = [];
+	for (const message of unique) receipts.push(message.id, nowMs);
+	statements.push({
+		sql: `INSERT INTO queue_receipts (message_id, stored_at) VALUES ${unique.map(() => "(?,?)").join(",")}`,
+		args: receipts,
+	});
+	await writeStatements(client, statements, bytes);
+	for (const commit of commits) commit();
+	return { stored: unique.map((m) => m.id), duplicates: [...duplicates] };
+}
+
+export interface ConsumerDeps {
+	client: Client;
+	clock: Clock;
+	discovery: DiscoveryMemory;
+	log: Log;
+	/** The first retry's delay; each later one doubles (retryDelaySeconds). */
+	retryBaseSeconds?: number;
+}
+
+/**
+ * The telemetry queue's consumer: the batch in one transaction; on a storage failure every message
+ * is retried with backoff; on any other failure each message is tried alone, so only the ones the
+ * store refuses are retried (and dead-lettered after max_retries). Malformed messages are retried
+ * at once (delay 0) to reach the dead-letter queue quickly.
+ */
+export async function consumeTelemetry(batch: QueueBatch, deps: ConsumerDeps): Promise<void> {
+	const parsed: { message: QueueMessage; telemetry: TelemetryMessage }[] = [];
+	for (const message of batch.messages) {
+		try {
+			parsed.push({ message, telemetry: parseMessage(message.body) });
+		} catch (error) {
+			deps.log({
+				level: "error",
+				msg: "queue message malformed",
+				message_id: message.id,
+				reason: (error as Error).message,
+			});
+			message.retry({ delaySeconds: 0 });
+		}
+	}
+	const retry = (items: typeof parsed) => {
+		for (const { message } of items) {
+			message.retry({ delaySeconds: retryDelaySeconds(message.attempts, deps.retryBaseSeconds) });
+		}
+	};
+	try {
+		await storeMessages(
+			deps.client,
+			deps.discovery,
+			parsed.map((p) => p.telemetry),
+			deps.clock.now(),
+		);
+		for (const { message } of parsed) message.ack();
+		return;
+	} catch (error) {
+		if (isStorageFailure(error) || parsed.length === 1) {
+			deps.log({
+				level: "error",
+				msg: "queue batch not stored",
+				messages: parsed.length,
+				...errorFields(error),
+			});
+			retry(parsed);
+			return;
+		}
+	}
+	// Something in the batch is refused by the store: each message alone finds which.
+	for (let i = 0; i < parsed.length; i++) {
+		const item = parsed[i] as (typeof parsed)[number];
+		try {
+			await storeMessages(deps.client, deps.discovery, [item.telemetry], deps.clock.now());
+			item.message.ack();
+		} catch (error) {
+			deps.log({
+				level: "error",
+				msg: "queue message not stored",
+				message_id: item.message.id,
+				...errorFields(error),
+			});
+			if (isStorageFailure(error)) {
+				retry(parsed.slice(i));
+				return;
+			}
+			retry([item]);
+		}
+	}
+}
+
+function looseJson(body: unknown): { id?: unknown; org?: unknown } | null {
+	try {
+		const value: unknown = JSON.parse(String(body));
+		return value !== null && typeof value === "object" ? (value as { id?: unknown; org?: unknown }) : null;
+	} catch {
+		return null;
+	}
+}
+
+/** Why a dead-lettered message was not stored, as far as the message itself tells. */
+function deadLetterReason(body: unknown): { reason: string; id: string | null; org: string | null } {
+	try {
+		const message = parseMessage(body);
+		return { reason: "not stored within the queue's retries", id: message.id, org: message.org };
+	} catch (error) {
+		// Whatever id and org a malformed body still names (a parked letter is found by them).
+		const raw = looseJson(body);
+		const text = (value: unknown) => (typeof value === "string" && value.length <= 200 ? value : null);
+		return { reason: `malformed: ${(error as Error).message}`, id: text(raw?.id), org: text(raw?.org) };
+	}
+}
+
+/**
+ * The dead-letter queue's consumer: every message is parked in `queue_dead_letters` (once: a
+ * redelivered one is ignored) and acknowledged; if the database cannot take them, retried.
+ */
+export async function parkDeadLetters(
+	batch: QueueBatch,
+	deps: Pick<ConsumerDeps, "client" | "clock" | "log" | "retryBaseSeconds">,
+) {
+	if (batch.messages.length === 0) return;
+	const now = deps.clock.now();
+	const args: InValue[] = [];
+	for (const message of batch.messages) {
+		const body =
+			typeof message.body === "string"
+				? message.body
+				: message.body instanceof ArrayBuffer || ArrayBuffer.isView(message.body)
+					? new TextDecoder().decode(message.body as ArrayBuffer)
+					: JSON.stringify(message.body ?? null);
+		const { reason, id, org } = deadLetterReason(body);
+		args.push(id ?? `queue:${message.id}`, org, batch.queue, body, message.attempts, reason, now);
+	}
+	try {
+		await deps.client.execute({
+			sql: `INSERT OR IGNORE INTO queue_dead_letters (message_id, org_id, queue, body, attempts, reason, parked_at) VALUES ${batch.messages.map(() => "(?,?,?,?,?,?,?)").join(",")}`,
+			args,
+		});
+	} catch (error) {
+		deps.log({
+			level: "error",
+			msg: "dead letters not parked",
+			messages: batch.messages.length,
+			...errorFields(error),
+		});
+		for (const message of batch.messages)
+			message.retry({ delaySeconds: retryDelaySeconds(message.attempts, deps.retryBaseSeconds) });
+		return;
+	}
+	deps.log({ level: "warn", msg: "queue messages dead-lettered", messages: batch.messages.length });
+	for (const message of batch.messages) message.ack();
+}
+
+/** Receipts past QUEUE_RECEIPT_TTL_MS (the sweep). */
+export async function pruneQueueReceipts(client: Client, nowMs: number): Promise<number> {
+	const result = await client.execute({
+		sql: "DELETE FROM queue_receipts WHERE stored_at < ?",
+		args: [nowMs - QUEUE_RECEIPT_TTL_MS],
+	});
+	return result.rowsAffected;
+}
+
+export interface DeadLetter {
+	messageId: string;
+	orgId: string | null;
+	queue: string;
+	attempts: number;
+	reason: string;
+	parkedAt: number;
+	bytes: number;
+}
+
+/** Parked dead letters, oldest first. */
+export async function listDeadLetters(client: Client): Promise<DeadLetter[]> {
+	const result = await client.execute(
+		"SELECT message_id, org_id, queue, attempts, reason, parked_at, length(CAST(body AS BLOB)) AS bytes FROM queue_dead_letters ORDER BY parked_at, message_id",
+	);
+	return result.rows.map((row) => ({
+		messageId: String(row.message_id),
+		orgId: row.org_id === null ? null : String(row.org_id),
+		queue: String(row.queue),
+		attempts: Number(row.attempts),
+		reason: String(row.reason),
+		parkedAt: Number(row.parked_at),
+		bytes: Number(row.bytes),
+	}));
+}
+
+/**
+ * Replays parked dead letters (all, or those named) straight into the store, each in its own
+ * transaction with its receipt, as the consumer would; a stored one (or one stored before: its
+ * receipt exists) is removed from the parking table, a failing one stays with the error returned.
+ */
+export async function replayDeadLetters(
+	client: Client,
+	memory: DiscoveryMemory,
+	nowMs: number,
+	ids?: string[],
+): Promise<
+	{ messageId: string; outcome: "stored" | "duplicate" | "failed" | "not_found"; error?: string }[]
+> {
+	const result = await client.execute(
+		ids && ids.length > 0
+			? {
+					sql: `SELECT message_id, body FROM queue_dead_letters WHERE message_id IN (${ids.map(() => "?").join(",")}) ORDER BY parked_at, message_id`,
+					args: ids,
+				}
+			: "SELECT message_id, body FROM queue_dead_letters ORDER BY parked_at, message_id",
+	);
+	const outcomes: {
+		messageId: string;
+		outcome: "stored" | "duplicate" | "failed" | "not_found";
+		error?: string;
+	}[] = [];
+	const found = new Set<string>();
+	for (const row of result.rows) {
+		const messageId = String(row.message_id);
+		found.add(messageId);
+		try {
+			const message = parseMessage(String(row.body));
+			const { stored } = await storeMessages(client, memory, [message], nowMs);
+			await client.execute({ sql: "DELETE FROM queue_dead_letters WHERE message_id = ?", args: [messageId] });
+			outcomes.push({ messageId, outcome: stored.length > 0 ? "stored" : "duplicate" });
+		} catch (error) {
+			outcomes.push({ messageId, outcome: "failed", error: (error as Error).message });
+		}
+	}
+	for (const id of ids ?? []) if (!found.has(id)) outcomes.push({ messageId: id, outcome: "not_found" });
+	return outcomes;
+}
