@@ -22,7 +22,7 @@ import { openTestDatabase, type TestDatabase } from "../support/node-app.js";
 export const QUIET = { level: ClickHouseLogLevel.OFF };
 
 /** Far past any data set's age, so that no TTL merge removes rows during a run. */
-export const TEST_RETENTION_DAYS = 36_500;
+export const TEST_RETENTION_DAYS = 3_650;
 
 export interface ClickHouseForTests {
 	server: ClickHouseStandIn;
