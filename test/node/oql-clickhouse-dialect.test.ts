@@ -9,14 +9,13 @@ import { describe, expect, it } from "vitest";
 import { compileOqlForClickHouse, queryParamsOf } from "../../src/clickhouse/oql.js";
 import type { AppConfig } from "../../src/config.js";
 import { clickhouseDialect } from "../../src/oql/clickhouse-dialect.js";
-import { STORAGE } from "../../src/oql/columns.js";
 import type { CompiledQuery } from "../../src/oql/compiler.js";
 import type { SqlParam } from "../../src/oql/dialect.js";
 import { OqlError } from "../../src/oql/errors.js";
 import { prepareOql } from "../../src/oql/index.js";
 import { printString } from "../../src/oql/printer.js";
 import { sqliteDialect } from "../../src/oql/sqlite-dialect.js";
-import { anySourceQuery, hostile } from "../support/oql-arbitraries.js";
+import { anySourceQuery, expectGuardFirst, hostile } from "../support/oql-arbitraries.js";
 import { NOW } from "./oql-support.js";
 
 const ORG = "org_a";
@@ -54,24 +53,7 @@ describe("the ClickHouse dialect", () => {
 					return;
 				}
 				compiledCount++;
-				const storage = STORAGE[source];
-				const table = `FROM "${storage.table}" AS "t"`;
-				const time = `"t"."${storage.timeColumn}"`;
-				const guard = `WHERE "t"."${storage.orgColumn}" = {p1:String} AND ${time} >= {p2:Int64} AND ${time} < {p3:Int64}`;
-				expect(compiled.sql.split(table)).toHaveLength(2);
-				expect(compiled.sql.split(guard)).toHaveLength(2);
-				const afterTable = compiled.sql.slice(compiled.sql.indexOf(table) + table.length);
-				expect(
-					afterTable
-						.replace(/^ LEFT JOIN "\w+" AS "\w+" ON "\w+"\."\w+" = "t"\."\w+"/, "")
-						.startsWith(` ${guard}`),
-				).toBe(true);
-				const unit = storage.timeUnit === "ns" ? 1_000_000n : 1n;
-				expect(compiled.params.slice(0, 3)).toEqual([
-					orgId,
-					BigInt(compiled.range.fromMs) * unit,
-					BigInt(compiled.range.toMs) * unit,
-				]);
+				expectGuardFirst(compiled, source, text, orgId, ["{p1:String}", "{p2:Int64}", "{p3:Int64}"]);
 				expectTypedPlaceholders(compiled);
 				if (compiled.regexCost) expectTypedPlaceholders(compiled.regexCost);
 			}),

@@ -3,6 +3,9 @@
  * (test/node/oql-properties.test.ts) and on ClickHouse (test/clickhouse/differential.test.ts).
  */
 import fc from "fast-check";
+import { expect } from "vitest";
+import { STORAGE } from "../../src/oql/columns.js";
+import type { CompiledQuery } from "../../src/oql/compiler.js";
 import { SOURCES, type SourceName } from "../../src/oql/fields.js";
 import { printNumber, printString } from "../../src/oql/printer.js";
 
@@ -99,3 +102,37 @@ export function typedQuery(source: SourceName): fc.Arbitrary<string> {
 export const anySourceQuery = fc
 	.constantFrom(...(Object.keys(SOURCES) as SourceName[]))
 	.chain((source) => typedQuery(source).map((text) => ({ source, text })));
+
+/**
+ * The org and time guard of a compiled statement: once, first on the one read of the table, the
+ * user's condition AND-ed after it, bound to the org and the window. `placeholders` are the
+ * dialect's for the first three parameters (`?1`… on SQLite, `{p1:String}`… on ClickHouse).
+ */
+export function expectGuardFirst(
+	compiled: CompiledQuery,
+	source: SourceName,
+	text: string,
+	orgId: string,
+	placeholders: [string, string, string],
+): void {
+	const storage = STORAGE[source];
+	const table = `FROM "${storage.table}" AS "t"`;
+	const time = `"t"."${storage.timeColumn}"`;
+	const [org, from, to] = placeholders;
+	const guard = `WHERE "t"."${storage.orgColumn}" = ${org} AND ${time} >= ${from} AND ${time} < ${to}`;
+	expect(compiled.sql.split(table)).toHaveLength(2);
+	expect(compiled.sql.split(guard)).toHaveLength(2);
+	const afterTable = compiled.sql.slice(compiled.sql.indexOf(table) + table.length);
+	expect(
+		afterTable.replace(/^ LEFT JOIN "\w+" AS "\w+" ON "\w+"\."\w+" = "t"\."\w+"/, "").startsWith(` ${guard}`),
+	).toBe(true);
+	// The user's condition can only narrow: it is AND-ed, in parentheses, after the guard.
+	const rest = afterTable.slice(afterTable.indexOf(guard) + guard.length);
+	expect(rest.startsWith(" AND (") || !/\bWHERE\b/.test(text)).toBe(true);
+	const unit = storage.timeUnit === "ns" ? 1_000_000n : 1n;
+	expect(compiled.params.slice(0, 3)).toEqual([
+		orgId,
+		BigInt(compiled.range.fromMs) * unit,
+		BigInt(compiled.range.toMs) * unit,
+	]);
+}

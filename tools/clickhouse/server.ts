@@ -51,6 +51,8 @@ export interface ClickHouseStandIn {
 	port: number;
 	version: string;
 	close(): Promise<void>;
+	/** Lets the process exit while the stand-in still listens (a test runner's main process). */
+	unref(): void;
 }
 
 /** URL parameters that are the HTTP interface's own, not settings. */
@@ -230,6 +232,9 @@ export async function serveClickHouse(
 		url: `http://${hostname}:${actualPort}`,
 		port: actualPort,
 		version: handler.version,
+		unref: () => {
+			server.unref();
+		},
 		close: () =>
 			new Promise<void>((resolve, reject) => {
 				handler.close();
