@@ -20,7 +20,8 @@
  * which the client turns into a ClickHouseError with `code` and `type`.
  *
  * Not modelled: sessions (`session_id` is accepted and ignored: every request sees the same
- * engine), response compression (never compressed; the client reads plain bodies), progress
+ * engine; a `SET` or `USE` statement sent by a client would outlive its request, unlike on
+ * ClickHouse — the URL's settings and database are applied per request as ClickHouse does), response compression (never compressed; the client reads plain bodies), progress
  * headers, `readonly` for GET requests, and concurrency: statements run one at a time, in arrival
  * order, because one chdb session is one engine connection.
  */
@@ -124,13 +125,22 @@ interface Engine {
 	session: ChdbSession;
 	users: number;
 	queue: Promise<unknown>;
+	/** What the session has applied: the database in use and the settings set (see `run`). */
+	database: string;
+	settings: Map<string, string>;
 }
 const engines = new Map<string, Engine>();
 
 function acquireEngine(chdb: ChdbModule, path: string): Engine {
 	let engine = engines.get(path);
 	if (!engine) {
-		engine = { session: new chdb.Session(path), users: 0, queue: Promise.resolve() };
+		engine = {
+			session: new chdb.Session(path),
+			users: 0,
+			queue: Promise.resolve(),
+			database: "default",
+			settings: new Map(),
+		};
 		engines.set(path, engine);
 	}
 	engine.users++;
@@ -150,7 +160,6 @@ export function createClickHouseHandler(
 	options: ClickHouseStandInOptions,
 ): ClickHouseHandler {
 	const engine = acquireEngine(chdb, options.path);
-	const session = engine.session;
 	const version = chdb.version().libchdb.replaceAll('"', "");
 	const maxBodyBytes = options.maxBodyBytes ?? 64 * 1024 * 1024;
 	let closed = false;
@@ -179,7 +188,7 @@ export function createClickHouseHandler(
 			const database = url.searchParams.get("database");
 			const format = url.searchParams.get("default_format") || "TabSeparated";
 			const result = await serialized(() =>
-				run(session, { statement, params: bindable(statement, params), settings, database, format }),
+				run(engine, { statement, params: bindable(statement, params), settings, database, format }),
 			);
 			const isInsert = /^\s*INSERT\b/i.test(statement);
 			const shownFormat = isInsert ? undefined : (lastFormat(statement) ?? format);
@@ -375,19 +384,31 @@ interface RunResult {
 	elapsed: number;
 }
 
-/** One request on the shared session: its database and settings for the statement only. */
-async function run(session: ChdbSession, request: Run): Promise<RunResult> {
-	const exec = (sql: string) => session.queryBindAsync(sql, {}, { format: "TabSeparated" });
-	const applied: string[] = [];
+/**
+ * One request on the shared session, with its database and settings and no other request's: the
+ * session is switched only where the request differs from what it has applied (an unset setting
+ * back to DEFAULT), so a run of requests with the same settings costs no extra statements.
+ */
+async function run(engine: Engine, request: Run): Promise<RunResult> {
+	const exec = (sql: string) => engine.session.queryBindAsync(sql, {}, { format: "TabSeparated" });
 	try {
-		if (request.database && request.database !== "default") {
-			await exec(`USE ${quoteName(request.database)}`);
+		const database = request.database || "default";
+		if (engine.database !== database) {
+			await exec(`USE ${quoteName(database)}`);
+			engine.database = database;
 		}
-		for (const [name, value] of request.settings) {
+		const wanted = new Map(request.settings);
+		for (const name of [...engine.settings.keys()]) {
+			if (wanted.has(name)) continue;
+			await exec(`SET ${name} = DEFAULT`);
+			engine.settings.delete(name);
+		}
+		for (const [name, value] of wanted) {
+			if (engine.settings.get(name) === value) continue;
 			await exec(`SET ${name} = ${/^-?[0-9.]+$/.test(value) ? value : `'${value}'`}`);
-			applied.push(name);
+			engine.settings.set(name, value);
 		}
-		const result = await session.queryBindAsync(request.statement, request.params, {
+		const result = await engine.session.queryBindAsync(request.statement, request.params, {
 			format: request.format,
 		});
 		return {
@@ -398,9 +419,6 @@ async function run(session: ChdbSession, request: Run): Promise<RunResult> {
 		};
 	} catch (error) {
 		throw toFailure(error);
-	} finally {
-		for (const name of applied) await exec(`SET ${name} = DEFAULT`).catch(() => undefined);
-		if (request.database && request.database !== "default") await exec("USE default").catch(() => undefined);
 	}
 }
 
