@@ -1,4 +1,4 @@
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient } from "@clickhouse/client";
@@ -34,9 +34,10 @@ async function startEdgeClickHouse(): Promise<
 		next: (request: MiniflareRequest) => Promise<MiniflareResponse>,
 	) => (request: MiniflareRequest) => Promise<MiniflareResponse>
 > {
-	const server = await serveClickHouse(loadChdb(), {
-		path: mkdtempSync(join(tmpdir(), "hexcovery-edge-clickhouse-")),
-	});
+	const dir = mkdtempSync(join(tmpdir(), "hexcovery-edge-clickhouse-"));
+	// No teardown hook here: the data directory goes when the process does.
+	process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
+	const server = await serveClickHouse(loadChdb(), { path: dir });
 	const client = createClient({ url: server.url });
 	await migrateClickHouse(client, readClickHouseMigrations());
 	await client.close();
