@@ -1,7 +1,10 @@
+import { readFileSync } from "node:fs";
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
+import { chdbInstalled, INSTALL_HINT } from "./scripts/clickhouse-engine.js";
 import { buildWeb } from "./scripts/web-build.js";
 import { generateSigningKey } from "./src/auth/jwt.js";
+import { createEdgeClickHouse, EDGE_CLICKHOUSE_URL } from "./test/support/edge-clickhouse.js";
 import { createEdgeDatabase, EDGE_DATABASE_URL } from "./test/support/edge-database.js";
 import { withWebhookSink } from "./test/support/webhook-sink.js";
 
@@ -34,6 +37,20 @@ for (const stream of [process.stdout, process.stderr]) {
 	}) as typeof stream.write;
 }
 
+/**
+ * The ClickHouse suite (the `clickhouse` project, test/clickhouse/**, and in workerd
+ * test/workers/clickhouse.test.ts) needs the engine, installed on demand (~570 MB,
+ * scripts/clickhouse-engine.ts; CI installs it). Without it they are left out and one line says so.
+ */
+const clickhouseSuite = chdbInstalled();
+if (!process.env.VITEST_WORKER_ID) {
+	process.stderr.write(
+		clickhouseSuite
+			? "ClickHouse suite: included (chdb engine in .cache/chdb): project clickhouse and test/workers/clickhouse.test.ts\n"
+			: `ClickHouse suite: skipped — the engine is not installed; run ${INSTALL_HINT}\n`,
+	);
+}
+
 export default defineConfig({
 	test: {
 		projects: [
@@ -47,14 +64,30 @@ export default defineConfig({
 			},
 			{
 				plugins: [
+					// @clickhouse/client-web ships source maps without their sources; vite would warn on each run.
+					{
+						name: "clickhouse-web-without-sourcemaps",
+						load(id: string) {
+							if (!id.includes("/node_modules/@clickhouse/client-web/") || !id.endsWith(".js")) return null;
+							return readFileSync(id.replace(/\?.*$/, ""), "utf8").replace(
+								/\/\/# sourceMappingURL=\S+\s*$/,
+								"",
+							);
+						},
+					},
 					cloudflareTest(async () => {
 						const database = await createEdgeDatabase();
+						// ClickHouse for test/workers/clickhouse.test.ts (@clickhouse/client-web), when installed.
+						const withClickHouse = clickhouseSuite
+							? await createEdgeClickHouse()
+							: (next: typeof database.outboundService) => next;
 						return {
 							main: "./src/runtime/worker.ts",
 							wrangler: { configPath: "./wrangler.toml" },
 							miniflare: {
 								bindings: {
 									DATABASE_URL: EDGE_DATABASE_URL,
+									CLICKHOUSE_URL: EDGE_CLICKHOUSE_URL,
 									// The app's log lines (src/log.ts): a passing run prints only the reporter.
 									LOG_LEVEL: "silent",
 									// Queue retries at once (test/workers/queue.test.ts checks the backoff itself).
@@ -84,7 +117,7 @@ export default defineConfig({
 									},
 								},
 								// Heartbeat webhooks to http://hooks.test are recorded (test/support/webhook-sink.ts).
-								outboundService: withWebhookSink(database.outboundService),
+								outboundService: withWebhookSink(withClickHouse(database.outboundService)),
 							},
 						};
 					}),
@@ -92,9 +125,25 @@ export default defineConfig({
 				test: {
 					name: "workers",
 					include: ["test/workers/**/*.test.ts"],
+					exclude: clickhouseSuite ? [] : ["test/workers/clickhouse.test.ts"],
 					testTimeout: 30_000,
 				},
 			},
+			...(clickhouseSuite
+				? [
+						{
+							test: {
+								name: "clickhouse",
+								include: ["test/clickhouse/**/*.test.ts"],
+								environment: "node",
+								testTimeout: 60_000,
+								hookTimeout: 120_000,
+								// One engine per file, each loading a data set: one file at a time on two cores.
+								fileParallelism: false,
+							},
+						},
+					]
+				: []),
 			{
 				test: {
 					name: "browser",

@@ -1,6 +1,7 @@
 import type { Expr } from "./ast.js";
 import { type ColumnExpr, type ColumnRef, type SourceStorage, STORAGE } from "./columns.js";
 import type { SqlDialect, SqlParam } from "./dialect.js";
+import { SOURCES } from "./fields.js";
 import { childrenOf } from "./parser.js";
 import { printExpr } from "./printer.js";
 import {
@@ -99,7 +100,7 @@ class Params {
 			index = this.values.length;
 			this.numbers.set(key, index);
 		}
-		return this.dialect.placeholder(index);
+		return this.dialect.placeholder(index, value);
 	}
 }
 
@@ -147,7 +148,7 @@ class Compiler {
 		const guard = this.guard();
 		const scans = matchesOf(this.checked.where);
 		const regex = this.d.regex;
-		const totals = scans.map((scan) => `total(length(${this.row(scan.operand)}))`);
+		const totals = scans.map((scan) => this.d.totalLength(this.row(scan.operand)));
 		return {
 			sql: `SELECT ${totals.join(", ")} ${this.fromClause()} WHERE ${guard}`,
 			params: this.params.values,
@@ -252,18 +253,21 @@ class Compiler {
 			case "field":
 				return this.field(expr.name);
 			case "attribute":
-				return d.jsonExtract(this.attributeColumn(expr.map), this.params.add(d.jsonPath(expr.key)));
+				return this.attribute(expr);
 			case "duration":
 				throw new Error("internal: a duration outside rate()");
 			case "negate":
-				return `(- ${sub(expr.operand)})`;
+				return `(- ${this.numeric(expr.operand, sub)})`;
 			case "arithmetic": {
-				const left = sub(expr.left);
-				const right = sub(expr.right);
+				const left = this.numeric(expr.left, sub);
+				const right = this.numeric(expr.right, sub);
 				return expr.op === "/" ? d.divide(left, right) : `(${left} ${expr.op} ${right})`;
 			}
-			case "compare":
-				return `(${sub(expr.left)} ${expr.op === "!=" ? "<>" : expr.op} ${sub(expr.right)})`;
+			case "compare": {
+				const left = this.isNumeric(expr.right) ? this.numeric(expr.left, sub) : sub(expr.left);
+				const right = this.isNumeric(expr.left) ? this.numeric(expr.right, sub) : sub(expr.right);
+				return `(${left} ${expr.op === "!=" ? "<>" : expr.op} ${right})`;
+			}
 			case "and":
 				return `(${sub(expr.left)} AND ${sub(expr.right)})`;
 			case "or":
@@ -272,7 +276,10 @@ class Compiler {
 				return `(NOT ${sub(expr.operand)})`;
 			case "in": {
 				const values = expr.values.map((value) => sub(value)).join(", ");
-				return `(${sub(expr.operand)} ${expr.negated ? "NOT IN" : "IN"} (${values}))`;
+				const operand = expr.values.every((value) => this.isNumeric(value))
+					? this.numeric(expr.operand, sub)
+					: sub(expr.operand);
+				return `(${operand} ${expr.negated ? "NOT IN" : "IN"} (${values}))`;
 			}
 			case "like":
 			case "contains":
@@ -292,6 +299,42 @@ class Compiler {
 			case "call":
 				if (!aggregate) throw new Error(`internal: ${expr.name}() in a row context`);
 				return aggregate(expr);
+		}
+	}
+
+	/** `attributes['k']` / `resource['k']`; `as` is the dialect's hint (SqlDialect.jsonExtract). */
+	private attribute(expr: Expr & { kind: "attribute" }, as?: "number"): string {
+		const column = this.attributeColumn(expr.map);
+		const path = this.params.add(this.d.jsonPath(expr.key));
+		return as ? this.d.jsonExtract(column, path, as) : this.d.jsonExtract(column, path);
+	}
+
+	/**
+	 * An operand read as a number: an attribute (not a group key) is read with the `number` hint;
+	 * anything else compiles as it would anywhere.
+	 */
+	private numeric(expr: Expr, sub: (e: Expr) => string): string {
+		if (expr.kind !== "attribute" || this.keys.some((key) => key.text === printExpr(expr))) return sub(expr);
+		return this.attribute(expr, "number");
+	}
+
+	/** Whether an expression is a number or a boolean whatever the row: the other side of a compare reads as one. */
+	private isNumeric(expr: Expr): boolean {
+		switch (expr.kind) {
+			case "number":
+			case "bool":
+			case "arithmetic":
+			case "negate":
+				return true;
+			case "field": {
+				const fields = SOURCES[this.checked.source].fields;
+				const type = Object.hasOwn(fields, expr.name) ? fields[expr.name]?.type : undefined;
+				return type === "number" || type === "bool";
+			}
+			case "call":
+				return expr.name !== "min" && expr.name !== "max" && expr.name !== "latest";
+			default:
+				return false;
 		}
 	}
 
@@ -354,13 +397,18 @@ class Compiler {
 
 	// ---- aggregate mode ----
 
-	/** An aggregate's input, projected once by `base` whatever the number of aggregates reading it. */
-	private arg(expr: Expr): string {
-		const text = printExpr(expr);
-		let column = this.args.get(text);
+	/**
+	 * An aggregate's input, projected once by `base` whatever the number of aggregates reading it
+	 * (read as a number for sums, averages and percentiles: see `numeric`).
+	 */
+	private arg(expr: Expr, numeric = false): string {
+		const sql = numeric ? this.numeric(expr, (e) => this.row(e)) : this.row(expr);
+		// Keyed by the text and the SQL: equal where the dialect reads both alike (SQLite always).
+		const key = `${printExpr(expr)}\u0000${sql}`;
+		let column = this.args.get(key);
 		if (!column) {
-			column = { alias: `a${this.args.size}`, sql: this.row(expr) };
-			this.args.set(text, column);
+			column = { alias: `a${this.args.size}`, sql };
+			this.args.set(key, column);
 		}
 		return column.alias;
 	}
@@ -379,9 +427,9 @@ class Compiler {
 	private aggregate(call: Expr & { kind: "call" }, windowMs: number, useWindows: boolean): string {
 		const d = this.d;
 		const first = call.args[0];
-		const argColumn = () => {
+		const argColumn = (numeric = false) => {
 			if (!first || first.kind === "star") throw new Error(`internal: ${call.name}() without a value`);
-			return this.q(this.arg(first));
+			return this.q(this.arg(first, numeric));
 		};
 		switch (call.name) {
 			case "count":
@@ -389,9 +437,9 @@ class Compiler {
 			case "count_distinct":
 				return d.countDistinct(argColumn());
 			case "sum":
-				return `SUM(${argColumn()})`;
+				return `SUM(${argColumn(true)})`;
 			case "avg":
-				return `AVG(${argColumn()})`;
+				return `AVG(${argColumn(true)})`;
 			case "min":
 				return `MIN(${argColumn()})`;
 			case "max":
@@ -418,10 +466,10 @@ class Compiler {
 				if (call.name !== "percentile" && !Object.hasOwn(PERCENTILE_SHORTHANDS, call.name)) {
 					throw new Error(`internal: unknown aggregate ${call.name}`);
 				}
-				const column = argColumn();
+				const column = argColumn(true);
 				if (d.percentile !== "window") return d.percentile.aggregate(column, this.params.add(percent / 100));
 				if (!useWindows) throw new Error("internal: a percentile where rows are not ranked");
-				const alias = this.arg(first as Expr);
+				const alias = this.arg(first as Expr, true);
 				this.percentileArgs.add(alias);
 				return this.windowPercentile(alias, this.params.add(percent));
 			}

@@ -35,11 +35,21 @@ export interface SqlDialect {
 	 * edges of an answer from the rollups, each shorter than a bucket.
 	 */
 	narrowTimeScan(table: "logs" | "spans"): string;
-	/** The placeholder of the n-th parameter (1-based), e.g. `?3`; the same n may appear many times. */
-	placeholder(index: number): string;
+	/**
+	 * The placeholder of the n-th parameter (1-based), e.g. `?3`; the same n may appear many times.
+	 * `value` is the bound value, for an engine whose placeholders carry a type (ClickHouse's
+	 * `{p3:Int64}`); the OQL compiler always passes it.
+	 */
+	placeholder(index: number, value?: SqlParam): string;
 
-	/** The value of one key of a JSON object column; `pathParam` binds the value of `jsonPath(key)`. */
-	jsonExtract(columnSql: string, pathParam: string): string;
+	/**
+	 * The value of one key of an attribute column; `pathParam` binds the value of `jsonPath(key)`.
+	 * `as` is `number` where the compiler reads it as a number (compared with a number or boolean,
+	 * in arithmetic, summed, averaged or ranked for a percentile): an engine that stores attribute
+	 * values as text (ClickHouse's Map(String, String)) converts it there; SQLite's JSON values are
+	 * typed already and ignore it.
+	 */
+	jsonExtract(columnSql: string, pathParam: string, as?: "number"): string;
 	/** The bound value that addresses `key` for jsonExtract (the key is exact: dots are not paths). */
 	jsonPath(key: string): SqlParam;
 
@@ -77,4 +87,6 @@ export interface SqlDialect {
 	/** latest(x): `window` ranks rows by time within the group; else an argMax-style aggregate. */
 	readonly latest: "window" | { aggregate(valueSql: string, timeSql: string): string };
 	countDistinct(valueSql: string): string;
+	/** The total of the characters of a text value over the rows (0 over none): the MATCHES cost check. */
+	totalLength(valueSql: string): string;
 }

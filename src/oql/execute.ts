@@ -5,6 +5,7 @@ import { ApiError } from "../errors.js";
 import { parseJsonExact } from "../http/json-exact.js";
 import { type Histogram, histogramPercentile } from "../ingest/rollups.js";
 import type { CompiledColumn, CompiledQuery } from "./compiler.js";
+import type { SqlDialect } from "./dialect.js";
 import { OqlError } from "./errors.js";
 import { prepareOql } from "./index.js";
 import type { OutputType } from "./semantic.js";
@@ -71,12 +72,13 @@ export function compileOql(
 	orgId: string,
 	query: string,
 	options: RunOqlOptions = {},
+	dialect: SqlDialect = sqliteDialect,
 ): CompiledQuery {
 	try {
 		return prepareOql(query, {
 			orgId,
 			now: deps.clock.now(),
-			dialect: sqliteDialect,
+			dialect,
 			maxRangeMs: Math.round(oqlSettingsOf(deps).maxRangeDays * 86_400_000),
 			...(options.variables === undefined ? {} : { variables: options.variables }),
 			...(options.from === undefined && options.to === undefined
@@ -103,6 +105,11 @@ export async function runOql(
 	if (compiled.regexCost) await checkMatchCost(deps, orgId, compiled.regexCost, settings);
 	const statement = { ...compiled, width: compiled.columns.length };
 	const rows = await execute(deps, orgId, statement, settings.timeoutMs);
+	return resultOf(compiled, rows, started);
+}
+
+/** The contract's answer from a compiled query's raw rows (positional, in `compiled.columns` order). */
+export function resultOf(compiled: CompiledQuery, rows: unknown[][], started: number): OqlResult {
 	const shaped = shape(compiled, rows);
 	return {
 		columns: shaped.columns,
@@ -137,6 +144,15 @@ async function checkMatchCost(
 		{ sql: cost.sql, params: cost.params, width: cost.charCosts.length, regex: false },
 		settings.timeoutMs,
 	);
+	checkMatchWork(cost, totals, settings);
+}
+
+/** Refuses a MATCHES query whose characters times its pattern's cost exceed the budget (oql_range_too_large). */
+export function checkMatchWork(
+	cost: NonNullable<CompiledQuery["regexCost"]>,
+	totals: unknown[],
+	settings: OqlSettings,
+): void {
 	const characters = cost.charCosts.map((_, i) => Number(totals[i] ?? 0));
 	const work = characters.reduce((sum, chars, i) => sum + chars * (cost.charCosts[i] as number), 0);
 	const budget = settings.maxMatchCost ?? DEFAULT_MAX_MATCH_COST;

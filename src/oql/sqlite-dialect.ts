@@ -152,4 +152,5 @@ export const sqliteDialect: SqlDialect = {
 	percentile: "window",
 	latest: "window",
 	countDistinct: (valueSql) => `COUNT(DISTINCT ${valueSql})`,
+	totalLength: (valueSql) => `total(length(${valueSql}))`,
 };

@@ -7,6 +7,8 @@ declare global {
 		}
 		interface Env {
 			DATABASE_URL: string;
+			/** The ClickHouse stand-in (test/support/edge-clickhouse.ts), when the engine is installed. */
+			CLICKHOUSE_URL: string;
 			JWT_SIGNING_KEYS: string;
 			TOTP_ENCRYPTION_KEY: string;
 			KEY_CACHE: KeyValueStore;
