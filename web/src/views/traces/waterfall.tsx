@@ -47,12 +47,15 @@ export function TraceDetail() {
 		[traceId],
 	);
 	const drawn = trace.data?.trace_id === traceId;
+	// The full trace is read only once someone needs it: a span opened (or linked with ?span=) or a
+	// search typed; a person who only looks at the waterfall never pays for it.
+	const [wanted, setWanted] = useState(Boolean(query.span));
 	const details = useResource(
 		() =>
-			drawn
+			drawn && wanted
 				? unwrap(api.GET("/api/v1/pages/traces/{trace_id}", { params: { path: { trace_id: traceId } } }))
 				: Promise.resolve(undefined),
-		[traceId, drawn],
+		[traceId, drawn && wanted],
 	);
 	const [collapsed, setCollapsed] = useState<Set<string>>(new Set());
 	const [search, setSearch] = useState("");
@@ -76,6 +79,7 @@ export function TraceDetail() {
 	const list = useRef<HTMLOListElement>(null);
 	const shown = useWindow(list, rows.length);
 	const select = (spanId: string | null) => {
+		if (spanId) setWanted(true);
 		const next = new URLSearchParams(query);
 		if (spanId) next.set("span", spanId);
 		else next.delete("span");
@@ -117,7 +121,10 @@ export function TraceDetail() {
 						id="span-search"
 						type="search"
 						value={search}
-						onInput={(e) => setSearch(e.currentTarget.value)}
+						onInput={(e) => {
+							setSearch(e.currentTarget.value);
+							setWanted(true);
+						}}
 						placeholder="name, service or attribute"
 					/>
 				</div>
