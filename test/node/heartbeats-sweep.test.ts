@@ -209,6 +209,7 @@ describe("the heartbeat sweep", () => {
 				alerts_delivered: 0,
 				pings_pruned: 0,
 				telemetry_rows_deleted: 0,
+				queue_receipts_pruned: 0,
 			},
 		]);
 		t.clock.advance(60 * 60 * 1000 + 1);
