@@ -95,7 +95,8 @@ function run(statement) {
 	for (const row of rows) {
 		for (let i = 0; i < row.length; i++) {
 			const value = row[i];
-			if (typeof value === "bigint" || (value !== null && typeof value === "object")) row[i] = clientValue(value);
+			if (typeof value === "bigint" || (value !== null && typeof value === "object"))
+				row[i] = clientValue(value);
 		}
 	}
 	return { columns: columns.map((c) => c.name), columnTypes: columns.map((c) => c.type ?? ""), rows };
