@@ -9,7 +9,7 @@
  * caret (typing a word, or Ctrl+Space): arrows choose, Enter or Tab accept, Escape closes.
  * Ctrl/Cmd+Enter runs the query. Everything is styled from explore.css (no inline <style>: CSP).
  */
-import { useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
+import { useId, useLayoutEffect, useRef, useState } from "preact/hooks";
 import { type CompletionWords, OQL_FUNCTIONS, OQL_KEYWORDS, OQL_SOURCES, sourceOf } from "./oql";
 
 export interface EditorError {
@@ -225,13 +225,11 @@ function caretPoint(
 	return null;
 }
 
-let instances = 0;
-
 export default function OqlCodeEditor(props: OqlCodeEditorProps) {
 	const box = useRef<HTMLDivElement>(null);
 	const area = useRef<HTMLTextAreaElement>(null);
 	const pre = useRef<HTMLPreElement>(null);
-	const [id] = useState(() => `oql-editor-${++instances}`);
+	const id = useId();
 	const [completion, setCompletion] = useState<Completion | null>(null);
 	const [active, setActive] = useState(0);
 	const [point, setPoint] = useState<{ left: number; top: number } | null>(null);
@@ -298,7 +296,7 @@ export default function OqlCodeEditor(props: OqlCodeEditorProps) {
 	};
 
 	const listId = `${id}-list`;
-	const minHeight = useMemo(() => `${(props.minLines ?? 4) * 1.45 + 1}em`, [props.minLines]);
+	const minHeight = `${(props.minLines ?? 4) * 1.45 + 1}em`;
 	return (
 		<div class="oql-editor" data-testid="oql-editor" ref={box}>
 			<div class="oql-gutter" aria-hidden="true">
