@@ -11,10 +11,16 @@ import type { BodySource } from "./http/body-source.js";
 import type { TelemetryQueue } from "./ingest/queue.js";
 import type { GroupCommitWriter } from "./ingest/writer.js";
 import type { Log } from "./log.js";
+import type { TelemetryStore } from "./telemetry/store.js";
 
 /** Everything the app needs from its runtime; each runtime (and each test) builds one. */
 export interface AppDeps {
 	db: Database;
+	/**
+	 * Where telemetry is written, queried with OQL and expired: libSQL (`db`, the default) or
+	 * ClickHouse (TELEMETRY_URL); src/telemetry/store.ts.
+	 */
+	telemetry: TelemetryStore;
 	/** Heavy reads (pages, OQL, dashboards, schema): limited, with a deadline, off the event loop on Node. */
 	reads: HeavyReads;
 	clock: Clock;

@@ -3,6 +3,7 @@ import { LruCache } from "../auth/lru.js";
 import type { Clock } from "../clock.js";
 import type { Database } from "../db/client.js";
 import { orgs } from "../db/schema.js";
+import { libsqlTelemetryStore, type TelemetryStore } from "../telemetry/store.js";
 import { type AttributeLimits, DEFAULT_ATTRIBUTE_LIMITS, IngestBatch, type TimeWindow } from "./batch.js";
 import { DecodeError, StorageUnavailable } from "./decode-error.js";
 import { DiscoveryMemory } from "./discovery.js";
@@ -21,7 +22,7 @@ import { decodeProtobuf } from "./protobuf.js";
 import { encodeExport, enqueueMessages, type TelemetryQueue } from "./queue.js";
 import { writeGroupRollups } from "./rollups.js";
 import { decodeTracesJson, decodeTracesProtobuf } from "./traces.js";
-import { type GroupCommitWriter, libsqlClientOf, type RunStatement, writeStatements } from "./writer.js";
+import type { GroupCommitWriter, RunStatement } from "./writer.js";
 
 export { StorageUnavailable };
 
@@ -56,11 +57,14 @@ export class OtlpIngest {
 	readonly #retention: LruCache<number>;
 	readonly #discovery: DiscoveryMemory;
 	readonly #inFlight = new Map<string, number>();
+	readonly #store: TelemetryStore;
 
 	constructor(
 		readonly deps: {
 			db: Database;
 			clock: Clock;
+			/** Where rows go (src/telemetry/store.ts); the libSQL database `db` when absent. */
+			telemetry?: TelemetryStore | undefined;
 			writer?: GroupCommitWriter | undefined;
 			/** The Worker's TELEMETRY_QUEUE binding: rows are enqueued instead of written (src/ingest/queue.ts). */
 			telemetryQueue?: TelemetryQueue | undefined;
@@ -70,6 +74,7 @@ export class OtlpIngest {
 	) {
 		this.#retention = new LruCache(10_000, deps.clock);
 		this.#discovery = new DiscoveryMemory(deps.clock);
+		this.#store = deps.telemetry ?? libsqlTelemetryStore(deps.db);
 	}
 
 	/** A slot for one request of `orgId`, or null when the org already has its maximum in flight. */
@@ -133,13 +138,16 @@ export class OtlpIngest {
 			else decoder.json(root, batch);
 		};
 		const queue = this.deps.telemetryQueue;
+		const store = this.#store;
 		const newBatch = (run?: RunStatement) =>
 			new IngestBatch(orgId, decoder.source, window, nowMs, run, {
 				limits: this.attributeLimits,
-				// Queued, the consumer computes the rollups over its whole batch.
-				...(queue && { rollups: false }),
+				// Queued, the consumer computes the rollups over its whole batch; a store without
+				// rollups (ClickHouse) gets none.
+				...((queue || !store.rollups) && { rollups: false }),
 			});
-		const writer = this.deps.writer;
+		// The embedded group-commit writer is libSQL's own streaming path (Node's default).
+		const writer = store.kind === "libsql" ? this.deps.writer : undefined;
 		let batch: IngestBatch;
 		try {
 			batch = queue
@@ -269,18 +277,17 @@ export class OtlpIngest {
 		return batch;
 	}
 
-	/** Remote (or any libSQL client): decoded into statements, then written as one transaction. */
+	/**
+	 * Remote libSQL (or any libSQL client), or ClickHouse: decoded into rows, then written by the
+	 * telemetry store (src/telemetry/store.ts) — one transaction on libSQL, batched inserts on ClickHouse.
+	 */
 	async #decodeThenWrite(batch: IngestBatch, decode: (batch: IngestBatch) => void, sourceBytes: number) {
 		decode(batch);
-		const statements = batch.dataStatements();
-		const discovery = this.#discovery.plan(batch.discovery);
-		if (statements.length > 0) statements.push(...discovery.statements);
 		try {
-			await writeStatements(libsqlClientOf(this.deps.db), statements, sourceBytes);
+			await this.#store.writeExport(batch, this.#discovery, sourceBytes);
 		} catch (error) {
 			throw new StorageUnavailable(error);
 		}
-		if (statements.length > 0) discovery.commit();
 		return batch;
 	}
 }

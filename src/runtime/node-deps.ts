@@ -33,6 +33,8 @@ import {
 } from "../ingest/embedded-writer.js";
 import { otlpSettingsFrom, positiveInteger } from "../ingest/settings.js";
 import { consoleLog, type Log, logLevelFrom } from "../log.js";
+import { clickHouseSettingsFrom } from "../telemetry/config.js";
+import { openClickHouseTelemetry } from "../telemetry/node.js";
 import { nodeWebhookTransport } from "./webhook-node.js";
 
 export const DEFAULT_DATABASE_URL = "file:./data/hexcovery.db";
@@ -136,6 +138,8 @@ export async function buildNodeDeps(
 	const log = options.log ?? consoleLog(logLevelFrom(settings, "info"));
 	const databaseUrl = optionalText(settings, "DATABASE_URL", DEFAULT_DATABASE_URL);
 	const dataDir = optionalText(settings, "DATA_DIR", "./data");
+	// Checked before anything is opened: a bad TELEMETRY_URL stops the start at once.
+	const clickhouse = clickHouseSettingsFrom(settings);
 	const opened =
 		options.db ??
 		(await openMigratedDatabase(databaseUrl, optionalText(settings, "DATABASE_AUTH_TOKEN", "") || undefined));
@@ -151,7 +155,19 @@ export async function buildNodeDeps(
 	// injected database, or READ_POOL_SIZE=0, keeps them on the main thread.
 	const filePath = options.db ? null : embeddedPathOf(databaseUrl);
 	const poolSize = readPoolSizeFrom(settings);
+	// Telemetry in ClickHouse when TELEMETRY_URL is set (src/telemetry/store.ts); else in libSQL.
+	const telemetry = clickhouse
+		? await openClickHouseTelemetry(opened.db, clickhouse, { oqlTimeoutMs: config.oql?.timeoutMs ?? 10_000 })
+		: undefined;
+	if (clickhouse)
+		log({
+			level: "info",
+			msg: "telemetry in ClickHouse",
+			url: clickhouse.url,
+			database: clickhouse.database,
+		});
 	const deps = assembleDeps({
+		...(telemetry && { telemetry }),
 		db: opened.db,
 		clock,
 		config,
