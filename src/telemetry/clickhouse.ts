@@ -1,8 +1,11 @@
 import type { InValue } from "@libsql/client";
-import { runOqlOnClickHouse } from "../clickhouse/oql.js";
+import type { AppDeps } from "../app-env.js";
+import { oqlClickHouseSettings, runOqlOnClickHouse } from "../clickhouse/oql.js";
 import { type TelemetryTable, toClickHouseRow } from "../clickhouse/rows.js";
+import { DEFAULT_OQL_SETTINGS } from "../config.js";
 import type { Database } from "../db/client.js";
 import { StorageUnreachable } from "../db/errors.js";
+import { queryTimeout } from "../db/reads.js";
 import { ApiError } from "../errors.js";
 import type { IngestBatch, TableRows } from "../ingest/batch.js";
 import type { DiscoveryMemory } from "../ingest/discovery.js";
@@ -196,4 +199,38 @@ export function clickHouseTelemetryStore(parts: {
 
 		close: () => client.close(),
 	};
+}
+
+/**
+ * One heavy read of an org's on ClickHouse beyond OQL (the pages, src/pages/**, when telemetry is
+ * there): under the heavy-read limits (429 `rate_limited`), with the OQL deadline as the engine's
+ * `max_execution_time` and an abort of the request (503 `query_timeout`), and any other failure
+ * of ClickHouse as a storage failure (503 `storage_unavailable`). `run` gets the client and the
+ * `clickhouse_settings` and `abort_signal` to pass to each of its queries; it must scope every
+ * statement to `orgId` itself. Throws when telemetry is not in ClickHouse.
+ */
+export async function readClickHouse<T>(
+	deps: Pick<AppDeps, "reads" | "config" | "telemetry">,
+	orgId: string,
+	run: (
+		client: TelemetryClickHouseClient,
+		options: { clickhouse_settings: Record<string, string | number>; abort_signal: AbortSignal },
+	) => Promise<T>,
+): Promise<T> {
+	const clickhouse = deps.telemetry.clickhouse;
+	if (!clickhouse) throw new Error("telemetry is not in ClickHouse (TELEMETRY_URL is not set)");
+	const timeoutMs = (deps.config.oql ?? DEFAULT_OQL_SETTINGS).timeoutMs;
+	return deps.reads.slot(orgId, async () => {
+		const deadline = AbortSignal.timeout(timeoutMs);
+		try {
+			return await run(clickhouse.client, {
+				clickhouse_settings: oqlClickHouseSettings(timeoutMs),
+				abort_signal: deadline,
+			});
+		} catch (error) {
+			if (deadline.aborted || (error as { type?: unknown }).type === "TIMEOUT_EXCEEDED")
+				throw queryTimeout(timeoutMs);
+			throw unavailable(error);
+		}
+	});
 }

@@ -324,18 +324,13 @@ describe("telemetry in ClickHouse (TELEMETRY_URL) on Node", () => {
 	});
 
 	it("records schema discovery in libSQL, per org", async () => {
-		const keys = await libsql.client.execute({
-			sql: "SELECT org_id, source, namespace, key FROM attribute_keys WHERE source = 'logs' AND namespace = 'attributes' ORDER BY org_id, key",
-			args: [],
-		});
-		expect(keys.rows.map((r) => [r.org_id, r.key])).toEqual(
-			[
-				[org.a.id, "left"],
-				[org.a.id, "sku"],
-				[org.b.id, "left"],
-				[org.b.id, "sku"],
-			].sort((x, y) => String(x[0]).localeCompare(String(y[0])) || String(x[1]).localeCompare(String(y[1]))),
-		);
+		for (const id of [org.a.id, org.b.id]) {
+			const keys = await libsql.client.execute({
+				sql: "SELECT key FROM attribute_keys WHERE org_id = ? AND source = 'logs' AND namespace = 'attributes' ORDER BY key",
+				args: [id],
+			});
+			expect(keys.rows.map((r) => r.key)).toEqual(["left", "sku"]);
+		}
 		const names = await libsql.client.execute({
 			sql: "SELECT name FROM metric_names WHERE org_id = ? ORDER BY name",
 			args: [org.a.id],

@@ -13,7 +13,7 @@ import { isStorageFailure } from "../../src/db/errors.js";
 import { directReadExecutor, HeavyReads } from "../../src/db/reads.js";
 import { ApiError } from "../../src/errors.js";
 import { runQuery } from "../../src/services/dashboards-oql.js";
-import { clickHouseTelemetryStore } from "../../src/telemetry/clickhouse.js";
+import { clickHouseTelemetryStore, readClickHouse } from "../../src/telemetry/clickhouse.js";
 import { openTestDatabase, type TestDatabase } from "../support/node-app.js";
 
 let silent: Server;
@@ -61,6 +61,30 @@ describe("OQL on ClickHouse: the deadline and an unreachable ClickHouse", () => 
 		expect((error as ApiError).code).toBe("query_timeout");
 		expect((error as ApiError).options.headers?.["Retry-After"]).toMatch(/^\d+$/);
 		await deps.telemetry.close();
+	});
+
+	it("the pages' door (readClickHouse): the same deadline, limits and storage failures", async () => {
+		const deps = depsFor(url);
+		const timedOut = await readClickHouse(deps, "org_a", async (client, options) => {
+			const result = await client.query({ query: "SELECT 1", format: "JSONEachRow", ...options });
+			return result.json();
+		}).catch((e: unknown) => e);
+		expect((timedOut as ApiError).code).toBe("query_timeout");
+		const refused = depsFor("http://127.0.0.1:9");
+		const failed = await readClickHouse(refused, "org_a", async (client, options) =>
+			(await client.query({ query: "SELECT 1", format: "JSONEachRow", ...options })).json(),
+		).catch((e: unknown) => e);
+		expect(isStorageFailure(failed)).toBe(true);
+		// Not in ClickHouse: the door refuses rather than read libSQL's empty tables by mistake.
+		await expect(
+			readClickHouse(
+				{ ...deps, telemetry: { ...deps.telemetry, clickhouse: undefined } },
+				"org_a",
+				async () => 1,
+			),
+		).rejects.toThrow(/TELEMETRY_URL is not set/);
+		await deps.telemetry.close();
+		await refused.telemetry.close();
 	});
 
 	it("a ClickHouse that refuses connections: a storage failure (503 storage_unavailable)", async () => {
