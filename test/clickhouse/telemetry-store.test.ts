@@ -34,6 +34,7 @@ import {
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadChdb } from "../../scripts/clickhouse-engine.js";
+import { runCli } from "../../src/cli.js";
 import { systemClock } from "../../src/clock.js";
 import type { Database } from "../../src/db/client.js";
 import { openMigratedDatabase } from "../../src/db/node.js";
@@ -62,6 +63,7 @@ let ch: ClickHouseClient;
 let server: RunningServer;
 let libsql: { client: Client; db: Database };
 let grpcPort: number;
+let databaseUrl: string;
 const org = { a: { id: "", key: "" }, b: { id: "", key: "" } };
 
 beforeAll(async () => {
@@ -70,6 +72,7 @@ beforeAll(async () => {
 	standIn = await serveClickHouse(loadChdb(), { path: chDir, username: USER, password: PASSWORD });
 	ch = createClient({ url: standIn.url, username: USER, password: PASSWORD, log: QUIET });
 	const url = `file:${join(dir, "test.db")}`;
+	databaseUrl = url;
 	libsql = await openMigratedDatabase(url);
 	for (const which of ["a", "b"] as const) {
 		const created = await createOrg(libsql.db, systemClock, `Org ${which}`);
@@ -372,6 +375,43 @@ describe("telemetry in ClickHouse (TELEMETRY_URL) on Node", () => {
 		expect(await countOf(libsql.client, "logs")).toBe(0);
 		const receipts = await libsql.client.execute("SELECT count(*) AS n FROM queue_receipts");
 		expect(Number(receipts.rows[0]?.n)).toBe(bodies.length);
+	});
+
+	it("the CLI: `migrate` and `queue replay` reach ClickHouse with TELEMETRY_URL", async () => {
+		const saved = { ...process.env };
+		Object.assign(process.env, {
+			DATABASE_URL: databaseUrl,
+			TELEMETRY_URL: standIn.url,
+			TELEMETRY_USER: USER,
+			TELEMETRY_PASSWORD: PASSWORD,
+		});
+		try {
+			const lines: string[] = [];
+			await runCli(["migrate"], (line) => lines.push(line));
+			expect(lines).toEqual([
+				"migrations applied",
+				`ClickHouse migrations applied (${standIn.url}, database default)`,
+			]);
+			// A parked dead letter (a real producer message) replayed: stored in ClickHouse, once.
+			const before = await clickhouseCount("logs", org.b.id);
+			const [message] = (await queuedExport(org.b.id, ["parked"])).filter((body) => body.includes('"rows"'));
+			if (!message) throw new Error("no row message");
+			const id = (JSON.parse(message) as { id: string }).id;
+			await libsql.client.execute({
+				sql: "INSERT INTO queue_dead_letters (message_id, org_id, queue, body, attempts, reason, parked_at) VALUES (?, ?, 'hexcovery-telemetry', ?, 3, 'test', ?)",
+				args: [id, org.b.id, message, Date.now()],
+			});
+			const replayed: string[] = [];
+			await runCli(["queue", "replay", "--all"], (line) => replayed.push(line));
+			expect(replayed).toEqual([`${id} stored`]);
+			expect(await clickhouseCount("logs", org.b.id)).toBe(before + 1);
+			expect(await countOf(libsql.client, "logs")).toBe(0);
+		} finally {
+			for (const name of ["DATABASE_URL", "TELEMETRY_URL", "TELEMETRY_USER", "TELEMETRY_PASSWORD"]) {
+				if (saved[name] === undefined) delete process.env[name];
+				else process.env[name] = saved[name];
+			}
+		}
 	});
 
 	it("answers 503 storage_unavailable with Retry-After while ClickHouse is down", async () => {
