@@ -76,7 +76,7 @@ export function clickHouseTelemetryStore(parts: {
 		rollups: false,
 		clickhouse: { client, settings: parts.settings },
 
-		async writeExport(batch: IngestBatch, discovery: DiscoveryMemory, sourceBytes: number) {
+		async writeExport(batch: IngestBatch, discovery: DiscoveryMemory, _sourceBytes: number) {
 			const tables = { spans: batch.spans, logs: batch.logs, metric_points: batch.metricPoints };
 			const rows = Object.fromEntries(TABLES.map((t) => [t, rowsOf(tables[t])])) as Record<
 				TelemetryTable,
@@ -86,7 +86,7 @@ export function clickHouseTelemetryStore(parts: {
 			// Discovery first (libSQL, an idempotent upsert): if ClickHouse then fails, the agent's
 			// retry stores the rows once; the other order could store them twice.
 			const plan = discovery.plan(batch.discovery);
-			await writeStatements(libsql(), plan.statements, sourceBytes);
+			await writeStatements(libsql(), plan.statements, 0);
 			// The org's retention, as ingest read it: the window's lower bound is that many days back.
 			const days = Number((batch.window.nowNs - batch.window.minNs) / 86_400_000_000_000n);
 			try {
