@@ -151,13 +151,14 @@ export function call(h: Harness, path: string, options: CallOptions = {}): Promi
 
 export function login(
 	h: Harness,
-	body: { email: string; password: string; totp_code?: string; recovery_code?: string },
+	body: { email: string; password: string; org?: string; totp_code?: string; recovery_code?: string },
 	options: Omit<CallOptions, "body"> = {},
 ): Promise<Response> {
-	// Only the login fields: callers may pass a whole SeededUser.
+	// Only the login fields: callers may pass a whole SeededUser (whose orgId is not sent as `org`).
 	const fields = {
 		email: body.email,
 		password: body.password,
+		org: body.org,
 		totp_code: body.totp_code,
 		recovery_code: body.recovery_code,
 	};
