@@ -122,6 +122,7 @@ describe("one address, accounts in two orgs", () => {
 		expect(await orgField.inputValue()).toBe(globexId);
 		await page.getByLabel("Email").fill(ADA.email);
 		await page.getByLabel("Password").fill(oneTimePassword);
+		await screenshot(page, "sign-in-organization");
 		await page.getByRole("button", { name: "Sign in" }).click();
 		await page.getByRole("heading", { name: "Choose your password" }).waitFor();
 		await page.getByLabel("Current password").fill(oneTimePassword);
@@ -158,7 +159,6 @@ describe("one address, accounts in two orgs", () => {
 		const orgField = page.getByLabel("Organization ID");
 		expect(await orgField.isVisible()).toBe(true);
 		await orgField.fill(globexId);
-		await screenshot(page, "sign-in-organization");
 		await page.getByRole("button", { name: "Sign in" }).click();
 		await page.getByRole("button", { name: "Sign out" }).waitFor();
 		expect(await organizationName(page)).toBe("Globex");
