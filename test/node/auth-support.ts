@@ -213,6 +213,14 @@ export function refreshCookieOf(response: Response): { value: string; line: stri
 	return { value: line.slice(COOKIE.length + 1).split(";")[0] as string, line };
 }
 
+/** A response as a client sees it, minus the one thing allowed to differ: the request id. */
+export async function observable(response: Response) {
+	const requestId = response.headers.get("X-Request-Id") as string;
+	const headers = [...response.headers.entries()].filter(([name]) => name !== "x-request-id");
+	const body = (await response.text()).replaceAll(requestId, "<request-id>");
+	return { status: response.status, headers, body };
+}
+
 /** Expects a 200 token answer with a refresh cookie and returns the session it starts. */
 export async function expectSession(response: Response): Promise<Session> {
 	const text = await response.text();

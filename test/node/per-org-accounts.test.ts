@@ -19,6 +19,7 @@ import {
 	type Harness,
 	login,
 	OTHER_PASSWORD,
+	observable,
 	PASSWORD,
 	type SeededUser,
 	seedUser,
@@ -42,14 +43,6 @@ beforeEach(async () => {
 	h = await createAuthApp();
 });
 afterEach(() => h.close());
-
-/** A response as a client sees it, minus the one thing allowed to differ: the request id. */
-async function observable(response: Response) {
-	const requestId = response.headers.get("X-Request-Id") as string;
-	const headers = [...response.headers.entries()].filter(([name]) => name !== "x-request-id");
-	const body = (await response.text()).replaceAll(requestId, "<request-id>");
-	return { status: response.status, headers, body };
-}
 
 async function sessionOf(seeded: { email: string; password: string }, org?: string) {
 	return expectSession(
