@@ -22,6 +22,7 @@ import { encodeExport, enqueueMessages, type TelemetryQueue } from "./queue.js";
 import { writeGroupRollups } from "./rollups.js";
 import { decodeTracesJson, decodeTracesProtobuf } from "./traces.js";
 import { type GroupCommitWriter, libsqlClientOf, type RunStatement, writeStatements } from "./writer.js";
+import type { WriterThread } from "./writer-thread.js";
 
 export { StorageUnavailable };
 
@@ -59,9 +60,12 @@ export class OtlpIngest {
 
 	constructor(
 		readonly deps: {
-			db: Database;
+			/** Absent inside the writer thread, which is handed the window (`store`) and writes through `writer`. */
+			db?: Database | undefined;
 			clock: Clock;
 			writer?: GroupCommitWriter | undefined;
+			/** Node: the writer in its own thread (src/ingest/writer-thread.ts); `store` runs there. */
+			writerThread?: WriterThread | undefined;
 			/** The Worker's TELEMETRY_QUEUE binding: rows are enqueued instead of written (src/ingest/queue.ts). */
 			telemetryQueue?: TelemetryQueue | undefined;
 		},
@@ -87,12 +91,17 @@ export class OtlpIngest {
 		};
 	}
 
+	#db(): Database {
+		if (!this.deps.db) throw new Error("OtlpIngest: no database handle (the writer thread has none)");
+		return this.deps.db;
+	}
+
 	async #retentionDays(orgId: string): Promise<number> {
 		const cached = this.#retention.get(orgId);
 		if (cached !== undefined) return cached;
 		let days: number;
 		try {
-			const rows = await this.deps.db
+			const rows = await this.#db()
 				.select({ days: orgs.retentionDays })
 				.from(orgs)
 				.where(eq(orgs.id, orgId))
@@ -118,7 +127,6 @@ export class OtlpIngest {
 		if (format === "protobuf" && looksLikeJson(body, false)) {
 			throw new DecodeError("Content-Type", "the body is JSON", JSON_AS_PROTOBUF_MESSAGE);
 		}
-		const decoder = DECODERS[signal];
 		const nowMs = this.deps.clock.now();
 		const retentionDays = await this.#retentionDays(orgId);
 		const nowNs = BigInt(nowMs) * MS;
@@ -127,6 +135,24 @@ export class OtlpIngest {
 			minNs: BigInt(nowMs - retentionDays * 86_400_000) * MS,
 			maxNs: BigInt(nowMs + MAX_FUTURE_SKEW_MS) * MS,
 		};
+		const thread = this.deps.writerThread;
+		if (thread) return thread.exportOtlp({ orgId, signal, format, body, nowMs, window });
+		return this.store(orgId, signal, format, body, nowMs, window);
+	}
+
+	/**
+	 * Decodes and writes an export whose time window is known: the part of `export` after the
+	 * retention read, which the writer thread runs (src/ingest/writer-thread-main.ts).
+	 */
+	async store(
+		orgId: string,
+		signal: Signal,
+		format: OtlpFormat,
+		body: Uint8Array,
+		nowMs: number,
+		window: TimeWindow,
+	): Promise<ExportOutcome | null> {
+		const decoder = DECODERS[signal];
 		const root = format === "json" ? parseJson(body) : null;
 		const decode = (batch: IngestBatch) => {
 			if (format === "protobuf") decodeProtobuf(body, (reader) => decoder.protobuf(reader, batch));
@@ -276,7 +302,7 @@ export class OtlpIngest {
 		const discovery = this.#discovery.plan(batch.discovery);
 		if (statements.length > 0) statements.push(...discovery.statements);
 		try {
-			await writeStatements(libsqlClientOf(this.deps.db), statements, sourceBytes);
+			await writeStatements(libsqlClientOf(this.#db()), statements, sourceBytes);
 		} catch (error) {
 			throw new StorageUnavailable(error);
 		}
