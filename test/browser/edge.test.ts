@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchBrowser } from "../support/browser.js";
+import { launchBrowser, watchPageProblems } from "../support/browser.js";
 import { type DevEdge, startDevEdge } from "../support/dev-edge.js";
 
 const dir = mkdtempSync(join(tmpdir(), "hexcovery-edge-ui-"));
@@ -24,14 +24,7 @@ beforeAll(async () => {
 	browser = await launchBrowser();
 	page = await (await browser.newContext({ viewport: { width: 1280, height: 860 } })).newPage();
 	page.setDefaultTimeout(20_000);
-	await page.addInitScript(
-		'document.addEventListener("securitypolicyviolation", (e) => console.log("csp-violation " + e.effectiveDirective))',
-	);
-	page.on("pageerror", (error) => pageErrors.push(error.message));
-	page.on("console", (message) => {
-		const [tag, directive] = message.text().split(" ");
-		if (tag === "csp-violation" && directive) cspViolations.push(directive);
-	});
+	await watchPageProblems(page, { pageErrors, cspViolations });
 }, 120_000);
 
 afterAll(async () => {
