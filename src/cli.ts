@@ -42,7 +42,8 @@ const COMMANDS: Record<string, { synopsis: string; summary: string; details?: st
 		summary: "create a user; prints a one-time password, or the user id with --password",
 		details: `Options:
   --org <org_id>      the organization (see \`org list\`)
-  --email <e>         the sign-in email
+  --email <e>         the sign-in email; unique within the organization (an address with an
+                      account in another organization gets a new, independent one here)
   --role <r>          viewer, member, admin or owner
   --name <n>          display name (default: the email's local part)
   --password <p>      the user's password; without it a one-time password is printed,
@@ -224,7 +225,7 @@ export async function runCli(argv: string[], out: (line: string) => void): Promi
 				const org = await db.query.orgs.findFirst({ where: (o, { eq }) => eq(o.id, orgId) });
 				if (!org) throw new UsageError(`no organization ${orgId}`);
 				const user = await createUser(db, systemClock, { orgId, email, name, role: role as Role, password });
-				if (!user) throw new UsageError(`a user with the email ${email} already exists`);
+				if (!user) throw new UsageError(`a user with the email ${email} already exists in ${orgId}`);
 				return user;
 			});
 			out(`created ${created.user.id} (${email}, ${role}) in ${orgId}`);

@@ -23,6 +23,7 @@ import { encodeExport, enqueueMessages, type TelemetryQueue } from "./queue.js";
 import { writeGroupRollups } from "./rollups.js";
 import { decodeTracesJson, decodeTracesProtobuf } from "./traces.js";
 import type { GroupCommitWriter, RunStatement } from "./writer.js";
+import type { WriterThread } from "./writer-thread.js";
 
 export { StorageUnavailable };
 
@@ -57,15 +58,18 @@ export class OtlpIngest {
 	readonly #retention: LruCache<number>;
 	readonly #discovery: DiscoveryMemory;
 	readonly #inFlight = new Map<string, number>();
-	readonly #store: TelemetryStore;
+	#telemetry: TelemetryStore | undefined;
 
 	constructor(
 		readonly deps: {
-			db: Database;
+			/** Absent inside the writer thread, which is handed the window (`store`) and writes through `writer`. */
+			db?: Database | undefined;
 			clock: Clock;
 			/** Where rows go (src/telemetry/store.ts); the libSQL database `db` when absent. */
 			telemetry?: TelemetryStore | undefined;
 			writer?: GroupCommitWriter | undefined;
+			/** Node: the writer in its own thread (src/ingest/writer-thread.ts); `store` runs there. */
+			writerThread?: WriterThread | undefined;
 			/** The Worker's TELEMETRY_QUEUE binding: rows are enqueued instead of written (src/ingest/queue.ts). */
 			telemetryQueue?: TelemetryQueue | undefined;
 		},
@@ -74,7 +78,18 @@ export class OtlpIngest {
 	) {
 		this.#retention = new LruCache(10_000, deps.clock);
 		this.#discovery = new DiscoveryMemory(deps.clock);
-		this.#store = deps.telemetry ?? libsqlTelemetryStore(deps.db);
+		this.#telemetry = deps.telemetry;
+	}
+
+	/** Where rows go: the configured store, or the libSQL database (the writer thread has neither: it writes through `writer`). */
+	#store(): TelemetryStore {
+		this.#telemetry ??= libsqlTelemetryStore(this.#db());
+		return this.#telemetry;
+	}
+
+	/** The embedded writer streams rows into libSQL; with telemetry elsewhere it is not used for them. */
+	#libsql(): boolean {
+		return (this.deps.telemetry?.kind ?? "libsql") === "libsql";
 	}
 
 	/** A slot for one request of `orgId`, or null when the org already has its maximum in flight. */
@@ -92,12 +107,17 @@ export class OtlpIngest {
 		};
 	}
 
+	#db(): Database {
+		if (!this.deps.db) throw new Error("OtlpIngest: no database handle (the writer thread has none)");
+		return this.deps.db;
+	}
+
 	async #retentionDays(orgId: string): Promise<number> {
 		const cached = this.#retention.get(orgId);
 		if (cached !== undefined) return cached;
 		let days: number;
 		try {
-			const rows = await this.deps.db
+			const rows = await this.#db()
 				.select({ days: orgs.retentionDays })
 				.from(orgs)
 				.where(eq(orgs.id, orgId))
@@ -123,7 +143,6 @@ export class OtlpIngest {
 		if (format === "protobuf" && looksLikeJson(body, false)) {
 			throw new DecodeError("Content-Type", "the body is JSON", JSON_AS_PROTOBUF_MESSAGE);
 		}
-		const decoder = DECODERS[signal];
 		const nowMs = this.deps.clock.now();
 		const retentionDays = await this.#retentionDays(orgId);
 		const nowNs = BigInt(nowMs) * MS;
@@ -132,22 +151,41 @@ export class OtlpIngest {
 			minNs: BigInt(nowMs - retentionDays * 86_400_000) * MS,
 			maxNs: BigInt(nowMs + MAX_FUTURE_SKEW_MS) * MS,
 		};
+		// The writer thread is libSQL's own (Node's embedded file); ClickHouse is written from here.
+		const thread = this.#libsql() ? this.deps.writerThread : undefined;
+		if (thread) return thread.exportOtlp({ orgId, signal, format, body, nowMs, window });
+		return this.store(orgId, signal, format, body, nowMs, window);
+	}
+
+	/**
+	 * Decodes and writes an export whose time window is known: the part of `export` after the
+	 * retention read, which the writer thread runs (src/ingest/writer-thread-main.ts).
+	 */
+	async store(
+		orgId: string,
+		signal: Signal,
+		format: OtlpFormat,
+		body: Uint8Array,
+		nowMs: number,
+		window: TimeWindow,
+	): Promise<ExportOutcome | null> {
+		const decoder = DECODERS[signal];
 		const root = format === "json" ? parseJson(body) : null;
 		const decode = (batch: IngestBatch) => {
 			if (format === "protobuf") decodeProtobuf(body, (reader) => decoder.protobuf(reader, batch));
 			else decoder.json(root, batch);
 		};
 		const queue = this.deps.telemetryQueue;
-		const store = this.#store;
+		const libsql = this.#libsql();
 		const newBatch = (run?: RunStatement) =>
 			new IngestBatch(orgId, decoder.source, window, nowMs, run, {
 				limits: this.attributeLimits,
 				// Queued, the consumer computes the rollups over its whole batch; a store without
 				// rollups (ClickHouse) gets none.
-				...((queue || !store.rollups) && { rollups: false }),
+				...((queue || !(this.deps.telemetry?.rollups ?? true)) && { rollups: false }),
 			});
 		// The embedded group-commit writer is libSQL's own streaming path (Node's default).
-		const writer = store.kind === "libsql" ? this.deps.writer : undefined;
+		const writer = libsql ? this.deps.writer : undefined;
 		let batch: IngestBatch;
 		try {
 			batch = queue
@@ -284,7 +322,7 @@ export class OtlpIngest {
 	async #decodeThenWrite(batch: IngestBatch, decode: (batch: IngestBatch) => void, sourceBytes: number) {
 		decode(batch);
 		try {
-			await this.#store.writeExport(batch, this.#discovery, sourceBytes);
+			await this.#store().writeExport(batch, this.#discovery, sourceBytes);
 		} catch (error) {
 			throw new StorageUnavailable(error);
 		}
