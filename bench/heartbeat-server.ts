@@ -1,8 +1,8 @@
 /**
  * The Node server of the heartbeat bench (bench/heartbeats.ts), as a child process: the runtime as
  * `npm start` runs it (`startNodeServer`: the app, the web UI's router, the access log, embedded
- * libSQL, the writer thread), its log written to /dev/null. No OTLP/gRPC. BENCH_PING_PATH=per-request drops the
- * group-commit writer (pings go through the client and commit one by one, as before group commit).
+ * libSQL, the writer thread unless BENCH_WRITER_THREAD=off), its log written to /dev/null. No
+ * OTLP/gRPC. BENCH_PING_PATH=per-request drops the group-commit writer (pings go through the client and commit one by one, as before group commit).
  * Prints `{"port": n}` on stdout once listening.
  */
 import pino from "pino";
@@ -20,7 +20,8 @@ const running = await startNodeServer(
 		LOG_LEVEL: "info",
 		// The per-request path has no group commit, so no writer thread: the writer (dropped below) is
 		// opened on the event loop.
-		WRITER_THREAD: process.env.BENCH_PING_PATH === "per-request" ? "off" : "on",
+		WRITER_THREAD:
+			process.env.BENCH_PING_PATH === "per-request" ? "off" : (process.env.BENCH_WRITER_THREAD ?? "on"),
 	},
 	{
 		// As stdout would take it: one synchronous write per line.

@@ -452,16 +452,23 @@ async function measurePings(
 	};
 }
 
+const PATH_LABELS = {
+	"per-request": "per-request commit (before)",
+	"group-event-loop": "group commit on the event loop (WRITER_THREAD=off)",
+	group: "group commit in the writer thread (now)",
+} as const;
+
 /**
- * The Node server in one of two write paths: `group` (the runtime as it is: pings inside the
- * embedded writer's group commits) or `per-request` (the path before group commit: each ping reads
- * and writes through the drizzle client and commits alone; bench/heartbeat-server.ts drops the writer).
+ * The Node server in one of three write paths: `group` (the runtime as it is: pings inside the
+ * embedded writer's group commits, in the writer thread), `group-event-loop` (the same on the event
+ * loop, WRITER_THREAD=off) or `per-request` (the path before group commit: each ping reads and
+ * writes through the drizzle client and commits alone; bench/heartbeat-server.ts drops the writer).
  */
 async function pingsOnNode(
 	f: Fixture,
 	o: HeartbeatBenchOptions,
 	track: Track,
-	path: "group" | "per-request",
+	path: "group" | "group-event-loop" | "per-request",
 	connections: number,
 ): Promise<ThroughputRow> {
 	const { child, info } = await startChild<{ port: number }>(
@@ -469,14 +476,15 @@ async function pingsOnNode(
 		{
 			BENCH_DATABASE_URL: f.nodeDbUrl,
 			BENCH_DATA_DIR: join(o.dir, "hb-node-data"),
-			BENCH_PING_PATH: path,
+			BENCH_PING_PATH: path === "per-request" ? "per-request" : "group",
+			BENCH_WRITER_THREAD: path === "group-event-loop" ? "off" : "on",
 			JWT_SIGNING_KEYS: f.signingKeysJson,
 			TOTP_ENCRYPTION_KEY: f.totpKey,
 		},
 		track,
 	);
 	try {
-		const label = `node, ${path === "group" ? "group commit" : "per-request commit (before)"}, ${connections} conn`;
+		const label = `node, ${PATH_LABELS[path]}, ${connections} conn`;
 		return await measurePings(
 			label,
 			`http://127.0.0.1:${info.port}`,
@@ -569,8 +577,11 @@ export async function runHeartbeatBench(o: HeartbeatBenchOptions): Promise<void>
 		if (runtime === "node") {
 			for (const connections of [o.connections, GOAL_CONNECTIONS]) {
 				const before = await pingsOnNode(f, o, track, "per-request", connections);
+				if (connections === GOAL_CONNECTIONS) {
+					throughput.push(before, await pingsOnNode(f, o, track, "group-event-loop", connections));
+				} else throughput.push(before);
 				const after = await pingsOnNode(f, o, track, "group", connections);
-				throughput.push(before, after);
+				throughput.push(after);
 				if (connections === GOAL_CONNECTIONS) {
 					const ratio = after.rps / before.rps;
 					const met = ratio >= 5 && after.rps >= 2500 && after.p99 <= 50;
