@@ -109,9 +109,17 @@ export interface PageClickHouseClient {
 	}): Promise<{ json<T>(): Promise<T[]> }>;
 }
 
-/** The settings of every page statement on ClickHouse: OQL's, and `UNION` meaning `UNION DISTINCT`. */
+/**
+ * The settings of every page statement on ClickHouse: OQL's; `UNION` means `UNION DISTINCT`, as in
+ * SQL; and a column's name means the column where an alias has the same name (SQLite's reading of
+ * `sum(n) AS n, sum(CASE … THEN n …)`; ClickHouse would read the alias, an aggregate in an aggregate).
+ */
 export function pageClickHouseSettings(timeoutMs: number): Record<string, string | number> {
-	return { ...oqlClickHouseSettings(timeoutMs), union_default_mode: "DISTINCT" };
+	return {
+		...oqlClickHouseSettings(timeoutMs),
+		union_default_mode: "DISTINCT",
+		prefer_column_name_to_alias: 1,
+	};
 }
 
 /**
