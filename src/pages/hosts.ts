@@ -1,7 +1,7 @@
 import type { InStatement } from "@libsql/client";
 import type { PageResult, PageSql } from "./backend.js";
 import { type LogJson, logColumns, logJson } from "./logs.js";
-import { type RollupSource, rollupRows } from "./rollups.js";
+import { type RollupDimension, type RollupSource, rollupRows } from "./rollups.js";
 import {
 	ERROR_RULES,
 	type Filter,
@@ -55,10 +55,23 @@ export interface HostDetailJson extends HostJson {
 	recent_errors: LogJson[];
 }
 
-const SOURCES: { source: RollupSource; error: (statement: Statement) => string }[] = [
-	{ source: "logs", error: (st) => `level IN ${st.list(ERROR_RULES.logs.values)}` },
-	{ source: "spans", error: (st) => `status_code IN ${st.list(ERROR_RULES.spans.values)}` },
-	{ source: "metrics", error: () => "0" },
+const SOURCES: {
+	source: RollupSource;
+	error: (statement: Statement) => string;
+	/** What the per-host statement reads of the source's rows. */
+	keys: readonly RollupDimension[];
+}[] = [
+	{
+		source: "logs",
+		error: (st) => `level IN ${st.list(ERROR_RULES.logs.values)}`,
+		keys: ["host", "service", "level"],
+	},
+	{
+		source: "spans",
+		error: (st) => `status_code IN ${st.list(ERROR_RULES.spans.values)}`,
+		keys: ["host", "service", "status_code"],
+	},
+	{ source: "metrics", error: () => "0", keys: ["host", "service"] },
 ];
 
 /**
@@ -77,7 +90,7 @@ function hostNamesStatement(
 	const after$ = statement.param(after);
 	const parts = SOURCES.map(
 		({ source }) =>
-			`SELECT host FROM ${rollupRows(statement, source, orgId, window, () => `host > ${after$}`)}`,
+			`SELECT host FROM ${rollupRows(statement, source, orgId, window, () => `host > ${after$}`, ["host"])}`,
 	);
 	return statement.done(
 		`SELECT host FROM (${parts.join(" UNION ")}) ORDER BY host LIMIT ${statement.param(BigInt(limit + 1))}`,
@@ -87,9 +100,9 @@ function hostNamesStatement(
 /** Per (source, host, service): rows, errors and the newest time in the window, for the given hosts. */
 function statsStatement(sql: PageSql, orgId: string, window: PageWindow, hosts: string[]): InStatement {
 	const statement = new Statement(sql);
-	const parts = SOURCES.map(({ source, error }) => {
+	const parts = SOURCES.map(({ source, error, keys }) => {
 		const inHosts = `host IN ${statement.list(hosts)}`;
-		const rows = rollupRows(statement, source, orgId, window, () => inHosts);
+		const rows = rollupRows(statement, source, orgId, window, () => inHosts, keys);
 		return (
 			`SELECT ${statement.param(source)} AS source, host, service, sum(n) AS n,` +
 			` sum(CASE WHEN ${error(statement)} THEN n ELSE 0 END) AS errors, ${sql.text("max(last)")} AS last` +

@@ -26,9 +26,9 @@ const ENTRY_GROUP = ["service", "name"] as const;
 /** Per service and level (logs), per service and status (spans), metric points: all from rollups. */
 function volumesStatement(sql: PageSql, orgId: string, window: PageWindow) {
 	const statement = new Statement(sql);
-	const logs = rollupRows(statement, "logs", orgId, window);
-	const spans = rollupRows(statement, "spans", orgId, window);
-	const metrics = rollupRows(statement, "metrics", orgId, window);
+	const logs = rollupRows(statement, "logs", orgId, window, undefined, ["service", "level"]);
+	const spans = rollupRows(statement, "spans", orgId, window, undefined, ["service", "status_code"]);
+	const metrics = rollupRows(statement, "metrics", orgId, window, undefined, []);
 	return statement.done(
 		`SELECT 'logs' AS source, service, level AS what, sum(n) AS n FROM ${logs} GROUP BY service, level` +
 			` UNION ALL SELECT 'spans', service, status_code, sum(n) FROM ${spans} GROUP BY service, status_code` +
@@ -39,7 +39,7 @@ function volumesStatement(sql: PageSql, orgId: string, window: PageWindow) {
 /** Entry spans per service and name: how many, and their latency histograms. */
 function entryStatements(sql: PageSql, orgId: string, window: PageWindow) {
 	const counts = new Statement(sql);
-	const rows = rollupRows(counts, "spans", orgId, window, (isRoot) => ENTRY(isRoot));
+	const rows = rollupRows(counts, "spans", orgId, window, (isRoot) => ENTRY(isRoot), ENTRY_GROUP);
 	const histograms = new Statement(sql);
 	return [
 		counts.done(`SELECT service, name, sum(n) AS n FROM ${rows} GROUP BY service, name`),

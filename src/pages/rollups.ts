@@ -68,6 +68,8 @@ export const ROLLUP_DIMENSIONS = {
 	metrics: ["host", "service", "metric_name"],
 } as const;
 
+export type RollupDimension = (typeof ROLLUP_DIMENSIONS)[RollupSource][number];
+
 /**
  * A condition on the dimensions, the same SQL on raw rows and rollups; `isRoot` is the expression
  * for `is_root` (a column of the rollup, `parent_span_id IS NULL` on raw spans).
@@ -77,7 +79,9 @@ export type DimensionFilter = (isRoot: string) => string;
 /**
  * One subquery over the window: per key of `source` (ROLLUP_DIMENSIONS), `n` rows and `last` (the
  * newest ns); spans also `dur_sum`, `dur_min`, `dur_max` (ns). Rows of one key may repeat (one per
- * piece): aggregate over it.
+ * piece): aggregate over it. `keys`: the dimensions the caller reads (in its select list, grouping
+ * or conditions outside `where`); an engine without rollups groups its raw rows by those alone —
+ * the same sums per caller's key, with fewer groups — while the rollups keep every dimension.
  */
 export function rollupRows(
 	statement: Statement,
@@ -85,6 +89,7 @@ export function rollupRows(
 	orgId: string,
 	window: PageWindow,
 	where?: DimensionFilter,
+	keys?: readonly RollupDimension[],
 ): string {
 	const parts = windowParts(statement, window);
 	const dims = ROLLUP_DIMENSIONS[source];
@@ -107,18 +112,21 @@ export function rollupRows(
 			);
 		}
 	}
+	const grouped: readonly string[] = keys && !statement.sql.rollups ? keys : dims;
 	for (const [from, to] of parts.raw) {
 		const isRoot = "(parent_span_id IS NULL)";
-		const columns = dims.map((d) => (d === "is_root" ? `${isRoot} AS is_root` : d));
+		const columns = grouped.map((d) => (d === "is_root" ? `${isRoot} AS is_root, ` : `${d}, `));
 		const extra = where ? ` AND (${where(isRoot)})` : "";
 		pieces.push(
-			`SELECT ${columns.join(", ")}, count(*) AS n, max(timestamp) AS last` +
+			`SELECT ${columns.join("")}count(*) AS n, max(timestamp) AS last` +
 				(durations
 					? ", sum(duration_ns) AS dur_sum, min(duration_ns) AS dur_min, max(duration_ns) AS dur_max"
 					: "") +
 				` FROM ${RAW_TABLE[source]} WHERE org_id = ${org}` +
 				` AND timestamp >= ${statement.param(timeValue(statement.sql, source, from))} AND timestamp < ${statement.param(timeValue(statement.sql, source, to))}${extra}` +
-				` GROUP BY ${dims.map((d) => (d === "is_root" ? isRoot : d)).join(", ")}`,
+				(grouped.length === 0
+					? ""
+					: ` GROUP BY ${grouped.map((d) => (d === "is_root" ? isRoot : d)).join(", ")}`),
 		);
 	}
 	if (pieces.length === 0) throw new Error("internal: a window without parts");
