@@ -64,12 +64,17 @@ export async function overview(reader: PageReader, orgId: string, window: PageWi
 		.groupBy(monitors.status)
 		.toSQL();
 	const [entryCounts, entryHistograms] = entryStatements(reader.sql, orgId, window);
-	const [volumes, operations, histograms, monitorCounts] = await readBatch(reader, [
+	// Where the engine buckets the durations itself (ClickHouse), the histograms' bucket counts add
+	// up to the operations' span counts: one scan of the spans fewer.
+	const countsFromHistograms = reader.sql.histogramIndex !== null;
+	const results = await readBatch(reader, [
 		volumesStatement(reader.sql, orgId, window),
-		entryCounts as InStatement,
+		...(countsFromHistograms ? [] : [entryCounts as InStatement]),
 		entryHistograms as InStatement,
 		metadataStatement({ sql: heartbeats.sql, args: heartbeats.params as never }),
 	]);
+	const [volumes, operations] = countsFromHistograms ? [results[0], undefined] : results;
+	const [histograms, monitorCounts] = results.slice(-2);
 	const totals = { logs: 0, log_errors: 0, spans: 0, span_errors: 0, metric_points: 0 };
 	const errorsByService = new Map<string | null, { log_errors: number; span_errors: number }>();
 	const logErrorLevels = new Set<unknown>(ERROR_RULES.logs.values);
@@ -94,11 +99,21 @@ export async function overview(reader: PageReader, orgId: string, window: PageWi
 		errorsByService.set(service, entry);
 	}
 	const latency = readHistograms(histograms, ENTRY_GROUP);
-	const slowest = (operations?.rows ?? []).map((row) => {
-		const service = text(row, "service");
-		const name = String(row.name);
+	const operationCounts = countsFromHistograms
+		? [...latency.entries()].map(([key, histogram]) => {
+				const [service, name] = JSON.parse(key) as [string | null, unknown];
+				let n = 0;
+				for (const count of histogram.values()) n += count;
+				return { service, name: String(name), n };
+			})
+		: (operations?.rows ?? []).map((row) => ({
+				service: text(row, "service"),
+				name: String(row.name),
+				n: Number(row.n),
+			}));
+	const slowest = operationCounts.map(({ service, name, n }) => {
 		const histogram = latency.get(JSON.stringify([service, name])) ?? new Map();
-		return { service, name, p95_ms: (histogramPercentile(histogram, 0.95) ?? 0) / 1e6, spans: Number(row.n) };
+		return { service, name, p95_ms: (histogramPercentile(histogram, 0.95) ?? 0) / 1e6, spans: n };
 	});
 	slowest.sort(
 		(a, b) =>

@@ -81,7 +81,8 @@ export type DimensionFilter = (isRoot: string) => string;
  * newest ns); spans also `dur_sum`, `dur_min`, `dur_max` (ns). Rows of one key may repeat (one per
  * piece): aggregate over it. `keys`: the dimensions the caller reads (in its select list, grouping
  * or conditions outside `where`); an engine without rollups groups its raw rows by those alone —
- * the same sums per caller's key, with fewer groups — while the rollups keep every dimension.
+ * the same sums per caller's key, with fewer groups, and no durations — while the rollups keep
+ * every dimension.
  */
 export function rollupRows(
 	statement: Statement,
@@ -95,7 +96,9 @@ export function rollupRows(
 	const dims = ROLLUP_DIMENSIONS[source];
 	const org = statement.param(orgId);
 	const pieces: string[] = [];
-	const durations = source === "spans";
+	const keyed = keys !== undefined && !statement.sql.rollups;
+	// No caller reads the durations through `keys` (they are there for the rollups' union).
+	const durations = source === "spans" && !keyed;
 	for (const [level, ranges] of [
 		["1h", parts.hours],
 		["1m", parts.minutes],
@@ -112,7 +115,7 @@ export function rollupRows(
 			);
 		}
 	}
-	const grouped: readonly string[] = keys && !statement.sql.rollups ? keys : dims;
+	const grouped: readonly string[] = keyed ? keys : dims;
 	for (const [from, to] of parts.raw) {
 		const isRoot = "(parent_span_id IS NULL)";
 		const columns = grouped.map((d) => (d === "is_root" ? `${isRoot} AS is_root, ` : `${d}, `));
