@@ -1,7 +1,7 @@
 /**
  * The Node server of the heartbeat bench (bench/heartbeats.ts), as a child process: the runtime as
  * `npm start` runs it (`startNodeServer`: the app, the web UI's router, the access log, embedded
- * libSQL), its log written to /dev/null. No OTLP/gRPC. BENCH_PING_PATH=per-request drops the
+ * libSQL, the writer thread), its log written to /dev/null. No OTLP/gRPC. BENCH_PING_PATH=per-request drops the
  * group-commit writer (pings go through the client and commit one by one, as before group commit).
  * Prints `{"port": n}` on stdout once listening.
  */
@@ -18,6 +18,9 @@ const running = await startNodeServer(
 		HOST: "127.0.0.1",
 		OTLP_GRPC_PORT: "0",
 		LOG_LEVEL: "info",
+		// The per-request path has no group commit, so no writer thread: the writer (dropped below) is
+		// opened on the event loop.
+		WRITER_THREAD: process.env.BENCH_PING_PATH === "per-request" ? "off" : "on",
 	},
 	{
 		// As stdout would take it: one synchronous write per line.

@@ -9,10 +9,11 @@
  * same time. Memory: the server's RSS, sampled every few ms from /proc, while it ingests requests of
  * just under 16 MiB one after another; growth over the RSS just before.
  *
- * Small exports: 5 spans per request on 50 connections: with WRITE_GROUP_MAX=1 and WRITE_SYNC=commit
- * (every export commits alone with its fsync, as before group commit), with group commit and the
- * fsync inside its COMMIT (WRITE_SYNC=commit), and as the server runs by default (group commit, the
- * WAL's fsync off the event loop); a server each, the cases measured in turn in slices.
+ * Small exports: 5 spans per request on 50 connections: with WRITE_GROUP_MAX=1, WRITE_SYNC=commit and
+ * WRITER_THREAD=off (every export commits alone with its fsync on the event loop, as before group
+ * commit), with group commit on the event loop (WRITER_THREAD=off), and as the server runs by
+ * default (group commit in the writer thread, the WAL's fsync off its loop); a server each, the
+ * cases measured in turn in slices.
  *
  * Env: BENCH_SECONDS (per measured case, 5), BENCH_OTLP_BATCH (512), BENCH_OTLP_CONNECTIONS (8),
  * BENCH_OTLP_SMALL_ROUNDS (slices per small-export case, 4), BENCH_OTLP_ONLY=small (only the small
@@ -252,9 +253,9 @@ async function endToEnd(
 
 /** The cases of the small-export table: a label and the server's extra environment. */
 const SMALL_CASES: readonly (readonly [string, Record<string, string>])[] = [
-	["per-request commit (before)", { WRITE_GROUP_MAX: "1", WRITE_SYNC: "commit" }],
-	["group commit, fsync in the COMMIT (WRITE_SYNC=commit)", { WRITE_SYNC: "commit" }],
-	["group commit, WAL fsync off the event loop (now)", { WRITE_SYNC: "wal-fsync" }],
+	["per-request commit (before)", { WRITE_GROUP_MAX: "1", WRITE_SYNC: "commit", WRITER_THREAD: "off" }],
+	["group commit on the event loop (WRITER_THREAD=off)", { WRITE_SYNC: "wal-fsync", WRITER_THREAD: "off" }],
+	["group commit in the writer thread (now)", { WRITE_SYNC: "wal-fsync", WRITER_THREAD: "on" }],
 ];
 /** Each case's measured time is cut into this many slices, run in turn (see `smallExports`). */
 const SMALL_ROUNDS = positive("BENCH_OTLP_SMALL_ROUNDS", 4);

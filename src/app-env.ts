@@ -10,11 +10,18 @@ import type { AccessLogEntry } from "./http/access-log.js";
 import type { BodySource } from "./http/body-source.js";
 import type { TelemetryQueue } from "./ingest/queue.js";
 import type { GroupCommitWriter } from "./ingest/writer.js";
+import type { WriterThread } from "./ingest/writer-thread.js";
 import type { Log } from "./log.js";
+import type { TelemetryStore } from "./telemetry/store.js";
 
 /** Everything the app needs from its runtime; each runtime (and each test) builds one. */
 export interface AppDeps {
 	db: Database;
+	/**
+	 * Where telemetry is written, queried with OQL and expired: libSQL (`db`, the default) or
+	 * ClickHouse (TELEMETRY_URL); src/telemetry/store.ts.
+	 */
+	telemetry: TelemetryStore;
 	/** Heavy reads (pages, OQL, dashboards, schema): limited, with a deadline, off the event loop on Node. */
 	reads: HeavyReads;
 	clock: Clock;
@@ -29,6 +36,11 @@ export interface AppDeps {
 	 * heartbeat pings go through it; without it (Workers, tests over a plain client) they use `db`.
 	 */
 	writer?: GroupCommitWriter;
+	/**
+	 * Node (the server's default): the same writer in its own thread (src/ingest/writer-thread.ts);
+	 * OTLP exports and pings go there instead of `writer`. WRITER_THREAD=off keeps it on the event loop.
+	 */
+	writerThread?: WriterThread;
 	/**
 	 * Workers with a TELEMETRY_QUEUE binding: OTLP rows go to this queue and its consumer stores them
 	 * (src/ingest/queue.ts, docs/scale-out.md); without it they are written directly.

@@ -11,6 +11,8 @@ import { libsqlClientOf } from "./ingest/writer.js";
 import { DEFAULT_DATABASE_URL } from "./runtime/node-deps.js";
 import { apiKeyStatus, createApiKey, createOrg, listApiKeys, revokeApiKey } from "./services/api-keys.js";
 import { createUser } from "./services/users.js";
+import { clickHouseSettingsFrom } from "./telemetry/config.js";
+import { openClickHouseTelemetry } from "./telemetry/node.js";
 
 /** Every command: what `help` lists and what `<command> --help` prints. */
 const COMMANDS: Record<string, { synopsis: string; summary: string; details?: string }> = {
@@ -40,7 +42,8 @@ const COMMANDS: Record<string, { synopsis: string; summary: string; details?: st
 		summary: "create a user; prints a one-time password, or the user id with --password",
 		details: `Options:
   --org <org_id>      the organization (see \`org list\`)
-  --email <e>         the sign-in email
+  --email <e>         the sign-in email; unique within the organization (an address with an
+                      account in another organization gets a new, independent one here)
   --role <r>          viewer, member, admin or owner
   --name <n>          display name (default: the email's local part)
   --password <p>      the user's password; without it a one-time password is printed,
@@ -58,7 +61,12 @@ const COMMANDS: Record<string, { synopsis: string; summary: string; details?: st
 		details:
 			"Each message is written straight into the telemetry store with its receipt, in its own\ntransaction, as the queue consumer would: one already stored is not stored twice. One line per\nmessage: <message_id> stored|duplicate|failed|not_found [error]. Exits 1 if any failed.",
 	},
-	migrate: { synopsis: "migrate", summary: "apply database migrations" },
+	migrate: {
+		synopsis: "migrate",
+		summary: "apply database migrations (and ClickHouse's, with TELEMETRY_URL)",
+		details:
+			"Applies the libSQL migrations to DATABASE_URL; with TELEMETRY_URL set, also the ClickHouse\nmigrations (clickhouse/migrations) to TELEMETRY_DATABASE, as a Node server's start does. A\nWorker never migrates ClickHouse itself: run this once before deploying it with TELEMETRY_URL.",
+	},
 	"jwt keygen": {
 		synopsis: "jwt keygen",
 		summary: "print a private JWKS (one Ed25519 key) for JWT_SIGNING_KEYS",
@@ -217,7 +225,7 @@ export async function runCli(argv: string[], out: (line: string) => void): Promi
 				const org = await db.query.orgs.findFirst({ where: (o, { eq }) => eq(o.id, orgId) });
 				if (!org) throw new UsageError(`no organization ${orgId}`);
 				const user = await createUser(db, systemClock, { orgId, email, name, role: role as Role, password });
-				if (!user) throw new UsageError(`a user with the email ${email} already exists`);
+				if (!user) throw new UsageError(`a user with the email ${email} already exists in ${orgId}`);
 				return user;
 			});
 			out(`created ${created.user.id} (${email}, ${role}) in ${orgId}`);
@@ -239,14 +247,22 @@ export async function runCli(argv: string[], out: (line: string) => void): Promi
 		case "queue replay": {
 			if (rest.length === 0 && !values.all) throw new UsageError("name the messages to replay, or --all");
 			if (rest.length > 0 && values.all) throw new UsageError("either message ids or --all");
-			const outcomes = await withDatabase((db) =>
-				replayDeadLetters(
-					libsqlClientOf(db),
-					new DiscoveryMemory(systemClock),
-					systemClock.now(),
-					values.all ? undefined : rest,
-				),
-			);
+			const outcomes = await withDatabase(async (db) => {
+				// With TELEMETRY_URL the rows go to ClickHouse, as the consumer's would.
+				const clickhouse = clickHouseSettingsFrom(process.env);
+				const store = clickhouse && (await openClickHouseTelemetry(db, clickhouse, { oqlTimeoutMs: 0 }));
+				try {
+					return await replayDeadLetters(
+						libsqlClientOf(db),
+						new DiscoveryMemory(systemClock),
+						systemClock.now(),
+						values.all ? undefined : rest,
+						store ?? undefined,
+					);
+				} finally {
+					await store?.close();
+				}
+			});
 			for (const o of outcomes) out(`${o.messageId} ${o.outcome}${o.error ? ` ${o.error}` : ""}`);
 			if (outcomes.some((o) => o.outcome === "failed" || o.outcome === "not_found")) {
 				throw new ReplayFailed(
@@ -256,8 +272,13 @@ export async function runCli(argv: string[], out: (line: string) => void): Promi
 			return;
 		}
 		case "migrate": {
-			await withDatabase(async () => undefined);
+			const clickhouse = clickHouseSettingsFrom(process.env);
+			await withDatabase(async (db) => {
+				if (clickhouse) await (await openClickHouseTelemetry(db, clickhouse, { oqlTimeoutMs: 0 })).close();
+			});
 			out("migrations applied");
+			if (clickhouse)
+				out(`ClickHouse migrations applied (${clickhouse.url}, database ${clickhouse.database})`);
 			return;
 		}
 		case "jwt keygen": {

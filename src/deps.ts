@@ -9,6 +9,7 @@ import type { AppConfig } from "./config.js";
 import type { Database } from "./db/client.js";
 import { DEFAULT_READ_LIMITS, directReadExecutor, HeavyReads, type ReadExecutor } from "./db/reads.js";
 import type { Log } from "./log.js";
+import { libsqlTelemetryStore, type TelemetryStore } from "./telemetry/store.js";
 
 /** The one way every runtime (and every test) turns its parts into the app's deps. */
 export function assembleDeps(parts: {
@@ -26,9 +27,12 @@ export function assembleDeps(parts: {
 	clientAddress?: (c: Context) => string | null;
 	requestBody?: AppDeps["requestBody"];
 	telemetryQueue?: AppDeps["telemetryQueue"];
+	/** Where telemetry lives; the app's libSQL database when absent. */
+	telemetry?: TelemetryStore;
 }): AppDeps {
 	return {
 		db: parts.db,
+		telemetry: parts.telemetry ?? libsqlTelemetryStore(parts.db),
 		reads: new HeavyReads(
 			parts.readExecutor ?? directReadExecutor((parts.db as Database & { $client: Client }).$client),
 			parts.config.reads ?? DEFAULT_READ_LIMITS,

@@ -3,7 +3,6 @@ import type { AppDeps } from "./app-env.js";
 import { loginThrottles } from "./db/schema.js";
 import { sweepHeartbeats } from "./heartbeats/sweep.js";
 import { pruneQueueReceipts } from "./ingest/queue.js";
-import { sweepTelemetryRetention } from "./ingest/retention.js";
 import { libsqlClientOf } from "./ingest/writer.js";
 import { pruneExpiredSessions, THROTTLE_SETTINGS } from "./services/sessions.js";
 
@@ -12,7 +11,7 @@ import { pruneExpiredSessions, THROTTLE_SETTINGS } from "./services/sessions.js"
  * Node). Every task is idempotent, so overlapping sweeps are harmless.
  */
 export async function runSweep(
-	deps: Pick<AppDeps, "db" | "clock" | "config" | "webhookTransport" | "log">,
+	deps: Pick<AppDeps, "db" | "clock" | "config" | "webhookTransport" | "log" | "telemetry">,
 ): Promise<void> {
 	const now = deps.clock.now();
 	await pruneExpiredSessions(deps.db, now);
@@ -26,8 +25,8 @@ export async function runSweep(
 		);
 	// Heartbeats: flip overdue monitors, send due alerts, prune pings (src/heartbeats/sweep.ts).
 	const heartbeats = await sweepHeartbeats(deps);
-	// Telemetry older than each org's retention, in bounded batches (src/ingest/retention.ts).
-	const telemetryDeleted = await sweepTelemetryRetention(deps.db, now);
+	// Telemetry older than each org's retention, in the telemetry store (src/telemetry/store.ts).
+	const telemetryDeleted = await deps.telemetry.sweepRetention(now);
 	// Queue receipts past any redelivery (src/ingest/queue.ts; none without a queue).
 	const receiptsPruned = await pruneQueueReceipts(libsqlClientOf(deps.db), now);
 	// One line per sweep: at info when it changed something, else at debug (quiet when idle).

@@ -1,5 +1,5 @@
 import type { AppDeps } from "../app-env.js";
-import { READ_RETRY_AFTER_SECONDS } from "../db/reads.js";
+import { queryTimeout } from "../db/reads.js";
 import { ApiError } from "../errors.js";
 import { clickhouseDialect } from "../oql/clickhouse-dialect.js";
 import type { CompiledQuery } from "../oql/compiler.js";
@@ -27,6 +27,7 @@ export interface OqlClickHouseClient {
 		format: "JSONCompactEachRow";
 		query_params: Record<string, unknown>;
 		clickhouse_settings: Record<string, string | number>;
+		abort_signal?: AbortSignal;
 	}): Promise<{ json<T>(): Promise<T[]> }>;
 }
 
@@ -91,15 +92,20 @@ async function select(
 	timeoutMs: number,
 	regex: boolean,
 ): Promise<unknown[][]> {
+	// The engine stops the statement at max_execution_time (whole seconds); the request is abandoned
+	// at the deadline itself, so a slow network or a stalled server answers in time too.
+	const deadline = AbortSignal.timeout(timeoutMs);
 	try {
 		const result = await client.query({
 			query: statement.sql,
 			format: "JSONCompactEachRow",
 			query_params: queryParamsOf(statement.params),
 			clickhouse_settings: oqlClickHouseSettings(timeoutMs),
+			abort_signal: deadline,
 		});
 		return await result.json<unknown[]>();
 	} catch (error) {
+		if (deadline.aborted) throw queryTimeout(timeoutMs);
 		throw engineError(error, regex, timeoutMs) ?? error;
 	}
 }
@@ -115,12 +121,7 @@ export function engineError(error: unknown, regex: boolean, timeoutMs: number): 
 	if (typeof type !== "string") return null;
 	switch (type) {
 		case "TIMEOUT_EXCEEDED":
-			return new ApiError(
-				503,
-				"query_timeout",
-				`The query did not finish within ${timeoutMs} ms. Narrow the time range, add conditions or group by fewer keys.`,
-				{ headers: { "Retry-After": String(READ_RETRY_AFTER_SECONDS.timeout) } },
-			);
+			return queryTimeout(timeoutMs);
 		case "CANNOT_COMPILE_REGEXP":
 			return new ApiError(
 				400,

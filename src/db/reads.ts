@@ -90,6 +90,21 @@ export class HeavyReads {
 	 */
 	async read(orgId: string, statements: InStatement[], timeoutMs: number): Promise<ResultSet[]> {
 		if (statements.length === 0) return [];
+		return this.slot(orgId, async () => {
+			try {
+				return await this.executor.read(statements, { orgId, timeoutMs });
+			} catch (error) {
+				if (error instanceof ReadDeadlinePassed) throw queryTimeout(timeoutMs);
+				throw error;
+			}
+		});
+	}
+
+	/**
+	 * Runs one heavy read of an org's that goes elsewhere than the executor (ClickHouse telemetry,
+	 * src/telemetry/clickhouse.ts) under the same limits: 429 `rate_limited` beyond them.
+	 */
+	async slot<T>(orgId: string, run: () => Promise<T>): Promise<T> {
 		const own = this.#inFlight.get(orgId) ?? 0;
 		if (own >= this.limits.perOrg || this.#total >= this.limits.total) {
 			const whose = own >= this.limits.perOrg ? "this organization" : "the server";
@@ -103,17 +118,7 @@ export class HeavyReads {
 		this.#inFlight.set(orgId, own + 1);
 		this.#total++;
 		try {
-			return await this.executor.read(statements, { orgId, timeoutMs });
-		} catch (error) {
-			if (error instanceof ReadDeadlinePassed) {
-				throw new ApiError(
-					503,
-					"query_timeout",
-					`The query did not finish within ${timeoutMs} ms. Narrow the time range, add conditions or group by fewer keys.`,
-					{ headers: { "Retry-After": String(READ_RETRY_AFTER_SECONDS.timeout) } },
-				);
-			}
-			throw error;
+			return await run();
 		} finally {
 			const left = (this.#inFlight.get(orgId) ?? 1) - 1;
 			if (left === 0) this.#inFlight.delete(orgId);
@@ -121,4 +126,14 @@ export class HeavyReads {
 			this.#total--;
 		}
 	}
+}
+
+/** 503 `query_timeout` with Retry-After: a heavy read outlived its deadline. */
+export function queryTimeout(timeoutMs: number): ApiError {
+	return new ApiError(
+		503,
+		"query_timeout",
+		`The query did not finish within ${timeoutMs} ms. Narrow the time range, add conditions or group by fewer keys.`,
+		{ headers: { "Retry-After": String(READ_RETRY_AFTER_SECONDS.timeout) } },
+	);
 }

@@ -34,7 +34,13 @@ export const users = sqliteTable(
 		createdAt: integer("created_at").notNull(),
 		updatedAt: integer("updated_at").notNull(),
 	},
-	(t) => [uniqueIndex("users_email_unique").on(t.email), index("users_org_idx").on(t.orgId)],
+	// Accounts are per org: an address is unique within an org, and may hold one account in each of
+	// several orgs (docs/security.md "Accounts and email addresses"). The email index serves the
+	// login's lookup of an address's accounts.
+	(t) => [
+		uniqueIndex("users_org_email_unique").on(t.orgId, t.email),
+		index("users_email_idx").on(t.email, t.createdAt),
+	],
 );
 
 export const recoveryCodes = sqliteTable(
@@ -50,7 +56,10 @@ export const recoveryCodes = sqliteTable(
 	(t) => [index("recovery_codes_user_idx").on(t.userId)],
 );
 
-/** Failed logins per scope (`account:<email>` or `address:<ip>`): consistent, so kept in libSQL. */
+/**
+ * Failed logins per scope (`account:<email>` — per address, across its accounts in every org — or
+ * `address:<ip>`): consistent, so kept in libSQL.
+ */
 export const loginThrottles = sqliteTable("login_throttles", {
 	scope: text("scope").primaryKey(),
 	failures: integer("failures").notNull(),

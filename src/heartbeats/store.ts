@@ -7,6 +7,7 @@ import { ApiError } from "../errors.js";
 import { toRfc3339 } from "../http/time.js";
 import { newId } from "../ids.js";
 import { type GroupCommitWriter, libsqlClientOf, type WriteTransaction } from "../ingest/writer.js";
+import type { WriterThread } from "../ingest/writer-thread.js";
 import { openRunsOf, toMonitorJson } from "./json.js";
 import {
 	applyPing,
@@ -497,25 +498,22 @@ function planPing(
  * came between. Either way the statements are the same texts (`MonitorStatement`).
  */
 export async function recordPing(
-	deps: { db: Database; clock: Clock; writer?: GroupCommitWriter | undefined },
+	deps: {
+		db: Database;
+		clock: Clock;
+		writer?: GroupCommitWriter | undefined;
+		writerThread?: WriterThread | undefined;
+	},
 	input: PingInput,
 ): Promise<PingOutcome> {
-	const { db, clock, writer } = deps;
+	const { db, clock, writer, writerThread } = deps;
 	for (let attempt = 0; attempt < PING_ATTEMPTS; attempt++) {
 		await backoff(attempt);
 		let outcome: PingOutcome | null;
-		if (writer) {
-			// Repeatable: the work reads and writes the database only, so pings share savepoints.
-			outcome = await writer.submit(
-				(tx) => {
-					const values = tx.values(FIND_MONITOR_SQL, [input.orgId, input.slug]);
-					const plan = planPing(values && monitorFromValues(values), input, clock.now(), () =>
-						Number(tx.values(COUNT_MONITORS_SQL, [input.orgId])?.[0] ?? 0),
-					);
-					return runUnderLock(tx, plan);
-				},
-				{ repeatable: true },
-			);
+		if (writerThread) {
+			outcome = await writerThread.ping(input, clock.now());
+		} else if (writer) {
+			outcome = await submitPing(writer, input, clock.now());
 		} else {
 			const row = await findMonitor(db, input.orgId, input.slug);
 			const existing = row ? 0 : await countMonitors(db, input.orgId);
@@ -528,6 +526,28 @@ export async function recordPing(
 	throw new ApiError(503, "unavailable", "The monitor is being updated by many pings at once; try again.", {
 		headers: { "Retry-After": "1" },
 	});
+}
+
+/**
+ * One attempt at a ping inside the writer's next group commit (on the event loop, or in the writer
+ * thread: src/ingest/writer-thread-main.ts): read, plan and write under the write lock. Repeatable:
+ * the work reads and writes the database only, so pings share savepoints.
+ */
+export function submitPing(
+	writer: GroupCommitWriter,
+	input: PingInput,
+	nowMs: number,
+): Promise<PingOutcome | null> {
+	return writer.submit(
+		(tx) => {
+			const values = tx.values(FIND_MONITOR_SQL, [input.orgId, input.slug]);
+			const plan = planPing(values && monitorFromValues(values), input, nowMs, () =>
+				Number(tx.values(COUNT_MONITORS_SQL, [input.orgId])?.[0] ?? 0),
+			);
+			return runUnderLock(tx, plan);
+		},
+		{ repeatable: true },
+	);
 }
 
 /**

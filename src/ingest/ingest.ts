@@ -3,6 +3,7 @@ import { LruCache } from "../auth/lru.js";
 import type { Clock } from "../clock.js";
 import type { Database } from "../db/client.js";
 import { orgs } from "../db/schema.js";
+import { libsqlTelemetryStore, type TelemetryStore } from "../telemetry/store.js";
 import { type AttributeLimits, DEFAULT_ATTRIBUTE_LIMITS, IngestBatch, type TimeWindow } from "./batch.js";
 import { DecodeError, StorageUnavailable } from "./decode-error.js";
 import { DiscoveryMemory } from "./discovery.js";
@@ -21,7 +22,8 @@ import { decodeProtobuf } from "./protobuf.js";
 import { encodeExport, enqueueMessages, type TelemetryQueue } from "./queue.js";
 import { writeGroupRollups } from "./rollups.js";
 import { decodeTracesJson, decodeTracesProtobuf } from "./traces.js";
-import { type GroupCommitWriter, libsqlClientOf, type RunStatement, writeStatements } from "./writer.js";
+import type { GroupCommitWriter, RunStatement } from "./writer.js";
+import type { WriterThread } from "./writer-thread.js";
 
 export { StorageUnavailable };
 
@@ -56,12 +58,18 @@ export class OtlpIngest {
 	readonly #retention: LruCache<number>;
 	readonly #discovery: DiscoveryMemory;
 	readonly #inFlight = new Map<string, number>();
+	#telemetry: TelemetryStore | undefined;
 
 	constructor(
 		readonly deps: {
-			db: Database;
+			/** Absent inside the writer thread, which is handed the window (`store`) and writes through `writer`. */
+			db?: Database | undefined;
 			clock: Clock;
+			/** Where rows go (src/telemetry/store.ts); the libSQL database `db` when absent. */
+			telemetry?: TelemetryStore | undefined;
 			writer?: GroupCommitWriter | undefined;
+			/** Node: the writer in its own thread (src/ingest/writer-thread.ts); `store` runs there. */
+			writerThread?: WriterThread | undefined;
 			/** The Worker's TELEMETRY_QUEUE binding: rows are enqueued instead of written (src/ingest/queue.ts). */
 			telemetryQueue?: TelemetryQueue | undefined;
 		},
@@ -70,6 +78,18 @@ export class OtlpIngest {
 	) {
 		this.#retention = new LruCache(10_000, deps.clock);
 		this.#discovery = new DiscoveryMemory(deps.clock);
+		this.#telemetry = deps.telemetry;
+	}
+
+	/** Where rows go: the configured store, or the libSQL database (the writer thread has neither: it writes through `writer`). */
+	#store(): TelemetryStore {
+		this.#telemetry ??= libsqlTelemetryStore(this.#db());
+		return this.#telemetry;
+	}
+
+	/** The embedded writer streams rows into libSQL; with telemetry elsewhere it is not used for them. */
+	#libsql(): boolean {
+		return (this.deps.telemetry?.kind ?? "libsql") === "libsql";
 	}
 
 	/** A slot for one request of `orgId`, or null when the org already has its maximum in flight. */
@@ -87,12 +107,17 @@ export class OtlpIngest {
 		};
 	}
 
+	#db(): Database {
+		if (!this.deps.db) throw new Error("OtlpIngest: no database handle (the writer thread has none)");
+		return this.deps.db;
+	}
+
 	async #retentionDays(orgId: string): Promise<number> {
 		const cached = this.#retention.get(orgId);
 		if (cached !== undefined) return cached;
 		let days: number;
 		try {
-			const rows = await this.deps.db
+			const rows = await this.#db()
 				.select({ days: orgs.retentionDays })
 				.from(orgs)
 				.where(eq(orgs.id, orgId))
@@ -118,7 +143,6 @@ export class OtlpIngest {
 		if (format === "protobuf" && looksLikeJson(body, false)) {
 			throw new DecodeError("Content-Type", "the body is JSON", JSON_AS_PROTOBUF_MESSAGE);
 		}
-		const decoder = DECODERS[signal];
 		const nowMs = this.deps.clock.now();
 		const retentionDays = await this.#retentionDays(orgId);
 		const nowNs = BigInt(nowMs) * MS;
@@ -127,19 +151,41 @@ export class OtlpIngest {
 			minNs: BigInt(nowMs - retentionDays * 86_400_000) * MS,
 			maxNs: BigInt(nowMs + MAX_FUTURE_SKEW_MS) * MS,
 		};
+		// The writer thread is libSQL's own (Node's embedded file); ClickHouse is written from here.
+		const thread = this.#libsql() ? this.deps.writerThread : undefined;
+		if (thread) return thread.exportOtlp({ orgId, signal, format, body, nowMs, window });
+		return this.store(orgId, signal, format, body, nowMs, window);
+	}
+
+	/**
+	 * Decodes and writes an export whose time window is known: the part of `export` after the
+	 * retention read, which the writer thread runs (src/ingest/writer-thread-main.ts).
+	 */
+	async store(
+		orgId: string,
+		signal: Signal,
+		format: OtlpFormat,
+		body: Uint8Array,
+		nowMs: number,
+		window: TimeWindow,
+	): Promise<ExportOutcome | null> {
+		const decoder = DECODERS[signal];
 		const root = format === "json" ? parseJson(body) : null;
 		const decode = (batch: IngestBatch) => {
 			if (format === "protobuf") decodeProtobuf(body, (reader) => decoder.protobuf(reader, batch));
 			else decoder.json(root, batch);
 		};
 		const queue = this.deps.telemetryQueue;
+		const libsql = this.#libsql();
 		const newBatch = (run?: RunStatement) =>
 			new IngestBatch(orgId, decoder.source, window, nowMs, run, {
 				limits: this.attributeLimits,
-				// Queued, the consumer computes the rollups over its whole batch.
-				...(queue && { rollups: false }),
+				// Queued, the consumer computes the rollups over its whole batch; a store without
+				// rollups (ClickHouse) gets none.
+				...((queue || !(this.deps.telemetry?.rollups ?? true)) && { rollups: false }),
 			});
-		const writer = this.deps.writer;
+		// The embedded group-commit writer is libSQL's own streaming path (Node's default).
+		const writer = libsql ? this.deps.writer : undefined;
 		let batch: IngestBatch;
 		try {
 			batch = queue
@@ -269,18 +315,17 @@ export class OtlpIngest {
 		return batch;
 	}
 
-	/** Remote (or any libSQL client): decoded into statements, then written as one transaction. */
+	/**
+	 * Remote libSQL (or any libSQL client), or ClickHouse: decoded into rows, then written by the
+	 * telemetry store (src/telemetry/store.ts) — one transaction on libSQL, batched inserts on ClickHouse.
+	 */
 	async #decodeThenWrite(batch: IngestBatch, decode: (batch: IngestBatch) => void, sourceBytes: number) {
 		decode(batch);
-		const statements = batch.dataStatements();
-		const discovery = this.#discovery.plan(batch.discovery);
-		if (statements.length > 0) statements.push(...discovery.statements);
 		try {
-			await writeStatements(libsqlClientOf(this.deps.db), statements, sourceBytes);
+			await this.#store().writeExport(batch, this.#discovery, sourceBytes);
 		} catch (error) {
 			throw new StorageUnavailable(error);
 		}
-		if (statements.length > 0) discovery.commit();
 		return batch;
 	}
 }

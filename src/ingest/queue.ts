@@ -10,6 +10,7 @@ import {
 	type TelemetrySource,
 } from "../db/schema-telemetry.js";
 import { errorFields, type Log } from "../log.js";
+import type { TelemetryStore } from "../telemetry/store.js";
 import { type IngestBatch, insertSql, LOG_COLUMNS, METRIC_POINT_COLUMNS, SPAN_COLUMNS } from "./batch.js";
 import { DiscoveryCollector, type DiscoveryMemory } from "./discovery.js";
 import { RollupCollector, writeGroupRollups } from "./rollups.js";
@@ -71,12 +72,12 @@ export interface QueueBatch {
 	readonly messages: readonly QueueMessage[];
 }
 
-const TABLES = {
+export const QUEUE_TABLES = {
 	spans: SPAN_COLUMNS,
 	logs: LOG_COLUMNS,
 	metric_points: METRIC_POINT_COLUMNS,
 } as const;
-type TableName = keyof typeof TABLES;
+type TableName = keyof typeof QUEUE_TABLES;
 
 /** A message as sent: JSON text, bigints as {"b":"…"} and non-finite numbers as {"f":"NaN"}. */
 interface WireMessage {
@@ -297,9 +298,9 @@ export function parseMessage(body: unknown): TelemetryMessage {
 		message.discovery = discovery;
 	}
 	if (wire.rows !== undefined) {
-		if (!wire.table || !Object.hasOwn(TABLES, wire.table)) throw new PoisonMessage("unknown table");
+		if (!wire.table || !Object.hasOwn(QUEUE_TABLES, wire.table)) throw new PoisonMessage("unknown table");
 		if (!Array.isArray(wire.rows)) throw new PoisonMessage("rows is not an array");
-		const width = TABLES[wire.table].length;
+		const width = QUEUE_TABLES[wire.table].length;
 		for (const row of wire.rows) {
 			if (!Array.isArray(row) || row.length !== width)
 				throw new PoisonMessage(`a row is not ${width} values`);
@@ -356,7 +357,7 @@ export async function storeMessages(
 	for (const message of unique) {
 		bytes += message.bytes;
 		if (message.table && message.rows.length > 0) {
-			const columns = TABLES[message.table];
+			const columns = QUEUE_TABLES[message.table];
 			const rollups = new RollupCollector(message.org);
 			const add =
 				message.table === "spans"
@@ -391,6 +392,11 @@ export async function storeMessages(
 
 export interface ConsumerDeps {
 	client: Client;
+	/**
+	 * Where the rows go (src/telemetry/store.ts): ClickHouse with TELEMETRY_URL; absent, `client`
+	 * (libSQL) stores them as below.
+	 */
+	store?: Pick<TelemetryStore, "storeMessages">;
 	clock: Clock;
 	discovery: DiscoveryMemory;
 	log: Log;
@@ -405,6 +411,10 @@ export interface ConsumerDeps {
  * at once (delay 0) to reach the dead-letter queue quickly.
  */
 export async function consumeTelemetry(batch: QueueBatch, deps: ConsumerDeps): Promise<void> {
+	const store = (messages: TelemetryMessage[]) =>
+		deps.store
+			? deps.store.storeMessages(messages, deps.discovery, deps.clock.now())
+			: storeMessages(deps.client, deps.discovery, messages, deps.clock.now());
 	const parsed: { message: QueueMessage; telemetry: TelemetryMessage }[] = [];
 	for (const message of batch.messages) {
 		try {
@@ -425,12 +435,7 @@ export async function consumeTelemetry(batch: QueueBatch, deps: ConsumerDeps): P
 		}
 	};
 	try {
-		await storeMessages(
-			deps.client,
-			deps.discovery,
-			parsed.map((p) => p.telemetry),
-			deps.clock.now(),
-		);
+		await store(parsed.map((p) => p.telemetry));
 		for (const { message } of parsed) message.ack();
 		return;
 	} catch (error) {
@@ -449,7 +454,7 @@ export async function consumeTelemetry(batch: QueueBatch, deps: ConsumerDeps): P
 	for (let i = 0; i < parsed.length; i++) {
 		const item = parsed[i] as (typeof parsed)[number];
 		try {
-			await storeMessages(deps.client, deps.discovery, [item.telemetry], deps.clock.now());
+			await store([item.telemetry]);
 			item.message.ack();
 		} catch (error) {
 			deps.log({
@@ -575,6 +580,8 @@ export async function replayDeadLetters(
 	memory: DiscoveryMemory,
 	nowMs: number,
 	ids?: string[],
+	/** With TELEMETRY_URL: the ClickHouse store (src/telemetry/store.ts); else `client` stores. */
+	store?: Pick<TelemetryStore, "storeMessages">,
 ): Promise<
 	{ messageId: string; outcome: "stored" | "duplicate" | "failed" | "not_found"; error?: string }[]
 > {
@@ -597,7 +604,9 @@ export async function replayDeadLetters(
 		found.add(messageId);
 		try {
 			const message = parseMessage(String(row.body));
-			const { stored } = await storeMessages(client, memory, [message], nowMs);
+			const { stored } = store
+				? await store.storeMessages([message], memory, nowMs)
+				: await storeMessages(client, memory, [message], nowMs);
 			await client.execute({ sql: "DELETE FROM queue_dead_letters WHERE message_id = ?", args: [messageId] });
 			outcomes.push({ messageId, outcome: stored.length > 0 ? "stored" : "duplicate" });
 		} catch (error) {

@@ -7,7 +7,8 @@ import { libsqlClientOf } from "./writer.js";
  * batches of RETENTION_BATCH_ROWS (each a short write transaction found through the org + time
  * index), at most MAX_BATCHES per table and org per sweep, so one sweep stays bounded however much
  * is due; the rest goes on the next minute. Rollup buckets go once they end before the cutoff (not
- * counted in the number returned, which is raw rows). Discovery entries not seen within the retention go too.
+ * counted in the number returned, which is raw rows). Discovery entries not seen within the retention
+ * go in sweepDiscoveryRetention (libSQL whichever store holds the rows: src/telemetry/store.ts).
  */
 export const RETENTION_BATCH_ROWS = 5_000;
 export const RETENTION_MAX_BATCHES = 20;
@@ -27,7 +28,7 @@ export async function sweepTelemetryRetention(
 	limits = { batchRows: RETENTION_BATCH_ROWS, maxBatches: RETENTION_MAX_BATCHES },
 ): Promise<number> {
 	const client = libsqlClientOf(db);
-	const orgRows = await db.select({ id: orgs.id, retentionDays: orgs.retentionDays }).from(orgs);
+	const orgRows = await orgRetentions(db);
 	let deleted = 0;
 	for (const org of orgRows) {
 		const cutoffMs = nowMs - org.retentionDays * DAY_MS;
@@ -51,6 +52,20 @@ export async function sweepTelemetryRetention(
 				if (result.rowsAffected < limits.batchRows) break;
 			}
 		}
+	}
+	return deleted;
+}
+
+/** Every org's retention in days. */
+export function orgRetentions(db: Database): Promise<{ id: string; retentionDays: number }[]> {
+	return db.select({ id: orgs.id, retentionDays: orgs.retentionDays }).from(orgs);
+}
+
+/** Schema discovery (attribute keys, metric names) not seen within each org's retention. */
+export async function sweepDiscoveryRetention(db: Database, nowMs: number): Promise<void> {
+	const client = libsqlClientOf(db);
+	for (const org of await orgRetentions(db)) {
+		const cutoffMs = nowMs - org.retentionDays * DAY_MS;
 		await client.batch(
 			[
 				{ sql: "DELETE FROM attribute_keys WHERE org_id = ? AND last_seen < ?", args: [org.id, cutoffMs] },
@@ -59,5 +74,4 @@ export async function sweepTelemetryRetention(
 			"write",
 		);
 	}
-	return deleted;
 }

@@ -1,5 +1,5 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { and, eq, isNull, sql } from "drizzle-orm";
+import { and, asc, eq, isNull, sql } from "drizzle-orm";
 import type { Context, MiddlewareHandler } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import type { AppDeps, AppEnv } from "../app-env.js";
@@ -179,6 +179,31 @@ async function consumeRecoveryCode(deps: AppDeps, user: UserRow, code: string): 
 	return used.length === 1;
 }
 
+/**
+ * The account a login signs in to: the address's account in `org`, or without `org` its oldest active
+ * account (by creation). Disabled accounts never sign in. One statement whatever the answer, and it
+ * says nothing about how many accounts the address has.
+ */
+async function accountToSignIn(
+	deps: AppDeps,
+	email: string,
+	org: string | undefined,
+): Promise<UserRow | undefined> {
+	const [user] = await deps.db
+		.select()
+		.from(users)
+		.where(
+			and(
+				eq(users.email, email),
+				isNull(users.disabledAt),
+				org === undefined ? undefined : eq(users.orgId, org),
+			),
+		)
+		.orderBy(asc(users.createdAt), asc(users.id))
+		.limit(1);
+	return user;
+}
+
 async function userById(deps: AppDeps, userId: string, orgId: string): Promise<UserRow> {
 	const [user] = await deps.db
 		.select()
@@ -319,7 +344,7 @@ export function authRoutes(deps: AppDeps) {
 			tags: ["Sessions"],
 			summary: "Log in with email and password (+ TOTP or a recovery code when 2FA is on)",
 			description:
-				"Answers an access token (15 minutes) and sets the refresh cookie. Failed logins back off per account (from the 5th failure, up to 60 s) and per client address (from the 20th, up to 15 minutes): 429 `too_many_attempts` with `Retry-After`.",
+				"Answers an access token (15 minutes) and sets the refresh cookie. Accounts are per organization: one email address may have an account in each of several organizations, each with its own password, role and 2FA. `org` (an organization id) picks the address's account in that organization; without it, the address's oldest active account signs in. An unknown address, an unknown `org`, an address without an account in `org`, a disabled account and a wrong password all answer the same 401 `invalid_credentials`. Failed logins back off per email address, across its accounts (from the 5th failure, up to 60 s), and per client address (from the 20th, up to 15 minutes): 429 `too_many_attempts` with `Retry-After`.",
 			middleware: [originGuard, jsonBody] as const,
 			request: {
 				body: {
@@ -329,6 +354,11 @@ export function authRoutes(deps: AppDeps) {
 							schema: z.strictObject({
 								email: z.string().max(254),
 								password: Password,
+								org: z.string().trim().min(1).max(64).optional().openapi({
+									description:
+										"The id of the organization to sign in to (`org_…`, as `org list` prints it). Without it, the address's oldest active account signs in.",
+									example: "org_7kQm2ZpX9rLc4VbT0nWs",
+								}),
 								totp_code: z.string().max(16).optional(),
 								recovery_code: z.string().max(64).optional(),
 							}),
@@ -353,8 +383,10 @@ export function authRoutes(deps: AppDeps) {
 			// The attempt counts as a failure from here on (atomically, so a burst of parallel guesses
 			// cannot slip past the check above) until it turns out not to be one.
 			const admitted = await admitLoginAttempt(deps.db, [account, client], now);
-			const [user] = await deps.db.select().from(users).where(eq(users.email, email));
-			if (!user || user.disabledAt !== null || !user.passwordHash) {
+			const user = await accountToSignIn(deps, email, body.org);
+			// Exactly one password verification per attempt, whatever was found: no account (unknown
+			// address or org, no account of the address in that org) costs what a wrong password does.
+			if (!user?.passwordHash) {
 				await verifyAgainstDummy(body.password);
 				throw invalidCredentials();
 			}
@@ -473,7 +505,11 @@ export function authRoutes(deps: AppDeps) {
 				.update(users)
 				.set({ totpSecret: await encryptSecret(secret, deps.config.auth.totpKey), totpLastStep: null })
 				.where(eq(users.id, user.id));
-			return c.json({ secret, otpauth_uri: totpUri({ secret, accountName: user.email }) }, 200);
+			// One address may have accounts in several orgs: the org's name tells them apart in the app.
+			const [org] = await deps.db.select({ name: orgs.name }).from(orgs).where(eq(orgs.id, user.orgId));
+			// A colon would split the label into issuer and account: none in the name.
+			const accountName = org ? `${user.email} (${org.name.replaceAll(":", " ")})` : user.email;
+			return c.json({ secret, otpauth_uri: totpUri({ secret, accountName }) }, 200);
 		},
 	);
 

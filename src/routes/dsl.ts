@@ -4,8 +4,8 @@ import { apiKeyOrSession, requireAccess } from "../auth/credentials.js";
 import { jsonBody } from "../http/json-body.js";
 import { apiKeyOrBearerSecurity, ErrorSchema, errorResponses, validationHook } from "../http/openapi.js";
 import { instantSchema } from "../http/time.js";
-import { runOql } from "../oql/execute.js";
 import { LIMITS, VARIABLE_NAME } from "../services/dashboards-model.js";
+import { runTelemetryOql } from "../telemetry/store.js";
 
 /**
  * What a run of OQL may add to the query's text: a time range that replaces the query's own and
@@ -72,7 +72,7 @@ export const OqlResultSchema = z
 			elapsed_ms: z.number(),
 			source: z.enum(["rollup_1h", "rollup_1m", "raw"]).openapi({
 				description:
-					'What answered: a rollup level (`rollup_1h` when whole hours were read from the hourly rollup, else `rollup_1m`; partial minutes at the window\'s edges always come from raw rows) or `raw` rows. Counts, sums, averages, minima and maxima from a rollup equal the raw answer; percentiles are within 4.4 % of it (docs/oql.md, "Rollups").',
+					'What answered: a rollup level (`rollup_1h` when whole hours were read from the hourly rollup, else `rollup_1m`; partial minutes at the window\'s edges always come from raw rows) or `raw` rows. Counts, sums, averages, minima and maxima from a rollup equal the raw answer; percentiles are within 4.4 % of it (docs/oql.md, "Rollups"). With telemetry in ClickHouse (TELEMETRY_URL) always `raw`: ClickHouse has no rollups.',
 				example: "rollup_1h",
 			}),
 		}),
@@ -123,7 +123,7 @@ export function dslRoutes(deps: AppDeps) {
 			...(to !== undefined && { to }),
 			...(variables !== undefined && { variables }),
 		};
-		return c.json(await runOql(deps, c.var.principal.orgId, query, options), 200);
+		return c.json(await runTelemetryOql(deps, c.var.principal.orgId, query, options), 200);
 	});
 	return app;
 }

@@ -164,7 +164,7 @@ export function userRoutes(deps: AppDeps) {
 			security,
 			summary: "Invite a user: creates the account with a one-time initial password",
 			description:
-				"The answer holds `initial_password`, shown this once; hand it to the user over a trusted channel. Until they change it (`POST /api/v1/me/password`), their tokens reach only `/api/v1/me` (others answer 403 `password_change_required`). Only owners may invite an owner. Emails are unique across Hexcovery: a taken one answers 409 `conflict`.",
+				"The answer holds `initial_password`, shown this once; hand it to the user over a trusted channel. Until they change it (`POST /api/v1/me/password`), their tokens reach only `/api/v1/me` (others answer 403 `password_change_required`). Only owners may invite an owner. Accounts are per organization: an address that has an account in another organization gets a new, independent account here (its own password, role and 2FA; the other account is untouched), answered exactly as for a fresh address — the user signs in to it with the login's `org`. An address that already has an account in this organization answers 409 `conflict`.",
 			middleware: [admin, jsonBody] as const,
 			request: { body: { required: true, content: { "application/json": { schema: InviteBody } } } },
 			responses: {
@@ -185,7 +185,8 @@ export function userRoutes(deps: AppDeps) {
 				name: body.name,
 				role: body.role,
 			});
-			if (!created) throw new ApiError(409, "conflict", "A user with this email already exists.");
+			if (!created)
+				throw new ApiError(409, "conflict", "A user with this email already exists in this organization.");
 			c.header("Cache-Control", "no-store");
 			return c.json(
 				{ ...toUserJson(created.user), initial_password: created.initialPassword as string },

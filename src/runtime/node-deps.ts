@@ -24,6 +24,7 @@ import type { Database } from "../db/client.js";
 import { openMigratedDatabase } from "../db/node.js";
 import { openReaderPool } from "../db/reader-pool.js";
 import { assembleDeps } from "../deps.js";
+import { DEFAULT_ATTRIBUTE_LIMITS } from "../ingest/batch.js";
 import {
 	embeddedPathOf,
 	MAX_WRITES_PER_GROUP,
@@ -32,7 +33,10 @@ import {
 	type WriteSync,
 } from "../ingest/embedded-writer.js";
 import { otlpSettingsFrom, positiveInteger } from "../ingest/settings.js";
+import { openWriterThread } from "../ingest/writer-thread.js";
 import { consoleLog, type Log, logLevelFrom } from "../log.js";
+import { clickHouseSettingsFrom } from "../telemetry/config.js";
+import { openClickHouseTelemetry } from "../telemetry/node.js";
 import { nodeWebhookTransport } from "./webhook-node.js";
 
 export const DEFAULT_DATABASE_URL = "file:./data/hexcovery.db";
@@ -136,6 +140,8 @@ export async function buildNodeDeps(
 	const log = options.log ?? consoleLog(logLevelFrom(settings, "info"));
 	const databaseUrl = optionalText(settings, "DATABASE_URL", DEFAULT_DATABASE_URL);
 	const dataDir = optionalText(settings, "DATA_DIR", "./data");
+	// Checked before anything is opened: a bad TELEMETRY_URL stops the start at once.
+	const clickhouse = clickHouseSettingsFrom(settings);
 	const opened =
 		options.db ??
 		(await openMigratedDatabase(databaseUrl, optionalText(settings, "DATABASE_AUTH_TOKEN", "") || undefined));
@@ -151,7 +157,19 @@ export async function buildNodeDeps(
 	// injected database, or READ_POOL_SIZE=0, keeps them on the main thread.
 	const filePath = options.db ? null : embeddedPathOf(databaseUrl);
 	const poolSize = readPoolSizeFrom(settings);
+	// Telemetry in ClickHouse when TELEMETRY_URL is set (src/telemetry/store.ts); else in libSQL.
+	const telemetry = clickhouse
+		? await openClickHouseTelemetry(opened.db, clickhouse, { oqlTimeoutMs: config.oql?.timeoutMs ?? 10_000 })
+		: undefined;
+	if (clickhouse)
+		log({
+			level: "info",
+			msg: "telemetry in ClickHouse",
+			url: clickhouse.url,
+			database: clickhouse.database,
+		});
 	const deps = assembleDeps({
+		...(telemetry && { telemetry }),
 		db: opened.db,
 		clock,
 		config,
@@ -166,17 +184,35 @@ export async function buildNodeDeps(
 		allowPrivate: config.heartbeats?.allowPrivateWebhookTargets ?? false,
 	});
 	// OTLP rows and pings go through a group-commit writer on the same file (src/ingest/embedded-writer.ts).
+	// By default in a thread of its own (src/ingest/writer-thread.ts), WRITER_THREAD=off: on the event loop.
 	if (filePath) {
-		deps.writer = openEmbeddedWriter(filePath, {
+		const writerOptions = {
 			maxWritesPerGroup: positiveInteger(settings, "WRITE_GROUP_MAX", MAX_WRITES_PER_GROUP),
 			sync: writeSyncFrom(settings),
-		});
+		};
+		if (writerThreadFrom(settings)) {
+			deps.writerThread = openWriterThread(filePath, {
+				...writerOptions,
+				attributeLimits: config.otlp?.attributeLimits ?? DEFAULT_ATTRIBUTE_LIMITS,
+				log,
+			});
+			await deps.writerThread.ready;
+		} else {
+			deps.writer = openEmbeddedWriter(filePath, writerOptions);
+		}
 	}
 	const applied = await opened.client
 		.execute("SELECT count(*) AS n FROM __drizzle_migrations")
 		.then((result) => Number(result.rows[0]?.n ?? 0))
 		.catch(() => 0);
 	return { deps, client: opened.client, migrations: applied };
+}
+
+/** WRITER_THREAD: `on` (default) runs the writer in its own thread, `off` on the event loop. */
+export function writerThreadFrom(settings: Settings): boolean {
+	const raw = optionalText(settings, "WRITER_THREAD", "on");
+	if (raw !== "on" && raw !== "off") throw new ConfigError("WRITER_THREAD", "invalid", "expected on or off");
+	return raw === "on";
 }
 
 /** WRITE_SYNC: how a group commit is made durable (src/ingest/embedded-writer.ts); "wal-fsync" by default. */

@@ -102,6 +102,8 @@ export async function startNodeServer(
 	const releaseDeps = async () => {
 		await deps.reads.executor.close();
 		deps.writer?.close();
+		await deps.writerThread?.close();
+		await deps.telemetry.close();
 		client.close();
 	};
 	const listening = new Promise<ReturnType<typeof serve>>((resolve, reject) => {

@@ -1,3 +1,4 @@
+import { ClickHouseLogLevel, createClient as createClickHouseClient } from "@clickhouse/client-web";
 import { createClient } from "@libsql/client/web";
 import type { ExecutionContext } from "hono";
 import { createApp } from "../app.js";
@@ -33,6 +34,8 @@ import { otlpSettingsFrom } from "../ingest/settings.js";
 import { libsqlClientOf } from "../ingest/writer.js";
 import { consoleLog, errorFields, logLevelFrom } from "../log.js";
 import { runSweep } from "../sweep.js";
+import { clickHouseTelemetryStore } from "../telemetry/clickhouse.js";
+import { clickHouseSettingsFrom } from "../telemetry/config.js";
 
 /** The Worker's bindings (wrangler.toml and secrets). */
 export interface WorkerEnv {
@@ -72,6 +75,15 @@ export interface WorkerEnv {
 	TELEMETRY_DEAD_LETTER_QUEUE?: string;
 	/** Seconds before a batch the store could not take is delivered again; doubles per attempt (default 5). */
 	TELEMETRY_RETRY_BASE_SECONDS?: string;
+	/**
+	 * ClickHouse's HTTP interface (`https://host:8443`): telemetry is stored and queried there
+	 * (`@clickhouse/client-web`; docs/scale-out.md, "Configuration"); unset, in libSQL.
+	 */
+	TELEMETRY_URL?: string;
+	TELEMETRY_USER?: string;
+	/** A secret (`wrangler secret put TELEMETRY_PASSWORD`). */
+	TELEMETRY_PASSWORD?: string;
+	TELEMETRY_DATABASE?: string;
 }
 
 /** See buildWorkerDeps: effectively no client-side queue. */
@@ -132,8 +144,27 @@ export function buildWorkerDeps(env: WorkerEnv): AppDeps {
 		oql: oqlSettingsFrom(settings),
 		reads: readLimitsFrom(settings),
 	};
+	const db = createDatabase(client);
+	// Telemetry in ClickHouse when TELEMETRY_URL is set. Workers do not migrate it: apply
+	// clickhouse/migrations first (`npm run hexcovery -- clickhouse migrate`, or one Node start).
+	const clickhouse = clickHouseSettingsFrom(settings);
+	const telemetry =
+		clickhouse &&
+		clickHouseTelemetryStore({
+			db,
+			settings: clickhouse,
+			client: createClickHouseClient({
+				url: clickhouse.url,
+				username: clickhouse.username,
+				password: clickhouse.password,
+				database: clickhouse.database,
+				request_timeout: Math.max(30_000, config.oql.timeoutMs + 5_000),
+				log: { level: ClickHouseLogLevel.OFF },
+			}),
+		});
 	return assembleDeps({
-		db: createDatabase(client),
+		db,
+		...(telemetry && { telemetry }),
 		clock: systemClock,
 		config,
 		keyMemory,
@@ -182,6 +213,7 @@ export default {
 		if ("error" in built) throw built.error;
 		const deps = {
 			client: libsqlClientOf(built.deps.db),
+			store: built.deps.telemetry,
 			clock: built.deps.clock,
 			discovery: built.discovery,
 			log: built.deps.log,

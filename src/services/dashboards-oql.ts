@@ -2,9 +2,10 @@ import type { AppDeps } from "../app-env.js";
 import { isStorageFailure } from "../db/errors.js";
 import { ApiError, type ErrorCode } from "../errors.js";
 import { errorFields, type Log } from "../log.js";
-import { compileOql, type OqlResult, runOql, toApiError } from "../oql/execute.js";
+import { compileOql, type OqlResult, toApiError } from "../oql/execute.js";
 import { OqlError, type Position } from "../oql/index.js";
 import { tokenize } from "../oql/lexer.js";
+import { runTelemetryOql } from "../telemetry/store.js";
 
 /**
  * Where saved queries and dashboards meet OQL: checking a query when it is saved, running it, and
@@ -108,13 +109,13 @@ export function panelError(
 
 /** Runs a query for an org: the OQL executor, answering as `POST /api/v1/dsl` does. */
 export async function runQuery(
-	deps: Pick<AppDeps, "db" | "reads" | "clock" | "config">,
+	deps: Pick<AppDeps, "db" | "reads" | "clock" | "config" | "telemetry">,
 	orgId: string,
 	text: string,
 	options: { from?: number; to?: number; variables?: Record<string, string> },
 ): Promise<OqlResult> {
 	try {
-		return await runOql(deps, orgId, text, options);
+		return await runTelemetryOql(deps, orgId, text, options);
 	} catch (error) {
 		if (error instanceof OqlError) throw toApiError(error);
 		throw error;

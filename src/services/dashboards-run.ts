@@ -116,7 +116,7 @@ async function pooled<T>(tasks: (() => Promise<T>)[], limit: number): Promise<T[
 }
 
 export async function runDashboard(
-	deps: Pick<AppDeps, "db" | "reads" | "clock" | "config" | "log">,
+	deps: Pick<AppDeps, "db" | "reads" | "clock" | "config" | "log" | "telemetry">,
 	actor: SessionActor,
 	dashboard: Dashboard,
 	request: DataRequest,

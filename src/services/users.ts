@@ -29,8 +29,9 @@ export interface NewUser {
 
 /**
  * Creates a user. Without a password, generates a one-time one and sets `must_change_password`: the
- * user's tokens then carry `pcr` until it is changed. Emails are global (a user belongs to one org):
- * null when the email is taken.
+ * user's tokens then carry `pcr` until it is changed. Accounts are per org: an address with an account
+ * in another org gets a new, independent one here (the other is untouched); null when the address
+ * already has an account in this org.
  */
 export async function createUser(
 	db: Database,

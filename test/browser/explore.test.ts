@@ -6,7 +6,7 @@
  */
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchBrowser } from "../support/browser.js";
+import { launchBrowser, watchPageProblems } from "../support/browser.js";
 import { screenshot, startWebServer, type WebServer } from "../support/web-server.js";
 
 type Layout = { x: number; y: number; w: number; h: number };
@@ -103,15 +103,7 @@ afterAll(async () => {
 async function openPage(path: string): Promise<Page> {
 	const page = await context.newPage();
 	page.setDefaultTimeout(15_000);
-	// Every CSP refusal, by directive (a string: tsx would wrap a function in a helper the page lacks).
-	await page.addInitScript(
-		'document.addEventListener("securitypolicyviolation", (e) => console.log("csp-violation " + e.effectiveDirective))',
-	);
-	page.on("pageerror", (error) => pageErrors.push(error.message));
-	page.on("console", (message) => {
-		const [tag, directive] = message.text().split(" ");
-		if (tag === "csp-violation" && directive) cspViolations.push(directive);
-	});
+	await watchPageProblems(page, { pageErrors, cspViolations });
 	await page.goto(`${server.url}${path}`);
 	const signIn = page.getByRole("heading", { name: "Sign in" });
 	const main = page.getByRole("navigation", { name: "Main" });

@@ -28,6 +28,7 @@ import {
 	loginOk,
 	logout,
 	OTHER_PASSWORD,
+	observable,
 	PASSWORD,
 	refresh,
 	refreshCookieOf,
@@ -41,14 +42,6 @@ beforeEach(async () => {
 	h = await createAuthApp();
 });
 afterEach(() => h.close());
-
-/** A response as a client sees it, minus the one thing allowed to differ: the request id. */
-async function observable(response: Response) {
-	const requestId = response.headers.get("X-Request-Id") as string;
-	const headers = [...response.headers.entries()].filter(([name]) => name !== "x-request-id");
-	const body = (await response.text()).replaceAll(requestId, "<request-id>");
-	return { status: response.status, headers, body };
-}
 
 function expectRetryAfter(response: Response): number {
 	const header = response.headers.get("Retry-After");

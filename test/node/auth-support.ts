@@ -151,13 +151,14 @@ export function call(h: Harness, path: string, options: CallOptions = {}): Promi
 
 export function login(
 	h: Harness,
-	body: { email: string; password: string; totp_code?: string; recovery_code?: string },
+	body: { email: string; password: string; org?: string; totp_code?: string; recovery_code?: string },
 	options: Omit<CallOptions, "body"> = {},
 ): Promise<Response> {
-	// Only the login fields: callers may pass a whole SeededUser.
+	// Only the login fields: callers may pass a whole SeededUser (whose orgId is not sent as `org`).
 	const fields = {
 		email: body.email,
 		password: body.password,
+		org: body.org,
 		totp_code: body.totp_code,
 		recovery_code: body.recovery_code,
 	};
@@ -210,6 +211,14 @@ export function refreshCookieOf(response: Response): { value: string; line: stri
 	const line = lines[0];
 	if (line === undefined) return null;
 	return { value: line.slice(COOKIE.length + 1).split(";")[0] as string, line };
+}
+
+/** A response as a client sees it, minus the one thing allowed to differ: the request id. */
+export async function observable(response: Response) {
+	const requestId = response.headers.get("X-Request-Id") as string;
+	const headers = [...response.headers.entries()].filter(([name]) => name !== "x-request-id");
+	const body = (await response.text()).replaceAll(requestId, "<request-id>");
+	return { status: response.status, headers, body };
 }
 
 /** Expects a 200 token answer with a refresh cookie and returns the session it starts. */

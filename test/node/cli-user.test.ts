@@ -152,4 +152,52 @@ describe("CLI user create", () => {
 		expect(taken.stderr).toContain("already exists");
 		expect(taken.stdout).toBe("");
 	});
+
+	it("an address with an account in another org gets a new, independent account there", async () => {
+		const otherOrg = (await cli("org", "create", "Globex")).at(-1) as string;
+		const chosen = "globex-own-passphrase-for-grace";
+		const lines = await cli(
+			"user",
+			"create",
+			"--org",
+			otherOrg,
+			"--email",
+			"Grace@Example.com",
+			"--role",
+			"admin",
+			"--password",
+			chosen,
+		);
+		const db = createClient({ url: env.DATABASE_URL as string });
+		try {
+			const { rows } = await db.execute({
+				sql: "SELECT id, org_id, role, password_hash FROM users WHERE email = 'grace@example.com' ORDER BY created_at, id",
+				args: [],
+			});
+			const byOrg = new Map(rows.map((row) => [row.org_id as string, row]));
+			expect([...byOrg.keys()].sort()).toEqual([orgId, otherOrg].sort());
+			const globex = byOrg.get(otherOrg);
+			expect(lines.at(-1)).toBe(globex?.id);
+			expect(globex?.role).toBe("admin");
+			expect((await verifyPassword(chosen, globex?.password_hash as string)).ok).toBe(true);
+			// The Acme account keeps its role and its password.
+			const acme = byOrg.get(orgId);
+			expect(acme?.role).toBe("viewer");
+			expect((await verifyPassword(chosen, acme?.password_hash as string)).ok).toBe(false);
+		} finally {
+			db.close();
+		}
+		const again = await cliFailure(
+			"user",
+			"create",
+			"--org",
+			otherOrg,
+			"--email",
+			"grace@example.com",
+			"--role",
+			"member",
+		);
+		expect(again.code).toBe(64);
+		expect(again.stderr).toContain(`already exists in ${otherOrg}`);
+	});
 });

@@ -1,48 +1,25 @@
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
 import { CONTENT_SECURITY_POLICY } from "../../src/web/security-headers.js";
+import { type DevEdge, startDevEdge, TSX_BIN as TSX } from "../support/dev-edge.js";
 
 const run = promisify(execFile);
-const TSX = join(process.cwd(), "node_modules/.bin/tsx");
 const dir = mkdtempSync(join(tmpdir(), "hexcovery-edge-"));
-let child: ChildProcess | undefined;
+let edge: DevEdge | undefined;
 
 afterAll(() => {
-	child?.kill("SIGKILL");
+	edge?.kill();
 	rmSync(dir, { recursive: true, force: true });
 });
 
-function freePort(): Promise<number> {
-	return new Promise((resolve) => {
-		const server = createServer().listen(0, "127.0.0.1", () => {
-			const { port } = server.address() as { port: number };
-			server.close(() => resolve(port));
-		});
-	});
-}
-
 describe("npm run dev:edge", () => {
 	it("serves the README's requests from workerd over the local libSQL endpoint", async () => {
-		const port = await freePort();
-		const env = { ...process.env, DATA_DIR: dir, PORT: String(port), CI: "true" };
-		child = spawn(TSX, ["scripts/dev-edge.ts"], { env, stdio: ["ignore", "pipe", "pipe"] });
-		let output = "";
-		await new Promise<void>((resolve, reject) => {
-			const onData = (chunk: Buffer) => {
-				output += chunk.toString();
-				if (output.includes("Ready on")) resolve();
-			};
-			child?.stdout?.on("data", onData);
-			child?.stderr?.on("data", onData);
-			child?.once("exit", (code) => reject(new Error(`dev:edge exited (${code}): ${output}`)));
-		});
-
-		const base = `http://127.0.0.1:${port}`;
+		edge = await startDevEdge(dir);
+		const base = edge.url;
 		// The README's story: first-run setup, then a key for that org from the CLI (`org list`).
 		const open = await fetch(`${base}/api/v1/setup`);
 		expect(await open.json()).toEqual({ setup_required: true, setup_token_required: false });
@@ -129,8 +106,6 @@ describe("npm run dev:edge", () => {
 			expect((await fetch(`${base}${path}`)).status, path).toBe(200);
 		}
 
-		const exited = new Promise<number | null>((resolve) => child?.once("exit", resolve));
-		child.kill("SIGTERM");
-		expect(await exited).toBe(0);
+		expect(await edge.stop()).toBe(0);
 	}, 120_000);
 });

@@ -251,8 +251,8 @@ describe("users", () => {
 		expect(me.json.must_change_password).toBe(true);
 	});
 
-	it("emails are unique across orgs (409 conflict); bad input is 400 with details", async () => {
-		const taken = [a.member.email.toUpperCase(), b.viewer.email];
+	it("emails are unique within an org (409 conflict); bad input is 400 with details", async () => {
+		const taken = [a.member.email.toUpperCase(), a.viewer.email];
 		for (const email of taken) {
 			expectError(
 				await send(t, "POST", "/api/v1/users", {

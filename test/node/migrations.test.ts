@@ -86,3 +86,66 @@ describe("0007_grid_24", () => {
 		expect(byId.get("dash_old")?.version).toBe(3);
 	});
 });
+
+describe("0009_per_org_accounts", () => {
+	it("keeps every user, and makes addresses unique per org instead of globally", async () => {
+		const url = `file:${join(dir, "accounts.db")}`;
+		const old = createClient({ url });
+		await migrate(drizzle(old), { migrationsFolder: migrationsUpTo("0008_queue") });
+		await old.execute(
+			"INSERT INTO orgs (id, name, retention_days, created_at) VALUES ('org_a', 'Acme', 30, 0), ('org_b', 'Globex', 30, 0)",
+		);
+		const insert = `INSERT INTO users (id, org_id, email, name, role, password_hash, must_change_password, password_changed_at, totp_secret, totp_enabled_at, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, 0, 5, ?, ?, ?, 7)`;
+		await old.execute({
+			sql: insert,
+			args: ["usr_ada", "org_a", "ada@example.com", "Ada", "owner", "$scrypt$hash-a", "sealed", 6, 1],
+		});
+		await old.execute({
+			sql: insert,
+			args: ["usr_bob", "org_b", "bob@example.com", "Bob", "viewer", "$scrypt$hash-b", null, null, 2],
+		});
+		// Before: one account per address, whatever the org.
+		await expect(
+			old.execute({
+				sql: insert,
+				args: ["usr_ada_b", "org_b", "ada@example.com", "Ada B", "member", "x", null, null, 3],
+			}),
+		).rejects.toThrow(/UNIQUE/);
+		const before = await old.execute("SELECT * FROM users ORDER BY id");
+		old.close();
+
+		const { client } = await openMigratedDatabase(url);
+		try {
+			const after = await client.execute("SELECT * FROM users ORDER BY id");
+			expect(after.rows.map((row) => ({ ...row }))).toEqual(before.rows.map((row) => ({ ...row })));
+			// After: the address may have an account in another org, not a second one in the same org.
+			await client.execute({
+				sql: insert,
+				args: ["usr_ada_b", "org_b", "ada@example.com", "Ada B", "member", "x", null, null, 3],
+			});
+			await expect(
+				client.execute({
+					sql: insert,
+					args: ["usr_ada_a2", "org_a", "ada@example.com", "Ada 2", "member", "y", null, null, 4],
+				}),
+			).rejects.toThrow(/UNIQUE/);
+			const ada = await client.execute(
+				"SELECT id, org_id FROM users WHERE email = 'ada@example.com' ORDER BY created_at",
+			);
+			expect(ada.rows.map((row) => [row.id, row.org_id])).toEqual([
+				["usr_ada", "org_a"],
+				["usr_ada_b", "org_b"],
+			]);
+			const indexes = await client.execute(
+				"SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'users' ORDER BY name",
+			);
+			expect(indexes.rows.map((row) => row.name)).toEqual(
+				expect.arrayContaining(["users_email_idx", "users_org_email_unique"]),
+			);
+			expect(indexes.rows.map((row) => row.name)).not.toContain("users_email_unique");
+		} finally {
+			client.close();
+		}
+	});
+});

@@ -1,5 +1,4 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
@@ -24,7 +23,7 @@ import {
 	type ReadableLogRecord,
 	SimpleLogRecordProcessor,
 } from "@opentelemetry/sdk-logs";
-import { MeterProvider, MetricReader, type ResourceMetrics } from "@opentelemetry/sdk-metrics";
+import { MeterProvider, type ResourceMetrics } from "@opentelemetry/sdk-metrics";
 import {
 	BasicTracerProvider,
 	InMemorySpanExporter,
@@ -39,6 +38,7 @@ import { openMigratedDatabase } from "../../src/db/node.js";
 import { decodeStatus } from "../../src/ingest/messages.js";
 import { type RunningServer, startNodeServer } from "../../src/runtime/node.js";
 import { createApiKey, createOrg } from "../../src/services/api-keys.js";
+import { freePort, ManualReader } from "../support/otel.js";
 import { exactReader, rowsOf } from "../support/otlp.js";
 import { encodeOtlp } from "../support/otlp-protobuf.js";
 
@@ -55,18 +55,6 @@ let orgId: string;
 let key: string;
 /** The server's warnings (LOG_LEVEL=warn, written into memory): the misrouted exports are logged. */
 const warnings: Record<string, unknown>[] = [];
-
-/** A port nobody listens on right now (OTLP_GRPC_PORT=0 means "off", so the test picks one). */
-function freePort(): Promise<number> {
-	return new Promise((resolve, reject) => {
-		const probe = createServer();
-		probe.once("error", reject);
-		probe.listen(0, "127.0.0.1", () => {
-			const { port } = probe.address() as AddressInfo;
-			probe.close(() => resolve(port));
-		});
-	});
-}
 
 beforeAll(async () => {
 	dir = mkdtempSync(join(tmpdir(), "hexcovery-otlp-"));
@@ -191,11 +179,6 @@ async function makeLogs(marker: string): Promise<ReadableLogRecord[]> {
 	});
 	await provider.forceFlush();
 	return memory.getFinishedLogRecords();
-}
-
-class ManualReader extends MetricReader {
-	protected override async onForceFlush(): Promise<void> {}
-	protected override async onShutdown(): Promise<void> {}
 }
 
 async function makeMetrics(marker: string): Promise<ResourceMetrics> {

@@ -13,6 +13,7 @@ import { openEmbeddedWriter } from "../../src/ingest/embedded-writer.js";
 import { sweepTelemetryRetention } from "../../src/ingest/retention.js";
 import { DEFAULT_OTLP_SETTINGS, type OtlpSettings } from "../../src/ingest/settings.js";
 import type { GroupCommitWriter } from "../../src/ingest/writer.js";
+import { openWriterThread, type WriterThread } from "../../src/ingest/writer-thread.js";
 import { FakeClock } from "../support/clock.js";
 import { createTestApp, type TestApp } from "../support/node-app.js";
 import { countOf, decodeExportResponse, exactReader, rowsOf, statusOf } from "../support/otlp.js";
@@ -26,12 +27,15 @@ const PROTOBUF = "application/x-protobuf";
 let t: TestApp;
 let reader: Client;
 let writer: GroupCommitWriter | undefined;
-let writerKind: "client" | "embedded" = "client";
-afterEach(() => {
+let writerThread: WriterThread | undefined;
+let writerKind: "client" | "embedded" | "thread" = "client";
+afterEach(async () => {
 	writer?.close();
 	writer = undefined;
+	await writerThread?.close();
+	writerThread = undefined;
 	reader?.close();
-	t?.close();
+	await t?.close();
 });
 
 async function setup(otlp?: Partial<OtlpSettings>) {
@@ -39,11 +43,18 @@ async function setup(otlp?: Partial<OtlpSettings>) {
 	reader = exactReader(t.database.dir);
 	const org = await t.createOrgWithKey();
 	if (writerKind === "embedded") writer = openEmbeddedWriter(join(t.database.dir, "test.db"));
+	if (writerKind === "thread") {
+		writerThread = openWriterThread(join(t.database.dir, "test.db"), {
+			attributeLimits: { ...DEFAULT_OTLP_SETTINGS, ...otlp }.attributeLimits,
+		});
+		await writerThread.ready;
+	}
 	const app =
-		otlp || writer
+		otlp || writer || writerThread
 			? createApp({
 					...t.deps,
-					writer: writer,
+					writer,
+					writerThread,
 					config: { ...t.deps.config, otlp: { ...DEFAULT_OTLP_SETTINGS, ...otlp } },
 				})
 			: t.app;
@@ -117,8 +128,11 @@ async function expectStatus(
 	return { ...body, reason };
 }
 
-/** Every case runs over both writers: the libSQL client (Workers, remote) and the embedded one (Node). */
-describe.each(["client", "embedded"] as const)("with the %s writer", (kind) => {
+/**
+ * Every case runs over every writer: the libSQL client (Workers, remote), the embedded one on the
+ * event loop, and the embedded one in its own thread (the Node server's default).
+ */
+describe.each(["client", "embedded", "thread"] as const)("with the %s writer", (kind) => {
 	beforeEach(() => {
 		writerKind = kind;
 	});
@@ -853,36 +867,52 @@ describe.each(["client", "embedded"] as const)("with the %s writer", (kind) => {
 					?.last_seen,
 			).toBe(T0 + 60_000 + DISCOVERY_LIMITS.refreshMs);
 
-			const cap = DISCOVERY_LIMITS.maxKeysPerOrg;
-			DISCOVERY_LIMITS.maxKeysPerOrg = 4;
-			try {
-				const many = Array.from({ length: 10 }, (_, i) => ({ key: `k${i}`, value: { boolValue: true } }));
-				// 2 keys stored, under the cap of 4: this request's 10 new keys all go in (the bound's slack).
-				await postJson(app, "/v1/logs", key, logs([{ body: { stringValue: "x" }, attributes: many }]));
-				// Over the cap: a new key is refused, known keys are still updated.
-				await postJson(
-					app,
-					"/v1/logs",
-					key,
-					logs([
-						{
-							body: { stringValue: "x" },
-							attributes: [
-								{ key: "k0", value: { stringValue: "s" } },
-								{ key: "new", value: { stringValue: "n" } },
-							],
-						},
-					]),
-				);
-			} finally {
-				DISCOVERY_LIMITS.maxKeysPerOrg = cap;
+			// The key cap is a module constant this test lowers in its own process; the writer thread has
+			// its own copy of the module, so the cap is checked here over the writers in this process (the
+			// thread runs the same DiscoveryMemory.plan).
+			if (writerKind !== "thread") {
+				const cap = DISCOVERY_LIMITS.maxKeysPerOrg;
+				DISCOVERY_LIMITS.maxKeysPerOrg = 4;
+				try {
+					const many = Array.from({ length: 10 }, (_, i) => ({ key: `k${i}`, value: { boolValue: true } }));
+					// 2 keys stored, under the cap of 4: this request's 10 new keys all go in (the bound's slack).
+					await postJson(app, "/v1/logs", key, logs([{ body: { stringValue: "x" }, attributes: many }]));
+					// Over the cap: a new key is refused, known keys are still updated.
+					await postJson(
+						app,
+						"/v1/logs",
+						key,
+						logs([
+							{
+								body: { stringValue: "x" },
+								attributes: [
+									{ key: "k0", value: { stringValue: "s" } },
+									{ key: "new", value: { stringValue: "n" } },
+								],
+							},
+						]),
+					);
+				} finally {
+					DISCOVERY_LIMITS.maxKeysPerOrg = cap;
+				}
+				const logKeys = await rowsOf(reader, "attribute_keys", { where: "source = 'logs'", orderBy: "key" });
+				expect(logKeys.map((k) => k.key)).toEqual([
+					"k0",
+					"k1",
+					"k2",
+					"k3",
+					"k4",
+					"k5",
+					"k6",
+					"k7",
+					"k8",
+					"k9",
+				]);
+				expect([logKeys[0]?.value_types, JSON.parse(logKeys[0]?.examples as string)]).toEqual([
+					2 | 1,
+					["s", "true"],
+				]);
 			}
-			const logKeys = await rowsOf(reader, "attribute_keys", { where: "source = 'logs'", orderBy: "key" });
-			expect(logKeys.map((k) => k.key)).toEqual(["k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7", "k8", "k9"]);
-			expect([logKeys[0]?.value_types, JSON.parse(logKeys[0]?.examples as string)]).toEqual([
-				2 | 1,
-				["s", "true"],
-			]);
 		});
 
 		it("the sweep deletes telemetry past each org's retention, in bounded batches", async () => {

@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { type Browser, chromium } from "playwright-core";
+import { type Browser, chromium, type Page } from "playwright-core";
 
 /** Debian's Chromium when installed, else the one inside the @sparticuz/chromium npm package. */
 const DEBIAN_CHROMIUM = "/usr/bin/chromium";
@@ -27,4 +27,23 @@ export async function launchBrowser(): Promise<Browser> {
 	}
 	const { default: sparticuz } = await import("@sparticuz/chromium");
 	return chromium.launch({ executablePath: await sparticuz.executablePath(), headless: true, args, env });
+}
+
+/**
+ * Collects what a page must never do: an uncaught error (`pageErrors`) and a Content-Security-Policy
+ * refusal, by directive (`cspViolations`). Call before the page's first navigation.
+ */
+export async function watchPageProblems(
+	page: Page,
+	into: { pageErrors: string[]; cspViolations: string[] },
+): Promise<void> {
+	// A string: tsx would wrap a function in a helper the page lacks.
+	await page.addInitScript(
+		'document.addEventListener("securitypolicyviolation", (e) => console.log("csp-violation " + e.effectiveDirective))',
+	);
+	page.on("pageerror", (error) => into.pageErrors.push(error.message));
+	page.on("console", (message) => {
+		const [tag, directive] = message.text().split(" ");
+		if (tag === "csp-violation" && directive) into.cspViolations.push(directive);
+	});
 }

@@ -19,7 +19,9 @@ import { openMigratedDatabase } from "../../src/db/node.js";
 import { openReaderPool } from "../../src/db/reader-pool.js";
 import type { ReadLimits } from "../../src/db/reads.js";
 import { assembleDeps } from "../../src/deps.js";
+import { DEFAULT_ATTRIBUTE_LIMITS } from "../../src/ingest/batch.js";
 import { type EmbeddedWriterOptions, openEmbeddedWriter } from "../../src/ingest/embedded-writer.js";
+import { openWriterThread } from "../../src/ingest/writer-thread.js";
 import type { LogLine } from "../../src/log.js";
 import { nodeRequestBody } from "../../src/runtime/node-deps.js";
 import { createApiKey, createOrg } from "../../src/services/api-keys.js";
@@ -108,6 +110,8 @@ export async function createTestApp(
 		 * an object: with these options (e.g. an injected fsync).
 		 */
 		writer?: boolean | EmbeddedWriterOptions;
+		/** The same writer in its own thread, as the Node server runs it (src/ingest/writer-thread.ts). */
+		writerThread?: boolean;
 		/** Reader processes for heavy reads, as the Node runtime runs them (default: none, in-process). */
 		readPool?: number;
 		reads?: ReadLimits;
@@ -146,6 +150,13 @@ export async function createTestApp(
 		requestBody: nodeRequestBody,
 	});
 	if (writer) deps.writer = writer;
+	if (options.writerThread) {
+		deps.writerThread = openWriterThread(join(database.dir, "test.db"), {
+			attributeLimits: DEFAULT_ATTRIBUTE_LIMITS,
+			log,
+		});
+		await deps.writerThread.ready;
+	}
 	const sign = deps.signAccessToken;
 	return {
 		app: createApp(deps),
@@ -167,6 +178,7 @@ export async function createTestApp(
 		},
 		async close() {
 			writer?.close();
+			await deps.writerThread?.close();
 			await deps.reads.executor.close();
 			database.close();
 		},

@@ -158,6 +158,46 @@ describe("sessions through the Worker", () => {
 		expect({ ...a.error, request_id: "" }).toEqual({ ...b.error, request_id: "" });
 	});
 
+	it("per-org accounts: one address, two orgs; org picks the account, none → the oldest; unknown org → the same 401", async () => {
+		const { user: first, email } = await seedUser();
+		const org = await createOrg(db, systemClock, `Edge Second ${crypto.randomUUID()}`);
+		const now = Date.now();
+		const [second] = await db
+			.insert(users)
+			.values({
+				id: `usr_edge${crypto.randomUUID().replaceAll("-", "")}`,
+				orgId: org.id,
+				email,
+				name: "Edge User B",
+				role: "viewer",
+				passwordHash: await hashPassword(WRONG_PASSWORD),
+				passwordChangedAt: now,
+				createdAt: first.createdAt + 1,
+				updatedAt: now,
+			})
+			.returning();
+		const inB = await expectSession(await login({ email, password: WRONG_PASSWORD, org: org.id }));
+		expect(inB.body.user).toMatchObject({ id: second?.id, org_id: org.id, role: "viewer" });
+		const inA = await expectSession(await login({ email, password: PASSWORD, org: first.orgId }));
+		expect(inA.body.user).toMatchObject({ id: first.id, org_id: first.orgId });
+		const oldest = await expectSession(await login({ email, password: PASSWORD }));
+		expect(oldest.body.user.id).toBe(first.id);
+
+		const wrong = await expectError(
+			await login({ email, password: WRONG_PASSWORD }),
+			401,
+			"invalid_credentials",
+			BEARER_CHALLENGE,
+		);
+		const unknownOrg = await expectError(
+			await login({ email, password: PASSWORD, org: "org_00000000000000000000" }),
+			401,
+			"invalid_credentials",
+			BEARER_CHALLENGE,
+		);
+		expect({ ...unknownOrg.error, request_id: "" }).toEqual({ ...wrong.error, request_id: "" });
+	});
+
 	it("2FA: no code → totp_required; the current code → 200; the same code again → invalid_totp", async () => {
 		const secret = newTotpSecret();
 		const { email } = await seedUser({ totpSecret: secret });

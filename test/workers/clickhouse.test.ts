@@ -7,15 +7,19 @@
  */
 import { env } from "cloudflare:workers";
 import { createClient } from "@clickhouse/client-web";
+import { sql } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { logRows, metricRows, spanRows } from "../../bench/oql-data.js";
+import { createApp } from "../../src/app.js";
 import { runOqlOnClickHouse } from "../../src/clickhouse/oql.js";
 import { attributeMap, insertTelemetry } from "../../src/clickhouse/rows.js";
 import type { AppConfig } from "../../src/config.js";
 import { ApiError } from "../../src/errors.js";
 import { PERCENTILE_RELATIVE_ERROR } from "../../src/ingest/rollups.js";
+import { buildWorkerDeps, type WorkerEnv } from "../../src/runtime/worker.js";
 import { GOLDEN } from "../support/oql-golden.js";
 import { GOLDEN_END, GOLDEN_QUERIES, goldenSpecA, goldenSpecB } from "../support/oql-golden-queries.js";
+import { db, ORIGIN, orgWithKey } from "./support.js";
 
 const client = createClient({ url: env.CLICKHOUSE_URL });
 // One ClickHouse serves every run of this file in a vitest process: orgs of this run's own.
@@ -92,5 +96,74 @@ describe("OQL over ClickHouse in workerd (@clickhouse/client-web)", () => {
 		).catch((err: unknown) => err);
 		expect(error).toBeInstanceOf(ApiError);
 		expect((error as ApiError).code).toBe("oql_invalid_query");
+	});
+});
+
+describe("the Worker with TELEMETRY_URL: telemetry in ClickHouse through @clickhouse/client-web", () => {
+	// The Worker's own deps from its bindings, with TELEMETRY_URL added (the other workers tests keep
+	// telemetry in libSQL, so this app is built here rather than bound for the whole pool).
+	const app = createApp(
+		buildWorkerDeps({
+			...(env as unknown as WorkerEnv),
+			TELEMETRY_URL: env.CLICKHOUSE_URL,
+			LOG_LEVEL: "silent",
+		}),
+	);
+	const call = (path: string, key: string, body: unknown) =>
+		app.fetch(
+			new Request(ORIGIN + path, {
+				method: "POST",
+				headers: { "X-API-Key": key, "Content-Type": "application/json" },
+				body: JSON.stringify(body),
+			}),
+		);
+
+	it("stores an OTLP export in ClickHouse and answers /api/v1/dsl from there, per org", async () => {
+		const a = await orgWithKey("Edge ClickHouse A");
+		const b = await orgWithKey("Edge ClickHouse B");
+		const now = BigInt(Date.now()) * 1_000_000n;
+		const logRecords = [0n, 1n, 2n].map((i) => ({
+			timeUnixNano: String(now - i * 1_000_000_000n),
+			severityText: "ERROR",
+			body: { stringValue: `edge line ${i}` },
+			attributes: [{ key: "route", value: { stringValue: "/cart" } }],
+		}));
+		const exported = await call("/v1/logs", a.key, {
+			resourceLogs: [
+				{
+					resource: { attributes: [{ key: "service.name", value: { stringValue: "edge-shop" } }] },
+					scopeLogs: [{ logRecords }],
+				},
+			],
+		});
+		expect(exported.status).toBe(200);
+		// Acknowledged = in ClickHouse, under org A.
+		const stored = await client.query({
+			query: "SELECT body, service, attributes FROM logs WHERE org_id = {org:String} ORDER BY timestamp",
+			format: "JSONEachRow",
+			query_params: { org: a.orgId },
+		});
+		expect(await stored.json()).toEqual(
+			[2, 1, 0].map((i) => ({
+				body: `edge line ${i}`,
+				service: "edge-shop",
+				attributes: { route: "/cart" },
+			})),
+		);
+		// …and not in libSQL.
+		const inLibsql = await db.all<{ n: number }>(
+			sql`SELECT count(*) AS n FROM logs WHERE org_id = ${a.orgId}`,
+		);
+		expect(inLibsql).toEqual([{ n: 0 }]);
+		const answer = await call("/api/v1/dsl", a.key, {
+			query:
+				"SELECT service, count(*) FROM logs WHERE attributes['route'] = '/cart' GROUP BY service LAST 1h",
+		});
+		expect(answer.status).toBe(200);
+		const json = (await answer.json()) as { rows: unknown[][]; meta: { source: string } };
+		expect(json.rows).toEqual([["edge-shop", 3]]);
+		expect(json.meta.source).toBe("raw");
+		const other = await call("/api/v1/dsl", b.key, { query: "SELECT count(*) FROM logs LAST 1h" });
+		expect(((await other.json()) as { rows: unknown[][] }).rows).toEqual([[0]]);
 	});
 });

@@ -175,6 +175,28 @@ describe("misconfiguration: the Worker answers 500 misconfigured, naming the set
 		}
 	});
 
+	it("TELEMETRY_URL that is not ClickHouse's HTTP origin: misconfigured, the credentials never echoed", async () => {
+		const refused: [string, string[]][] = [
+			["libsql://telemetry.example", ["telemetry.example"]],
+			["https://admin:hunter2pw@ch.internal:8443", ["hunter2pw", "ch.internal"]],
+			["https://ch.internal:8443/db?password=abc123secret", ["abc123secret", "ch.internal"]],
+		];
+		for (const [value, secrets] of refused) {
+			const message = await expectMisconfigured(
+				await fetchWith({ ...env, TELEMETRY_URL: value } as WorkerEnv),
+				"TELEMETRY_URL",
+				[value, ...secrets],
+			);
+			expect(message).toMatch(/invalid/);
+		}
+		const orphan = await expectMisconfigured(
+			await fetchWith({ ...env, TELEMETRY_PASSWORD: "pw-without-url" } as WorkerEnv),
+			"TELEMETRY_URL",
+			["pw-without-url"],
+		);
+		expect(orphan).toMatch(/missing/);
+	});
+
 	it("JWT_SIGNING_KEYS missing", async () => {
 		const message = await expectMisconfigured(
 			await fetchWith({ ...env, JWT_SIGNING_KEYS: undefined }),

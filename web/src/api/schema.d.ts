@@ -120,7 +120,7 @@ export interface paths {
         put?: never;
         /**
          * Log in with email and password (+ TOTP or a recovery code when 2FA is on)
-         * @description Answers an access token (15 minutes) and sets the refresh cookie. Failed logins back off per account (from the 5th failure, up to 60 s) and per client address (from the 20th, up to 15 minutes): 429 `too_many_attempts` with `Retry-After`.
+         * @description Answers an access token (15 minutes) and sets the refresh cookie. Accounts are per organization: one email address may have an account in each of several organizations, each with its own password, role and 2FA. `org` (an organization id) picks the address's account in that organization; without it, the address's oldest active account signs in. An unknown address, an unknown `org`, an address without an account in `org`, a disabled account and a wrong password all answer the same 401 `invalid_credentials`. Failed logins back off per email address, across its accounts (from the 5th failure, up to 60 s), and per client address (from the 20th, up to 15 minutes): 429 `too_many_attempts` with `Retry-After`.
          */
         post: operations["postAuthLogin"];
         delete?: never;
@@ -1020,7 +1020,7 @@ export interface paths {
         put?: never;
         /**
          * Invite a user: creates the account with a one-time initial password
-         * @description The answer holds `initial_password`, shown this once; hand it to the user over a trusted channel. Until they change it (`POST /api/v1/me/password`), their tokens reach only `/api/v1/me` (others answer 403 `password_change_required`). Only owners may invite an owner. Emails are unique across Hexcovery: a taken one answers 409 `conflict`.
+         * @description The answer holds `initial_password`, shown this once; hand it to the user over a trusted channel. Until they change it (`POST /api/v1/me/password`), their tokens reach only `/api/v1/me` (others answer 403 `password_change_required`). Only owners may invite an owner. Accounts are per organization: an address that has an account in another organization gets a new, independent account here (its own password, role and 2FA; the other account is untouched), answered exactly as for a fresh address — the user signs in to it with the login's `org`. An address that already has an account in this organization answers 409 `conflict`.
          */
         post: operations["postUsers"];
         delete?: never;
@@ -2072,7 +2072,7 @@ export interface components {
                 from: string;
                 row_count: number;
                 /**
-                 * @description What answered: a rollup level (`rollup_1h` when whole hours were read from the hourly rollup, else `rollup_1m`; partial minutes at the window's edges always come from raw rows) or `raw` rows. Counts, sums, averages, minima and maxima from a rollup equal the raw answer; percentiles are within 4.4 % of it (docs/oql.md, "Rollups").
+                 * @description What answered: a rollup level (`rollup_1h` when whole hours were read from the hourly rollup, else `rollup_1m`; partial minutes at the window's edges always come from raw rows) or `raw` rows. Counts, sums, averages, minima and maxima from a rollup equal the raw answer; percentiles are within 4.4 % of it (docs/oql.md, "Rollups"). With telemetry in ClickHouse (TELEMETRY_URL) always `raw`: ClickHouse has no rollups.
                  * @example rollup_1h
                  * @enum {string}
                  */
@@ -3503,6 +3503,11 @@ export interface operations {
             content: {
                 "application/json": {
                     email: string;
+                    /**
+                     * @description The id of the organization to sign in to (`org_…`, as `org list` prints it). Without it, the address's oldest active account signs in.
+                     * @example org_7kQm2ZpX9rLc4VbT0nWs
+                     */
+                    org?: string;
                     /** @example correct horse battery staple */
                     password: string;
                     recovery_code?: string;

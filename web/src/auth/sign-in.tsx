@@ -8,13 +8,17 @@ import { AuthLayout, safeNext } from "./auth-layout";
 
 /**
  * Email and password; when the API answers `totp_required`, a second step asks for the
- * authentication code (or a recovery code). `too_many_attempts` is shown as a countdown.
+ * authentication code (or a recovery code). `too_many_attempts` is shown as a countdown. One address
+ * may have accounts in several organizations: "Sign in to a specific organization" opens an
+ * Organization ID field (prefilled, and open, from `?org=`); left empty, the API signs in to the
+ * address's oldest account.
  */
 export function SignInPage() {
 	const { query, route } = useLocation();
 	const next = safeNext(query.next);
 	const [email, setEmail] = useState("");
 	const [password, setPassword] = useState("");
+	const [org, setOrg] = useState(typeof query.org === "string" ? query.org.trim().slice(0, 64) : "");
 	const [step, setStep] = useState<"password" | "code">("password");
 	const [useRecovery, setUseRecovery] = useState(false);
 	const [code, setCode] = useState("");
@@ -34,10 +38,12 @@ export function SignInPage() {
 	useEffect(() => codeInput.current?.focus(), [step, useRecovery]);
 
 	const submit = useAction(async () => {
+		const chosenOrg = org.trim();
+		const credentials = { email, password, ...(chosenOrg ? { org: chosenOrg } : {}) };
 		const body =
 			step === "code"
-				? { email, password, ...(useRecovery ? { recovery_code: code.trim() } : { totp_code: code.trim() }) }
-				: { email, password };
+				? { ...credentials, ...(useRecovery ? { recovery_code: code.trim() } : { totp_code: code.trim() }) }
+				: credentials;
 		try {
 			acceptToken(await unwrap(api.POST("/api/v1/auth/login", { body })));
 			route(next, true);
@@ -92,6 +98,19 @@ export function SignInPage() {
 							value={password}
 							onInput={(e) => setPassword(e.currentTarget.value)}
 						/>
+						<details class="org-choice" open={org !== ""}>
+							<summary>Sign in to a specific organization</summary>
+							<Field
+								label="Organization ID"
+								autoComplete="off"
+								spellcheck={false}
+								maxLength={64}
+								placeholder="org_…"
+								hint="Only when your email has accounts in several organizations. Empty: your first account."
+								value={org}
+								onInput={(e) => setOrg(e.currentTarget.value)}
+							/>
+						</details>
 					</>
 				) : (
 					<>

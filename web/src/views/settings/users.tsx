@@ -22,6 +22,11 @@ type Invited = components["schemas"]["InvitedUser"];
 
 const ROLES: Role[] = ["viewer", "member", "admin", "owner"];
 
+/** The sign-in page with the organization filled in: the invited account, whatever else the address has. */
+function signInLink(orgId: string): string {
+	return `${location.origin}/sign-in?org=${encodeURIComponent(orgId)}`;
+}
+
 export function UsersTab() {
 	const me = currentUser.value;
 	const isAdmin = roleAtLeast(me?.role, "admin");
@@ -54,7 +59,7 @@ export function UsersTab() {
 				<p class="subtitle">Only admins can invite users or change roles.</p>
 			)}
 			{invited ? (
-				<section class="card" aria-labelledby="invited-title">
+				<section class="card invited-card" aria-labelledby="invited-title">
 					<h2 id="invited-title">Invited {invited.name}</h2>
 					<Notice kind="warn">
 						Give {invited.email} this one-time password over a trusted channel. It is{" "}
@@ -62,10 +67,17 @@ export function UsersTab() {
 					</Notice>
 					<div class="secret-box">
 						<SecretField label="One-time password" value={invited.initial_password} />
-						<button type="button" class="small" onClick={() => setInvited(null)}>
-							Done
-						</button>
 					</div>
+					<div class="secret-box">
+						<SecretField label="Sign-in link" value={signInLink(invited.org_id)} />
+					</div>
+					<p class="subtitle">
+						The link opens sign-in for this organization, so it reaches this account even when {invited.email}{" "}
+						also has one in another organization.
+					</p>
+					<button type="button" class="small" onClick={() => setInvited(null)}>
+						Done
+					</button>
 				</section>
 			) : null}
 			<ErrorNotice problem={users.error ?? update.error ?? remove.error} />

@@ -1,0 +1,236 @@
+import type { InValue } from "@libsql/client";
+import type { AppDeps } from "../app-env.js";
+import { oqlClickHouseSettings, runOqlOnClickHouse } from "../clickhouse/oql.js";
+import { type TelemetryTable, toClickHouseRow } from "../clickhouse/rows.js";
+import { DEFAULT_OQL_SETTINGS } from "../config.js";
+import type { Database } from "../db/client.js";
+import { StorageUnreachable } from "../db/errors.js";
+import { queryTimeout } from "../db/reads.js";
+import { ApiError } from "../errors.js";
+import type { IngestBatch, TableRows } from "../ingest/batch.js";
+import type { DiscoveryMemory } from "../ingest/discovery.js";
+import { QUEUE_TABLES, type TelemetryMessage } from "../ingest/queue.js";
+import { orgRetentions, sweepDiscoveryRetention } from "../ingest/retention.js";
+import { libsqlClientOf, writeStatements } from "../ingest/writer.js";
+import type { ClickHouseSettings } from "./config.js";
+import type { TelemetryClickHouseClient, TelemetryStore } from "./store.js";
+
+/**
+ * Telemetry in ClickHouse (TELEMETRY_URL; docs/scale-out.md): rows go to the MergeTree tables of
+ * clickhouse/migrations through the official client — one JSONEachRow INSERT per table and export
+ * (or per table and queue batch), acknowledged once ClickHouse has accepted it; OQL runs there
+ * (src/clickhouse/oql.ts, over raw rows); retention is the tables' TTL plus the sweep's deletes.
+ * Schema discovery, orgs and queue receipts stay in libSQL (`db`).
+ */
+
+const DAY_MS = 86_400_000;
+const TABLES: readonly TelemetryTable[] = ["spans", "logs", "metric_points"];
+
+/** Rows of one table as column → value objects (libSQL-shaped, before toClickHouseRow). */
+function rowsOf(table: TableRows): Record<string, unknown>[] {
+	const rows: Record<string, unknown>[] = [];
+	const { columns } = table;
+	for (const statement of table.statements()) {
+		const args = (statement as { args: InValue[] }).args;
+		for (let offset = 0; offset < args.length; offset += columns.length) {
+			const row: Record<string, unknown> = {};
+			for (let i = 0; i < columns.length; i++) row[columns[i] as string] = args[offset + i];
+			rows.push(row);
+		}
+	}
+	return rows;
+}
+
+/** A ClickHouse failure that is not the query's fault: the store is unavailable (503 with Retry-After). */
+function unavailable(error: unknown): unknown {
+	if (error instanceof ApiError || error instanceof StorageUnreachable) return error;
+	return new StorageUnreachable(`ClickHouse: ${error instanceof Error ? error.message : String(error)}`, {
+		cause: error,
+	});
+}
+
+export function clickHouseTelemetryStore(parts: {
+	/** The app's libSQL database: orgs (retention), schema discovery, queue receipts. */
+	db: Database;
+	client: TelemetryClickHouseClient;
+	settings: ClickHouseSettings;
+}): TelemetryStore {
+	const { db, client } = parts;
+	const libsql = () => libsqlClientOf(db);
+	/** Org → retention days (a queue batch's orgs). */
+	async function retentionOf(orgIds: string[]): Promise<Map<string, number>> {
+		const ids = [...new Set(orgIds)];
+		const result = await libsql().execute({
+			sql: `SELECT id, retention_days FROM orgs WHERE id IN (${ids.map(() => "?").join(",")})`,
+			args: ids,
+		});
+		return new Map(result.rows.map((row) => [String(row.id), Number(row.retention_days)]));
+	}
+	async function insert(table: TelemetryTable, values: Record<string, unknown>[]): Promise<void> {
+		if (values.length === 0) return;
+		await client.insert({ table, values, format: "JSONEachRow" });
+	}
+
+	return {
+		kind: "clickhouse",
+		rollups: false,
+		clickhouse: { client, settings: parts.settings },
+
+		async writeExport(batch: IngestBatch, discovery: DiscoveryMemory, _sourceBytes: number) {
+			const tables = { spans: batch.spans, logs: batch.logs, metric_points: batch.metricPoints };
+			const rows = Object.fromEntries(TABLES.map((t) => [t, rowsOf(tables[t])])) as Record<
+				TelemetryTable,
+				Record<string, unknown>[]
+			>;
+			if (TABLES.every((t) => rows[t].length === 0)) return;
+			// Discovery first (libSQL, an idempotent upsert): if ClickHouse then fails, the agent's
+			// retry stores the rows once; the other order could store them twice.
+			const plan = discovery.plan(batch.discovery);
+			await writeStatements(libsql(), plan.statements, 0);
+			// The org's retention, as ingest read it: the window's lower bound is that many days back.
+			const days = Number((batch.window.nowNs - batch.window.minNs) / 86_400_000_000_000n);
+			try {
+				for (const table of TABLES) {
+					await insert(
+						table,
+						rows[table].map((row) => toClickHouseRow(table, row, days)),
+					);
+				}
+			} catch (error) {
+				throw unavailable(error);
+			}
+			plan.commit();
+		},
+
+		async storeMessages(messages: TelemetryMessage[], memory: DiscoveryMemory, nowMs: number) {
+			if (messages.length === 0) return { stored: [], duplicates: [] };
+			const ids = messages.map((m) => m.id);
+			const seen = await libsql().execute({
+				sql: `SELECT message_id FROM queue_receipts WHERE message_id IN (${ids.map(() => "?").join(",")})`,
+				args: ids,
+			});
+			const duplicates = new Set(seen.rows.map((row) => String(row.message_id)));
+			const unique = [
+				...new Map(messages.filter((m) => !duplicates.has(m.id)).map((m) => [m.id, m])).values(),
+			];
+			if (unique.length === 0) return { stored: [], duplicates: [...duplicates] };
+			const days = await retentionOf(unique.map((m) => m.org));
+			const values: Record<TelemetryTable, Record<string, unknown>[]> = {
+				spans: [],
+				logs: [],
+				metric_points: [],
+			};
+			for (const message of unique) {
+				if (!message.table) continue;
+				const columns = QUEUE_TABLES[message.table];
+				const retention = days.get(message.org) ?? 30;
+				for (const row of message.rows) {
+					const object: Record<string, unknown> = {};
+					for (let i = 0; i < columns.length; i++) object[columns[i] as string] = row[i];
+					values[message.table].push(toClickHouseRow(message.table, object, retention));
+				}
+			}
+			// One INSERT per table for the whole batch; then discovery and receipts in one libSQL
+			// transaction. A failure between the two leaves the rows stored without receipts: the
+			// redelivered messages are stored again (at least once; docs/scale-out.md).
+			try {
+				for (const table of TABLES) await insert(table, values[table]);
+			} catch (error) {
+				throw unavailable(error);
+			}
+			const statements: { sql: string; args: InValue[] }[] = [];
+			const commits: (() => void)[] = [];
+			for (const message of unique) {
+				if (!message.discovery) continue;
+				const plan = memory.plan(message.discovery);
+				statements.push(...plan.statements);
+				commits.push(plan.commit);
+			}
+			statements.push({
+				sql: `INSERT OR IGNORE INTO queue_receipts (message_id, stored_at) VALUES ${unique.map(() => "(?,?)").join(",")}`,
+				args: unique.flatMap((m) => [m.id, nowMs]),
+			});
+			await writeStatements(libsql(), statements, 0);
+			for (const commit of commits) commit();
+			return { stored: unique.map((m) => m.id), duplicates: [...duplicates] };
+		},
+
+		async runOql(deps, orgId, query, options) {
+			return deps.reads.slot(orgId, async () => {
+				try {
+					return await runOqlOnClickHouse(deps, client, orgId, query, options);
+				} catch (error) {
+					throw unavailable(error);
+				}
+			});
+		},
+
+		/**
+		 * Rows expire by the tables' TTL (the org's retention written with each row) as ClickHouse
+		 * merges parts. The sweep makes that exact and follows a shortened retention: per org and
+		 * table, a count of the rows before the cutoff (a range of the sort key), and if any, a
+		 * lightweight DELETE of them. Returns the rows deleted.
+		 */
+		async sweepRetention(nowMs: number) {
+			let deleted = 0;
+			try {
+				for (const org of await orgRetentions(db)) {
+					const cutoffNs = (BigInt(nowMs - org.retentionDays * DAY_MS) * 1_000_000n).toString();
+					const query_params = { org: org.id, cutoff: cutoffNs };
+					const where = "org_id = {org:String} AND timestamp < {cutoff:Int64}";
+					for (const table of TABLES) {
+						const result = await client.query({
+							query: `SELECT count() AS n FROM ${table} WHERE ${where}`,
+							format: "JSONEachRow",
+							query_params,
+						});
+						const n = Number((await result.json<{ n: number | string }>())[0]?.n ?? 0);
+						if (n === 0) continue;
+						await client.command({ query: `DELETE FROM ${table} WHERE ${where}`, query_params });
+						deleted += n;
+					}
+				}
+			} catch (error) {
+				throw unavailable(error);
+			}
+			await sweepDiscoveryRetention(db, nowMs);
+			return deleted;
+		},
+
+		close: () => client.close(),
+	};
+}
+
+/**
+ * One heavy read of an org's on ClickHouse beyond OQL (the pages, src/pages/**, when telemetry is
+ * there): under the heavy-read limits (429 `rate_limited`), with the OQL deadline as the engine's
+ * `max_execution_time` and an abort of the request (503 `query_timeout`), and any other failure
+ * of ClickHouse as a storage failure (503 `storage_unavailable`). `run` gets the client and the
+ * `clickhouse_settings` and `abort_signal` to pass to each of its queries; it must scope every
+ * statement to `orgId` itself. Throws when telemetry is not in ClickHouse.
+ */
+export async function readClickHouse<T>(
+	deps: Pick<AppDeps, "reads" | "config" | "telemetry">,
+	orgId: string,
+	run: (
+		client: TelemetryClickHouseClient,
+		options: { clickhouse_settings: Record<string, string | number>; abort_signal: AbortSignal },
+	) => Promise<T>,
+): Promise<T> {
+	const clickhouse = deps.telemetry.clickhouse;
+	if (!clickhouse) throw new Error("telemetry is not in ClickHouse (TELEMETRY_URL is not set)");
+	const timeoutMs = (deps.config.oql ?? DEFAULT_OQL_SETTINGS).timeoutMs;
+	return deps.reads.slot(orgId, async () => {
+		const deadline = AbortSignal.timeout(timeoutMs);
+		try {
+			return await run(clickhouse.client, {
+				clickhouse_settings: oqlClickHouseSettings(timeoutMs),
+				abort_signal: deadline,
+			});
+		} catch (error) {
+			if (deadline.aborted || (error as { type?: unknown }).type === "TIMEOUT_EXCEEDED")
+				throw queryTimeout(timeoutMs);
+			throw unavailable(error);
+		}
+	});
+}
