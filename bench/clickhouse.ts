@@ -11,7 +11,12 @@
  * ratios are printed. ClickHouse's times include the HTTP stand-in (JSON over loopback HTTP, as a
  * real server would be reached) — on a real server the engine would also use more cores.
  *
- * Env: BENCH_CH_ROWS (200000), BENCH_CH_SAMPLES (5).
+ * Then the built-in pages the issue sets a goal for — the overview and the hosts list (first page of
+ * 50, the route's default), over 1 h and 24 h — are read on libSQL (its default page backend: the
+ * rollups, one read batch) and on ClickHouse (`clickHousePageBackend`: raw rows), alternately, the
+ * same way; each pair's answers are compared (same JSON). Goal: the 24 h pages ≤ 250 ms on ClickHouse.
+ *
+ * Env: BENCH_CH_ROWS (200000), BENCH_CH_SAMPLES (5), BENCH_CH_OQL=0 skips the OQL queries (pages only).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
@@ -25,6 +30,10 @@ import { insertTelemetry } from "../src/clickhouse/rows.js";
 import type { AppConfig } from "../src/config.js";
 import { directReadExecutor, HeavyReads } from "../src/db/reads.js";
 import { runOql } from "../src/oql/execute.js";
+import { clickHousePageBackend } from "../src/pages/backend.js";
+import { hostsPage } from "../src/pages/hosts.js";
+import { overview } from "../src/pages/overview.js";
+import { pageReader } from "../src/pages/store.js";
 import { serveClickHouse } from "../tools/clickhouse/server.js";
 import { createOqlBenchDatabase, OQL_BENCH_NOW, OQL_BENCH_QUERIES } from "./oql.js";
 import { logRows, metricRows, spanRows } from "./oql-data.js";
@@ -32,6 +41,7 @@ import { logRows, metricRows, spanRows } from "./oql-data.js";
 const HOUR = 3_600_000;
 const rows = Number(process.env.BENCH_CH_ROWS ?? 200_000);
 const samples = Number(process.env.BENCH_CH_SAMPLES ?? 5);
+const withOql = process.env.BENCH_CH_OQL !== "0";
 
 function p50(values: number[]): number {
 	const sorted = [...values].sort((a, b) => a - b);
@@ -98,7 +108,7 @@ try {
 		config: { oql: { maxRangeDays: 31, timeoutMs: 600_000 } } as AppConfig,
 	};
 	const lines: string[] = [];
-	for (const query of OQL_BENCH_QUERIES) {
+	for (const query of withOql ? OQL_BENCH_QUERIES : []) {
 		process.stderr.write(`bench: clickhouse ${query.label} … `);
 		const runs = {
 			rollups: () => runOql(deps, lite.orgId, query.oql),
@@ -120,6 +130,35 @@ try {
 			`| ${query.label} | ${r.toFixed(1)} | ${w.toFixed(1)} | ${c.toFixed(1)} | ${(c / r).toFixed(2)}× | ${(c / w).toFixed(2)}× | ${same ? b.meta.row_count : `${b.meta.row_count} ≠ ${a.meta.row_count}`} |`,
 		);
 	}
+	// The pages: the same functions the routes call, over each backend.
+	const pageDeps = { db: lite.db, reads: deps.reads, config: deps.config };
+	const chPages = clickHousePageBackend(client, pageDeps);
+	const pageLines: string[] = [];
+	for (const hours of [1, 24]) {
+		const window = { fromMs: OQL_BENCH_NOW - hours * HOUR, toMs: OQL_BENCH_NOW };
+		const pages = {
+			overview: (backend?: typeof chPages) =>
+				overview(pageReader(pageDeps, lite.orgId, backend), lite.orgId, window),
+			hosts: (backend?: typeof chPages) =>
+				hostsPage(pageReader(pageDeps, lite.orgId, backend), lite.orgId, window, { limit: 50, after: null }),
+		};
+		for (const [name, read] of Object.entries(pages)) {
+			const label = `${name}, ${hours} h`;
+			process.stderr.write(`bench: clickhouse page ${label} … `);
+			const [a, b] = [await read(), await read(chPages)];
+			const same = JSON.stringify(a) === JSON.stringify(b);
+			const times = { libsql: [] as number[], clickhouse: [] as number[] };
+			for (let i = 0; i < samples; i++) {
+				times.libsql.push(await timed(() => read()));
+				times.clickhouse.push(await timed(() => read(chPages)));
+			}
+			const [l, c] = [p50(times.libsql), p50(times.clickhouse)];
+			process.stderr.write(`${c.toFixed(1)} ms vs ${l.toFixed(1)} ms\n`);
+			pageLines.push(
+				`| ${label} | ${l.toFixed(1)} | ${c.toFixed(1)} | ${(c / l).toFixed(2)}× | ${hours === 24 ? (c <= 250 ? "met" : "not met") : "–"} | ${same ? "yes" : "**no**"} |`,
+			);
+		}
+	}
 	console.log(
 		`\nOQL on ClickHouse (chdb via the HTTP stand-in) vs libSQL (embedded): ${rows.toLocaleString("en")} logs + ${rows.toLocaleString("en")} spans (+ a tenth for a second org), p50 of ${samples} runs each, alternating`,
 	);
@@ -134,6 +173,12 @@ try {
 	);
 	console.log("|---|---|---|---|---|---|---|");
 	for (const line of lines) console.log(line);
+	console.log(
+		`\nPages (the functions the routes call): libSQL's default backend (rollups) vs clickHousePageBackend (raw rows), p50 of ${samples} runs each, alternating\n`,
+	);
+	console.log("| page | libSQL (ms) | ClickHouse (ms) | CH / libSQL | ≤ 250 ms (24 h) | same JSON |");
+	console.log("|---|---|---|---|---|---|");
+	for (const line of pageLines) console.log(line);
 } finally {
 	await client.close();
 	await server.close();

@@ -115,7 +115,7 @@ async function select(
  * 500). ClickHouse is stricter about types than SQLite: an attribute (text) compared with a number
  * converts, but text against a number in other places, or a sum of text, is refused by the engine.
  */
-function engineError(error: unknown, regex: boolean, timeoutMs: number): ApiError | null {
+export function engineError(error: unknown, regex: boolean, timeoutMs: number): ApiError | null {
 	if (!(error instanceof Error)) return null;
 	const type = (error as { type?: unknown }).type;
 	if (typeof type !== "string") return null;

@@ -1,6 +1,7 @@
-import type { InStatement, ResultSet } from "@libsql/client";
+import type { InStatement } from "@libsql/client";
+import type { PageResult, PageSql } from "./backend.js";
 import { type LogJson, logColumns, logJson } from "./logs.js";
-import { type RollupSource, rollupRows } from "./rollups.js";
+import { type RollupDimension, type RollupSource, rollupRows } from "./rollups.js";
 import {
 	ERROR_RULES,
 	type Filter,
@@ -54,10 +55,23 @@ export interface HostDetailJson extends HostJson {
 	recent_errors: LogJson[];
 }
 
-const SOURCES: { source: RollupSource; error: (statement: Statement) => string }[] = [
-	{ source: "logs", error: (st) => `level IN ${st.list(ERROR_RULES.logs.values)}` },
-	{ source: "spans", error: (st) => `status_code IN ${st.list(ERROR_RULES.spans.values)}` },
-	{ source: "metrics", error: () => "0" },
+const SOURCES: {
+	source: RollupSource;
+	error: (statement: Statement) => string;
+	/** What the per-host statement reads of the source's rows. */
+	keys: readonly RollupDimension[];
+}[] = [
+	{
+		source: "logs",
+		error: (st) => `level IN ${st.list(ERROR_RULES.logs.values)}`,
+		keys: ["host", "service", "level"],
+	},
+	{
+		source: "spans",
+		error: (st) => `status_code IN ${st.list(ERROR_RULES.spans.values)}`,
+		keys: ["host", "service", "status_code"],
+	},
+	{ source: "metrics", error: () => "0", keys: ["host", "service"] },
 ];
 
 /**
@@ -65,12 +79,18 @@ const SOURCES: { source: RollupSource; error: (statement: Statement) => string }
  * (src/pages/rollups.ts: whole hours and minutes, raw rows at the edges), so the cost grows with the
  * number of hosts and buckets, not of rows.
  */
-function hostNamesStatement(orgId: string, window: PageWindow, after: string, limit: number): InStatement {
-	const statement = new Statement();
+function hostNamesStatement(
+	sql: PageSql,
+	orgId: string,
+	window: PageWindow,
+	after: string,
+	limit: number,
+): InStatement {
+	const statement = new Statement(sql);
 	const after$ = statement.param(after);
 	const parts = SOURCES.map(
 		({ source }) =>
-			`SELECT host FROM ${rollupRows(statement, source, orgId, window, () => `host > ${after$}`)}`,
+			`SELECT host FROM ${rollupRows(statement, source, orgId, window, () => `host > ${after$}`, ["host"])}`,
 	);
 	return statement.done(
 		`SELECT host FROM (${parts.join(" UNION ")}) ORDER BY host LIMIT ${statement.param(BigInt(limit + 1))}`,
@@ -78,14 +98,14 @@ function hostNamesStatement(orgId: string, window: PageWindow, after: string, li
 }
 
 /** Per (source, host, service): rows, errors and the newest time in the window, for the given hosts. */
-function statsStatement(orgId: string, window: PageWindow, hosts: string[]): InStatement {
-	const statement = new Statement();
-	const parts = SOURCES.map(({ source, error }) => {
+function statsStatement(sql: PageSql, orgId: string, window: PageWindow, hosts: string[]): InStatement {
+	const statement = new Statement(sql);
+	const parts = SOURCES.map(({ source, error, keys }) => {
 		const inHosts = `host IN ${statement.list(hosts)}`;
-		const rows = rollupRows(statement, source, orgId, window, () => inHosts);
+		const rows = rollupRows(statement, source, orgId, window, () => inHosts, keys);
 		return (
 			`SELECT ${statement.param(source)} AS source, host, service, sum(n) AS n,` +
-			` sum(CASE WHEN ${error(statement)} THEN n ELSE 0 END) AS errors, CAST(max(last) AS TEXT) AS last` +
+			` sum(CASE WHEN ${error(statement)} THEN n ELSE 0 END) AS errors, ${sql.text("max(last)")} AS last` +
 			` FROM ${rows} GROUP BY host, service`
 		);
 	});
@@ -129,7 +149,7 @@ interface HostTally extends Tally {
 	services: Map<string | null, Tally>;
 }
 
-function tallyHosts(result: ResultSet | undefined): Map<string, HostTally> {
+function tallyHosts(result: PageResult | undefined): Map<string, HostTally> {
 	const hosts = new Map<string, HostTally>();
 	for (const row of result?.rows ?? []) {
 		const host = String(row.host);
@@ -173,12 +193,12 @@ export async function hostsPage(
 ): Promise<{ rows: HostJson[]; next: string | null }> {
 	// "" is below every host name; a host.name of "" counts as no host.
 	const [names] = await readBatch(reader, [
-		hostNamesStatement(orgId, window, options.after ?? "", options.limit),
+		hostNamesStatement(reader.sql, orgId, window, options.after ?? "", options.limit),
 	]);
 	const all = (names?.rows ?? []).map((row) => String(row.host));
 	const page = all.slice(0, options.limit);
 	if (page.length === 0) return { rows: [], next: null };
-	const [stats] = await readBatch(reader, [statsStatement(orgId, window, page)]);
+	const [stats] = await readBatch(reader, [statsStatement(reader.sql, orgId, window, page)]);
 	const tallies = tallyHosts(stats);
 	return {
 		rows: page.flatMap((host) => {
@@ -200,16 +220,16 @@ export async function hostDetail(
 ): Promise<HostDetailJson | null> {
 	const hostFilter: Filter = { field: "host", op: "=", value: host };
 	const byHost = [hostFilter];
-	const logsHistogram = prepareHistogram("logs", byHost, window, orgId);
-	const spansHistogram = prepareHistogram("spans", byHost, window, orgId);
-	const recent = new Statement();
-	const l = table("logs", "l");
+	const logsHistogram = prepareHistogram(reader.sql, "logs", byHost, window, orgId);
+	const spansHistogram = prepareHistogram(reader.sql, "spans", byHost, window, orgId);
+	const recent = new Statement(reader.sql);
+	const l = table(reader.sql, "logs", "l");
 	const recentSql =
 		`SELECT ${logColumns(l)} FROM ${l.from} WHERE ${scope(recent, l, orgId, window)}` +
 		` AND ${filterSql(recent, l, hostFilter)} AND ${filterSql(recent, l, ERROR_RULES.logs)}` +
 		` ORDER BY ${l.time} DESC, ${l.id} DESC LIMIT ${recent.param(BigInt(HOST_RECENT_ERRORS))}`;
 	const [stats, logsCounts, spansCounts, errors] = await readBatch(reader, [
-		statsStatement(orgId, window, [host]),
+		statsStatement(reader.sql, orgId, window, [host]),
 		logsHistogram.statement,
 		spansHistogram.statement,
 		recent.done(recentSql),

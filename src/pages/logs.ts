@@ -115,8 +115,8 @@ export async function logsPage(
 	options: { limit: number; after: [string, number] | null },
 ): Promise<LogsPage> {
 	const list = logFilters(filters);
-	const statement = new Statement();
-	const t = table("logs", "t");
+	const statement = new Statement(reader.sql);
+	const t = table(reader.sql, "logs", "t");
 	const keyset = options.after
 		? ` AND (${t.time}, ${t.id}) < (${statement.param(BigInt(options.after[0]))}, ${statement.param(BigInt(options.after[1]))})`
 		: "";
@@ -124,7 +124,7 @@ export async function logsPage(
 		`SELECT ${logColumns(t)} FROM ${t.from} WHERE ${scope(statement, t, orgId, window)}` +
 		`${filtersSql(statement, t, list)}${keyset}` +
 		` ORDER BY ${t.time} DESC, ${t.id} DESC LIMIT ${statement.param(BigInt(options.limit + 1))}`;
-	const histogram = options.after ? null : prepareHistogram("logs", list, window, orgId);
+	const histogram = options.after ? null : prepareHistogram(reader.sql, "logs", list, window, orgId);
 	const [rows, counts] = await readBatch(reader, [
 		statement.done(rowsSql),
 		...(histogram ? [histogram.statement] : []),

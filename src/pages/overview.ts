@@ -2,6 +2,7 @@ import type { InStatement } from "@libsql/client";
 import { count, eq } from "drizzle-orm";
 import { MONITOR_STATUSES, type MonitorStatus, monitors } from "../db/schema-heartbeats.js";
 import { histogramPercentile } from "../ingest/rollups.js";
+import { metadataStatement, type PageSql } from "./backend.js";
 import { type DimensionFilter, histogramRows, readHistograms, rollupRows } from "./rollups.js";
 import { ERROR_RULES, type PageReader, ratio, readBatch, Statement, text } from "./store.js";
 import type { PageWindow } from "./window.js";
@@ -23,11 +24,11 @@ const ENTRY: DimensionFilter = (isRoot) => `kind IN ('server', 'consumer') OR ${
 const ENTRY_GROUP = ["service", "name"] as const;
 
 /** Per service and level (logs), per service and status (spans), metric points: all from rollups. */
-function volumesStatement(orgId: string, window: PageWindow) {
-	const statement = new Statement();
-	const logs = rollupRows(statement, "logs", orgId, window);
-	const spans = rollupRows(statement, "spans", orgId, window);
-	const metrics = rollupRows(statement, "metrics", orgId, window);
+function volumesStatement(sql: PageSql, orgId: string, window: PageWindow) {
+	const statement = new Statement(sql);
+	const logs = rollupRows(statement, "logs", orgId, window, undefined, ["service", "level"]);
+	const spans = rollupRows(statement, "spans", orgId, window, undefined, ["service", "status_code"]);
+	const metrics = rollupRows(statement, "metrics", orgId, window, undefined, []);
 	return statement.done(
 		`SELECT 'logs' AS source, service, level AS what, sum(n) AS n FROM ${logs} GROUP BY service, level` +
 			` UNION ALL SELECT 'spans', service, status_code, sum(n) FROM ${spans} GROUP BY service, status_code` +
@@ -36,10 +37,10 @@ function volumesStatement(orgId: string, window: PageWindow) {
 }
 
 /** Entry spans per service and name: how many, and their latency histograms. */
-function entryStatements(orgId: string, window: PageWindow) {
-	const counts = new Statement();
-	const rows = rollupRows(counts, "spans", orgId, window, (isRoot) => ENTRY(isRoot));
-	const histograms = new Statement();
+function entryStatements(sql: PageSql, orgId: string, window: PageWindow) {
+	const counts = new Statement(sql);
+	const rows = rollupRows(counts, "spans", orgId, window, (isRoot) => ENTRY(isRoot), ENTRY_GROUP);
+	const histograms = new Statement(sql);
 	return [
 		counts.done(`SELECT service, name, sum(n) AS n FROM ${rows} GROUP BY service, name`),
 		histograms.done(histogramRows(histograms, orgId, window, ENTRY_GROUP, ENTRY)),
@@ -50,9 +51,10 @@ const byServiceThenNull = (a: string | null, b: string | null) =>
 	a === b ? 0 : a === null ? 1 : b === null ? -1 : a < b ? -1 : 1;
 
 /**
- * The overview over the window, from the rollups (src/pages/rollups.ts): exact counts, and the
- * entry operations' p95 from the latency histograms (within PERCENTILE_RELATIVE_ERROR of the exact
- * p95 that OQL computes over raw rows; docs/oql.md).
+ * The overview over the window, from the rollups (src/pages/rollups.ts; raw rows on ClickHouse):
+ * exact counts, and the entry operations' p95 from the latency histograms (within
+ * PERCENTILE_RELATIVE_ERROR of the exact p95 that OQL computes over raw rows; docs/oql.md). Both
+ * engines bucket durations alike, so they give the same p95.
  */
 export async function overview(reader: PageReader, orgId: string, window: PageWindow): Promise<OverviewJson> {
 	const heartbeats = reader.db
@@ -61,13 +63,18 @@ export async function overview(reader: PageReader, orgId: string, window: PageWi
 		.where(eq(monitors.orgId, orgId))
 		.groupBy(monitors.status)
 		.toSQL();
-	const [entryCounts, entryHistograms] = entryStatements(orgId, window);
-	const [volumes, operations, histograms, monitorCounts] = await readBatch(reader, [
-		volumesStatement(orgId, window),
-		entryCounts as InStatement,
+	const [entryCounts, entryHistograms] = entryStatements(reader.sql, orgId, window);
+	// Where the engine buckets the durations itself (ClickHouse), the histograms' bucket counts add
+	// up to the operations' span counts: one scan of the spans fewer.
+	const countsFromHistograms = reader.sql.histogramIndex !== null;
+	const results = await readBatch(reader, [
+		volumesStatement(reader.sql, orgId, window),
+		...(countsFromHistograms ? [] : [entryCounts as InStatement]),
 		entryHistograms as InStatement,
-		{ sql: heartbeats.sql, args: heartbeats.params as never },
+		metadataStatement({ sql: heartbeats.sql, args: heartbeats.params as never }),
 	]);
+	const [volumes, operations] = countsFromHistograms ? [results[0], undefined] : results;
+	const [histograms, monitorCounts] = results.slice(-2);
 	const totals = { logs: 0, log_errors: 0, spans: 0, span_errors: 0, metric_points: 0 };
 	const errorsByService = new Map<string | null, { log_errors: number; span_errors: number }>();
 	const logErrorLevels = new Set<unknown>(ERROR_RULES.logs.values);
@@ -92,11 +99,21 @@ export async function overview(reader: PageReader, orgId: string, window: PageWi
 		errorsByService.set(service, entry);
 	}
 	const latency = readHistograms(histograms, ENTRY_GROUP);
-	const slowest = (operations?.rows ?? []).map((row) => {
-		const service = text(row, "service");
-		const name = String(row.name);
+	const operationCounts = countsFromHistograms
+		? [...latency.entries()].map(([key, histogram]) => {
+				const [service, name] = JSON.parse(key) as [string | null, unknown];
+				let n = 0;
+				for (const count of histogram.values()) n += count;
+				return { service, name: String(name), n };
+			})
+		: (operations?.rows ?? []).map((row) => ({
+				service: text(row, "service"),
+				name: String(row.name),
+				n: Number(row.n),
+			}));
+	const slowest = operationCounts.map(({ service, name, n }) => {
 		const histogram = latency.get(JSON.stringify([service, name])) ?? new Map();
-		return { service, name, p95_ms: (histogramPercentile(histogram, 0.95) ?? 0) / 1e6, spans: Number(row.n) };
+		return { service, name, p95_ms: (histogramPercentile(histogram, 0.95) ?? 0) / 1e6, spans: n };
 	});
 	slowest.sort(
 		(a, b) =>

@@ -1,5 +1,12 @@
-import type { ResultSet } from "@libsql/client";
-import { type Histogram, HOUR_MS, histogramIndex, MINUTE_MS, mergeHistogram } from "../ingest/rollups.js";
+import {
+	HISTOGRAM_BUCKETS_PER_DOUBLING,
+	type Histogram,
+	HOUR_MS,
+	histogramIndex,
+	MINUTE_MS,
+	mergeHistogram,
+} from "../ingest/rollups.js";
+import type { PageResult } from "./backend.js";
 import { type Statement, timeValue } from "./store.js";
 import type { PageWindow } from "./window.js";
 
@@ -8,7 +15,8 @@ import type { PageWindow } from "./window.js";
  * whole minutes around them from `*_rollups_1m`, and the partial minutes at both edges from the raw
  * rows — so an answer over any window equals the answer over the raw rows (exactly for counts, sums,
  * minima, maxima and last-seen times; percentiles within the histogram's bound). Plain SQL with
- * bound parameters: it runs on any connection.
+ * bound parameters: it runs on any connection. On an engine without the rollup tables (ClickHouse:
+ * `PageSql.rollups` false) the raw rows answer the whole window, with the same columns.
  */
 
 export type RollupSource = "spans" | "logs" | "metrics";
@@ -25,6 +33,13 @@ export interface WindowParts {
 
 const floorTo = (ms: number, unit: number) => Math.floor(ms / unit) * unit;
 const ceilTo = (ms: number, unit: number) => Math.ceil(ms / unit) * unit;
+
+/** The window as the engine answers it: pieces from the rollups, or all of it from raw rows. */
+function windowParts(statement: Statement, window: PageWindow): WindowParts {
+	return statement.sql.rollups
+		? splitWindow(window)
+		: { raw: [[window.fromMs, window.toMs]], minutes: [], hours: [] };
+}
 
 export function splitWindow(window: PageWindow): WindowParts {
 	const { fromMs, toMs } = window;
@@ -53,6 +68,8 @@ export const ROLLUP_DIMENSIONS = {
 	metrics: ["host", "service", "metric_name"],
 } as const;
 
+export type RollupDimension = (typeof ROLLUP_DIMENSIONS)[RollupSource][number];
+
 /**
  * A condition on the dimensions, the same SQL on raw rows and rollups; `isRoot` is the expression
  * for `is_root` (a column of the rollup, `parent_span_id IS NULL` on raw spans).
@@ -62,7 +79,10 @@ export type DimensionFilter = (isRoot: string) => string;
 /**
  * One subquery over the window: per key of `source` (ROLLUP_DIMENSIONS), `n` rows and `last` (the
  * newest ns); spans also `dur_sum`, `dur_min`, `dur_max` (ns). Rows of one key may repeat (one per
- * piece): aggregate over it.
+ * piece): aggregate over it. `keys`: the dimensions the caller reads (in its select list, grouping
+ * or conditions outside `where`); an engine without rollups groups its raw rows by those alone —
+ * the same sums per caller's key, with fewer groups, and no durations — while the rollups keep
+ * every dimension.
  */
 export function rollupRows(
 	statement: Statement,
@@ -70,12 +90,15 @@ export function rollupRows(
 	orgId: string,
 	window: PageWindow,
 	where?: DimensionFilter,
+	keys?: readonly RollupDimension[],
 ): string {
-	const parts = splitWindow(window);
+	const parts = windowParts(statement, window);
 	const dims = ROLLUP_DIMENSIONS[source];
 	const org = statement.param(orgId);
 	const pieces: string[] = [];
-	const durations = source === "spans";
+	const keyed = keys !== undefined && !statement.sql.rollups;
+	// No caller reads the durations through `keys` (they are there for the rollups' union).
+	const durations = source === "spans" && !keyed;
 	for (const [level, ranges] of [
 		["1h", parts.hours],
 		["1m", parts.minutes],
@@ -92,18 +115,21 @@ export function rollupRows(
 			);
 		}
 	}
+	const grouped: readonly string[] = keyed ? keys : dims;
 	for (const [from, to] of parts.raw) {
 		const isRoot = "(parent_span_id IS NULL)";
-		const columns = dims.map((d) => (d === "is_root" ? `${isRoot} AS is_root` : d));
+		const columns = grouped.map((d) => (d === "is_root" ? `${isRoot} AS is_root, ` : `${d}, `));
 		const extra = where ? ` AND (${where(isRoot)})` : "";
 		pieces.push(
-			`SELECT ${columns.join(", ")}, count(*) AS n, max(timestamp) AS last` +
+			`SELECT ${columns.join("")}count(*) AS n, max(timestamp) AS last` +
 				(durations
 					? ", sum(duration_ns) AS dur_sum, min(duration_ns) AS dur_min, max(duration_ns) AS dur_max"
 					: "") +
 				` FROM ${RAW_TABLE[source]} WHERE org_id = ${org}` +
-				` AND timestamp >= ${statement.param(timeValue(source, from))} AND timestamp < ${statement.param(timeValue(source, to))}${extra}` +
-				` GROUP BY ${dims.map((d) => (d === "is_root" ? isRoot : d)).join(", ")}`,
+				` AND timestamp >= ${statement.param(timeValue(statement.sql, source, from))} AND timestamp < ${statement.param(timeValue(statement.sql, source, to))}${extra}` +
+				(grouped.length === 0
+					? ""
+					: ` GROUP BY ${grouped.map((d) => (d === "is_root" ? isRoot : d)).join(", ")}`),
 		);
 	}
 	if (pieces.length === 0) throw new Error("internal: a window without parts");
@@ -116,7 +142,8 @@ export const LATENCY_DIMENSIONS = ["service", "name", "kind", "is_root"] as cons
 /**
  * Latency histograms of spans per `group` columns (of LATENCY_DIMENSIONS; `where` over them too):
  * `k` (bucket index) and `n` from the latency rollup's `hist`, and from the raw edges each span's
- * `duration_ns` as `d` (with `k` null), for `readHistograms`.
+ * `duration_ns` as `d` (with `k` null), for `readHistograms` — or, where the engine buckets
+ * durations itself (`PageSql.histogramIndex`, ClickHouse), `k` and `n` per bucket from raw rows.
  */
 export function histogramRows(
 	statement: Statement,
@@ -125,7 +152,7 @@ export function histogramRows(
 	group: readonly string[],
 	where?: DimensionFilter,
 ): string {
-	const parts = splitWindow(window);
+	const parts = windowParts(statement, window);
 	const org = statement.param(orgId);
 	const pieces: string[] = [];
 	const keys = group.join(", ");
@@ -143,11 +170,16 @@ export function histogramRows(
 			);
 		}
 	}
+	const bucket = statement.sql.histogramIndex;
 	for (const [from, to] of parts.raw) {
 		const extra = where ? ` AND (${where("(parent_span_id IS NULL)")})` : "";
+		const range =
+			` FROM spans WHERE org_id = ${org}` +
+			` AND timestamp >= ${statement.param(timeValue(statement.sql, "spans", from))} AND timestamp < ${statement.param(timeValue(statement.sql, "spans", to))}${extra}`;
 		pieces.push(
-			`SELECT ${keys}, NULL AS k, 1 AS n, duration_ns AS d FROM spans WHERE org_id = ${org}` +
-				` AND timestamp >= ${statement.param(timeValue("spans", from))} AND timestamp < ${statement.param(timeValue("spans", to))}${extra}`,
+			bucket
+				? `SELECT ${keys}, ${bucket("duration_ns", HISTOGRAM_BUCKETS_PER_DOUBLING)} AS k, count(*) AS n, NULL AS d${range} GROUP BY ${keys}, k`
+				: `SELECT ${keys}, NULL AS k, 1 AS n, duration_ns AS d${range}`,
 		);
 	}
 	return pieces.join(" UNION ALL ");
@@ -155,7 +187,7 @@ export function histogramRows(
 
 /** Merges `histogramRows` results into one histogram per group key (the group values as JSON). */
 export function readHistograms(
-	result: ResultSet | undefined,
+	result: PageResult | undefined,
 	group: readonly string[],
 ): Map<string, Histogram> {
 	const out = new Map<string, Histogram>();

@@ -4,13 +4,13 @@ import { type AttributeNamespace, attributeKeys, metricNames } from "../db/schem
 import { toRfc3339 } from "../http/time.js";
 import { valueTypeNames } from "../ingest/attributes.js";
 import { type FieldType, SOURCES } from "../oql/fields.js";
+import { metadataStatement, type PageSql } from "./backend.js";
 import {
 	exactTime,
 	nsTime,
 	orgOnly,
 	type PageReader,
 	type PageSource,
-	quote,
 	readBatch,
 	Statement,
 	table,
@@ -69,11 +69,22 @@ export interface SchemaSourceJson {
 	metrics?: SchemaMetricJson[];
 }
 
-function distinctValues(source: PageSource, field: string, orgId: string): InStatement {
-	const statement = new Statement();
-	const t = table(source, "t");
+/**
+ * The first FIELD_VALUES_LIMIT distinct values of an indexed field, sorted. libSQL walks its
+ * (org_id, field, timestamp) index one value per seek; ClickHouse (no such index: its sort key is
+ * the org and time) reads the column for the org, which a columnar engine does quickly.
+ */
+function distinctValues(sql: PageSql, source: PageSource, field: string, orgId: string): InStatement {
+	const statement = new Statement(sql);
+	const t = table(sql, source, "t");
 	const column = t.field(field);
-	const walk = quote("v");
+	if (sql.kind === "clickhouse") {
+		return statement.done(
+			`SELECT DISTINCT ${column} AS x FROM ${t.from} WHERE ${orgOnly(statement, t, orgId)} AND ${column} IS NOT NULL` +
+				` ORDER BY x LIMIT ${statement.param(BigInt(FIELD_VALUES_LIMIT))}`,
+		);
+	}
+	const walk = statement.quote("v");
 	const next = (bound: string | null) =>
 		`(SELECT min(${column}) FROM ${t.from} WHERE ${orgOnly(statement, t, orgId)}${bound === null ? "" : ` AND ${column} > ${bound}`})`;
 	return statement.done(
@@ -83,17 +94,18 @@ function distinctValues(source: PageSource, field: string, orgId: string): InSta
 	);
 }
 
-function lastSeenStatement(source: PageSource, orgId: string): InStatement {
-	const statement = new Statement();
-	const t = table(source, "t");
+function lastSeenStatement(sql: PageSql, source: PageSource, orgId: string): InStatement {
+	const statement = new Statement(sql);
+	const t = table(sql, source, "t");
 	return statement.done(
 		`SELECT ${exactTime(t, `max(${t.time})`)} AS last FROM ${t.from} WHERE ${orgOnly(statement, t, orgId)}`,
 	);
 }
 
+/** A drizzle query over libSQL metadata (attribute keys, metric names): libSQL on every backend. */
 const drizzleStatement = (query: { toSQL(): { sql: string; params: unknown[] } }): InStatement => {
 	const { sql, params } = query.toSQL();
-	return { sql, args: params as never };
+	return metadataStatement({ sql, args: params as never });
 };
 
 export async function schemaPage(
@@ -104,7 +116,7 @@ export async function schemaPage(
 	const statements: InStatement[] = [];
 	const plan = sources.map((source) => {
 		const first = statements.length;
-		statements.push(lastSeenStatement(source, orgId));
+		statements.push(lastSeenStatement(reader.sql, source, orgId));
 		statements.push(
 			drizzleStatement(
 				reader.db
@@ -114,7 +126,8 @@ export async function schemaPage(
 					.orderBy(asc(attributeKeys.namespace), asc(attributeKeys.key)),
 			),
 		);
-		for (const field of VALUE_FIELDS[source]) statements.push(distinctValues(source, field, orgId));
+		for (const field of VALUE_FIELDS[source])
+			statements.push(distinctValues(reader.sql, source, field, orgId));
 		if (source === "metrics") {
 			statements.push(
 				drizzleStatement(

@@ -1,4 +1,4 @@
-import type { InStatement, InValue, ResultSet, Row } from "@libsql/client";
+import type { InStatement, InValue, Row } from "@libsql/client";
 import type { AppDeps } from "../app-env.js";
 import { DEFAULT_OQL_SETTINGS } from "../config.js";
 import type { Database } from "../db/client.js";
@@ -7,8 +7,10 @@ import { ApiError } from "../errors.js";
 import { parseJsonExact } from "../http/json-exact.js";
 import { toRfc3339 } from "../http/time.js";
 import { type ColumnExpr, STORAGE } from "../oql/columns.js";
-import { type CompiledQuery, OqlError, prepareOql, sqliteDialect } from "../oql/index.js";
+import type { SqlParam } from "../oql/dialect.js";
+import { type CompiledQuery, OqlError, prepareOql } from "../oql/index.js";
 import { DEFAULT_MAX_RANGE_MS } from "../oql/semantic.js";
+import { libsqlPageBackend, type PageBackend, type PageResult, type PageSql } from "./backend.js";
 import type { PageWindow } from "./window.js";
 
 /**
@@ -25,15 +27,14 @@ import type { PageWindow } from "./window.js";
  * - aggregates OQL already defines — exact percentiles, TIMESERIES buckets — are compiled by the OQL
  *   compiler (`compileOql`), so a page and `/api/v1/dsl` give the same numbers.
  *
- * Every value is a bound parameter; identifiers pass through the dialect's `quoteIdentifier`.
+ * Every value is a bound parameter; identifiers pass through the dialect's `quoteIdentifier`. The
+ * engine's SQL (`PageSql`: libSQL's or ClickHouse's, src/pages/backend.ts) comes with the reader;
+ * statements, tables and compiled OQL are built from it, so one page's code serves both engines.
  */
 
 export type PageSource = "logs" | "spans" | "metrics";
 
-const d = sqliteDialect;
 const DRIZZLE = { logs, spans, metrics: metricPoints } as const;
-
-export const quote = (name: string): string => d.quoteIdentifier(name);
 
 // ---------------------------------------------------------------------------------------------
 // Statements
@@ -43,6 +44,12 @@ export class Statement {
 	readonly args: InValue[] = [];
 	readonly #numbers = new Map<string, number>();
 
+	constructor(readonly sql: PageSql) {}
+
+	quote(name: string): string {
+		return this.sql.dialect.quoteIdentifier(name);
+	}
+
 	param(value: InValue): string {
 		const key = `${typeof value}:${String(value)}`;
 		let index = this.#numbers.get(key);
@@ -51,7 +58,7 @@ export class Statement {
 			index = this.args.length;
 			this.#numbers.set(key, index);
 		}
-		return d.placeholder(index);
+		return this.sql.dialect.placeholder(index, value as SqlParam);
 	}
 
 	/** `(?, ?, …)` for an IN list. */
@@ -80,6 +87,7 @@ export function fieldColumn(source: PageSource, field: string): string {
 
 /** A telemetry table under an alias, with its columns qualified by the alias. */
 export interface TableRef {
+	sql: PageSql;
 	source: PageSource;
 	alias: string;
 	/** `"logs" AS "t"` */
@@ -95,12 +103,14 @@ export interface TableRef {
 	raw(column: { name: string }): string;
 }
 
-export function table(source: PageSource, alias: string): TableRef {
+export function table(sql: PageSql, source: PageSource, alias: string): TableRef {
 	const storage = STORAGE[source];
+	const quote = (name: string) => sql.dialect.quoteIdentifier(name);
 	const column = (name: string) => `${quote(alias)}.${quote(name)}`;
 	if (!storage.attributesColumn || !storage.resourceColumn)
 		throw new Error(`internal: ${source} has no maps`);
 	return {
+		sql,
 		source,
 		alias,
 		from: `${quote(storage.table)} AS ${quote(alias)}`,
@@ -115,21 +125,21 @@ export function table(source: PageSource, alias: string): TableRef {
 }
 
 /** A time in the source's unit (ns for telemetry) as a bound value, as the OQL compiler binds it. */
-export function timeValue(source: PageSource, epochMs: number): InValue {
-	return d.timeParam(epochMs, STORAGE[source].timeUnit) as InValue;
+export function timeValue(sql: PageSql, source: PageSource, epochMs: number): InValue {
+	return sql.dialect.timeParam(epochMs, STORAGE[source].timeUnit) as InValue;
 }
 
-/** The stored time as text: nanoseconds exceed 2^53, so they leave SQLite as exact decimal text. */
+/** The stored time as text: nanoseconds exceed 2^53, so they leave the engine as exact decimal text. */
 export function exactTime(t: TableRef, expression = t.time): string {
-	return `CAST(${expression} AS TEXT)`;
+	return t.sql.text(expression);
 }
 
 /** The guard of every statement: the caller's org and `from ≤ time < to` (the compiler's ?1–?3). */
 export function scope(statement: Statement, t: TableRef, orgId: string, window: PageWindow): string {
 	return (
 		`${t.org} = ${statement.param(orgId)}` +
-		` AND ${t.time} >= ${statement.param(timeValue(t.source, window.fromMs))}` +
-		` AND ${t.time} < ${statement.param(timeValue(t.source, window.toMs))}`
+		` AND ${t.time} >= ${statement.param(timeValue(t.sql, t.source, window.fromMs))}` +
+		` AND ${t.time} < ${statement.param(timeValue(t.sql, t.source, window.toMs))}`
 	);
 }
 
@@ -180,7 +190,7 @@ export function filterSql(statement: Statement, t: TableRef, filter: Filter): st
 				? `${column} = ${statement.param(filter.values[0] as string)}`
 				: `${column} IN ${statement.list(filter.values)}`;
 		case "contains_ci":
-			return d.like(column, statement.param(likeContains(filter.value)), statement.param("\\"));
+			return t.sql.dialect.like(column, statement.param(likeContains(filter.value)), statement.param("\\"));
 		case ">=":
 			// A scaled field (duration_ms) compares in its stored unit, so no division per row.
 			return expr?.kind === "scaled"
@@ -225,12 +235,12 @@ export function rangeOql(window: PageWindow): string {
  * Compiles OQL the pages generate over `window` (already checked against the configured widest
  * window). Its values are the client's, so OQL's limits are theirs too.
  */
-export function compileOql(text: string, orgId: string, window: PageWindow): CompiledQuery {
+export function compileOql(sql: PageSql, text: string, orgId: string, window: PageWindow): CompiledQuery {
 	try {
 		return prepareOql(text, {
 			orgId,
 			now: window.toMs,
-			dialect: sqliteDialect,
+			dialect: sql.dialect,
 			maxRangeMs: Math.max(DEFAULT_MAX_RANGE_MS, window.toMs - window.fromMs),
 		});
 	} catch (error) {
@@ -255,19 +265,20 @@ export interface Histogram {
 
 export interface PreparedHistogram {
 	statement: InStatement;
-	read(result: ResultSet): Histogram;
+	read(result: PageResult): Histogram;
 }
 
 const OQL_SOURCE: Record<PageSource, string> = { logs: "logs", spans: "spans", metrics: "metrics" };
 
 export function prepareHistogram(
+	sql: PageSql,
 	source: PageSource,
 	filters: readonly Filter[],
 	window: PageWindow,
 	orgId: string,
 ): PreparedHistogram {
 	const oql = `SELECT count(*) FROM ${OQL_SOURCE[source]}${whereOql(filters)} TIMESERIES AUTO ${rangeOql(window)}`;
-	const compiled = compileOql(oql, orgId, window);
+	const compiled = compileOql(sql, oql, orgId, window);
 	const timeseries = compiled.timeseries;
 	if (!timeseries) throw new Error("internal: a histogram without TIMESERIES");
 	return {
@@ -288,24 +299,36 @@ export function prepareHistogram(
 // Running
 
 /**
- * What a page reads with: the heavy-read door for the caller's org (src/db/reads.ts: limits in
- * flight, the OQL_TIMEOUT_MS deadline, reader processes on Node), and drizzle to build statements.
+ * What a page reads with, for the caller's org: the backend's SQL (with or without rollups), its
+ * reads (on libSQL the heavy-read door, src/db/reads.ts: limits in flight, the OQL_TIMEOUT_MS
+ * deadline, reader processes on Node; on ClickHouse the deadline in the engine), and drizzle to
+ * build the metadata statements.
  */
 export interface PageReader {
 	db: Database;
-	read(statements: InStatement[]): Promise<ResultSet[]>;
+	sql: PageSql;
+	read(statements: InStatement[]): Promise<PageResult[]>;
 }
 
-export function pageReader(deps: Pick<AppDeps, "db" | "reads" | "config">, orgId: string): PageReader {
+/** The pages' reader over `backend`: libSQL (the rollups, one read batch) unless another is given. */
+export function pageReader(
+	deps: Pick<AppDeps, "db" | "reads" | "config">,
+	orgId: string,
+	backend: PageBackend = libsqlPageBackend(deps),
+): PageReader {
 	const timeoutMs = (deps.config.oql ?? DEFAULT_OQL_SETTINGS).timeoutMs;
-	return { db: deps.db, read: (statements) => deps.reads.read(orgId, statements, timeoutMs) };
+	return {
+		db: deps.db,
+		sql: backend.sql,
+		read: (statements) => backend.read(orgId, statements, timeoutMs),
+	};
 }
 
 /**
  * Runs a page's statements as one read batch: one round trip to a remote database, and one
  * snapshot, so the parts of a page (rows, histogram, counts) agree with each other.
  */
-export async function readBatch(reader: PageReader, statements: InStatement[]): Promise<ResultSet[]> {
+export async function readBatch(reader: PageReader, statements: InStatement[]): Promise<PageResult[]> {
 	if (statements.length === 0) return [];
 	return reader.read(statements);
 }

@@ -1,5 +1,6 @@
 import type { Row } from "@libsql/client";
 import { spans } from "../db/schema-telemetry.js";
+import { parseJsonExact } from "../http/json-exact.js";
 import { type LogJson, logColumns, logJson } from "./logs.js";
 import {
 	ERROR_RULES,
@@ -74,9 +75,10 @@ export async function tracesPage(
 	filters: TraceFilters,
 	options: { limit: number; after: [string, number] | null },
 ): Promise<{ rows: TraceSummaryJson[]; next: [string, number] | null }> {
-	const statement = new Statement();
-	const r = table("spans", "r");
-	const s = table("spans", "s");
+	const engine = reader.sql;
+	const statement = new Statement(engine);
+	const r = table(engine, "spans", "r");
+	const s = table(engine, "spans", "s");
 	const isError = (t: TableRef) => filterSql(statement, t, ERROR_RULES.spans);
 	let conditions = `${scope(statement, r, orgId, window)} AND ${r.field("parent_span_id")} IS NULL`;
 	conditions += filtersSql(statement, r, rootFilters(filters));
@@ -95,7 +97,7 @@ export async function tracesPage(
 		` ${r.field("kind")} AS kind, ${r.field("status")} AS status, ${r.raw(spans.durationNs)} AS duration_ns,` +
 		` ${perTrace("count(*)")} AS span_count,` +
 		` ${perTrace("count(*)", ` AND ${isError(s)}`)} AS error_count,` +
-		` ${perTrace(`json_group_array(DISTINCT ${s.field("service")})`, ` AND ${s.field("service")} IS NOT NULL`)} AS services` +
+		` ${perTrace(engine.distinctJsonArray(s.field("service")), ` AND ${s.field("service")} IS NOT NULL`)} AS services` +
 		` FROM ${r.from} WHERE ${conditions}` +
 		` ORDER BY ${r.time} DESC, ${r.id} DESC LIMIT ${statement.param(BigInt(options.limit + 1))}`;
 	const [result] = await readBatch(reader, [statement.done(sql)]);
@@ -119,7 +121,7 @@ export async function tracesPage(
 				span_count: Number(row.span_count),
 				error_count: errors,
 				error: errors > 0,
-				services: (JSON.parse(String(row.services)) as string[]).sort(),
+				services: ((JSON.parse(String(row.services)) as string[] | null) ?? []).sort(),
 			};
 		}),
 		next: (result?.rows.length ?? 0) > options.limit && last ? [String(last.ts), Number(last.id)] : null,
@@ -185,6 +187,32 @@ export interface TraceJson {
 	truncated: { spans: boolean; logs: boolean };
 }
 
+/**
+ * A span's events JSON as the rows of the json_each statement (id, ts as text, name, attributes as
+ * JSON text): what SQLite's json_extract gives for the events ingest writes
+ * (`{"timestamp":…,"name":…,"attributes":{…}}`), for an engine that does not expand them itself.
+ */
+function eventRowsOf(span: Row): Record<string, unknown>[] {
+	if (typeof span.events !== "string") return [];
+	let events: unknown;
+	try {
+		events = parseJsonExact(span.events);
+	} catch {
+		return [];
+	}
+	if (!Array.isArray(events)) return [];
+	return events.map((event: unknown) => {
+		const e = (event && typeof event === "object" ? event : {}) as Record<string, unknown>;
+		const ts = e.timestamp;
+		return {
+			id: span.id,
+			ts: typeof ts === "string" || (typeof ts === "number" && Number.isInteger(ts)) ? String(ts) : null,
+			name: e.name ?? null,
+			attributes: e.attributes && typeof e.attributes === "object" ? JSON.stringify(e.attributes) : null,
+		};
+	});
+}
+
 function jsonArray(value: unknown): unknown[] {
 	try {
 		const parsed: unknown = value === null || value === undefined ? [] : JSON.parse(String(value));
@@ -216,8 +244,11 @@ export async function traceDetail(
 	view: TraceView = "full",
 ): Promise<TraceJson | null> {
 	const full = view === "full";
-	const spanStatement = new Statement();
-	const s = table("spans", "s");
+	const engine = reader.sql;
+	// Where the engine cannot expand the events array in SQL, it comes with each span.
+	const eventsWithSpans = full && !engine.jsonEach;
+	const spanStatement = new Statement(engine);
+	const s = table(engine, "spans", "s");
 	const byTrace = (statement: Statement, t: TableRef) =>
 		`${orgOnly(statement, t, orgId)} AND ${t.field("trace_id")} = ${statement.param(traceId)}`;
 	const spansSql =
@@ -227,27 +258,28 @@ export async function traceDetail(
 		` ${s.field("service")} AS service, ${s.field("host")} AS host` +
 		(full
 			? `, ${s.raw(spans.scopeName)} AS scope_name, ${s.raw(spans.scopeVersion)} AS scope_version,` +
-				` ${s.attributes} AS attributes, ${s.resource} AS resource, ${s.raw(spans.links)} AS links`
+				` ${s.attributes} AS attributes, ${s.resource} AS resource, ${s.raw(spans.links)} AS links` +
+				(eventsWithSpans ? `, ${s.raw(spans.events)} AS events` : "")
 			: "") +
 		` FROM ${s.from} WHERE ${byTrace(spanStatement, s)}` +
 		` ORDER BY +${s.time}, +${s.id} LIMIT ${spanStatement.param(BigInt(TRACE_SPAN_LIMIT + 1))}`;
 	// Event times are ns inside JSON: json_extract keeps them exact as int64, read back as text.
-	const eventStatement = new Statement();
+	const eventStatement = new Statement(engine);
 	const events = s.raw(spans.events);
 	const eventsSql =
 		`SELECT ${s.id} AS id, CAST(json_extract(e.value, '$.timestamp') AS TEXT) AS ts,` +
 		` json_extract(e.value, '$.name') AS name, json_extract(e.value, '$.attributes') AS attributes` +
 		` FROM ${s.from}, json_each(${events}) AS e WHERE ${byTrace(eventStatement, s)} AND ${events} IS NOT NULL` +
 		` ORDER BY ${s.id}, e.key`;
-	const logStatement = new Statement();
-	const l = table("logs", "l");
+	const logStatement = new Statement(engine);
+	const l = table(engine, "logs", "l");
 	const logsSql =
 		`SELECT ${logColumns(l)} FROM ${l.from} WHERE ${byTrace(logStatement, l)}` +
 		` ORDER BY +${l.time}, +${l.id} LIMIT ${logStatement.param(BigInt(TRACE_LOG_LIMIT + 1))}`;
 	const [spanResult, logResult, eventResult] = await readBatch(reader, [
 		spanStatement.done(spansSql),
 		logStatement.done(logsSql),
-		...(full ? [eventStatement.done(eventsSql)] : []),
+		...(full && !eventsWithSpans ? [eventStatement.done(eventsSql)] : []),
 	]);
 	const spanRows = (spanResult?.rows ?? []).slice(0, TRACE_SPAN_LIMIT);
 	if (spanRows.length === 0) return null;
@@ -264,7 +296,8 @@ export async function traceDetail(
 	const offsetMs = (ns: bigint) => nsToMs(ns - traceStart);
 
 	const eventsBySpan = new Map<number, SpanEventJson[]>();
-	for (const row of eventResult?.rows ?? []) {
+	const eventRows = eventsWithSpans ? spanRows.flatMap(eventRowsOf) : (eventResult?.rows ?? []);
+	for (const row of eventRows) {
 		const ns = typeof row.ts === "string" && /^\d+$/.test(row.ts) ? row.ts : null;
 		if (ns === null) continue;
 		const list = eventsBySpan.get(Number(row.id)) ?? [];

@@ -4,6 +4,7 @@ import { sessionAccess, sessionActor } from "../auth/session-access.js";
 import { ApiError } from "../errors.js";
 import { errorResponses, validationHook } from "../http/openapi.js";
 import { oqlSettingsOf } from "../oql/execute.js";
+import { libsqlPageBackend, type PageBackend } from "../pages/backend.js";
 import { hostDetail, hostsPage } from "../pages/hosts.js";
 import { logsPage } from "../pages/logs.js";
 import { OVERVIEW_TOP, overview } from "../pages/overview.js";
@@ -532,8 +533,10 @@ const SchemaSchema = z.object({ sources: z.array(SchemaSourceSchema) }).openapi(
 /**
  * The built-in pages (docs/pages.md): read-only views over the telemetry of the caller's org, for
  * a signed-in user of any role (contract §6: viewers read; API keys get 403 `session_required`).
+ * `backend`: where the telemetry is read (src/pages/backend.ts): libSQL unless given, e.g.
+ * `clickHousePageBackend(client, deps)` for a ClickHouse telemetry store.
  */
-export function pageRoutes(deps: AppDeps) {
+export function pageRoutes(deps: AppDeps, backend: PageBackend = libsqlPageBackend(deps)) {
 	const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 	const read = sessionAccess(deps, "viewer");
 	const tags = ["Pages"];
@@ -563,7 +566,7 @@ export function pageRoutes(deps: AppDeps) {
 			const { orgId } = sessionActor(c);
 			const window = windowOf(c.req.valid("query"));
 			const [summary, annotations] = await Promise.all([
-				overview(pageReader(deps, orgId), orgId, window),
+				overview(pageReader(deps, orgId, backend), orgId, window),
 				listAnnotations(deps.db, orgId, {
 					from: window.fromMs,
 					to: window.toMs - 1,
@@ -598,7 +601,7 @@ export function pageRoutes(deps: AppDeps) {
 			const { cursor, limit, ...filters } = c.req.valid("query");
 			const position = cursor ? decodePageCursor("hosts", filters, cursor, isHostPosition, maxRangeMs) : null;
 			const window = position?.window ?? windowOf(filters);
-			const page = await hostsPage(pageReader(deps, orgId), orgId, window, {
+			const page = await hostsPage(pageReader(deps, orgId, backend), orgId, window, {
 				limit,
 				after: position?.after ?? null,
 			});
@@ -632,7 +635,12 @@ export function pageRoutes(deps: AppDeps) {
 		async (c) => {
 			const { orgId } = sessionActor(c);
 			const window = windowOf(c.req.valid("query"));
-			const detail = await hostDetail(pageReader(deps, orgId), orgId, window, c.req.valid("param").host);
+			const detail = await hostDetail(
+				pageReader(deps, orgId, backend),
+				orgId,
+				window,
+				c.req.valid("param").host,
+			);
 			if (!detail) throw new ApiError(404, "not_found", "No data from this host in the window.");
 			return c.json({ range: windowJson(window), ...detail }, 200);
 		},
@@ -664,7 +672,7 @@ export function pageRoutes(deps: AppDeps) {
 				: null;
 			const window = position?.window ?? windowOf(filters);
 			const page = await logsPage(
-				pageReader(deps, orgId),
+				pageReader(deps, orgId, backend),
 				orgId,
 				window,
 				{ q: filters.q, levels: parseLevels(filters.level), service: filters.service, host: filters.host },
@@ -706,7 +714,7 @@ export function pageRoutes(deps: AppDeps) {
 				: null;
 			const window = position?.window ?? windowOf(filters);
 			const page = await tracesPage(
-				pageReader(deps, orgId),
+				pageReader(deps, orgId, backend),
 				orgId,
 				window,
 				{ service: filters.service, minDurationMs: filters.min_duration_ms, status: filters.status },
@@ -743,7 +751,7 @@ export function pageRoutes(deps: AppDeps) {
 		async (c) => {
 			const { orgId } = sessionActor(c);
 			const trace = await traceDetail(
-				pageReader(deps, orgId),
+				pageReader(deps, orgId, backend),
 				orgId,
 				c.req.valid("param").trace_id.toLowerCase(),
 				c.req.valid("query").view,
@@ -773,7 +781,7 @@ export function pageRoutes(deps: AppDeps) {
 			const { orgId } = sessionActor(c);
 			const source = c.req.valid("query").source;
 			const sources: PageSource[] = source ? [source] : ["logs", "spans", "metrics"];
-			return c.json({ sources: await schemaPage(pageReader(deps, orgId), orgId, sources) }, 200);
+			return c.json({ sources: await schemaPage(pageReader(deps, orgId, backend), orgId, sources) }, 200);
 		},
 	);
 

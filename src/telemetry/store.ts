@@ -57,7 +57,7 @@ export type OqlDeps = Pick<AppDeps, "reads" | "clock" | "config">;
 export interface TelemetryClickHouseClient {
 	query(params: {
 		query: string;
-		format: "JSONEachRow" | "JSONCompactEachRow";
+		format: "JSONEachRow" | "JSONCompactEachRow" | "JSONCompactEachRowWithNamesAndTypes";
 		query_params?: Record<string, unknown>;
 		clickhouse_settings?: Record<string, string | number>;
 		abort_signal?: AbortSignal;

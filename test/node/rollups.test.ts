@@ -18,6 +18,7 @@ import {
 	PERCENTILE_RELATIVE_ERROR,
 } from "../../src/ingest/rollups.js";
 import { compileOql, runOql } from "../../src/oql/execute.js";
+import { LIBSQL_PAGE_SQL } from "../../src/pages/backend.js";
 import { histogramRows, readHistograms, rollupRows, splitWindow } from "../../src/pages/rollups.js";
 import { Statement } from "../../src/pages/store.js";
 import { FakeClock } from "../support/clock.js";
@@ -178,7 +179,7 @@ async function both(
 	orgId: string,
 	window: { fromMs: number; toMs: number },
 ) {
-	const statement = new Statement();
+	const statement = new Statement(LIBSQL_PAGE_SQL);
 	const rows = rollupRows(statement, source, orgId, window);
 	const durations = source === "spans";
 	const measures = durations ? ", sum(dur_sum), min(dur_min), max(dur_max)" : "";
@@ -226,7 +227,7 @@ describe("rollups equal raw rows", () => {
 						expect(rolled).toEqual(raw);
 					}
 					// Percentiles of entry spans per service and name, from the histograms.
-					const statement = new Statement();
+					const statement = new Statement(LIBSQL_PAGE_SQL);
 					const group = ["service", "name"] as const;
 					const hist = readHistograms(
 						await t.database.client.execute(statement.done(histogramRows(statement, orgId, window, group))),
