@@ -6,6 +6,7 @@ import { ApiError, errorHandler, errorResponse, notFound } from "./errors.js";
 import { accessLog } from "./http/access-log.js";
 import { assignOperationIds, registerSecuritySchemes, validationHook } from "./http/openapi.js";
 import { securityHeaders } from "./http/security-headers.js";
+import { clickHousePageBackend, libsqlPageBackend } from "./pages/backend.js";
 import { annotationRoutes } from "./routes/annotations.js";
 import { apiKeyRoutes } from "./routes/api-keys.js";
 import { authRoutes } from "./routes/auth.js";
@@ -69,7 +70,15 @@ export function createApp(deps: AppDeps) {
 	app.route("/api/v1/org", orgRoutes(deps));
 	app.route("/api/v1/saved-queries", savedQueryRoutes(deps));
 	app.route("/api/v1/dashboards", dashboardRoutes(deps));
-	app.route("/api/v1/pages", pageRoutes(deps));
+	// The pages read telemetry where it lives: ClickHouse when TELEMETRY_URL is set (docs/scale-out.md).
+	const telemetryClickHouse = deps.telemetry.clickhouse;
+	app.route(
+		"/api/v1/pages",
+		pageRoutes(
+			deps,
+			telemetryClickHouse ? clickHousePageBackend(telemetryClickHouse.client, deps) : libsqlPageBackend(deps),
+		),
+	);
 	// OTLP at its standard paths (contract §5), answering errors as google.rpc.Status.
 	app.route("/", otlpRoutes(deps));
 	app.route("/api/v1/heartbeat", heartbeatRoutes(deps));

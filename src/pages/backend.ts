@@ -4,6 +4,8 @@ import { engineError, oqlClickHouseSettings, queryParamsOf } from "../clickhouse
 import { clickhouseDialect } from "../oql/clickhouse-dialect.js";
 import type { SqlDialect, SqlParam } from "../oql/dialect.js";
 import { sqliteDialect } from "../oql/sqlite-dialect.js";
+import { readClickHouseWith } from "../telemetry/clickhouse.js";
+import type { TelemetryClickHouseClient } from "../telemetry/store.js";
 
 /**
  * Where the pages' statements run (src/pages/store.ts builds them): a telemetry store and its SQL.
@@ -106,6 +108,7 @@ export interface PageClickHouseClient {
 		format: "JSONCompactEachRowWithNamesAndTypes";
 		query_params: Record<string, unknown>;
 		clickhouse_settings: Record<string, string | number>;
+		abort_signal?: AbortSignal;
 	}): Promise<{ json<T>(): Promise<T[]> }>;
 }
 
@@ -129,21 +132,31 @@ export function pageClickHouseSettings(timeoutMs: number): Record<string, string
  */
 export function clickHousePageBackend(
 	client: PageClickHouseClient,
-	deps: Pick<AppDeps, "reads">,
+	deps: Pick<AppDeps, "reads" | "config">,
 ): PageBackend {
 	return {
 		sql: CLICKHOUSE_PAGE_SQL,
 		async read(orgId, statements, timeoutMs) {
 			const metadata = statements.filter(isMetadata);
+			const telemetry = statements.filter((statement) => !isMetadata(statement));
 			const metadataResults =
 				metadata.length === 0 ? Promise.resolve([]) : deps.reads.read(orgId, metadata, timeoutMs);
-			const telemetry = statements.map((statement) =>
-				isMetadata(statement) ? null : selectRows(client, statement, timeoutMs),
-			);
-			const fromLibsql = await metadataResults;
-			let next = 0;
-			return Promise.all(
-				telemetry.map((result) => result ?? Promise.resolve(fromLibsql[next++] as PageResult)),
+			// Through the heavy-read door's slot (429 beyond the per-org and total limits), with the
+			// deadline aborting every request (503 query_timeout) and any other engine failure a
+			// storage failure (503 storage_unavailable).
+			const telemetryResults =
+				telemetry.length === 0
+					? Promise.resolve([])
+					: readClickHouseWith(client as TelemetryClickHouseClient, deps, orgId, (_, options) =>
+							Promise.all(telemetry.map((statement) => selectRows(client, statement, timeoutMs, options))),
+						);
+			const [fromLibsql, fromClickHouse] = await Promise.all([metadataResults, telemetryResults]);
+			let nextMetadata = 0;
+			let nextTelemetry = 0;
+			return statements.map((statement) =>
+				isMetadata(statement)
+					? (fromLibsql[nextMetadata++] as PageResult)
+					: (fromClickHouse[nextTelemetry++] as PageResult),
 			);
 		},
 	};
@@ -153,6 +166,7 @@ async function selectRows(
 	client: PageClickHouseClient,
 	statement: InStatement,
 	timeoutMs: number,
+	options: { clickhouse_settings: Record<string, string | number>; abort_signal: AbortSignal },
 ): Promise<PageResult> {
 	const sql = typeof statement === "string" ? statement : statement.sql;
 	const args = typeof statement === "string" || !Array.isArray(statement.args) ? [] : statement.args;
@@ -162,7 +176,8 @@ async function selectRows(
 			query: sql,
 			format: "JSONCompactEachRowWithNamesAndTypes",
 			query_params: queryParamsOf(args as SqlParam[]),
-			clickhouse_settings: pageClickHouseSettings(timeoutMs),
+			clickhouse_settings: { ...options.clickhouse_settings, ...pageClickHouseSettings(timeoutMs) },
+			abort_signal: options.abort_signal,
 		});
 		lines = await result.json<unknown[]>();
 	} catch (error) {

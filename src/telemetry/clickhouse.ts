@@ -219,11 +219,24 @@ export async function readClickHouse<T>(
 ): Promise<T> {
 	const clickhouse = deps.telemetry.clickhouse;
 	if (!clickhouse) throw new Error("telemetry is not in ClickHouse (TELEMETRY_URL is not set)");
+	return readClickHouseWith(clickhouse.client, deps, orgId, run);
+}
+
+/** `readClickHouse` over a given client (the pages' backend holds its own). */
+export async function readClickHouseWith<T>(
+	client: TelemetryClickHouseClient,
+	deps: Pick<AppDeps, "reads" | "config">,
+	orgId: string,
+	run: (
+		client: TelemetryClickHouseClient,
+		options: { clickhouse_settings: Record<string, string | number>; abort_signal: AbortSignal },
+	) => Promise<T>,
+): Promise<T> {
 	const timeoutMs = (deps.config.oql ?? DEFAULT_OQL_SETTINGS).timeoutMs;
 	return deps.reads.slot(orgId, async () => {
 		const deadline = AbortSignal.timeout(timeoutMs);
 		try {
-			return await run(clickhouse.client, {
+			return await run(client, {
 				clickhouse_settings: oqlClickHouseSettings(timeoutMs),
 				abort_signal: deadline,
 			});

@@ -45,6 +45,7 @@ import { consumeTelemetry, type QueueBatch, type QueueMessage } from "../../src/
 import { libsqlClientOf } from "../../src/ingest/writer.js";
 import { type RunningServer, startNodeServer } from "../../src/runtime/node.js";
 import { createApiKey, createOrg } from "../../src/services/api-keys.js";
+import { createUser } from "../../src/services/users.js";
 import { clickHouseTelemetryStore } from "../../src/telemetry/clickhouse.js";
 import { type ClickHouseStandIn, serveClickHouse } from "../../tools/clickhouse/server.js";
 import { freePort, ManualReader } from "../support/otel.js";
@@ -65,6 +66,8 @@ let libsql: { client: Client; db: Database };
 let grpcPort: number;
 let databaseUrl: string;
 const org = { a: { id: "", key: "" }, b: { id: "", key: "" } };
+/** A viewer of org A (signed in by the pages test). */
+let viewerToken = "";
 
 beforeAll(async () => {
 	dir = mkdtempSync(join(tmpdir(), "hexcovery-ch-store-"));
@@ -326,6 +329,44 @@ describe("telemetry in ClickHouse (TELEMETRY_URL) on Node", () => {
 		expect((bad.body.error as { code: string }).code).toBe("oql_syntax_error");
 	});
 
+	it("serves the built-in pages from ClickHouse over HTTP, each user their own org's rows only", async () => {
+		const tokenFor = async (orgId: string, email: string) => {
+			const password = "plum-tractor-ocean-41";
+			await createUser(libsql.db, systemClock, { orgId, email, name: "Viewer", role: "viewer", password });
+			const login = await fetch(`${server.url}/api/v1/auth/login`, {
+				method: "POST",
+				headers: { "Content-Type": "application/json" },
+				body: JSON.stringify({ email, password, org: orgId }),
+			});
+			expect(login.status).toBe(200);
+			return ((await login.json()) as { access_token: string }).access_token;
+		};
+		const page = async (token: string, path: string) => {
+			const response = await fetch(`${server.url}/api/v1/pages/${path}`, {
+				headers: { Authorization: `Bearer ${token}` },
+			});
+			expect(response.status, path).toBe(200);
+			return (await response.json()) as { data: Record<string, unknown>[] };
+		};
+		const a = await tokenFor(org.a.id, "viewer-a@example.com");
+		viewerToken = a;
+		const b = await tokenFor(org.b.id, "viewer-b@example.com");
+		// libSQL holds no telemetry: these rows can only come from ClickHouse.
+		expect(await countOf(libsql.client, "logs")).toBe(0);
+		const logsA = await page(a, "logs?range=1h");
+		expect(logsA.data.map((row) => row.body).sort()).toEqual([
+			"alpha line 0",
+			"alpha line 1",
+			"alpha line 2",
+		]);
+		expect((await page(b, "logs?range=1h")).data.map((row) => row.body)).toEqual(["bravo line 0"]);
+		const traces = await page(a, "traces?range=1h");
+		expect(traces.data.length).toBeGreaterThan(0);
+		expect((await page(b, "traces?range=1h")).data).toEqual([]);
+		const hosts = await page(a, "hosts?range=1h");
+		expect(hosts.data.map((row) => row.host)).toContain("node-7");
+	});
+
 	it("records schema discovery in libSQL, per org", async () => {
 		for (const id of [org.a.id, org.b.id]) {
 			const keys = await libsql.client.execute({
@@ -426,6 +467,12 @@ describe("telemetry in ClickHouse (TELEMETRY_URL) on Node", () => {
 		expect(dslDown.status).toBe(503);
 		expect(((await dslDown.json()) as { error: { code: string } }).error.code).toBe("storage_unavailable");
 		expect(dslDown.headers.get("Retry-After")).toMatch(/^\d+$/);
+		const pageDown = await fetch(`${server.url}/api/v1/pages/logs?range=1h`, {
+			headers: { Authorization: `Bearer ${viewerToken}` },
+		});
+		expect(pageDown.status).toBe(503);
+		expect(((await pageDown.json()) as { error: { code: string } }).error.code).toBe("storage_unavailable");
+		expect(pageDown.headers.get("Retry-After")).toMatch(/^\d+$/);
 		const exportDown = await fetch(`${server.url}/v1/logs`, {
 			method: "POST",
 			headers: { "X-API-Key": org.a.key, "Content-Type": "application/json" },
