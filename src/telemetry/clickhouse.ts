@@ -201,6 +201,12 @@ export function clickHouseTelemetryStore(parts: {
 	};
 }
 
+/** A heavy read's work: the client, and the settings and abort signal to pass to each query. */
+export type ClickHouseRead<T> = (
+	client: TelemetryClickHouseClient,
+	options: { clickhouse_settings: Record<string, string | number>; abort_signal: AbortSignal },
+) => Promise<T>;
+
 /**
  * One heavy read of an org's on ClickHouse beyond OQL (the pages, src/pages/**, when telemetry is
  * there): under the heavy-read limits (429 `rate_limited`), with the OQL deadline as the engine's
@@ -212,10 +218,7 @@ export function clickHouseTelemetryStore(parts: {
 export async function readClickHouse<T>(
 	deps: Pick<AppDeps, "reads" | "config" | "telemetry">,
 	orgId: string,
-	run: (
-		client: TelemetryClickHouseClient,
-		options: { clickhouse_settings: Record<string, string | number>; abort_signal: AbortSignal },
-	) => Promise<T>,
+	run: ClickHouseRead<T>,
 ): Promise<T> {
 	const clickhouse = deps.telemetry.clickhouse;
 	if (!clickhouse) throw new Error("telemetry is not in ClickHouse (TELEMETRY_URL is not set)");
@@ -227,10 +230,7 @@ export async function readClickHouseWith<T>(
 	client: TelemetryClickHouseClient,
 	deps: Pick<AppDeps, "reads" | "config">,
 	orgId: string,
-	run: (
-		client: TelemetryClickHouseClient,
-		options: { clickhouse_settings: Record<string, string | number>; abort_signal: AbortSignal },
-	) => Promise<T>,
+	run: ClickHouseRead<T>,
 ): Promise<T> {
 	const timeoutMs = (deps.config.oql ?? DEFAULT_OQL_SETTINGS).timeoutMs;
 	return deps.reads.slot(orgId, async () => {
