@@ -1,7 +1,6 @@
-import type { InStatement } from "@libsql/client";
 import { count, eq } from "drizzle-orm";
 import { MONITOR_STATUSES, type MonitorStatus, monitors } from "../db/schema-heartbeats.js";
-import { histogramPercentile } from "../ingest/rollups.js";
+import { type Histogram, histogramPercentile } from "../ingest/rollups.js";
 import { metadataStatement, type PageSql } from "./backend.js";
 import { type DimensionFilter, histogramRows, readHistograms, rollupRows } from "./rollups.js";
 import { ERROR_RULES, type PageReader, ratio, readBatch, Statement, text } from "./store.js";
@@ -36,15 +35,14 @@ function volumesStatement(sql: PageSql, orgId: string, window: PageWindow) {
 	);
 }
 
-/** Entry spans per service and name: how many, and their latency histograms. */
-function entryStatements(sql: PageSql, orgId: string, window: PageWindow) {
-	const counts = new Statement(sql);
-	const rows = rollupRows(counts, "spans", orgId, window, (isRoot) => ENTRY(isRoot), ENTRY_GROUP);
-	const histograms = new Statement(sql);
-	return [
-		counts.done(`SELECT service, name, sum(n) AS n FROM ${rows} GROUP BY service, name`),
-		histograms.done(histogramRows(histograms, orgId, window, ENTRY_GROUP, ENTRY)),
-	];
+/**
+ * Entry spans' latency histograms per service and name. Every span is in its operation's histogram
+ * (the latency rollup's, or bucketed from the raw edges), so the histograms' counts are also the
+ * operations' span counts: one read for both.
+ */
+function entryHistogramsStatement(sql: PageSql, orgId: string, window: PageWindow) {
+	const statement = new Statement(sql);
+	return statement.done(histogramRows(statement, orgId, window, ENTRY_GROUP, ENTRY));
 }
 
 const byServiceThenNull = (a: string | null, b: string | null) =>
@@ -63,18 +61,11 @@ export async function overview(reader: PageReader, orgId: string, window: PageWi
 		.where(eq(monitors.orgId, orgId))
 		.groupBy(monitors.status)
 		.toSQL();
-	const [entryCounts, entryHistograms] = entryStatements(reader.sql, orgId, window);
-	// Where the engine buckets the durations itself (ClickHouse), the histograms' bucket counts add
-	// up to the operations' span counts: one scan of the spans fewer.
-	const countsFromHistograms = reader.sql.histogramIndex !== null;
-	const results = await readBatch(reader, [
+	const [volumes, histograms, monitorCounts] = await readBatch(reader, [
 		volumesStatement(reader.sql, orgId, window),
-		...(countsFromHistograms ? [] : [entryCounts as InStatement]),
-		entryHistograms as InStatement,
+		entryHistogramsStatement(reader.sql, orgId, window),
 		metadataStatement({ sql: heartbeats.sql, args: heartbeats.params as never }),
 	]);
-	const [volumes, operations] = countsFromHistograms ? [results[0], undefined] : results;
-	const [histograms, monitorCounts] = results.slice(-2);
 	const totals = { logs: 0, log_errors: 0, spans: 0, span_errors: 0, metric_points: 0 };
 	const errorsByService = new Map<string | null, { log_errors: number; span_errors: number }>();
 	const logErrorLevels = new Set<unknown>(ERROR_RULES.logs.values);
@@ -99,20 +90,14 @@ export async function overview(reader: PageReader, orgId: string, window: PageWi
 		errorsByService.set(service, entry);
 	}
 	const latency = readHistograms(histograms, ENTRY_GROUP);
-	const operationCounts = countsFromHistograms
-		? [...latency.entries()].map(([key, histogram]) => {
-				const [service, name] = JSON.parse(key) as [string | null, unknown];
-				let n = 0;
-				for (const count of histogram.values()) n += count;
-				return { service, name: String(name), n };
-			})
-		: (operations?.rows ?? []).map((row) => ({
-				service: text(row, "service"),
-				name: String(row.name),
-				n: Number(row.n),
-			}));
+	const operationCounts = [...latency.entries()].map(([key, histogram]) => {
+		const [service, name] = JSON.parse(key) as [string | null, unknown];
+		let n = 0;
+		for (const count of histogram.values()) n += count;
+		return { service, name: String(name), n };
+	});
 	const slowest = operationCounts.map(({ service, name, n }) => {
-		const histogram = latency.get(JSON.stringify([service, name])) ?? new Map();
+		const histogram = latency.get(JSON.stringify([service, name])) as Histogram;
 		return { service, name, p95_ms: (histogramPercentile(histogram, 0.95) ?? 0) / 1e6, spans: n };
 	});
 	slowest.sort(

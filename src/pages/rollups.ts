@@ -5,6 +5,7 @@ import {
 	histogramIndex,
 	MINUTE_MS,
 	mergeHistogram,
+	parseHistogram,
 } from "../ingest/rollups.js";
 import type { PageResult } from "./backend.js";
 import { type Statement, timeValue } from "./store.js";
@@ -140,10 +141,11 @@ export function rollupRows(
 export const LATENCY_DIMENSIONS = ["service", "name", "kind", "is_root"] as const;
 
 /**
- * Latency histograms of spans per `group` columns (of LATENCY_DIMENSIONS; `where` over them too):
- * `k` (bucket index) and `n` from the latency rollup's `hist`, and from the raw edges each span's
- * `duration_ns` as `d` (with `k` null), for `readHistograms` — or, where the engine buckets
- * durations itself (`PageSql.histogramIndex`, ClickHouse), `k` and `n` per bucket from raw rows.
+ * Latency histograms of spans per `group` columns (of LATENCY_DIMENSIONS; `where` over them too),
+ * for `readHistograms`: the latency rollup's rows (`span_latency_*`) as they are, each with its
+ * histogram as JSON in `h` (merged by the reader: cheaper than unnesting them in SQL), and from the
+ * raw edges each span's `duration_ns` as `d` — or, where the engine buckets durations itself
+ * (`PageSql.histogramIndex`, ClickHouse), `k` (bucket index) and `n` per bucket from raw rows.
  */
 export function histogramRows(
 	statement: Statement,
@@ -161,12 +163,10 @@ export function histogramRows(
 		["1m", parts.minutes],
 	] as const) {
 		for (const [from, to] of ranges) {
-			const extra = where ? ` AND (${where("r.is_root")})` : "";
+			const extra = where ? ` AND (${where("is_root")})` : "";
 			pieces.push(
-				`SELECT ${group.map((g) => `r.${g} AS ${g}`).join(", ")}, CAST(j.key AS INTEGER) AS k, sum(j.value) AS n, NULL AS d` +
-					` FROM span_latency_${level} AS r, json_each(r.hist) AS j WHERE r.org_id = ${org}` +
-					` AND r.bucket >= ${statement.param(from)} AND r.bucket < ${statement.param(to)}${extra}` +
-					` GROUP BY ${group.map((g) => `r.${g}`).join(", ")}, k`,
+				`SELECT ${keys}, NULL AS k, NULL AS n, NULL AS d, hist AS h FROM span_latency_${level}` +
+					` WHERE org_id = ${org} AND bucket >= ${statement.param(from)} AND bucket < ${statement.param(to)}${extra}`,
 			);
 		}
 	}
@@ -178,8 +178,8 @@ export function histogramRows(
 			` AND timestamp >= ${statement.param(timeValue(statement.sql, "spans", from))} AND timestamp < ${statement.param(timeValue(statement.sql, "spans", to))}${extra}`;
 		pieces.push(
 			bucket
-				? `SELECT ${keys}, ${bucket("duration_ns", HISTOGRAM_BUCKETS_PER_DOUBLING)} AS k, count(*) AS n, NULL AS d${range} GROUP BY ${keys}, k`
-				: `SELECT ${keys}, NULL AS k, 1 AS n, duration_ns AS d${range}`,
+				? `SELECT ${keys}, ${bucket("duration_ns", HISTOGRAM_BUCKETS_PER_DOUBLING)} AS k, count(*) AS n, NULL AS d, NULL AS h${range} GROUP BY ${keys}, k`
+				: `SELECT ${keys}, NULL AS k, 1 AS n, duration_ns AS d, NULL AS h${range}`,
 		);
 	}
 	return pieces.join(" UNION ALL ");
@@ -198,8 +198,11 @@ export function readHistograms(
 			histogram = new Map();
 			out.set(key, histogram);
 		}
-		const index = row.k === null ? histogramIndex(Number(row.d)) : Number(row.k);
-		mergeHistogram(histogram, new Map([[index, Number(row.n)]]));
+		if (row.h !== null && row.h !== undefined) mergeHistogram(histogram, parseHistogram(String(row.h)));
+		else {
+			const index = row.k === null ? histogramIndex(Number(row.d)) : Number(row.k);
+			histogram.set(index, (histogram.get(index) ?? 0) + Number(row.n));
+		}
 	}
 	return out;
 }
