@@ -22,16 +22,19 @@ export interface OverviewJson {
 const ENTRY: DimensionFilter = (isRoot) => `kind IN ('server', 'consumer') OR ${isRoot}`;
 const ENTRY_GROUP = ["service", "name"] as const;
 
-/** Per service and level (logs), per service and status (spans), metric points: all from rollups. */
+/**
+ * Per service and level (logs), per service with errors (spans, from the per-operation rollup: fewer
+ * keys than the per-host one), metric points: all from rollups.
+ */
 function volumesStatement(sql: PageSql, orgId: string, window: PageWindow) {
 	const statement = new Statement(sql);
 	const logs = rollupRows(statement, "logs", orgId, window, undefined, ["service", "level"]);
-	const spans = rollupRows(statement, "spans", orgId, window, undefined, ["service", "status_code"]);
+	const spans = rollupRows(statement, "operations", orgId, window, undefined, ["service"]);
 	const metrics = rollupRows(statement, "metrics", orgId, window, undefined, []);
 	return statement.done(
-		`SELECT 'logs' AS source, service, level AS what, sum(n) AS n FROM ${logs} GROUP BY service, level` +
-			` UNION ALL SELECT 'spans', service, status_code, sum(n) FROM ${spans} GROUP BY service, status_code` +
-			` UNION ALL SELECT 'metrics', NULL, NULL, sum(n) FROM ${metrics}`,
+		`SELECT 'logs' AS source, service, level AS what, sum(n) AS n, NULL AS errors FROM ${logs} GROUP BY service, level` +
+			` UNION ALL SELECT 'spans', service, NULL, sum(n), sum(errors) FROM ${spans} GROUP BY service` +
+			` UNION ALL SELECT 'metrics', NULL, NULL, sum(n), NULL FROM ${metrics}`,
 	);
 }
 
@@ -69,7 +72,6 @@ export async function overview(reader: PageReader, orgId: string, window: PageWi
 	const totals = { logs: 0, log_errors: 0, spans: 0, span_errors: 0, metric_points: 0 };
 	const errorsByService = new Map<string | null, { log_errors: number; span_errors: number }>();
 	const logErrorLevels = new Set<unknown>(ERROR_RULES.logs.values);
-	const spanErrorStatuses = new Set<unknown>(ERROR_RULES.spans.values);
 	for (const row of volumes?.rows ?? []) {
 		const n = Number(row.n ?? 0);
 		const service = text(row, "service");
@@ -78,15 +80,15 @@ export async function overview(reader: PageReader, orgId: string, window: PageWi
 			continue;
 		}
 		const isLog = row.source === "logs";
-		const error = isLog ? logErrorLevels.has(row.what) : spanErrorStatuses.has(row.what);
+		const errors = isLog ? (logErrorLevels.has(row.what) ? n : 0) : Number(row.errors ?? 0);
 		if (isLog) totals.logs += n;
 		else totals.spans += n;
-		if (!error || n === 0) continue;
-		if (isLog) totals.log_errors += n;
-		else totals.span_errors += n;
+		if (errors === 0) continue;
+		if (isLog) totals.log_errors += errors;
+		else totals.span_errors += errors;
 		const entry = errorsByService.get(service) ?? { log_errors: 0, span_errors: 0 };
-		if (isLog) entry.log_errors += n;
-		else entry.span_errors += n;
+		if (isLog) entry.log_errors += errors;
+		else entry.span_errors += errors;
 		errorsByService.set(service, entry);
 	}
 	const latency = readHistograms(histograms, ENTRY_GROUP);

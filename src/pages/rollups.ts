@@ -8,7 +8,7 @@ import {
 	parseHistogram,
 } from "../ingest/rollups.js";
 import type { PageResult } from "./backend.js";
-import { type Statement, timeValue } from "./store.js";
+import { ERROR_RULES, type Statement, timeValue } from "./store.js";
 import type { PageWindow } from "./window.js";
 
 /**
@@ -20,7 +20,8 @@ import type { PageWindow } from "./window.js";
  * `PageSql.rollups` false) the raw rows answer the whole window, with the same columns.
  */
 
-export type RollupSource = "spans" | "logs" | "metrics";
+/** `operations`: spans per operation (the latency rollup, `span_latency_*`): fewer keys, with errors. */
+export type RollupSource = "spans" | "operations" | "logs" | "metrics";
 
 /** `[fromMs, toMs)` */
 export type Range = readonly [number, number];
@@ -59,12 +60,21 @@ export function splitWindow(window: PageWindow): WindowParts {
 	return { raw, minutes, hours: [[hourFrom, hourTo]] };
 }
 
-const RAW_TABLE = { spans: "spans", logs: "logs", metrics: "metric_points" } as const;
-const ROLLUP_TABLE = { spans: "span_rollups", logs: "log_rollups", metrics: "metric_rollups" } as const;
+const RAW_TABLE = { spans: "spans", operations: "spans", logs: "logs", metrics: "metric_points" } as const;
+const ROLLUP_TABLE = {
+	spans: "span_rollups",
+	operations: "span_latency",
+	logs: "log_rollups",
+	metrics: "metric_rollups",
+} as const;
+
+/** What the latency rollup (`span_latency_*`) is keyed by: an operation. */
+export const LATENCY_DIMENSIONS = ["service", "name", "kind", "is_root"] as const;
 
 /** The key columns of each source's rollup, named as in the raw table (`is_root` is derived there). */
 export const ROLLUP_DIMENSIONS = {
 	spans: ["service", "host", "name", "kind", "is_root", "status_code"],
+	operations: LATENCY_DIMENSIONS,
 	logs: ["service", "host", "level"],
 	metrics: ["host", "service", "metric_name"],
 } as const;
@@ -79,7 +89,8 @@ export type DimensionFilter = (isRoot: string) => string;
 
 /**
  * One subquery over the window: per key of `source` (ROLLUP_DIMENSIONS), `n` rows and `last` (the
- * newest ns); spans also `dur_sum`, `dur_min`, `dur_max` (ns). Rows of one key may repeat (one per
+ * newest ns); spans and operations also `dur_sum`, `dur_min`, `dur_max` (ns), operations `errors`
+ * (spans of status error). Rows of one key may repeat (one per
  * piece): aggregate over it. `keys`: the dimensions the caller reads (in its select list, grouping
  * or conditions outside `where`); an engine without rollups groups its raw rows by those alone —
  * the same sums per caller's key, with fewer groups, and no durations — while the rollups keep
@@ -99,7 +110,10 @@ export function rollupRows(
 	const pieces: string[] = [];
 	const keyed = keys !== undefined && !statement.sql.rollups;
 	// No caller reads the durations through `keys` (they are there for the rollups' union).
-	const durations = source === "spans" && !keyed;
+	const spans = source === "spans" || source === "operations";
+	const durations = spans && !keyed;
+	const errors = source === "operations";
+	const rawSource = source === "operations" ? "spans" : source;
 	for (const [level, ranges] of [
 		["1h", parts.hours],
 		["1m", parts.minutes],
@@ -111,6 +125,7 @@ export function rollupRows(
 					(durations
 						? ", duration_sum_ns AS dur_sum, duration_min_ns AS dur_min, duration_max_ns AS dur_max"
 						: "") +
+					(errors ? ", error_count AS errors" : "") +
 					` FROM ${ROLLUP_TABLE[source]}_${level} WHERE org_id = ${org}` +
 					` AND bucket >= ${statement.param(from)} AND bucket < ${statement.param(to)}${extra}`,
 			);
@@ -126,8 +141,11 @@ export function rollupRows(
 				(durations
 					? ", sum(duration_ns) AS dur_sum, min(duration_ns) AS dur_min, max(duration_ns) AS dur_max"
 					: "") +
+				(errors
+					? `, sum(CASE WHEN status_code = ${statement.param(ERROR_RULES.spans.values[0])} THEN 1 ELSE 0 END) AS errors`
+					: "") +
 				` FROM ${RAW_TABLE[source]} WHERE org_id = ${org}` +
-				` AND timestamp >= ${statement.param(timeValue(statement.sql, source, from))} AND timestamp < ${statement.param(timeValue(statement.sql, source, to))}${extra}` +
+				` AND timestamp >= ${statement.param(timeValue(statement.sql, rawSource, from))} AND timestamp < ${statement.param(timeValue(statement.sql, rawSource, to))}${extra}` +
 				(grouped.length === 0
 					? ""
 					: ` GROUP BY ${grouped.map((d) => (d === "is_root" ? isRoot : d)).join(", ")}`),
@@ -136,9 +154,6 @@ export function rollupRows(
 	if (pieces.length === 0) throw new Error("internal: a window without parts");
 	return `(${pieces.join(" UNION ALL ")})`;
 }
-
-/** What the latency rollup (`span_latency_*`) is keyed by: an operation. */
-export const LATENCY_DIMENSIONS = ["service", "name", "kind", "is_root"] as const;
 
 /**
  * Latency histograms of spans per `group` columns (of LATENCY_DIMENSIONS; `where` over them too),
