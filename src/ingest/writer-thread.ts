@@ -48,6 +48,12 @@ export interface ThreadExport {
 export interface WriterThreadOptions extends Omit<EmbeddedWriterOptions, "fsyncWal"> {
 	attributeLimits: AttributeLimits;
 	log?: Log;
+	/**
+	 * The thread's module (a URL): by default writer-thread-main.ts, loaded through tsx (~1 s to
+	 * start on two cores, once per server). An ESM bundle of that same module (.mjs; the test suite
+	 * builds one, test/support/writer-thread-bundle.ts) loads without tsx, in a fraction of that.
+	 */
+	entry?: string;
 }
 
 /** What the thread starts with (`workerData`). */
@@ -86,8 +92,8 @@ function transferable(body: Uint8Array): Uint8Array<ArrayBuffer> {
 }
 
 export function openWriterThread(path: string, options: WriterThreadOptions): WriterThread {
-	const { log, ...threadOptions } = options;
-	const data: WriterThreadData = { entry: ENTRY, path, options: threadOptions };
+	const { log, entry = ENTRY, ...threadOptions } = options;
+	const data: WriterThreadData = { entry, path, options: threadOptions };
 	const worker = new Worker(BOOT, { workerData: data });
 	const pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: unknown) => void }>();
 	let nextId = 1;

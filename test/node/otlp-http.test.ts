@@ -18,6 +18,7 @@ import { FakeClock } from "../support/clock.js";
 import { createTestApp, type TestApp } from "../support/node-app.js";
 import { countOf, decodeExportResponse, exactReader, rowsOf, statusOf } from "../support/otlp.js";
 import { encodeOtlp } from "../support/otlp-protobuf.js";
+import { writerThreadBundle } from "../support/writer-thread-bundle.js";
 
 const T0 = Date.UTC(2026, 10, 28, 12, 0, 0);
 const NS = (ms: number) => `${BigInt(ms) * 1_000_000n}`;
@@ -46,6 +47,7 @@ async function setup(otlp?: Partial<OtlpSettings>) {
 	if (writerKind === "thread") {
 		writerThread = openWriterThread(join(t.database.dir, "test.db"), {
 			attributeLimits: { ...DEFAULT_OTLP_SETTINGS, ...otlp }.attributeLimits,
+			entry: await writerThreadBundle(),
 		});
 		await writerThread.ready;
 	}

@@ -28,6 +28,7 @@ import { nodeRequestBody } from "../../src/runtime/node-deps.js";
 import { createApiKey, createOrg } from "../../src/services/api-keys.js";
 import { FakeClock } from "./clock.js";
 import { recordingLog } from "./log.js";
+import { writerThreadBundle } from "./writer-thread-bundle.js";
 
 export interface TestDatabase {
 	client: Client;
@@ -170,6 +171,7 @@ export async function createTestApp(
 		deps.writerThread = openWriterThread(join(database.dir, "test.db"), {
 			attributeLimits: DEFAULT_ATTRIBUTE_LIMITS,
 			log,
+			entry: await writerThreadBundle(),
 		});
 		await deps.writerThread.ready;
 	}
