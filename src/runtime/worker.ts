@@ -28,6 +28,7 @@ import {
 	parkDeadLetters,
 	type QueueBatch,
 	RETRY_BASE_SECONDS,
+	type SpillBucket,
 	type TelemetryQueue,
 } from "../ingest/queue.js";
 import { otlpSettingsFrom } from "../ingest/settings.js";
@@ -71,6 +72,12 @@ export interface WorkerEnv {
 	 * their rows sent to this queue, whose consumer (`queue()` below) stores them (docs/scale-out.md).
 	 */
 	TELEMETRY_QUEUE?: TelemetryQueue;
+	/**
+	 * An R2 bucket binding (optional, with TELEMETRY_QUEUE): a row too large for a queue message (up
+	 * to the export limit, OTLP_MAX_BODY_BYTES) is parked here and a pointer enqueued; the consumer
+	 * reads it back and deletes it once stored. Without it such rows are rejected (partial success).
+	 */
+	TELEMETRY_SPILL?: SpillBucket;
 	/** The dead-letter queue's name (default hexcovery-telemetry-dlq): its batches are parked, not stored. */
 	TELEMETRY_DEAD_LETTER_QUEUE?: string;
 	/** Seconds before a batch the store could not take is delivered again; doubles per attempt (default 5). */
@@ -173,6 +180,10 @@ export function buildWorkerDeps(env: WorkerEnv): AppDeps {
 		log: consoleLog(logLevelFrom(settings, "info")),
 		clientAddress: (c) => c.req.header("CF-Connecting-IP") ?? null,
 		...(env.TELEMETRY_QUEUE && { telemetryQueue: env.TELEMETRY_QUEUE }),
+		...(env.TELEMETRY_QUEUE &&
+			env.TELEMETRY_SPILL && {
+				telemetrySpill: { bucket: env.TELEMETRY_SPILL, maxRowBytes: config.otlp.maxBodyBytes },
+			}),
 	});
 }
 
@@ -217,6 +228,7 @@ export default {
 			clock: built.deps.clock,
 			discovery: built.discovery,
 			log: built.deps.log,
+			spill: env.TELEMETRY_SPILL,
 			retryBaseSeconds: integerFrom(
 				env as Settings,
 				"TELEMETRY_RETRY_BASE_SECONDS",

@@ -40,9 +40,14 @@ function recordingQueue(sent: Sent, forward = true): WorkerEnv["TELEMETRY_QUEUE"
 	};
 }
 
-/** The Worker's app as src/runtime/worker.ts builds it, with a telemetry queue bound. */
-function queuedApp(sent: Sent, forward = true) {
-	const app = createApp(buildWorkerDeps({ ...workerEnv, TELEMETRY_QUEUE: recordingQueue(sent, forward) }));
+/**
+ * The Worker's app as src/runtime/worker.ts builds it, with a telemetry queue bound (and the R2
+ * spill, TELEMETRY_SPILL, unless `over` takes it away).
+ */
+function queuedApp(sent: Sent, forward = true, over: Partial<WorkerEnv> = {}) {
+	const app = createApp(
+		buildWorkerDeps({ ...workerEnv, TELEMETRY_QUEUE: recordingQueue(sent, forward), ...over }),
+	);
 	return (path: string, init: RequestInit) => app.fetch(new Request(ORIGIN + path, init), env);
 }
 
@@ -68,6 +73,58 @@ const ROLLUPS = [
 	["log_rollups_1m", "bucket, service, level"],
 	["metric_rollups_1h", "bucket, service, metric_name"],
 ] as const;
+
+/** A log body of about `bytes` UTF-8 bytes, with quotes, backslashes and non-ASCII text in it. */
+function largeText(bytes: number): string {
+	const pieces: string[] = [];
+	let size = 0;
+	for (let i = 0; size < bytes; i++) {
+		const piece = `${i.toString(36)} "é\\ ✓ `;
+		pieces.push(piece);
+		size += new TextEncoder().encode(piece).byteLength;
+	}
+	return pieces.join("");
+}
+
+/** One log record with `text` as its body, as an OTLP/HTTP JSON export. */
+function oneLog(text: string): string {
+	return JSON.stringify({
+		resourceLogs: [
+			{
+				resource: { attributes: [{ key: "service.name", value: { stringValue: "spill" } }] },
+				scopeLogs: [
+					{
+						logRecords: [
+							{
+								timeUnixNano: String(nowNs() - 1_000_000_000n),
+								severityNumber: 9,
+								body: { stringValue: text },
+							},
+							{
+								timeUnixNano: String(nowNs() - 2_000_000_000n),
+								severityNumber: 9,
+								body: { stringValue: "small" },
+							},
+						],
+					},
+				],
+			},
+		],
+	});
+}
+
+/** The one pointer message (to a body spilled to R2) among an export's messages. */
+function pointerIn(bodies: string[]): string {
+	const pointers = bodies.filter((body) => (JSON.parse(body) as { spill?: string }).spill);
+	expect(pointers).toHaveLength(1);
+	return pointers[0] as string;
+}
+
+/** The logs' bodies of an org, exact (as stored). */
+const bodiesOf = async (orgId: string) =>
+	(
+		await exact.execute({ sql: "SELECT body FROM logs WHERE org_id = ? ORDER BY body", args: [orgId] })
+	).rows.map((row) => row.body);
 
 const waitFor = <T>(check: () => Promise<T>) => vi.waitFor(check, { timeout: 60_000, interval: 100 });
 
@@ -270,6 +327,81 @@ describe("OTLP through the queue", () => {
 		);
 		expect(ends[0]).toEqual({ first: `line 0 ${filler}`, last: logRecords.length - 1 });
 	});
+
+	it("a row larger than a message (a ~300 KB log body) is parked in R2, stored whole, and the object deleted", async () => {
+		const { orgId, key } = await orgWithKey("Queued spill");
+		const sent: Sent = { calls: [] };
+		const text = largeText(300_000);
+		expect(new TextEncoder().encode(text).byteLength).toBeGreaterThan(2 * MESSAGE_LIMIT_BYTES);
+		const answer = await queuedApp(sent)("/v1/logs", {
+			method: "POST",
+			headers: { "X-API-Key": key, "Content-Type": "application/json" },
+			body: oneLog(text),
+		});
+		expect(answer.status).toBe(200);
+		expect(await answer.json()).toEqual({}); // nothing rejected
+		const messages = sent.calls.flat();
+		for (const message of messages)
+			expect(new TextEncoder().encode(message).byteLength).toBeLessThan(MESSAGE_LIMIT_BYTES);
+		const pointers = messages
+			.map((body) => JSON.parse(body) as { id: string; spill?: string; bytes?: number })
+			.filter((m) => m.spill);
+		expect(pointers).toHaveLength(1);
+		const pointer = pointers[0] as { id: string; spill: string; bytes: number };
+		expect(pointer.spill).toBe(`telemetry-spill/${pointer.id}`);
+		expect(pointer.bytes).toBeGreaterThan(300_000);
+		await waitFor(async () => expect(await count("logs", orgId)).toBe(2));
+		expect(await bodiesOf(orgId)).toEqual(["small", text].sort());
+		// Deleted once stored (the consumer acknowledges first, then deletes).
+		await waitFor(async () => expect(await env.TELEMETRY_SPILL.get(pointer.spill)).toBeNull());
+	});
+
+	it("a row larger than the export limit as stored is rejected even with R2 (partial success)", async () => {
+		const { orgId, key } = await orgWithKey("Queued spill limit");
+		const sent: Sent = { calls: [] };
+		// An attribute of 60,000 quotes: ~120 KB in the OTLP JSON (each escaped once), ~240 KB as stored
+		// (the attributes' JSON text escaped again in the row), over a limit of 200,000 bytes.
+		const request = JSON.parse(oneLog("big")) as {
+			resourceLogs: { scopeLogs: { logRecords: { attributes?: unknown[] }[] }[] }[];
+		};
+		const record = request.resourceLogs[0]?.scopeLogs[0]?.logRecords[0] as { attributes?: unknown[] };
+		record.attributes = [{ key: "q", value: { stringValue: '"'.repeat(60_000) } }];
+		const body = JSON.stringify(request);
+		expect(body.length).toBeLessThan(200_000);
+		const answer = await queuedApp(sent, true, { OTLP_MAX_BODY_BYTES: "200000" })("/v1/logs", {
+			method: "POST",
+			headers: { "X-API-Key": key, "Content-Type": "application/json" },
+			body,
+		});
+		expect(answer.status).toBe(200);
+		expect(await answer.json()).toEqual({
+			partialSuccess: {
+				rejectedLogRecords: "1",
+				errorMessage: expect.stringContaining("larger than the export limit (200000 bytes) as stored"),
+			},
+		});
+		expect(sent.calls.flat().filter((body) => (JSON.parse(body) as { spill?: string }).spill)).toEqual([]);
+		await waitFor(async () => expect(await bodiesOf(orgId)).toEqual(["small"]));
+	});
+
+	it("without the R2 binding, a row larger than a message is rejected as before (partial success)", async () => {
+		const { orgId, key } = await orgWithKey("Queued no spill");
+		const sent: Sent = { calls: [] };
+		const answer = await queuedApp(sent, true, { TELEMETRY_SPILL: undefined })("/v1/logs", {
+			method: "POST",
+			headers: { "X-API-Key": key, "Content-Type": "application/json" },
+			body: oneLog(largeText(300_000)),
+		});
+		expect(answer.status).toBe(200);
+		expect(await answer.json()).toEqual({
+			partialSuccess: {
+				rejectedLogRecords: "1",
+				errorMessage: expect.stringContaining("larger than a queue message (128 KB) as stored"),
+			},
+		});
+		expect(sent.calls.flat().filter((body) => (JSON.parse(body) as { spill?: string }).spill)).toEqual([]);
+		await waitFor(async () => expect(await bodiesOf(orgId)).toEqual(["small"]));
+	});
 });
 
 describe("the consumer", () => {
@@ -374,6 +506,107 @@ describe("the consumer", () => {
 		expect(result.delays).toEqual({ m0: 5 });
 		expect(result.acked).toEqual(good.map((_, i) => `m${i + 1}`).sort());
 		expect(await count("logs", orgId)).toBe(message.rows.length);
+	});
+
+	it("a spilled message: stored from R2 and the object deleted; delivered again: acknowledged, stored once", async () => {
+		const { orgId, key } = await orgWithKey("Queue spill consumer");
+		const sent: Sent = { calls: [] };
+		const text = largeText(200_000);
+		const answer = await queuedApp(sent, false)("/v1/logs", {
+			method: "POST",
+			headers: { "X-API-Key": key, "Content-Type": "application/json" },
+			body: oneLog(text),
+		});
+		expect(answer.status).toBe(200);
+		const bodies = sent.calls.flat();
+		const pointer = bodies.map((b) => JSON.parse(b) as { spill?: string }).find((m) => m.spill);
+		const spillKey = pointer?.spill as string;
+		const spilledText = await (await env.TELEMETRY_SPILL.get(spillKey))?.text();
+		expect(spilledText).toContain(JSON.stringify(text));
+		const first = await deliver(batchOf(bodies, 1));
+		expect(first.retried).toEqual([]);
+		expect(first.acked).toHaveLength(bodies.length);
+		expect(await bodiesOf(orgId)).toEqual(["small", text].sort());
+		expect(await env.TELEMETRY_SPILL.get(spillKey)).toBeNull();
+		// Delivered again (its object gone, its receipt there): acknowledged, not stored again.
+		const again = await deliver(
+			batchOf(
+				bodies,
+				2,
+				bodies.map((_, i) => `again${i}`),
+			),
+		);
+		expect(again.retried).toEqual([]);
+		expect(again.acked).toHaveLength(bodies.length);
+		expect(await count("logs", orgId)).toBe(2);
+
+		// A spilled body put back and its message delivered again (stored, receipt there): the
+		// duplicate path deletes the object too.
+		await env.TELEMETRY_SPILL.put(spillKey, spilledText as string);
+		const pointerBody = pointerIn(bodies);
+		expect((await deliver(batchOf([pointerBody], 3, ["dup"]))).acked).toEqual(["dup"]);
+		expect(await count("logs", orgId)).toBe(2);
+		expect(await env.TELEMETRY_SPILL.get(spillKey)).toBeNull();
+	});
+
+	it("a pointer whose body is missing from R2 is dead-lettered and parked with that reason", async () => {
+		const { orgId, key } = await orgWithKey("Queue spill missing");
+		const sent: Sent = { calls: [] };
+		const answer = await queuedApp(sent, false)("/v1/logs", {
+			method: "POST",
+			headers: { "X-API-Key": key, "Content-Type": "application/json" },
+			body: oneLog(largeText(150_000)),
+		});
+		expect(answer.status).toBe(200);
+		const pointerBody = pointerIn(sent.calls.flat());
+		const pointer = JSON.parse(pointerBody) as { id: string; spill: string };
+		// The body never reached R2 (or was removed by hand).
+		await env.TELEMETRY_SPILL.delete(pointer.spill);
+		await env.QUEUED_TELEMETRY.sendBatch([{ body: pointerBody, contentType: "text" }]);
+		const parked = await waitFor(async () => {
+			const rows = await db.all<{ org_id: string; reason: string; body: string }>(
+				sql`SELECT org_id, reason, body FROM queue_dead_letters WHERE message_id = ${pointer.id}`,
+			);
+			expect(rows).toHaveLength(1);
+			return rows[0];
+		});
+		expect(parked).toEqual({
+			org_id: orgId,
+			reason: `the spilled body ${pointer.spill} is missing from R2`,
+			body: pointerBody,
+		});
+		expect(await count("logs", orgId)).toBe(0);
+	});
+
+	it("a spilled message the store keeps refusing is parked with its body from R2, and the object deleted", async () => {
+		const { orgId, key } = await orgWithKey("Queue spill refused");
+		const sent: Sent = { calls: [] };
+		const answer = await queuedApp(sent, false)("/v1/logs", {
+			method: "POST",
+			headers: { "X-API-Key": key, "Content-Type": "application/json" },
+			body: oneLog(largeText(150_000)),
+		});
+		expect(answer.status).toBe(200);
+		const pointerBody = pointerIn(sent.calls.flat());
+		const pointer = JSON.parse(pointerBody) as { id: string; spill: string };
+		// A row the table refuses (attributes is NOT NULL) in the spilled body.
+		const object = await env.TELEMETRY_SPILL.get(pointer.spill);
+		const message = JSON.parse((await object?.text()) as string) as { rows: unknown[][] };
+		const row = message.rows[0] as unknown[];
+		row[row.length - 1] = null;
+		const refused = JSON.stringify(message);
+		await env.TELEMETRY_SPILL.put(pointer.spill, refused);
+		await env.QUEUED_TELEMETRY.sendBatch([{ body: pointerBody, contentType: "text" }]);
+		const parked = await waitFor(async () => {
+			const rows = await db.all<{ reason: string; body: string }>(
+				sql`SELECT reason, body FROM queue_dead_letters WHERE message_id = ${pointer.id}`,
+			);
+			expect(rows).toHaveLength(1);
+			return rows[0];
+		});
+		expect(parked).toEqual({ reason: "not stored within the queue's retries", body: refused });
+		await waitFor(async () => expect(await env.TELEMETRY_SPILL.get(pointer.spill)).toBeNull());
+		expect(await count("logs", orgId)).toBe(0);
 	});
 
 	it("poison messages go to the dead-letter queue and are parked there with the reason", async () => {
