@@ -23,7 +23,9 @@ import {
 	encodeExport,
 	enqueueMessages,
 	putSpilled,
+	queueFor,
 	type TelemetryQueue,
+	type TelemetryQueues,
 	type TelemetrySpill,
 } from "./queue.js";
 import { writeGroupRollups } from "./rollups.js";
@@ -77,7 +79,8 @@ export class OtlpIngest {
 			/** Node: the writer in its own thread (src/ingest/writer-thread.ts); `store` runs there. */
 			writerThread?: WriterThread | undefined;
 			/** The Worker's TELEMETRY_QUEUE binding: rows are enqueued instead of written (src/ingest/queue.ts). */
-			telemetryQueue?: TelemetryQueue | undefined;
+			/** One queue, or shards chosen by org (queueFor). */
+			telemetryQueue?: TelemetryQueues | undefined;
 			/** The Worker's TELEMETRY_SPILL bucket: rows too large for a message are parked in R2. */
 			telemetrySpill?: TelemetrySpill | undefined;
 		},
@@ -183,7 +186,7 @@ export class OtlpIngest {
 			if (format === "protobuf") decodeProtobuf(body, (reader) => decoder.protobuf(reader, batch));
 			else decoder.json(root, batch);
 		};
-		const queue = this.deps.telemetryQueue;
+		const queue = this.deps.telemetryQueue && queueFor(this.deps.telemetryQueue, orgId);
 		const libsql = this.#libsql();
 		const newBatch = (run?: RunStatement) =>
 			new IngestBatch(orgId, decoder.source, window, nowMs, run, {

@@ -61,6 +61,42 @@ export interface TelemetryQueue {
 }
 
 /**
+ * The producer's queues: one, or N shards (TELEMETRY_QUEUE_0 … _N-1) among which each org's exports
+ * always go to the same one (shardOf), to stay under a queue's 5,000 messages per second.
+ */
+export type TelemetryQueues = TelemetryQueue | readonly TelemetryQueue[];
+
+/** An org's shard among `shards` queues: FNV-1a (32 bit) of its id, modulo `shards`; stable. */
+export function shardOf(orgId: string, shards: number): number {
+	let hash = 0x811c9dc5;
+	for (const byte of encoder.encode(orgId)) {
+		hash ^= byte;
+		hash = Math.imul(hash, 0x01000193) >>> 0;
+	}
+	return hash % shards;
+}
+
+/** The queue an org's export is sent to. */
+export function queueFor(queues: TelemetryQueues, orgId: string): TelemetryQueue {
+	if (!Array.isArray(queues)) return queues as TelemetryQueue;
+	return queues[shardOf(orgId, queues.length)] as TelemetryQueue;
+}
+
+/**
+ * Whether a queue's batches are dead letters (parked, not stored): the names listed in
+ * TELEMETRY_DEAD_LETTER_QUEUE (comma-separated), or by default `hexcovery-telemetry-dlq` and the
+ * shards' `hexcovery-telemetry-<n>-dlq`.
+ */
+export function isDeadLetterQueue(queue: string, setting?: string): boolean {
+	if (setting?.trim())
+		return setting
+			.split(",")
+			.map((name) => name.trim())
+			.includes(queue);
+	return queue === DEFAULT_DEAD_LETTER_QUEUE || /^hexcovery-telemetry-\d+-dlq$/.test(queue);
+}
+
+/**
  * What the spill needs of an R2 bucket (the Worker's TELEMETRY_SPILL binding, `R2Bucket`): a row
  * too large for a queue message is parked there as a message body of its own, and the queue
  * carries a small pointer to it (docs/scale-out.md, "Limits and sharding").

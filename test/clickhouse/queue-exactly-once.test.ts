@@ -53,7 +53,7 @@ async function queuedExport(texts: string[]): Promise<string[]> {
 			clock: systemClock,
 			telemetry: store(),
 			telemetryQueue: {
-				async sendBatch(messages) {
+				async sendBatch(messages: Iterable<{ body: unknown }>) {
 					for (const m of messages) sent.push(String(m.body));
 				},
 			},

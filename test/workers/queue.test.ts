@@ -9,8 +9,14 @@ import { createClient } from "@libsql/client/web";
 import { sql } from "drizzle-orm";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { createApp } from "../../src/app.js";
-import { MESSAGE_LIMIT_BYTES, SEND_BATCH_BYTES, SEND_BATCH_MESSAGES } from "../../src/ingest/queue.js";
-import worker, { buildWorkerDeps, type WorkerEnv } from "../../src/runtime/worker.js";
+import { ConfigError } from "../../src/config.js";
+import {
+	MESSAGE_LIMIT_BYTES,
+	SEND_BATCH_BYTES,
+	SEND_BATCH_MESSAGES,
+	shardOf,
+} from "../../src/ingest/queue.js";
+import worker, { buildWorkerDeps, telemetryQueuesFrom, type WorkerEnv } from "../../src/runtime/worker.js";
 import logsFixture from "../fixtures/otlp/logs.json";
 import metricsFixture from "../fixtures/otlp/metrics.json";
 import traceFixture from "../fixtures/otlp/trace.json";
@@ -653,5 +659,104 @@ describe("the consumer", () => {
 		);
 		expect(await count("logs", orgId)).toBe(0);
 		expect(await count("logs", "org_someone_else")).toBe(0);
+	});
+});
+
+describe("sharding across queues by org", () => {
+	it("each org's exports go to one shard (TELEMETRY_QUEUE_0 … _2) by its id's hash, and are stored", async () => {
+		const shards: Sent[] = [{ calls: [] }, { calls: [] }, { calls: [] }];
+		const app = createApp(
+			buildWorkerDeps({
+				...workerEnv,
+				...Object.fromEntries(shards.map((sent, i) => [`TELEMETRY_QUEUE_${i}`, recordingQueue(sent)])),
+			} as WorkerEnv),
+		);
+		const orgs = await Promise.all(Array.from({ length: 8 }, (_, i) => orgWithKey(`Sharded ${i}`)));
+		const records = logsFixture.resourceLogs.flatMap((r) => r.scopeLogs.flatMap((s) => s.logRecords)).length;
+		for (const org of orgs) {
+			for (let n = 0; n < 2; n++) {
+				const answer = await app.fetch(
+					new Request(`${ORIGIN}/v1/logs`, {
+						method: "POST",
+						headers: { "X-API-Key": org.key, "Content-Type": "application/json" },
+						body: JSON.stringify(recent(logsFixture)),
+					}),
+					env,
+				);
+				expect(answer.status).toBe(200);
+			}
+		}
+		// Every message of an org on its own shard, none on another.
+		const orgsOn = shards.map(
+			(sent) => new Set(sent.calls.flat().map((body) => (JSON.parse(body) as { org: string }).org)),
+		);
+		for (const org of orgs) {
+			const shard = shardOf(org.orgId, 3);
+			expect(orgsOn.map((set) => set.has(org.orgId))).toEqual([0, 1, 2].map((i) => i === shard));
+		}
+		expect(orgsOn.filter((set) => set.size > 0).length).toBeGreaterThanOrEqual(2);
+		for (const org of orgs)
+			await waitFor(async () => expect(await count("logs", org.orgId)).toBe(2 * records));
+	});
+
+	it("the shard choice is stable and spreads orgs", () => {
+		expect(shardOf("org_a", 4)).toBe(shardOf("org_a", 4));
+		const counts = [0, 0, 0, 0];
+		for (let i = 0; i < 400; i++) {
+			const shard = shardOf(`org_${i.toString(36)}x`, 4);
+			counts[shard] = (counts[shard] ?? 0) + 1;
+		}
+		for (const n of counts) expect(n).toBeGreaterThan(40);
+		expect(shardOf("anything", 1)).toBe(0);
+	});
+
+	it("the Worker consumes any shard's queue and parks any shard's dead letters", async () => {
+		const { orgId, key } = await orgWithKey("Shard consumer");
+		const sent: Sent = { calls: [] };
+		const answer = await queuedApp(sent, false)("/v1/logs", {
+			method: "POST",
+			headers: { "X-API-Key": key, "Content-Type": "application/json" },
+			body: JSON.stringify(recent(logsFixture)),
+		});
+		expect(answer.status).toBe(200);
+		const [first, ...rest] = sent.calls.flat();
+		const outcome = (queue: string, bodies: string[]) => {
+			const acked: string[] = [];
+			const retried: string[] = [];
+			const messages = bodies.map((body, i) => ({
+				id: `${queue}-${i}`,
+				body,
+				attempts: 1,
+				ack: () => acked.push(`${queue}-${i}`),
+				retry: () => retried.push(`${queue}-${i}`),
+			}));
+			return { batch: { queue, messages }, acked, retried };
+		};
+		const stored = outcome("hexcovery-telemetry-2", rest);
+		await worker.queue(stored.batch, workerEnv);
+		expect(stored.retried).toEqual([]);
+		expect(stored.acked).toHaveLength(rest.length);
+		expect(await count("logs", orgId)).toBeGreaterThan(0);
+		const parked = outcome("hexcovery-telemetry-2-dlq", [first as string]);
+		await worker.queue(parked.batch, workerEnv);
+		expect(parked.acked).toEqual(["hexcovery-telemetry-2-dlq-0"]);
+		const id = (JSON.parse(first as string) as { id: string }).id;
+		const rows = await db.all<{ queue: string }>(
+			sql`SELECT queue FROM queue_dead_letters WHERE message_id = ${id}`,
+		);
+		expect(rows).toEqual([{ queue: "hexcovery-telemetry-2-dlq" }]);
+	});
+
+	it("shards numbered with a gap, or beside TELEMETRY_QUEUE, are a configuration error naming the binding", () => {
+		const queue = recordingQueue({ calls: [] }, false);
+		const gap = () =>
+			telemetryQueuesFrom({ TELEMETRY_QUEUE_0: queue, TELEMETRY_QUEUE_2: queue } as WorkerEnv);
+		expect(gap).toThrow(ConfigError);
+		expect(gap).toThrow("Setting TELEMETRY_QUEUE_2 is invalid");
+		const both = () => telemetryQueuesFrom({ TELEMETRY_QUEUE: queue, TELEMETRY_QUEUE_0: queue } as WorkerEnv);
+		expect(both).toThrow("Setting TELEMETRY_QUEUE is invalid");
+		expect(telemetryQueuesFrom({ TELEMETRY_QUEUE: queue } as WorkerEnv)).toBe(queue);
+		expect(telemetryQueuesFrom({ TELEMETRY_QUEUE_0: queue } as WorkerEnv)).toBe(queue);
+		expect(telemetryQueuesFrom({} as WorkerEnv)).toBeUndefined();
 	});
 });
