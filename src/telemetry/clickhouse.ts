@@ -24,6 +24,13 @@ import type { TelemetryClickHouseClient, TelemetryStore } from "./store.js";
  */
 
 const DAY_MS = 86_400_000;
+/**
+ * The queue consumer's inserts deduplicate by message id themselves (heldMessages). ClickHouse's
+ * own block deduplication — on by default for Replicated tables and on ClickHouse Cloud — would
+ * silently drop the re-insert of a message repaired after a partial insert (the same rows in the
+ * same block as the first attempt): it is turned off for these inserts.
+ */
+const QUEUE_INSERT_SETTINGS = { insert_deduplicate: 0 };
 const TABLES: readonly TelemetryTable[] = ["spans", "logs", "metric_points"];
 
 /** Rows of one table as column → value objects (libSQL-shaped, before toClickHouseRow). */
@@ -134,9 +141,18 @@ export function clickHouseTelemetryStore(parts: {
 		});
 		return new Map(result.rows.map((row) => [String(row.id), Number(row.retention_days)]));
 	}
-	async function insert(table: TelemetryTable, values: Record<string, unknown>[]): Promise<void> {
+	async function insert(
+		table: TelemetryTable,
+		values: Record<string, unknown>[],
+		clickhouse_settings?: Record<string, string | number>,
+	): Promise<void> {
 		if (values.length === 0) return;
-		await client.insert({ table, values, format: "JSONEachRow" });
+		await client.insert({
+			table,
+			values,
+			format: "JSONEachRow",
+			...(clickhouse_settings && { clickhouse_settings }),
+		});
 	}
 
 	return {
@@ -214,7 +230,7 @@ export function clickHouseTelemetryStore(parts: {
 			// transaction. A failure between the two leaves the rows stored without receipts: the
 			// redelivered messages are then found by their rows' queue_message_id (heldMessages).
 			try {
-				for (const table of TABLES) await insert(table, values[table]);
+				for (const table of TABLES) await insert(table, values[table], QUEUE_INSERT_SETTINGS);
 			} catch (error) {
 				throw unavailable(error);
 			}

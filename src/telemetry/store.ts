@@ -72,6 +72,7 @@ export interface TelemetryClickHouseClient {
 		table: string;
 		values: Record<string, unknown>[];
 		format: "JSONEachRow";
+		clickhouse_settings?: Record<string, string | number>;
 	}): Promise<unknown>;
 	close(): Promise<void>;
 }
