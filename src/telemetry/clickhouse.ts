@@ -65,7 +65,7 @@ function unavailable(error: unknown): unknown {
  * spanning several daily partitions writes one part per partition, and a failure can leave some) or
  * more (two consumers at once) has its rows deleted, and is inserted whole with the others.
  */
-async function heldMessages(
+export async function heldMessages(
 	client: TelemetryClickHouseClient,
 	messages: readonly TelemetryMessage[],
 ): Promise<Set<string>> {
