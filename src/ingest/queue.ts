@@ -138,7 +138,8 @@ type TableName = keyof typeof QUEUE_TABLES;
 
 /** A message as sent: JSON text, bigints as {"b":"…"} and non-finite numbers as {"f":"NaN"}. */
 interface WireMessage {
-	v: 1;
+	/** 1; 2 for a pointer to a spilled body (`spill`). */
+	v: 1 | 2;
 	/** `<export id>:<part>`: unique per message, the receipt's key. */
 	id: string;
 	org: string;
@@ -279,8 +280,10 @@ export function encodeExport(
 		if (!spill) return body;
 		const key = spillKey(id);
 		spilled.push({ key, body });
+		// Version 2: a consumer of an older version refuses it (retried, then parked) instead of
+		// taking it for a message without rows.
 		return JSON.stringify({
-			v: 1,
+			v: 2,
 			id,
 			...envelope({}),
 			part,
@@ -349,7 +352,8 @@ export function parseMessage(body: unknown): TelemetryMessage {
 		throw new PoisonMessage("the body is not JSON", { cause: error });
 	}
 	if (wire === null || typeof wire !== "object") throw new PoisonMessage("the body is not a JSON object");
-	if (wire.v !== 1) throw new PoisonMessage(`unknown message version ${JSON.stringify(wire.v)}`);
+	if (!(wire.v === 1 || (wire.v === 2 && wire.spill !== undefined)))
+		throw new PoisonMessage(`unknown message version ${JSON.stringify(wire.v)}`);
 	if (!isText(wire.id) || wire.id.length === 0 || wire.id.length > 200)
 		throw new PoisonMessage("no message id");
 	if (!isText(wire.org) || wire.org.length === 0) throw new PoisonMessage("no org");
@@ -364,6 +368,7 @@ export function parseMessage(body: unknown): TelemetryMessage {
 		bytes: utf8Bytes(text),
 	};
 	if (wire.spill !== undefined) {
+		if (wire.v !== 2) throw new PoisonMessage("a spill pointer of version 1");
 		if (wire.spill !== spillKey(wire.id))
 			throw new PoisonMessage("a spill key that is not the message's own");
 		if (wire.rows !== undefined || wire.keys !== undefined || wire.metrics !== undefined)
@@ -434,6 +439,17 @@ export function retryDelaySeconds(attempts: number, baseSeconds = RETRY_BASE_SEC
 }
 
 /**
+ * A pointer's rows are in R2: storing the pointer itself would write its receipt and no rows. The
+ * consumer resolves pointers first (consumeSpilled); anything else handing one over (a replay of a
+ * parked pointer, whose body was missing) is refused.
+ */
+export function refuseSpillPointers(messages: readonly TelemetryMessage[]): void {
+	const pointer = messages.find((m) => m.spill);
+	if (pointer)
+		throw new PoisonMessage(`its body is not in the message but in R2 (${pointer.spill}), and was not read`);
+}
+
+/**
  * Stores messages in one transaction: rows, rollups, discovery and receipts. Messages already
  * received are skipped (their ids are returned in `duplicates`). A receipt inserted by a concurrent
  * consumer first makes the transaction fail (primary key): nothing is stored twice, and the retry
@@ -446,6 +462,7 @@ export async function storeMessages(
 	nowMs: number,
 ): Promise<{ stored: string[]; duplicates: string[] }> {
 	if (messages.length === 0) return { stored: [], duplicates: [] };
+	refuseSpillPointers(messages);
 	const ids = messages.map((m) => m.id);
 	const seen = await client.execute({
 		sql: `SELECT message_id FROM queue_receipts WHERE message_id IN (${ids.map(() => "?").join(",")})`,
@@ -698,13 +715,7 @@ export async function parkDeadLetters(
 ) {
 	if (batch.messages.length === 0) return;
 	const now = deps.clock.now();
-	const letters: {
-		message: QueueMessage;
-		body: string;
-		reason: string;
-		id: string | null;
-		org: string | null;
-	}[] = [];
+	const letters: DeadLetterRow[] = [];
 	const pointers: { message: QueueMessage; body: string; pointer: TelemetryMessage }[] = [];
 	for (const message of batch.messages) {
 		const body =

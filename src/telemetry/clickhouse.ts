@@ -9,7 +9,7 @@ import { queryTimeout } from "../db/reads.js";
 import { ApiError } from "../errors.js";
 import type { IngestBatch, TableRows } from "../ingest/batch.js";
 import type { DiscoveryMemory } from "../ingest/discovery.js";
-import { QUEUE_TABLES, type TelemetryMessage } from "../ingest/queue.js";
+import { QUEUE_TABLES, refuseSpillPointers, type TelemetryMessage } from "../ingest/queue.js";
 import { orgRetentions, sweepDiscoveryRetention } from "../ingest/retention.js";
 import { libsqlClientOf, writeStatements } from "../ingest/writer.js";
 import type { ClickHouseSettings } from "./config.js";
@@ -188,6 +188,7 @@ export function clickHouseTelemetryStore(parts: {
 
 		async storeMessages(messages: TelemetryMessage[], memory: DiscoveryMemory, nowMs: number) {
 			if (messages.length === 0) return { stored: [], duplicates: [] };
+			refuseSpillPointers(messages);
 			const ids = messages.map((m) => m.id);
 			const seen = await libsql().execute({
 				sql: `SELECT message_id FROM queue_receipts WHERE message_id IN (${ids.map(() => "?").join(",")})`,
