@@ -101,6 +101,8 @@ export default defineConfig({
 								// TELEMETRY_QUEUE, so every other test keeps the direct path; the Worker's queue()
 								// consumes both queues. Few retries, none delayed, short batch waits: a run stays quick.
 								queueProducers: { QUEUED_TELEMETRY: "hexcovery-telemetry" },
+								// Rows too large for a queue message are parked in this bucket (only with a queue bound).
+								r2Buckets: { TELEMETRY_SPILL: "hexcovery-telemetry-spill" },
 								queueConsumers: {
 									"hexcovery-telemetry": {
 										maxBatchSize: 100,

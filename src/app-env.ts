@@ -8,7 +8,7 @@ import type { HeavyReads } from "./db/reads.js";
 import type { WebhookTransport } from "./heartbeats/webhook-transport.js";
 import type { AccessLogEntry } from "./http/access-log.js";
 import type { BodySource } from "./http/body-source.js";
-import type { TelemetryQueue } from "./ingest/queue.js";
+import type { TelemetryQueues, TelemetrySpill } from "./ingest/queue.js";
 import type { GroupCommitWriter } from "./ingest/writer.js";
 import type { WriterThread } from "./ingest/writer-thread.js";
 import type { Log } from "./log.js";
@@ -45,7 +45,12 @@ export interface AppDeps {
 	 * Workers with a TELEMETRY_QUEUE binding: OTLP rows go to this queue and its consumer stores them
 	 * (src/ingest/queue.ts, docs/scale-out.md); without it they are written directly.
 	 */
-	telemetryQueue?: TelemetryQueue;
+	telemetryQueue?: TelemetryQueues;
+	/**
+	 * Workers with a TELEMETRY_SPILL (R2) binding next to the queue: a row too large for a queue
+	 * message is parked there and a pointer enqueued (docs/scale-out.md); without it, rejected.
+	 */
+	telemetrySpill?: TelemetrySpill;
 	/** How webhook deliveries leave (Node: resolved and checked at connect time); fetch when absent. */
 	webhookTransport?: WebhookTransport;
 	/** Where the access log goes, one entry per request (the Node server's logger); none when absent. */

@@ -27,6 +27,7 @@ export function assembleDeps(parts: {
 	clientAddress?: (c: Context) => string | null;
 	requestBody?: AppDeps["requestBody"];
 	telemetryQueue?: AppDeps["telemetryQueue"];
+	telemetrySpill?: AppDeps["telemetrySpill"];
 	/** Where telemetry lives; the app's libSQL database when absent. */
 	telemetry?: TelemetryStore;
 }): AppDeps {
@@ -52,5 +53,6 @@ export function assembleDeps(parts: {
 		clientAddress: parts.clientAddress ?? (() => null),
 		...(parts.requestBody && { requestBody: parts.requestBody }),
 		...(parts.telemetryQueue && { telemetryQueue: parts.telemetryQueue }),
+		...(parts.telemetrySpill && { telemetrySpill: parts.telemetrySpill }),
 	};
 }

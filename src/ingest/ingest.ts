@@ -19,7 +19,15 @@ import {
 	misroutedProtobufMessage,
 } from "./misrouted.js";
 import { decodeProtobuf } from "./protobuf.js";
-import { encodeExport, enqueueMessages, type TelemetryQueue } from "./queue.js";
+import {
+	encodeExport,
+	enqueueMessages,
+	putSpilled,
+	queueFor,
+	type TelemetryQueue,
+	type TelemetryQueues,
+	type TelemetrySpill,
+} from "./queue.js";
 import { writeGroupRollups } from "./rollups.js";
 import { decodeTracesJson, decodeTracesProtobuf } from "./traces.js";
 import type { GroupCommitWriter, RunStatement } from "./writer.js";
@@ -71,7 +79,10 @@ export class OtlpIngest {
 			/** Node: the writer in its own thread (src/ingest/writer-thread.ts); `store` runs there. */
 			writerThread?: WriterThread | undefined;
 			/** The Worker's TELEMETRY_QUEUE binding: rows are enqueued instead of written (src/ingest/queue.ts). */
-			telemetryQueue?: TelemetryQueue | undefined;
+			/** One queue, or shards chosen by org (queueFor). */
+			telemetryQueue?: TelemetryQueues | undefined;
+			/** The Worker's TELEMETRY_SPILL bucket: rows too large for a message are parked in R2. */
+			telemetrySpill?: TelemetrySpill | undefined;
 		},
 		readonly maxConcurrentPerOrg: number,
 		readonly attributeLimits: AttributeLimits = DEFAULT_ATTRIBUTE_LIMITS,
@@ -175,7 +186,7 @@ export class OtlpIngest {
 			if (format === "protobuf") decodeProtobuf(body, (reader) => decoder.protobuf(reader, batch));
 			else decoder.json(root, batch);
 		};
-		const queue = this.deps.telemetryQueue;
+		const queue = this.deps.telemetryQueue && queueFor(this.deps.telemetryQueue, orgId);
 		const libsql = this.#libsql();
 		const newBatch = (run?: RunStatement) =>
 			new IngestBatch(orgId, decoder.source, window, nowMs, run, {
@@ -306,8 +317,11 @@ export class OtlpIngest {
 	 */
 	async #decodeThenEnqueue(queue: TelemetryQueue, batch: IngestBatch, decode: (batch: IngestBatch) => void) {
 		decode(batch);
-		const bodies = encodeExport(batch, crypto.randomUUID());
+		const spill = this.deps.telemetrySpill;
+		const { bodies, spilled } = encodeExport(batch, crypto.randomUUID(), spill?.maxRowBytes ?? 0);
 		try {
+			// Spilled bodies first: a pointer is sent only once its body is in R2.
+			if (spill && spilled.length > 0) await putSpilled(spill.bucket, spilled);
 			await enqueueMessages(queue, bodies);
 		} catch (error) {
 			throw new StorageUnavailable(error);

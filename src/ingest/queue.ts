@@ -23,7 +23,8 @@ import { writeStatements } from "./writer.js";
  * and validated as on the direct path, and its accepted rows are written into queue messages of at
  * most MESSAGE_BODY_BYTES of JSON each (a large export becomes several), sent with `sendBatch` in
  * calls of at most SEND_BATCH_MESSAGES messages and SEND_BATCH_BYTES; the export is answered once
- * every call has resolved — the queue holds the rows durably from then on.
+ * every call has resolved — the queue holds the rows durably from then on. A row too large for a
+ * message alone is, with a TELEMETRY_SPILL (R2) binding, put in R2 first and a pointer enqueued.
  *
  * Consumer (the Worker's `queue()` handler): a delivered batch is stored in one transaction — the
  * rows, their rollups (merged per org over the whole batch) and schema discovery, exactly as the
@@ -59,6 +60,62 @@ export interface TelemetryQueue {
 	): Promise<unknown>;
 }
 
+/**
+ * The producer's queues: one, or N shards (TELEMETRY_QUEUE_0 … _N-1) among which each org's exports
+ * always go to the same one (shardOf), to stay under a queue's 5,000 messages per second.
+ */
+export type TelemetryQueues = TelemetryQueue | readonly TelemetryQueue[];
+
+/** An org's shard among `shards` queues: FNV-1a (32 bit) of its id, modulo `shards`; stable. */
+export function shardOf(orgId: string, shards: number): number {
+	let hash = 0x811c9dc5;
+	for (const byte of encoder.encode(orgId)) {
+		hash ^= byte;
+		hash = Math.imul(hash, 0x01000193) >>> 0;
+	}
+	return hash % shards;
+}
+
+/** The queue an org's export is sent to. */
+export function queueFor(queues: TelemetryQueues, orgId: string): TelemetryQueue {
+	if (!Array.isArray(queues)) return queues as TelemetryQueue;
+	return queues[shardOf(orgId, queues.length)] as TelemetryQueue;
+}
+
+/**
+ * Whether a queue's batches are dead letters (parked, not stored): the names listed in
+ * TELEMETRY_DEAD_LETTER_QUEUE (comma-separated), or by default `hexcovery-telemetry-dlq` and the
+ * shards' `hexcovery-telemetry-<n>-dlq`.
+ */
+export function isDeadLetterQueue(queue: string, setting?: string): boolean {
+	if (setting?.trim())
+		return setting
+			.split(",")
+			.map((name) => name.trim())
+			.includes(queue);
+	return queue === DEFAULT_DEAD_LETTER_QUEUE || /^hexcovery-telemetry-\d+-dlq$/.test(queue);
+}
+
+/**
+ * What the spill needs of an R2 bucket (the Worker's TELEMETRY_SPILL binding, `R2Bucket`): a row
+ * too large for a queue message is parked there as a message body of its own, and the queue
+ * carries a small pointer to it (docs/scale-out.md, "Limits and sharding").
+ */
+export interface SpillBucket {
+	put(key: string, value: string): Promise<unknown>;
+	get(key: string): Promise<{ text(): Promise<string> } | null>;
+	delete(keys: string | string[]): Promise<unknown>;
+}
+
+/** The producer's spill: the bucket, and the largest row it takes (as stored; the export limit). */
+export interface TelemetrySpill {
+	bucket: SpillBucket;
+	maxRowBytes: number;
+}
+
+/** Where a message's spilled body is kept: derived from its id, so a pointer names only its own. */
+export const spillKey = (messageId: string) => `telemetry-spill/${messageId}`;
+
 /** What the consumer needs of a delivered message and batch (`Message`, `MessageBatch`). */
 export interface QueueMessage {
 	readonly id: string;
@@ -81,7 +138,8 @@ type TableName = keyof typeof QUEUE_TABLES;
 
 /** A message as sent: JSON text, bigints as {"b":"…"} and non-finite numbers as {"f":"NaN"}. */
 interface WireMessage {
-	v: 1;
+	/** 1; 2 for a pointer to a spilled body (`spill`). */
+	v: 1 | 2;
 	/** `<export id>:<part>`: unique per message, the receipt's key. */
 	id: string;
 	org: string;
@@ -94,6 +152,9 @@ interface WireMessage {
 	now?: number;
 	table?: TableName;
 	rows?: InValue[][];
+	/** A pointer: the message's body is in the spill bucket under this key (spillKey(id)). */
+	spill?: string;
+	bytes?: number;
 }
 
 /** A message validated for storing. */
@@ -105,6 +166,8 @@ export interface TelemetryMessage {
 	rows: InValue[][];
 	discovery: DiscoveryCollector | null;
 	bytes: number;
+	/** A pointer to a spilled body (spillKey(id)): resolved by the consumer before storing. */
+	spill?: string;
 }
 
 /** A message that can never be stored as it is: malformed, or refused by the store. */
@@ -135,11 +198,18 @@ const utf8Bytes = (text: string) => encoder.encode(text).byteLength;
 
 /**
  * The queue messages (JSON text) of one decoded export. Rows are taken in order and split so that no
- * message exceeds MESSAGE_BODY_BYTES; a single row that cannot fit in a message alone is rejected
- * (counted in the batch's rejections: partial success), as is nothing else. Discovery goes first.
+ * message exceeds MESSAGE_BODY_BYTES; discovery goes first. A single row that cannot fit in a
+ * message alone is, with `spillRowBytes` (a Worker with TELEMETRY_SPILL: the export limit), made a
+ * message of its own whose body goes to R2 (`spilled`, to put before sending) and whose place in
+ * `bodies` is a small pointer; a row larger than that, or any such row without a spill, is rejected
+ * (counted in the batch's rejections: partial success).
  */
-export function encodeExport(batch: IngestBatch, exportId: string): string[] {
-	const parts: { head: Record<string, unknown>; items: string[] }[] = [];
+export function encodeExport(
+	batch: IngestBatch,
+	exportId: string,
+	spillRowBytes = 0,
+): { bodies: string[]; spilled: { key: string; body: string }[] } {
+	const parts: { head: Record<string, unknown>; items: string[]; spill?: boolean }[] = [];
 	const envelope = (extra: Record<string, unknown>) => ({ org: batch.orgId, source: batch.source, ...extra });
 	const budget = MESSAGE_BODY_BYTES - 400 - utf8Bytes(batch.orgId) - exportId.length;
 
@@ -175,8 +245,17 @@ export function encodeExport(batch: IngestBatch, exportId: string): string[] {
 			const args = (statement as { args: InValue[] }).args;
 			for (let i = 0; i < args.length; i += width) {
 				const row = JSON.stringify(args.slice(i, i + width), replacer);
-				if (utf8Bytes(row) + 1 > budget) {
-					batch.rejections.add(`larger than a queue message (${MESSAGE_LIMIT_BYTES / 1000} KB) as stored`);
+				const bytes = utf8Bytes(row) + 1;
+				if (bytes > budget) {
+					if (bytes <= spillRowBytes) {
+						parts.push({ head: { table: table.table, field: "rows" }, items: [row], spill: true });
+						continue;
+					}
+					batch.rejections.add(
+						spillRowBytes > 0
+							? `larger than the export limit (${spillRowBytes} bytes) as stored`
+							: `larger than a queue message (${MESSAGE_LIMIT_BYTES / 1000} KB) as stored`,
+					);
 					table.rows--;
 					continue;
 				}
@@ -186,23 +265,46 @@ export function encodeExport(batch: IngestBatch, exportId: string): string[] {
 		pack(rows, "rows", { table: table.table });
 	}
 	// Nothing to store (every row rejected): nothing to send, discovery included (as the direct path).
-	if (parts.length === 0) return [];
+	if (parts.length === 0) return { bodies: [], spilled: [] };
 	const rowParts = parts.splice(0);
 	pack(keyItems, "keys", { now: discovery.nowMs });
 	pack(metricItems, "metrics", { now: discovery.nowMs });
 	parts.push(...rowParts);
 
-	return parts.map(({ head, items }, part) => {
+	const spilled: { key: string; body: string }[] = [];
+	const bodies = parts.map(({ head, items, spill }, part) => {
 		const { field, ...rest } = head as { field: string } & Record<string, unknown>;
-		const start = JSON.stringify({
-			v: 1,
-			id: `${exportId}:${part}`,
-			...envelope(rest),
+		const id = `${exportId}:${part}`;
+		const start = JSON.stringify({ v: 1, id, ...envelope(rest), part, parts: parts.length });
+		const body = `${start.slice(0, -1)},"${field}":[${items.join(",")}]}`;
+		if (!spill) return body;
+		const key = spillKey(id);
+		spilled.push({ key, body });
+		// Version 2: a consumer of an older version refuses it (retried, then parked) instead of
+		// taking it for a message without rows.
+		return JSON.stringify({
+			v: 2,
+			id,
+			...envelope({}),
 			part,
 			parts: parts.length,
+			spill: key,
+			bytes: utf8Bytes(body),
 		});
-		return `${start.slice(0, -1)},"${field}":[${items.join(",")}]}`;
 	});
+	return { bodies, spilled };
+}
+
+/** Puts an export's spilled bodies in R2 (before its messages are sent), a few at a time. */
+export async function putSpilled(bucket: SpillBucket, spilled: { key: string; body: string }[]) {
+	let next = 0;
+	const worker = async () => {
+		while (next < spilled.length) {
+			const item = spilled[next++] as (typeof spilled)[number];
+			await bucket.put(item.key, item.body);
+		}
+	};
+	await Promise.all(Array.from({ length: Math.min(SEND_CONCURRENCY, spilled.length) }, worker));
 }
 
 /**
@@ -250,7 +352,8 @@ export function parseMessage(body: unknown): TelemetryMessage {
 		throw new PoisonMessage("the body is not JSON", { cause: error });
 	}
 	if (wire === null || typeof wire !== "object") throw new PoisonMessage("the body is not a JSON object");
-	if (wire.v !== 1) throw new PoisonMessage(`unknown message version ${JSON.stringify(wire.v)}`);
+	if (!(wire.v === 1 || (wire.v === 2 && wire.spill !== undefined)))
+		throw new PoisonMessage(`unknown message version ${JSON.stringify(wire.v)}`);
 	if (!isText(wire.id) || wire.id.length === 0 || wire.id.length > 200)
 		throw new PoisonMessage("no message id");
 	if (!isText(wire.org) || wire.org.length === 0) throw new PoisonMessage("no org");
@@ -264,6 +367,15 @@ export function parseMessage(body: unknown): TelemetryMessage {
 		discovery: null,
 		bytes: utf8Bytes(text),
 	};
+	if (wire.spill !== undefined) {
+		if (wire.v !== 2) throw new PoisonMessage("a spill pointer of version 1");
+		if (wire.spill !== spillKey(wire.id))
+			throw new PoisonMessage("a spill key that is not the message's own");
+		if (wire.rows !== undefined || wire.keys !== undefined || wire.metrics !== undefined)
+			throw new PoisonMessage("a spill pointer with rows");
+		message.spill = wire.spill;
+		return message;
+	}
 	if (wire.keys !== undefined || wire.metrics !== undefined) {
 		if (typeof wire.now !== "number") throw new PoisonMessage("discovery without a time");
 		const discovery = new DiscoveryCollector(wire.org, wire.source, wire.now);
@@ -327,6 +439,17 @@ export function retryDelaySeconds(attempts: number, baseSeconds = RETRY_BASE_SEC
 }
 
 /**
+ * A pointer's rows are in R2: storing the pointer itself would write its receipt and no rows. The
+ * consumer resolves pointers first (consumeSpilled); anything else handing one over (a replay of a
+ * parked pointer, whose body was missing) is refused.
+ */
+export function refuseSpillPointers(messages: readonly TelemetryMessage[]): void {
+	const pointer = messages.find((m) => m.spill);
+	if (pointer)
+		throw new PoisonMessage(`its body is not in the message but in R2 (${pointer.spill}), and was not read`);
+}
+
+/**
  * Stores messages in one transaction: rows, rollups, discovery and receipts. Messages already
  * received are skipped (their ids are returned in `duplicates`). A receipt inserted by a concurrent
  * consumer first makes the transaction fail (primary key): nothing is stored twice, and the retry
@@ -339,6 +462,7 @@ export async function storeMessages(
 	nowMs: number,
 ): Promise<{ stored: string[]; duplicates: string[] }> {
 	if (messages.length === 0) return { stored: [], duplicates: [] };
+	refuseSpillPointers(messages);
 	const ids = messages.map((m) => m.id);
 	const seen = await client.execute({
 		sql: `SELECT message_id FROM queue_receipts WHERE message_id IN (${ids.map(() => "?").join(",")})`,
@@ -402,23 +526,28 @@ export interface ConsumerDeps {
 	log: Log;
 	/** The first retry's delay; each later one doubles (retryDelaySeconds). */
 	retryBaseSeconds?: number;
+	/** The Worker's TELEMETRY_SPILL bucket: where pointer messages' bodies are (spillKey). */
+	spill?: SpillBucket | undefined;
 }
 
 /**
  * The telemetry queue's consumer: the batch in one transaction; on a storage failure every message
  * is retried with backoff; on any other failure each message is tried alone, so only the ones the
  * store refuses are retried (and dead-lettered after max_retries). Malformed messages are retried
- * at once (delay 0) to reach the dead-letter queue quickly.
+ * at once (delay 0) to reach the dead-letter queue quickly. Pointers to spilled bodies are stored
+ * after the rest, one at a time (consumeSpilled: one large body in memory at once).
  */
 export async function consumeTelemetry(batch: QueueBatch, deps: ConsumerDeps): Promise<void> {
 	const store = (messages: TelemetryMessage[]) =>
 		deps.store
 			? deps.store.storeMessages(messages, deps.discovery, deps.clock.now())
 			: storeMessages(deps.client, deps.discovery, messages, deps.clock.now());
-	const parsed: { message: QueueMessage; telemetry: TelemetryMessage }[] = [];
+	const parsed: Delivered[] = [];
+	const pointers: Delivered[] = [];
 	for (const message of batch.messages) {
 		try {
-			parsed.push({ message, telemetry: parseMessage(message.body) });
+			const telemetry = parseMessage(message.body);
+			(telemetry.spill ? pointers : parsed).push({ message, telemetry });
 		} catch (error) {
 			deps.log({
 				level: "error",
@@ -429,6 +558,14 @@ export async function consumeTelemetry(batch: QueueBatch, deps: ConsumerDeps): P
 			message.retry({ delaySeconds: 0 });
 		}
 	}
+	if (parsed.length > 0) await storeTogether(parsed, deps, store);
+	for (const item of pointers) await consumeSpilled(item, deps, store);
+}
+
+type Delivered = { message: QueueMessage; telemetry: TelemetryMessage };
+type StoreFn = (messages: TelemetryMessage[]) => Promise<{ stored: string[]; duplicates: string[] }>;
+
+async function storeTogether(parsed: Delivered[], deps: ConsumerDeps, store: StoreFn): Promise<void> {
 	const retry = (items: typeof parsed) => {
 		for (const { message } of items) {
 			message.retry({ delaySeconds: retryDelaySeconds(message.attempts, deps.retryBaseSeconds) });
@@ -472,6 +609,78 @@ export async function consumeTelemetry(batch: QueueBatch, deps: ConsumerDeps): P
 	}
 }
 
+/** Whether a message was stored before (its receipt; receipts are in libSQL with either store). */
+async function hasReceipt(client: Client, messageId: string): Promise<boolean> {
+	const result = await client.execute({
+		sql: "SELECT 1 FROM queue_receipts WHERE message_id = ?",
+		args: [messageId],
+	});
+	return result.rows.length > 0;
+}
+
+/** Deletes stored messages' spilled bodies; one left behind is logged (an R2 lifecycle rule ends it). */
+async function deleteSpilled(deps: Pick<ConsumerDeps, "spill" | "log">, keys: string[]): Promise<void> {
+	if (!deps.spill || keys.length === 0) return;
+	try {
+		await deps.spill.delete(keys);
+	} catch (error) {
+		deps.log({ level: "warn", msg: "spilled bodies not deleted", keys: keys.length, ...errorFields(error) });
+	}
+}
+
+/**
+ * A pointer message: one stored before (its receipt exists) is acknowledged and its body deleted
+ * from the bucket if still there; otherwise its body is fetched, checked to be the pointer's own
+ * message, stored as any other, and deleted once stored. A body missing from the bucket is poison
+ * (retried at once until the dead-letter queue, where it is parked with that reason). A database,
+ * bucket or store failure is retried with backoff.
+ */
+async function consumeSpilled(item: Delivered, deps: ConsumerDeps, store: StoreFn): Promise<void> {
+	const { message, telemetry } = item;
+	const key = telemetry.spill as string;
+	const backoff = () =>
+		message.retry({ delaySeconds: retryDelaySeconds(message.attempts, deps.retryBaseSeconds) });
+	let full: TelemetryMessage;
+	try {
+		// Stored before (a redelivery): acknowledged without reading the body, which is deleted.
+		if (await hasReceipt(deps.client, telemetry.id)) {
+			message.ack();
+			await deleteSpilled(deps, [key]);
+			return;
+		}
+		if (!deps.spill) throw new PoisonMessage("a spilled body, but no TELEMETRY_SPILL binding");
+		const object = await deps.spill.get(key);
+		if (object === null) throw new PoisonMessage(`the spilled body ${key} is missing from R2`);
+		full = parseMessage(await object.text());
+		if (full.id !== telemetry.id || full.org !== telemetry.org || full.spill)
+			throw new PoisonMessage("the spilled body is not the pointer's message");
+	} catch (error) {
+		deps.log({
+			level: "error",
+			msg: "spilled queue message not read",
+			message_id: message.id,
+			...errorFields(error),
+		});
+		if (error instanceof PoisonMessage) message.retry({ delaySeconds: 0 });
+		else backoff();
+		return;
+	}
+	try {
+		await store([full]);
+	} catch (error) {
+		deps.log({
+			level: "error",
+			msg: "queue message not stored",
+			message_id: message.id,
+			...errorFields(error),
+		});
+		backoff();
+		return;
+	}
+	message.ack();
+	await deleteSpilled(deps, [key]);
+}
+
 function looseJson(body: unknown): { id?: unknown; org?: unknown } | null {
 	try {
 		const value: unknown = JSON.parse(String(body));
@@ -496,15 +705,18 @@ function deadLetterReason(body: unknown): { reason: string; id: string | null; o
 
 /**
  * The dead-letter queue's consumer: every message is parked in `queue_dead_letters` (once: a
- * redelivered one is ignored) and acknowledged; if the database cannot take them, retried.
+ * redelivered one is ignored) and acknowledged; if the database cannot take them, retried. A pointer
+ * to a spilled body is parked with the body itself (so `queue replay` needs no R2) and the object
+ * deleted, one at a time; a body missing from the bucket is parked as the pointer with that reason.
  */
 export async function parkDeadLetters(
 	batch: QueueBatch,
-	deps: Pick<ConsumerDeps, "client" | "clock" | "log" | "retryBaseSeconds">,
+	deps: Pick<ConsumerDeps, "client" | "clock" | "log" | "retryBaseSeconds" | "spill">,
 ) {
 	if (batch.messages.length === 0) return;
 	const now = deps.clock.now();
-	const args: InValue[] = [];
+	const letters: DeadLetterRow[] = [];
+	const pointers: { message: QueueMessage; body: string; pointer: TelemetryMessage }[] = [];
 	for (const message of batch.messages) {
 		const body =
 			typeof message.body === "string"
@@ -512,27 +724,86 @@ export async function parkDeadLetters(
 				: message.body instanceof ArrayBuffer || ArrayBuffer.isView(message.body)
 					? new TextDecoder().decode(message.body as ArrayBuffer)
 					: JSON.stringify(message.body ?? null);
-		const { reason, id, org } = deadLetterReason(body);
-		args.push(id ?? `queue:${message.id}`, org, batch.queue, body, message.attempts, reason, now);
+		const pointer = spillPointer(body);
+		if (pointer) pointers.push({ message, body, pointer });
+		else letters.push({ message, body, ...deadLetterReason(body) });
 	}
+	await park(batch.queue, letters, now, deps);
+	for (const { message, body, pointer } of pointers) {
+		const key = pointer.spill as string;
+		let letter: DeadLetterRow = {
+			message,
+			body,
+			reason: `the spilled body ${key} is missing from R2`,
+			id: pointer.id,
+			org: pointer.org,
+		};
+		let inlined = false;
+		try {
+			const object = deps.spill ? await deps.spill.get(key) : null;
+			if (!deps.spill) letter.reason = "a spilled body, but no TELEMETRY_SPILL binding";
+			if (object) {
+				const text = await object.text();
+				letter = { message, body: text, ...deadLetterReason(text) };
+				inlined = true;
+			}
+		} catch (error) {
+			deps.log({ level: "error", msg: "spilled dead letter not read", ...errorFields(error) });
+			message.retry({ delaySeconds: retryDelaySeconds(message.attempts, deps.retryBaseSeconds) });
+			continue;
+		}
+		if ((await park(batch.queue, [letter], now, deps)) && inlined) await deleteSpilled(deps, [key]);
+	}
+}
+
+interface DeadLetterRow {
+	message: QueueMessage;
+	body: string;
+	reason: string;
+	id: string | null;
+	org: string | null;
+}
+
+/** The pointer a body is, if it is one (a valid message with `spill`). */
+function spillPointer(body: string): TelemetryMessage | null {
+	try {
+		const message = parseMessage(body);
+		return message.spill ? message : null;
+	} catch {
+		return null;
+	}
+}
+
+/** Parks letters in one INSERT and acknowledges them; retried (false) when the database refuses. */
+async function park(
+	queue: string,
+	letters: DeadLetterRow[],
+	now: number,
+	deps: Pick<ConsumerDeps, "client" | "log" | "retryBaseSeconds">,
+): Promise<boolean> {
+	if (letters.length === 0) return true;
+	const args: InValue[] = [];
+	for (const { message, body, reason, id, org } of letters)
+		args.push(id ?? `queue:${message.id}`, org, queue, body, message.attempts, reason, now);
 	try {
 		await deps.client.execute({
-			sql: `INSERT OR IGNORE INTO queue_dead_letters (message_id, org_id, queue, body, attempts, reason, parked_at) VALUES ${batch.messages.map(() => "(?,?,?,?,?,?,?)").join(",")}`,
+			sql: `INSERT OR IGNORE INTO queue_dead_letters (message_id, org_id, queue, body, attempts, reason, parked_at) VALUES ${letters.map(() => "(?,?,?,?,?,?,?)").join(",")}`,
 			args,
 		});
 	} catch (error) {
 		deps.log({
 			level: "error",
 			msg: "dead letters not parked",
-			messages: batch.messages.length,
+			messages: letters.length,
 			...errorFields(error),
 		});
-		for (const message of batch.messages)
+		for (const { message } of letters)
 			message.retry({ delaySeconds: retryDelaySeconds(message.attempts, deps.retryBaseSeconds) });
-		return;
+		return false;
 	}
-	deps.log({ level: "warn", msg: "queue messages dead-lettered", messages: batch.messages.length });
-	for (const message of batch.messages) message.ack();
+	deps.log({ level: "warn", msg: "queue messages dead-lettered", messages: letters.length });
+	for (const { message } of letters) message.ack();
+	return true;
 }
 
 /** Receipts past QUEUE_RECEIPT_TTL_MS (the sweep). */

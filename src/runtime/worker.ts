@@ -24,11 +24,13 @@ import { assembleDeps } from "../deps.js";
 import { DiscoveryMemory } from "../ingest/discovery.js";
 import {
 	consumeTelemetry,
-	DEFAULT_DEAD_LETTER_QUEUE,
+	isDeadLetterQueue,
 	parkDeadLetters,
 	type QueueBatch,
 	RETRY_BASE_SECONDS,
+	type SpillBucket,
 	type TelemetryQueue,
+	type TelemetryQueues,
 } from "../ingest/queue.js";
 import { otlpSettingsFrom } from "../ingest/settings.js";
 import { libsqlClientOf } from "../ingest/writer.js";
@@ -71,7 +73,18 @@ export interface WorkerEnv {
 	 * their rows sent to this queue, whose consumer (`queue()` below) stores them (docs/scale-out.md).
 	 */
 	TELEMETRY_QUEUE?: TelemetryQueue;
-	/** The dead-letter queue's name (default hexcovery-telemetry-dlq): its batches are parked, not stored. */
+	// Sharded instead (beyond one queue's 5,000 messages/s): producer bindings TELEMETRY_QUEUE_0 …
+	// TELEMETRY_QUEUE_<N-1> (telemetryQueuesFrom), each org's exports on one of them by its id's hash.
+	/**
+	 * An R2 bucket binding (optional, with TELEMETRY_QUEUE): a row too large for a queue message (up
+	 * to the export limit, OTLP_MAX_BODY_BYTES) is parked here and a pointer enqueued; the consumer
+	 * reads it back and deletes it once stored. Without it such rows are rejected (partial success).
+	 */
+	TELEMETRY_SPILL?: SpillBucket;
+	/**
+	 * The dead-letter queues' names, comma-separated (default hexcovery-telemetry-dlq and the shards'
+	 * hexcovery-telemetry-<n>-dlq): their batches are parked, not stored.
+	 */
 	TELEMETRY_DEAD_LETTER_QUEUE?: string;
 	/** Seconds before a batch the store could not take is delivered again; doubles per attempt (default 5). */
 	TELEMETRY_RETRY_BASE_SECONDS?: string;
@@ -84,6 +97,35 @@ export interface WorkerEnv {
 	/** A secret (`wrangler secret put TELEMETRY_PASSWORD`). */
 	TELEMETRY_PASSWORD?: string;
 	TELEMETRY_DATABASE?: string;
+}
+
+/**
+ * The producer's queues: TELEMETRY_QUEUE, or the shards TELEMETRY_QUEUE_0 … _N-1 (numbered from 0
+ * without gaps; not both). None: direct writes.
+ */
+export function telemetryQueuesFrom(env: WorkerEnv): TelemetryQueues | undefined {
+	// Shards are bindings named by number (wrangler.toml), not fields of WorkerEnv.
+	const bindings = env as unknown as Record<string, TelemetryQueue | undefined>;
+	const shards: TelemetryQueue[] = [];
+	for (let i = 0; bindings[`TELEMETRY_QUEUE_${i}`]; i++)
+		shards.push(bindings[`TELEMETRY_QUEUE_${i}`] as TelemetryQueue);
+	for (const name of Object.keys(bindings)) {
+		const match = /^TELEMETRY_QUEUE_(\d+)$/.exec(name);
+		if (match && Number(match[1]) >= shards.length && bindings[name])
+			throw new ConfigError(
+				name,
+				"invalid",
+				`queue shards are TELEMETRY_QUEUE_0 … TELEMETRY_QUEUE_<N-1> without gaps; TELEMETRY_QUEUE_${shards.length} is missing`,
+			);
+	}
+	if (shards.length === 0) return env.TELEMETRY_QUEUE;
+	if (env.TELEMETRY_QUEUE)
+		throw new ConfigError(
+			"TELEMETRY_QUEUE",
+			"invalid",
+			"bind either TELEMETRY_QUEUE or the shards TELEMETRY_QUEUE_0 …, not both",
+		);
+	return shards.length === 1 ? shards[0] : shards;
 }
 
 /** See buildWorkerDeps: effectively no client-side queue. */
@@ -145,6 +187,7 @@ export function buildWorkerDeps(env: WorkerEnv): AppDeps {
 		reads: readLimitsFrom(settings),
 	};
 	const db = createDatabase(client);
+	const telemetryQueue = telemetryQueuesFrom(env);
 	// Telemetry in ClickHouse when TELEMETRY_URL is set. Workers do not migrate it: apply
 	// clickhouse/migrations first (`npm run hexcovery -- clickhouse migrate`, or one Node start).
 	const clickhouse = clickHouseSettingsFrom(settings);
@@ -172,7 +215,11 @@ export function buildWorkerDeps(env: WorkerEnv): AppDeps {
 		// Workers Logs collects the console; a line per request is Cloudflare's own (no access log here).
 		log: consoleLog(logLevelFrom(settings, "info")),
 		clientAddress: (c) => c.req.header("CF-Connecting-IP") ?? null,
-		...(env.TELEMETRY_QUEUE && { telemetryQueue: env.TELEMETRY_QUEUE }),
+		...(telemetryQueue && { telemetryQueue }),
+		...(telemetryQueue &&
+			env.TELEMETRY_SPILL && {
+				telemetrySpill: { bucket: env.TELEMETRY_SPILL, maxRowBytes: config.otlp.maxBodyBytes },
+			}),
 	});
 }
 
@@ -217,6 +264,7 @@ export default {
 			clock: built.deps.clock,
 			discovery: built.discovery,
 			log: built.deps.log,
+			spill: env.TELEMETRY_SPILL,
 			retryBaseSeconds: integerFrom(
 				env as Settings,
 				"TELEMETRY_RETRY_BASE_SECONDS",
@@ -225,7 +273,7 @@ export default {
 				300,
 			),
 		};
-		if (batch.queue === (env.TELEMETRY_DEAD_LETTER_QUEUE || DEFAULT_DEAD_LETTER_QUEUE)) {
+		if (isDeadLetterQueue(batch.queue, env.TELEMETRY_DEAD_LETTER_QUEUE)) {
 			await parkDeadLetters(batch, deps);
 		} else {
 			await consumeTelemetry(batch, deps);

@@ -9,7 +9,7 @@ import { queryTimeout } from "../db/reads.js";
 import { ApiError } from "../errors.js";
 import type { IngestBatch, TableRows } from "../ingest/batch.js";
 import type { DiscoveryMemory } from "../ingest/discovery.js";
-import { QUEUE_TABLES, type TelemetryMessage } from "../ingest/queue.js";
+import { QUEUE_TABLES, refuseSpillPointers, type TelemetryMessage } from "../ingest/queue.js";
 import { orgRetentions, sweepDiscoveryRetention } from "../ingest/retention.js";
 import { libsqlClientOf, writeStatements } from "../ingest/writer.js";
 import type { ClickHouseSettings } from "./config.js";
@@ -24,6 +24,13 @@ import type { TelemetryClickHouseClient, TelemetryStore } from "./store.js";
  */
 
 const DAY_MS = 86_400_000;
+/**
+ * The queue consumer's inserts deduplicate by message id themselves (heldMessages). ClickHouse's
+ * own block deduplication — on by default for Replicated tables and on ClickHouse Cloud — would
+ * silently drop the re-insert of a message repaired after a partial insert (the same rows in the
+ * same block as the first attempt): it is turned off for these inserts.
+ */
+const QUEUE_INSERT_SETTINGS = { insert_deduplicate: 0 };
 const TABLES: readonly TelemetryTable[] = ["spans", "logs", "metric_points"];
 
 /** Rows of one table as column → value objects (libSQL-shaped, before toClickHouseRow). */
@@ -49,6 +56,74 @@ function unavailable(error: unknown): unknown {
 	});
 }
 
+/**
+ * Which of a queue batch's messages ClickHouse already holds, whole (clickhouse/migrations/
+ * 0003_queue_message_ids.sql; docs/scale-out.md "Delivery guarantees"). One statement for the
+ * batch: per table, the rows of the batch's message ids counted within the orgs and time range of
+ * the batch's rows (the sort key, then the ids' bloom filter). A message with exactly its number of
+ * rows there was inserted before: it is not inserted again. One with some but not all (an INSERT
+ * spanning several daily partitions writes one part per partition, and a failure can leave some) or
+ * more (two consumers at once) has its rows deleted, and is inserted whole with the others.
+ */
+export async function heldMessages(
+	client: TelemetryClickHouseClient,
+	messages: readonly TelemetryMessage[],
+): Promise<Set<string>> {
+	const held = new Set<string>();
+	const byTable = new Map<TelemetryTable, TelemetryMessage[]>();
+	for (const message of messages) {
+		if (!message.table || message.rows.length === 0) continue;
+		const list = byTable.get(message.table) ?? [];
+		list.push(message);
+		byTable.set(message.table, list);
+	}
+	if (byTable.size === 0) return held;
+	const selects: string[] = [];
+	const query_params: Record<string, unknown> = {};
+	for (const [table, list] of byTable) {
+		const at = QUEUE_TABLES[table].indexOf("timestamp" as never);
+		let lo: bigint | null = null;
+		let hi: bigint | null = null;
+		for (const message of list) {
+			for (const row of message.rows) {
+				const t = BigInt(row[at] as bigint | number);
+				if (lo === null || t < lo) lo = t;
+				if (hi === null || t > hi) hi = t;
+			}
+		}
+		query_params[`${table}_orgs`] = [...new Set(list.map((m) => m.org))];
+		query_params[`${table}_ids`] = list.map((m) => m.id);
+		query_params[`${table}_lo`] = String(lo);
+		query_params[`${table}_hi`] = String(hi);
+		const scope = `org_id IN {${table}_orgs:Array(String)} AND queue_message_id IN {${table}_ids:Array(String)}`;
+		selects.push(
+			`SELECT '${table}' AS t, queue_message_id AS id, count() AS n FROM ${table} WHERE ${scope} AND timestamp >= {${table}_lo:Int64} AND timestamp <= {${table}_hi:Int64} GROUP BY queue_message_id`,
+		);
+	}
+	const result = await client.query({
+		query: selects.join(" UNION ALL "),
+		format: "JSONEachRow",
+		query_params,
+	});
+	const counts = new Map<string, number>();
+	for (const row of await result.json<{ t: string; id: string; n: number | string }>())
+		counts.set(`${row.t}\u0000${row.id}`, Number(row.n));
+	for (const [table, list] of byTable) {
+		const partial: string[] = [];
+		for (const message of list) {
+			const n = counts.get(`${table}\u0000${message.id}`) ?? 0;
+			if (n === message.rows.length) held.add(message.id);
+			else if (n > 0) partial.push(message.id);
+		}
+		if (partial.length === 0) continue;
+		await client.command({
+			query: `DELETE FROM ${table} WHERE org_id IN {orgs:Array(String)} AND queue_message_id IN {ids:Array(String)}`,
+			query_params: { orgs: [...new Set(list.map((m) => m.org))], ids: partial },
+		});
+	}
+	return held;
+}
+
 export function clickHouseTelemetryStore(parts: {
 	/** The app's libSQL database: orgs (retention), schema discovery, queue receipts. */
 	db: Database;
@@ -66,9 +141,18 @@ export function clickHouseTelemetryStore(parts: {
 		});
 		return new Map(result.rows.map((row) => [String(row.id), Number(row.retention_days)]));
 	}
-	async function insert(table: TelemetryTable, values: Record<string, unknown>[]): Promise<void> {
+	async function insert(
+		table: TelemetryTable,
+		values: Record<string, unknown>[],
+		clickhouse_settings?: Record<string, string | number>,
+	): Promise<void> {
 		if (values.length === 0) return;
-		await client.insert({ table, values, format: "JSONEachRow" });
+		await client.insert({
+			table,
+			values,
+			format: "JSONEachRow",
+			...(clickhouse_settings && { clickhouse_settings }),
+		});
 	}
 
 	return {
@@ -104,6 +188,7 @@ export function clickHouseTelemetryStore(parts: {
 
 		async storeMessages(messages: TelemetryMessage[], memory: DiscoveryMemory, nowMs: number) {
 			if (messages.length === 0) return { stored: [], duplicates: [] };
+			refuseSpillPointers(messages);
 			const ids = messages.map((m) => m.id);
 			const seen = await libsql().execute({
 				sql: `SELECT message_id FROM queue_receipts WHERE message_id IN (${ids.map(() => "?").join(",")})`,
@@ -114,27 +199,39 @@ export function clickHouseTelemetryStore(parts: {
 				...new Map(messages.filter((m) => !duplicates.has(m.id)).map((m) => [m.id, m])).values(),
 			];
 			if (unique.length === 0) return { stored: [], duplicates: [...duplicates] };
-			const days = await retentionOf(unique.map((m) => m.org));
+			// Messages whose rows ClickHouse already holds (inserted before, their receipts not
+			// written) are not inserted again; partly held ones are cleared first (exactlyOnce).
+			let held: Set<string>;
+			try {
+				held = await heldMessages(client, unique);
+			} catch (error) {
+				throw unavailable(error);
+			}
+			const insertNow = unique.filter((m) => !held.has(m.id));
+			const days =
+				insertNow.length > 0 ? await retentionOf(insertNow.map((m) => m.org)) : new Map<string, number>();
 			const values: Record<TelemetryTable, Record<string, unknown>[]> = {
 				spans: [],
 				logs: [],
 				metric_points: [],
 			};
-			for (const message of unique) {
+			for (const message of insertNow) {
 				if (!message.table) continue;
 				const columns = QUEUE_TABLES[message.table];
 				const retention = days.get(message.org) ?? 30;
 				for (const row of message.rows) {
 					const object: Record<string, unknown> = {};
 					for (let i = 0; i < columns.length; i++) object[columns[i] as string] = row[i];
-					values[message.table].push(toClickHouseRow(message.table, object, retention));
+					const out = toClickHouseRow(message.table, object, retention);
+					out.queue_message_id = message.id;
+					values[message.table].push(out);
 				}
 			}
 			// One INSERT per table for the whole batch; then discovery and receipts in one libSQL
 			// transaction. A failure between the two leaves the rows stored without receipts: the
-			// redelivered messages are stored again (at least once; docs/scale-out.md).
+			// redelivered messages are then found by their rows' queue_message_id (heldMessages).
 			try {
-				for (const table of TABLES) await insert(table, values[table]);
+				for (const table of TABLES) await insert(table, values[table], QUEUE_INSERT_SETTINGS);
 			} catch (error) {
 				throw unavailable(error);
 			}
@@ -152,7 +249,10 @@ export function clickHouseTelemetryStore(parts: {
 			});
 			await writeStatements(libsql(), statements, 0);
 			for (const commit of commits) commit();
-			return { stored: unique.map((m) => m.id), duplicates: [...duplicates] };
+			return {
+				stored: insertNow.map((m) => m.id),
+				duplicates: [...duplicates, ...unique.filter((m) => held.has(m.id)).map((m) => m.id)],
+			};
 		},
 
 		async runOql(deps, orgId, query, options) {

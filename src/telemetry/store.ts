@@ -29,7 +29,8 @@ export interface TelemetryStore {
 	writeExport(batch: IngestBatch, discovery: DiscoveryMemory, sourceBytes: number): Promise<void>;
 	/**
 	 * The queue consumer's write (src/ingest/queue.ts): messages not stored before (by their receipt
-	 * in libSQL), their rows, discovery and receipts.
+	 * in libSQL; on ClickHouse also by the message id on its rows), their rows, discovery and
+	 * receipts — each message's rows exactly once.
 	 */
 	storeMessages(
 		messages: TelemetryMessage[],
@@ -71,6 +72,7 @@ export interface TelemetryClickHouseClient {
 		table: string;
 		values: Record<string, unknown>[];
 		format: "JSONEachRow";
+		clickhouse_settings?: Record<string, string | number>;
 	}): Promise<unknown>;
 	close(): Promise<void>;
 }

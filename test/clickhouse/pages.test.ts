@@ -13,7 +13,7 @@
  */
 import type { InValue } from "@libsql/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { attributeMap, insertTelemetry, type TelemetryTable } from "../../src/clickhouse/rows.js";
+import { insertTelemetry, type TelemetryTable } from "../../src/clickhouse/rows.js";
 import { rebuildRollups } from "../../src/ingest/rollup-rebuild.js";
 import { clickHousePageBackend } from "../../src/pages/backend.js";
 import { hostDetail, hostsPage } from "../../src/pages/hosts.js";
@@ -24,6 +24,7 @@ import { type PageReader, pageReader } from "../../src/pages/store.js";
 import { type TraceFilters, traceDetail, tracesPage } from "../../src/pages/traces.js";
 import type { PageWindow } from "../../src/pages/window.js";
 import { GOLDEN_END, GOLDEN_START, goldenSpecA, goldenSpecB } from "../support/oql-golden-queries.js";
+import { comparablePage } from "../support/page-compare.js";
 import { type BothStores, loadBothStores, TEST_RETENTION_DAYS } from "./support.js";
 
 type HostsPage = Awaited<ReturnType<typeof hostsPage>>;
@@ -148,29 +149,13 @@ afterAll(() => stores.close());
 // ---------------------------------------------------------------------------------------------
 // Comparing
 
-/** A page as compared: row ids dropped, attribute maps as text (keys `attributes`, `resource`). */
-function comparable(value: unknown): unknown {
-	if (Array.isArray(value)) return value.map(comparable);
-	if (value && typeof value === "object") {
-		return Object.fromEntries(
-			Object.entries(value)
-				.filter(([key]) => key !== "id")
-				.map(([key, v]) => [
-					key,
-					key === "attributes" || key === "resource" ? attributeMap(v) : comparable(v),
-				]),
-		);
-	}
-	return value;
-}
-
 async function expectSame<T>(
 	label: string,
 	read: (reader: PageReader) => Promise<T>,
 	org = ORG_A,
 ): Promise<{ lite: T; ch: T }> {
 	const [lite, ch] = [await read(readers.lite(org)), await read(readers.ch(org))];
-	expect(comparable(ch), label).toEqual(comparable(lite));
+	expect(comparablePage(ch), label).toEqual(comparablePage(lite));
 	return { lite, ch };
 }
 
@@ -246,8 +231,8 @@ describe("the pages over libSQL and ClickHouse", () => {
 				await logsPage(readers.lite(ORG_A), ORG_A, w, filters, { limit: 40, after: after.lite }),
 				await logsPage(readers.ch(ORG_A), ORG_A, w, filters, { limit: 40, after: after.ch }),
 			];
-			expect(comparable({ ...ch, next: ch.next?.[0] }), `${label} page ${page}`).toEqual(
-				comparable({ ...lite, next: lite.next?.[0] }),
+			expect(comparablePage({ ...ch, next: ch.next?.[0] }), `${label} page ${page}`).toEqual(
+				comparablePage({ ...lite, next: lite.next?.[0] }),
 			);
 			if (page === 0 && label !== "nothing matches") expect(lite.rows.length).toBeGreaterThan(0);
 			if (!lite.next || !ch.next) break;
@@ -281,8 +266,8 @@ describe("the pages over libSQL and ClickHouse", () => {
 				await tracesPage(readers.lite(ORG_A), ORG_A, w, filters, { limit: 25, after: after.lite }),
 				await tracesPage(readers.ch(ORG_A), ORG_A, w, filters, { limit: 25, after: after.ch }),
 			];
-			expect(comparable({ ...ch, next: ch.next?.[0] }), `${label} page ${page}`).toEqual(
-				comparable({ ...lite, next: lite.next?.[0] }),
+			expect(comparablePage({ ...ch, next: ch.next?.[0] }), `${label} page ${page}`).toEqual(
+				comparablePage({ ...lite, next: lite.next?.[0] }),
 			);
 			if (page === 0) expect(lite.rows.length).toBeGreaterThan(0);
 			if (!lite.next || !ch.next) break;

@@ -177,7 +177,7 @@ async function queuedExport(orgId: string, bodies: string[]): Promise<string[]> 
 			clock: systemClock,
 			telemetry: testStore(),
 			telemetryQueue: {
-				async sendBatch(messages) {
+				async sendBatch(messages: Iterable<{ body: unknown }>) {
 					for (const m of messages) sent.push(String(m.body));
 				},
 			},

@@ -147,6 +147,16 @@ describe("queue messages", () => {
 				"a value that is not a string, number or null",
 			],
 			[42, "the body is not JSON text"],
+			// Pointers to a body spilled to R2: version 2, their own key only, no rows of their own.
+			[
+				JSON.stringify({ ...valid, rows: undefined, spill: "telemetry-spill/e:0" }),
+				"a spill pointer of version 1",
+			],
+			[
+				JSON.stringify({ ...valid, v: 2, rows: undefined, spill: "telemetry-spill/other:0" }),
+				"a spill key that is not the message's own",
+			],
+			[JSON.stringify({ ...valid, v: 2, spill: "telemetry-spill/e:0" }), "a spill pointer with rows"],
 		];
 		for (const [body, reason] of cases) {
 			expect(() => parseMessage(body), reason).toThrow(PoisonMessage);
@@ -219,6 +229,35 @@ describe("dead letters and replay", () => {
 		expect(await countLogs()).toBe(before + storedRows);
 		await expect(cli("queue", "replay", "nope:0")).rejects.toThrow("1 not replayed");
 		await expect(cli("queue", "replay")).rejects.toThrow("name the messages to replay, or --all");
+	});
+
+	it("a parked pointer whose body was missing from R2 fails to replay and stays parked (no receipt)", async () => {
+		const pointer = JSON.stringify({
+			v: 2,
+			id: "spilled-export:3",
+			org: orgId,
+			source: "logs",
+			part: 3,
+			parts: 4,
+			spill: "telemetry-spill/spilled-export:3",
+			bytes: 300_000,
+		});
+		expect(parseMessage(pointer).spill).toBe("telemetry-spill/spilled-export:3");
+		// No bucket here (Node): parked as the pointer, with the reason.
+		const { batch, outcome } = letters([pointer]);
+		await parkDeadLetters(batch, { client, clock, log: silentLog });
+		expect(Object.values(outcome)).toEqual(["ack"]);
+		const listed = await cli("queue", "dead-letters");
+		expect(listed.find((line) => line.startsWith("spilled-export:3 "))).toMatch(
+			/ a spilled body, but no TELEMETRY_SPILL binding$/,
+		);
+		await expect(cli("queue", "replay", "spilled-export:3")).rejects.toThrow("1 not replayed");
+		expect(await cli("queue", "dead-letters")).toContainEqual(expect.stringMatching(/^spilled-export:3 /));
+		const receipt = await client.execute({
+			sql: "SELECT count(*) AS n FROM queue_receipts WHERE message_id = ?",
+			args: ["spilled-export:3"],
+		});
+		expect(Number(receipt.rows[0]?.n)).toBe(0);
 	});
 
 	it("a database that cannot take the letters has them retried", async () => {

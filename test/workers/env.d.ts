@@ -14,6 +14,8 @@ declare global {
 			KEY_CACHE: KeyValueStore;
 			/** The telemetry queue's producer (vitest.config.ts), bound as TELEMETRY_QUEUE by queue tests. */
 			QUEUED_TELEMETRY: Queue<string>;
+			/** Miniflare's R2 (vitest.config.ts): the queue path's spill of rows too large for a message. */
+			TELEMETRY_SPILL: R2Bucket;
 		}
 	}
 }

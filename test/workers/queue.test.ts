@@ -9,8 +9,14 @@ import { createClient } from "@libsql/client/web";
 import { sql } from "drizzle-orm";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { createApp } from "../../src/app.js";
-import { MESSAGE_LIMIT_BYTES, SEND_BATCH_BYTES, SEND_BATCH_MESSAGES } from "../../src/ingest/queue.js";
-import worker, { buildWorkerDeps, type WorkerEnv } from "../../src/runtime/worker.js";
+import { ConfigError } from "../../src/config.js";
+import {
+	MESSAGE_LIMIT_BYTES,
+	SEND_BATCH_BYTES,
+	SEND_BATCH_MESSAGES,
+	shardOf,
+} from "../../src/ingest/queue.js";
+import worker, { buildWorkerDeps, telemetryQueuesFrom, type WorkerEnv } from "../../src/runtime/worker.js";
 import logsFixture from "../fixtures/otlp/logs.json";
 import metricsFixture from "../fixtures/otlp/metrics.json";
 import traceFixture from "../fixtures/otlp/trace.json";
@@ -40,9 +46,14 @@ function recordingQueue(sent: Sent, forward = true): WorkerEnv["TELEMETRY_QUEUE"
 	};
 }
 
-/** The Worker's app as src/runtime/worker.ts builds it, with a telemetry queue bound. */
-function queuedApp(sent: Sent, forward = true) {
-	const app = createApp(buildWorkerDeps({ ...workerEnv, TELEMETRY_QUEUE: recordingQueue(sent, forward) }));
+/**
+ * The Worker's app as src/runtime/worker.ts builds it, with a telemetry queue bound (and the R2
+ * spill, TELEMETRY_SPILL, unless `over` takes it away).
+ */
+function queuedApp(sent: Sent, forward = true, over: Partial<WorkerEnv> = {}) {
+	const app = createApp(
+		buildWorkerDeps({ ...workerEnv, TELEMETRY_QUEUE: recordingQueue(sent, forward), ...over }),
+	);
 	return (path: string, init: RequestInit) => app.fetch(new Request(ORIGIN + path, init), env);
 }
 
@@ -68,6 +79,58 @@ const ROLLUPS = [
 	["log_rollups_1m", "bucket, service, level"],
 	["metric_rollups_1h", "bucket, service, metric_name"],
 ] as const;
+
+/** A log body of about `bytes` UTF-8 bytes, with quotes, backslashes and non-ASCII text in it. */
+function largeText(bytes: number): string {
+	const pieces: string[] = [];
+	let size = 0;
+	for (let i = 0; size < bytes; i++) {
+		const piece = `${i.toString(36)} "é\\ ✓ `;
+		pieces.push(piece);
+		size += new TextEncoder().encode(piece).byteLength;
+	}
+	return pieces.join("");
+}
+
+/** One log record with `text` as its body, as an OTLP/HTTP JSON export. */
+function oneLog(text: string): string {
+	return JSON.stringify({
+		resourceLogs: [
+			{
+				resource: { attributes: [{ key: "service.name", value: { stringValue: "spill" } }] },
+				scopeLogs: [
+					{
+						logRecords: [
+							{
+								timeUnixNano: String(nowNs() - 1_000_000_000n),
+								severityNumber: 9,
+								body: { stringValue: text },
+							},
+							{
+								timeUnixNano: String(nowNs() - 2_000_000_000n),
+								severityNumber: 9,
+								body: { stringValue: "small" },
+							},
+						],
+					},
+				],
+			},
+		],
+	});
+}
+
+/** The one pointer message (to a body spilled to R2) among an export's messages. */
+function pointerIn(bodies: string[]): string {
+	const pointers = bodies.filter((body) => (JSON.parse(body) as { spill?: string }).spill);
+	expect(pointers).toHaveLength(1);
+	return pointers[0] as string;
+}
+
+/** The logs' bodies of an org, exact (as stored). */
+const bodiesOf = async (orgId: string) =>
+	(
+		await exact.execute({ sql: "SELECT body FROM logs WHERE org_id = ? ORDER BY body", args: [orgId] })
+	).rows.map((row) => row.body);
 
 const waitFor = <T>(check: () => Promise<T>) => vi.waitFor(check, { timeout: 60_000, interval: 100 });
 
@@ -270,6 +333,81 @@ describe("OTLP through the queue", () => {
 		);
 		expect(ends[0]).toEqual({ first: `line 0 ${filler}`, last: logRecords.length - 1 });
 	});
+
+	it("a row larger than a message (a ~300 KB log body) is parked in R2, stored whole, and the object deleted", async () => {
+		const { orgId, key } = await orgWithKey("Queued spill");
+		const sent: Sent = { calls: [] };
+		const text = largeText(300_000);
+		expect(new TextEncoder().encode(text).byteLength).toBeGreaterThan(2 * MESSAGE_LIMIT_BYTES);
+		const answer = await queuedApp(sent)("/v1/logs", {
+			method: "POST",
+			headers: { "X-API-Key": key, "Content-Type": "application/json" },
+			body: oneLog(text),
+		});
+		expect(answer.status).toBe(200);
+		expect(await answer.json()).toEqual({}); // nothing rejected
+		const messages = sent.calls.flat();
+		for (const message of messages)
+			expect(new TextEncoder().encode(message).byteLength).toBeLessThan(MESSAGE_LIMIT_BYTES);
+		const pointers = messages
+			.map((body) => JSON.parse(body) as { id: string; spill?: string; bytes?: number })
+			.filter((m) => m.spill);
+		expect(pointers).toHaveLength(1);
+		const pointer = pointers[0] as { id: string; spill: string; bytes: number };
+		expect(pointer.spill).toBe(`telemetry-spill/${pointer.id}`);
+		expect(pointer.bytes).toBeGreaterThan(300_000);
+		await waitFor(async () => expect(await count("logs", orgId)).toBe(2));
+		expect(await bodiesOf(orgId)).toEqual(["small", text].sort());
+		// Deleted once stored (the consumer acknowledges first, then deletes).
+		await waitFor(async () => expect(await env.TELEMETRY_SPILL.get(pointer.spill)).toBeNull());
+	});
+
+	it("a row larger than the export limit as stored is rejected even with R2 (partial success)", async () => {
+		const { orgId, key } = await orgWithKey("Queued spill limit");
+		const sent: Sent = { calls: [] };
+		// An attribute of 60,000 quotes: ~120 KB in the OTLP JSON (each escaped once), ~240 KB as stored
+		// (the attributes' JSON text escaped again in the row), over a limit of 200,000 bytes.
+		const request = JSON.parse(oneLog("big")) as {
+			resourceLogs: { scopeLogs: { logRecords: { attributes?: unknown[] }[] }[] }[];
+		};
+		const record = request.resourceLogs[0]?.scopeLogs[0]?.logRecords[0] as { attributes?: unknown[] };
+		record.attributes = [{ key: "q", value: { stringValue: '"'.repeat(60_000) } }];
+		const body = JSON.stringify(request);
+		expect(body.length).toBeLessThan(200_000);
+		const answer = await queuedApp(sent, true, { OTLP_MAX_BODY_BYTES: "200000" })("/v1/logs", {
+			method: "POST",
+			headers: { "X-API-Key": key, "Content-Type": "application/json" },
+			body,
+		});
+		expect(answer.status).toBe(200);
+		expect(await answer.json()).toEqual({
+			partialSuccess: {
+				rejectedLogRecords: "1",
+				errorMessage: expect.stringContaining("larger than the export limit (200000 bytes) as stored"),
+			},
+		});
+		expect(sent.calls.flat().filter((body) => (JSON.parse(body) as { spill?: string }).spill)).toEqual([]);
+		await waitFor(async () => expect(await bodiesOf(orgId)).toEqual(["small"]));
+	});
+
+	it("without the R2 binding, a row larger than a message is rejected as before (partial success)", async () => {
+		const { orgId, key } = await orgWithKey("Queued no spill");
+		const sent: Sent = { calls: [] };
+		const answer = await queuedApp(sent, true, { TELEMETRY_SPILL: undefined })("/v1/logs", {
+			method: "POST",
+			headers: { "X-API-Key": key, "Content-Type": "application/json" },
+			body: oneLog(largeText(300_000)),
+		});
+		expect(answer.status).toBe(200);
+		expect(await answer.json()).toEqual({
+			partialSuccess: {
+				rejectedLogRecords: "1",
+				errorMessage: expect.stringContaining("larger than a queue message (128 KB) as stored"),
+			},
+		});
+		expect(sent.calls.flat().filter((body) => (JSON.parse(body) as { spill?: string }).spill)).toEqual([]);
+		await waitFor(async () => expect(await bodiesOf(orgId)).toEqual(["small"]));
+	});
 });
 
 describe("the consumer", () => {
@@ -376,6 +514,107 @@ describe("the consumer", () => {
 		expect(await count("logs", orgId)).toBe(message.rows.length);
 	});
 
+	it("a spilled message: stored from R2 and the object deleted; delivered again: acknowledged, stored once", async () => {
+		const { orgId, key } = await orgWithKey("Queue spill consumer");
+		const sent: Sent = { calls: [] };
+		const text = largeText(200_000);
+		const answer = await queuedApp(sent, false)("/v1/logs", {
+			method: "POST",
+			headers: { "X-API-Key": key, "Content-Type": "application/json" },
+			body: oneLog(text),
+		});
+		expect(answer.status).toBe(200);
+		const bodies = sent.calls.flat();
+		const pointer = bodies.map((b) => JSON.parse(b) as { spill?: string }).find((m) => m.spill);
+		const spillKey = pointer?.spill as string;
+		const spilledText = await (await env.TELEMETRY_SPILL.get(spillKey))?.text();
+		expect(spilledText).toContain(JSON.stringify(text));
+		const first = await deliver(batchOf(bodies, 1));
+		expect(first.retried).toEqual([]);
+		expect(first.acked).toHaveLength(bodies.length);
+		expect(await bodiesOf(orgId)).toEqual(["small", text].sort());
+		expect(await env.TELEMETRY_SPILL.get(spillKey)).toBeNull();
+		// Delivered again (its object gone, its receipt there): acknowledged, not stored again.
+		const again = await deliver(
+			batchOf(
+				bodies,
+				2,
+				bodies.map((_, i) => `again${i}`),
+			),
+		);
+		expect(again.retried).toEqual([]);
+		expect(again.acked).toHaveLength(bodies.length);
+		expect(await count("logs", orgId)).toBe(2);
+
+		// A spilled body put back and its message delivered again (stored, receipt there): the
+		// duplicate path deletes the object too.
+		await env.TELEMETRY_SPILL.put(spillKey, spilledText as string);
+		const pointerBody = pointerIn(bodies);
+		expect((await deliver(batchOf([pointerBody], 3, ["dup"]))).acked).toEqual(["dup"]);
+		expect(await count("logs", orgId)).toBe(2);
+		expect(await env.TELEMETRY_SPILL.get(spillKey)).toBeNull();
+	});
+
+	it("a pointer whose body is missing from R2 is dead-lettered and parked with that reason", async () => {
+		const { orgId, key } = await orgWithKey("Queue spill missing");
+		const sent: Sent = { calls: [] };
+		const answer = await queuedApp(sent, false)("/v1/logs", {
+			method: "POST",
+			headers: { "X-API-Key": key, "Content-Type": "application/json" },
+			body: oneLog(largeText(150_000)),
+		});
+		expect(answer.status).toBe(200);
+		const pointerBody = pointerIn(sent.calls.flat());
+		const pointer = JSON.parse(pointerBody) as { id: string; spill: string };
+		// The body never reached R2 (or was removed by hand).
+		await env.TELEMETRY_SPILL.delete(pointer.spill);
+		await env.QUEUED_TELEMETRY.sendBatch([{ body: pointerBody, contentType: "text" }]);
+		const parked = await waitFor(async () => {
+			const rows = await db.all<{ org_id: string; reason: string; body: string }>(
+				sql`SELECT org_id, reason, body FROM queue_dead_letters WHERE message_id = ${pointer.id}`,
+			);
+			expect(rows).toHaveLength(1);
+			return rows[0];
+		});
+		expect(parked).toEqual({
+			org_id: orgId,
+			reason: `the spilled body ${pointer.spill} is missing from R2`,
+			body: pointerBody,
+		});
+		expect(await count("logs", orgId)).toBe(0);
+	});
+
+	it("a spilled message the store keeps refusing is parked with its body from R2, and the object deleted", async () => {
+		const { orgId, key } = await orgWithKey("Queue spill refused");
+		const sent: Sent = { calls: [] };
+		const answer = await queuedApp(sent, false)("/v1/logs", {
+			method: "POST",
+			headers: { "X-API-Key": key, "Content-Type": "application/json" },
+			body: oneLog(largeText(150_000)),
+		});
+		expect(answer.status).toBe(200);
+		const pointerBody = pointerIn(sent.calls.flat());
+		const pointer = JSON.parse(pointerBody) as { id: string; spill: string };
+		// A row the table refuses (attributes is NOT NULL) in the spilled body.
+		const object = await env.TELEMETRY_SPILL.get(pointer.spill);
+		const message = JSON.parse((await object?.text()) as string) as { rows: unknown[][] };
+		const row = message.rows[0] as unknown[];
+		row[row.length - 1] = null;
+		const refused = JSON.stringify(message);
+		await env.TELEMETRY_SPILL.put(pointer.spill, refused);
+		await env.QUEUED_TELEMETRY.sendBatch([{ body: pointerBody, contentType: "text" }]);
+		const parked = await waitFor(async () => {
+			const rows = await db.all<{ reason: string; body: string }>(
+				sql`SELECT reason, body FROM queue_dead_letters WHERE message_id = ${pointer.id}`,
+			);
+			expect(rows).toHaveLength(1);
+			return rows[0];
+		});
+		expect(parked).toEqual({ reason: "not stored within the queue's retries", body: refused });
+		await waitFor(async () => expect(await env.TELEMETRY_SPILL.get(pointer.spill)).toBeNull());
+		expect(await count("logs", orgId)).toBe(0);
+	});
+
 	it("poison messages go to the dead-letter queue and are parked there with the reason", async () => {
 		const { orgId, key } = await orgWithKey("Queue poison");
 		const [valid] = withRows(await captured(key));
@@ -420,5 +659,104 @@ describe("the consumer", () => {
 		);
 		expect(await count("logs", orgId)).toBe(0);
 		expect(await count("logs", "org_someone_else")).toBe(0);
+	});
+});
+
+describe("sharding across queues by org", () => {
+	it("each org's exports go to one shard (TELEMETRY_QUEUE_0 … _2) by its id's hash, and are stored", async () => {
+		const shards: Sent[] = [{ calls: [] }, { calls: [] }, { calls: [] }];
+		const app = createApp(
+			buildWorkerDeps({
+				...workerEnv,
+				...Object.fromEntries(shards.map((sent, i) => [`TELEMETRY_QUEUE_${i}`, recordingQueue(sent)])),
+			} as WorkerEnv),
+		);
+		const orgs = await Promise.all(Array.from({ length: 8 }, (_, i) => orgWithKey(`Sharded ${i}`)));
+		const records = logsFixture.resourceLogs.flatMap((r) => r.scopeLogs.flatMap((s) => s.logRecords)).length;
+		for (const org of orgs) {
+			for (let n = 0; n < 2; n++) {
+				const answer = await app.fetch(
+					new Request(`${ORIGIN}/v1/logs`, {
+						method: "POST",
+						headers: { "X-API-Key": org.key, "Content-Type": "application/json" },
+						body: JSON.stringify(recent(logsFixture)),
+					}),
+					env,
+				);
+				expect(answer.status).toBe(200);
+			}
+		}
+		// Every message of an org on its own shard, none on another.
+		const orgsOn = shards.map(
+			(sent) => new Set(sent.calls.flat().map((body) => (JSON.parse(body) as { org: string }).org)),
+		);
+		for (const org of orgs) {
+			const shard = shardOf(org.orgId, 3);
+			expect(orgsOn.map((set) => set.has(org.orgId))).toEqual([0, 1, 2].map((i) => i === shard));
+		}
+		expect(orgsOn.filter((set) => set.size > 0).length).toBeGreaterThanOrEqual(2);
+		for (const org of orgs)
+			await waitFor(async () => expect(await count("logs", org.orgId)).toBe(2 * records));
+	});
+
+	it("the shard choice is stable and spreads orgs", () => {
+		expect(shardOf("org_a", 4)).toBe(shardOf("org_a", 4));
+		const counts = [0, 0, 0, 0];
+		for (let i = 0; i < 400; i++) {
+			const shard = shardOf(`org_${i.toString(36)}x`, 4);
+			counts[shard] = (counts[shard] ?? 0) + 1;
+		}
+		for (const n of counts) expect(n).toBeGreaterThan(40);
+		expect(shardOf("anything", 1)).toBe(0);
+	});
+
+	it("the Worker consumes any shard's queue and parks any shard's dead letters", async () => {
+		const { orgId, key } = await orgWithKey("Shard consumer");
+		const sent: Sent = { calls: [] };
+		const answer = await queuedApp(sent, false)("/v1/logs", {
+			method: "POST",
+			headers: { "X-API-Key": key, "Content-Type": "application/json" },
+			body: JSON.stringify(recent(logsFixture)),
+		});
+		expect(answer.status).toBe(200);
+		const [first, ...rest] = sent.calls.flat();
+		const outcome = (queue: string, bodies: string[]) => {
+			const acked: string[] = [];
+			const retried: string[] = [];
+			const messages = bodies.map((body, i) => ({
+				id: `${queue}-${i}`,
+				body,
+				attempts: 1,
+				ack: () => acked.push(`${queue}-${i}`),
+				retry: () => retried.push(`${queue}-${i}`),
+			}));
+			return { batch: { queue, messages }, acked, retried };
+		};
+		const stored = outcome("hexcovery-telemetry-2", rest);
+		await worker.queue(stored.batch, workerEnv);
+		expect(stored.retried).toEqual([]);
+		expect(stored.acked).toHaveLength(rest.length);
+		expect(await count("logs", orgId)).toBeGreaterThan(0);
+		const parked = outcome("hexcovery-telemetry-2-dlq", [first as string]);
+		await worker.queue(parked.batch, workerEnv);
+		expect(parked.acked).toEqual(["hexcovery-telemetry-2-dlq-0"]);
+		const id = (JSON.parse(first as string) as { id: string }).id;
+		const rows = await db.all<{ queue: string }>(
+			sql`SELECT queue FROM queue_dead_letters WHERE message_id = ${id}`,
+		);
+		expect(rows).toEqual([{ queue: "hexcovery-telemetry-2-dlq" }]);
+	});
+
+	it("shards numbered with a gap, or beside TELEMETRY_QUEUE, are a configuration error naming the binding", () => {
+		const queue = recordingQueue({ calls: [] }, false);
+		const gap = () =>
+			telemetryQueuesFrom({ TELEMETRY_QUEUE_0: queue, TELEMETRY_QUEUE_2: queue } as WorkerEnv);
+		expect(gap).toThrow(ConfigError);
+		expect(gap).toThrow("Setting TELEMETRY_QUEUE_2 is invalid");
+		const both = () => telemetryQueuesFrom({ TELEMETRY_QUEUE: queue, TELEMETRY_QUEUE_0: queue } as WorkerEnv);
+		expect(both).toThrow("Setting TELEMETRY_QUEUE is invalid");
+		expect(telemetryQueuesFrom({ TELEMETRY_QUEUE: queue } as WorkerEnv)).toBe(queue);
+		expect(telemetryQueuesFrom({ TELEMETRY_QUEUE_0: queue } as WorkerEnv)).toBe(queue);
+		expect(telemetryQueuesFrom({} as WorkerEnv)).toBeUndefined();
 	});
 });
