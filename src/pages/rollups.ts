@@ -15,8 +15,11 @@ import type { PageWindow } from "./window.js";
  * whole minutes around them from `*_rollups_1m`, and the partial minutes at both edges from the raw
  * rows — so an answer over any window equals the answer over the raw rows (exactly for counts, sums,
  * minima, maxima and last-seen times; percentiles within the histogram's bound). Plain SQL with
- * bound parameters: it runs on any connection. On an engine without the rollup tables (ClickHouse:
- * `PageSql.rollups` false) the raw rows answer the whole window, with the same columns.
+ * bound parameters: it runs on any connection. ClickHouse has the same tables, kept by materialized
+ * views (clickhouse/migrations/0003_rollups.sql), where a key may have several rows until parts
+ * merge — every reader here aggregates anyway; its latency histogram is a row per bucket index
+ * (`PageSql.latencyBuckets`). Without rollups (`PageSql.rollups` false) the raw rows answer the
+ * whole window, with the same columns.
  */
 
 export type RollupSource = "spans" | "logs" | "metrics";
@@ -162,9 +165,10 @@ export function histogramRows(
 	] as const) {
 		for (const [from, to] of ranges) {
 			const extra = where ? ` AND (${where("r.is_root")})` : "";
+			const buckets = statement.sql.latencyBuckets(`span_latency_${level}`);
 			pieces.push(
-				`SELECT ${group.map((g) => `r.${g} AS ${g}`).join(", ")}, CAST(j.key AS INTEGER) AS k, sum(j.value) AS n, NULL AS d` +
-					` FROM span_latency_${level} AS r, json_each(r.hist) AS j WHERE r.org_id = ${org}` +
+				`SELECT ${group.map((g) => `r.${g} AS ${g}`).join(", ")}, ${buckets.k} AS k, ${buckets.n} AS n, NULL AS d` +
+					` FROM ${buckets.from} WHERE r.org_id = ${org}` +
 					` AND r.bucket >= ${statement.param(from)} AND r.bucket < ${statement.param(to)}${extra}` +
 					` GROUP BY ${group.map((g) => `r.${g}`).join(", ")}, k`,
 			);
