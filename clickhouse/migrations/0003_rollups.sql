@@ -8,7 +8,8 @@
 --   an answer never depends on whether parts have merged.
 -- * `org_id` leads the sort key, then the bucket (epoch ms, the bucket's start, as in libSQL).
 -- * The span latency histogram is one row per bucket index `k` (src/ingest/rollups.ts
---   `histogramIndex`: floor(8·log2(ns)) + 1, 0 below 1 ns) instead of libSQL's JSON `hist`.
+--   `histogramIndex`: floor(8·log2(ns)) + 1, 0 below 1 ns) instead of libSQL's JSON `hist`; its
+--   counts, error counts and durations add up over `k` to the operation's.
 -- * TTL like the raw rows, from the end of the bucket (the libSQL sweep's rule: a bucket goes once
 --   all of it is past the cutoff), with the org's retention (`retention_days`, the largest of the
 --   bucket's rows).
@@ -55,6 +56,9 @@ CREATE TABLE IF NOT EXISTS span_latency_1m (
 	k UInt16,
 	count SimpleAggregateFunction(sum, UInt64),
 	error_count SimpleAggregateFunction(sum, UInt64),
+	duration_sum_ns SimpleAggregateFunction(sum, Int64),
+	duration_min_ns SimpleAggregateFunction(min, Int64),
+	duration_max_ns SimpleAggregateFunction(max, Int64),
 	last_ts SimpleAggregateFunction(max, Int64),
 	retention_days SimpleAggregateFunction(max, UInt16)
 )
@@ -135,7 +139,8 @@ INSERT INTO span_latency_1m
 SELECT org_id, intDiv(timestamp - positiveModulo(timestamp, 60000000000), 1000000) AS bucket,
 	service, name, kind, toUInt8(parent_span_id IS NULL) AS is_root,
 	toUInt16(if(duration_ns < 1, 0, toInt64(floor(log2(duration_ns) * 8)) + 1)) AS k,
-	count() AS count, countIf(status_code = 'error') AS error_count, max(timestamp) AS last_ts,
+	count() AS count, countIf(status_code = 'error') AS error_count, sum(duration_ns) AS duration_sum_ns,
+	min(duration_ns) AS duration_min_ns, max(duration_ns) AS duration_max_ns, max(timestamp) AS last_ts,
 	max(retention_days) AS retention_days
 FROM spans
 GROUP BY org_id, bucket, service, name, kind, is_root, k;
@@ -168,7 +173,8 @@ GROUP BY org_id, hour, service, host, name, kind, is_root, status_code;
 
 INSERT INTO span_latency_1h
 SELECT org_id, bucket - positiveModulo(bucket, 3600000) AS hour, service, name, kind, is_root, k,
-	sum(count), sum(error_count), max(last_ts), max(retention_days)
+	sum(count), sum(error_count), sum(duration_sum_ns), min(duration_min_ns), max(duration_max_ns),
+	max(last_ts), max(retention_days)
 FROM span_latency_1m
 GROUP BY org_id, hour, service, name, kind, is_root, k;
 
@@ -199,7 +205,8 @@ CREATE MATERIALIZED VIEW IF NOT EXISTS span_latency_1m_mv TO span_latency_1m AS
 SELECT org_id, intDiv(timestamp - positiveModulo(timestamp, 60000000000), 1000000) AS bucket,
 	service, name, kind, toUInt8(parent_span_id IS NULL) AS is_root,
 	toUInt16(if(duration_ns < 1, 0, toInt64(floor(log2(duration_ns) * 8)) + 1)) AS k,
-	count() AS count, countIf(status_code = 'error') AS error_count, max(timestamp) AS last_ts,
+	count() AS count, countIf(status_code = 'error') AS error_count, sum(duration_ns) AS duration_sum_ns,
+	min(duration_ns) AS duration_min_ns, max(duration_ns) AS duration_max_ns, max(timestamp) AS last_ts,
 	max(retention_days) AS retention_days
 FROM spans
 GROUP BY org_id, bucket, service, name, kind, is_root, k;
@@ -231,8 +238,9 @@ GROUP BY org_id, bucket, service, host, name, kind, is_root, status_code;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS span_latency_1h_mv TO span_latency_1h AS
 SELECT org_id, bucket - positiveModulo(bucket, 3600000) AS bucket, service, name, kind, is_root, k,
-	sum(count) AS count, sum(error_count) AS error_count, max(last_ts) AS last_ts,
-	max(retention_days) AS retention_days
+	sum(count) AS count, sum(error_count) AS error_count, sum(duration_sum_ns) AS duration_sum_ns,
+	min(duration_min_ns) AS duration_min_ns, max(duration_max_ns) AS duration_max_ns,
+	max(last_ts) AS last_ts, max(retention_days) AS retention_days
 FROM span_latency_1m
 GROUP BY org_id, bucket, service, name, kind, is_root, k;
 

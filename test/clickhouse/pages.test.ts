@@ -437,6 +437,14 @@ describe("the pages over libSQL and ClickHouse", () => {
 				else expect(buckets, table).toBeLessThanOrEqual(rows);
 			}
 		}
+		// Both span rollups add up to the raw durations (the latency one over its bucket rows).
+		const durations = await chCount("SELECT sum(duration_ns) AS n FROM spans WHERE org_id = {org:String}", {
+			org: ORG_A,
+		});
+		for (const table of ["span_rollups_1m", "span_rollups_1h", "span_latency_1m", "span_latency_1h"]) {
+			const sql = `SELECT sum(duration_sum_ns) AS n FROM ${table} WHERE org_id = {org:String}`;
+			expect(await chCount(sql, { org: ORG_A }), table).toBe(durations);
+		}
 	});
 
 	it("rows stored after a read are in the next read (the views keep the rollups at insert)", async () => {
