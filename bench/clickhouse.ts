@@ -22,8 +22,10 @@
  * as the producer sends them), 100 messages a batch, each batch stored once into libSQL (rows,
  * rollups, discovery and receipts in one transaction: the libSQL store's path end to end) and once
  * into ClickHouse (one INSERT per table, the views keeping the rollups, then receipts in libSQL),
- * alternately; rows per second of wall time and per CPU second of this process (which runs the
- * consumer, embedded libSQL and the chdb engine behind the stand-in alike). Goal: ClickHouse ≥ 5×.
+ * alternately — and once into ClickHouse without the rollup views (a database migrated to 0002:
+ * what the views cost); rows per second of wall time and per CPU second of this process (which runs
+ * the consumer, embedded libSQL and the chdb engine behind the stand-in alike), and the CPU of
+ * parsing the messages alone (the consumer's first step in every path). Goal: ClickHouse ≥ 5×.
  *
  * BENCH_CH_BIG_ROWS (e.g. 10000000; off by default): then the org's logs and spans in ClickHouse
  * are grown to that many each inside ClickHouse (INSERT … SELECT of its own rows, times shifted by a
@@ -46,7 +48,7 @@ import { systemClock } from "../src/clock.js";
 import type { AppConfig } from "../src/config.js";
 import { directReadExecutor, HeavyReads } from "../src/db/reads.js";
 import { DiscoveryMemory } from "../src/ingest/discovery.js";
-import { consumeTelemetry, QUEUE_TABLES, type QueueMessage } from "../src/ingest/queue.js";
+import { consumeTelemetry, parseMessage, QUEUE_TABLES, type QueueMessage } from "../src/ingest/queue.js";
 import { silentLog } from "../src/log.js";
 import { runOql } from "../src/oql/execute.js";
 import { clickHousePageBackend } from "../src/pages/backend.js";
@@ -159,6 +161,13 @@ const client = createClient({
 	log: { level: ClickHouseLogLevel.OFF },
 	request_timeout: 600_000,
 });
+// ClickHouse without the rollup views (0001–0002 only), in a database of its own: what the views cost.
+const noviewsClient = createClient({
+	url: server.url,
+	database: "bench_noviews",
+	log: { level: ClickHouseLogLevel.OFF },
+	request_timeout: 600_000,
+});
 try {
 	await migrateClickHouse(client, readClickHouseMigrations());
 	const insertStarted = performance.now();
@@ -257,8 +266,15 @@ try {
 		}
 	}
 	// Ingest through the queue consumer, libSQL and ClickHouse alternately, batch by batch.
-	const ingest = { libsql: { rows: 0, wall: 0, cpu: 0 }, clickhouse: { rows: 0, wall: 0, cpu: 0 } };
+	const ingest = {
+		libsql: { rows: 0, wall: 0, cpu: 0 },
+		clickhouse: { rows: 0, wall: 0, cpu: 0 },
+		noviews: { rows: 0, wall: 0, cpu: 0 },
+		/** Parsing the messages alone (`parseMessage`: the consumer's own first step, the same for every store). */
+		parse: { rows: 0, wall: 0, cpu: 0 },
+	};
 	let unacked = 0;
+
 	if (ingestRows > 0) {
 		process.stderr.write(
 			`bench: clickhouse ingest ${ingestRows} logs + ${ingestRows} spans through the consumer … `,
@@ -272,7 +288,24 @@ try {
 			client: client as unknown as TelemetryClickHouseClient,
 			settings: { url: server.url, username: "default", password: "", database: "default" },
 		});
+		await client.command({ query: "CREATE DATABASE IF NOT EXISTS bench_noviews" });
+		await migrateClickHouse(
+			noviewsClient,
+			readClickHouseMigrations().filter((m) => m.name < "0003"),
+		);
+		const noviewsStore = clickHouseTelemetryStore({
+			db: lite.db,
+			client: noviewsClient as unknown as TelemetryClickHouseClient,
+			settings: { url: server.url, username: "default", password: "", database: "bench_noviews" },
+		});
 		const consumers = {
+			noviews: {
+				client: lite.client,
+				store: noviewsStore,
+				clock: systemClock,
+				discovery: new DiscoveryMemory(systemClock),
+				log: silentLog,
+			},
 			libsql: {
 				client: lite.client,
 				clock: systemClock,
@@ -287,9 +320,19 @@ try {
 				log: silentLog,
 			},
 		};
-		const batches = { libsql: ingestBatches("l", ingestRows), clickhouse: ingestBatches("c", ingestRows) };
+		const batches = {
+			libsql: ingestBatches("l", ingestRows),
+			clickhouse: ingestBatches("c", ingestRows),
+			noviews: ingestBatches("n", ingestRows),
+		};
 		for (let i = 0; i < batches.libsql.length; i++) {
-			for (const engine of ["libsql", "clickhouse"] as const) {
+			const [parseWall, parseCpu] = [performance.now(), cpuSeconds()];
+			let parsedRows = 0;
+			for (const body of batches.clickhouse[i] as string[]) parsedRows += parseMessage(body).rows.length;
+			ingest.parse.wall += (performance.now() - parseWall) / 1000;
+			ingest.parse.cpu += cpuSeconds() - parseCpu;
+			ingest.parse.rows += parsedRows;
+			for (const engine of ["libsql", "clickhouse", "noviews"] as const) {
 				const bodies = batches[engine][i] as string[];
 				let acked = 0;
 				const messages: QueueMessage[] = bodies.map((body, n) => ({
@@ -342,6 +385,8 @@ try {
 		];
 		const [lw, lc] = rate(ingest.libsql);
 		const [cw, cc] = rate(ingest.clickhouse);
+		const [nw, nc] = rate(ingest.noviews);
+		const [, pc] = rate(ingest.parse);
 		console.log(
 			`\nIngest through the queue consumer (consumeTelemetry): ${ingest.libsql.rows.toLocaleString("en")} rows each (logs and spans), ${ROWS_PER_MESSAGE} rows a message, ${MESSAGES_PER_BATCH} messages a batch, alternating batch by batch; CPU of this process (consumer + engine)${unacked === 0 ? "" : `; **${unacked} messages not acknowledged**`}\n`,
 		);
@@ -352,6 +397,12 @@ try {
 		);
 		console.log(
 			`| ClickHouse (INSERT per table, views keep the rollups; receipts in libSQL) | ${Math.round(cw)} | ${Math.round(cc)} | ${ingest.clickhouse.cpu.toFixed(1)} | ${(cc / lc).toFixed(2)}× (goal ≥ 5×) |`,
+		);
+		console.log(
+			`| ClickHouse without the rollup views (0001–0002 only) | ${Math.round(nw)} | ${Math.round(nc)} | ${ingest.noviews.cpu.toFixed(1)} | ${(nc / lc).toFixed(2)}× |`,
+		);
+		console.log(
+			`| (parsing the messages alone: the consumer's first step, in every row above) | – | ${Math.round(pc)} | ${ingest.parse.cpu.toFixed(1)} | – |`,
 		);
 	}
 	// The heaviest three queries by ClickHouse's time, again at BENCH_CH_BIG_ROWS rows.
@@ -425,6 +476,7 @@ try {
 		for (const line of bigLines) console.log(line);
 	}
 } finally {
+	await noviewsClient.close();
 	await client.close();
 	await server.close();
 	lite.close();
