@@ -7,9 +7,9 @@
 --   until merges combine them; readers always aggregate (sum of `count`, max of `last_ts`, …), so
 --   an answer never depends on whether parts have merged.
 -- * `org_id` leads the sort key, then the bucket (epoch ms, the bucket's start, as in libSQL).
--- * The span latency histogram is one row per bucket index `k` (src/ingest/rollups.ts
---   `histogramIndex`: floor(8·log2(ns)) + 1, 0 below 1 ns) instead of libSQL's JSON `hist`; its
---   counts, error counts and durations add up over `k` to the operation's.
+-- * The span latency histogram `hist` is a Map(bucket index → spans), merged with sumMap, instead
+--   of libSQL's JSON object (src/ingest/rollups.ts `histogramIndex`: floor(8·log2(ns)) + 1, 0
+--   below 1 ns).
 -- * TTL like the raw rows, from the end of the bucket (the libSQL sweep's rule: a bucket goes once
 --   all of it is past the cutoff), with the org's retention (`retention_days`, the largest of the
 --   bucket's rows).
@@ -53,25 +53,25 @@ CREATE TABLE IF NOT EXISTS span_latency_1m (
 	name LowCardinality(String),
 	kind LowCardinality(String),
 	is_root UInt8,
-	k UInt16,
 	count SimpleAggregateFunction(sum, UInt64),
 	error_count SimpleAggregateFunction(sum, UInt64),
 	duration_sum_ns SimpleAggregateFunction(sum, Int64),
 	duration_min_ns SimpleAggregateFunction(min, Int64),
 	duration_max_ns SimpleAggregateFunction(max, Int64),
+	hist SimpleAggregateFunction(sumMap, Map(UInt16, UInt64)),
 	last_ts SimpleAggregateFunction(max, Int64),
 	retention_days SimpleAggregateFunction(max, UInt16)
 )
 ENGINE = AggregatingMergeTree
 PARTITION BY toDate(intDiv(bucket, 1000))
-ORDER BY (org_id, bucket, service, name, kind, is_root, k)
+ORDER BY (org_id, bucket, service, name, kind, is_root)
 TTL toDateTime(intDiv(bucket, 1000) + 60) + toIntervalDay(retention_days)
 SETTINGS allow_nullable_key = 1;
 
 CREATE TABLE IF NOT EXISTS span_latency_1h AS span_latency_1m
 ENGINE = AggregatingMergeTree
 PARTITION BY toDate(intDiv(bucket, 1000))
-ORDER BY (org_id, bucket, service, name, kind, is_root, k)
+ORDER BY (org_id, bucket, service, name, kind, is_root)
 TTL toDateTime(intDiv(bucket, 1000) + 3600) + toIntervalDay(retention_days)
 SETTINGS allow_nullable_key = 1;
 
@@ -138,12 +138,12 @@ GROUP BY org_id, bucket, service, host, name, kind, is_root, status_code;
 INSERT INTO span_latency_1m
 SELECT org_id, intDiv(timestamp - positiveModulo(timestamp, 60000000000), 1000000) AS bucket,
 	service, name, kind, toUInt8(parent_span_id IS NULL) AS is_root,
-	toUInt16(if(duration_ns < 1, 0, toInt64(floor(log2(duration_ns) * 8)) + 1)) AS k,
 	count() AS count, countIf(status_code = 'error') AS error_count, sum(duration_ns) AS duration_sum_ns,
-	min(duration_ns) AS duration_min_ns, max(duration_ns) AS duration_max_ns, max(timestamp) AS last_ts,
-	max(retention_days) AS retention_days
+	min(duration_ns) AS duration_min_ns, max(duration_ns) AS duration_max_ns,
+	sumMap(map(toUInt16(if(duration_ns < 1, 0, toInt64(floor(log2(duration_ns) * 8)) + 1)), toUInt64(1))) AS hist,
+	max(timestamp) AS last_ts, max(retention_days) AS retention_days
 FROM spans
-GROUP BY org_id, bucket, service, name, kind, is_root, k;
+GROUP BY org_id, bucket, service, name, kind, is_root;
 
 INSERT INTO log_rollups_1m
 SELECT org_id, intDiv(timestamp - positiveModulo(timestamp, 60000000000), 1000000) AS bucket,
@@ -172,11 +172,11 @@ FROM span_rollups_1m
 GROUP BY org_id, hour, service, host, name, kind, is_root, status_code;
 
 INSERT INTO span_latency_1h
-SELECT org_id, bucket - positiveModulo(bucket, 3600000) AS hour, service, name, kind, is_root, k,
+SELECT org_id, bucket - positiveModulo(bucket, 3600000) AS hour, service, name, kind, is_root,
 	sum(count), sum(error_count), sum(duration_sum_ns), min(duration_min_ns), max(duration_max_ns),
-	max(last_ts), max(retention_days)
+	sumMap(hist), max(last_ts), max(retention_days)
 FROM span_latency_1m
-GROUP BY org_id, hour, service, name, kind, is_root, k;
+GROUP BY org_id, hour, service, name, kind, is_root;
 
 INSERT INTO log_rollups_1h
 SELECT org_id, bucket - positiveModulo(bucket, 3600000) AS hour, service, host, level, sum(count),
@@ -204,12 +204,12 @@ GROUP BY org_id, bucket, service, host, name, kind, is_root, status_code;
 CREATE MATERIALIZED VIEW IF NOT EXISTS span_latency_1m_mv TO span_latency_1m AS
 SELECT org_id, intDiv(timestamp - positiveModulo(timestamp, 60000000000), 1000000) AS bucket,
 	service, name, kind, toUInt8(parent_span_id IS NULL) AS is_root,
-	toUInt16(if(duration_ns < 1, 0, toInt64(floor(log2(duration_ns) * 8)) + 1)) AS k,
 	count() AS count, countIf(status_code = 'error') AS error_count, sum(duration_ns) AS duration_sum_ns,
-	min(duration_ns) AS duration_min_ns, max(duration_ns) AS duration_max_ns, max(timestamp) AS last_ts,
-	max(retention_days) AS retention_days
+	min(duration_ns) AS duration_min_ns, max(duration_ns) AS duration_max_ns,
+	sumMap(map(toUInt16(if(duration_ns < 1, 0, toInt64(floor(log2(duration_ns) * 8)) + 1)), toUInt64(1))) AS hist,
+	max(timestamp) AS last_ts, max(retention_days) AS retention_days
 FROM spans
-GROUP BY org_id, bucket, service, name, kind, is_root, k;
+GROUP BY org_id, bucket, service, name, kind, is_root;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS log_rollups_1m_mv TO log_rollups_1m AS
 SELECT org_id, intDiv(timestamp - positiveModulo(timestamp, 60000000000), 1000000) AS bucket,
@@ -237,12 +237,12 @@ FROM span_rollups_1m
 GROUP BY org_id, bucket, service, host, name, kind, is_root, status_code;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS span_latency_1h_mv TO span_latency_1h AS
-SELECT org_id, bucket - positiveModulo(bucket, 3600000) AS bucket, service, name, kind, is_root, k,
+SELECT org_id, bucket - positiveModulo(bucket, 3600000) AS bucket, service, name, kind, is_root,
 	sum(count) AS count, sum(error_count) AS error_count, sum(duration_sum_ns) AS duration_sum_ns,
 	min(duration_min_ns) AS duration_min_ns, max(duration_max_ns) AS duration_max_ns,
-	max(last_ts) AS last_ts, max(retention_days) AS retention_days
+	sumMap(hist) AS hist, max(last_ts) AS last_ts, max(retention_days) AS retention_days
 FROM span_latency_1m
-GROUP BY org_id, bucket, service, name, kind, is_root, k;
+GROUP BY org_id, bucket, service, name, kind, is_root;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS log_rollups_1h_mv TO log_rollups_1h AS
 SELECT org_id, bucket - positiveModulo(bucket, 3600000) AS bucket, service, host, level,

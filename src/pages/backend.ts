@@ -56,7 +56,7 @@ export interface PageSql {
 	/**
 	 * How a latency rollup table (`span_latency_1m` / `_1h`, aliased `r`) gives its histogram: the
 	 * FROM clause, and per bucket the index `k` and the count `n` (an aggregate) — libSQL expands the
-	 * JSON `hist` of each row; ClickHouse's rollup has a row per bucket index.
+	 * JSON `hist` of each row (json_each); ClickHouse's `hist` is a Map (ARRAY JOIN).
 	 */
 	latencyBuckets(table: string): { from: string; k: string; n: string };
 }
@@ -90,7 +90,11 @@ export const CLICKHOUSE_PAGE_SQL: PageSql = {
 	// a bucket edge 2^(k/8) unless it is a power of two, where both are exact. Same buckets.
 	histogramIndex: (durationSql, perDoubling) =>
 		`if(${durationSql} < 1, 0, toInt64(floor(log2(${durationSql}) * ${perDoubling})) + 1)`,
-	latencyBuckets: (table) => ({ from: `${table} AS r`, k: "toInt64(r.k)", n: "sum(r.count)" }),
+	latencyBuckets: (table) => ({
+		from: `${table} AS r ARRAY JOIN mapKeys(r.hist) AS hk, mapValues(r.hist) AS hn`,
+		k: "toInt64(hk)",
+		n: "sum(hn)",
+	}),
 };
 
 export interface PageBackend {

@@ -17,7 +17,7 @@ import type { PageWindow } from "./window.js";
  * minima, maxima and last-seen times; percentiles within the histogram's bound). Plain SQL with
  * bound parameters: it runs on any connection. ClickHouse has the same tables, kept by materialized
  * views (clickhouse/migrations/0003_rollups.sql), where a key may have several rows until parts
- * merge — every reader here aggregates anyway; its latency histogram is a row per bucket index
+ * merge — every reader here aggregates anyway; its latency histogram is a Map, not JSON text
  * (`PageSql.latencyBuckets`). Without rollups (`PageSql.rollups` false) the raw rows answer the
  * whole window, with the same columns.
  */

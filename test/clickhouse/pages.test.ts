@@ -437,7 +437,12 @@ describe("the pages over libSQL and ClickHouse", () => {
 				else expect(buckets, table).toBeLessThanOrEqual(rows);
 			}
 		}
-		// Both span rollups add up to the raw durations (the latency one over its bucket rows).
+		// Each latency histogram counts its rows' spans.
+		for (const table of ["span_latency_1m", "span_latency_1h"]) {
+			const sql = `SELECT countIf(arraySum(mapValues(hist)) != count) AS n FROM ${table} WHERE org_id = {org:String}`;
+			expect(await chCount(sql, { org: ORG_A }), table).toBe(0);
+		}
+		// Both span rollups add up to the raw durations.
 		const durations = await chCount("SELECT sum(duration_ns) AS n FROM spans WHERE org_id = {org:String}", {
 			org: ORG_A,
 		});
