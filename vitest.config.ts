@@ -151,6 +151,9 @@ export default defineConfig({
 					environment: "node",
 					testTimeout: 60_000,
 					hookTimeout: 60_000,
+					// expect.poll waits for what a person would wait for; its default (1 s) is shorter than a
+					// render on two busy cores (a search once took longer under a full run plus a bench).
+					expect: { poll: { timeout: 10_000 } },
 					// After the other projects: a browser and a server at once are heavy on two cores.
 					sequence: { groupOrder: 1 },
 					fileParallelism: false,

@@ -13,7 +13,8 @@ import { type CheckedQuery, durationMs, isAggregateCall, PERCENTILE_SHORTHANDS }
  * - spans or logs; WHERE and GROUP BY over the rolled-up fields only (spans: service, host, name,
  *   kind, status and `parent_span_id IS [NOT] NULL`; logs: service, host, level) with =, !=, IN,
  *   IS [NOT] NULL, AND, OR, NOT; spans by service, name, kind and root only read the smaller
- *   latency rollup (`span_latency_*`), the others `span_rollups_*`;
+ *   latency rollup (`span_latency_*`) — also counts of errors (`status = 'error'` as a condition
+ *   of the WHERE's top-level AND, read from its error counts) — the others `span_rollups_*`;
  * - values: count(*), rate(count(*) | sum(duration_ms), d), sum/avg/min/max(duration_ms), and
  *   arithmetic over them; percentiles of duration_ms as whole columns (not in ORDER BY), read from
  *   the latency histograms (so by service, name, kind and root only), when the window has no
@@ -117,6 +118,13 @@ class Planner {
 	readonly #params: Params;
 	readonly #d: SqlDialect;
 	readonly #fields: Record<string, string>;
+	/**
+	 * Reading the latency rollup's error counts (`error_count` as `n`): the query's WHERE has
+	 * `status = 'error'` in its top-level AND, and only counts are asked (the rollup's durations and
+	 * histograms are of every status). `#where` is the rest of the WHERE, for the rollup pieces.
+	 */
+	readonly #errorsOnly: boolean;
+	readonly #where: Expr | null;
 
 	constructor(
 		readonly checked: CheckedQuery,
@@ -129,6 +137,9 @@ class Planner {
 			throw new Ineligible();
 		}
 		this.#fields = TABLES[table];
+		const split = table === "span_latency" && checked.where ? withoutErrorCondition(checked.where) : null;
+		this.#errorsOnly = split !== null;
+		this.#where = split ? split.rest : checked.where;
 	}
 
 	/** A row-level expression over a piece: `raw` reads the spans/logs table, else a rollup. */
@@ -196,7 +207,8 @@ class Planner {
 					case "avg":
 					case "min":
 					case "max": {
-						if (this.checked.source !== "spans" || !isDurationField(first)) throw new Ineligible();
+						if (this.checked.source !== "spans" || !isDurationField(first) || this.#errorsOnly)
+							throw new Ineligible();
 						const ms = this.#params.add(1_000_000);
 						if (expr.name === "sum") return d.divide("SUM(dur_sum)", ms);
 						if (expr.name === "avg") return d.divide("SUM(dur_sum)", `(${ms} * SUM(n))`);
@@ -232,7 +244,10 @@ class Planner {
 		const percentiles = checked.columns.some(
 			(c) => c.expr.kind !== "attributeMap" && isPercentile(c.expr as Expr),
 		);
-		if (percentiles && (checked.source !== "spans" || parts.some((p) => p.kind === "raw")))
+		if (
+			percentiles &&
+			(checked.source !== "spans" || this.#errorsOnly || parts.some((p) => p.kind === "raw"))
+		)
 			throw new Ineligible();
 
 		// The keys, as each piece computes them.
@@ -247,8 +262,10 @@ class Planner {
 		for (const piece of parts) {
 			const raw = piece.kind === "raw";
 			const keyColumns = keyExprs.map((k, i) => `${this.#row(k, raw)} AS ${d.quoteIdentifier(`k${i}`)}`);
-			const where = checked.where ? ` AND (${this.#row(checked.where, raw)})` : "";
 			if (raw) {
+				// Raw rows answer the whole WHERE, the error condition too.
+				const errors = this.#errorsOnly ? ` AND status_code = ${this.#params.add("error")}` : "";
+				const where = (this.#where ? ` AND (${this.#row(this.#where, raw)})` : "") + errors;
 				const ns = (ms: number) => this.#params.add(d.timeParam(ms, "ns"));
 				const time = `(timestamp / 1000000)`;
 				const bucket = timeseries
@@ -264,11 +281,15 @@ class Planner {
 						(groupKeys.length > 0 ? ` GROUP BY ${groupKeys.join(", ")}` : ""),
 				);
 			} else {
+				// A key without errors is no group at all (as over raw rows).
+				const where =
+					(this.#where ? ` AND (${this.#row(this.#where, raw)})` : "") +
+					(this.#errorsOnly ? " AND error_count > 0" : "");
 				const bucket = timeseries
 					? [`(((bucket - ${originMs}) / ${bucketMs}) * ${bucketMs} + ${originMs}) AS b`]
 					: [];
 				base.push(
-					`SELECT ${[...keyColumns, ...bucket, "count AS n", ...(spans ? ["duration_sum_ns AS dur_sum", "duration_min_ns AS dur_min", "duration_max_ns AS dur_max"] : []), ...(percentiles ? ["hist"] : [])].join(", ")}` +
+					`SELECT ${[...keyColumns, ...bucket, this.#errorsOnly ? "error_count AS n" : "count AS n", ...(spans ? ["duration_sum_ns AS dur_sum", "duration_min_ns AS dur_min", "duration_max_ns AS dur_max"] : []), ...(percentiles ? ["hist"] : [])].join(", ")}` +
 						` FROM ${this.table}_${piece.level} WHERE org_id = ${org}` +
 						` AND bucket >= ${this.#params.add(BigInt(piece.from))} AND bucket < ${this.#params.add(BigInt(piece.to))}${where}`,
 				);
@@ -364,6 +385,39 @@ class Planner {
 			source,
 		};
 	}
+}
+
+/** `status = 'error'` (either way round), a literal string. */
+function isErrorCondition(expr: Expr): boolean {
+	if (expr.kind !== "compare" || expr.op !== "=") return false;
+	const [field, value] = expr.left.kind === "field" ? [expr.left, expr.right] : [expr.right, expr.left];
+	return (
+		field.kind === "field" && field.name === "status" && value.kind === "string" && value.value === "error"
+	);
+}
+
+/**
+ * When `where` is `status = 'error'` or an AND with it among its top-level terms: the other terms
+ * (null when none); else null.
+ */
+function withoutErrorCondition(where: Expr): { rest: Expr | null } | null {
+	const terms: Expr[] = [];
+	const flatten = (expr: Expr) => {
+		if (expr.kind === "and") {
+			flatten(expr.left);
+			flatten(expr.right);
+		} else terms.push(expr);
+	};
+	flatten(where);
+	const index = terms.findIndex(isErrorCondition);
+	if (index < 0) return null;
+	const rest = terms.filter((_, i) => i !== index);
+	return {
+		rest: rest.reduce<Expr | null>(
+			(left, right) => (left ? { kind: "and", left, right, pos: right.pos } : right),
+			null,
+		),
+	};
 }
 
 function containsPercentile(expr: Expr): boolean {

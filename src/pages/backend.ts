@@ -54,11 +54,11 @@ export interface PageSql {
 	 */
 	histogramIndex: ((durationSql: string, bucketsPerDoubling: number) => string) | null;
 	/**
-	 * How a latency rollup table (`span_latency_1m` / `_1h`, aliased `r`) gives its histogram: the
-	 * FROM clause, and per bucket the index `k` and the count `n` (an aggregate) — libSQL expands the
-	 * JSON `hist` of each row (json_each); ClickHouse's `hist` is a Map (ARRAY JOIN).
+	 * A latency rollup's histogram column (`span_latency_*.hist`) as JSON text `{"<index>": count}`:
+	 * libSQL stores that text; ClickHouse a Map(UInt16, UInt64), given with its counts as plain
+	 * JSON numbers (64-bit integers would come quoted).
 	 */
-	latencyBuckets(table: string): { from: string; k: string; n: string };
+	latencyHistogram(columnSql: string): string;
 }
 
 export const LIBSQL_PAGE_SQL: PageSql = {
@@ -69,11 +69,7 @@ export const LIBSQL_PAGE_SQL: PageSql = {
 	text: (valueSql) => `CAST(${valueSql} AS TEXT)`,
 	distinctJsonArray: (valueSql) => `json_group_array(DISTINCT ${valueSql})`,
 	histogramIndex: null,
-	latencyBuckets: (table) => ({
-		from: `${table} AS r, json_each(r.hist) AS j`,
-		k: "CAST(j.key AS INTEGER)",
-		n: "sum(j.value)",
-	}),
+	latencyHistogram: (columnSql) => columnSql,
 };
 
 export const CLICKHOUSE_PAGE_SQL: PageSql = {
@@ -90,11 +86,7 @@ export const CLICKHOUSE_PAGE_SQL: PageSql = {
 	// a bucket edge 2^(k/8) unless it is a power of two, where both are exact. Same buckets.
 	histogramIndex: (durationSql, perDoubling) =>
 		`if(${durationSql} < 1, 0, toInt64(floor(log2(${durationSql}) * ${perDoubling})) + 1)`,
-	latencyBuckets: (table) => ({
-		from: `${table} AS r ARRAY JOIN mapKeys(r.hist) AS hk, mapValues(r.hist) AS hn`,
-		k: "toInt64(hk)",
-		n: "sum(hn)",
-	}),
+	latencyHistogram: (columnSql) => `toJSONString(CAST(${columnSql}, 'Map(UInt16, Float64)'))`,
 };
 
 export interface PageBackend {

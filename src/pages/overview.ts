@@ -1,7 +1,6 @@
-import type { InStatement } from "@libsql/client";
 import { count, eq } from "drizzle-orm";
 import { MONITOR_STATUSES, type MonitorStatus, monitors } from "../db/schema-heartbeats.js";
-import { histogramPercentile } from "../ingest/rollups.js";
+import { type Histogram, histogramPercentile } from "../ingest/rollups.js";
 import { metadataStatement, type PageSql } from "./backend.js";
 import { type DimensionFilter, histogramRows, readHistograms, rollupRows } from "./rollups.js";
 import { ERROR_RULES, type PageReader, ratio, readBatch, Statement, text } from "./store.js";
@@ -23,28 +22,30 @@ export interface OverviewJson {
 const ENTRY: DimensionFilter = (isRoot) => `kind IN ('server', 'consumer') OR ${isRoot}`;
 const ENTRY_GROUP = ["service", "name"] as const;
 
-/** Per service and level (logs), per service and status (spans), metric points: all from rollups. */
+/**
+ * Per service and level (logs), per service with errors (spans, from the per-operation rollup: fewer
+ * keys than the per-host one), metric points: all from rollups.
+ */
 function volumesStatement(sql: PageSql, orgId: string, window: PageWindow) {
 	const statement = new Statement(sql);
 	const logs = rollupRows(statement, "logs", orgId, window, undefined, ["service", "level"]);
-	const spans = rollupRows(statement, "spans", orgId, window, undefined, ["service", "status_code"]);
+	const spans = rollupRows(statement, "operations", orgId, window, undefined, ["service"]);
 	const metrics = rollupRows(statement, "metrics", orgId, window, undefined, []);
 	return statement.done(
-		`SELECT 'logs' AS source, service, level AS what, sum(n) AS n FROM ${logs} GROUP BY service, level` +
-			` UNION ALL SELECT 'spans', service, status_code, sum(n) FROM ${spans} GROUP BY service, status_code` +
-			` UNION ALL SELECT 'metrics', NULL, NULL, sum(n) FROM ${metrics}`,
+		`SELECT 'logs' AS source, service, level AS what, sum(n) AS n, NULL AS errors FROM ${logs} GROUP BY service, level` +
+			` UNION ALL SELECT 'spans', service, NULL, sum(n), sum(errors) FROM ${spans} GROUP BY service` +
+			` UNION ALL SELECT 'metrics', NULL, NULL, sum(n), NULL FROM ${metrics}`,
 	);
 }
 
-/** Entry spans per service and name: how many, and their latency histograms. */
-function entryStatements(sql: PageSql, orgId: string, window: PageWindow) {
-	const counts = new Statement(sql);
-	const rows = rollupRows(counts, "spans", orgId, window, (isRoot) => ENTRY(isRoot), ENTRY_GROUP);
-	const histograms = new Statement(sql);
-	return [
-		counts.done(`SELECT service, name, sum(n) AS n FROM ${rows} GROUP BY service, name`),
-		histograms.done(histogramRows(histograms, orgId, window, ENTRY_GROUP, ENTRY)),
-	];
+/**
+ * Entry spans' latency histograms per service and name. Every span is in its operation's histogram
+ * (the latency rollup's, or bucketed from the raw edges), so the histograms' counts are also the
+ * operations' span counts: one read for both.
+ */
+function entryHistogramsStatement(sql: PageSql, orgId: string, window: PageWindow) {
+	const statement = new Statement(sql);
+	return statement.done(histogramRows(statement, orgId, window, ENTRY_GROUP, ENTRY));
 }
 
 const byServiceThenNull = (a: string | null, b: string | null) =>
@@ -63,22 +64,14 @@ export async function overview(reader: PageReader, orgId: string, window: PageWi
 		.where(eq(monitors.orgId, orgId))
 		.groupBy(monitors.status)
 		.toSQL();
-	const [entryCounts, entryHistograms] = entryStatements(reader.sql, orgId, window);
-	// Where the engine buckets the durations itself (ClickHouse), the histograms' bucket counts add
-	// up to the operations' span counts: one scan of the spans fewer.
-	const countsFromHistograms = reader.sql.histogramIndex !== null;
-	const results = await readBatch(reader, [
+	const [volumes, histograms, monitorCounts] = await readBatch(reader, [
 		volumesStatement(reader.sql, orgId, window),
-		...(countsFromHistograms ? [] : [entryCounts as InStatement]),
-		entryHistograms as InStatement,
+		entryHistogramsStatement(reader.sql, orgId, window),
 		metadataStatement({ sql: heartbeats.sql, args: heartbeats.params as never }),
 	]);
-	const [volumes, operations] = countsFromHistograms ? [results[0], undefined] : results;
-	const [histograms, monitorCounts] = results.slice(-2);
 	const totals = { logs: 0, log_errors: 0, spans: 0, span_errors: 0, metric_points: 0 };
 	const errorsByService = new Map<string | null, { log_errors: number; span_errors: number }>();
 	const logErrorLevels = new Set<unknown>(ERROR_RULES.logs.values);
-	const spanErrorStatuses = new Set<unknown>(ERROR_RULES.spans.values);
 	for (const row of volumes?.rows ?? []) {
 		const n = Number(row.n ?? 0);
 		const service = text(row, "service");
@@ -87,32 +80,26 @@ export async function overview(reader: PageReader, orgId: string, window: PageWi
 			continue;
 		}
 		const isLog = row.source === "logs";
-		const error = isLog ? logErrorLevels.has(row.what) : spanErrorStatuses.has(row.what);
+		const errors = isLog ? (logErrorLevels.has(row.what) ? n : 0) : Number(row.errors ?? 0);
 		if (isLog) totals.logs += n;
 		else totals.spans += n;
-		if (!error || n === 0) continue;
-		if (isLog) totals.log_errors += n;
-		else totals.span_errors += n;
+		if (errors === 0) continue;
+		if (isLog) totals.log_errors += errors;
+		else totals.span_errors += errors;
 		const entry = errorsByService.get(service) ?? { log_errors: 0, span_errors: 0 };
-		if (isLog) entry.log_errors += n;
-		else entry.span_errors += n;
+		if (isLog) entry.log_errors += errors;
+		else entry.span_errors += errors;
 		errorsByService.set(service, entry);
 	}
 	const latency = readHistograms(histograms, ENTRY_GROUP);
-	const operationCounts = countsFromHistograms
-		? [...latency.entries()].map(([key, histogram]) => {
-				const [service, name] = JSON.parse(key) as [string | null, unknown];
-				let n = 0;
-				for (const count of histogram.values()) n += count;
-				return { service, name: String(name), n };
-			})
-		: (operations?.rows ?? []).map((row) => ({
-				service: text(row, "service"),
-				name: String(row.name),
-				n: Number(row.n),
-			}));
+	const operationCounts = [...latency.entries()].map(([key, histogram]) => {
+		const [service, name] = JSON.parse(key) as [string | null, unknown];
+		let n = 0;
+		for (const count of histogram.values()) n += count;
+		return { service, name: String(name), n };
+	});
 	const slowest = operationCounts.map(({ service, name, n }) => {
-		const histogram = latency.get(JSON.stringify([service, name])) ?? new Map();
+		const histogram = latency.get(JSON.stringify([service, name])) as Histogram;
 		return { service, name, p95_ms: (histogramPercentile(histogram, 0.95) ?? 0) / 1e6, spans: n };
 	});
 	slowest.sort(

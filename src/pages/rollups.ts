@@ -5,9 +5,10 @@ import {
 	histogramIndex,
 	MINUTE_MS,
 	mergeHistogram,
+	parseHistogram,
 } from "../ingest/rollups.js";
 import type { PageResult } from "./backend.js";
-import { type Statement, timeValue } from "./store.js";
+import { ERROR_RULES, type Statement, timeValue } from "./store.js";
 import type { PageWindow } from "./window.js";
 
 /**
@@ -17,12 +18,13 @@ import type { PageWindow } from "./window.js";
  * minima, maxima and last-seen times; percentiles within the histogram's bound). Plain SQL with
  * bound parameters: it runs on any connection. ClickHouse has the same tables, kept by materialized
  * views (clickhouse/migrations/0003_rollups.sql), where a key may have several rows until parts
- * merge — every reader here aggregates anyway; its latency histogram is a Map, not JSON text
- * (`PageSql.latencyBuckets`). Without rollups (`PageSql.rollups` false) the raw rows answer the
+ * merge — every reader here aggregates anyway; its latency histogram is a Map, read as the same
+ * JSON text (`PageSql.latencyHistogram`). Without rollups (`PageSql.rollups` false) the raw rows answer the
  * whole window, with the same columns.
  */
 
-export type RollupSource = "spans" | "logs" | "metrics";
+/** `operations`: spans per operation (the latency rollup, `span_latency_*`): fewer keys, with errors. */
+export type RollupSource = "spans" | "operations" | "logs" | "metrics";
 
 /** `[fromMs, toMs)` */
 export type Range = readonly [number, number];
@@ -61,12 +63,21 @@ export function splitWindow(window: PageWindow): WindowParts {
 	return { raw, minutes, hours: [[hourFrom, hourTo]] };
 }
 
-const RAW_TABLE = { spans: "spans", logs: "logs", metrics: "metric_points" } as const;
-const ROLLUP_TABLE = { spans: "span_rollups", logs: "log_rollups", metrics: "metric_rollups" } as const;
+const RAW_TABLE = { spans: "spans", operations: "spans", logs: "logs", metrics: "metric_points" } as const;
+const ROLLUP_TABLE = {
+	spans: "span_rollups",
+	operations: "span_latency",
+	logs: "log_rollups",
+	metrics: "metric_rollups",
+} as const;
+
+/** What the latency rollup (`span_latency_*`) is keyed by: an operation. */
+export const LATENCY_DIMENSIONS = ["service", "name", "kind", "is_root"] as const;
 
 /** The key columns of each source's rollup, named as in the raw table (`is_root` is derived there). */
 export const ROLLUP_DIMENSIONS = {
 	spans: ["service", "host", "name", "kind", "is_root", "status_code"],
+	operations: LATENCY_DIMENSIONS,
 	logs: ["service", "host", "level"],
 	metrics: ["host", "service", "metric_name"],
 } as const;
@@ -81,7 +92,8 @@ export type DimensionFilter = (isRoot: string) => string;
 
 /**
  * One subquery over the window: per key of `source` (ROLLUP_DIMENSIONS), `n` rows and `last` (the
- * newest ns); spans also `dur_sum`, `dur_min`, `dur_max` (ns). Rows of one key may repeat (one per
+ * newest ns); spans and operations also `dur_sum`, `dur_min`, `dur_max` (ns), operations `errors`
+ * (spans of status error). Rows of one key may repeat (one per
  * piece): aggregate over it. `keys`: the dimensions the caller reads (in its select list, grouping
  * or conditions outside `where`); an engine without rollups groups its raw rows by those alone —
  * the same sums per caller's key, with fewer groups, and no durations — while the rollups keep
@@ -101,7 +113,10 @@ export function rollupRows(
 	const pieces: string[] = [];
 	const keyed = keys !== undefined && !statement.sql.rollups;
 	// No caller reads the durations through `keys` (they are there for the rollups' union).
-	const durations = source === "spans" && !keyed;
+	const spans = source === "spans" || source === "operations";
+	const durations = spans && !keyed;
+	const errors = source === "operations";
+	const rawSource = source === "operations" ? "spans" : source;
 	for (const [level, ranges] of [
 		["1h", parts.hours],
 		["1m", parts.minutes],
@@ -113,6 +128,7 @@ export function rollupRows(
 					(durations
 						? ", duration_sum_ns AS dur_sum, duration_min_ns AS dur_min, duration_max_ns AS dur_max"
 						: "") +
+					(errors ? ", error_count AS errors" : "") +
 					` FROM ${ROLLUP_TABLE[source]}_${level} WHERE org_id = ${org}` +
 					` AND bucket >= ${statement.param(from)} AND bucket < ${statement.param(to)}${extra}`,
 			);
@@ -128,8 +144,11 @@ export function rollupRows(
 				(durations
 					? ", sum(duration_ns) AS dur_sum, min(duration_ns) AS dur_min, max(duration_ns) AS dur_max"
 					: "") +
+				(errors
+					? `, sum(CASE WHEN status_code = ${statement.param(ERROR_RULES.spans.values[0])} THEN 1 ELSE 0 END) AS errors`
+					: "") +
 				` FROM ${RAW_TABLE[source]} WHERE org_id = ${org}` +
-				` AND timestamp >= ${statement.param(timeValue(statement.sql, source, from))} AND timestamp < ${statement.param(timeValue(statement.sql, source, to))}${extra}` +
+				` AND timestamp >= ${statement.param(timeValue(statement.sql, rawSource, from))} AND timestamp < ${statement.param(timeValue(statement.sql, rawSource, to))}${extra}` +
 				(grouped.length === 0
 					? ""
 					: ` GROUP BY ${grouped.map((d) => (d === "is_root" ? isRoot : d)).join(", ")}`),
@@ -139,14 +158,12 @@ export function rollupRows(
 	return `(${pieces.join(" UNION ALL ")})`;
 }
 
-/** What the latency rollup (`span_latency_*`) is keyed by: an operation. */
-export const LATENCY_DIMENSIONS = ["service", "name", "kind", "is_root"] as const;
-
 /**
- * Latency histograms of spans per `group` columns (of LATENCY_DIMENSIONS; `where` over them too):
- * `k` (bucket index) and `n` from the latency rollup's `hist`, and from the raw edges each span's
- * `duration_ns` as `d` (with `k` null), for `readHistograms` — or, where the engine buckets
- * durations itself (`PageSql.histogramIndex`, ClickHouse), `k` and `n` per bucket from raw rows.
+ * Latency histograms of spans per `group` columns (of LATENCY_DIMENSIONS; `where` over them too),
+ * for `readHistograms`: the latency rollup's rows (`span_latency_*`) as they are, each with its
+ * histogram as JSON in `h` (merged by the reader: cheaper than unnesting them in SQL), and from the
+ * raw edges each span's `duration_ns` as `d` — or, where the engine buckets durations itself
+ * (`PageSql.histogramIndex`, ClickHouse), `k` (bucket index) and `n` per bucket from raw rows.
  */
 export function histogramRows(
 	statement: Statement,
@@ -164,13 +181,10 @@ export function histogramRows(
 		["1m", parts.minutes],
 	] as const) {
 		for (const [from, to] of ranges) {
-			const extra = where ? ` AND (${where("r.is_root")})` : "";
-			const buckets = statement.sql.latencyBuckets(`span_latency_${level}`);
+			const extra = where ? ` AND (${where("is_root")})` : "";
 			pieces.push(
-				`SELECT ${group.map((g) => `r.${g} AS ${g}`).join(", ")}, ${buckets.k} AS k, ${buckets.n} AS n, NULL AS d` +
-					` FROM ${buckets.from} WHERE r.org_id = ${org}` +
-					` AND r.bucket >= ${statement.param(from)} AND r.bucket < ${statement.param(to)}${extra}` +
-					` GROUP BY ${group.map((g) => `r.${g}`).join(", ")}, k`,
+				`SELECT ${keys}, NULL AS k, NULL AS n, NULL AS d, ${statement.sql.latencyHistogram("hist")} AS h FROM span_latency_${level}` +
+					` WHERE org_id = ${org} AND bucket >= ${statement.param(from)} AND bucket < ${statement.param(to)}${extra}`,
 			);
 		}
 	}
@@ -182,8 +196,8 @@ export function histogramRows(
 			` AND timestamp >= ${statement.param(timeValue(statement.sql, "spans", from))} AND timestamp < ${statement.param(timeValue(statement.sql, "spans", to))}${extra}`;
 		pieces.push(
 			bucket
-				? `SELECT ${keys}, ${bucket("duration_ns", HISTOGRAM_BUCKETS_PER_DOUBLING)} AS k, count(*) AS n, NULL AS d${range} GROUP BY ${keys}, k`
-				: `SELECT ${keys}, NULL AS k, 1 AS n, duration_ns AS d${range}`,
+				? `SELECT ${keys}, ${bucket("duration_ns", HISTOGRAM_BUCKETS_PER_DOUBLING)} AS k, count(*) AS n, NULL AS d, NULL AS h${range} GROUP BY ${keys}, k`
+				: `SELECT ${keys}, NULL AS k, 1 AS n, duration_ns AS d, NULL AS h${range}`,
 		);
 	}
 	return pieces.join(" UNION ALL ");
@@ -202,8 +216,11 @@ export function readHistograms(
 			histogram = new Map();
 			out.set(key, histogram);
 		}
-		const index = row.k === null ? histogramIndex(Number(row.d)) : Number(row.k);
-		mergeHistogram(histogram, new Map([[index, Number(row.n)]]));
+		if (row.h !== null && row.h !== undefined) mergeHistogram(histogram, parseHistogram(String(row.h)));
+		else {
+			const index = row.k === null ? histogramIndex(Number(row.d)) : Number(row.k);
+			histogram.set(index, (histogram.get(index) ?? 0) + Number(row.n));
+		}
 	}
 	return out;
 }

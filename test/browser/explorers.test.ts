@@ -255,6 +255,8 @@ describe("the explorers in a real browser", () => {
 		expect(await records.getByRole("listitem").count()).toBe(1);
 
 		await page.goto(`${server.url}/logs`);
+		// The page has loaded its records before the search is typed (a person sees them first).
+		await records.getByRole("listitem").first().waitFor();
 		await page.getByLabel("Search log bodies").fill("retrying");
 		await page.getByRole("button", { name: "Search" }).click();
 		await expect.poll(() => new URL(page.url()).searchParams.get("q")).toBe("retrying");

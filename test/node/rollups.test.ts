@@ -382,6 +382,9 @@ describe("OQL from rollups equals OQL over raw rows", () => {
 	const QUERIES = [
 		"SELECT count(*) FROM spans",
 		"SELECT service, count(*), rate(count(*), 1m) FROM spans WHERE status = 'error' GROUP BY service",
+		"SELECT name, count(*) FROM spans WHERE kind = 'server' AND 'error' = status AND service != 'web' GROUP BY name TIMESERIES 5m",
+		"SELECT service, count(*), avg(duration_ms) FROM spans WHERE status = 'error' GROUP BY service",
+		"SELECT count(*) FROM spans WHERE status = 'error' OR kind = 'client'",
 		"SELECT level, count(*) FROM logs GROUP BY level",
 		"SELECT count(*), avg(duration_ms), sum(duration_ms), min(duration_ms), max(duration_ms) FROM spans WHERE kind = 'server' OR parent_span_id IS NULL GROUP BY service, name",
 		"SELECT name, p50(duration_ms), p95(duration_ms), percentile(duration_ms, 99) FROM spans WHERE service != 'web' GROUP BY name ORDER BY name",
@@ -456,6 +459,28 @@ describe("OQL from rollups equals OQL over raw rows", () => {
 				`${text} SINCE '${iso(START)}' UNTIL '${iso(START + HOUR_MS)}'`,
 			);
 			expect(answer.meta.source).toBe("raw");
+		}
+	});
+
+	it("counts errors per operation from the latency rollup's error counts, and nothing else from them", async () => {
+		const { orgId } = await t.createOrgWithKey();
+		const window = `SINCE '${iso(START + 1234)}' UNTIL '${iso(START + 2 * HOUR_MS + 5)}'`;
+		const sqlOf = (text: string) => compileOql(t.deps, orgId, `${text} ${window}`).sql;
+		const errorsByService = sqlOf(
+			"SELECT service, count(*) FROM spans WHERE kind = 'server' AND status = 'error' GROUP BY service",
+		);
+		expect(errorsByService).toMatch(/FROM span_latency_1h/);
+		expect(errorsByService).toMatch(/error_count AS n/);
+		// The raw edges keep the condition.
+		expect(errorsByService).toMatch(/FROM spans .*status_code = \?/);
+		// Durations, percentiles, an OR and a grouping by status are not in the error counts.
+		for (const text of [
+			"SELECT service, avg(duration_ms) FROM spans WHERE status = 'error' GROUP BY service",
+			"SELECT count(*) FROM spans WHERE status = 'error' OR kind = 'client'",
+			"SELECT status, count(*) FROM spans WHERE status = 'error' GROUP BY status",
+		]) {
+			expect(sqlOf(text), text).not.toMatch(/error_count/);
+			expect(sqlOf(text), text).toMatch(/FROM span_rollups_1h/);
 		}
 	});
 
