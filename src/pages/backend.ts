@@ -54,11 +54,12 @@ export interface PageSql {
 	 */
 	histogramIndex: ((durationSql: string, bucketsPerDoubling: number) => string) | null;
 	/**
-	 * A latency rollup's histogram column (`span_latency_*.hist`) as JSON text `{"<index>": count}`:
-	 * libSQL stores that text; ClickHouse a Map(UInt16, UInt64), given with its counts as plain
-	 * JSON numbers (64-bit integers would come quoted).
+	 * A latency rollup table's rows for `histogramRows` (src/pages/rollups.ts), columns `<keys>, k,
+	 * n, d, h`, where `condition` holds: libSQL gives each row's histogram JSON as `h`, merged by the
+	 * page; ClickHouse sums its `hist` Maps per key and bucket index in the engine (`k`, `n`): far
+	 * fewer rows to send than one JSON per rollup row.
 	 */
-	latencyHistogram(columnSql: string): string;
+	latencyRollupRows(table: string, keys: string, condition: string): string;
 }
 
 export const LIBSQL_PAGE_SQL: PageSql = {
@@ -69,7 +70,8 @@ export const LIBSQL_PAGE_SQL: PageSql = {
 	text: (valueSql) => `CAST(${valueSql} AS TEXT)`,
 	distinctJsonArray: (valueSql) => `json_group_array(DISTINCT ${valueSql})`,
 	histogramIndex: null,
-	latencyHistogram: (columnSql) => columnSql,
+	latencyRollupRows: (table, keys, condition) =>
+		`SELECT ${keys}, NULL AS k, NULL AS n, NULL AS d, hist AS h FROM ${table} WHERE ${condition}`,
 };
 
 export const CLICKHOUSE_PAGE_SQL: PageSql = {
@@ -86,7 +88,9 @@ export const CLICKHOUSE_PAGE_SQL: PageSql = {
 	// a bucket edge 2^(k/8) unless it is a power of two, where both are exact. Same buckets.
 	histogramIndex: (durationSql, perDoubling) =>
 		`if(${durationSql} < 1, 0, toInt64(floor(log2(${durationSql}) * ${perDoubling})) + 1)`,
-	latencyHistogram: (columnSql) => `toJSONString(CAST(${columnSql}, 'Map(UInt16, Float64)'))`,
+	latencyRollupRows: (table, keys, condition) =>
+		`SELECT ${keys}, toInt64(hk) AS k, sum(hn) AS n, NULL AS d, NULL AS h FROM ${table}` +
+		` ARRAY JOIN mapKeys(hist) AS hk, mapValues(hist) AS hn WHERE ${condition} GROUP BY ${keys}, k`,
 };
 
 export interface PageBackend {
