@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { PasswordHashing } from "./auth/password.js";
 import { parseEncryptionKey } from "./auth/totp.js";
 import { DEFAULT_READ_LIMITS, type ReadLimits } from "./db/reads.js";
 import { DEFAULT_DATABASE_TIMEOUT_MS } from "./db/remote.js";
@@ -57,6 +58,12 @@ export interface AuthSettings {
 	totpKey: Uint8Array;
 	/** Origins besides the API's own that may call login/refresh/logout (the dashboard's). */
 	allowedOrigins: string[];
+	/**
+	 * The scrypt parameters of new password hashes; absent: PASSWORD_HASH_PARAMS (OWASP's). Not a
+	 * setting: the servers never set it. The test suite lowers it so that hundreds of logins do not
+	 * cost minutes of CPU (scrypt itself, the PHC format and every check stay the same).
+	 */
+	passwordHashing?: PasswordHashing;
 }
 
 /** Heartbeat alerts (docs/heartbeats.md). */

@@ -4,7 +4,9 @@
  *
  * Stored form is a PHC string, `$scrypt$ln=14,r=8,p=5$<salt>$<hash>` (standard base64, no padding), so
  * the cost can rise later: `verifyPassword` recomputes with the stored parameters and reports
- * `needsRehash` when they differ from `PASSWORD_HASH_PARAMS`; the caller then stores a fresh hash.
+ * `needsRehash` when they differ from the current parameters; the caller then stores a fresh hash.
+ * The current parameters are `PASSWORD_HASH_PARAMS` unless the app's config says otherwise
+ * (`AuthSettings.passwordHashing`: set by the test suite only, never from the environment).
  */
 import { scrypt, timingSafeEqual } from "node:crypto";
 import { dictionary } from "@zxcvbn-ts/language-common";
@@ -25,6 +27,12 @@ interface ScryptParams {
 	ln: number;
 	r: number;
 	p: number;
+}
+
+/** The parameters new hashes are made with (and old ones are compared to). */
+export interface PasswordHashing extends ScryptParams {
+	saltBytes: number;
+	keyBytes: number;
 }
 
 /**
@@ -118,11 +126,13 @@ function formatPhc(params: ScryptParams, salt: Uint8Array, hash: Uint8Array): st
 
 // --- public API ---
 
-export async function hashPassword(password: string): Promise<string> {
-	const { saltBytes, keyBytes } = PASSWORD_HASH_PARAMS;
-	const salt = crypto.getRandomValues(new Uint8Array(saltBytes));
-	const hash = await deriveKey(password, salt, keyBytes, PASSWORD_HASH_PARAMS);
-	return formatPhc(PASSWORD_HASH_PARAMS, salt, hash);
+export async function hashPassword(
+	password: string,
+	params: PasswordHashing = PASSWORD_HASH_PARAMS,
+): Promise<string> {
+	const salt = crypto.getRandomValues(new Uint8Array(params.saltBytes));
+	const hash = await deriveKey(password, salt, params.keyBytes, params);
+	return formatPhc(params, salt, hash);
 }
 
 /**
@@ -132,12 +142,12 @@ export async function hashPassword(password: string): Promise<string> {
 export async function verifyPassword(
 	password: string,
 	phc: string,
+	current: PasswordHashing = PASSWORD_HASH_PARAMS,
 ): Promise<{ ok: boolean; needsRehash: boolean }> {
 	const parsed = parsePhc(phc);
 	if (!parsed || typeof password !== "string") return { ok: false, needsRehash: false };
 	const candidate = await deriveKey(password, parsed.salt, parsed.hash.length, parsed);
 	const ok = timingSafeEqual(candidate, parsed.hash);
-	const current = PASSWORD_HASH_PARAMS;
 	const needsRehash =
 		ok &&
 		(parsed.ln !== current.ln ||
@@ -148,20 +158,27 @@ export async function verifyPassword(
 	return { ok, needsRehash };
 }
 
-let dummyHash: string | undefined;
+const dummyHashes = new Map<PasswordHashing, string>();
 
 /**
  * Spends one scrypt at the current parameters against a fixed dummy hash (random salt and random
  * digest, built once per isolate), so a login for an unknown email costs about what a wrong password
  * costs. Building the dummy needs no scrypt, so the first call is not slower than the rest.
  */
-export async function verifyAgainstDummy(password: string): Promise<void> {
-	dummyHash ??= formatPhc(
-		PASSWORD_HASH_PARAMS,
-		crypto.getRandomValues(new Uint8Array(PASSWORD_HASH_PARAMS.saltBytes)),
-		crypto.getRandomValues(new Uint8Array(PASSWORD_HASH_PARAMS.keyBytes)),
-	);
-	await verifyPassword(typeof password === "string" ? password : "", dummyHash);
+export async function verifyAgainstDummy(
+	password: string,
+	params: PasswordHashing = PASSWORD_HASH_PARAMS,
+): Promise<void> {
+	let dummyHash = dummyHashes.get(params);
+	if (!dummyHash) {
+		dummyHash = formatPhc(
+			params,
+			crypto.getRandomValues(new Uint8Array(params.saltBytes)),
+			crypto.getRandomValues(new Uint8Array(params.keyBytes)),
+		);
+		dummyHashes.set(params, dummyHash);
+	}
+	await verifyPassword(typeof password === "string" ? password : "", dummyHash, params);
 }
 
 // --- policy ---

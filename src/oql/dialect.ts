@@ -31,10 +31,10 @@ export interface SqlDialect {
 	/** Quotes a table, column or alias name from columns.ts or the compiler (never from a query). */
 	quoteIdentifier(name: string): string;
 	/**
-	 * A telemetry table (`logs`, `spans`) as read for one narrow time range of one org: the raw
+	 * A telemetry table (`logs`, `spans`, `metric_points`) as read for one narrow time range of one org: the raw
 	 * edges of an answer from the rollups, each shorter than a bucket.
 	 */
-	narrowTimeScan(table: "logs" | "spans"): string;
+	narrowTimeScan(table: "logs" | "spans" | "metric_points"): string;
 	/**
 	 * The placeholder of the n-th parameter (1-based), e.g. `?3`; the same n may appear many times.
 	 * `value` is the bound value, for an engine whose placeholders carry a type (ClickHouse's

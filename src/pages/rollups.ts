@@ -147,7 +147,7 @@ export function rollupRows(
 				(errors
 					? `, sum(CASE WHEN status_code = ${statement.param(ERROR_RULES.spans.values[0])} THEN 1 ELSE 0 END) AS errors`
 					: "") +
-				` FROM ${RAW_TABLE[source]} WHERE org_id = ${org}` +
+				` FROM ${statement.sql.dialect.narrowTimeScan(RAW_TABLE[source])} WHERE org_id = ${org}` +
 				` AND timestamp >= ${statement.param(timeValue(statement.sql, rawSource, from))} AND timestamp < ${statement.param(timeValue(statement.sql, rawSource, to))}${extra}` +
 				(grouped.length === 0
 					? ""
@@ -190,7 +190,7 @@ export function histogramRows(
 	for (const [from, to] of parts.raw) {
 		const extra = where ? ` AND (${where("(parent_span_id IS NULL)")})` : "";
 		const range =
-			` FROM spans WHERE org_id = ${org}` +
+			` FROM ${statement.sql.dialect.narrowTimeScan("spans")} WHERE org_id = ${org}` +
 			` AND timestamp >= ${statement.param(timeValue(statement.sql, "spans", from))} AND timestamp < ${statement.param(timeValue(statement.sql, "spans", to))}${extra}`;
 		pieces.push(
 			bucket

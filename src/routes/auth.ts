@@ -310,7 +310,7 @@ export function authRoutes(deps: AppDeps) {
 				email: body.email,
 				name: body.name,
 				role: "owner",
-				passwordHash: await hashPassword(body.password),
+				passwordHash: await hashPassword(body.password, deps.config.auth.passwordHashing),
 				mustChangePassword: false,
 				passwordChangedAt: now,
 				totpSecret: null,
@@ -387,10 +387,10 @@ export function authRoutes(deps: AppDeps) {
 			// Exactly one password verification per attempt, whatever was found: no account (unknown
 			// address or org, no account of the address in that org) costs what a wrong password does.
 			if (!user?.passwordHash) {
-				await verifyAgainstDummy(body.password);
+				await verifyAgainstDummy(body.password, deps.config.auth.passwordHashing);
 				throw invalidCredentials();
 			}
-			const check = await verifyPassword(body.password, user.passwordHash);
+			const check = await verifyPassword(body.password, user.passwordHash, deps.config.auth.passwordHashing);
 			if (!check.ok) throw invalidCredentials();
 			if (user.totpEnabledAt !== null) {
 				if (body.totp_code === undefined && body.recovery_code === undefined) {
@@ -414,7 +414,7 @@ export function authRoutes(deps: AppDeps) {
 			if (check.needsRehash) {
 				await deps.db
 					.update(users)
-					.set({ passwordHash: await hashPassword(body.password) })
+					.set({ passwordHash: await hashPassword(body.password, deps.config.auth.passwordHashing) })
 					.where(eq(users.id, user.id));
 			}
 			return c.json(await startSession(c, deps, user), 200);
@@ -591,7 +591,10 @@ export function authRoutes(deps: AppDeps) {
 				throw new ApiError(409, "totp_not_enabled", "Two-factor authentication is off.");
 			const body = c.req.valid("json");
 			await withAccountBackOff(deps, user.email, async () => {
-				if (!user.passwordHash || !(await verifyPassword(body.password, user.passwordHash)).ok) {
+				if (
+					!user.passwordHash ||
+					!(await verifyPassword(body.password, user.passwordHash, deps.config.auth.passwordHashing)).ok
+				) {
 					throw invalidCredentials();
 				}
 				const passed =

@@ -128,7 +128,11 @@ export function meRoutes(deps: AppDeps) {
 			const user = await loadUser(deps, c.var.principal);
 			const body = c.req.valid("json");
 			await withAccountBackOff(deps, user.email, async () => {
-				if (!user.passwordHash || !(await verifyPassword(body.current_password, user.passwordHash)).ok) {
+				if (
+					!user.passwordHash ||
+					!(await verifyPassword(body.current_password, user.passwordHash, deps.config.auth.passwordHashing))
+						.ok
+				) {
 					throw unauthorized("invalid_credentials", "The current password is incorrect.");
 				}
 			});
@@ -138,7 +142,7 @@ export function meRoutes(deps: AppDeps) {
 			const [updated] = await deps.db
 				.update(users)
 				.set({
-					passwordHash: await hashPassword(body.new_password),
+					passwordHash: await hashPassword(body.new_password, deps.config.auth.passwordHashing),
 					mustChangePassword: false,
 					passwordChangedAt: now,
 					updatedAt: now,

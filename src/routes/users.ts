@@ -179,12 +179,17 @@ export function userRoutes(deps: AppDeps) {
 			const actor = sessionActor(c);
 			const body = c.req.valid("json");
 			if (body.role === "owner" && actor.role !== "owner") throw ownersOnly();
-			const created = await createUser(deps.db, deps.clock, {
-				orgId: actor.orgId,
-				email: body.email,
-				name: body.name,
-				role: body.role,
-			});
+			const created = await createUser(
+				deps.db,
+				deps.clock,
+				{
+					orgId: actor.orgId,
+					email: body.email,
+					name: body.name,
+					role: body.role,
+				},
+				deps.config.auth.passwordHashing,
+			);
 			if (!created)
 				throw new ApiError(409, "conflict", "A user with this email already exists in this organization.");
 			c.header("Cache-Control", "no-store");

@@ -1,6 +1,6 @@
 import { randomBase62 } from "../auth/api-key.js";
 import type { Role } from "../auth/jwt.js";
-import { checkPasswordPolicy, hashPassword } from "../auth/password.js";
+import { checkPasswordPolicy, hashPassword, type PasswordHashing } from "../auth/password.js";
 import type { Clock } from "../clock.js";
 import type { Database } from "../db/client.js";
 import { type UserRow, users } from "../db/schema.js";
@@ -37,6 +37,7 @@ export async function createUser(
 	db: Database,
 	clock: Clock,
 	input: NewUser,
+	hashing?: PasswordHashing,
 ): Promise<{ user: UserRow; initialPassword: string | null } | null> {
 	const initialPassword = input.password === undefined ? generateInitialPassword() : null;
 	const now = clock.now();
@@ -46,7 +47,7 @@ export async function createUser(
 		email: input.email,
 		name: input.name,
 		role: input.role,
-		passwordHash: await hashPassword(input.password ?? (initialPassword as string)),
+		passwordHash: await hashPassword(input.password ?? (initialPassword as string), hashing),
 		mustChangePassword: initialPassword !== null,
 		passwordChangedAt: initialPassword === null ? now : null,
 		totpSecret: null,

@@ -7,6 +7,7 @@ import { eq } from "drizzle-orm";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { verifyPassword } from "../../src/auth/password.js";
 import { orgs, users } from "../../src/db/schema.js";
+import { TEST_PASSWORD_HASHING } from "../support/node-app.js";
 import {
 	ALLOWED_ORIGIN,
 	BEARER_CHALLENGE,
@@ -38,6 +39,10 @@ beforeEach(async () => {
 });
 afterEach(() => h.close());
 
+/** New hashes are made at the app's parameters (the harness's test cost; the servers' are checked in password.test.ts). */
+const APP_HASHING = new RegExp(
+	`^\\$scrypt\\$ln=${TEST_PASSWORD_HASHING.ln},r=${TEST_PASSWORD_HASHING.r},p=${TEST_PASSWORD_HASHING.p}\\$`,
+);
 const get = (path: string, options: CallOptions = {}) => call(h, path, { method: "GET", ...options });
 
 describe("POST /api/v1/setup", () => {
@@ -66,7 +71,7 @@ describe("POST /api/v1/setup", () => {
 		const [org] = await h.database.db.select().from(orgs).where(eq(orgs.id, body.org.id));
 		expect(org?.name).toBe("Acme");
 		const [row] = await h.database.db.select().from(users).where(eq(users.id, body.user.id));
-		expect(row?.passwordHash).toMatch(/^\$scrypt\$ln=14,r=8,p=5\$/);
+		expect(row?.passwordHash).toMatch(APP_HASHING);
 		expect((await verifyPassword(PASSWORD, row?.passwordHash as string)).ok).toBe(true);
 
 		const session = await loginOk(h, { email: "ada@example.com", password: PASSWORD });
@@ -139,7 +144,7 @@ describe("POST /api/v1/auth/login", () => {
 	});
 
 	it("rehashes a password stored with older scrypt parameters", async () => {
-		// The same scheme at a lower cost, as an older release would have stored it.
+		// The same scheme at a lower cost than the app's, as an older release would have stored it.
 		const salt = randomBytes(16);
 		const b64 = (bytes: Buffer) => bytes.toString("base64").replace(/=+$/, "");
 		const old = `$scrypt$ln=10,r=8,p=1$${b64(salt)}$${b64(scryptSync(PASSWORD, salt, 32, { N: 1024, r: 8, p: 1 }))}`;
@@ -147,7 +152,7 @@ describe("POST /api/v1/auth/login", () => {
 
 		await loginOk(h, seeded);
 		const [row] = await h.database.db.select().from(users).where(eq(users.id, seeded.user.id));
-		expect(row?.passwordHash).toMatch(/^\$scrypt\$ln=14,r=8,p=5\$/);
+		expect(row?.passwordHash).toMatch(APP_HASHING);
 		expect((await verifyPassword(PASSWORD, row?.passwordHash as string)).ok).toBe(true);
 		await loginOk(h, seeded);
 	});

@@ -18,6 +18,7 @@ import { createOrg } from "../../src/services/api-keys.js";
 import { FakeClock } from "../support/clock.js";
 import {
 	openTestDatabase,
+	TEST_PASSWORD_HASHING,
 	type TestDatabase,
 	testAuthSettings,
 	testJwtSettings,
@@ -99,10 +100,10 @@ export async function seedUser(
 	let passwordHash = options.passwordHash;
 	if (passwordHash === undefined) {
 		if (password === PASSWORD) {
-			defaultHash ??= hashPassword(PASSWORD);
+			defaultHash ??= hashPassword(PASSWORD, TEST_PASSWORD_HASHING);
 			passwordHash = await defaultHash;
 		} else {
-			passwordHash = await hashPassword(password);
+			passwordHash = await hashPassword(password, TEST_PASSWORD_HASHING);
 		}
 	}
 	const now = h.clock.now();

@@ -7,6 +7,7 @@ import {
 	verifyAgainstDummy,
 	verifyPassword,
 } from "../../src/auth/password.js";
+import { authSettingsFrom } from "../../src/config.js";
 
 const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString("base64").replace(/=+$/, "");
 const fromB64 = (text: string) => new Uint8Array(Buffer.from(text, "base64"));
@@ -21,6 +22,30 @@ function handMadePhc(password: string, ln: number, r = 8, p = 5): string {
 /** `count` code points, none repeated back to back, all outside the BMP (two UTF-16 units each). */
 const astral = (count: number) =>
 	Array.from({ length: count }, (_, i) => String.fromCodePoint(0x1f600 + (i % 64))).join("");
+
+describe("the cost the servers hash at", () => {
+	it("is PASSWORD_HASH_PARAMS: the auth settings both runtimes build from their environment set no other", () => {
+		const auth = authSettingsFrom(
+			{ ALLOWED_ORIGINS: "https://dash.example.com", PASSWORD_HASHING: "ln=10" },
+			Buffer.alloc(32, 7).toString("base64"),
+		);
+		expect(auth.passwordHashing).toBeUndefined();
+	});
+
+	it("an app given other parameters hashes with them, and calls a hash at the defaults one to rehash", async () => {
+		const cheaper = { ...PASSWORD_HASH_PARAMS, ln: 11, p: 1 };
+		const phc = await hashPassword("correct horse battery staple", cheaper);
+		expect(phc).toMatch(/^\$scrypt\$ln=11,r=8,p=1\$/);
+		expect(await verifyPassword("correct horse battery staple", phc, cheaper)).toEqual({
+			ok: true,
+			needsRehash: false,
+		});
+		expect(await verifyPassword("correct horse battery staple", phc)).toEqual({
+			ok: true,
+			needsRehash: true,
+		});
+	});
+});
 
 describe("hashPassword / verifyPassword", () => {
 	it("produces a PHC string with the current parameters that round-trips", async () => {

@@ -5,7 +5,7 @@ import { teamMembers, teams } from "../../src/db/schema.js";
 import { newId } from "../../src/ids.js";
 import { createApiKey, createOrg } from "../../src/services/api-keys.js";
 import { type Credential, seedUser, send, sessionFor } from "../support/management.js";
-import { createTestApp, type TestApp } from "../support/node-app.js";
+import { createTestApp, TEST_PASSWORD_HASHING, type TestApp } from "../support/node-app.js";
 
 /**
  * The role matrix (docs/rbac.md) as one table. In `path` and `body`, `:user`, `:team` and `:key` are
@@ -124,7 +124,7 @@ let counter = 0;
 
 beforeAll(async () => {
 	t = await createTestApp();
-	passwordHash = await hashPassword(PASSWORD);
+	passwordHash = await hashPassword(PASSWORD, TEST_PASSWORD_HASHING);
 });
 afterAll(() => t.close());
 

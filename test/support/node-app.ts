@@ -7,6 +7,7 @@ import type { AppDeps } from "../../src/app-env.js";
 import { generateSigningKey, type Role } from "../../src/auth/jwt.js";
 import { createKeyMemoryCache, type KeyStore, type KeyValueStore } from "../../src/auth/key-resolver.js";
 import { createDbKeyStore } from "../../src/auth/key-store.js";
+import type { PasswordHashing } from "../../src/auth/password.js";
 import {
 	type AuthSettings,
 	type HeartbeatSettings,
@@ -50,12 +51,27 @@ export async function openTestDatabase(parent = tmpdir()): Promise<TestDatabase>
 	};
 }
 
-/** Auth settings for tests: a fixed TOTP key, no setup token, one extra allowed origin. */
+/**
+ * scrypt at a test cost: the same scheme and PHC format, ~40× less CPU than PASSWORD_HASH_PARAMS
+ * (2 MiB instead of 16 MiB, one lane instead of five), so the suite's hundreds of logins take
+ * seconds instead of minutes. test/node/password.test.ts checks the real parameters; the servers
+ * never set `passwordHashing` (test/node/password.test.ts too).
+ */
+export const TEST_PASSWORD_HASHING: PasswordHashing = Object.freeze({
+	ln: 11,
+	r: 8,
+	p: 1,
+	saltBytes: 16,
+	keyBytes: 32,
+});
+
+/** Auth settings for tests: a fixed TOTP key, no setup token, one extra allowed origin, test-cost scrypt. */
 export function testAuthSettings(overrides: Partial<AuthSettings> = {}): AuthSettings {
 	return {
 		setupToken: null,
 		totpKey: new Uint8Array(32).fill(42),
 		allowedOrigins: ["https://dashboard.example.com"],
+		passwordHashing: TEST_PASSWORD_HASHING,
 		...overrides,
 	};
 }
