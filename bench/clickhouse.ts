@@ -13,10 +13,27 @@
  *
  * Then the built-in pages the issue sets a goal for — the overview and the hosts list (first page of
  * 50, the route's default), over 1 h and 24 h — are read on libSQL (its default page backend: the
- * rollups, one read batch) and on ClickHouse (`clickHousePageBackend`: raw rows), alternately, the
- * same way; each pair's answers are compared (same JSON). Goal: the 24 h pages ≤ 250 ms on ClickHouse.
+ * rollups, one read batch) and on ClickHouse (`clickHousePageBackend`: its rollups, kept by
+ * materialized views; and over raw rows), alternately, the same way; each pair's answers are
+ * compared (same JSON). Goal: the 24 h pages ≤ 250 ms on ClickHouse.
  *
- * Env: BENCH_CH_ROWS (200000), BENCH_CH_SAMPLES (5), BENCH_CH_OQL=0 skips the OQL queries (pages only).
+ * Then ingest through the queue consumer (`consumeTelemetry`, as the Worker's consumer runs it):
+ * BENCH_CH_INGEST_ROWS logs and as many spans of a third org, as queue messages of 250 rows (JSON,
+ * as the producer sends them), 100 messages a batch, each batch stored once into libSQL (rows,
+ * rollups, discovery and receipts in one transaction: the libSQL store's path end to end) and once
+ * into ClickHouse (one INSERT per table, the views keeping the rollups, then receipts in libSQL),
+ * alternately — and once into ClickHouse without the rollup views (a database migrated to 0003:
+ * what the views cost); rows per second of wall time and per CPU second of this process (which runs
+ * the consumer, embedded libSQL and the chdb engine behind the stand-in alike), and the CPU of
+ * parsing the messages alone (the consumer's first step in every path). Goal: ClickHouse ≥ 5×.
+ *
+ * BENCH_CH_BIG_ROWS (e.g. 10000000; off by default): then the org's logs and spans in ClickHouse
+ * are grown to that many each inside ClickHouse (INSERT … SELECT of its own rows, times shifted by a
+ * few ns: the same distribution, 10× denser), and the three queries that were slowest on
+ * ClickHouse, and the 24 h pages, are timed again (p50 of 3), with the size on disk.
+ *
+ * Env: BENCH_CH_ROWS (200000), BENCH_CH_SAMPLES (5), BENCH_CH_OQL=0 skips the OQL queries,
+ * BENCH_CH_INGEST_ROWS (100000; 0 skips), BENCH_CH_BIG_ROWS (0).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
@@ -27,13 +44,19 @@ import { migrateClickHouse } from "../src/clickhouse/migrate.js";
 import { readClickHouseMigrations } from "../src/clickhouse/node.js";
 import { runOqlOnClickHouse } from "../src/clickhouse/oql.js";
 import { insertTelemetry } from "../src/clickhouse/rows.js";
+import { systemClock } from "../src/clock.js";
 import type { AppConfig } from "../src/config.js";
 import { directReadExecutor, HeavyReads } from "../src/db/reads.js";
+import { DiscoveryMemory } from "../src/ingest/discovery.js";
+import { consumeTelemetry, parseMessage, QUEUE_TABLES, type QueueMessage } from "../src/ingest/queue.js";
+import { silentLog } from "../src/log.js";
 import { runOql } from "../src/oql/execute.js";
 import { clickHousePageBackend } from "../src/pages/backend.js";
 import { hostsPage } from "../src/pages/hosts.js";
 import { overview } from "../src/pages/overview.js";
 import { pageReader } from "../src/pages/store.js";
+import { clickHouseTelemetryStore } from "../src/telemetry/clickhouse.js";
+import type { TelemetryClickHouseClient } from "../src/telemetry/store.js";
 import { serveClickHouse } from "../tools/clickhouse/server.js";
 import { createOqlBenchDatabase, OQL_BENCH_NOW, OQL_BENCH_QUERIES } from "./oql.js";
 import { logRows, metricRows, spanRows } from "./oql-data.js";
@@ -42,6 +65,59 @@ const HOUR = 3_600_000;
 const rows = Number(process.env.BENCH_CH_ROWS ?? 200_000);
 const samples = Number(process.env.BENCH_CH_SAMPLES ?? 5);
 const withOql = process.env.BENCH_CH_OQL !== "0";
+const ingestRows = Number(process.env.BENCH_CH_INGEST_ROWS ?? 100_000);
+const bigRows = Number(process.env.BENCH_CH_BIG_ROWS ?? 0);
+const INGEST_ORG = "org_bench_ingest";
+const ROWS_PER_MESSAGE = 250;
+const MESSAGES_PER_BATCH = 100;
+
+const cpuSeconds = () => {
+	const { user, system } = process.cpuUsage();
+	return (user + system) / 1e6;
+};
+
+function wireJson(value: unknown): string {
+	return JSON.stringify(value, (_key, v) => (typeof v === "bigint" ? { b: v.toString() } : v));
+}
+
+/** The queue batches (message bodies, as the producer sends them) of the ingest org's rows. */
+function ingestBatches(prefix: string, count: number): string[][] {
+	const spec = {
+		orgId: INGEST_ORG,
+		startMs: OQL_BENCH_NOW - 24 * HOUR,
+		endMs: OQL_BENCH_NOW,
+		seed: 13,
+		logs: count,
+		spans: count,
+		metrics: 0,
+	};
+	const bodies: string[] = [];
+	for (const [table, rows] of [
+		["logs", logRows(spec)],
+		["spans", spanRows(spec)],
+	] as const) {
+		const columns = QUEUE_TABLES[table];
+		let chunk: unknown[][] = [];
+		const flush = () => {
+			if (chunk.length === 0) return;
+			const id = `${prefix}:${bodies.length}`;
+			bodies.push(
+				wireJson({ v: 1, id, org: INGEST_ORG, source: table, part: 0, parts: 1, table, rows: chunk }),
+			);
+			chunk = [];
+		};
+		for (const row of rows) {
+			const record = row as Record<string, unknown>;
+			chunk.push(columns.map((c) => record[c] ?? (c.endsWith("attributes") ? "{}" : null)));
+			if (chunk.length === ROWS_PER_MESSAGE) flush();
+		}
+		flush();
+	}
+	const batches: string[][] = [];
+	for (let i = 0; i < bodies.length; i += MESSAGES_PER_BATCH)
+		batches.push(bodies.slice(i, i + MESSAGES_PER_BATCH));
+	return batches;
+}
 
 function p50(values: number[]): number {
 	const sorted = [...values].sort((a, b) => a - b);
@@ -59,6 +135,22 @@ const load = () =>
 		.map((n) => n.toFixed(1))
 		.join(" / ");
 
+const ROLLUP_TABLES = ["span_rollups", "span_latency", "log_rollups", "metric_rollups"].flatMap((t) => [
+	`${t}_1m`,
+	`${t}_1h`,
+]);
+
+function diskText(
+	disk: { table: string; rows: number; bytes: number; compressed: number; uncompressed: number }[],
+) {
+	return disk
+		.map(
+			(d) =>
+				`${d.table} ${Number(d.rows).toLocaleString("en")} rows ${(Number(d.bytes) / 1e6).toFixed(1)} MB (${(Number(d.bytes) / Math.max(1, Number(d.rows))).toFixed(1)} B/row, ${(Number(d.uncompressed) / Math.max(1, Number(d.compressed))).toFixed(1)}× compression)`,
+		)
+		.join("; ");
+}
+
 const loadBefore = load();
 process.stderr.write(`bench: clickhouse ${rows} logs + ${rows} spans, libSQL seeding…\n`);
 const lite = await createOqlBenchDatabase(rows);
@@ -66,6 +158,13 @@ const dir = mkdtempSync(join(tmpdir(), "hexcovery-bench-clickhouse-"));
 const server = await serveClickHouse(loadChdb(), { path: dir });
 const client = createClient({
 	url: server.url,
+	log: { level: ClickHouseLogLevel.OFF },
+	request_timeout: 600_000,
+});
+// ClickHouse without the rollup views (0001–0003 only), in a database of its own: what the views cost.
+const noviewsClient = createClient({
+	url: server.url,
+	database: "bench_noviews",
 	log: { level: ClickHouseLogLevel.OFF },
 	request_timeout: 600_000,
 });
@@ -94,13 +193,15 @@ try {
 	const insertSeconds = (performance.now() - insertStarted) / 1000;
 	await client.command({ query: "OPTIMIZE TABLE logs FINAL" });
 	await client.command({ query: "OPTIMIZE TABLE spans FINAL" });
-	const disk = (await (
-		await client.query({
-			query:
-				"SELECT table, sum(rows) AS rows, sum(bytes_on_disk) AS bytes FROM system.parts WHERE active AND database = currentDatabase() AND table IN ('logs', 'spans') GROUP BY table ORDER BY table",
-			format: "JSONEachRow",
-		})
-	).json()) as { table: string; rows: number; bytes: number }[];
+	const diskUsage = async () =>
+		(await (
+			await client.query({
+				query:
+					"SELECT table, sum(rows) AS rows, sum(bytes_on_disk) AS bytes, sum(data_compressed_bytes) AS compressed, sum(data_uncompressed_bytes) AS uncompressed FROM system.parts WHERE active AND database = currentDatabase() AND (table IN ('logs', 'spans', 'metric_points') OR table LIKE '%\\_1m' OR table LIKE '%\\_1h') GROUP BY table ORDER BY table",
+				format: "JSONEachRow",
+			})
+		).json()) as { table: string; rows: number; bytes: number; compressed: number; uncompressed: number }[];
+	const disk = await diskUsage();
 
 	const deps = {
 		reads: new HeavyReads(directReadExecutor(lite.client)),
@@ -108,6 +209,7 @@ try {
 		config: { oql: { maxRangeDays: 31, timeoutMs: 600_000 } } as AppConfig,
 	};
 	const lines: string[] = [];
+	const chTimes = new Map<string, number>();
 	for (const query of withOql ? OQL_BENCH_QUERIES : []) {
 		process.stderr.write(`bench: clickhouse ${query.label} … `);
 		const runs = {
@@ -125,7 +227,8 @@ try {
 			times.clickhouse.push(await timed(runs.clickhouse));
 		}
 		const [r, w, c] = [p50(times.rollups), p50(times.raw), p50(times.clickhouse)];
-		process.stderr.write(`${c.toFixed(1)} ms vs ${r.toFixed(1)} ms\n`);
+		chTimes.set(query.label, c);
+		process.stderr.write(`${c.toFixed(1)} ms vs ${r.toFixed(1)} ms (libSQL raw ${w.toFixed(1)} ms)\n`);
 		lines.push(
 			`| ${query.label} | ${r.toFixed(1)} | ${w.toFixed(1)} | ${c.toFixed(1)} | ${(c / r).toFixed(2)}× | ${(c / w).toFixed(2)}× | ${same ? b.meta.row_count : `${b.meta.row_count} ≠ ${a.meta.row_count}`} |`,
 		);
@@ -133,6 +236,17 @@ try {
 	// The pages: the same functions the routes call, over each backend.
 	const pageDeps = { db: lite.db, reads: deps.reads, config: deps.config };
 	const chPages = clickHousePageBackend(client, pageDeps);
+	const chRawPages = clickHousePageBackend(client, pageDeps, { rollups: false });
+	// Before: the latency rollup's histograms sent as JSON per row and merged in the page (as libSQL).
+	const chJsonPages = {
+		...chPages,
+		sql: {
+			...chPages.sql,
+			latencyRollupRows: (table: string, keys: string, condition: string) =>
+				`SELECT ${keys}, NULL AS k, NULL AS n, NULL AS d, toJSONString(CAST(hist, 'Map(UInt16, Float64)')) AS h FROM ${table} WHERE ${condition}`,
+		},
+	};
+	for (const table of ROLLUP_TABLES) await client.command({ query: `OPTIMIZE TABLE ${table} FINAL` });
 	const pageLines: string[] = [];
 	for (const hours of [1, 24]) {
 		const window = { fromMs: OQL_BENCH_NOW - hours * HOUR, toMs: OQL_BENCH_NOW };
@@ -145,41 +259,244 @@ try {
 		for (const [name, read] of Object.entries(pages)) {
 			const label = `${name}, ${hours} h`;
 			process.stderr.write(`bench: clickhouse page ${label} … `);
-			const [a, b] = [await read(), await read(chPages)];
-			const same = JSON.stringify(a) === JSON.stringify(b);
-			const times = { libsql: [] as number[], clickhouse: [] as number[] };
+			const [a, b, r, j] = [
+				await read(),
+				await read(chPages),
+				await read(chRawPages),
+				await read(chJsonPages),
+			];
+			const same = [b, r, j].every((x) => JSON.stringify(a) === JSON.stringify(x));
+			const times = {
+				libsql: [] as number[],
+				clickhouse: [] as number[],
+				raw: [] as number[],
+				json: [] as number[],
+			};
 			for (let i = 0; i < samples; i++) {
 				times.libsql.push(await timed(() => read()));
 				times.clickhouse.push(await timed(() => read(chPages)));
+				times.raw.push(await timed(() => read(chRawPages)));
+				times.json.push(await timed(() => read(chJsonPages)));
 			}
-			const [l, c] = [p50(times.libsql), p50(times.clickhouse)];
-			process.stderr.write(`${c.toFixed(1)} ms vs ${l.toFixed(1)} ms\n`);
+			const [l, c, w, js] = [p50(times.libsql), p50(times.clickhouse), p50(times.raw), p50(times.json)];
+			process.stderr.write(`${c.toFixed(1)} ms (raw ${w.toFixed(1)}) vs ${l.toFixed(1)} ms\n`);
 			pageLines.push(
-				`| ${label} | ${l.toFixed(1)} | ${c.toFixed(1)} | ${(c / l).toFixed(2)}× | ${hours === 24 ? (c <= 250 ? "met" : "not met") : "–"} | ${same ? "yes" : "**no**"} |`,
+				`| ${label} | ${l.toFixed(1)} | ${c.toFixed(1)} | ${js.toFixed(1)} | ${w.toFixed(1)} | ${(c / l).toFixed(2)}× | ${(c / w).toFixed(2)}× | ${hours === 24 ? (c <= 250 ? "met" : "not met") : "–"} | ${same ? "yes" : "**no**"} |`,
 			);
 		}
 	}
+	// Ingest through the queue consumer, libSQL and ClickHouse alternately, batch by batch.
+	const ingest = {
+		libsql: { rows: 0, wall: 0, cpu: 0 },
+		clickhouse: { rows: 0, wall: 0, cpu: 0 },
+		noviews: { rows: 0, wall: 0, cpu: 0 },
+		/** Parsing the messages alone (`parseMessage`: the consumer's own first step, the same for every store). */
+		parse: { rows: 0, wall: 0, cpu: 0 },
+	};
+	let unacked = 0;
+
+	if (ingestRows > 0) {
+		process.stderr.write(
+			`bench: clickhouse ingest ${ingestRows} logs + ${ingestRows} spans through the consumer … `,
+		);
+		await lite.client.execute({
+			sql: "INSERT INTO orgs (id, name, created_at, retention_days) VALUES (?, ?, ?, ?)",
+			args: [INGEST_ORG, INGEST_ORG, OQL_BENCH_NOW, 3_650],
+		});
+		const store = clickHouseTelemetryStore({
+			db: lite.db,
+			client: client as unknown as TelemetryClickHouseClient,
+			settings: { url: server.url, username: "default", password: "", database: "default" },
+		});
+		await client.command({ query: "CREATE DATABASE IF NOT EXISTS bench_noviews" });
+		await migrateClickHouse(
+			noviewsClient,
+			readClickHouseMigrations().filter((m) => m.name < "0004"),
+		);
+		const noviewsStore = clickHouseTelemetryStore({
+			db: lite.db,
+			client: noviewsClient as unknown as TelemetryClickHouseClient,
+			settings: { url: server.url, username: "default", password: "", database: "bench_noviews" },
+		});
+		const consumers = {
+			noviews: {
+				client: lite.client,
+				store: noviewsStore,
+				clock: systemClock,
+				discovery: new DiscoveryMemory(systemClock),
+				log: silentLog,
+			},
+			libsql: {
+				client: lite.client,
+				clock: systemClock,
+				discovery: new DiscoveryMemory(systemClock),
+				log: silentLog,
+			},
+			clickhouse: {
+				client: lite.client,
+				store,
+				clock: systemClock,
+				discovery: new DiscoveryMemory(systemClock),
+				log: silentLog,
+			},
+		};
+		const batches = {
+			libsql: ingestBatches("l", ingestRows),
+			clickhouse: ingestBatches("c", ingestRows),
+			noviews: ingestBatches("n", ingestRows),
+		};
+		for (let i = 0; i < batches.libsql.length; i++) {
+			const [parseWall, parseCpu] = [performance.now(), cpuSeconds()];
+			let parsedRows = 0;
+			for (const body of batches.clickhouse[i] as string[]) parsedRows += parseMessage(body).rows.length;
+			ingest.parse.wall += (performance.now() - parseWall) / 1000;
+			ingest.parse.cpu += cpuSeconds() - parseCpu;
+			ingest.parse.rows += parsedRows;
+			for (const engine of ["libsql", "clickhouse", "noviews"] as const) {
+				const bodies = batches[engine][i] as string[];
+				let acked = 0;
+				const messages: QueueMessage[] = bodies.map((body, n) => ({
+					id: `${engine}-${i}-${n}`,
+					body,
+					attempts: 1,
+					ack: () => {
+						acked++;
+					},
+					retry: () => {},
+				}));
+				const [wall0, cpu0] = [performance.now(), cpuSeconds()];
+				await consumeTelemetry({ queue: "hexcovery-telemetry", messages }, consumers[engine]);
+				ingest[engine].wall += (performance.now() - wall0) / 1000;
+				ingest[engine].cpu += cpuSeconds() - cpu0;
+				unacked += messages.length - acked;
+				ingest[engine].rows += bodies.reduce(
+					(n, body) => n + (JSON.parse(body) as { rows: unknown[] }).rows.length,
+					0,
+				);
+			}
+		}
+		process.stderr.write("done\n");
+	}
+
 	console.log(
 		`\nOQL on ClickHouse (chdb via the HTTP stand-in) vs libSQL (embedded): ${rows.toLocaleString("en")} logs + ${rows.toLocaleString("en")} spans (+ a tenth for a second org), p50 of ${samples} runs each, alternating`,
 	);
 	console.log(
 		`${cpus().length} cores; load average ${loadBefore} before, ${load()} after. libSQL seeded in ${lite.seedSeconds.toFixed(0)} s (with rollups); ClickHouse took ${inserted.toLocaleString("en")} rows in ${insertSeconds.toFixed(1)} s (${Math.round(inserted / insertSeconds).toLocaleString("en")} rows/s through the client).`,
 	);
-	console.log(
-		`ClickHouse on disk after OPTIMIZE: ${disk.map((d) => `${d.table} ${Number(d.rows).toLocaleString("en")} rows ${(Number(d.bytes) / 1e6).toFixed(1)} MB`).join(", ")}\n`,
-	);
+	console.log(`ClickHouse on disk after OPTIMIZE: ${diskText(disk)}\n`);
 	console.log(
 		"| query | libSQL, rollups (ms) | libSQL, raw (ms) | ClickHouse (ms) | CH / rollups | CH / raw | rows (CH) |",
 	);
 	console.log("|---|---|---|---|---|---|---|");
 	for (const line of lines) console.log(line);
 	console.log(
-		`\nPages (the functions the routes call): libSQL's default backend (rollups) vs clickHousePageBackend (raw rows), p50 of ${samples} runs each, alternating\n`,
+		`\nPages (the functions the routes call): libSQL's default backend (rollups) vs clickHousePageBackend (its rollups, and raw rows), p50 of ${samples} runs each, alternating\n`,
 	);
-	console.log("| page | libSQL (ms) | ClickHouse (ms) | CH / libSQL | ≤ 250 ms (24 h) | same JSON |");
-	console.log("|---|---|---|---|---|---|");
+	console.log(
+		"| page | libSQL (ms) | ClickHouse, rollups (ms) | ClickHouse, rollups, histograms as JSON (ms) | ClickHouse, raw (ms) | CH / libSQL | CH rollups / raw | ≤ 250 ms (24 h) | same JSON |",
+	);
+	console.log("|---|---|---|---|---|---|---|---|---|");
 	for (const line of pageLines) console.log(line);
+	if (ingestRows > 0) {
+		const rate = (e: { rows: number; wall: number; cpu: number }): [number, number] => [
+			e.rows / e.wall,
+			e.rows / e.cpu,
+		];
+		const [lw, lc] = rate(ingest.libsql);
+		const [cw, cc] = rate(ingest.clickhouse);
+		const [nw, nc] = rate(ingest.noviews);
+		const [, pc] = rate(ingest.parse);
+		console.log(
+			`\nIngest through the queue consumer (consumeTelemetry): ${ingest.libsql.rows.toLocaleString("en")} rows each (logs and spans), ${ROWS_PER_MESSAGE} rows a message, ${MESSAGES_PER_BATCH} messages a batch, alternating batch by batch; CPU of this process (consumer + engine)${unacked === 0 ? "" : `; **${unacked} messages not acknowledged**`}\n`,
+		);
+		console.log("| store | rows/s (wall) | rows per CPU second | CPU s | CH / libSQL per CPU |");
+		console.log("|---|---|---|---|---|");
+		console.log(
+			`| libSQL (rows, rollups, receipts: one transaction) | ${Math.round(lw)} | ${Math.round(lc)} | ${ingest.libsql.cpu.toFixed(1)} | – |`,
+		);
+		console.log(
+			`| ClickHouse (INSERT per table, views keep the rollups; receipts in libSQL) | ${Math.round(cw)} | ${Math.round(cc)} | ${ingest.clickhouse.cpu.toFixed(1)} | ${(cc / lc).toFixed(2)}× (goal ≥ 5×) |`,
+		);
+		console.log(
+			`| ClickHouse without the rollup views (0001–0003 only) | ${Math.round(nw)} | ${Math.round(nc)} | ${ingest.noviews.cpu.toFixed(1)} | ${(nc / lc).toFixed(2)}× |`,
+		);
+		console.log(
+			`| (parsing the messages alone: the consumer's first step, in every row above) | – | ${Math.round(pc)} | ${ingest.parse.cpu.toFixed(1)} | – |`,
+		);
+	}
+	// The heaviest three queries by ClickHouse's time, again at BENCH_CH_BIG_ROWS rows.
+	const bigLines: string[] = [];
+	let bigDisk: { table: string; rows: number; bytes: number; compressed: number; uncompressed: number }[] =
+		[];
+	let growSeconds = 0;
+	if (bigRows > rows) {
+		const heaviest = [...chTimes.entries()].sort((a, b) => b[1] - a[1]).slice(0, 3);
+		const growStarted = performance.now();
+		for (const table of ["logs", "spans"]) {
+			let have = rows;
+			for (let copy = 1; have < bigRows; copy++) {
+				const n = Math.min(have, bigRows - have);
+				process.stderr.write(`bench: clickhouse ${table} ${have} → ${have + n} rows … `);
+				await client.command({
+					query: `INSERT INTO ${table} SELECT * REPLACE (timestamp + {shift:Int64} AS timestamp) FROM ${table} WHERE org_id = {org:String} LIMIT {n:UInt64}`,
+					query_params: { shift: copy, org: lite.orgId, n },
+				});
+				have += n;
+				process.stderr.write("done\n");
+			}
+		}
+		growSeconds = (performance.now() - growStarted) / 1000;
+		for (const table of ROLLUP_TABLES) await client.command({ query: `OPTIMIZE TABLE ${table} FINAL` });
+		bigDisk = await diskUsage();
+		const bigSamples = 3;
+		for (const [label, base] of heaviest) {
+			const query = OQL_BENCH_QUERIES.find((q) => q.label === label);
+			if (!query) continue;
+			const run = () => runOqlOnClickHouse(deps, client, lite.orgId, query.oql);
+			const result = await run();
+			const times: number[] = [];
+			for (let i = 0; i < bigSamples; i++) times.push(await timed(run));
+			const t = p50(times);
+			process.stderr.write(`bench: clickhouse ${label} at ${bigRows}: ${t.toFixed(1)} ms\n`);
+			bigLines.push(
+				`| ${label} | ${base.toFixed(1)} | ${t.toFixed(1)} | ${(t / base).toFixed(2)}× | ${result.meta.row_count} |`,
+			);
+		}
+		const window = { fromMs: OQL_BENCH_NOW - 24 * HOUR, toMs: OQL_BENCH_NOW };
+		for (const [name, read] of [
+			["overview, 24 h", () => overview(pageReader(pageDeps, lite.orgId, chPages), lite.orgId, window)],
+			[
+				"hosts, 24 h",
+				() =>
+					hostsPage(pageReader(pageDeps, lite.orgId, chPages), lite.orgId, window, {
+						limit: 50,
+						after: null,
+					}),
+			],
+		] as const) {
+			await read();
+			const times: number[] = [];
+			for (let i = 0; i < bigSamples; i++) times.push(await timed(read));
+			const t = p50(times);
+			process.stderr.write(`bench: clickhouse page ${name} at ${bigRows}: ${t.toFixed(1)} ms\n`);
+			bigLines.push(`| page: ${name} (rollups) | – | ${t.toFixed(1)} | – | – |`);
+		}
+	}
+
+	if (bigLines.length > 0) {
+		console.log(
+			`\nClickHouse at ${bigRows.toLocaleString("en")} logs + ${bigRows.toLocaleString("en")} spans for the org (grown in ${growSeconds.toFixed(0)} s by INSERT … SELECT; rollups OPTIMIZEd, raw tables as inserted), p50 of 3; load average ${load()}\n`,
+		);
+		console.log(`On disk: ${diskText(bigDisk)}\n`);
+		console.log(
+			`| query | ClickHouse at ${rows.toLocaleString("en")} (ms) | at ${bigRows.toLocaleString("en")} (ms) | ratio | rows |`,
+		);
+		console.log("|---|---|---|---|---|");
+		for (const line of bigLines) console.log(line);
+	}
 } finally {
+	await noviewsClient.close();
 	await client.close();
 	await server.close();
 	lite.close();

@@ -15,9 +15,11 @@ import type { TelemetryClickHouseClient } from "../telemetry/store.js";
  *   tables answer whole minutes and hours.
  * - ClickHouse (`clickHousePageBackend`): telemetry statements through an official client
  *   (`@clickhouse/client` on Node, `@clickhouse/client-web` on Workers) with every value a bound
- *   query parameter (`{p3:Int64}`), over raw rows (ClickHouse is the engine that scans them fast;
- *   libSQL's rollup tables do not exist there). Statements marked `metadataStatement` (monitors,
- *   attribute keys, metric names: metadata stays in libSQL) still go to libSQL.
+ *   query parameter (`{p3:Int64}`); whole minutes and hours from ClickHouse's rollup tables (the
+ *   same names and columns as libSQL's, kept by materialized views at insert:
+ *   clickhouse/migrations/0004_rollups.sql), raw rows at the edges. Statements marked
+ *   `metadataStatement` (monitors, attribute keys, metric names: metadata stays in libSQL) still
+ *   go to libSQL.
  *
  * The page code is the same for both: names and values come from the dialect (`PageSql`).
  */
@@ -32,8 +34,8 @@ export interface PageSql {
 	readonly kind: "libsql" | "clickhouse";
 	readonly dialect: SqlDialect;
 	/**
-	 * Whether libSQL's rollup tables (src/ingest/rollups.ts) answer whole minutes and hours; else
-	 * raw rows answer the whole window.
+	 * Whether the rollup tables answer whole minutes and hours (libSQL's, src/ingest/rollups.ts;
+	 * ClickHouse's, kept by materialized views); else raw rows answer the whole window.
 	 */
 	readonly rollups: boolean;
 	/**
@@ -51,6 +53,13 @@ export interface PageSql {
 	 * and the page buckets them (libSQL's raw edges are a few minutes of rows).
 	 */
 	histogramIndex: ((durationSql: string, bucketsPerDoubling: number) => string) | null;
+	/**
+	 * A latency rollup table's rows for `histogramRows` (src/pages/rollups.ts), columns `<keys>, k,
+	 * n, d, h`, where `condition` holds: libSQL gives each row's histogram JSON as `h`, merged by the
+	 * page; ClickHouse sums its `hist` Maps per key and bucket index in the engine (`k`, `n`): far
+	 * fewer rows to send than one JSON per rollup row.
+	 */
+	latencyRollupRows(table: string, keys: string, condition: string): string;
 }
 
 export const LIBSQL_PAGE_SQL: PageSql = {
@@ -61,12 +70,15 @@ export const LIBSQL_PAGE_SQL: PageSql = {
 	text: (valueSql) => `CAST(${valueSql} AS TEXT)`,
 	distinctJsonArray: (valueSql) => `json_group_array(DISTINCT ${valueSql})`,
 	histogramIndex: null,
+	latencyRollupRows: (table, keys, condition) =>
+		`SELECT ${keys}, NULL AS k, NULL AS n, NULL AS d, hist AS h FROM ${table} WHERE ${condition}`,
 };
 
 export const CLICKHOUSE_PAGE_SQL: PageSql = {
 	kind: "clickhouse",
 	dialect: clickhouseDialect,
-	rollups: false,
+	// The rollup tables of clickhouse/migrations/0004_rollups.sql, kept by materialized views.
+	rollups: true,
 	jsonEach: false,
 	// CAST(NULL AS String) is an error in ClickHouse; toString keeps a Nullable NULL.
 	text: (valueSql) => `toString(${valueSql})`,
@@ -76,6 +88,9 @@ export const CLICKHOUSE_PAGE_SQL: PageSql = {
 	// a bucket edge 2^(k/8) unless it is a power of two, where both are exact. Same buckets.
 	histogramIndex: (durationSql, perDoubling) =>
 		`if(${durationSql} < 1, 0, toInt64(floor(log2(${durationSql}) * ${perDoubling})) + 1)`,
+	latencyRollupRows: (table, keys, condition) =>
+		`SELECT ${keys}, toInt64(hk) AS k, sum(hn) AS n, NULL AS d, NULL AS h FROM ${table}` +
+		` ARRAY JOIN mapKeys(hist) AS hk, mapValues(hist) AS hn WHERE ${condition} GROUP BY ${keys}, k`,
 };
 
 export interface PageBackend {
@@ -133,9 +148,11 @@ export function pageClickHouseSettings(timeoutMs: number): Record<string, string
 export function clickHousePageBackend(
 	client: PageClickHouseClient,
 	deps: Pick<AppDeps, "reads" | "config">,
+	options: { rollups?: boolean } = {},
 ): PageBackend {
 	return {
-		sql: CLICKHOUSE_PAGE_SQL,
+		// `rollups: false`: raw rows for the whole window (the bench's comparison).
+		sql: options.rollups === false ? { ...CLICKHOUSE_PAGE_SQL, rollups: false } : CLICKHOUSE_PAGE_SQL,
 		async read(orgId, statements, timeoutMs) {
 			const metadata = statements.filter(isMetadata);
 			const telemetry = statements.filter((statement) => !isMetadata(statement));

@@ -16,8 +16,11 @@ import type { PageWindow } from "./window.js";
  * whole minutes around them from `*_rollups_1m`, and the partial minutes at both edges from the raw
  * rows — so an answer over any window equals the answer over the raw rows (exactly for counts, sums,
  * minima, maxima and last-seen times; percentiles within the histogram's bound). Plain SQL with
- * bound parameters: it runs on any connection. On an engine without the rollup tables (ClickHouse:
- * `PageSql.rollups` false) the raw rows answer the whole window, with the same columns.
+ * bound parameters: it runs on any connection. ClickHouse has the same tables, kept by materialized
+ * views (clickhouse/migrations/0004_rollups.sql), where a key may have several rows until parts
+ * merge — every reader here aggregates anyway; its latency histogram is a Map, summed per bucket in
+ * the engine (`PageSql.latencyRollupRows`). Without rollups (`PageSql.rollups` false) the raw rows
+ * answer the whole window, with the same columns.
  */
 
 /** `operations`: spans per operation (the latency rollup, `span_latency_*`): fewer keys, with errors. */
@@ -179,10 +182,8 @@ export function histogramRows(
 	] as const) {
 		for (const [from, to] of ranges) {
 			const extra = where ? ` AND (${where("is_root")})` : "";
-			pieces.push(
-				`SELECT ${keys}, NULL AS k, NULL AS n, NULL AS d, hist AS h FROM span_latency_${level}` +
-					` WHERE org_id = ${org} AND bucket >= ${statement.param(from)} AND bucket < ${statement.param(to)}${extra}`,
-			);
+			const condition = `org_id = ${org} AND bucket >= ${statement.param(from)} AND bucket < ${statement.param(to)}${extra}`;
+			pieces.push(statement.sql.latencyRollupRows(`span_latency_${level}`, keys, condition));
 		}
 	}
 	const bucket = statement.sql.histogramIndex;

@@ -32,6 +32,13 @@ const DAY_MS = 86_400_000;
  */
 const QUEUE_INSERT_SETTINGS = { insert_deduplicate: 0 };
 const TABLES: readonly TelemetryTable[] = ["spans", "logs", "metric_points"];
+/** The rollups (clickhouse/migrations/0004_rollups.sql) with their bucket width, as libSQL's sweep. */
+const ROLLUP_TABLES = (["span_rollups", "span_latency", "log_rollups", "metric_rollups"] as const).flatMap(
+	(t) => [
+		{ table: `${t}_1m`, widthMs: 60_000 },
+		{ table: `${t}_1h`, widthMs: 3_600_000 },
+	],
+);
 
 /** Rows of one table as column → value objects (libSQL-shaped, before toClickHouseRow). */
 function rowsOf(table: TableRows): Record<string, unknown>[] {
@@ -269,7 +276,8 @@ export function clickHouseTelemetryStore(parts: {
 		 * Rows expire by the tables' TTL (the org's retention written with each row) as ClickHouse
 		 * merges parts. The sweep makes that exact and follows a shortened retention: per org and
 		 * table, a count of the rows before the cutoff (a range of the sort key), and if any, a
-		 * lightweight DELETE of them. Returns the rows deleted.
+		 * lightweight DELETE of them; then the rollup buckets that end before the cutoff (libSQL's
+		 * rule; not counted). Returns the raw rows deleted.
 		 */
 		async sweepRetention(nowMs: number) {
 			let deleted = 0;
@@ -288,6 +296,17 @@ export function clickHouseTelemetryStore(parts: {
 						if (n === 0) continue;
 						await client.command({ query: `DELETE FROM ${table} WHERE ${where}`, query_params });
 						deleted += n;
+					}
+					for (const { table, widthMs } of ROLLUP_TABLES) {
+						const params = { org: org.id, last: nowMs - org.retentionDays * DAY_MS - widthMs };
+						const due = "org_id = {org:String} AND bucket <= {last:Int64}";
+						const result = await client.query({
+							query: `SELECT count() AS n FROM ${table} WHERE ${due}`,
+							format: "JSONEachRow",
+							query_params: params,
+						});
+						if (Number((await result.json<{ n: number | string }>())[0]?.n ?? 0) === 0) continue;
+						await client.command({ query: `DELETE FROM ${table} WHERE ${due}`, query_params: params });
 					}
 				}
 			} catch (error) {

@@ -2,7 +2,8 @@
  * Page differentials: the OQL golden data set (and one hand-made trace with events, links, logs,
  * nesting and a span whose parent is missing) in embedded libSQL and in ClickHouse, every built-in
  * page read from both — libSQL through its default backend (rollups, one read batch), ClickHouse
- * through `clickHousePageBackend` (raw rows, bound parameters) — and the answers compared.
+ * through `clickHousePageBackend` (its rollups, kept by materialized views, and raw rows at the
+ * edges; bound parameters) — and the answers compared.
  *
  * One data load; each case reads a page from both stores and compares. Exact everywhere (counts,
  * times, orders, cursors' positions, the overview's p95: both engines bucket durations alike),
@@ -14,6 +15,7 @@
 import type { InValue } from "@libsql/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { insertTelemetry, type TelemetryTable } from "../../src/clickhouse/rows.js";
+import { sweepTelemetryRetention } from "../../src/ingest/retention.js";
 import { rebuildRollups } from "../../src/ingest/rollup-rebuild.js";
 import { clickHousePageBackend } from "../../src/pages/backend.js";
 import { hostDetail, hostsPage } from "../../src/pages/hosts.js";
@@ -117,15 +119,88 @@ function handMadeLogs(): Record<string, InValue>[] {
 	];
 }
 
-async function insertBoth(table: TelemetryTable, rows: Record<string, InValue>[]): Promise<void> {
-	const columns = Object.keys(rows[0] as object);
+/**
+ * `n` spans and as many logs of `org` from `startNs` on, a second apart (so over several minutes),
+ * on a few hosts, services, operations, levels and statuses, with durations over many buckets.
+ */
+function someRows(org: string, startNs: bigint, n: number, tag: string) {
+	const spans: Record<string, InValue>[] = [];
+	const logs: Record<string, InValue>[] = [];
+	for (let i = 0; i < n; i++) {
+		const timestamp = startNs + BigInt(i) * 1_000_000_000n + BigInt(i * 7919);
+		spans.push({
+			org_id: org,
+			timestamp,
+			duration_ns: BigInt(1 + ((i * 104_729) % 900_000_000)),
+			trace_id: `${tag}${i}`.padStart(32, "0"),
+			span_id: `${i}`.padStart(16, "0"),
+			parent_span_id: i % 3 === 0 ? null : "ffffffffffffffff",
+			name: `op ${i % 4}`,
+			kind: i % 2 === 0 ? "server" : "internal",
+			status_code: i % 5 === 0 ? "error" : "ok",
+			service: i % 7 === 0 ? null : `svc-${i % 3}`,
+			host: `host-${i % 4}`,
+			resource_attributes: "{}",
+			attributes: "{}",
+		});
+		logs.push({
+			org_id: org,
+			timestamp,
+			observed_timestamp: timestamp,
+			level: ["info", "warn", "error"][i % 3] as string,
+			body: `${tag} ${i}`,
+			service: `svc-${i % 3}`,
+			host: i % 6 === 0 ? null : `host-${i % 4}`,
+			resource_attributes: "{}",
+			attributes: "{}",
+		});
+	}
+	return { spans, logs };
+}
+
+/** Rows into both stores: libSQL's rollups rebuilt for the org (ingest's job), ClickHouse's by its views. */
+async function ingestBoth(
+	org: string,
+	rows: { spans: Record<string, InValue>[]; logs: Record<string, InValue>[] },
+	retentionDays = TEST_RETENTION_DAYS,
+): Promise<void> {
+	await insertBoth("spans", rows.spans, retentionDays);
+	await insertBoth("logs", rows.logs, retentionDays);
+	await rebuildRollups(stores.libsql.client, org);
+}
+
+async function addOrg(org: string, retentionDays: number): Promise<void> {
 	await stores.libsql.client.execute({
-		sql: `INSERT INTO "${table}" (${columns.map((c) => `"${c}"`).join(", ")}) VALUES ${rows
-			.map(() => `(${columns.map(() => "?").join(", ")})`)
-			.join(", ")}`,
-		args: rows.flatMap((row) => columns.map((c) => row[c] ?? null)),
+		sql: "INSERT INTO orgs (id, name, created_at, retention_days) VALUES (?, ?, ?, ?)",
+		args: [org, org, GOLDEN_END, retentionDays],
 	});
-	await insertTelemetry(stores.clickhouse.client, table, rows, { retentionDays: TEST_RETENTION_DAYS });
+}
+
+async function chCount(sql: string, params: Record<string, unknown>): Promise<number> {
+	const result = await stores.clickhouse.client.query({
+		query: sql,
+		query_params: params,
+		format: "JSONEachRow",
+	});
+	return Number((await result.json<{ n: string | number }>())[0]?.n);
+}
+
+async function insertBoth(
+	table: TelemetryTable,
+	rows: Record<string, InValue>[],
+	retentionDays = TEST_RETENTION_DAYS,
+): Promise<void> {
+	const columns = [...new Set(rows.flatMap((row) => Object.keys(row)))];
+	for (let at = 0; at < rows.length; at += 500) {
+		const chunk = rows.slice(at, at + 500);
+		await stores.libsql.client.execute({
+			sql: `INSERT INTO "${table}" (${columns.map((c) => `"${c}"`).join(", ")}) VALUES ${chunk
+				.map(() => `(${columns.map(() => "?").join(", ")})`)
+				.join(", ")}`,
+			args: chunk.flatMap((row) => columns.map((c) => row[c] ?? null)),
+		});
+	}
+	await insertTelemetry(stores.clickhouse.client, table, rows, { retentionDays });
 }
 
 beforeAll(async () => {
@@ -160,7 +235,7 @@ async function expectSame<T>(
 }
 
 const window = (fromMs: number, toMs: number): PageWindow => ({ fromMs, toMs });
-/** Unaligned edges: libSQL reads hours, minutes and raw rows; ClickHouse raw rows only. */
+/** Unaligned edges: both stores read hours, minutes (their rollups) and raw rows. */
 const WINDOWS: Record<string, PageWindow> = {
 	"1 h, unaligned": window(GOLDEN_END - HOUR - 7_777, GOLDEN_END - 7_777),
 	"24 h": window(GOLDEN_END - 24 * HOUR, GOLDEN_END),
@@ -323,6 +398,104 @@ describe("the pages over libSQL and ClickHouse", () => {
 			expect(none.lite).toBeNull();
 		},
 	);
+
+	it("ClickHouse's rollups hold every raw row (materialized views at insert)", async () => {
+		for (const [raw, rollup] of [
+			["spans", "span_rollups"],
+			["spans", "span_latency"],
+			["logs", "log_rollups"],
+			["metric_points", "metric_rollups"],
+		] as const) {
+			const rows = await chCount(`SELECT count() AS n FROM ${raw} WHERE org_id = {org:String}`, {
+				org: ORG_A,
+			});
+			expect(rows, raw).toBeGreaterThan(0);
+			for (const level of ["1m", "1h"]) {
+				const table = `${rollup}_${level}`;
+				const where = "WHERE org_id = {org:String}";
+				expect(await chCount(`SELECT sum(count) AS n FROM ${table} ${where}`, { org: ORG_A }), table).toBe(
+					rows,
+				);
+				// An hour's buckets are fewer than its rows: the pages read buckets, not rows.
+				const buckets = await chCount(`SELECT count() AS n FROM ${table} ${where}`, { org: ORG_A });
+				if (level === "1h") expect(buckets, table).toBeLessThan(rows);
+				else expect(buckets, table).toBeLessThanOrEqual(rows);
+			}
+		}
+		// Each latency histogram counts its rows' spans.
+		for (const table of ["span_latency_1m", "span_latency_1h"]) {
+			const sql = `SELECT countIf(arraySum(mapValues(hist)) != count) AS n FROM ${table} WHERE org_id = {org:String}`;
+			expect(await chCount(sql, { org: ORG_A }), table).toBe(0);
+		}
+		// Both span rollups add up to the raw durations.
+		const durations = await chCount("SELECT sum(duration_ns) AS n FROM spans WHERE org_id = {org:String}", {
+			org: ORG_A,
+		});
+		for (const table of ["span_rollups_1m", "span_rollups_1h", "span_latency_1m", "span_latency_1h"]) {
+			const sql = `SELECT sum(duration_sum_ns) AS n FROM ${table} WHERE org_id = {org:String}`;
+			expect(await chCount(sql, { org: ORG_A }), table).toBe(durations);
+		}
+	});
+
+	it("rows stored after a read are in the next read (the views keep the rollups at insert)", async () => {
+		const org = "org_pages_later";
+		await addOrg(org, TEST_RETENTION_DAYS);
+		const start = BigInt(GOLDEN_START + 2 * HOUR - 150_000) * 1_000_000n;
+		const windows = [WINDOWS["24 h"], WINDOWS["5 h, hours + minutes + raw edges"]] as PageWindow[];
+		const read = async (label: string) => {
+			const spans: number[] = [];
+			for (const w of windows) {
+				const { lite } = await expectSame(`overview ${label}`, (r) => overview(r, org, w), org);
+				await expectSame(`hosts ${label}`, (r) => hostsPage(r, org, w, { limit: 3, after: null }), org);
+				await expectSame(`host ${label}`, (r) => hostDetail(r, org, w, "host-1"), org);
+				spans.push(lite.spans.count);
+			}
+			return spans;
+		};
+		await ingestBoth(org, someRows(org, start, 300, "a"));
+		expect(await read("first")).toEqual([300, 300]);
+		// Into the same minutes and hours as the first rows, and on into the next hour.
+		await ingestBoth(org, someRows(org, start + 60_000_000_000n, 4_000, "b"));
+		expect(await read("after more rows")).toEqual([4_300, 4_300]);
+	});
+
+	it("rows and rollups past the org's retention are gone alike (TTL on ClickHouse, the sweep on libSQL)", async () => {
+		const org = "org_pages_retention";
+		await addOrg(org, 1);
+		const now = Date.now();
+		const old = someRows(org, BigInt(now - 3 * 24 * HOUR) * 1_000_000n, 200, "old");
+		const fresh = someRows(org, BigInt(now - 2 * HOUR) * 1_000_000n, 100, "new");
+		await ingestBoth(org, { spans: [...old.spans, ...fresh.spans], logs: [...old.logs, ...fresh.logs] }, 1);
+		// The other orgs' rows were written to ClickHouse with TEST_RETENTION_DAYS: libSQL's sweep
+		// (every org's) must keep theirs too.
+		await stores.libsql.client.execute({
+			sql: "UPDATE orgs SET retention_days = ? WHERE id != ?",
+			args: [TEST_RETENTION_DAYS, org],
+		});
+		await sweepTelemetryRetention(stores.libsql.db, now);
+		// TTL is applied as parts merge; OPTIMIZE … FINAL merges now.
+		const tables = ["spans", "logs", "span_rollups", "span_latency", "log_rollups"].flatMap((t) =>
+			t.includes("_") ? [`${t}_1m`, `${t}_1h`] : [t],
+		);
+		for (const table of tables)
+			await stores.clickhouse.client.command({ query: `OPTIMIZE TABLE ${table} FINAL` });
+		const cutoffMs = now - 24 * HOUR;
+		for (const table of tables.filter((t) => t.includes("_"))) {
+			const n = await chCount(
+				`SELECT count() AS n FROM ${table} WHERE org_id = {org:String} AND bucket < {cutoff:Int64}`,
+				{
+					org,
+					cutoff: cutoffMs - HOUR,
+				},
+			);
+			expect(n, table).toBe(0);
+		}
+		const w = window(now - 4 * 24 * HOUR - 7_777, now);
+		const { lite } = await expectSame("overview", (r) => overview(r, org, w), org);
+		expect(lite.spans.count).toBe(100);
+		expect(lite.logs.count).toBe(100);
+		await expectSame("hosts", (r) => hostsPage(r, org, w, { limit: 10, after: null }), org);
+	});
 
 	it("schema: fields, values, last seen, attribute keys, metric names", async () => {
 		for (const org of [ORG_A, ORG_C]) {

@@ -396,9 +396,21 @@ describe("telemetry in ClickHouse (TELEMETRY_URL) on Node", () => {
 			client: ch,
 			settings: { url: standIn.url, username: USER, password: PASSWORD, database: "default" },
 		});
+		const rolledUp = async (orgId: string) => {
+			const result = await ch.query({
+				query: "SELECT sum(count) AS n FROM log_rollups_1m WHERE org_id = {org:String}",
+				query_params: { org: orgId },
+				format: "JSONEachRow",
+			});
+			return Number((await result.json<{ n: string }>())[0]?.n);
+		};
+		expect(await rolledUp(org.b.id)).toBe(2);
 		expect(await store.sweepRetention(now)).toBe(1);
 		expect(await clickhouseCount("logs", org.b.id)).toBe(1);
 		expect(await clickhouseCount("logs", org.a.id)).toBe(3);
+		// The rollups follow: the old row's minute is gone, the others' stay.
+		expect(await rolledUp(org.b.id)).toBe(1);
+		expect(await rolledUp(org.a.id)).toBe(3);
 		expect(await store.sweepRetention(now)).toBe(0);
 	});
 
