@@ -53,6 +53,11 @@ if (!process.env.VITEST_WORKER_ID) {
 
 export default defineConfig({
 	test: {
+		// Vitest's default is one worker fewer than the cores: on two cores one, every file in turn,
+		// and a third of the run was spent importing each file's modules while nothing ran. Two files
+		// at once overlap one's imports and waits (servers, child processes, a browser) with the
+		// other's work. The browser and ClickHouse projects still run their files one at a time.
+		maxWorkers: 2,
 		projects: [
 			{
 				test: {
