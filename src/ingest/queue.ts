@@ -443,10 +443,37 @@ export function retryDelaySeconds(attempts: number, baseSeconds = RETRY_BASE_SEC
  * consumer resolves pointers first (consumeSpilled); anything else handing one over (a replay of a
  * parked pointer, whose body was missing) is refused.
  */
-export function refuseSpillPointers(messages: readonly TelemetryMessage[]): void {
+function refuseSpillPointers(messages: readonly TelemetryMessage[]): void {
 	const pointer = messages.find((m) => m.spill);
 	if (pointer)
 		throw new PoisonMessage(`its body is not in the message but in R2 (${pointer.spill}), and was not read`);
+}
+
+/** Which of `ids` have a receipt: stored before (receipts are in libSQL with either store). */
+async function receivedIds(client: Client, ids: readonly string[]): Promise<Set<string>> {
+	const seen = await client.execute({
+		sql: `SELECT message_id FROM queue_receipts WHERE message_id IN (${ids.map(() => "?").join(",")})`,
+		args: [...ids],
+	});
+	return new Set(seen.rows.map((row) => String(row.message_id)));
+}
+
+/**
+ * What a store does first with a delivered batch (both stores): pointers refused (resolved by the
+ * consumer before), messages with a receipt set aside as `duplicates`, and a message delivered twice
+ * in the same batch kept once.
+ */
+export async function unreceivedMessages(
+	client: Client,
+	messages: readonly TelemetryMessage[],
+): Promise<{ unique: TelemetryMessage[]; duplicates: Set<string> }> {
+	refuseSpillPointers(messages);
+	const duplicates = await receivedIds(
+		client,
+		messages.map((m) => m.id),
+	);
+	const unique = [...new Map(messages.filter((m) => !duplicates.has(m.id)).map((m) => [m.id, m])).values()];
+	return { unique, duplicates };
 }
 
 /**
@@ -462,16 +489,7 @@ export async function storeMessages(
 	nowMs: number,
 ): Promise<{ stored: string[]; duplicates: string[] }> {
 	if (messages.length === 0) return { stored: [], duplicates: [] };
-	refuseSpillPointers(messages);
-	const ids = messages.map((m) => m.id);
-	const seen = await client.execute({
-		sql: `SELECT message_id FROM queue_receipts WHERE message_id IN (${ids.map(() => "?").join(",")})`,
-		args: ids,
-	});
-	const duplicates = new Set(seen.rows.map((row) => String(row.message_id)));
-	const fresh = messages.filter((m) => !duplicates.has(m.id));
-	// One message delivered twice in the same batch is stored once.
-	const unique = [...new Map(fresh.map((m) => [m.id, m])).values()];
+	const { unique, duplicates } = await unreceivedMessages(client, messages);
 	if (unique.length === 0) return { stored: [], duplicates: [...duplicates] };
 
 	const statements: InStatement[] = [];
@@ -609,15 +627,6 @@ async function storeTogether(parsed: Delivered[], deps: ConsumerDeps, store: Sto
 	}
 }
 
-/** Whether a message was stored before (its receipt; receipts are in libSQL with either store). */
-async function hasReceipt(client: Client, messageId: string): Promise<boolean> {
-	const result = await client.execute({
-		sql: "SELECT 1 FROM queue_receipts WHERE message_id = ?",
-		args: [messageId],
-	});
-	return result.rows.length > 0;
-}
-
 /** Deletes stored messages' spilled bodies; one left behind is logged (an R2 lifecycle rule ends it). */
 async function deleteSpilled(deps: Pick<ConsumerDeps, "spill" | "log">, keys: string[]): Promise<void> {
 	if (!deps.spill || keys.length === 0) return;
@@ -643,7 +652,7 @@ async function consumeSpilled(item: Delivered, deps: ConsumerDeps, store: StoreF
 	let full: TelemetryMessage;
 	try {
 		// Stored before (a redelivery): acknowledged without reading the body, which is deleted.
-		if (await hasReceipt(deps.client, telemetry.id)) {
+		if ((await receivedIds(deps.client, [telemetry.id])).size > 0) {
 			message.ack();
 			await deleteSpilled(deps, [key]);
 			return;

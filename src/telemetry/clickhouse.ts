@@ -9,7 +9,7 @@ import { queryTimeout } from "../db/reads.js";
 import { ApiError } from "../errors.js";
 import type { IngestBatch, TableRows } from "../ingest/batch.js";
 import type { DiscoveryMemory } from "../ingest/discovery.js";
-import { QUEUE_TABLES, refuseSpillPointers, type TelemetryMessage } from "../ingest/queue.js";
+import { QUEUE_TABLES, type TelemetryMessage, unreceivedMessages } from "../ingest/queue.js";
 import { orgRetentions, sweepDiscoveryRetention } from "../ingest/retention.js";
 import { libsqlClientOf, writeStatements } from "../ingest/writer.js";
 import type { ClickHouseSettings } from "./config.js";
@@ -195,19 +195,10 @@ export function clickHouseTelemetryStore(parts: {
 
 		async storeMessages(messages: TelemetryMessage[], memory: DiscoveryMemory, nowMs: number) {
 			if (messages.length === 0) return { stored: [], duplicates: [] };
-			refuseSpillPointers(messages);
-			const ids = messages.map((m) => m.id);
-			const seen = await libsql().execute({
-				sql: `SELECT message_id FROM queue_receipts WHERE message_id IN (${ids.map(() => "?").join(",")})`,
-				args: ids,
-			});
-			const duplicates = new Set(seen.rows.map((row) => String(row.message_id)));
-			const unique = [
-				...new Map(messages.filter((m) => !duplicates.has(m.id)).map((m) => [m.id, m])).values(),
-			];
+			const { unique, duplicates } = await unreceivedMessages(libsql(), messages);
 			if (unique.length === 0) return { stored: [], duplicates: [...duplicates] };
 			// Messages whose rows ClickHouse already holds (inserted before, their receipts not
-			// written) are not inserted again; partly held ones are cleared first (exactlyOnce).
+			// written) are not inserted again; partly held ones are cleared first (heldMessages).
 			let held: Set<string>;
 			try {
 				held = await heldMessages(client, unique);
