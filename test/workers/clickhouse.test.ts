@@ -16,14 +16,13 @@ import { createApp } from "../../src/app.js";
 import { runOqlOnClickHouse } from "../../src/clickhouse/oql.js";
 import { attributeMap, insertTelemetry } from "../../src/clickhouse/rows.js";
 import type { AppConfig } from "../../src/config.js";
-import { users } from "../../src/db/schema.js";
 import { ApiError } from "../../src/errors.js";
 import { PERCENTILE_RELATIVE_ERROR } from "../../src/ingest/rollups.js";
 import { buildWorkerDeps, type WorkerEnv } from "../../src/runtime/worker.js";
 import { GOLDEN } from "../support/oql-golden.js";
 import { GOLDEN_END, GOLDEN_QUERIES, goldenSpecA, goldenSpecB } from "../support/oql-golden-queries.js";
 import { comparablePage } from "../support/page-compare.js";
-import { db, expectOk, mintToken, ORIGIN, orgWithKey, workerFetch } from "./support.js";
+import { db, expectOk, ORIGIN, orgWithKey, tokenForNewUser, workerFetch } from "./support.js";
 
 const client = createClient({ url: env.CLICKHOUSE_URL });
 // One ClickHouse serves every run of this file in a vitest process: orgs of this run's own.
@@ -313,16 +312,6 @@ describe("the pages inside workerd on ClickHouse, against the same pages over li
 	beforeAll(async () => {
 		for (const store of ["libsql", "clickhouse"] as const) {
 			const { orgId, key } = await orgWithKey(`Pages on ${store}`);
-			const userId = `usr_chpages_${crypto.randomUUID().slice(0, 8)}`;
-			await db.insert(users).values({
-				id: userId,
-				orgId,
-				email: `${userId}@example.com`,
-				name: "Edge viewer",
-				role: "viewer",
-				createdAt: Date.now(),
-				updatedAt: Date.now(),
-			});
 			for (const { path, body } of pageExports()) {
 				await expectOk(
 					await stores[store](path, {
@@ -332,7 +321,7 @@ describe("the pages inside workerd on ClickHouse, against the same pages over li
 					}),
 				);
 			}
-			tokens[store] = await mintToken({ orgId, userId, role: "viewer" });
+			tokens[store] = await tokenForNewUser(orgId, "viewer", "Edge viewer");
 			orgIds[store] = orgId;
 		}
 		// Each store holds its org's rows only where it should.

@@ -9,7 +9,7 @@ import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { encryptSecret, parseEncryptionKey } from "../../src/auth/totp.js";
-import { alertDeliveries, monitorFlips, monitors, notificationChannels, users } from "../../src/db/schema.js";
+import { alertDeliveries, monitorFlips, monitors, notificationChannels } from "../../src/db/schema.js";
 import { sendWebhook } from "../../src/heartbeats/alerts.js";
 import { nextDueAfter, scheduleProblem } from "../../src/heartbeats/schedule.js";
 import { newId } from "../../src/ids.js";
@@ -21,6 +21,7 @@ import {
 	mintToken,
 	ORIGIN,
 	orgWithKey,
+	tokenForNewUser,
 	workerFetch,
 	workerLikeDeps,
 } from "./support.js";
@@ -218,17 +219,7 @@ describe("heartbeats through the Worker", () => {
 
 	it("webhook targets at the edge: private literals are refused at creation and again before sending; a test send fails generically", async () => {
 		const { orgId } = await orgWithKey("Edge SSRF");
-		const userId = `usr_ssrf_${crypto.randomUUID().slice(0, 8)}`;
-		await db.insert(users).values({
-			id: userId,
-			orgId,
-			email: `${userId}@example.com`,
-			name: "Edge member",
-			role: "member",
-			createdAt: Date.now(),
-			updatedAt: Date.now(),
-		});
-		const token = await mintToken({ orgId, role: "member", userId });
+		const token = await tokenForNewUser(orgId, "member", "Edge member");
 		const headers = { Authorization: `Bearer ${token}`, "Content-Type": "application/json" };
 		for (const url of [
 			"http://127.0.0.1:8080/",

@@ -1,12 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { users } from "../../src/db/schema.js";
 import {
 	API_KEY_CHALLENGE,
-	db,
 	expectError,
 	expectOk,
-	mintToken,
 	orgWithKey,
+	tokenForNewUser,
 	workerFetch,
 } from "./support.js";
 
@@ -23,16 +21,6 @@ const nano = (msAgo: number) => String(base - BigInt(msAgo) * 1_000_000n);
 
 async function seed() {
 	const { orgId, key } = await orgWithKey("Pages edge");
-	const userId = `usr_pages_${crypto.randomUUID().slice(0, 8)}`;
-	await db.insert(users).values({
-		id: userId,
-		orgId,
-		email: `${userId}@example.com`,
-		name: "Edge viewer",
-		role: "viewer",
-		createdAt: Date.now(),
-		updatedAt: Date.now(),
-	});
 	const resource = {
 		attributes: [
 			{ key: "service.name", value: { stringValue: "edge-api" } },
@@ -96,7 +84,7 @@ async function seed() {
 			],
 		}),
 	);
-	return { orgId, key, token: await mintToken({ orgId, userId, role: "viewer" }) };
+	return { orgId, key, token: await tokenForNewUser(orgId, "viewer", "Edge viewer") };
 }
 
 describe("pages on Workers", () => {

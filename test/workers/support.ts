@@ -8,6 +8,7 @@ import { createKeyMemoryCache } from "../../src/auth/key-resolver.js";
 import { type Clock, systemClock } from "../../src/clock.js";
 import { authSettingsFrom, type JwtSettings, jwtSettingsFrom, type Settings } from "../../src/config.js";
 import { createDatabase, type Database } from "../../src/db/client.js";
+import { users } from "../../src/db/schema.js";
 import { assembleDeps } from "../../src/deps.js";
 import { silentLog } from "../../src/log.js";
 import { createApiKey, createOrg } from "../../src/services/api-keys.js";
@@ -43,6 +44,21 @@ export function mintToken(
 		userId: claims.userId ?? "usr_edge",
 		role: claims.role ?? "member",
 	});
+}
+
+/** A user of `role` inserted in `orgId` (the session routes load them), and an access token for them. */
+export async function tokenForNewUser(orgId: string, role: Role, name = "Edge user"): Promise<string> {
+	const userId = `usr_edge_${crypto.randomUUID().slice(0, 8)}`;
+	await db.insert(users).values({
+		id: userId,
+		orgId,
+		email: `${userId}@example.com`,
+		name,
+		role,
+		createdAt: Date.now(),
+		updatedAt: Date.now(),
+	});
+	return mintToken({ orgId, userId, role });
 }
 
 /** A fresh org with one key: the database is shared by every workers test file in a run. */
