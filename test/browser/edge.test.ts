@@ -58,7 +58,8 @@ describe("the dashboard served by the Worker (wrangler dev)", () => {
 		await page.getByRole("heading", { name: "Monitors" }).waitFor();
 		expect(new URL(page.url()).pathname).toBe("/monitors");
 		expect(await page.getByRole("heading", { name: "Sign in" }).count()).toBe(0);
-		expect(await page.getByRole("banner").textContent()).toContain("Edge Co");
+		// The org's name arrives with the org request after the silent refresh, a moment after the page.
+		await expect.poll(() => page.getByRole("banner").textContent()).toContain("Edge Co");
 	});
 
 	it("raised no uncaught error and no CSP refusal", () => {
