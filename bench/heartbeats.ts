@@ -38,7 +38,7 @@ import { sweepHeartbeats } from "../src/heartbeats/sweep.js";
 import { newId } from "../src/ids.js";
 import { consoleLog } from "../src/log.js";
 import { createApiKey, createOrg } from "../src/services/api-keys.js";
-import { findWorkerdPid, processCpuSeconds } from "./proc.js";
+import { findWorkerdPid, processCpuSeconds, tsxChildArgs } from "./proc.js";
 import { bundleForWorkerd } from "./workerd-bundle.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -346,7 +346,7 @@ export async function startChild<T>(
 	env: Record<string, string>,
 	track: Track,
 ): Promise<{ child: ChildProcess; info: T }> {
-	const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, script)], {
+	const child = spawn(process.execPath, tsxChildArgs(join(ROOT, script)), {
 		cwd: ROOT,
 		env: { ...process.env, ...env },
 		stdio: ["ignore", "pipe", "inherit"],

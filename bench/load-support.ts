@@ -4,6 +4,7 @@
  * `npm start` runs), fixtures for it (an org, an API key, a viewer session), request bodies, and
  * latency percentiles.
  */
+
 import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -14,6 +15,7 @@ import { jwtSettingsFrom } from "../src/config.js";
 import type { Database } from "../src/db/client.js";
 import { users } from "../src/db/schema.js";
 import { createApiKey, createOrg } from "../src/services/api-keys.js";
+import { tsxChildArgs } from "./proc.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
@@ -54,7 +56,7 @@ export interface ServerChild {
 
 /** Starts `npm start`'s server (scripts/serve-child.ts) with `env`; resolves once it listens. */
 export async function startServerChild(env: Record<string, string>): Promise<ServerChild> {
-	const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, "bench/load-server.ts")], {
+	const child = spawn(process.execPath, tsxChildArgs(join(ROOT, "bench/load-server.ts")), {
 		cwd: ROOT,
 		env: { ...process.env, OTLP_GRPC_PORT: "0", PORT: "0", HOST: "127.0.0.1", ...env },
 		stdio: ["ignore", "pipe", "inherit"],

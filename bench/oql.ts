@@ -7,7 +7,7 @@
  * database. No ANALYZE: the planner sees what a fresh production database shows it.
  *
  * Ten representative queries run as OQL end to end (`runOql`: parse, check, compile, execute, shape)
- * and as the same query written by hand in SQL (executed and read into arrays), alternately,
+ * and as the same query written by hand in SQL (executed and read into arrays), each in a block,
  * BENCH_OQL_SAMPLES times each (default 7; quick queries repeat for half a second) after one
  * untimed run. Reported: p50 of each, the ratio,
  * and the index each plan uses (EXPLAIN QUERY PLAN). Goals: every query ≤ 1.25× its hand-written SQL;
@@ -253,28 +253,25 @@ export async function benchOqlQueries(bench: OqlBenchDatabase, samples: number):
 		const first = await oql();
 		await hand();
 		await rawOql();
-		const oqlTimes: number[] = [];
-		const rawTimes: number[] = [];
-		const sqlTimes: number[] = [];
-		const compileTimes: number[] = [];
+		// Each kind in a block of its own (OQL, then the hand-written SQL, then OQL over raw rows), not
+		// alternately: V8 adds ~60–70 ms to the first JavaScript that follows a synchronous native call
+		// of a second or more (its baseline compiler; gone with --no-sparkplug), so a quick OQL run
+		// right after a 1 s hand-written statement measured that, not itself (docs/performance.md).
 		// At least `samples` runs each; quick queries run on for half a second, so the JIT has settled.
-		const began = performance.now();
-		for (let i = 0; i < samples || (performance.now() - began < 500 && i < 500); i++) {
-			let started = performance.now();
-			await oql();
-			oqlTimes.push(performance.now() - started);
-			started = performance.now();
-			await hand();
-			sqlTimes.push(performance.now() - started);
-			started = performance.now();
-			compileOql(deps, bench.orgId, query.oql);
-			compileTimes.push(performance.now() - started);
-			if (i < samples) {
-				started = performance.now();
-				await rawOql();
-				rawTimes.push(performance.now() - started);
+		const timed = async (run: () => Promise<unknown>, minimum: number, forHalfASecond: boolean) => {
+			const times: number[] = [];
+			const began = performance.now();
+			for (let i = 0; i < minimum || (forHalfASecond && performance.now() - began < 500 && i < 500); i++) {
+				const started = performance.now();
+				await run();
+				times.push(performance.now() - started);
 			}
-		}
+			return times;
+		};
+		const oqlTimes = await timed(oql, samples, true);
+		const sqlTimes = await timed(hand, samples, true);
+		const compileTimes = await timed(async () => compileOql(deps, bench.orgId, query.oql), samples, true);
+		const rawTimes = await timed(rawOql, samples, false);
 		const compiled = compileOql(deps, bench.orgId, query.oql);
 		const row: OqlBenchRow = {
 			label: query.label,

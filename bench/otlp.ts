@@ -37,7 +37,7 @@ import { decodeLogsProtobuf } from "../src/ingest/logs.js";
 import { decodeProtobuf } from "../src/ingest/protobuf.js";
 import { decodeTracesProtobuf } from "../src/ingest/traces.js";
 import { createApiKey, createOrg } from "../src/services/api-keys.js";
-import { processCpuSeconds } from "./proc.js";
+import { processCpuSeconds, tsxChildArgs } from "./proc.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const positive = (name: string, fallback: number) => {
@@ -137,7 +137,7 @@ async function startServer(
 ): Promise<{ child: ChildProcess; url: string }> {
 	// BENCH_SERVER_NODE_FLAGS: extra flags for the server's node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/p".
 	const flags = (process.env.BENCH_SERVER_NODE_FLAGS ?? "").split(" ").filter((flag) => flag !== "");
-	const child = spawn(process.execPath, [...flags, "--import", "tsx", join(ROOT, "src/runtime/node.ts")], {
+	const child = spawn(process.execPath, tsxChildArgs(join(ROOT, "src/runtime/node.ts"), flags), {
 		cwd: ROOT,
 		env: {
 			...process.env,

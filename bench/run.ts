@@ -32,7 +32,7 @@ import { runLoadBench } from "./load.js";
 import { runOqlBench } from "./oql.js";
 import { benchOtlp } from "./otlp.js";
 import { runPagesBench } from "./pages.js";
-import { findWorkerdPid, processCpuSeconds } from "./proc.js";
+import { findWorkerdPid, processCpuSeconds, tsxChildArgs } from "./proc.js";
 import { benchQueue } from "./queue.js";
 import { bundleForWorkerd } from "./workerd-bundle.js";
 
@@ -189,7 +189,7 @@ async function startChild<T>(
 	script: string,
 	env: Record<string, string>,
 ): Promise<{ child: ChildProcess; info: T }> {
-	const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, script)], {
+	const child = spawn(process.execPath, tsxChildArgs(join(ROOT, script)), {
 		cwd: ROOT,
 		env: { ...process.env, ...env },
 		stdio: ["ignore", "pipe", "inherit"],
