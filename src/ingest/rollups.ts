@@ -74,10 +74,115 @@ export function histogramJson(histogram: Histogram): string {
 
 export function parseHistogram(json: string): Histogram {
 	const histogram: Histogram = new Map();
-	for (const [index, n] of Object.entries(JSON.parse(json) as Record<string, number>)) {
-		histogram.set(Number(index), n);
-	}
+	addHistogramJson(histogram, json);
 	return histogram;
+}
+
+const QUOTE = 34;
+const COLON = 58;
+const COMMA = 44;
+const ZERO = 48;
+const NINE = 57;
+
+/**
+ * Adds a histogram stored as `histogramJson` wrote it (`{"<index>":<count>,…}`) into `into`, read
+ * character by character: the pages merge thousands of them per request on the event loop, and this
+ * is several times cheaper than JSON.parse and a Map per row. Anything else (spaces, fractions,
+ * exponents) goes through JSON.parse, so any valid JSON object of counts reads the same.
+ */
+export function addHistogramJson(into: Histogram, json: string): void {
+	const pairs = scanHistogramJson(json);
+	if (pairs) {
+		for (let i = 0; i < pairs.length; i += 2) {
+			const index = pairs[i] as number;
+			into.set(index, (into.get(index) ?? 0) + (pairs[i + 1] as number));
+		}
+		return;
+	}
+	for (const [index, n] of Object.entries(JSON.parse(json) as Record<string, number>)) {
+		const i = Number(index);
+		into.set(i, (into.get(i) ?? 0) + n);
+	}
+}
+
+/** One more than the largest bucket index a duration in ns below 2^64 can have. */
+export const HISTOGRAM_SLOTS = 64 * HISTOGRAM_BUCKETS_PER_DOUBLING + 2;
+
+/**
+ * A histogram being summed from many: counts by bucket index in one array (no Map per row), for the
+ * pages' merges of thousands of rollup rows on the event loop. `histogram()` gives the usual Map.
+ */
+export class HistogramSum {
+	readonly #counts = new Float64Array(HISTOGRAM_SLOTS);
+	/** Indexes outside the array (none from durations in ns; kept for any other input). */
+	#other: Histogram | undefined;
+
+	add(index: number, count: number): void {
+		if (Number.isInteger(index) && index >= 0 && index < HISTOGRAM_SLOTS)
+			this.#counts[index] = (this.#counts[index] as number) + count;
+		else {
+			this.#other ??= new Map();
+			this.#other.set(index, (this.#other.get(index) ?? 0) + count);
+		}
+	}
+
+	/** Adds a histogram stored as `histogramJson` wrote it. */
+	addJson(json: string): void {
+		const pairs = scanHistogramJson(json);
+		if (pairs) {
+			for (let i = 0; i < pairs.length; i += 2) this.add(pairs[i] as number, pairs[i + 1] as number);
+			return;
+		}
+		for (const [index, n] of Object.entries(JSON.parse(json) as Record<string, number>))
+			this.add(Number(index), n);
+	}
+
+	histogram(): Histogram {
+		const out: Histogram = new Map();
+		for (let i = 0; i < HISTOGRAM_SLOTS; i++)
+			if (this.#counts[i] !== 0) out.set(i, this.#counts[i] as number);
+		if (this.#other) for (const [index, n] of this.#other) out.set(index, (out.get(index) ?? 0) + n);
+		return out;
+	}
+}
+
+/** Reused by every scan (one scan at a time: nothing awaits in between). */
+const pairs: number[] = [];
+
+/**
+ * `histogramJson`'s text as [index, count, index, count, …] (an array reused by the next call); null
+ * for any other text.
+ */
+function scanHistogramJson(json: string): number[] | null {
+	const end = json.length - 1;
+	if (json.charCodeAt(0) !== 123 || json.charCodeAt(end) !== 125) return null;
+	pairs.length = 0;
+	let at = 1;
+	while (at < end) {
+		if (json.charCodeAt(at) !== QUOTE) return null;
+		at++;
+		let index = 0;
+		let digits = 0;
+		for (let c = json.charCodeAt(at); c >= ZERO && c <= NINE; c = json.charCodeAt(++at)) {
+			index = index * 10 + (c - ZERO);
+			digits++;
+		}
+		if (digits === 0 || digits > 9 || json.charCodeAt(at) !== QUOTE || json.charCodeAt(at + 1) !== COLON)
+			return null;
+		at += 2;
+		let count = 0;
+		digits = 0;
+		for (let c = json.charCodeAt(at); c >= ZERO && c <= NINE; c = json.charCodeAt(++at)) {
+			count = count * 10 + (c - ZERO);
+			digits++;
+		}
+		if (digits === 0 || digits > 15) return null;
+		pairs.push(index, count);
+		if (at === end) break;
+		if (json.charCodeAt(at) !== COMMA || at + 1 === end) return null;
+		at++;
+	}
+	return pairs;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,11 +1,10 @@
 import {
 	HISTOGRAM_BUCKETS_PER_DOUBLING,
 	type Histogram,
+	HistogramSum,
 	HOUR_MS,
 	histogramIndex,
 	MINUTE_MS,
-	mergeHistogram,
-	parseHistogram,
 } from "../ingest/rollups.js";
 import type { PageResult } from "./backend.js";
 import { ERROR_RULES, type Statement, timeValue } from "./store.js";
@@ -206,19 +205,25 @@ export function readHistograms(
 	result: PageResult | undefined,
 	group: readonly string[],
 ): Map<string, Histogram> {
-	const out = new Map<string, Histogram>();
+	// Rows are found by their group values joined, each with its length in front (cheap per row, and
+	// unambiguous whatever the values hold); keyed by their JSON at the end.
+	const byValues = new Map<string, { values: unknown[]; sum: HistogramSum }>();
 	for (const row of result?.rows ?? []) {
-		const key = JSON.stringify(group.map((g) => row[g] ?? null));
-		let histogram = out.get(key);
-		if (!histogram) {
-			histogram = new Map();
-			out.set(key, histogram);
+		let joined = "";
+		for (const g of group) {
+			const value = row[g];
+			const text = value === null || value === undefined ? "" : String(value);
+			joined += value === null || value === undefined ? "-;" : `${text.length}:${text}`;
 		}
-		if (row.h !== null && row.h !== undefined) mergeHistogram(histogram, parseHistogram(String(row.h)));
-		else {
-			const index = row.k === null ? histogramIndex(Number(row.d)) : Number(row.k);
-			histogram.set(index, (histogram.get(index) ?? 0) + Number(row.n));
+		let entry = byValues.get(joined);
+		if (!entry) {
+			entry = { values: group.map((g) => row[g] ?? null), sum: new HistogramSum() };
+			byValues.set(joined, entry);
 		}
+		if (row.h !== null && row.h !== undefined) entry.sum.addJson(String(row.h));
+		else entry.sum.add(row.k === null ? histogramIndex(Number(row.d)) : Number(row.k), Number(row.n));
 	}
+	const out = new Map<string, Histogram>();
+	for (const { values, sum } of byValues.values()) out.set(JSON.stringify(values), sum.histogram());
 	return out;
 }
