@@ -91,7 +91,7 @@ export async function overview(reader: PageReader, orgId: string, window: PageWi
 		else entry.span_errors += errors;
 		errorsByService.set(service, entry);
 	}
-	const latency = readHistograms(histograms, ENTRY_GROUP);
+	const latency = await readHistograms(histograms, ENTRY_GROUP);
 	const operationCounts = [...latency.entries()].map(([key, histogram]) => {
 		const [service, name] = JSON.parse(key) as [string | null, unknown];
 		let n = 0;

@@ -200,15 +200,31 @@ export function histogramRows(
 	return pieces.join(" UNION ALL ");
 }
 
-/** Merges `histogramRows` results into one histogram per group key (the group values as JSON). */
-export function readHistograms(
+/** Rows `readHistograms` merges between two turns of the event loop (about a millisecond's work). */
+const ROWS_PER_TURN = 256;
+
+/** Lets the requests waiting on the event loop run (Node's setImmediate; elsewhere a microtask). */
+function nextTurn(): Promise<void> {
+	return typeof setImmediate === "function"
+		? new Promise((resolve) => setImmediate(resolve))
+		: Promise.resolve();
+}
+
+/**
+ * Merges `histogramRows` results into one histogram per group key (the group values as JSON). A 24 h
+ * overview merges thousands of rows on the server's event loop, so it gives way to other requests
+ * every ROWS_PER_TURN rows: a ping or an export waits at most about a millisecond behind it.
+ */
+export async function readHistograms(
 	result: PageResult | undefined,
 	group: readonly string[],
-): Map<string, Histogram> {
+): Promise<Map<string, Histogram>> {
 	// Rows are found by their group values joined, each with its length in front (cheap per row, and
 	// unambiguous whatever the values hold); keyed by their JSON at the end.
 	const byValues = new Map<string, { values: unknown[]; sum: HistogramSum }>();
+	let merged = 0;
 	for (const row of result?.rows ?? []) {
+		if (++merged % ROWS_PER_TURN === 0) await nextTurn();
 		let joined = "";
 		for (const g of group) {
 			const value = row[g];

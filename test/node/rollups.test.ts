@@ -233,7 +233,7 @@ describe("rollups equal raw rows", () => {
 					// Percentiles of entry spans per service and name, from the histograms.
 					const statement = new Statement(LIBSQL_PAGE_SQL);
 					const group = ["service", "name"] as const;
-					const hist = readHistograms(
+					const hist = await readHistograms(
 						await t.database.client.execute(statement.done(histogramRows(statement, orgId, window, group))),
 						group,
 					);
