@@ -244,9 +244,10 @@ class Planner {
 		const percentiles = checked.columns.some(
 			(c) => c.expr.kind !== "attributeMap" && isPercentile(c.expr as Expr),
 		);
+		// Only the latency rollup keeps histograms: a percentile by host or status reads raw rows.
 		if (
 			percentiles &&
-			(checked.source !== "spans" || this.#errorsOnly || parts.some((p) => p.kind === "raw"))
+			(this.table !== "span_latency" || this.#errorsOnly || parts.some((p) => p.kind === "raw"))
 		)
 			throw new Ineligible();
 
