@@ -7,6 +7,7 @@ import type { SqlParam } from "../oql/dialect.js";
 import {
 	checkMatchWork,
 	compileOql,
+	histogramValueOf,
 	type OqlResult,
 	oqlSettingsOf,
 	type RunOqlOptions,
@@ -17,7 +18,10 @@ import {
  * OQL over ClickHouse: the same text, checks, answers and error codes as `runOql` over libSQL
  * (src/oql/execute.ts), compiled by the ClickHouse dialect (src/oql/clickhouse-dialect.ts) and run
  * through an official client (`@clickhouse/client` on Node, `@clickhouse/client-web` on Workers)
- * with the values as query parameters. Always over raw rows: ClickHouse has no rollup tables here.
+ * with the values as query parameters. Aggregates the rollup planner accepts (src/oql/rollup-planner.ts,
+ * docs/oql.md "Rollups") read ClickHouse's rollup tables — the same names and columns as libSQL's,
+ * kept by materialized views (clickhouse/migrations/0004_rollups.sql) — with the raw rows at the
+ * window's edges, as on libSQL; `meta.source` says which. `rollups: false` reads raw rows only.
  */
 
 /** What the executor needs of a ClickHouse client (both official clients have it). */
@@ -38,6 +42,10 @@ export function oqlClickHouseSettings(timeoutMs: number): Record<string, string 
 		aggregate_functions_null_for_empty: 1,
 		// Counts and sums as JSON numbers (times are converted to float milliseconds already).
 		output_format_json_quote_64bit_integers: 0,
+		// A name in an expression is the column it names before an alias of the same name: the rollup
+		// planner's series CTE sums `n` into `SUM(n) AS n` beside other sums of `n` (SQLite's rule;
+		// ClickHouse otherwise reads those as SUM(SUM(n)) and refuses them).
+		prefer_column_name_to_alias: 1,
 		// The deadline, in the engine: it stops the statement (TIMEOUT_EXCEEDED → 503 query_timeout).
 		max_execution_time: Math.max(1, Math.ceil(timeoutMs / 1000)),
 	};
@@ -52,7 +60,7 @@ export function compileOqlForClickHouse(
 	query: string,
 	options: RunOqlOptions = {},
 ): CompiledQuery {
-	return compileOql(deps, orgId, query, { ...options, rollups: false }, clickhouseDialect);
+	return compileOql(deps, orgId, query, options, clickhouseDialect);
 }
 
 /** Runs one OQL query for one org on ClickHouse and shapes the answer as runOql does. */
@@ -73,10 +81,15 @@ export async function runOqlOnClickHouse(
 	const rows = await select(client, compiled, settings.timeoutMs, compiled.regex);
 	// Attribute maps arrive as JSON objects; the shaping reads `json` columns as JSON text.
 	const jsonColumns = compiled.columns.flatMap((column, i) => (column.type === "json" ? [i] : []));
+	// A rollup plan's percentiles arrive as the group's merged histogram (a JSON object).
+	const histograms = compiled.columns.flatMap((column, i) =>
+		column.histogramPercentile ? [{ i, percentile: column.histogramPercentile }] : [],
+	);
 	for (const row of rows) {
 		for (const i of jsonColumns) {
 			if (row[i] !== null && typeof row[i] === "object") row[i] = JSON.stringify(row[i]);
 		}
+		for (const { i, percentile } of histograms) row[i] = histogramValueOf(row[i], percentile);
 	}
 	return resultOf(compiled, rows, started);
 }

@@ -47,8 +47,8 @@ function typeOf(value: SqlParam | undefined): string {
 export const clickhouseDialect: SqlDialect = {
 	name: "clickhouse",
 
-	// One (org_id, timestamp) sort key serves every range: nothing to force. (No rollups on
-	// ClickHouse yet: the executor compiles over raw rows.)
+	// One (org_id, timestamp) sort key serves every range: nothing to force (the rollup planner's
+	// raw edges included).
 	narrowTimeScan: (table) => `"${table}"`,
 	quoteIdentifier(name) {
 		if (!IDENTIFIER.test(name)) throw new Error(`internal: refusing to quote ${JSON.stringify(name)}`);
@@ -70,6 +70,11 @@ export const clickhouseDialect: SqlDialect = {
 	timeBucket: (timeSql, sizeParam, originParam) =>
 		`(intDiv(${timeSql} - ${originParam}, ${sizeParam}) * ${sizeParam} + ${originParam})`,
 	timeToEpochMs: (timeSql, unit) => (unit === "ns" ? `(${timeSql} / 1000000)` : timeSql),
+	// `/` is a float division here; intDiv truncates toward zero as SQLite's integer `/` does.
+	timeToWholeEpochMs: (timeSql, unit) => (unit === "ns" ? `intDiv(${timeSql}, 1000000)` : timeSql),
+	// The rollups' Map(UInt16, UInt64) histograms summed per key in the engine: one Map per group
+	// (a JSON object in the answer), not one JSON text per rollup row as on SQLite.
+	mergeHistograms: (histSql) => `sumMap(${histSql})`,
 
 	// ClickHouse's LIKE always escapes with `\` (no ESCAPE clause with a parameter); ILIKE folds
 	// case over UTF-8 (SQLite's LIKE folds ASCII letters only).

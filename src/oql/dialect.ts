@@ -59,6 +59,17 @@ export interface SqlDialect {
 	timeBucket(timeSql: string, sizeParam: string, originParam: string): string;
 	/** A stored time as epoch milliseconds for the result (a float when sub-millisecond). */
 	timeToEpochMs(timeSql: string, unit: TimeUnit): string;
+	/**
+	 * A stored time as whole epoch milliseconds, truncated (an integer, for bucket arithmetic: the
+	 * rollup planner's raw edges bucket it as the rollups bucket their minutes).
+	 */
+	timeToWholeEpochMs(timeSql: string, unit: TimeUnit): string;
+	/**
+	 * The latency rollups' histograms (`hist` of `span_latency_*`) of a group, as one aggregate the
+	 * executor reads with `histogramValueOf` (src/oql/execute.ts): SQLite's JSON objects gathered
+	 * into a JSON array (merged by the executor), ClickHouse's Maps summed in the engine (one Map).
+	 */
+	mergeHistograms(histSql: string): string;
 
 	/** Case-insensitive LIKE with `\` escaping `%`, `_` and itself; `escapeParam` binds `\`. */
 	like(operandSql: string, patternParam: string, escapeParam: string): string;

@@ -232,16 +232,22 @@ function engineError(error: unknown, compiled: Statement): ApiError | null {
 	return null;
 }
 
-/** A rollup plan's percentile column: its JSON array of histograms merged, the percentile read. */
-function histogramValueOf(
+/**
+ * A rollup plan's percentile column (`SqlDialect.mergeHistograms`): the histograms merged — SQLite's
+ * JSON array of histogram objects, or the one object (bucket index → spans) ClickHouse's sumMap
+ * gave — and the percentile read.
+ */
+export function histogramValueOf(
 	value: unknown,
 	{ percent, divisor }: { percent: number; divisor: number },
 ): number | null {
+	const parts: unknown =
+		value !== null && typeof value === "object" ? [value] : JSON.parse(String(value ?? "[]"));
 	const merged: Histogram = new Map();
-	for (const part of JSON.parse(String(value ?? "[]")) as (Record<string, number> | null)[]) {
+	for (const part of parts as (Record<string, number | string> | null)[]) {
 		if (!part) continue;
 		for (const [index, n] of Object.entries(part))
-			merged.set(Number(index), (merged.get(Number(index)) ?? 0) + n);
+			merged.set(Number(index), (merged.get(Number(index)) ?? 0) + Number(n));
 	}
 	const ns = histogramPercentile(merged, percent / 100);
 	return ns === null ? null : ns / divisor;

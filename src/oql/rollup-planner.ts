@@ -25,6 +25,14 @@ import { type CheckedQuery, durationMs, isAggregateCall, PERCENTILE_SHORTHANDS }
  * The window is read as whole hours (`*_1h`), whole minutes (`*_1m`) and, for counts and sums, the
  * partial minutes at its edges from raw rows: counts and sums equal the raw answer; percentiles are
  * within PERCENTILE_RELATIVE_ERROR of it.
+ *
+ * Both engines: libSQL's rollups (written at ingest) and ClickHouse's (the same tables, names and
+ * columns, kept by materialized views: clickhouse/migrations/0004_rollups.sql). The statement is the
+ * same; the dialect supplies what differs — placeholders (`?3` / `{p3:Int64}`), float division,
+ * the bucket arithmetic (`/` on integers / intDiv), the raw edges' whole milliseconds, and the
+ * histogram merge (SQLite's JSON gathered, ClickHouse's Maps summed with sumMap). Every piece
+ * aggregates its rows (SUM/MIN/MAX over `n`, `dur_*`), so ClickHouse's not-yet-merged parts (a key
+ * may have several rows) give the same answer.
  */
 
 /** Which rollup level answered (the coarsest one read), or raw rows. */
@@ -76,7 +84,7 @@ class Params {
 			index = this.values.length;
 			this.#numbers.set(key, index);
 		}
-		return this.dialect.placeholder(index);
+		return this.dialect.placeholder(index, value);
 	}
 }
 
@@ -244,9 +252,10 @@ class Planner {
 		const percentiles = checked.columns.some(
 			(c) => c.expr.kind !== "attributeMap" && isPercentile(c.expr as Expr),
 		);
+		// Only the latency rollup keeps histograms: a percentile by host or status reads raw rows.
 		if (
 			percentiles &&
-			(checked.source !== "spans" || this.#errorsOnly || parts.some((p) => p.kind === "raw"))
+			(this.table !== "span_latency" || this.#errorsOnly || parts.some((p) => p.kind === "raw"))
 		)
 			throw new Ineligible();
 
@@ -256,7 +265,7 @@ class Planner {
 		const org = this.#params.add(this.options.orgId);
 		const spans = checked.source === "spans";
 		const base: string[] = [];
-		// Integers (BigInt), so that the division below truncates as the bucket arithmetic needs.
+		// Integers (BigInt), so that the bucket arithmetic (dialect.timeBucket) truncates.
 		const bucketMs = timeseries ? this.#params.add(BigInt(timeseries.bucketMs)) : "";
 		const originMs = timeseries ? this.#params.add(BigInt(timeseries.originMs)) : "";
 		for (const piece of parts) {
@@ -267,10 +276,8 @@ class Planner {
 				const errors = this.#errorsOnly ? ` AND status_code = ${this.#params.add("error")}` : "";
 				const where = (this.#where ? ` AND (${this.#row(this.#where, raw)})` : "") + errors;
 				const ns = (ms: number) => this.#params.add(d.timeParam(ms, "ns"));
-				const time = `(timestamp / 1000000)`;
-				const bucket = timeseries
-					? [`(((${time} - ${originMs}) / ${bucketMs}) * ${bucketMs} + ${originMs}) AS b`]
-					: [];
+				const time = d.timeToWholeEpochMs("timestamp", "ns");
+				const bucket = timeseries ? [`${d.timeBucket(time, bucketMs, originMs)} AS b`] : [];
 				const groupKeys = [
 					...keyExprs.map((_, i) => d.quoteIdentifier(`k${i}`)),
 					...(timeseries ? ["b"] : []),
@@ -285,9 +292,7 @@ class Planner {
 				const where =
 					(this.#where ? ` AND (${this.#row(this.#where, raw)})` : "") +
 					(this.#errorsOnly ? " AND error_count > 0" : "");
-				const bucket = timeseries
-					? [`(((bucket - ${originMs}) / ${bucketMs}) * ${bucketMs} + ${originMs}) AS b`]
-					: [];
+				const bucket = timeseries ? [`${d.timeBucket("bucket", bucketMs, originMs)} AS b`] : [];
 				base.push(
 					`SELECT ${[...keyColumns, ...bucket, this.#errorsOnly ? "error_count AS n" : "count AS n", ...(spans ? ["duration_sum_ns AS dur_sum", "duration_min_ns AS dur_min", "duration_max_ns AS dur_max"] : []), ...(percentiles ? ["hist"] : [])].join(", ")}` +
 						` FROM ${this.table}_${piece.level} WHERE org_id = ${org}` +
@@ -315,7 +320,7 @@ class Planner {
 					empty: null,
 					histogramPercentile: { percent: percentOf(expr), divisor: 1_000_000 },
 				});
-				select.push("json_group_array(json(hist))");
+				select.push(d.mergeHistograms("hist"));
 				continue;
 			}
 			columns.push({

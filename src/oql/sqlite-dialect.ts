@@ -133,6 +133,10 @@ export const sqliteDialect: SqlDialect = {
 	timeBucket: (timeSql, sizeParam, originParam) =>
 		`(((${timeSql} - ${originParam}) / ${sizeParam}) * ${sizeParam} + ${originParam})`,
 	timeToEpochMs: (timeSql, unit) => (unit === "ns" ? `(${timeSql} / 1000000.0)` : timeSql),
+	// Integer operands: SQLite's `/` truncates.
+	timeToWholeEpochMs: (timeSql, unit) => (unit === "ns" ? `(${timeSql} / 1000000)` : timeSql),
+	// Each rollup row's JSON object, gathered; the executor sums them.
+	mergeHistograms: (histSql) => `json_group_array(json(${histSql}))`,
 
 	// SQLite's LIKE folds ASCII letters only (no ICU in libSQL builds); documented in docs/oql.md.
 	like: (operandSql, patternParam, escapeParam) =>

@@ -19,7 +19,8 @@ export interface TelemetryStore {
 	readonly kind: "libsql" | "clickhouse";
 	/**
 	 * Whether ingest computes rollups. libSQL: yes (the OQL planner and the pages read them);
-	 * ClickHouse: no, it answers over raw rows.
+	 * ClickHouse: no — its materialized views keep its own rollup tables
+	 * (clickhouse/migrations/0004_rollups.sql), which the pages and the OQL planner read there.
 	 */
 	readonly rollups: boolean;
 	/**

@@ -4,7 +4,8 @@
  * the same OQL on both — the golden queries, the bench's queries, more constructs, and random
  * well-typed queries from the SQLite properties (fast-check) — and the answers compared.
  *
- * libSQL answers over raw rows (`rollups: false`: its rollup percentiles are histogram estimates).
+ * Both answer over raw rows (`rollups: false`: rollup percentiles are histogram estimates): this suite
+ * compares the compilers; test/clickhouse/oql-rollups.test.ts compares the answers from the rollups.
  * Compared exactly: columns, row counts, truncation, the window, text, times. Numbers: within 1e-9
  * relative (sums and averages add floats in another order; percentiles interpolate in Float64).
  * Known representation differences (docs/scale-out.md, "Where the answers differ"), normalized here:
@@ -15,13 +16,11 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OQL_BENCH_QUERIES } from "../../bench/oql.js";
 import { runOqlOnClickHouse } from "../../src/clickhouse/oql.js";
-import { attributeMap } from "../../src/clickhouse/rows.js";
-import { ApiError } from "../../src/errors.js";
-import { type OqlResult, runOql } from "../../src/oql/execute.js";
+import { runOql } from "../../src/oql/execute.js";
 import type { SourceName } from "../../src/oql/fields.js";
 import { typedQuery } from "../support/oql-arbitraries.js";
 import { GOLDEN_END, GOLDEN_QUERIES, goldenSpecA, goldenSpecB } from "../support/oql-golden-queries.js";
-import { type BothStores, loadBothStores } from "./support.js";
+import { type BothStores, comparableCell, loadBothStores, type OqlOutcome, oqlOutcome } from "./support.js";
 
 const ORG_A = "org_diff_a";
 const ORG_B = "org_diff_b";
@@ -35,36 +34,17 @@ beforeAll(async () => {
 });
 afterAll(() => stores.close());
 
-type Outcome = { ok: true; result: OqlResult } | { ok: false; code: string; status: number };
-
-async function outcome(run: () => Promise<OqlResult>): Promise<Outcome> {
-	try {
-		return { ok: true, result: await run() };
-	} catch (error) {
-		if (error instanceof ApiError) return { ok: false, code: error.code, status: error.status };
-		throw error;
-	}
-}
-
 const onLibsql = (query: string, org = ORG_A) =>
-	outcome(() => runOql(stores.deps, org, query, { rollups: false }));
+	oqlOutcome(() => runOql(stores.deps, org, query, { rollups: false }));
 const onClickHouse = (query: string, org = ORG_A) =>
-	outcome(() => runOqlOnClickHouse(stores.deps, stores.clickhouse.client, org, query));
+	oqlOutcome(() => runOqlOnClickHouse(stores.deps, stores.clickhouse.client, org, query, { rollups: false }));
 
-/** A cell as compared: attribute values (type any) and maps as text. */
-function normal(value: unknown, type: string): unknown {
-	if (value === null || value === undefined) return null;
-	if (type === "json" && typeof value === "object") return attributeMap(value);
-	if (type === "any") return typeof value === "number" ? String(value) : value;
-	return value;
-}
-
-function comparable(outcome: Outcome): unknown {
+function comparable(outcome: OqlOutcome): unknown {
 	if (!outcome.ok) return { error: outcome.code, status: outcome.status };
 	const { columns, rows, meta } = outcome.result;
 	return {
 		columns,
-		rows: rows.map((row) => row.map((cell, i) => normal(cell, columns[i]?.type ?? ""))),
+		rows: rows.map((row) => row.map((cell, i) => comparableCell(cell, columns[i]?.type ?? ""))),
 		meta: { from: meta.from, to: meta.to, row_count: meta.row_count, truncated: meta.truncated },
 	};
 }
@@ -87,7 +67,7 @@ function withinTolerance(actual: unknown, expected: unknown): unknown {
 	return actual;
 }
 
-async function expectSameAnswer(query: string, org = ORG_A): Promise<Outcome> {
+async function expectSameAnswer(query: string, org = ORG_A): Promise<OqlOutcome> {
 	const [lite, ch] = [await onLibsql(query, org), await onClickHouse(query, org)];
 	const expected = comparable(lite);
 	expect(withinTolerance(comparable(ch), expected), query).toEqual(expected);

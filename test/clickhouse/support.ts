@@ -12,9 +12,11 @@ import { logRows, metricRows, type OqlDatasetSpec, seedOqlDataset, spanRows } fr
 import { loadChdb } from "../../scripts/clickhouse-engine.js";
 import { migrateClickHouse } from "../../src/clickhouse/migrate.js";
 import { readClickHouseMigrations } from "../../src/clickhouse/node.js";
-import { insertTelemetry } from "../../src/clickhouse/rows.js";
+import { attributeMap, insertTelemetry } from "../../src/clickhouse/rows.js";
 import type { AppConfig } from "../../src/config.js";
 import { directReadExecutor, HeavyReads } from "../../src/db/reads.js";
+import { ApiError } from "../../src/errors.js";
+import type { OqlResult } from "../../src/oql/execute.js";
 import { type ClickHouseStandIn, serveClickHouse } from "../../tools/clickhouse/server.js";
 import { openTestDatabase, type TestDatabase } from "../support/node-app.js";
 
@@ -96,4 +98,27 @@ export async function loadBothStores(specs: OqlDatasetSpec[], now: number): Prom
 			libsql.close();
 		},
 	};
+}
+
+/** An OQL answer, or the contract's error it gave. */
+export type OqlOutcome = { ok: true; result: OqlResult } | { ok: false; code: string; status: number };
+
+export async function oqlOutcome(run: () => Promise<OqlResult>): Promise<OqlOutcome> {
+	try {
+		return { ok: true, result: await run() };
+	} catch (error) {
+		if (error instanceof ApiError) return { ok: false, code: error.code, status: error.status };
+		throw error;
+	}
+}
+
+/**
+ * A cell as the suites compare it across the stores: attribute values (type any) and maps as text
+ * (ClickHouse keeps attribute values as text: docs/scale-out.md, "Where the answers differ").
+ */
+export function comparableCell(value: unknown, type: string): unknown {
+	if (value === null || value === undefined) return null;
+	if (type === "json" && typeof value === "object") return attributeMap(value);
+	if (type === "any") return typeof value === "number" ? String(value) : value;
+	return value;
 }

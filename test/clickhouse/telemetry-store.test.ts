@@ -304,6 +304,10 @@ describe("telemetry in ClickHouse (TELEMETRY_URL) on Node", () => {
 		expect(a.status).toBe(200);
 		expect(a.body.rows).toEqual([[3, 3]]);
 		expect((a.body.meta as { source: string }).source).toBe("raw");
+		// A count alone is read from ClickHouse's rollups (whole minutes; raw rows at the edges).
+		const count = await dsl(org.a.key, "SELECT count(*) FROM logs LAST 1h");
+		expect(count.body.rows).toEqual([[3]]);
+		expect((count.body.meta as { source: string }).source).toMatch(/^rollup_1[mh]$/);
 		const b = await dsl(org.b.key, "SELECT body FROM logs LAST 1h");
 		expect(b.body.rows).toEqual([["bravo line 0"]]);
 		// Org A's text is invisible to org B, whatever the query says.

@@ -154,13 +154,45 @@ describe("the ClickHouse dialect", () => {
 		}
 	});
 
-	it("compiles through the executor's entry without rollups (ClickHouse has none)", () => {
+	it("compiles rollup-shaped aggregates from ClickHouse's rollup tables, with ClickHouse's functions", () => {
 		const deps = {
 			clock: { now: () => NOW },
 			config: { oql: { maxRangeDays: 31, timeoutMs: 10_000 } } as AppConfig,
 		};
-		const compiled = compileOqlForClickHouse(deps, ORG, "SELECT count(*) FROM logs LAST 24h");
-		expect(compiled.source).toBeUndefined();
-		expect(compiled.sql).toContain(`FROM "logs" AS "t"`);
+		// NOW is on a whole hour: LAST 24h is whole hours.
+		const count = compileOqlForClickHouse(deps, ORG, "SELECT count(*) FROM logs LAST 24h");
+		expect(count.source).toBe("rollup_1h");
+		expect(count.sql).toContain("FROM log_rollups_1h WHERE org_id = {p1:String} AND bucket >= {p2:Int64}");
+		expectTypedPlaceholders(count);
+		const raw = compileOqlForClickHouse(deps, ORG, "SELECT count(*) FROM logs LAST 24h", { rollups: false });
+		expect(raw.source).toBeUndefined();
+		expect(raw.sql).toContain(`FROM "logs" AS "t"`);
+
+		// An unaligned window: raw edges, their time truncated to whole ms and bucketed with intDiv.
+		const series = compileOqlForClickHouse(
+			deps,
+			ORG,
+			"SELECT service, count(*), avg(duration_ms) FROM spans GROUP BY service TIMESERIES 5m SINCE '2026-11-28T10:00:30Z' UNTIL '2026-11-28T11:00:00Z'",
+		);
+		expect(series.source).toBe("rollup_1m");
+		expectTypedPlaceholders(series);
+		expect(series.sql).toMatch(
+			/\(intDiv\(intDiv\(timestamp, 1000000\) - \{p\d+:Int64\}, \{p\d+:Int64\}\) \* /,
+		);
+		expect(series.sql).toMatch(/\(intDiv\(bucket - \{p\d+:Int64\}, \{p\d+:Int64\}\) \* /);
+		expect(series.sql).toContain('FROM "spans" WHERE org_id = {p');
+		expect(series.sql).toContain("FROM span_latency_1m WHERE org_id = {p");
+		expect(series.sql).not.toMatch(/\?\d/);
+
+		// Percentiles: the Maps summed in the engine.
+		const percentiles = compileOqlForClickHouse(
+			deps,
+			ORG,
+			"SELECT name, p95(duration_ms) FROM spans GROUP BY name ORDER BY name LAST 2h",
+		);
+		expect(percentiles.source).toBe("rollup_1h");
+		expect(percentiles.sql).toContain("sumMap(hist)");
+		expect(percentiles.columns[1]?.histogramPercentile).toEqual({ percent: 95, divisor: 1_000_000 });
+		expectTypedPlaceholders(percentiles);
 	});
 });

@@ -327,8 +327,11 @@ export const GOLDEN: Record<string, GoldenAnswer> = {
 	},
 };
 
-/** The golden queries the rollup planner answers (src/oql/rollup-planner.ts); the others read raw rows. */
-const ROLLUP_SOURCES: Record<string, OqlResult["meta"]["source"]> = {
+/**
+ * The golden queries the rollup planner answers (src/oql/rollup-planner.ts), on libSQL and on
+ * ClickHouse alike; the others read raw rows.
+ */
+export const ROLLUP_SOURCES: Record<string, OqlResult["meta"]["source"]> = {
 	"count all logs": "rollup_1h",
 	"count by level": "rollup_1h",
 	"errors in the last hour of data": "rollup_1h",

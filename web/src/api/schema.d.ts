@@ -2072,7 +2072,7 @@ export interface components {
                 from: string;
                 row_count: number;
                 /**
-                 * @description What answered: a rollup level (`rollup_1h` when whole hours were read from the hourly rollup, else `rollup_1m`; partial minutes at the window's edges always come from raw rows) or `raw` rows. Counts, sums, averages, minima and maxima from a rollup equal the raw answer; percentiles are within 4.4 % of it (docs/oql.md, "Rollups"). With telemetry in ClickHouse (TELEMETRY_URL) always `raw`: ClickHouse has no rollups.
+                 * @description What answered: a rollup level (`rollup_1h` when whole hours were read from the hourly rollup, else `rollup_1m`; partial minutes at the window's edges always come from raw rows) or `raw` rows. Counts, sums, averages, minima and maxima from a rollup equal the raw answer; percentiles are within 4.4 % of it (docs/oql.md, "Rollups"). The same with telemetry in ClickHouse (TELEMETRY_URL): its rollup tables answer the same shapes.
                  * @example rollup_1h
                  * @enum {string}
                  */
