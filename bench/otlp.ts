@@ -16,7 +16,8 @@
  * cases measured in turn in slices.
  *
  * Env: BENCH_SECONDS (per measured case, 5), BENCH_OTLP_BATCH (512), BENCH_OTLP_CONNECTIONS (8),
- * BENCH_OTLP_SMALL_ROUNDS (slices per small-export case, 4), BENCH_OTLP_ONLY=small (only the small
+ * BENCH_OTLP_SMALL_ROUNDS (slices per small-export case, 4), BENCH_OTLP_ROLLUP_ROUNDS (rounds of the
+ * rollups on/off comparison, 3), BENCH_OTLP_ONLY=small (only the small
  * exports), BENCH_SERVER_NODE_FLAGS (extra node flags for the server, e.g. "--cpu-prof
  * --cpu-prof-dir=/tmp/profiles").
  */
@@ -55,6 +56,16 @@ const SMALL_CONNECTIONS = 50;
 const BIG_REQUESTS = 4;
 /** BENCH_OTLP_ONLY=small: only the small-export table (the write path's comparison), nothing else. */
 const SMALL_ONLY = process.env.BENCH_OTLP_ONLY === "small";
+/** Rounds of the rollups on/off comparison (BENCH_OTLP_ROLLUP_ROUNDS, 3). */
+const ROLLUP_ROUNDS = Math.max(1, Number(process.env.BENCH_OTLP_ROLLUP_ROUNDS ?? 3) || 3);
+
+function median(values: number[]): number {
+	const sorted = [...values].sort((a, b) => a - b);
+	const mid = Math.floor(sorted.length / 2);
+	return sorted.length % 2 === 1
+		? (sorted[mid] as number)
+		: ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
 const BIG_LIMIT = 16 * 1024 * 1024;
 
 // ---------------------------------------------------------------------------------------------
@@ -425,8 +436,9 @@ async function ingestInProcess(
 	signal: "traces" | "logs",
 	bodies: Uint8Array[],
 	rollups: boolean,
+	round = 0,
 ): Promise<number> {
-	const path = join(dir, `ingest-${signal}-${rollups}.db`);
+	const path = join(dir, `ingest-${signal}-${rollups}-${round}.db`);
 	const { client, db } = await openMigratedDatabase(`file:${path}`);
 	const writer = openEmbeddedWriter(path);
 	try {
@@ -559,12 +571,21 @@ export async function benchOtlp(): Promise<void> {
 			["traces", spanBodies],
 			["logs", logBodies],
 		] as const) {
-			process.stderr.write(`bench: ingest in process, ${signal}, rollups off … `);
-			const off = await ingestInProcess(dir, signal, bodies, false);
-			process.stderr.write(`${Math.round(off)}/s; on … `);
-			const on = await ingestInProcess(dir, signal, bodies, true);
-			process.stderr.write(`${Math.round(on)}/s\n`);
-			withRollups.push({ signal, off, on });
+			// ROLLUP_ROUNDS rounds, off and on alternately (the order swapped each round, so a drift of
+			// the machine's speed falls on both); the median of each. One case each read 0.79×–1.08×
+			// for the same code in two runs.
+			const runs = { off: [] as number[], on: [] as number[] };
+			for (let round = 0; round < ROLLUP_ROUNDS; round++) {
+				for (const rollups of round % 2 === 0 ? [false, true] : [true, false]) {
+					process.stderr.write(
+						`bench: ingest in process, ${signal}, round ${round + 1}, rollups ${rollups ? "on" : "off"} … `,
+					);
+					const rate = await ingestInProcess(dir, signal, bodies, rollups, round);
+					process.stderr.write(`${Math.round(rate)}/s\n`);
+					runs[rollups ? "on" : "off"].push(rate);
+				}
+			}
+			withRollups.push({ signal, off: median(runs.off), on: median(runs.on) });
 		}
 
 		const mib = (bytes: number) => (bytes / (1024 * 1024)).toFixed(1);
@@ -601,7 +622,7 @@ export async function benchOtlp(): Promise<void> {
 		printSmall();
 		console.log();
 		console.log(
-			`Ingest with rollups — decode + write in process (the server's path without HTTP), ${BATCH} per request, ${SECONDS} s per case`,
+			`Ingest with rollups — decode + write in process (the server's path without HTTP), ${BATCH} per request, ${SECONDS} s per case, median of ${ROLLUP_ROUNDS} rounds (off and on alternately)`,
 		);
 		console.log();
 		console.log("| signal | rollups off rows/s | rollups on rows/s | on/off |");
