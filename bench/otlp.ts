@@ -18,8 +18,8 @@
  * Env: BENCH_SECONDS (per measured case, 5), BENCH_OTLP_BATCH (512), BENCH_OTLP_CONNECTIONS (8),
  * BENCH_OTLP_SMALL_ROUNDS (slices per small-export case, 4), BENCH_OTLP_ROLLUP_ROUNDS (rounds of the
  * rollups on/off comparison, 3), BENCH_OTLP_ONLY=small (only the small
- * exports), BENCH_SERVER_NODE_FLAGS (extra node flags for the server, e.g. "--cpu-prof
- * --cpu-prof-dir=/tmp/profiles").
+ * exports), BENCH_CHILD_NODE_ARGS (extra node flags for the server, e.g. "--cpu-prof
+ * --cpu-prof-dir=/tmp/profiles"; bench/proc.ts).
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -146,9 +146,7 @@ async function startServer(
 	databaseUrl: string,
 	extraEnv: Record<string, string> = {},
 ): Promise<{ child: ChildProcess; url: string }> {
-	// BENCH_SERVER_NODE_FLAGS: extra flags for the server's node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/p".
-	const flags = (process.env.BENCH_SERVER_NODE_FLAGS ?? "").split(" ").filter((flag) => flag !== "");
-	const child = spawn(process.execPath, tsxChildArgs(join(ROOT, "src/runtime/node.ts"), flags), {
+	const child = spawn(process.execPath, tsxChildArgs(join(ROOT, "src/runtime/node.ts")), {
 		cwd: ROOT,
 		env: {
 			...process.env,

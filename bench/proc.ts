@@ -49,7 +49,7 @@ export function findWorkerdPid(): number | undefined {
  * The arguments that start a bench server script under tsx, with BENCH_CHILD_NODE_ARGS (extra Node
  * flags for the servers only, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`) in front.
  */
-export function tsxChildArgs(script: string, flags: string[] = []): string[] {
+export function tsxChildArgs(script: string): string[] {
 	const extra = process.env.BENCH_CHILD_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
-	return [...extra, ...flags, "--import", "tsx", script];
+	return [...extra, "--import", "tsx", script];
 }

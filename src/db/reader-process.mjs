@@ -103,6 +103,13 @@ function run(statement) {
 }
 
 process.on("disconnect", () => process.exit(0));
+// An answer the parent can no longer take (it died mid-statement: EPIPE) ends this reader quietly,
+// instead of an unhandled 'error' event and its stack trace.
+function reply(message) {
+	process.send(message, undefined, undefined, (error) => {
+		if (error) process.exit(0);
+	});
+}
 process.on("message", ({ id, statements }) => {
 	try {
 		let results;
@@ -115,8 +122,8 @@ process.on("message", ({ id, statements }) => {
 				db.exec("COMMIT");
 			}
 		}
-		process.send({ id, results });
+		reply({ id, results });
 	} catch (error) {
-		process.send({ id, error: errorOf(error) });
+		reply({ id, error: errorOf(error) });
 	}
 });
