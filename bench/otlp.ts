@@ -38,6 +38,7 @@ import { decodeLogsProtobuf } from "../src/ingest/logs.js";
 import { decodeProtobuf } from "../src/ingest/protobuf.js";
 import { decodeTracesProtobuf } from "../src/ingest/traces.js";
 import { createApiKey, createOrg } from "../src/services/api-keys.js";
+import { percentile } from "./load-support.js";
 import { processCpuSeconds, tsxChildArgs } from "./proc.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -59,13 +60,6 @@ const SMALL_ONLY = process.env.BENCH_OTLP_ONLY === "small";
 /** Rounds of the rollups on/off comparison (BENCH_OTLP_ROLLUP_ROUNDS, 3). */
 const ROLLUP_ROUNDS = Math.max(1, Number(process.env.BENCH_OTLP_ROLLUP_ROUNDS ?? 3) || 3);
 
-function median(values: number[]): number {
-	const sorted = [...values].sort((a, b) => a - b);
-	const mid = Math.floor(sorted.length / 2);
-	return sorted.length % 2 === 1
-		? (sorted[mid] as number)
-		: ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-}
 const BIG_LIMIT = 16 * 1024 * 1024;
 
 // ---------------------------------------------------------------------------------------------
@@ -583,7 +577,7 @@ export async function benchOtlp(): Promise<void> {
 					runs[rollups ? "on" : "off"].push(rate);
 				}
 			}
-			withRollups.push({ signal, off: median(runs.off), on: median(runs.on) });
+			withRollups.push({ signal, off: percentile(runs.off, 50), on: percentile(runs.on, 50) });
 		}
 
 		const mib = (bytes: number) => (bytes / (1024 * 1024)).toFixed(1);
