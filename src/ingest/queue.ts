@@ -184,13 +184,20 @@ function replacer(_key: string, value: unknown): unknown {
 	return value;
 }
 
-function reviver(_key: string, value: unknown): unknown {
-	if (value !== null && typeof value === "object" && !Array.isArray(value)) {
+/**
+ * A row value as `replacer` wrote it, back: a bigint from {"b":"…"}, a non-finite number from
+ * {"f":"…"}; undefined for anything else that is not null, a string or a number. Applied by
+ * parseMessage to row values only (where replacer's objects are): a JSON.parse reviver, called on
+ * every value of the body, made parsing ~6× slower.
+ */
+function rowValue(value: unknown): InValue | undefined {
+	if (value === null || typeof value === "string" || typeof value === "number") return value;
+	if (typeof value === "object" && !Array.isArray(value)) {
 		const o = value as Record<string, unknown>;
 		if (typeof o.b === "string" && /^-?\d+$/.test(o.b)) return BigInt(o.b);
 		if (o.f === "NaN" || o.f === "Infinity" || o.f === "-Infinity") return Number(o.f);
 	}
-	return value;
+	return undefined;
 }
 
 const encoder = new TextEncoder();
@@ -347,7 +354,7 @@ export function parseMessage(body: unknown): TelemetryMessage {
 	else throw new PoisonMessage("the body is not JSON text");
 	let wire: WireMessage;
 	try {
-		wire = JSON.parse(text, reviver) as WireMessage;
+		wire = JSON.parse(text) as WireMessage;
 	} catch (error) {
 		throw new PoisonMessage("the body is not JSON", { cause: error });
 	}
@@ -418,10 +425,10 @@ export function parseMessage(body: unknown): TelemetryMessage {
 				throw new PoisonMessage(`a row is not ${width} values`);
 			// The org is the first column of every table: a message stores into its own org only.
 			if (row[0] !== wire.org) throw new PoisonMessage("a row of another org");
-			for (const value of row) {
-				const type = typeof value;
-				if (!(value === null || type === "string" || type === "number" || type === "bigint"))
-					throw new PoisonMessage("a value that is not a string, number or null");
+			for (let i = 0; i < width; i++) {
+				const value = rowValue(row[i]);
+				if (value === undefined) throw new PoisonMessage("a value that is not a string, number or null");
+				row[i] = value;
 			}
 		}
 		message.table = wire.table;

@@ -146,6 +146,14 @@ describe("queue messages", () => {
 				JSON.stringify({ ...valid, rows: [[orgId, ...Array(15).fill(null), { x: 1 }]] }),
 				"a value that is not a string, number or null",
 			],
+			[
+				JSON.stringify({ ...valid, rows: [[orgId, { b: "1.5" }, ...Array(15).fill(null)]] }),
+				"a value that is not a string, number or null",
+			],
+			[
+				JSON.stringify({ ...valid, rows: [[orgId, { f: "1" }, ...Array(15).fill(null)]] }),
+				"a value that is not a string, number or null",
+			],
 			[42, "the body is not JSON text"],
 			// Pointers to a body spilled to R2: version 2, their own key only, no rows of their own.
 			[
