@@ -30,14 +30,14 @@ import type { TelemetryMessage } from "../src/ingest/queue.js";
 import { createOrg } from "../src/services/api-keys.js";
 import { clickHouseTelemetryStore, heldMessages } from "../src/telemetry/clickhouse.js";
 import { serveClickHouse } from "../tools/clickhouse/server.js";
+import { percentile } from "./proc.js";
 
 const preload = Number(process.env.BENCH_CHQ_ROWS ?? 1_000_000);
 const samples = Number(process.env.BENCH_CHQ_SAMPLES ?? 7);
 const MESSAGES = 100;
 const ROWS_PER_MESSAGE = 50;
 
-const p50 = (values: number[]) =>
-	[...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)] as number;
+const p50 = (values: number[]) => percentile(values, 50);
 async function timed(run: () => Promise<unknown>): Promise<number> {
 	const started = performance.now();
 	await run();

@@ -38,7 +38,7 @@
  * Env: BENCH_CH_ROWS (200000), BENCH_CH_SAMPLES (5), BENCH_CH_OQL=0 skips the OQL queries,
  * BENCH_CH_INGEST_ROWS (100000; 0 skips), BENCH_CH_BIG_ROWS (0).
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { ClickHouseLogLevel, createClient } from "@clickhouse/client";
@@ -63,6 +63,7 @@ import type { TelemetryClickHouseClient } from "../src/telemetry/store.js";
 import { serveClickHouse } from "../tools/clickhouse/server.js";
 import { createOqlBenchDatabase, OQL_BENCH_NOW, OQL_BENCH_QUERIES } from "./oql.js";
 import { logRows, metricRows, spanRows } from "./oql-data.js";
+import { percentile, processCpuSeconds } from "./proc.js";
 
 const HOUR = 3_600_000;
 const rows = Number(process.env.BENCH_CH_ROWS ?? 200_000);
@@ -81,19 +82,11 @@ const cpuSeconds = () => {
 
 /**
  * CPU seconds of this process's main thread (JavaScript: the consumer, the client, the stand-in's
- * HTTP handling, embedded libSQL's statements) — Linux's per-thread counters; NaN elsewhere. The
- * rest of `cpuSeconds()` is the other threads: chdb's engine (its query threads and the libuv
- * threads its calls run on) and Node's helpers.
+ * HTTP handling, embedded libSQL's statements); NaN where /proc is not available. The rest of
+ * `cpuSeconds()` is the other threads: chdb's engine (its query threads and the libuv threads its
+ * calls run on) and Node's helpers.
  */
-function mainThreadCpuSeconds(): number {
-	try {
-		const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, "utf8");
-		const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-		return (Number(fields[11]) + Number(fields[12])) / 100;
-	} catch {
-		return Number.NaN;
-	}
-}
+const mainThreadCpuSeconds = () => processCpuSeconds(process.pid, process.pid) ?? Number.NaN;
 
 function wireJson(value: unknown): string {
 	return JSON.stringify(value, (_key, v) => (typeof v === "bigint" ? { b: v.toString() } : v));
@@ -138,10 +131,7 @@ function ingestBatches(prefix: string, count: number): string[][] {
 	return batches;
 }
 
-function p50(values: number[]): number {
-	const sorted = [...values].sort((a, b) => a - b);
-	return sorted[Math.floor((sorted.length - 1) / 2)] as number;
-}
+const p50 = (values: number[]) => percentile(values, 50);
 
 /** The same rows, numbers within 1e-9 relative (sums add floats in another order). */
 function closeRows(a: unknown, b: unknown): boolean {

@@ -38,7 +38,7 @@ import { sweepHeartbeats } from "../src/heartbeats/sweep.js";
 import { newId } from "../src/ids.js";
 import { consoleLog } from "../src/log.js";
 import { createApiKey, createOrg } from "../src/services/api-keys.js";
-import { findWorkerdPid, processCpuSeconds, tsxChildArgs } from "./proc.js";
+import { findWorkerdPid, percentile, processCpuSeconds, tsxChildArgs } from "./proc.js";
 import { bundleForWorkerd } from "./workerd-bundle.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -401,11 +401,6 @@ function cannon(options: autocannon.Options, onLatency?: (ms: number) => void): 
 	});
 }
 
-function percentile(sorted: Float64Array, p: number): number {
-	if (sorted.length === 0) return Number.NaN;
-	return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] as number;
-}
-
 async function measurePings(
 	runtime: string,
 	baseUrl: string,
@@ -438,14 +433,13 @@ async function measurePings(
 		before === null || after === null || result["2xx"] === 0
 			? null
 			: ((after - before) * 1e6) / result["2xx"];
-	const sorted = Float64Array.from(latencies).sort();
 	const rps = result["2xx"] / result.duration;
 	process.stderr.write(`${Math.round(rps)} req/s\n`);
 	return {
 		runtime,
 		rps,
-		p50: percentile(sorted, 0.5),
-		p99: percentile(sorted, 0.99),
+		p50: percentile(latencies, 50),
+		p99: percentile(latencies, 99),
 		failures: result.non2xx + result.errors + result.timeouts,
 		serverCpuUs: perPing(serverBefore, serverAfter),
 		databaseCpuUs: perPing(databaseBefore, databaseAfter),

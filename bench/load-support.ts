@@ -1,8 +1,7 @@
 /**
  * What the load bench (bench/load.ts) and the soak and crash scripts (scripts/soak.ts,
  * scripts/crash.ts) share: a real Node server in a child process (`startNodeServer`, the runtime
- * `npm start` runs), fixtures for it (an org, an API key, a viewer session), request bodies, and
- * latency percentiles.
+ * `npm start` runs), fixtures for it (an org, an API key, a viewer session) and request bodies.
  */
 
 import { type ChildProcess, spawn } from "node:child_process";
@@ -109,13 +108,6 @@ export function smallOtlpLogs(records = 1, tag = "load"): string {
 			},
 		],
 	});
-}
-
-/** The p-th percentile (0–100) of `values` (sorted here), NaN when empty. */
-export function percentile(values: number[], p: number): number {
-	if (values.length === 0) return Number.NaN;
-	const sorted = [...values].sort((a, b) => a - b);
-	return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
 }
 
 /** What a mixed workload sent and what the server acknowledged (a 2xx answer). */

@@ -19,11 +19,11 @@ import { fileURLToPath } from "node:url";
 import autocannon from "autocannon";
 import {
 	createServerFixtures,
-	percentile,
 	type ServerFixtures,
 	smallOtlpLogs,
 	startServerChild,
 } from "./load-support.js";
+import { percentile } from "./proc.js";
 
 const GOAL_RATIO = 3;
 

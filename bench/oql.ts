@@ -26,6 +26,7 @@ import { openMigratedDatabase } from "../src/db/node.js";
 import { directReadExecutor, HeavyReads } from "../src/db/reads.js";
 import { compileOql, runOql } from "../src/oql/execute.js";
 import { seedOqlDataset } from "./oql-data.js";
+import { percentile } from "./proc.js";
 
 const HOUR = 3_600_000;
 /** The bench's "now": the data set covers the 24 hours before it. */
@@ -197,10 +198,7 @@ function ms(value: number): string {
 	return value < 1 ? value.toFixed(3) : value.toFixed(1);
 }
 
-function p50(samples: number[]): number {
-	const sorted = [...samples].sort((x, y) => x - y);
-	return sorted[Math.floor((sorted.length - 1) / 2)] as number;
-}
+const p50 = (samples: number[]) => percentile(samples, 50);
 
 /** The indexes a plan reads, or SCAN where a table is read without one. */
 async function planSummary(client: Client, sql: string, args: InValue[]): Promise<string> {

@@ -38,8 +38,7 @@ import { decodeLogsProtobuf } from "../src/ingest/logs.js";
 import { decodeProtobuf } from "../src/ingest/protobuf.js";
 import { decodeTracesProtobuf } from "../src/ingest/traces.js";
 import { createApiKey, createOrg } from "../src/services/api-keys.js";
-import { percentile } from "./load-support.js";
-import { processCpuSeconds, tsxChildArgs } from "./proc.js";
+import { percentile, processCpuSeconds, tsxChildArgs } from "./proc.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const positive = (name: string, fallback: number) => {

@@ -28,6 +28,7 @@ import { assembleDeps } from "../src/deps.js";
 import { LOG_COLUMNS, METRIC_POINT_COLUMNS, SPAN_COLUMNS } from "../src/ingest/batch.js";
 import { rebuildRollups } from "../src/ingest/rollup-rebuild.js";
 import { consoleLog } from "../src/log.js";
+import { percentile } from "./proc.js";
 
 // ---------------------------------------------------------------------------------------------
 // The seeded generator
@@ -377,9 +378,6 @@ export interface PagesBenchRow {
 	size: number;
 }
 
-const percentileOf = (sorted: number[], p: number) =>
-	sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
-
 /**
  * The whole pages bench: the OQL data set (bench/oql.ts: BENCH_PAGES_ROWS logs and as many spans
  * over 24 h, a tenth for a second org), plus 300 multi-span traces from the generator above so the
@@ -487,11 +485,11 @@ export async function runPagesBench(): Promise<PagesBenchRow[]> {
 				label,
 				path,
 				samples: times.length,
-				p50: percentileOf(times, 50),
-				p99: percentileOf(times, 99),
+				p50: percentile(times, 50),
+				p99: percentile(times, 99),
 				size: (data as unknown[] | undefined)?.length ?? 0,
 			});
-			process.stderr.write(`bench: pages ${label}: p50 ${percentileOf(times, 50).toFixed(1)} ms\n`);
+			process.stderr.write(`bench: pages ${label}: p50 ${percentile(times, 50).toFixed(1)} ms\n`);
 		}
 		console.log(formatPagesBench(rows, results));
 		console.log();

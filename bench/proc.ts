@@ -1,6 +1,7 @@
 /**
- * CPU accounting from Linux /proc, shared by the benchmarks: CPU per request of the serving process
- * and of the database process, so a generator-bound figure can be told from a server-bound one.
+ * Shared by the benchmarks: CPU accounting from Linux /proc (CPU per request of the serving process
+ * and of the database process, so a generator-bound figure can be told from a server-bound one),
+ * percentiles, and the arguments that start bench servers.
  */
 import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
@@ -13,16 +14,26 @@ const CLOCK_TICKS = (() => {
 	}
 })();
 
-/** User + system CPU seconds of a process, or null where /proc is not available. */
-export function processCpuSeconds(pid: number | undefined): number | null {
+/**
+ * User + system CPU seconds of a process (or of one of its threads, `thread` being its id), or null
+ * where /proc is not available.
+ */
+export function processCpuSeconds(pid: number | undefined, thread?: number): number | null {
 	if (pid === undefined) return null;
 	try {
-		const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+		const stat = readFileSync(`/proc/${pid}${thread === undefined ? "" : `/task/${thread}`}/stat`, "utf8");
 		const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
 		return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
 	} catch {
 		return null;
 	}
+}
+
+/** The p-th percentile (0–100, nearest rank) of `values` (sorted here), NaN when empty. */
+export function percentile(values: ArrayLike<number>, p: number): number {
+	if (values.length === 0) return Number.NaN;
+	const sorted = Float64Array.from(values).sort();
+	return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] as number;
 }
 
 /** The workerd process Miniflare spawned (a direct child of this process). */

@@ -22,7 +22,8 @@ import { systemClock } from "../src/clock.js";
 import { openMigratedDatabase } from "../src/db/node.js";
 import { createApiKey, createOrg } from "../src/services/api-keys.js";
 import { startChild, type Track } from "./heartbeats.js";
-import { percentile, smallOtlpLogs } from "./load-support.js";
+import { smallOtlpLogs } from "./load-support.js";
+import { percentile } from "./proc.js";
 import { bundleForWorkerd } from "./workerd-bundle.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));

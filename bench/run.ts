@@ -32,7 +32,7 @@ import { runLoadBench } from "./load.js";
 import { runOqlBench } from "./oql.js";
 import { benchOtlp } from "./otlp.js";
 import { runPagesBench } from "./pages.js";
-import { findWorkerdPid, processCpuSeconds, tsxChildArgs } from "./proc.js";
+import { findWorkerdPid, percentile, processCpuSeconds, tsxChildArgs } from "./proc.js";
 import { benchQueue } from "./queue.js";
 import { bundleForWorkerd } from "./workerd-bundle.js";
 
@@ -315,11 +315,6 @@ function requestsFor(benchCase: BenchCase): autocannon.Request[] {
 	];
 }
 
-function percentile(sorted: Float64Array, p: number): number {
-	if (sorted.length === 0) return Number.NaN;
-	return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] as number;
-}
-
 function cpuDelta(before: number | null, after: number | null): number | null {
 	return before === null || after === null ? null : after - before;
 }
@@ -347,13 +342,12 @@ async function measure(runtime: string, baseUrl: string, benchCase: BenchCase, p
 	const serverCpu = cpuDelta(serverBefore, processCpuSeconds(pids.server));
 	const databaseCpu = cpuDelta(databaseBefore, processCpuSeconds(pids.database));
 
-	const sorted = Float64Array.from(latencies).sort();
 	const ok = result["2xx"];
 	const perRequestUs = (cpu: number | null) => (cpu === null || ok === 0 ? null : (cpu * 1e6) / ok);
 	return {
 		rps: ok / result.duration,
-		p50: percentile(sorted, 0.5),
-		p99: percentile(sorted, 0.99),
+		p50: percentile(latencies, 50),
+		p99: percentile(latencies, 99),
 		serverCpuUsPerReq: perRequestUs(serverCpu),
 		serverCpuPct: serverCpu === null ? null : (100 * serverCpu) / result.duration,
 		databaseCpuUsPerReq: perRequestUs(databaseCpu),
@@ -391,9 +385,8 @@ async function measureLogin(runtime: string, baseUrl: string, f: Fixtures): Prom
 		if (response.status === 200) times.push(performance.now() - started);
 		else failures++;
 	}
-	const sorted = Float64Array.from(times).sort();
-	process.stderr.write(`p50 ${percentile(sorted, 0.5).toFixed(1)} ms\n`);
-	return { runtime, p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99), n: times.length, failures };
+	process.stderr.write(`p50 ${percentile(times, 50).toFixed(1)} ms\n`);
+	return { runtime, p50: percentile(times, 50), p99: percentile(times, 99), n: times.length, failures };
 }
 
 interface LoginRow {

@@ -21,6 +21,7 @@ import { buildWeb } from "../scripts/web-build.js";
 import { WEB_DIST_DIR } from "../src/runtime/web-assets.js";
 import { launchBrowser } from "../test/support/browser.js";
 import { startWebServer } from "../test/support/web-server.js";
+import { percentile } from "./proc.js";
 import { benchExplorers } from "./web-explorers.js";
 
 const RUNS = Number(process.env.BENCH_WEB_RUNS ?? 15);
@@ -65,10 +66,6 @@ new MutationObserver((_mutations, observer) => {
 	}
 }).observe(document, { childList: true, subtree: true });
 `;
-
-function percentile(sorted: number[], p: number): number {
-	return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
-}
 
 async function timeToInteractiveSignIn(): Promise<number[]> {
 	const server = await startWebServer({ LOG_LEVEL: "warn" });

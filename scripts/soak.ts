@@ -16,13 +16,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
 	createServerFixtures,
-	percentile,
 	startServerChild,
 	startWorkload,
 	verifyAcknowledged,
 	type WorkloadKind,
 	type WorkloadTally,
 } from "../bench/load-support.js";
+import { percentile } from "../bench/proc.js";
 import { openMigratedDatabase } from "../src/db/node.js";
 
 function wholeNumber(name: string, fallback: number): number {
