@@ -64,8 +64,10 @@ export const COALESCED_INSERT_MAX_ROWS = 100_000;
  * of every INSERT and wants few, large ones, while agents send many small exports at once. While an
  * INSERT into a table runs, the rows of the exports that arrive wait, and go together in the next
  * one (at most `maxRows`, whole exports): one INSERT per table at a time, an export alone on an idle
- * table at once. Each export settles with the INSERT that carried its rows — a failed one fails every
- * export in it (each answers 503 and its agent retries; nothing was acknowledged).
+ * table at once. Each export settles with the INSERT that carried its rows. When ClickHouse refuses an
+ * INSERT of several exports (it answered with an error), each export is sent again alone, so one it
+ * cannot take — another org's, say — fails by itself; any other failure (unreachable, a timeout)
+ * fails every export in it. A failed export answers 503 and its agent retries; none was acknowledged.
  */
 interface CoalescedTable {
 	running: boolean;
@@ -117,12 +119,28 @@ export class InsertCoalescer {
 				} catch (error) {
 					failure = error ?? new Error("the INSERT failed");
 				}
+				if (failure !== undefined && group.length > 1 && refusedByClickHouse(failure)) {
+					for (const waiter of group) {
+						try {
+							await this.insert(table, waiter.rows);
+							waiter.done(undefined);
+						} catch (error) {
+							waiter.done(error ?? new Error("the INSERT failed"));
+						}
+					}
+					continue;
+				}
 				for (const waiter of group) waiter.done(failure);
 			}
 		} finally {
 			state.running = false;
 		}
 	}
+}
+
+/** ClickHouse answered with an exception (the clients' ClickHouseError has its type), not a network failure. */
+function refusedByClickHouse(error: unknown): boolean {
+	return error instanceof Error && typeof (error as { type?: unknown }).type === "string";
 }
 
 /** A ClickHouse failure that is not the query's fault: the store is unavailable (503 with Retry-After). */

@@ -2,7 +2,8 @@
  * Direct writes on ClickHouse, coalesced (src/telemetry/clickhouse.ts, InsertCoalescer; the Node
  * runtime's store): many small exports at once go in few INSERTs — each export answered after the
  * INSERT that carried its rows, every row stored once — an export on an idle table goes at once,
- * a failed INSERT fails every export in it, and no INSERT carries more than its row limit. The real
+ * an export ClickHouse refuses fails alone, an unreachable ClickHouse fails every export, and no
+ * INSERT carries more than its row limit. The real
  * engine (chdb behind the HTTP stand-in) through the real client; the client is wrapped only to
  * count the INSERTs it is asked for.
  */
@@ -110,27 +111,55 @@ describe("direct writes on ClickHouse, coalesced", () => {
 		for (let n = 0; n < 3; n++) expect(await storedWith(`calm-${n}`)).toEqual({ rows: 2, distinct: 2 });
 	});
 
-	it("fails every export of a failed INSERT (503), and acknowledges none of them", async () => {
-		// A database that does not exist: ClickHouse refuses the INSERT itself.
-		const nowhere = createClient({ url: clickhouse.server.url, database: "nowhere", log: QUIET });
-		const { client, inserts } = countingClient(nowhere);
-		const ingest = ingestInto(client, "nowhere");
+	it("fails every export while ClickHouse cannot be reached (503), and acknowledges none of them", async () => {
+		// A port nothing listens on: no INSERT reaches a server.
+		const down = createClient({ url: "http://127.0.0.1:9", log: QUIET, request_timeout: 5_000 });
+		const { client, inserts } = countingClient(down);
+		const ingest = ingestInto(client);
 		const settled = await Promise.allSettled(
 			Array.from({ length: 10 }, (_, n) => ingest.export(orgId, "logs", "json", logsExport(`lost-${n}`, 2))),
 		);
 		expect(settled.map((s) => s.status)).toEqual(Array(10).fill("rejected"));
 		for (const s of settled) expect((s as PromiseRejectedResult).reason).toBeInstanceOf(StorageUnavailable);
-		expect(inserts.length).toBeGreaterThan(0);
-		expect(inserts.length).toBeLessThan(10);
+		// Not tried export by export: the first alone, then the others together.
+		expect(inserts.length).toBe(2);
 		for (let n = 0; n < 10; n++) expect(await storedWith(`lost-${n}`)).toEqual({ rows: 0, distinct: 0 });
 		// The coalescer is not stuck after a failure: the next export on the same store is sent (and
-		// refused again).
-		const before = inserts.length;
+		// fails again).
 		await expect(ingest.export(orgId, "logs", "json", logsExport("lost-again", 1))).rejects.toBeInstanceOf(
 			StorageUnavailable,
 		);
-		expect(inserts.length).toBe(before + 1);
-		await nowhere.close();
+		expect(inserts.length).toBe(3);
+		await down.close();
+	});
+
+	it("fails only the export ClickHouse refuses; the others coalesced with it are stored", async () => {
+		const sent: number[] = [];
+		const coalescer = new InsertCoalescer(async (table, rows) => {
+			sent.push(rows.length);
+			await clickhouse.client.insert({ table, values: rows, format: "JSONEachRow" });
+		});
+		const now = Date.now() * 1_000_000;
+		const rowsOf = (marker: string, count: number, timestamp?: string) =>
+			Array.from({ length: count }, (_, i) => ({
+				org_id: orgId,
+				timestamp: timestamp ?? String(now - i),
+				observed_timestamp: String(now - i),
+				body: `${marker} ${i}`,
+			}));
+		const settled = await Promise.allSettled([
+			coalescer.write("logs", rowsOf("mixed-first", 2)),
+			coalescer.write("logs", rowsOf("mixed-good", 3)),
+			// Not a number: ClickHouse refuses the INSERT that carries it.
+			coalescer.write("logs", rowsOf("mixed-bad", 1, "yesterday")),
+			coalescer.write("logs", rowsOf("mixed-also-good", 2)),
+		]);
+		expect(settled.map((s) => s.status)).toEqual(["fulfilled", "fulfilled", "rejected", "fulfilled"]);
+		// The first alone; the three together, refused; then each alone.
+		expect(sent).toEqual([2, 6, 3, 1, 2]);
+		expect(await storedWith("mixed-good")).toEqual({ rows: 3, distinct: 3 });
+		expect(await storedWith("mixed-also-good")).toEqual({ rows: 2, distinct: 2 });
+		expect(await storedWith("mixed-bad")).toEqual({ rows: 0, distinct: 0 });
 	});
 
 	it("keeps each INSERT within its row limit, whole exports only", async () => {
