@@ -30,13 +30,18 @@
  * (chdb's engine), and the engine's share alone gives the bound printed below the table: the ratio
  * a consumer, client and stand-in costing nothing would reach.
  *
+ * Then small direct exports (no queue; as the Node runtime writes them): 50 at once, 5 log records
+ * each, through OtlpIngest into the ClickHouse store with its INSERTs one per export and coalesced
+ * (InsertCoalescer), BENCH_CH_SMALL_SECONDS each (default 5; 0 skips), twice each alternately:
+ * exports/s, INSERTs/s (ClickHouse makes a part of each) and latency.
+ *
  * BENCH_CH_BIG_ROWS (e.g. 10000000; off by default): then the org's logs and spans in ClickHouse
  * are grown to that many each inside ClickHouse (INSERT … SELECT of its own rows, times shifted by a
  * few ns: the same distribution, 10× denser), and the three queries that were slowest on
  * ClickHouse, and the 24 h pages, are timed again (p50 of 3), with the size on disk.
  *
  * Env: BENCH_CH_ROWS (200000), BENCH_CH_SAMPLES (5), BENCH_CH_OQL=0 skips the OQL queries,
- * BENCH_CH_INGEST_ROWS (100000; 0 skips), BENCH_CH_BIG_ROWS (0).
+ * BENCH_CH_INGEST_ROWS (100000; 0 skips), BENCH_CH_SMALL_SECONDS (5; 0 skips), BENCH_CH_BIG_ROWS (0).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
@@ -51,6 +56,7 @@ import { systemClock } from "../src/clock.js";
 import type { AppConfig } from "../src/config.js";
 import { directReadExecutor, HeavyReads } from "../src/db/reads.js";
 import { DiscoveryMemory } from "../src/ingest/discovery.js";
+import { OtlpIngest } from "../src/ingest/ingest.js";
 import { consumeTelemetry, parseMessage, QUEUE_TABLES, type QueueMessage } from "../src/ingest/queue.js";
 import { silentLog } from "../src/log.js";
 import { runOql } from "../src/oql/execute.js";
@@ -71,6 +77,9 @@ const samples = Number(process.env.BENCH_CH_SAMPLES ?? 5);
 const withOql = process.env.BENCH_CH_OQL !== "0";
 const ingestRows = Number(process.env.BENCH_CH_INGEST_ROWS ?? 100_000);
 const bigRows = Number(process.env.BENCH_CH_BIG_ROWS ?? 0);
+const smallSeconds = Number(process.env.BENCH_CH_SMALL_SECONDS ?? 5);
+const SMALL_CONNECTIONS = 50;
+const SMALL_ORG = "org_bench_small";
 const INGEST_ORG = "org_bench_ingest";
 const ROWS_PER_MESSAGE = 250;
 const MESSAGES_PER_BATCH = 100;
@@ -409,6 +418,72 @@ try {
 		process.stderr.write("done\n");
 	}
 
+	// Small direct exports (no queue), the Node store's coalesced INSERTs vs one INSERT per export.
+	const small: { coalesce: boolean; exports: number; inserts: number; seconds: number; ms: number[] }[] = [];
+	if (smallSeconds > 0) {
+		const now = BigInt(OQL_BENCH_NOW) * 1_000_000n;
+		const body = new TextEncoder().encode(
+			JSON.stringify({
+				resourceLogs: [
+					{
+						resource: { attributes: [{ key: "service.name", value: { stringValue: "edge" } }] },
+						scopeLogs: [
+							{
+								logRecords: Array.from({ length: 5 }, (_, i) => ({
+									timeUnixNano: String(now - BigInt(i) * 1_000_000n),
+									severityText: "INFO",
+									body: { stringValue: `small export line ${i}` },
+								})),
+							},
+						],
+					},
+				],
+			}),
+		);
+		for (const coalesce of [false, true, false, true]) {
+			process.stderr.write(`bench: clickhouse small exports, coalesced ${coalesce} … `);
+			let inserts = 0;
+			const counted: TelemetryClickHouseClient = {
+				query: (params) => client.query(params),
+				command: (params) => client.command(params),
+				insert: (params) => {
+					inserts++;
+					return client.insert(params);
+				},
+				close: async () => {},
+			};
+			const ingest = new OtlpIngest(
+				{
+					db: lite.db,
+					clock: systemClock,
+					telemetry: clickHouseTelemetryStore({
+						db: lite.db,
+						client: counted,
+						settings: { url: server.url, username: "default", password: "", database: "default" },
+						coalesceInserts: coalesce,
+					}),
+				},
+				SMALL_CONNECTIONS,
+			);
+			const ms: number[] = [];
+			const started = performance.now();
+			const deadline = started + smallSeconds * 1000;
+			await Promise.all(
+				Array.from({ length: SMALL_CONNECTIONS }, async () => {
+					while (performance.now() < deadline) {
+						const t = performance.now();
+						const outcome = await ingest.export(SMALL_ORG, "logs", "json", body);
+						if (outcome !== null) throw new Error(`a small export was not stored whole: ${outcome.message}`);
+						ms.push(performance.now() - t);
+					}
+				}),
+			);
+			const seconds = (performance.now() - started) / 1000;
+			small.push({ coalesce, exports: ms.length, inserts, seconds, ms });
+			process.stderr.write(`${Math.round(ms.length / seconds)}/s, ${inserts} INSERTs\n`);
+		}
+	}
+
 	console.log(
 		`\nOQL on ClickHouse (chdb via the HTTP stand-in) vs libSQL (embedded): ${rows.toLocaleString("en")} logs + ${rows.toLocaleString("en")} spans (+ a tenth for a second org), p50 of ${samples} runs each, alternating`,
 	);
@@ -466,6 +541,31 @@ try {
 			console.log(
 				`- bound: ClickHouse's engine threads alone (everything but the main thread) used ${(1e6 / engineOnly).toFixed(1)} µs of CPU per row: with a consumer, client and stand-in costing nothing, ${Math.round(engineOnly)} rows per CPU second = ${(engineOnly / lc).toFixed(2)}× libSQL's end-to-end rate`,
 			);
+	}
+	if (small.length > 0) {
+		console.log(
+			`\nSmall direct exports (no queue): ${SMALL_CONNECTIONS} at once, 5 log records each (OTLP/JSON through OtlpIngest), ${smallSeconds} s per case, alternating; the store's INSERTs one per export vs coalesced (the Node runtime)\n`,
+		);
+		console.log("| INSERTs | exports/s | INSERTs/s | rows per INSERT | p50 ms | p99 ms |");
+		console.log("|---|---|---|---|---|---|");
+		const sum = (coalesce: boolean) => {
+			const cases = small.filter((c) => c.coalesce === coalesce);
+			const exports = cases.reduce((n, c) => n + c.exports, 0);
+			const inserts = cases.reduce((n, c) => n + c.inserts, 0);
+			const seconds = cases.reduce((n, c) => n + c.seconds, 0);
+			const ms = cases.flatMap((c) => c.ms);
+			return { exports, inserts, seconds, ms };
+		};
+		for (const coalesce of [false, true]) {
+			const c = sum(coalesce);
+			console.log(
+				`| ${coalesce ? "coalesced" : "one per export"} | ${Math.round(c.exports / c.seconds)} | ${Math.round(c.inserts / c.seconds)} | ${((c.exports * 5) / c.inserts).toFixed(1)} | ${percentile(c.ms, 50).toFixed(1)} | ${percentile(c.ms, 99).toFixed(1)} |`,
+			);
+		}
+		const [one, together] = [sum(false), sum(true)];
+		console.log(
+			`- coalesced: ${(together.exports / together.seconds / (one.exports / one.seconds)).toFixed(2)}× the exports/s with ${(together.inserts / together.seconds / (one.inserts / one.seconds)).toFixed(2)}× the INSERTs/s`,
+		);
 	}
 	// The heaviest three queries by ClickHouse's time, again at BENCH_CH_BIG_ROWS rows.
 	const bigLines: string[] = [];

@@ -18,8 +18,9 @@ import type { TelemetryClickHouseClient, TelemetryStore } from "./store.js";
 /**
  * Telemetry in ClickHouse (TELEMETRY_URL; docs/scale-out.md): rows go to the MergeTree tables of
  * clickhouse/migrations through the official client — one JSONEachRow INSERT per table and export
- * (or per table and queue batch), acknowledged once ClickHouse has accepted it; OQL runs there
- * (src/clickhouse/oql.ts, over raw rows); retention is the tables' TTL plus the sweep's deletes.
+ * (on Node, the exports that arrive while one runs go together in the next: InsertCoalescer), or
+ * per table and queue batch, acknowledged once ClickHouse has accepted it; OQL runs there
+ * (src/clickhouse/oql.ts, rollups or raw rows); retention is the tables' TTL plus the sweep's deletes.
  * Schema discovery, orgs and queue receipts stay in libSQL (`db`).
  */
 
@@ -53,6 +54,93 @@ function rowsOf(table: TableRows): Record<string, unknown>[] {
 		}
 	}
 	return rows;
+}
+
+/** Rows one coalesced INSERT carries at most (more wait for the next). */
+export const COALESCED_INSERT_MAX_ROWS = 100_000;
+
+/**
+ * Direct writes' INSERTs, coalesced per table (docs/scale-out.md, "Writes"): ClickHouse makes a part
+ * of every INSERT and wants few, large ones, while agents send many small exports at once. While an
+ * INSERT into a table runs, the rows of the exports that arrive wait, and go together in the next
+ * one (at most `maxRows`, whole exports): one INSERT per table at a time, an export alone on an idle
+ * table at once. Each export settles with the INSERT that carried its rows. When ClickHouse refuses an
+ * INSERT of several exports (it answered with an error), each export is sent again alone, so one it
+ * cannot take — another org's, say — fails by itself; any other failure (unreachable, a timeout)
+ * fails every export in it. A failed export answers 503 and its agent retries; none was acknowledged.
+ */
+interface CoalescedTable {
+	running: boolean;
+	waiting: { rows: Record<string, unknown>[]; done: (error: unknown) => void }[];
+}
+
+export class InsertCoalescer {
+	readonly #tables = new Map<TelemetryTable, CoalescedTable>();
+
+	constructor(
+		readonly insert: (table: TelemetryTable, rows: Record<string, unknown>[]) => Promise<void>,
+		readonly maxRows = COALESCED_INSERT_MAX_ROWS,
+	) {}
+
+	write(table: TelemetryTable, rows: Record<string, unknown>[]): Promise<void> {
+		if (rows.length === 0) return Promise.resolve();
+		let state = this.#tables.get(table);
+		if (!state) {
+			state = { running: false, waiting: [] };
+			this.#tables.set(table, state);
+		}
+		const waiting = state.waiting;
+		const settled = new Promise<void>((resolve, reject) => {
+			waiting.push({
+				rows,
+				done: (error) => (error === undefined ? resolve() : reject(error)),
+			});
+		});
+		if (!state.running) void this.#drain(table, state);
+		return settled;
+	}
+
+	async #drain(table: TelemetryTable, state: CoalescedTable): Promise<void> {
+		state.running = true;
+		try {
+			while (state.waiting.length > 0) {
+				const group: CoalescedTable["waiting"] = [];
+				let count = 0;
+				for (const next of state.waiting) {
+					if (group.length > 0 && count + next.rows.length > this.maxRows) break;
+					group.push(next);
+					count += next.rows.length;
+				}
+				state.waiting.splice(0, group.length);
+				const rows = group.length === 1 ? (group[0]?.rows ?? []) : group.flatMap((w) => w.rows);
+				let failure: unknown;
+				try {
+					await this.insert(table, rows);
+				} catch (error) {
+					failure = error ?? new Error("the INSERT failed");
+				}
+				if (failure !== undefined && group.length > 1 && refusedByClickHouse(failure)) {
+					for (const waiter of group) {
+						try {
+							await this.insert(table, waiter.rows);
+							waiter.done(undefined);
+						} catch (error) {
+							waiter.done(error ?? new Error("the INSERT failed"));
+						}
+					}
+					continue;
+				}
+				for (const waiter of group) waiter.done(failure);
+			}
+		} finally {
+			state.running = false;
+		}
+	}
+}
+
+/** ClickHouse answered with an exception (the clients' ClickHouseError has its type), not a network failure. */
+function refusedByClickHouse(error: unknown): boolean {
+	return error instanceof Error && typeof (error as { type?: unknown }).type === "string";
 }
 
 /** A ClickHouse failure that is not the query's fault: the store is unavailable (503 with Retry-After). */
@@ -136,6 +224,12 @@ export function clickHouseTelemetryStore(parts: {
 	db: Database;
 	client: TelemetryClickHouseClient;
 	settings: ClickHouseSettings;
+	/**
+	 * Coalesce concurrent exports' INSERTs (InsertCoalescer): the Node runtime. Not on Workers, where
+	 * one request must not wait on another's I/O (a cancelled request would take the others' rows
+	 * with it); there the queue batches.
+	 */
+	coalesceInserts?: boolean;
 }): TelemetryStore {
 	const { db, client } = parts;
 	const libsql = () => libsqlClientOf(db);
@@ -161,6 +255,7 @@ export function clickHouseTelemetryStore(parts: {
 			...(clickhouse_settings && { clickhouse_settings }),
 		});
 	}
+	const coalescer = parts.coalesceInserts ? new InsertCoalescer((table, rows) => insert(table, rows)) : null;
 
 	return {
 		kind: "clickhouse",
@@ -182,10 +277,8 @@ export function clickHouseTelemetryStore(parts: {
 			const days = Number((batch.window.nowNs - batch.window.minNs) / 86_400_000_000_000n);
 			try {
 				for (const table of TABLES) {
-					await insert(
-						table,
-						rows[table].map((row) => toClickHouseRow(table, row, days)),
-					);
+					const values = rows[table].map((row) => toClickHouseRow(table, row, days));
+					await (coalescer ? coalescer.write(table, values) : insert(table, values));
 				}
 			} catch (error) {
 				throw unavailable(error);

@@ -39,5 +39,5 @@ export async function openClickHouseTelemetry(
 			`ClickHouse at ${settings.url} (database ${settings.database}, user ${settings.username}) could not be migrated: ${reason}`,
 		);
 	}
-	return clickHouseTelemetryStore({ db, client, settings });
+	return clickHouseTelemetryStore({ db, client, settings, coalesceInserts: true });
 }
