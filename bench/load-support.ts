@@ -53,9 +53,15 @@ export interface ServerChild {
 	stop(): Promise<void>;
 }
 
-/** Starts `npm start`'s server (scripts/serve-child.ts) with `env`; resolves once it listens. */
-export async function startServerChild(env: Record<string, string>): Promise<ServerChild> {
-	const child = spawn(process.execPath, tsxChildArgs(join(ROOT, "bench/load-server.ts")), {
+/**
+ * Starts a bench server script — by default `npm start`'s server (bench/load-server.ts) — with
+ * `env`; resolves once it prints `LISTENING <port>`.
+ */
+export async function startServerChild(
+	env: Record<string, string>,
+	script = "bench/load-server.ts",
+): Promise<ServerChild> {
+	const child = spawn(process.execPath, tsxChildArgs(join(ROOT, script)), {
 		cwd: ROOT,
 		env: { ...process.env, OTLP_GRPC_PORT: "0", PORT: "0", HOST: "127.0.0.1", ...env },
 		stdio: ["ignore", "pipe", "inherit"],

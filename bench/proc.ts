@@ -14,14 +14,11 @@ const CLOCK_TICKS = (() => {
 	}
 })();
 
-/**
- * User + system CPU seconds of a process (or of one of its threads, `thread` being its id), or null
- * where /proc is not available.
- */
-export function processCpuSeconds(pid: number | undefined, thread?: number): number | null {
+/** User + system CPU seconds of a process, or null where /proc is not available. */
+export function processCpuSeconds(pid: number | undefined): number | null {
 	if (pid === undefined) return null;
 	try {
-		const stat = readFileSync(`/proc/${pid}${thread === undefined ? "" : `/task/${thread}`}/stat`, "utf8");
+		const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
 		const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
 		return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
 	} catch {

@@ -11,17 +11,61 @@ import { parseJsonExact } from "../http/json-exact.js";
 export type TelemetryTable = "logs" | "spans" | "metric_points";
 
 const MAP_COLUMNS = ["resource_attributes", "scope_attributes", "attributes"] as const;
+const isMapColumn = (column: string) =>
+	column === "attributes" || column === "resource_attributes" || column === "scope_attributes";
 
-/** A stored attribute object (JSON text) as a ClickHouse Map(String, String). */
+/**
+ * A stored attribute object (JSON text) as a ClickHouse Map(String, String): strings as they are,
+ * other values as their JSON text. Text that parses to an object of strings is used as parsed (the
+ * queue consumer converts three maps a row: no copy when nothing changes). A key named `__proto__`
+ * stays a key.
+ */
 export function attributeMap(json: unknown): Record<string, string> {
 	if (json === null || json === undefined || json === "") return {};
-	const object = typeof json === "string" ? parseJsonExact(json) : json;
+	const parsed = typeof json === "string";
+	const object = parsed ? parseJsonExact(json) : json;
 	if (object === null || typeof object !== "object" || Array.isArray(object)) return {};
+	const entries = Object.entries(object);
+	if (parsed && entries.every(([, value]) => typeof value === "string"))
+		return object as Record<string, string>;
 	const map: Record<string, string> = {};
-	for (const [key, value] of Object.entries(object)) {
-		map[key] = typeof value === "string" ? value : JSON.stringify(value);
+	for (const [key, value] of entries) {
+		const text = typeof value === "string" ? value : JSON.stringify(value);
+		if (key === "__proto__")
+			Object.defineProperty(map, key, { value: text, enumerable: true, writable: true, configurable: true });
+		else map[key] = text;
 	}
 	return map;
+}
+
+/** One column's value as the ClickHouse table takes it (see the module's comment). */
+function clickHouseValue(column: string, value: unknown): unknown {
+	if (isMapColumn(column)) return attributeMap(value);
+	if (typeof value === "bigint") return value.toString();
+	if (column === "is_monotonic" && typeof value === "number") return value !== 0;
+	return value ?? null;
+}
+
+/**
+ * One row, given as its values in `columns` order from `values[offset]` on (as the ingest batches and
+ * the queue's messages hold them), as a JSONEachRow object for the ClickHouse table.
+ */
+export function clickHouseRowOf(
+	table: TelemetryTable,
+	columns: readonly string[],
+	values: ArrayLike<unknown>,
+	offset: number,
+	retentionDays: number,
+): Record<string, unknown> {
+	const out: Record<string, unknown> = {};
+	for (let i = 0; i < columns.length; i++) {
+		const column = columns[i] as string;
+		if (column !== "id") out[column] = clickHouseValue(column, values[offset + i]);
+	}
+	for (const column of MAP_COLUMNS) out[column] ??= {};
+	if (table === "logs") out.body ??= "";
+	out.retention_days = retentionDays;
+	return out;
 }
 
 /** One libSQL-shaped row (column → value) as a JSONEachRow object for the ClickHouse table. */
@@ -30,18 +74,7 @@ export function toClickHouseRow(
 	row: Readonly<Record<string, unknown>>,
 	retentionDays: number,
 ): Record<string, unknown> {
-	const out: Record<string, unknown> = {};
-	for (const [column, value] of Object.entries(row)) {
-		if (column === "id") continue;
-		if ((MAP_COLUMNS as readonly string[]).includes(column)) out[column] = attributeMap(value);
-		else if (typeof value === "bigint") out[column] = value.toString();
-		else if (column === "is_monotonic" && typeof value === "number") out[column] = value !== 0;
-		else out[column] = value ?? null;
-	}
-	for (const column of MAP_COLUMNS) out[column] ??= {};
-	if (table === "logs") out.body ??= "";
-	out.retention_days = retentionDays;
-	return out;
+	return clickHouseRowOf(table, Object.keys(row), Object.values(row), 0, retentionDays);
 }
 
 /** What inserting needs of a ClickHouse client (both official clients have it). */

@@ -1,7 +1,7 @@
 import type { InValue } from "@libsql/client";
 import type { AppDeps } from "../app-env.js";
 import { oqlClickHouseSettings, runOqlOnClickHouse } from "../clickhouse/oql.js";
-import { type TelemetryTable, toClickHouseRow } from "../clickhouse/rows.js";
+import { clickHouseRowOf, type TelemetryTable } from "../clickhouse/rows.js";
 import { DEFAULT_OQL_SETTINGS } from "../config.js";
 import type { Database } from "../db/client.js";
 import { StorageUnreachable } from "../db/errors.js";
@@ -41,17 +41,18 @@ const ROLLUP_TABLES = (["span_rollups", "span_latency", "log_rollups", "metric_r
 	],
 );
 
-/** Rows of one table as column → value objects (libSQL-shaped, before toClickHouseRow). */
-function rowsOf(table: TableRows): Record<string, unknown>[] {
+/** Rows of one table of an export as ClickHouse takes them (from its INSERT statements' values). */
+function clickHouseRows(
+	table: TableRows,
+	name: TelemetryTable,
+	retentionDays: number,
+): Record<string, unknown>[] {
 	const rows: Record<string, unknown>[] = [];
 	const { columns } = table;
 	for (const statement of table.statements()) {
 		const args = (statement as { args: InValue[] }).args;
-		for (let offset = 0; offset < args.length; offset += columns.length) {
-			const row: Record<string, unknown> = {};
-			for (let i = 0; i < columns.length; i++) row[columns[i] as string] = args[offset + i];
-			rows.push(row);
-		}
+		for (let offset = 0; offset < args.length; offset += columns.length)
+			rows.push(clickHouseRowOf(name, columns, args, offset, retentionDays));
 	}
 	return rows;
 }
@@ -264,7 +265,9 @@ export function clickHouseTelemetryStore(parts: {
 
 		async writeExport(batch: IngestBatch, discovery: DiscoveryMemory, _sourceBytes: number) {
 			const tables = { spans: batch.spans, logs: batch.logs, metric_points: batch.metricPoints };
-			const rows = Object.fromEntries(TABLES.map((t) => [t, rowsOf(tables[t])])) as Record<
+			// The org's retention, as ingest read it: the window's lower bound is that many days back.
+			const days = Number((batch.window.nowNs - batch.window.minNs) / 86_400_000_000_000n);
+			const rows = Object.fromEntries(TABLES.map((t) => [t, clickHouseRows(tables[t], t, days)])) as Record<
 				TelemetryTable,
 				Record<string, unknown>[]
 			>;
@@ -273,13 +276,9 @@ export function clickHouseTelemetryStore(parts: {
 			// retry stores the rows once; the other order could store them twice.
 			const plan = discovery.plan(batch.discovery);
 			await writeStatements(libsql(), plan.statements, 0);
-			// The org's retention, as ingest read it: the window's lower bound is that many days back.
-			const days = Number((batch.window.nowNs - batch.window.minNs) / 86_400_000_000_000n);
 			try {
-				for (const table of TABLES) {
-					const values = rows[table].map((row) => toClickHouseRow(table, row, days));
-					await (coalescer ? coalescer.write(table, values) : insert(table, values));
-				}
+				for (const table of TABLES)
+					await (coalescer ? coalescer.write(table, rows[table]) : insert(table, rows[table]));
 			} catch (error) {
 				throw unavailable(error);
 			}
@@ -311,9 +310,7 @@ export function clickHouseTelemetryStore(parts: {
 				const columns = QUEUE_TABLES[message.table];
 				const retention = days.get(message.org) ?? 30;
 				for (const row of message.rows) {
-					const object: Record<string, unknown> = {};
-					for (let i = 0; i < columns.length; i++) object[columns[i] as string] = row[i];
-					const out = toClickHouseRow(message.table, object, retention);
+					const out = clickHouseRowOf(message.table, columns, row, 0, retention);
 					out.queue_message_id = message.id;
 					values[message.table].push(out);
 				}

@@ -1,0 +1,97 @@
+/**
+ * Rows as the ClickHouse tables take them (src/clickhouse/rows.ts): attribute maps, bigints, booleans,
+ * defaults — the same from a row object (direct writes) as from positional values (the queue
+ * consumer's messages, the ingest batches).
+ */
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { attributeMap, clickHouseRowOf, toClickHouseRow } from "../../src/clickhouse/rows.js";
+import { parseJsonExact } from "../../src/http/json-exact.js";
+import { QUEUE_TABLES } from "../../src/ingest/queue.js";
+
+describe("attribute maps for ClickHouse", () => {
+	it("keeps strings, writes other values as their JSON text, integers past 2^53 exact", () => {
+		expect(
+			attributeMap('{"a":"x","n":1.5,"b":true,"z":null,"arr":[1,"2"],"o":{"k":1},"big":9007199254740993}'),
+		).toEqual({
+			a: "x",
+			n: "1.5",
+			b: "true",
+			z: "null",
+			arr: '[1,"2"]',
+			o: '{"k":1}',
+			big: "9007199254740993",
+		});
+	});
+
+	it("keeps a key named __proto__ as a key", () => {
+		for (const text of ['{"__proto__":"x"}', '{"__proto__":1,"a":"b"}']) {
+			const map = attributeMap(text);
+			expect(Object.keys(map)).toContain("__proto__");
+			expect(Object.getPrototypeOf(map)).toBe(Object.prototype);
+			expect(JSON.stringify(map)).toBe(JSON.stringify(Object.fromEntries(Object.entries(map))));
+		}
+		expect(JSON.parse(JSON.stringify(attributeMap('{"__proto__":1,"a":"b"}')))).toEqual(
+			JSON.parse('{"__proto__":"1","a":"b"}'),
+		);
+	});
+
+	it("gives {} for no attributes or anything that is not an object", () => {
+		for (const value of [null, undefined, "", "[]", '"text"', "3", {}])
+			expect(attributeMap(value)).toEqual({});
+	});
+
+	it("maps any JSON object as each value's text (property)", () => {
+		fc.assert(
+			fc.property(fc.dictionary(fc.string(), fc.jsonValue()), (object) => {
+				const text = JSON.stringify(object);
+				const expected = Object.fromEntries(
+					Object.entries(parseJsonExact(text) as object).map(([key, value]) => [
+						key,
+						typeof value === "string" ? value : JSON.stringify(value),
+					]),
+				);
+				expect(JSON.stringify(attributeMap(text))).toBe(JSON.stringify(expected));
+			}),
+		);
+	});
+});
+
+describe("rows for ClickHouse", () => {
+	it("are the same from a row object and from positional values", () => {
+		const columns = QUEUE_TABLES.metric_points as readonly string[];
+		const values = columns.map((column, i) =>
+			column === "org_id"
+				? "org_a"
+				: column === "timestamp"
+					? 1_700_000_000_000_000_123n
+					: column === "is_monotonic"
+						? 1
+						: column.endsWith("attributes")
+							? '{"k":2}'
+							: i % 2 === 0
+								? null
+								: `v${i}`,
+		);
+		const object = Object.fromEntries(columns.map((column, i) => [column, values[i]]));
+		const row = clickHouseRowOf("metric_points", columns, [0, ...values], 1, 7);
+		expect(row).toEqual(toClickHouseRow("metric_points", object, 7));
+		expect(row.timestamp).toBe("1700000000000000123");
+		expect(row.is_monotonic).toBe(true);
+		expect(row.attributes).toEqual({ k: "2" });
+		expect(row.retention_days).toBe(7);
+	});
+
+	it("drop the libSQL id, fill missing maps with {} and a missing log body with ''", () => {
+		const row = toClickHouseRow("logs", { id: 5, org_id: "org_a", timestamp: 1n, body: null }, 30);
+		expect(row).toEqual({
+			org_id: "org_a",
+			timestamp: "1",
+			body: "",
+			resource_attributes: {},
+			scope_attributes: {},
+			attributes: {},
+			retention_days: 30,
+		});
+	});
+});
