@@ -60,6 +60,12 @@ function clickHouseRows(
 /** Rows one coalesced INSERT carries at most (more wait for the next). */
 export const COALESCED_INSERT_MAX_ROWS = 100_000;
 
+/** One table's coalescing: whether an INSERT runs, and the exports waiting for the next. */
+interface CoalescedTable {
+	running: boolean;
+	waiting: { rows: Record<string, unknown>[]; done: (error: unknown) => void }[];
+}
+
 /**
  * Direct writes' INSERTs, coalesced per table (docs/scale-out.md, "Writes"): ClickHouse makes a part
  * of every INSERT and wants few, large ones, while agents send many small exports at once. While an
@@ -70,11 +76,6 @@ export const COALESCED_INSERT_MAX_ROWS = 100_000;
  * cannot take — another org's, say — fails by itself; any other failure (unreachable, a timeout)
  * fails every export in it. A failed export answers 503 and its agent retries; none was acknowledged.
  */
-interface CoalescedTable {
-	running: boolean;
-	waiting: { rows: Record<string, unknown>[]; done: (error: unknown) => void }[];
-}
-
 export class InsertCoalescer {
 	readonly #tables = new Map<TelemetryTable, CoalescedTable>();
 
