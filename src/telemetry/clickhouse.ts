@@ -72,9 +72,10 @@ interface CoalescedTable {
  * INSERT into a table runs, the rows of the exports that arrive wait, and go together in the next
  * one (at most `maxRows`, whole exports): one INSERT per table at a time, an export alone on an idle
  * table at once. Each export settles with the INSERT that carried its rows. When ClickHouse refuses an
- * INSERT of several exports (it answered with an error), each export is sent again alone, so one it
- * cannot take — another org's, say — fails by itself; any other failure (unreachable, a timeout)
- * fails every export in it. A failed export answers 503 and its agent retries; none was acknowledged.
+ * INSERT of several exports (it answered with an error about the INSERT), each export is sent again
+ * alone, so one it cannot take — another org's, say — fails by itself; any other failure
+ * (unreachable, a timeout, ClickHouse overloaded: too many parts, out of memory) fails every export
+ * in it. A failed export answers 503 and its agent retries; none was acknowledged.
  */
 export class InsertCoalescer {
 	readonly #tables = new Map<TelemetryTable, CoalescedTable>();
@@ -140,9 +141,30 @@ export class InsertCoalescer {
 	}
 }
 
-/** ClickHouse answered with an exception (the clients' ClickHouseError has its type), not a network failure. */
+/**
+ * ClickHouse's refusals that say it is overloaded or out of time, not that it cannot take these
+ * rows: sending each export again alone would only add INSERTs (and parts) at a bad moment.
+ */
+const OVERLOADED = new Set([
+	"TOO_MANY_PARTS",
+	"MEMORY_LIMIT_EXCEEDED",
+	"TOO_MANY_SIMULTANEOUS_QUERIES",
+	"TIMEOUT_EXCEEDED",
+	"QUERY_WAS_CANCELLED",
+	"ABORTED",
+	"NETWORK_ERROR",
+	"SOCKET_TIMEOUT",
+	"READONLY",
+	"TABLE_IS_READ_ONLY",
+]);
+
+/**
+ * ClickHouse answered an INSERT with an exception about the INSERT itself (the clients'
+ * ClickHouseError has its type) — not a network failure, and not one of the OVERLOADED refusals.
+ */
 function refusedByClickHouse(error: unknown): boolean {
-	return error instanceof Error && typeof (error as { type?: unknown }).type === "string";
+	const type = error instanceof Error ? (error as { type?: unknown }).type : undefined;
+	return typeof type === "string" && !OVERLOADED.has(type);
 }
 
 /** A ClickHouse failure that is not the query's fault: the store is unavailable (503 with Retry-After). */

@@ -2,8 +2,8 @@
  * Direct writes on ClickHouse, coalesced (src/telemetry/clickhouse.ts, InsertCoalescer; the Node
  * runtime's store): many small exports at once go in few INSERTs — each export answered after the
  * INSERT that carried its rows, every row stored once — an export on an idle table goes at once,
- * an export ClickHouse refuses fails alone, an unreachable ClickHouse fails every export, and no
- * INSERT carries more than its row limit. The real
+ * an export ClickHouse refuses fails alone, an unreachable or overloaded ClickHouse fails every
+ * export at once, and no INSERT carries more than its row limit. The real
  * engine (chdb behind the HTTP stand-in) through the real client; the client is wrapped only to
  * count the INSERTs it is asked for.
  */
@@ -160,6 +160,26 @@ describe("direct writes on ClickHouse, coalesced", () => {
 		expect(await storedWith("mixed-good")).toEqual({ rows: 3, distinct: 3 });
 		expect(await storedWith("mixed-also-good")).toEqual({ rows: 2, distinct: 2 });
 		expect(await storedWith("mixed-bad")).toEqual({ rows: 0, distinct: 0 });
+	});
+
+	it("does not retry export by export when ClickHouse is overloaded (too many parts)", async () => {
+		// A real TOO_MANY_PARTS: one part allowed, merges stopped.
+		await clickhouse.client.command({
+			query:
+				"CREATE TABLE crowded (org_id String, timestamp Int64, body String) ENGINE = MergeTree ORDER BY timestamp SETTINGS parts_to_throw_insert = 1, parts_to_delay_insert = 1",
+		});
+		await clickhouse.client.command({ query: "SYSTEM STOP MERGES crowded" });
+		const sent: number[] = [];
+		const coalescer = new InsertCoalescer(async (_table, rows) => {
+			sent.push(rows.length);
+			await clickhouse.client.insert({ table: "crowded", values: rows, format: "JSONEachRow" });
+		});
+		const row = (n: number) => [{ org_id: orgId, timestamp: n, body: `crowded ${n}` }];
+		const settled = await Promise.allSettled([1, 2, 3, 4].map((n) => coalescer.write("logs", row(n))));
+		expect(settled.map((s) => s.status)).toEqual(["fulfilled", "rejected", "rejected", "rejected"]);
+		expect((settled[1] as PromiseRejectedResult).reason).toMatchObject({ type: "TOO_MANY_PARTS" });
+		// The first alone (the one part); the three together, refused, and not again one by one.
+		expect(sent).toEqual([1, 3]);
 	});
 
 	it("keeps each INSERT within its row limit, whole exports only", async () => {
