@@ -38,9 +38,24 @@ export function attributeMap(json: unknown): Record<string, string> {
 	return map;
 }
 
+/**
+ * Attribute maps already converted, by their JSON text: the rows of one batch share a few resource
+ * and scope attribute texts (and often `{}`), converted once. The maps are shared between rows and
+ * only read (serialized) afterwards.
+ */
+export type AttributeMaps = Map<string, Record<string, string>>;
+
 /** One column's value as the ClickHouse table takes it (see the module's comment). */
-function clickHouseValue(column: string, value: unknown): unknown {
-	if (isMapColumn(column)) return attributeMap(value);
+function clickHouseValue(column: string, value: unknown, maps?: AttributeMaps): unknown {
+	if (isMapColumn(column)) {
+		if (!maps || typeof value !== "string") return attributeMap(value);
+		let map = maps.get(value);
+		if (!map) {
+			map = attributeMap(value);
+			maps.set(value, map);
+		}
+		return map;
+	}
 	if (typeof value === "bigint") return value.toString();
 	if (column === "is_monotonic" && typeof value === "number") return value !== 0;
 	return value ?? null;
@@ -48,7 +63,8 @@ function clickHouseValue(column: string, value: unknown): unknown {
 
 /**
  * One row, given as its values in `columns` order from `values[offset]` on (as the ingest batches and
- * the queue's messages hold them), as a JSONEachRow object for the ClickHouse table.
+ * the queue's messages hold them), as a JSONEachRow object for the ClickHouse table; `maps` shares
+ * the attribute maps of the rows converted with it.
  */
 export function clickHouseRowOf(
 	table: TelemetryTable,
@@ -56,11 +72,12 @@ export function clickHouseRowOf(
 	values: ArrayLike<unknown>,
 	offset: number,
 	retentionDays: number,
+	maps?: AttributeMaps,
 ): Record<string, unknown> {
 	const out: Record<string, unknown> = {};
 	for (let i = 0; i < columns.length; i++) {
 		const column = columns[i] as string;
-		if (column !== "id") out[column] = clickHouseValue(column, values[offset + i]);
+		if (column !== "id") out[column] = clickHouseValue(column, values[offset + i], maps);
 	}
 	for (const column of MAP_COLUMNS) out[column] ??= {};
 	if (table === "logs") out.body ??= "";

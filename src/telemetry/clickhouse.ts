@@ -1,7 +1,7 @@
 import type { InValue } from "@libsql/client";
 import type { AppDeps } from "../app-env.js";
 import { oqlClickHouseSettings, runOqlOnClickHouse } from "../clickhouse/oql.js";
-import { clickHouseRowOf, type TelemetryTable } from "../clickhouse/rows.js";
+import { type AttributeMaps, clickHouseRowOf, type TelemetryTable } from "../clickhouse/rows.js";
 import { DEFAULT_OQL_SETTINGS } from "../config.js";
 import type { Database } from "../db/client.js";
 import { StorageUnreachable } from "../db/errors.js";
@@ -49,10 +49,11 @@ function clickHouseRows(
 ): Record<string, unknown>[] {
 	const rows: Record<string, unknown>[] = [];
 	const { columns } = table;
+	const maps: AttributeMaps = new Map();
 	for (const statement of table.statements()) {
 		const args = (statement as { args: InValue[] }).args;
 		for (let offset = 0; offset < args.length; offset += columns.length)
-			rows.push(clickHouseRowOf(name, columns, args, offset, retentionDays));
+			rows.push(clickHouseRowOf(name, columns, args, offset, retentionDays, maps));
 	}
 	return rows;
 }
@@ -328,12 +329,13 @@ export function clickHouseTelemetryStore(parts: {
 				logs: [],
 				metric_points: [],
 			};
+			const maps: AttributeMaps = new Map();
 			for (const message of insertNow) {
 				if (!message.table) continue;
 				const columns = QUEUE_TABLES[message.table];
 				const retention = days.get(message.org) ?? 30;
 				for (const row of message.rows) {
-					const out = clickHouseRowOf(message.table, columns, row, 0, retention);
+					const out = clickHouseRowOf(message.table, columns, row, 0, retention, maps);
 					out.queue_message_id = message.id;
 					values[message.table].push(out);
 				}

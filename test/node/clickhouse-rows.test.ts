@@ -82,6 +82,23 @@ describe("rows for ClickHouse", () => {
 		expect(row.retention_days).toBe(7);
 	});
 
+	it("share the attribute maps of one batch: each text converted once, the rows the same as without", () => {
+		const columns = ["org_id", "timestamp", "body", "resource_attributes", "attributes"];
+		const rowsOf = (n: number) => [
+			["org_a", BigInt(n), `line ${n}`, '{"service.name":"api","n":1}', `{"i":${n}}`],
+		];
+		const maps = new Map<string, Record<string, string>>();
+		const shared = [0, 1, 2].map((n) =>
+			clickHouseRowOf("logs", columns, rowsOf(n)[0] as unknown[], 0, 30, maps),
+		);
+		const alone = [0, 1, 2].map((n) => clickHouseRowOf("logs", columns, rowsOf(n)[0] as unknown[], 0, 30));
+		expect(shared).toEqual(alone);
+		expect(shared[0]?.resource_attributes).toBe(shared[2]?.resource_attributes);
+		expect(shared[0]?.resource_attributes).toEqual({ "service.name": "api", n: "1" });
+		expect(shared[0]?.attributes).not.toBe(shared[1]?.attributes);
+		expect(maps.size).toBe(4);
+	});
+
 	it("drop the libSQL id, fill missing maps with {} and a missing log body with ''", () => {
 		const row = toClickHouseRow("logs", { id: 5, org_id: "org_a", timestamp: 1n, body: null }, 30);
 		expect(row).toEqual({
