@@ -90,16 +90,21 @@ const cpuSeconds = () => {
 	return (user + system) / 1e6;
 };
 
+/** The ingest section's ClickHouse processes, stopped in the end whatever happened. */
+const childServers: { stop(): Promise<void> }[] = [];
+
 /**
  * A ClickHouse of its own for the ingest section: the stand-in in a child process (bench/
- * clickhouse-server.ts) over a fresh directory, migrated (`migrations` filters), and its client. Its
- * CPU (Linux /proc) is ClickHouse's side of the ingest, apart from the consumer's in this process.
+ * clickhouse-server.ts) over a fresh directory, migrated with the migrations `keep` accepts (by
+ * name), and its client. Its CPU (Linux /proc) is ClickHouse's side of the ingest, apart from the
+ * consumer's in this process.
  */
 async function ingestClickHouse(name: string, keep: (migration: string) => boolean) {
 	const server = await startServerChild(
 		{ BENCH_CH_PATH: join(dir, `ingest-${name}`) },
 		"bench/clickhouse-server.ts",
 	);
+	childServers.push(server);
 	const client = createClient({ url: server.url, log: { level: ClickHouseLogLevel.OFF } });
 	await migrateClickHouse(
 		client,
@@ -669,6 +674,7 @@ try {
 		for (const line of bigLines) console.log(line);
 	}
 } finally {
+	for (const child of childServers) await child.stop();
 	await client.close();
 	await server.close();
 	lite.close();
