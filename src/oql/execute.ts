@@ -3,7 +3,7 @@ import type { AppDeps } from "../app-env.js";
 import { DEFAULT_MAX_MATCH_COST, DEFAULT_OQL_SETTINGS, type OqlSettings } from "../config.js";
 import { ApiError } from "../errors.js";
 import { parseJsonExact } from "../http/json-exact.js";
-import { type Histogram, histogramPercentile } from "../ingest/rollups.js";
+import { HistogramSum, histogramPercentile } from "../ingest/rollups.js";
 import type { CompiledColumn, CompiledQuery } from "./compiler.js";
 import type { SqlDialect } from "./dialect.js";
 import { OqlError } from "./errors.js";
@@ -243,13 +243,12 @@ export function histogramValueOf(
 ): number | null {
 	const parts: unknown =
 		value !== null && typeof value === "object" ? [value] : JSON.parse(String(value ?? "[]"));
-	const merged: Histogram = new Map();
+	const sum = new HistogramSum();
 	for (const part of parts as (Record<string, number | string> | null)[]) {
 		if (!part) continue;
-		for (const [index, n] of Object.entries(part))
-			merged.set(Number(index), (merged.get(Number(index)) ?? 0) + Number(n));
+		for (const [index, n] of Object.entries(part)) sum.add(Number(index), Number(n));
 	}
-	const ns = histogramPercentile(merged, percent / 100);
+	const ns = histogramPercentile(sum.histogram(), percent / 100);
 	return ns === null ? null : ns / divisor;
 }
 
