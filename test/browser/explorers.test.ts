@@ -227,6 +227,19 @@ describe("the explorers in a real browser", () => {
 		await rate.getByText("payments").waitFor();
 		expect(await canvasColours(page, "Request rate (per minute)")).toBeGreaterThan(3);
 		expect(await canvasColours(page, "p95 latency")).toBeGreaterThan(3);
+		// The y axis is wide enough for its widest value: the slowest span (400 ms) makes the top
+		// tick "400 ms", which a fixed-width axis cut to "00 ms".
+		const axis = await page
+			.getByRole("figure", { name: "p95 latency" })
+			.evaluate((figure: HTMLElement, font: string) => {
+				const plot = figure.querySelector<HTMLElement>(".u-over");
+				const measure = document.createElement("canvas").getContext("2d") as CanvasRenderingContext2D;
+				measure.font = font;
+				return { plotLeft: plot?.offsetLeft ?? 0, label: measure.measureText("400 ms").width };
+			}, '12px system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif');
+		expect(axis.label).toBeGreaterThan(20);
+		// ticks (10 px) + gap (5 px) + the label
+		expect(axis.plotLeft).toBeGreaterThanOrEqual(axis.label + 15);
 		const marker = rate.getByRole("img", { name: "Annotation: Deploy checkout v2.14.1" });
 		expect(await marker.getAttribute("title")).toBe("Deploy checkout v2.14.1");
 		const routes = page.getByRole("table", { name: "Busiest routes" });

@@ -76,8 +76,10 @@ export function TimeChart(props: TimeChartProps) {
 				{
 					stroke: axisColor,
 					grid: { stroke: gridColor, width: 1 },
-					ticks: { stroke: gridColor },
-					size: 56,
+					ticks: { stroke: gridColor, size: AXIS_TICK },
+					font: AXIS_FONT,
+					gap: AXIS_GAP,
+					size: (_u, values) => yAxisWidth(values),
 					values: (_u, ticks) => ticks.map((v) => `${formatNumber(v)}${unit}`),
 				},
 			],
@@ -160,6 +162,26 @@ export function TimeChart(props: TimeChartProps) {
 	}, [props.times, props.series, props.markers, props.kind, props.height, props.unit]);
 
 	return <figure class="time-chart" ref={box} aria-label={props.label} />;
+}
+
+/** The y axis' values are drawn in this font; its width is measured with the same one. */
+const AXIS_FONT = '12px system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif';
+const AXIS_TICK = 10;
+const AXIS_GAP = 5;
+let measuring: CanvasRenderingContext2D | null = null;
+
+/**
+ * The y axis' width in CSS pixels: ticks, gap and its widest value ("400 ms", "1.5k %"), so no
+ * value is clipped at the chart's left edge (a fixed width cut the first digit of "400 ms").
+ */
+function yAxisWidth(values: string[] | null | undefined): number {
+	measuring ??= document.createElement("canvas").getContext("2d");
+	let widest = 0;
+	if (measuring) {
+		measuring.font = AXIS_FONT;
+		for (const value of values ?? []) widest = Math.max(widest, measuring.measureText(value).width);
+	}
+	return Math.max(40, Math.ceil(AXIS_TICK + AXIS_GAP + widest + 4));
 }
 
 function sparse(values: Array<number | null>): boolean {
