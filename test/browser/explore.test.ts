@@ -152,6 +152,42 @@ async function pixelsOfColour(page: Page, within: string, rgb: [number, number, 
 	);
 }
 
+/**
+ * The time axis' tick marks, read from the chart's canvas (the row just under the plot, where only
+ * they are drawn): the least distance between two neighbours, and the width of a minute's value
+ * ("12:55pm") in the axis font.
+ */
+async function timeTickSpacing(
+	page: Page,
+	chart: string,
+): Promise<{ least: number; ticks: number; label: number }> {
+	return page.getByRole("figure", { name: chart }).evaluate((figure: HTMLElement) => {
+		const plot = figure.querySelector<HTMLElement>(".u-over") as HTMLElement;
+		const canvas = figure.querySelector("canvas") as HTMLCanvasElement;
+		const ratio = canvas.width / canvas.clientWidth;
+		const y = Math.round((plot.offsetTop + plot.offsetHeight + 4) * ratio);
+		const from = Math.round(plot.offsetLeft * ratio);
+		const to = Math.round((plot.offsetLeft + plot.offsetWidth) * ratio);
+		const { data } = (canvas.getContext("2d") as CanvasRenderingContext2D).getImageData(
+			from,
+			y,
+			to - from,
+			1,
+		);
+		const ticks: number[] = [];
+		for (let x = 0; x < to - from; x++) {
+			const inked = (data[x * 4 + 3] as number) > 0;
+			if (inked && (ticks.length === 0 || x - (ticks.at(-1) as number) > 2)) ticks.push(x);
+		}
+		let least = Number.POSITIVE_INFINITY;
+		for (let i = 1; i < ticks.length; i++)
+			least = Math.min(least, ((ticks[i] as number) - (ticks[i - 1] as number)) / ratio);
+		const measure = document.createElement("canvas").getContext("2d") as CanvasRenderingContext2D;
+		measure.font = '12px system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif';
+		return { least, ticks: ticks.length, label: measure.measureText("12:55pm").width };
+	});
+}
+
 const TIMESERIES = "SELECT count(*) FROM logs GROUP BY service TIMESERIES 5m";
 let dashboardId = "";
 
@@ -168,6 +204,11 @@ describe("query explorer", () => {
 			await expect(legend.getByText(service, { exact: true }).count()).resolves.toBe(1);
 		// The first series' colour (#4c6ef5) is on the canvas: the plot is not blank.
 		expect(await pixelsOfColour(page, ".query-result", [76, 110, 245])).toBeGreaterThan(20);
+		// The time axis' values do not run together: its ticks are further apart than a value is wide.
+		const spacing = await timeTickSpacing(page, "Query result");
+		expect(spacing.ticks).toBeGreaterThan(3);
+		expect(spacing.label).toBeGreaterThan(30);
+		expect(spacing.least).toBeGreaterThanOrEqual(spacing.label + 12);
 		await expect(page.getByText(/\d+ rows · [\d.]+ ms/).count()).resolves.toBe(1);
 		// The query and the range are in the URL: a link reproduces the view.
 		const url = new URL(page.url());

@@ -72,7 +72,13 @@ export function TimeChart(props: TimeChartProps) {
 			legend: { show: true },
 			scales: { x: { time: true } },
 			axes: [
-				{ stroke: axisColor, grid: { stroke: gridColor, width: 1 }, ticks: { stroke: gridColor } },
+				{
+					stroke: axisColor,
+					grid: { stroke: gridColor, width: 1 },
+					ticks: { stroke: gridColor, size: AXIS_TICK },
+					font: AXIS_FONT,
+					space: timeAxisSpace(),
+				},
 				{
 					stroke: axisColor,
 					grid: { stroke: gridColor, width: 1 },
@@ -164,24 +170,35 @@ export function TimeChart(props: TimeChartProps) {
 	return <figure class="time-chart" ref={box} aria-label={props.label} />;
 }
 
-/** The y axis' values are drawn in this font; its width is measured with the same one. */
+/** The axes' values are drawn in this font; their widths are measured with the same one. */
 const AXIS_FONT = '12px system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif';
 const AXIS_TICK = 10;
 const AXIS_GAP = 5;
 let measuring: CanvasRenderingContext2D | null = null;
+
+function textWidth(text: string): number {
+	measuring ??= document.createElement("canvas").getContext("2d");
+	if (!measuring) return text.length * 7;
+	measuring.font = AXIS_FONT;
+	return measuring.measureText(text).width;
+}
 
 /**
  * The y axis' width in CSS pixels: ticks, gap and its widest value ("400 ms", "1.5k %"), so no
  * value is clipped at the chart's left edge (a fixed width cut the first digit of "400 ms").
  */
 function yAxisWidth(values: string[] | null | undefined): number {
-	measuring ??= document.createElement("canvas").getContext("2d");
 	let widest = 0;
-	if (measuring) {
-		measuring.font = AXIS_FONT;
-		for (const value of values ?? []) widest = Math.max(widest, measuring.measureText(value).width);
-	}
+	for (const value of values ?? []) widest = Math.max(widest, textWidth(value));
 	return Math.max(40, Math.ceil(AXIS_TICK + AXIS_GAP + widest + 4));
+}
+
+/**
+ * The least distance between the time axis' ticks: its widest routine value (a minute, "12:55pm")
+ * and a gap, so neighbouring values never touch (uPlot's default, 50 px, let them run together).
+ */
+function timeAxisSpace(): number {
+	return Math.ceil(textWidth("12:55pm") + 24);
 }
 
 function sparse(values: Array<number | null>): boolean {
