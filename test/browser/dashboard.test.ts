@@ -9,7 +9,7 @@ import type { AddressInfo } from "node:net";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { totpCodeAt } from "../../src/auth/totp.js";
-import { launchBrowser } from "../support/browser.js";
+import { launchBrowser, rowPlaces } from "../support/browser.js";
 import { screenshot, startWebServer, type WebServer } from "../support/web-server.js";
 
 const OWNER = {
@@ -455,6 +455,18 @@ describe("the dashboard in a real browser", () => {
 		expect(cron).toContain(`"${server.url}/api/v1/heartbeat/nightly-backup/$?"`);
 		await page.getByRole("textbox", { name: "Cron schedule" }).waitFor();
 		expect(await page.getByLabel("Time zone").inputValue()).toBe("Europe/Berlin");
+		// Fields side by side line up by their inputs, hints or not.
+		const [schedule, zone] = await rowPlaces(
+			page.getByRole("textbox", { name: "Cron schedule" }),
+			page.getByLabel("Time zone"),
+		);
+		expect(zone?.top).toBe(schedule?.top);
+		// The status badge beside Pause sits level with it.
+		const [badge, pause] = await rowPlaces(
+			page.locator(".page-header .badge"),
+			page.getByRole("button", { name: "Pause" }),
+		);
+		expect(Math.abs((badge?.middle ?? 0) - (pause?.middle ?? 0))).toBeLessThanOrEqual(2);
 		await screenshot(page, "monitor-detail");
 	});
 

@@ -6,7 +6,7 @@
  */
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchBrowser, watchPageProblems } from "../support/browser.js";
+import { launchBrowser, rowPlaces, watchPageProblems } from "../support/browser.js";
 import { screenshot, startWebServer, type WebServer } from "../support/web-server.js";
 
 type Layout = { x: number; y: number; w: number; h: number };
@@ -358,6 +358,9 @@ describe("dashboards", () => {
 		await added.getByText("Preview: not saved yet.").waitFor();
 		await expect(added.getByRole("figure").textContent()).resolves.toBe(String(TOTAL));
 		await page.getByLabel("Tags").fill("team:ops, health");
+		// Title and Tags line up, though only Tags has a hint under it.
+		const [title, tags] = await rowPlaces(page.getByLabel("Title"), page.getByLabel("Tags"));
+		expect(tags?.top).toBe(title?.top);
 		await screenshot(page, "dashboard-edit");
 		await page.getByRole("button", { name: "Save dashboard" }).click();
 		await page.getByRole("button", { name: "Edit", exact: true }).waitFor();
@@ -467,6 +470,20 @@ describe("dashboards", () => {
 		await variable.getByLabel("Label").fill("Service");
 		await variable.getByLabel("Values").fill("checkout, payments");
 		await variable.getByLabel("Default").fill("payments");
+		// The variable's fields line up in their rows, and Remove sits beside the inputs.
+		const [name, label, offer] = await rowPlaces(
+			variable.getByLabel("Name"),
+			variable.getByLabel("Label"),
+			variable.getByLabel("Offer"),
+		);
+		expect([label?.top, offer?.top]).toEqual([name?.top, name?.top]);
+		const [values, fallback, remove] = await rowPlaces(
+			variable.getByLabel("Values"),
+			variable.getByLabel("Default"),
+			variable.getByRole("button", { name: "Remove variable 1" }),
+		);
+		expect(fallback?.top).toBe(values?.top);
+		expect(Math.abs((remove?.middle ?? 0) - (values?.middle ?? 0))).toBeLessThanOrEqual(2);
 		await screenshot(page, "dashboard-settings-edit");
 		await page.getByRole("button", { name: "Save dashboard" }).click();
 		await page.getByRole("button", { name: "Edit", exact: true }).waitFor();

@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { type Browser, chromium, type Page } from "playwright-core";
+import { type Browser, chromium, type Locator, type Page } from "playwright-core";
 
 /** Debian's Chromium when installed, else the one inside the @sparticuz/chromium npm package. */
 const DEBIAN_CHROMIUM = "/usr/bin/chromium";
@@ -46,4 +46,19 @@ export async function watchPageProblems(
 		const [tag, directive] = message.text().split(" ");
 		if (tag === "csp-violation" && directive) into.cspViolations.push(directive);
 	});
+}
+
+/**
+ * Where controls a person sees side by side in one row are (CSS px): their top edges and vertical
+ * middles. Fields in a row line up by their inputs (a hint under one must not shift it against its
+ * neighbours); a button beside them is centred on them.
+ */
+export async function rowPlaces(...controls: Locator[]): Promise<Array<{ top: number; middle: number }>> {
+	const places: Array<{ top: number; middle: number }> = [];
+	for (const control of controls) {
+		const box = await control.boundingBox();
+		if (!box) throw new Error("the control is not visible");
+		places.push({ top: Math.round(box.y), middle: Math.round(box.y + box.height / 2) });
+	}
+	return places;
 }
