@@ -86,6 +86,10 @@ export function TimeChart(props: TimeChartProps) {
 					font: AXIS_FONT,
 					gap: AXIS_GAP,
 					size: (_u, values) => yAxisWidth(values),
+					// Whole numbers (counts) get whole-number ticks: "0.5 logs" means nothing.
+					incrs: props.series.every((s) => s.values.every((v) => v === null || Number.isInteger(v)))
+						? WHOLE_STEPS
+						: undefined,
 					values: (_u, ticks) => ticks.map((v) => `${formatNumber(v)}${unit}`),
 				},
 			],
@@ -200,6 +204,12 @@ function yAxisWidth(values: string[] | null | undefined): number {
 function timeAxisSpace(): number {
 	return Math.ceil(textWidth("12:55pm") + 24);
 }
+
+/** Tick steps for whole-number series: 1, 2, 5, 10, 20, 50, … */
+const WHOLE_STEPS = Array.from(
+	{ length: 16 * 3 },
+	(_, i) => (i % 3 === 0 ? 1 : i % 3 === 1 ? 2 : 5) * 10 ** Math.floor(i / 3),
+);
 
 function sparse(values: Array<number | null>): boolean {
 	let present = 0;
