@@ -18,7 +18,7 @@ import {
 } from "@opentelemetry/sdk-trace-base";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchBrowser } from "../support/browser.js";
+import { launchBrowser, rowPlaces } from "../support/browser.js";
 import { screenshot, startWebServer, type WebServer } from "../support/web-server.js";
 
 const OWNER = { email: "sre@example.com", password: "harbor-quartz-meadow-62" };
@@ -339,6 +339,34 @@ describe("the explorers in a real browser", () => {
 			["2", expect.stringContaining("validate order")],
 		]);
 		expect(await spans.first().textContent()).toContain("error");
+		// Each duration is beside its bar or wholly inside it, never over the bar's end (which made the
+		// 400 ms root look shorter than its own 400 ms tick); the axis' last value is not cut off.
+		const layout = await page.getByRole("list", { name: "Spans" }).evaluate((list: HTMLElement) => {
+			const box = (e: Element | null) => (e as HTMLElement).getBoundingClientRect();
+			const rows = [...list.querySelectorAll("li")].map((li) => {
+				const bar = box(li.querySelector(".span-bar"));
+				const label = box(li.querySelector(".span-duration"));
+				if (label.right <= bar.left || label.left >= bar.right) return "beside";
+				// Inside: drawn on the bar (no patch of background hiding part of it).
+				const see = getComputedStyle(li.querySelector(".span-duration") as Element).backgroundColor;
+				if (label.left >= bar.left && label.right <= bar.right && see === "rgba(0, 0, 0, 0)") return "inside";
+				return "over its end";
+			});
+			const axis = list.parentElement?.querySelector(".waterfall-axis") as HTMLElement;
+			const ticks = [...axis.querySelectorAll("span")].map((t) => t.textContent);
+			const last = box(axis.lastElementChild);
+			const track = box(list.querySelector(".span-track"));
+			return {
+				rows,
+				ticks,
+				lastFits: last.right <= box(axis.parentElement).right,
+				aligned: Math.abs(box(axis).right - track.right) < 1,
+			};
+		});
+		expect(layout.rows).toEqual(["inside", "beside", "beside"]);
+		expect(layout.ticks).toEqual(["0 ms", "100 ms", "200 ms", "300 ms", "400 ms"]);
+		expect(layout.lastFits).toBe(true);
+		expect(layout.aligned).toBe(true);
 		await screenshot(page, "trace-waterfall");
 		await page.getByRole("button", { name: "Collapse POST /api/orders" }).click();
 		await expect.poll(() => spans.count()).toBe(1);
@@ -347,6 +375,23 @@ describe("the explorers in a real browser", () => {
 		await page.getByRole("button", { name: "checkout SELECT orders", exact: true }).click();
 		const panel = page.getByRole("complementary", { name: "Span SELECT orders" });
 		await panel.getByText("client").waitFor();
+		// A span without attributes says so, not "{}".
+		await panel.getByText("None.").waitFor();
+		expect(await panel.getByText("{}").count()).toBe(0);
+		// The panel's Close is at its top right, level with the span's name.
+		const [heading, close] = await rowPlaces(
+			panel.getByRole("heading", { name: "SELECT orders" }),
+			panel.getByRole("button", { name: "Close" }),
+		);
+		expect(Math.abs((heading?.middle ?? 0) - (close?.middle ?? 0))).toBeLessThanOrEqual(2);
+		const edges = await panel.evaluate((aside: HTMLElement) => {
+			const button = [...aside.querySelectorAll("button")].find(
+				(b) => b.textContent === "Close",
+			) as HTMLElement;
+			return { panel: aside.getBoundingClientRect(), close: button.getBoundingClientRect() };
+		});
+		expect(edges.panel.right - edges.close.right).toBeLessThan(30);
+		expect(edges.close.top - edges.panel.top).toBeLessThan(30);
 		expect(new URL(page.url()).searchParams.get("span")).toMatch(/^[0-9a-f]{16}$/);
 		await page.getByLabel("Search spans").fill("validate");
 		await page.getByText("1 matching").waitFor();

@@ -157,6 +157,6 @@ export function TracesPage() {
 
 export function formatMs(ms: number): string {
 	if (ms >= 1000) return `${(ms / 1000).toFixed(2)} s`;
-	if (ms >= 10) return `${ms.toFixed(0)} ms`;
+	if (ms >= 10 || ms === 0) return `${ms.toFixed(0)} ms`;
 	return `${ms.toFixed(2)} ms`;
 }

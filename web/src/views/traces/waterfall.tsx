@@ -200,7 +200,12 @@ export function TraceDetail() {
 												width: `${Math.max((span.duration_ms / total) * 100, 0.3)}%`,
 											}}
 										/>
-										<span class="span-duration">{formatMs(span.duration_ms)}</span>
+										<span
+											class={`span-duration ${labelSide(span.start_offset_ms, span.duration_ms, total)}`}
+											style={labelPlace(span.start_offset_ms, span.duration_ms, total)}
+										>
+											{formatMs(span.duration_ms)}
+										</span>
 									</div>
 								</li>
 							);
@@ -255,11 +260,29 @@ function useWindow(list: { current: HTMLElement | null }, total: number): { star
 	return { start: 0, end: Math.min(total, Math.ceil(window.innerHeight / ROW_HEIGHT) + OVERSCAN) };
 }
 
+/**
+ * Where a bar's duration goes: after the bar when it ends early enough, before it when it starts
+ * late enough, else inside it (a span over most of the trace): never over the bar's own end, which
+ * would make it look shorter than it is.
+ */
+function labelSide(start: number, duration: number, total: number): "after" | "before" | "inside" {
+	if ((start + duration) / total <= 0.75) return "after";
+	if (start / total >= 0.25) return "before";
+	return "inside";
+}
+
+function labelPlace(start: number, duration: number, total: number): Record<string, string> {
+	const side = labelSide(start, duration, total);
+	if (side === "after") return { left: `calc(${((start + duration) / total) * 100}% + 4px)` };
+	if (side === "before") return { right: `calc(${(1 - start / total) * 100}% + 4px)` };
+	return { right: `calc(${(1 - Math.min(start + duration, total) / total) * 100}% + 4px)` };
+}
+
 function SpanPanel({ span, trace, onClose }: { span: Span; trace: Trace; onClose: () => void }) {
 	const logs = trace.logs.filter((l) => l.span_id === span.span_id);
 	return (
 		<aside class="span-panel card" aria-label={`Span ${span.name}`}>
-			<div class="row">
+			<div class="row panel-header">
 				<h2>{span.name}</h2>
 				<span class="spacer" />
 				<button type="button" class="small" onClick={onClose}>
@@ -285,7 +308,11 @@ function SpanPanel({ span, trace, onClose }: { span: Span; trace: Trace; onClose
 			</dl>
 			<h3>Attributes</h3>
 			{span.attributes ? (
-				<pre>{JSON.stringify(span.attributes, null, 2)}</pre>
+				Object.keys(span.attributes).length > 0 ? (
+					<pre>{JSON.stringify(span.attributes, null, 2)}</pre>
+				) : (
+					<p class="subtitle">None.</p>
+				)
 			) : (
 				<p class="subtitle" role="status">
 					Loading…
