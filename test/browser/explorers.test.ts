@@ -269,6 +269,28 @@ describe("the explorers in a real browser", () => {
 		expect(axis.label).toBeGreaterThan(20);
 		// ticks (10 px) + gap (5 px) + the label
 		expect(axis.plotLeft).toBeGreaterThanOrEqual(axis.label + 15);
+		// The legend reads as a legend: names as written (not a table's uppercase header cells on a
+		// grey band) and one placeholder, "—", for every value while the pointer is away.
+		const legend = await rate.locator(".u-legend").evaluate((table: HTMLElement) => {
+			const header = table.querySelector("th") as HTMLElement;
+			return {
+				transform: getComputedStyle(header).textTransform,
+				band: getComputedStyle(header).backgroundColor,
+				values: [...table.querySelectorAll("td")].map((cell) => cell.textContent),
+			};
+		});
+		expect(legend.transform).toBe("none");
+		expect(legend.band).toBe("rgba(0, 0, 0, 0)");
+		expect(new Set(legend.values)).toEqual(new Set(["—"]));
+		// The charts are spaced alike across and down.
+		const [first, second, third] = await Promise.all(
+			["Request rate (per minute)", "Error rate", "p95 latency"].map(async (name) =>
+				page.getByRole("region", { name }).boundingBox(),
+			),
+		);
+		const across = (second?.x ?? 0) - ((first?.x ?? 0) + (first?.width ?? 0));
+		const down = (third?.y ?? 0) - ((first?.y ?? 0) + (first?.height ?? 0));
+		expect(Math.round(down)).toBe(Math.round(across));
 		const marker = rate.getByRole("img", { name: "Annotation: Deploy checkout v2.14.1" });
 		expect(await marker.getAttribute("title")).toBe("Deploy checkout v2.14.1");
 		const routes = page.getByRole("table", { name: "Busiest routes" });

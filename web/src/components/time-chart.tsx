@@ -94,7 +94,10 @@ export function TimeChart(props: TimeChartProps) {
 				},
 			],
 			series: [
-				{ label: "Time" },
+				{
+					label: "Time",
+					value: (_u: uPlot, v: number | null) => (v === null ? "—" : legendTime(new Date(v * 1000))),
+				},
 				...props.series.map((s, i) => {
 					const color = s.color ?? (PALETTE[i % PALETTE.length] as string);
 					return {
@@ -204,6 +207,9 @@ function yAxisWidth(values: string[] | null | undefined): number {
 function timeAxisSpace(): number {
 	return Math.ceil(textWidth("12:55pm") + 24);
 }
+
+/** The hovered time in the legend (uPlot's own format; "—" when the pointer is away, as the values). */
+const legendTime = uPlot.fmtDate("{YYYY}-{MM}-{DD} {h}:{mm}{aa}");
 
 /** Tick steps for whole-number series: 1, 2, 5, 10, 20, 50, … */
 const WHOLE_STEPS = Array.from(
