@@ -168,6 +168,16 @@ describe("the dashboard in a real browser", () => {
 		await signOut(page);
 		await signIn(page, OWNER.email, OWNER.password);
 		await page.getByRole("heading", { name: "Two-factor authentication" }).waitFor();
+		// The form-wide button's text is in its middle.
+		const offset = await page.getByRole("button", { name: "Verify" }).evaluate((button: HTMLElement) => {
+			const text = document.createRange();
+			text.selectNodeContents(button);
+			const inner = text.getBoundingClientRect();
+			const outer = button.getBoundingClientRect();
+			return { centre: inner.left + inner.width / 2 - (outer.left + outer.width / 2), wide: outer.width };
+		});
+		expect(offset.wide).toBeGreaterThan(200);
+		expect(Math.abs(offset.centre)).toBeLessThanOrEqual(2);
 		await screenshot(page, "sign-in-code");
 		// The code of the next 30-second step: enabling used this step's, and a code is accepted once.
 		await page.getByLabel("Authentication code").fill(await totpCodeAt(totpSecret, Date.now() + 30_000));
@@ -259,6 +269,13 @@ describe("the dashboard in a real browser", () => {
 		expect(viewerPassword.length).toBeGreaterThanOrEqual(20);
 		const users = page.getByRole("table", { name: "Users" });
 		await users.getByText("grace@example.com").waitFor();
+		// The role picker is named for screen readers ("Role of Grace Hopper") and sits level with the
+		// user's name: the column header says "Role", so no visible label pushes it down the row.
+		const [name, role] = await rowPlaces(
+			users.getByRole("cell", { name: /^Grace Hopper/ }),
+			users.getByLabel("Role of Grace Hopper"),
+		);
+		expect((role?.top ?? 0) - (name?.top ?? 0)).toBeLessThanOrEqual(12);
 		await screenshot(page, "settings-users");
 	});
 
@@ -282,6 +299,14 @@ describe("the dashboard in a real browser", () => {
 		await tabs.getByRole("link", { name: "Organization" }).click();
 		await viewer.getByText("Only admins can change organization settings.").waitFor();
 		expect(await viewer.getByLabel("Organization name").getAttribute("readonly")).not.toBeNull();
+		// …and looks it: shaded like the page's secondary surface, not a white box to type into.
+		const shade = await viewer
+			.getByLabel("Organization name")
+			.evaluate((input: HTMLElement) => [
+				getComputedStyle(input).backgroundColor,
+				getComputedStyle(document.documentElement).getPropertyValue("--surface-2").trim(),
+			]);
+		expect(shade).toEqual(["rgb(240, 242, 245)", "#f0f2f5"]);
 		expect(await viewer.getByRole("button", { name: "Save settings" }).count()).toBe(0);
 		await screenshot(viewer, "settings-viewer");
 		await viewerContext.close();
@@ -493,6 +518,9 @@ describe("the dashboard in a real browser", () => {
 		await page.getByRole("button", { name: "Add channel" }).click();
 		const table = page.getByRole("table", { name: "Notification channels" });
 		await table.getByText("On-call").waitFor();
+		// The form is empty again: a second click must not add the same channel twice.
+		expect(await page.getByLabel("Channel name").inputValue()).toBe("");
+		expect(await page.getByLabel("Webhook URL").inputValue()).toBe("");
 		await page.getByRole("button", { name: "Send a test to On-call" }).click();
 		await page.getByText("Test sent to On-call: the receiver answered 204.").waitFor();
 		expect(receiver.received).toHaveLength(1);

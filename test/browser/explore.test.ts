@@ -283,6 +283,8 @@ describe("query explorer", () => {
 		const alert = page.getByRole("alert");
 		await alert.waitFor();
 		expect(await alert.textContent()).toMatch(/Line 2, column 1:.*FORM/);
+		// The position is said once, in front ("… (line 2, column 1)" was repeated at the end).
+		expect(await alert.textContent()).not.toMatch(/\(line \d+, column \d+\)/);
 		const marked = page.locator(".oql-error-mark");
 		expect(await marked.textContent()).toBe("FORM");
 		await screenshot(page, "query-syntax-error");

@@ -11,6 +11,7 @@ import {
 	hasTimeRange,
 	hasTimeseries,
 	sourceOf,
+	withoutPosition,
 	withRange,
 } from "../../web/src/views/query/oql.js";
 import { autoKind, singleNumber, toSeries } from "../../web/src/views/query/shape.js";
@@ -171,5 +172,15 @@ describe("dashboard layout", () => {
 		expect(freeSpot(panels)).toEqual({ x: 0, y: 4, w: 12, h: 6 });
 		expect(freeSpot([panels[0] as (typeof panels)[0]])).toEqual({ x: 12, y: 0, w: 12, h: 6 });
 		expect(freeSpot([])).toEqual({ x: 0, y: 0, w: 12, h: 6 });
+	});
+});
+
+describe("an error's position", () => {
+	it("is taken off the end of the message, once, and nowhere else", () => {
+		expect(withoutPosition("Expected FROM, found FORM (line 2, column 1)")).toBe("Expected FROM, found FORM");
+		expect(withoutPosition("another began at line 1, column 8 (line 2, column 1)")).toBe(
+			"another began at line 1, column 8",
+		);
+		expect(withoutPosition("Unknown field 'x'")).toBe("Unknown field 'x'");
 	});
 });

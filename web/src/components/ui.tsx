@@ -1,6 +1,7 @@
 import type { ComponentChildren, InputHTMLAttributes, Ref, SelectHTMLAttributes } from "preact";
 import { useEffect, useId, useRef, useState } from "preact/hooks";
 import type { ApiProblem } from "../api/client";
+import { timeAgo } from "./format";
 
 /** A labelled input: the label is visible and tied to the control (tests and screen readers find it by name). */
 export function Field(
@@ -42,13 +43,17 @@ export function SelectField(
 		label: string;
 		options: Array<[string, string]>;
 		hint?: string;
+		/** The label for screen readers only (a table cell whose column header already says it). */
+		hideLabel?: boolean;
 	} & SelectHTMLAttributes<HTMLSelectElement>,
 ) {
-	const { label, options, hint, ...select } = props;
+	const { label, options, hint, hideLabel, ...select } = props;
 	const id = useId();
 	return (
 		<div class="field">
-			<label for={id}>{label}</label>
+			<label for={id} class={hideLabel ? "visually-hidden" : undefined}>
+				{label}
+			</label>
 			<select id={id} {...select}>
 				{options.map(([value, text]) => (
 					<option key={value} value={value}>
@@ -190,14 +195,6 @@ export function ConfirmDialog(props: {
 	);
 }
 
-const UNITS: Array<[Intl.RelativeTimeFormatUnit, number]> = [
-	["day", 86_400_000],
-	["hour", 3_600_000],
-	["minute", 60_000],
-	["second", 1000],
-];
-const relative = new Intl.RelativeTimeFormat("en", { numeric: "auto" });
-
 /** "3 minutes ago" / "in 2 hours", with the exact time on hover. */
 export function When({ at, empty = "—" }: { at: string | null | undefined; empty?: string }) {
 	if (!at) return <span class="subtitle">{empty}</span>;
@@ -206,22 +203,6 @@ export function When({ at, empty = "—" }: { at: string | null | undefined; emp
 			{timeAgo(at)}
 		</time>
 	);
-}
-
-export function timeAgo(at: string, now = Date.now()): string {
-	const delta = new Date(at).getTime() - now;
-	for (const [unit, ms] of UNITS) {
-		if (Math.abs(delta) >= ms || unit === "second") return relative.format(Math.round(delta / ms), unit);
-	}
-	return at;
-}
-
-export function formatSeconds(seconds: number | null | undefined): string {
-	if (seconds === null || seconds === undefined) return "—";
-	if (seconds % 86_400 === 0) return `${seconds / 86_400}d`;
-	if (seconds % 3600 === 0) return `${seconds / 3600}h`;
-	if (seconds % 60 === 0) return `${seconds / 60}m`;
-	return `${seconds}s`;
 }
 
 /** A secret shown once: a read-only, labelled text box (select-all on focus) with a copy button. */

@@ -24,6 +24,8 @@ export function ChannelsPage() {
 	const canWrite = roleAtLeast(currentUser.value?.role, "member");
 	const channels = useResource(() => unwrap(api.GET("/api/v1/notification-channels")), []);
 	const [editing, setEditing] = useState<Channel | null>(null);
+	/** A new form after each add: the last channel's name and URL must not stay to be added twice. */
+	const [forms, setForms] = useState(0);
 	const [deleting, setDeleting] = useState<Channel | null>(null);
 	const [logOf, setLogOf] = useState<string | null>(null);
 	const [tested, setTested] = useState<{ channel: string; result: TestResult } | null>(null);
@@ -49,10 +51,11 @@ export function ChannelsPage() {
 			/>
 			{canWrite ? (
 				<ChannelForm
-					key={editing?.id ?? "new"}
+					key={editing?.id ?? `new-${forms}`}
 					channel={editing}
 					onDone={async () => {
 						setEditing(null);
+						setForms((n) => n + 1);
 						await channels.reload();
 					}}
 				/>

@@ -4,6 +4,7 @@ import { api, unwrap } from "../../api/client";
 import type { components } from "../../api/schema";
 import { currentUser } from "../../api/session";
 import { roleAtLeast } from "../../auth/roles";
+import { formatMs, formatSeconds } from "../../components/format";
 import {
 	Badge,
 	ConfirmDialog,
@@ -11,7 +12,6 @@ import {
 	Empty,
 	ErrorNotice,
 	Field,
-	formatSeconds,
 	Loading,
 	Notice,
 	PageHeader,
@@ -99,7 +99,7 @@ export function MonitorDetail() {
 							<When at={m.last_ping_at} empty="never" /> {m.last_ping_kind ? `(${m.last_ping_kind})` : ""}
 						</dd>
 						<dt>Last run took</dt>
-						<dd>{m.last_duration_ms === null ? "—" : `${(m.last_duration_ms / 1000).toFixed(1)} s`}</dd>
+						<dd>{m.last_duration_ms === null ? "—" : formatMs(m.last_duration_ms)}</dd>
 						<dt>Next due</dt>
 						<dd>
 							<When at={m.next_due_at} />
@@ -355,7 +355,7 @@ function PingHistory({ slug, refreshKey }: { slug: string; refreshKey: string })
 									<Badge kind={p.kind} />
 								</td>
 								<td>{p.exit_code ?? "—"}</td>
-								<td>{p.duration_ms === null ? "—" : `${(p.duration_ms / 1000).toFixed(2)} s`}</td>
+								<td>{p.duration_ms === null ? "—" : formatMs(p.duration_ms)}</td>
 								<td class="mono break">{p.rid ?? "—"}</td>
 								<td>
 									{p.body ? (

@@ -2,7 +2,8 @@ import { useEffect } from "preact/hooks";
 import { useLocation } from "preact-iso";
 import { api, unwrap } from "../../api/client";
 import type { components } from "../../api/schema";
-import { Badge, Empty, ErrorNotice, formatSeconds, Loading, PageHeader, When } from "../../components/ui";
+import { formatSeconds } from "../../components/format";
+import { Badge, Empty, ErrorNotice, Loading, PageHeader, When } from "../../components/ui";
 import { useResource } from "../../components/use-resource";
 
 type Monitor = components["schemas"]["Monitor"];

@@ -103,3 +103,11 @@ export function withRange(text: string, from: Date, to: Date): string {
 	if (hasTimeRange(text)) return text;
 	return `${text}\nSINCE '${from.toISOString()}' UNTIL '${to.toISOString()}'`;
 }
+
+/**
+ * An OQL error's message without the "(line L, column C)" the API ends it with: the explorer shows
+ * the position in front of it ("Line 2, column 1: …"), in the person's own lines.
+ */
+export function withoutPosition(message: string): string {
+	return message.replace(/\s*\(line \d+, column \d+\)$/, "");
+}

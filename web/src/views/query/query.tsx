@@ -8,7 +8,7 @@ import { ConfirmDialog, ErrorNotice, Field, Notice, PageHeader, SelectField } fr
 import { useAction, useResource } from "../../components/use-resource";
 import { addPanel, PANEL_KIND_OPTIONS, panelKindFor } from "../dashboards/model";
 import { OqlEditor } from "./editor";
-import { completionWords, hasTimeseries, withRange } from "./oql";
+import { completionWords, hasTimeseries, withoutPosition, withRange } from "./oql";
 import { autoKind, type ResultKind, ResultView } from "./results";
 import { type RunAnswer, runDsl } from "./run";
 import "./explore.css";
@@ -147,7 +147,7 @@ export function QueryPage() {
 									Line {run.position.line}, column {run.position.column}:{" "}
 								</strong>
 							) : null}
-							<span>{run.problem.message}</span>
+							<span>{run.position ? withoutPosition(run.problem.message) : run.problem.message}</span>
 							{run.problem.requestId ? (
 								<span class="request-id">Request id: {run.problem.requestId}</span>
 							) : null}

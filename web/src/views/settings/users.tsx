@@ -96,7 +96,7 @@ export function UsersTab() {
 								<th scope="col">Role</th>
 								<th scope="col">Two-factor</th>
 								<th scope="col">Status</th>
-								<th scope="col">Joined</th>
+								<th scope="col">Added</th>
 								<th scope="col">
 									<span class="visually-hidden">Actions</span>
 								</th>
@@ -114,6 +114,7 @@ export function UsersTab() {
 										{canManage(user) ? (
 											<SelectField
 												label={`Role of ${user.name}`}
+												hideLabel
 												value={user.role}
 												disabled={update.busy}
 												options={ROLES.filter((r) => r !== "owner" || isOwner).map((r) => [

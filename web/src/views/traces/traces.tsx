@@ -3,6 +3,7 @@ import { useLocation } from "preact-iso";
 import { api, unwrap } from "../../api/client";
 import type { components } from "../../api/schema";
 import { rangeKey, rangeParams } from "../../api/telemetry";
+import { formatMs } from "../../components/format";
 import { useTimeRange } from "../../components/time-range";
 import {
 	Badge,
@@ -153,10 +154,4 @@ export function TracesPage() {
 			) : null}
 		</>
 	);
-}
-
-export function formatMs(ms: number): string {
-	if (ms >= 1000) return `${(ms / 1000).toFixed(2)} s`;
-	if (ms >= 10 || ms === 0) return `${ms.toFixed(0)} ms`;
-	return `${ms.toFixed(2)} ms`;
 }

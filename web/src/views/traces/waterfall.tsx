@@ -2,9 +2,9 @@ import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { useLocation, useRoute } from "preact-iso";
 import { api, unwrap } from "../../api/client";
 import type { components } from "../../api/schema";
+import { formatMs } from "../../components/format";
 import { Badge, ErrorNotice, Loading, PageHeader } from "../../components/ui";
 import { useResource } from "../../components/use-resource";
-import { formatMs } from "./traces";
 
 type Trace = components["schemas"]["PageTrace"];
 type Span = Trace["spans"][number];

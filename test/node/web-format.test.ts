@@ -1,0 +1,45 @@
+/**
+ * How the UI writes times and durations (web/src/components/format.ts): relative times round into
+ * the next unit instead of saying "60 minutes", and one duration format for spans and heartbeat runs.
+ */
+import { describe, expect, it } from "vitest";
+import { formatMs, formatSeconds, timeAgo } from "../../web/src/components/format.js";
+
+const NOW = Date.UTC(2026, 11, 3, 12, 0, 0);
+const at = (offsetMs: number) => new Date(NOW + offsetMs).toISOString();
+
+describe("timeAgo", () => {
+	it("says the largest unit that fits, rounded", () => {
+		expect(timeAgo(at(-3 * 60_000), NOW)).toBe("3 minutes ago");
+		expect(timeAgo(at(2 * 3_600_000), NOW)).toBe("in 2 hours");
+		expect(timeAgo(at(-40 * 60_000), NOW)).toBe("40 minutes ago");
+		expect(timeAgo(at(-5_000), NOW)).toBe("5 seconds ago");
+		expect(timeAgo(at(0), NOW)).toBe("now");
+		expect(timeAgo(at(-3 * 86_400_000), NOW)).toBe("3 days ago");
+	});
+
+	it("says a value that rounds up to the next unit in that unit", () => {
+		// 59.6 minutes: "in 60 minutes" before.
+		expect(timeAgo(at(59.6 * 60_000), NOW)).toBe("in 1 hour");
+		expect(timeAgo(at(-59.7 * 1000), NOW)).toBe("1 minute ago");
+		expect(timeAgo(at(-23.8 * 3_600_000), NOW)).toBe("yesterday");
+		expect(timeAgo(at(59.4 * 60_000), NOW)).toBe("in 59 minutes");
+	});
+});
+
+describe("durations", () => {
+	it("formats milliseconds the same for a span and a heartbeat run", () => {
+		expect(formatMs(0)).toBe("0 ms");
+		expect(formatMs(0.25)).toBe("0.25 ms");
+		expect(formatMs(20)).toBe("20 ms");
+		expect(formatMs(1500)).toBe("1.50 s");
+	});
+
+	it("formats whole periods in their unit", () => {
+		expect(formatSeconds(1800)).toBe("30m");
+		expect(formatSeconds(7200)).toBe("2h");
+		expect(formatSeconds(86_400)).toBe("1d");
+		expect(formatSeconds(45)).toBe("45s");
+		expect(formatSeconds(null)).toBe("—");
+	});
+});

@@ -1,0 +1,45 @@
+/**
+ * How the UI writes times and durations: pure functions (no DOM), unit-tested in
+ * test/node/web-format.test.ts.
+ */
+
+const UNITS: Array<[Intl.RelativeTimeFormatUnit, number]> = [
+	["day", 86_400_000],
+	["hour", 3_600_000],
+	["minute", 60_000],
+	["second", 1000],
+];
+const relative = new Intl.RelativeTimeFormat("en", { numeric: "auto" });
+
+/**
+ * "3 minutes ago" / "in 2 hours": the largest unit that fits, rounded, and a rounded value that
+ * reaches the next unit is said in it ("in 1 hour", never "in 60 minutes").
+ */
+export function timeAgo(at: string, now = Date.now()): string {
+	const delta = new Date(at).getTime() - now;
+	for (let i = 0; i < UNITS.length; i++) {
+		const [unit, ms] = UNITS[i] as [Intl.RelativeTimeFormatUnit, number];
+		if (Math.abs(delta) < ms && unit !== "second") continue;
+		const larger = UNITS[i - 1];
+		if (larger && Math.abs(Math.round(delta / ms)) * ms >= larger[1]) {
+			return relative.format(Math.round(delta / larger[1]), larger[0]);
+		}
+		return relative.format(Math.round(delta / ms), unit);
+	}
+	return at;
+}
+
+export function formatSeconds(seconds: number | null | undefined): string {
+	if (seconds === null || seconds === undefined) return "—";
+	if (seconds % 86_400 === 0) return `${seconds / 86_400}d`;
+	if (seconds % 3600 === 0) return `${seconds / 3600}h`;
+	if (seconds % 60 === 0) return `${seconds / 60}m`;
+	return `${seconds}s`;
+}
+
+/** A duration in milliseconds: "0 ms", "0.25 ms", "20 ms", "1.50 s". */
+export function formatMs(ms: number): string {
+	if (ms >= 1000) return `${(ms / 1000).toFixed(2)} s`;
+	if (ms >= 10 || ms === 0) return `${ms.toFixed(0)} ms`;
+	return `${ms.toFixed(2)} ms`;
+}
