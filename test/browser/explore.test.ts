@@ -506,6 +506,15 @@ describe("dashboards", () => {
 		await expect.poll(() => dropdown.inputValue()).toBe("payments");
 		expect(await dropdown.locator("option").allTextContents()).toEqual(["payments", "checkout"]);
 		await page.getByText("Showing the dashboard's own range (last 6h)").waitFor();
+		// The header's picker says so too (it said "Last 1 hour", and picking that changed nothing);
+		// picking Last 1 hour from it overrides the dashboard's range.
+		const picker = page.getByRole("combobox", { name: "Time range" });
+		await expect
+			.poll(() => picker.evaluate((select: HTMLSelectElement) => select.selectedOptions[0]?.textContent))
+			.toBe("Dashboard's range (last 6h)");
+		await picker.selectOption({ label: "Last 1 hour" });
+		await expect.poll(() => new URL(page.url()).searchParams.get("range")).toBe("1h");
+		await expect.poll(() => page.getByText("Showing the dashboard's own range").count()).toBe(0);
 		await page.close();
 	});
 

@@ -1,3 +1,4 @@
+import { signal } from "@preact/signals";
 import { useId, useState } from "preact/hooks";
 import { useLocation } from "preact-iso";
 
@@ -10,6 +11,13 @@ export const RELATIVE_RANGES = [
 	["7d", "Last 7 days", 7 * 24 * 3_600_000],
 ] as const;
 export const DEFAULT_RANGE = "1h";
+
+/**
+ * A page's own range, which it uses while the URL names none (a dashboard's default range): the
+ * picker shows it as chosen, so it never claims "Last 1 hour" over a 6-hour dashboard, and any
+ * range picked from it (Last 1 hour included) overrides it. Null: pages use DEFAULT_RANGE.
+ */
+export const pageRange = signal<string | null>(null);
 
 export interface TimeRange {
 	/** `1h`…, or "absolute". */
@@ -43,6 +51,8 @@ function toLocalInput(date: Date): string {
 export function TimeRangePicker() {
 	const { path, query, route } = useLocation();
 	const range = resolveTimeRange(query);
+	const named = Boolean(query.range || (query.from && query.to));
+	const own = named ? null : pageRange.value;
 	const [editing, setEditing] = useState(false);
 	const [from, setFrom] = useState(toLocalInput(range.from));
 	const [to, setTo] = useState(toLocalInput(range.to));
@@ -58,7 +68,7 @@ export function TimeRangePicker() {
 				<label for={`${id}-range`}>Time range</label>
 				<select
 					id={`${id}-range`}
-					value={range.key}
+					value={own ? "page" : range.key}
 					onChange={(e) => {
 						const value = (e.target as HTMLSelectElement).value;
 						if (value === "absolute") {
@@ -69,6 +79,7 @@ export function TimeRangePicker() {
 						go({ range: value, from: undefined, to: undefined });
 					}}
 				>
+					{own ? <option value="page">{own}</option> : null}
 					{RELATIVE_RANGES.map(([key, text]) => (
 						<option key={key} value={key}>
 							{text}

@@ -2,7 +2,7 @@ import { useEffect, useId, useMemo, useRef, useState } from "preact/hooks";
 import { useLocation, useRoute } from "preact-iso";
 import { type ApiProblem, api, asProblem, unwrap } from "../../api/client";
 import type { components } from "../../api/schema";
-import { resolveTimeRange } from "../../components/time-range";
+import { pageRange, resolveTimeRange } from "../../components/time-range";
 import {
 	ConfirmDialog,
 	ErrorNotice,
@@ -353,6 +353,17 @@ function DashboardBody(props: {
 			}),
 		);
 	}, [stored?.id, stored?.version, query.range, query.from, query.to, JSON.stringify(variableParams), tick]);
+
+	// The header's picker shows the dashboard's own range while the URL names none.
+	const ownRange = stored
+		? `Dashboard's range (${"last" in stored.time ? `last ${stored.time.last}` : "fixed"})`
+		: null;
+	useEffect(() => {
+		pageRange.value = ownRange;
+		return () => {
+			pageRange.value = null;
+		};
+	}, [ownRange]);
 
 	const context = useMemo(() => runContextOf(data.data), [data.data]);
 	useEffect(() => props.onContext(context), [context]);
