@@ -412,9 +412,16 @@ describe("the dashboard in a real browser", () => {
 
 		await bob.getByLabel("Key name").fill("should-not-exist");
 		await bob.getByRole("button", { name: "Create API key" }).click();
-		const refused = bob.getByRole("alert");
-		await refused.waitFor();
-		expect(await refused.textContent()).toMatch(/needs the admin role or higher.*Request id: [0-9a-f-]{36}/);
+		// The refusal brings the current role: the header no longer says Admin, the API keys tab (admin
+		// business) is gone, and a notice says why the page changed, with the API's own refusal.
+		await bob.getByRole("link", { name: "Bob Admin (Viewer)" }).waitFor();
+		const notice = bob.getByRole("status").filter({ hasText: "Your role is now" });
+		expect(await notice.textContent()).toMatch(
+			/Your role is now Viewer \(it was Admin\)\. This action needs the admin role or higher\./,
+		);
+		expect(
+			await bob.getByRole("navigation", { name: "Settings" }).getByRole("link").allTextContents(),
+		).toEqual(["Users", "Teams", "Organization"]);
 		await screenshot(bob, "forbidden-after-demotion");
 		await bobContext.close();
 	});

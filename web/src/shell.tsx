@@ -1,9 +1,10 @@
 import type { ComponentChildren } from "preact";
 import { useLocation } from "preact-iso";
 import { api, unwrap } from "./api/client";
-import { currentUser, signOut } from "./api/session";
+import { currentUser, roleChange, signOut } from "./api/session";
 import { ROLE_LABELS } from "./auth/roles";
 import { TimeRangePicker } from "./components/time-range";
+import { Notice } from "./components/ui";
 import { useResource } from "./components/use-resource";
 
 const NAV: Array<[string, string]> = [
@@ -73,7 +74,22 @@ export function Shell({ children }: { children: ComponentChildren }) {
 					))}
 				</ul>
 			</nav>
-			<main>{children}</main>
+			<main>
+				{roleChange.value ? (
+					<Notice kind="warn">
+						<strong>
+							Your role is now {ROLE_LABELS[roleChange.value.to]} (it was {ROLE_LABELS[roleChange.value.from]}
+							).
+						</strong>{" "}
+						{roleChange.value.refusal ? `${roleChange.value.refusal} ` : ""}Pages now offer only what this
+						role may do.{" "}
+						<button type="button" class="small" onClick={() => (roleChange.value = null)}>
+							Dismiss
+						</button>
+					</Notice>
+				) : null}
+				{children}
+			</main>
 		</div>
 	);
 }

@@ -1,6 +1,6 @@
 import createClient from "openapi-fetch";
 import type { paths } from "./schema";
-import { endSession, getAccessToken, refreshSession } from "./session";
+import { endSession, getAccessToken, refreshSession, refusedForRole } from "./session";
 
 /** The API's error shape (contract §2), thrown for every non-2xx answer. */
 export class ApiProblem extends Error {
@@ -28,11 +28,22 @@ export function whenSignedOut(handler: () => void): void {
  * fetch with the access token; on a 401 for an expired or invalid token it refreshes once (shared
  * with every other waiting request) and retries; when that fails the session has ended. A 401 for a
  * token that has since been renewed (a slower sibling request) retries with the new token at once.
+ * A 403 `insufficient_role` refreshes the session in the background (the user's role has changed).
  */
 async function authorizedFetch(request: Request): Promise<Response> {
 	const retry = request.clone();
 	const sentWith = getAccessToken();
 	const response = await fetchPatiently(withToken(request));
+	if (response.status === 403 && getAccessToken() !== null) {
+		// The role in the token is out of date (a demotion since it was issued): a refresh brings the
+		// current one, so the header and what the views offer follow. The refusal is answered as is.
+		const body = (await response
+			.clone()
+			.json()
+			.catch(() => null)) as { error?: { code?: string; message?: string } } | null;
+		if (body?.error?.code === "insufficient_role") refusedForRole(body.error.message ?? "");
+		return response;
+	}
 	if (response.status !== 401 || getAccessToken() === null) return response;
 	const code = await errorCode(response.clone());
 	if (!TOKEN_ERRORS.has(code ?? "")) return response;

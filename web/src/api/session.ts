@@ -12,6 +12,22 @@ type AccessToken = components["schemas"]["AccessToken"];
  * refresh token keeps a tab that refreshes at the same moment signed in.
  */
 export const currentUser = signal<User | null>(null);
+/**
+ * The signed-in user's role changed under them (a demotion or promotion by an admin), found when
+ * the API refused an action for the role (`insufficient_role`) and the refresh brought the current
+ * one: the shell says so, with the refusal, since the pages change what they offer at that moment.
+ */
+export const roleChange = signal<{ from: User["role"]; to: User["role"]; refusal: string | null } | null>(
+	null,
+);
+let lastRefusal: string | null = null;
+
+/** Notes the API's refusal for the role (its message), then refreshes to learn the current role. */
+export function refusedForRole(message: string): void {
+	lastRefusal = message;
+	void refreshSession();
+}
+
 /** False until the first refresh on load has answered. */
 export const sessionChecked = signal(false);
 
@@ -26,6 +42,11 @@ export function getAccessToken(): string | null {
 /** Takes a token answer from login, refresh or a password change. */
 export function acceptToken(answer: AccessToken): void {
 	accessToken = answer.access_token;
+	const before = currentUser.value;
+	if (before && before.id === answer.user.id && before.role !== answer.user.role) {
+		roleChange.value = { from: before.role, to: answer.user.role, refusal: lastRefusal };
+	}
+	lastRefusal = null;
 	currentUser.value = answer.user;
 	scheduleRefresh(answer.expires_in);
 }
@@ -67,6 +88,7 @@ export function endSession(): void {
 	clearTimeout(refreshTimer);
 	accessToken = null;
 	currentUser.value = null;
+	roleChange.value = null;
 }
 
 export async function signOut(): Promise<void> {
