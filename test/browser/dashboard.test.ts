@@ -159,6 +159,17 @@ describe("the dashboard in a real browser", () => {
 		recoveryCodes = await codes.getByRole("listitem").allTextContents();
 		expect(recoveryCodes.length).toBeGreaterThanOrEqual(8);
 		expect(await page.getByText("shown only this once").count()).toBe(1);
+		// The three actions under the codes are one size, side by side (the download link was bigger).
+		const actions = [
+			page.getByRole("button", { name: "Copy codes" }),
+			page.getByRole("link", { name: "Download codes" }),
+			page.getByRole("button", { name: "I saved them" }),
+		];
+		const heights = await Promise.all(
+			actions.map(async (a) => Math.round((await a.boundingBox())?.height ?? 0)),
+		);
+		expect(new Set(heights).size).toBe(1);
+		expect(new Set((await rowPlaces(...actions)).map((p) => p.top)).size).toBe(1);
 		await screenshot(page, "account-recovery-codes");
 		await page.getByRole("button", { name: "I saved them" }).click();
 		await page.getByText("Signing in asks for a code").waitFor();
