@@ -486,6 +486,9 @@ describe("dashboards", () => {
 		);
 		expect(fallback?.top).toBe(values?.top);
 		expect(Math.abs((remove?.middle ?? 0) - (values?.middle ?? 0))).toBeLessThanOrEqual(2);
+		// A narrow panel keeps its title whole: its edit buttons go under it.
+		const title = page.getByRole("region", { name: "All logs" }).getByRole("heading", { name: "All logs" });
+		expect(await title.evaluate((h: HTMLElement) => h.scrollWidth <= h.clientWidth)).toBe(true);
 		await screenshot(page, "dashboard-settings-edit");
 		await page.getByRole("button", { name: "Save dashboard" }).click();
 		await page.getByRole("button", { name: "Edit", exact: true }).waitFor();
