@@ -242,6 +242,12 @@ describe("the dashboard in a real browser", () => {
 		const table = page.getByRole("table", { name: "API keys" });
 		await table.getByRole("cell", { name: "deploy-bot", exact: true }).waitFor();
 		expect(await table.textContent()).toContain(uiKey.slice(0, 8));
+		// Copy sits level with the key it copies.
+		const [keyBox, copyButton] = await rowPlaces(
+			page.getByRole("textbox", { name: "New API key" }),
+			page.getByRole("button", { name: "Copy", exact: true }),
+		);
+		expect(Math.abs((keyBox?.middle ?? 0) - (copyButton?.middle ?? 0))).toBeLessThanOrEqual(2);
 		await screenshot(page, "settings-api-keys");
 		const used = await fetch(`${server.url}/api/v1/annotations`, {
 			method: "POST",
