@@ -225,6 +225,13 @@ describe("the dashboard in a real browser", () => {
 	let uiKey = "";
 	it("creates an API key, shows it once with a curl example, and the key works from Node", async () => {
 		await page.goto(`${server.url}/settings/api-keys`);
+		// A text box and a date picker side by side are one height, labels level.
+		const [nameBox, expiresBox] = await rowPlaces(
+			page.getByLabel("Key name"),
+			page.getByLabel("Expires (optional)"),
+		);
+		expect(expiresBox?.top).toBe(nameBox?.top);
+		expect(expiresBox?.middle).toBe(nameBox?.middle);
 		await page.getByLabel("Key name").fill("deploy-bot");
 		await page.getByRole("button", { name: "Create API key" }).click();
 		uiKey = await page.getByRole("textbox", { name: "New API key" }).inputValue();
