@@ -4,6 +4,7 @@
  * the person sees. One story, in order: setup → 2FA → sign-in with a code and a recovery code →
  * API keys used from Node → an invited viewer → monitors after real pings.
  */
+import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Browser, BrowserContext, Page } from "playwright-core";
@@ -171,8 +172,29 @@ describe("the dashboard in a real browser", () => {
 		expect(new Set(heights).size).toBe(1);
 		expect(new Set((await rowPlaces(...actions)).map((p) => p.top)).size).toBe(1);
 		await screenshot(page, "account-recovery-codes");
+		// "Download codes" saves exactly the codes, one a line.
+		const [download] = await Promise.all([
+			page.waitForEvent("download"),
+			page.getByRole("link", { name: "Download codes" }).click(),
+		]);
+		expect(download.suggestedFilename()).toBe("hexcovery-recovery-codes.txt");
+		const saved = await download.path();
+		expect(readFileSync(saved, "utf8")).toBe(`${recoveryCodes.join("\n")}\n`);
+		const href = (await page.getByRole("link", { name: "Download codes" }).getAttribute("href")) as string;
+		// Gone from the page, the file's object URL is released (the codes do not linger in memory):
+		// the page's own URL.revokeObjectURL is watched (and still called) from here on.
+		await page.evaluate(() => {
+			const released: string[] = [];
+			const revoke = URL.revokeObjectURL.bind(URL);
+			URL.revokeObjectURL = (url: string) => {
+				released.push(url);
+				revoke(url);
+			};
+			(window as unknown as { released: string[] }).released = released;
+		});
 		await page.getByRole("button", { name: "I saved them" }).click();
 		await page.getByText("Signing in asks for a code").waitFor();
+		expect(await page.evaluate(() => (window as unknown as { released: string[] }).released)).toContain(href);
 	});
 
 	it("signs out, then signs in with email, password and an authentication code", async () => {
@@ -519,7 +541,8 @@ describe("the dashboard in a real browser", () => {
 		expect(zone?.top).toBe(schedule?.top);
 		// The status badge beside Pause sits level with it.
 		const [badge, pause] = await rowPlaces(
-			page.locator(".page-header .badge"),
+			// The page's first "up": the badge beside the monitor's name (the state card's comes later).
+			page.getByRole("main").getByText("up", { exact: true }).first(),
 			page.getByRole("button", { name: "Pause" }),
 		);
 		expect(Math.abs((badge?.middle ?? 0) - (pause?.middle ?? 0))).toBeLessThanOrEqual(2);

@@ -1,4 +1,4 @@
-import { useState } from "preact/hooks";
+import { useEffect, useMemo, useState } from "preact/hooks";
 import { api, unwrap } from "../../api/client";
 import { acceptToken, currentUser, signOut } from "../../api/session";
 import { ROLE_LABELS } from "../../auth/roles";
@@ -198,13 +198,11 @@ function TwoFactorCard() {
 					</ol>
 					<div class="row">
 						<CopyButton text={recoveryCodes.join("\n")} label="Copy codes" />
-						<a
-							class="button small"
-							download="hexcovery-recovery-codes.txt"
-							href={URL.createObjectURL(new Blob([`${recoveryCodes.join("\n")}\n`], { type: "text/plain" }))}
-						>
-							Download codes
-						</a>
+						<DownloadLink
+							text={`${recoveryCodes.join("\n")}\n`}
+							name="hexcovery-recovery-codes.txt"
+							label="Download codes"
+						/>
 						<button type="button" class="small" onClick={() => setRecoveryCodes(null)}>
 							I saved them
 						</button>
@@ -296,5 +294,19 @@ function TwoFactorCard() {
 				</div>
 			)}
 		</section>
+	);
+}
+
+/**
+ * A link that saves `text` as a file: one object URL while it is shown, released when it goes
+ * (one made in each render was never released).
+ */
+function DownloadLink({ text, name, label }: { text: string; name: string; label: string }) {
+	const href = useMemo(() => URL.createObjectURL(new Blob([text], { type: "text/plain" })), [text]);
+	useEffect(() => () => URL.revokeObjectURL(href), [href]);
+	return (
+		<a class="button small" download={name} href={href}>
+			{label}
+		</a>
 	);
 }
