@@ -515,6 +515,11 @@ describe("dashboards", () => {
 		await expect
 			.poll(() => picker.evaluate((select: HTMLSelectElement) => select.selectedOptions[0]?.textContent))
 			.toBe("Dashboard's range (last 6h)");
+		// Opening "Absolute…" and coming back to the dashboard's range leaves the URL without one.
+		await picker.selectOption("absolute");
+		await picker.selectOption({ label: "Dashboard's range (last 6h)" });
+		await page.getByText("Showing the dashboard's own range (last 6h)").waitFor();
+		expect(new URL(page.url()).searchParams.get("range")).toBeNull();
 		await picker.selectOption({ label: "Last 1 hour" });
 		await expect.poll(() => new URL(page.url()).searchParams.get("range")).toBe("1h");
 		await expect.poll(() => page.getByText("Showing the dashboard's own range").count()).toBe(0);

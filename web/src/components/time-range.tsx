@@ -76,7 +76,8 @@ export function TimeRangePicker() {
 							return;
 						}
 						setEditing(false);
-						go({ range: value, from: undefined, to: undefined });
+						// Back to the page's own range (after "Absolute…" was opened): the URL names none.
+						go({ range: value === "page" ? undefined : value, from: undefined, to: undefined });
 					}}
 				>
 					{own ? <option value="page">{own}</option> : null}
