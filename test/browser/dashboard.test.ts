@@ -531,6 +531,13 @@ describe("the dashboard in a real browser", () => {
 		const cron = await page.getByText("30 3 * * * curl").textContent();
 		expect(cron).toContain(`"${server.url}/api/v1/heartbeat/nightly-backup/start"`);
 		expect(cron).toContain(`"${server.url}/api/v1/heartbeat/nightly-backup/$?"`);
+		// The cron line wraps at spaces, not inside words ("X-API-" / "Key").
+		expect(
+			await page.getByText("30 3 * * * curl").evaluate((pre) => {
+				const style = getComputedStyle(pre);
+				return [style.wordBreak, style.overflowWrap];
+			}),
+		).toEqual(["normal", "anywhere"]);
 		await page.getByRole("textbox", { name: "Cron schedule" }).waitFor();
 		expect(await page.getByLabel("Time zone").inputValue()).toBe("Europe/Berlin");
 		// Fields side by side line up by their inputs, hints or not.

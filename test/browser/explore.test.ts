@@ -353,6 +353,13 @@ describe("dashboards", () => {
 		await setQuery(page, "SELECT count(*) FROM logs", "Panel query");
 		await page.getByRole("button", { name: "Preview" }).click();
 		await expect(preview.getByRole("figure").textContent()).resolves.toBe(String(TOTAL));
+		// The dialog's title starts at its padding, as its sides do (a heading's own top margin doubled it).
+		const gaps = await page.getByRole("dialog").evaluate((dialog: HTMLElement) => {
+			const box = dialog.getBoundingClientRect();
+			const heading = (dialog.querySelector("h2, h3") as HTMLElement).getBoundingClientRect();
+			return { top: heading.top - box.top, left: heading.left - box.left };
+		});
+		expect(gaps.top).toBeLessThanOrEqual(gaps.left);
 		await screenshot(page, "dashboard-panel-preview");
 		await page.getByRole("button", { name: "Add", exact: true }).click();
 		// Added but not saved: the grid shows it run as it stands, marked as a preview.

@@ -293,8 +293,14 @@ describe("the explorers in a real browser", () => {
 		expect(Math.round(down)).toBe(Math.round(across));
 		const marker = rate.getByRole("img", { name: "Annotation: Deploy checkout v2.14.1" });
 		expect(await marker.getAttribute("title")).toBe("Deploy checkout v2.14.1");
+		// Drawn in the text colour, which no series has (orange read as the payments series).
+		expect(await marker.evaluate((flag) => getComputedStyle(flag, "::before").backgroundColor)).toBe(
+			"rgb(27, 31, 36)",
+		);
 		const routes = page.getByRole("table", { name: "Busiest routes" });
 		await routes.getByText("GET /api/cart").waitFor();
+		// p95 written as everywhere else ("400 ms", as the trace says; was "400.0 ms").
+		await routes.getByRole("cell", { name: "400 ms", exact: true }).waitFor();
 		expect(await routes.getByRole("row").count()).toBe(4);
 		await page
 			.getByRole("list", { name: "Recent errors" })
@@ -496,6 +502,8 @@ describe("the explorers in a real browser", () => {
 		await page.getByRole("button", { name: "Apply filters" }).click();
 		await expect.poll(() => table.getByRole("row").count()).toBe(2);
 		expect(new URL(page.url()).searchParams.get("status")).toBe("error");
+		// The empty service filter's placeholder is not a service name (it read "checkout", as if set).
+		expect(await page.getByLabel("Service").getAttribute("placeholder")).toBe("Any service");
 		await screenshot(page, "traces");
 	});
 

@@ -128,7 +128,7 @@ export function TimeChart(props: TimeChartProps) {
 						// Deploy markers as vertical lines across the plot.
 						const { ctx } = u;
 						ctx.save();
-						ctx.strokeStyle = cssVar("--warn", "#b35900");
+						ctx.strokeStyle = cssVar("--text", "#1b1f24");
 						ctx.setLineDash([4, 3]);
 						ctx.lineWidth = 1.5 * devicePixelRatio;
 						for (const marker of markers) {

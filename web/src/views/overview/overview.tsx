@@ -1,6 +1,7 @@
 import { useLocation } from "preact-iso";
 import { api, unwrap } from "../../api/client";
 import { oqlWindow, rangeKey, rangeParams, runOql, timeseriesChart } from "../../api/telemetry";
+import { formatMs } from "../../components/format";
 import { type ChartMarker, TimeChart } from "../../components/time-chart";
 import { useTimeRange } from "../../components/time-range";
 import { Badge, Empty, ErrorNotice, Loading, PageHeader, When } from "../../components/ui";
@@ -167,7 +168,7 @@ export function OverviewPage() {
 										</td>
 										<td class="break mono">{String(row[1])}</td>
 										<td>{Number(row[2]).toLocaleString()}</td>
-										<td>{row[3] === null ? "—" : `${Number(row[3]).toFixed(1)} ms`}</td>
+										<td>{row[3] === null ? "—" : formatMs(Number(row[3]))}</td>
 									</tr>
 								))}
 							</tbody>

@@ -88,7 +88,7 @@ export function TracesPage() {
 					label="Service"
 					value={form.service}
 					onInput={(e) => setForm({ ...form, service: e.currentTarget.value })}
-					placeholder="checkout"
+					placeholder="Any service"
 				/>
 				<Field
 					label="Minimum duration (ms)"
