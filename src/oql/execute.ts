@@ -47,7 +47,7 @@ export interface RunOqlOptions {
 	/** Epoch ms: replaces the query's end. */
 	to?: number;
 	/** Values of `$name` placeholders; each is bound as a string literal, never read as OQL or SQL. */
-	variables?: Record<string, string>;
+	variables?: Readonly<Record<string, string | null>>;
 	/** false: over raw rows even where a rollup could answer (the differential tests' reference). */
 	rollups?: boolean;
 }

@@ -17,7 +17,7 @@ export interface PrepareOptions {
 	/** The widest time range allowed; default 31 days. */
 	maxRangeMs?: number;
 	/** Values of `$name` placeholders, each bound as a string (variables.ts). */
-	variables?: Readonly<Record<string, string>>;
+	variables?: Readonly<Record<string, string | null>>;
 	/** Bounds (epoch ms) that replace the query's own time range, each when given. */
 	range?: { fromMs?: number | undefined; toMs?: number | undefined };
 	/** Answer from the rollups when the query's shape allows (rollup-planner.ts). */

@@ -8,13 +8,21 @@ export const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
  * Replaces every `$name` of a parsed query by a string literal holding its value: dashboards and
  * saved queries fill `$service` and the like. The value never becomes OQL or SQL text: it is a
  * `string` node like `'…'`, compiled to a bound parameter. Names are case-sensitive; a name without
- * a value is `oql_invalid_query` at its position. A query without variables is returned as it is.
+ * a value is `oql_invalid_query` at its position: a name given as null is declared (a dashboard's
+ * variable) but has no value yet, which the message says. A query without variables is returned as
+ * it is.
  */
-export function bindVariables(query: Query, variables: Readonly<Record<string, string>> = {}): Query {
+export function bindVariables(query: Query, variables: Readonly<Record<string, string | null>> = {}): Query {
 	const names = Object.keys(variables);
 	const literal = (node: Literal): Literal => {
 		if (node.kind !== "variable") return node;
 		const value = Object.hasOwn(variables, node.name) ? variables[node.name] : undefined;
+		if (value === null) {
+			throw invalidQuery(
+				`The variable $${node.name} has no value: choose one, or give the variable a default.`,
+				node.pos,
+			);
+		}
 		if (typeof value !== "string") {
 			const hint =
 				names.length === 0

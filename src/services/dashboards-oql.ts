@@ -112,7 +112,7 @@ export async function runQuery(
 	deps: Pick<AppDeps, "db" | "reads" | "clock" | "config" | "telemetry">,
 	orgId: string,
 	text: string,
-	options: { from?: number; to?: number; variables?: Record<string, string> },
+	options: { from?: number; to?: number; variables?: Readonly<Record<string, string | null>> },
 ): Promise<OqlResult> {
 	try {
 		return await runTelemetryOql(deps, orgId, text, options);

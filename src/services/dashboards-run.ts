@@ -126,9 +126,8 @@ export async function runDashboard(
 		actor,
 		dashboard.panels.flatMap((p) => (p.saved_query_id === undefined ? [] : [p.saved_query_id])),
 	);
-	const variables = Object.fromEntries(
-		Object.entries(request.variables).flatMap(([name, value]) => (value === null ? [] : [[name, value]])),
-	) as Record<string, string>;
+	// Declared variables without a value stay in, as null: a panel that uses one says so.
+	const variables = request.variables;
 	const results = await pooled(
 		dashboard.panels.map((panel) => async () => {
 			const text =

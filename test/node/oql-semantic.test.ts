@@ -436,7 +436,8 @@ describe("docs/oql.md", () => {
 });
 
 describe("variables (bindVariables)", () => {
-	const bind = (text: string, variables?: Record<string, string>) => bindVariables(parse(text), variables);
+	const bind = (text: string, variables?: Record<string, string | null>) =>
+		bindVariables(parse(text), variables);
 
 	it("replaces each $name by a string literal at its place", () => {
 		const bound = bind("SELECT count(*) FROM logs WHERE service = $s OR body CONTAINS $s", { s: "a'b" });
@@ -452,6 +453,13 @@ describe("variables (bindVariables)", () => {
 		expect(error.position).toEqual({ line: 1, column: 43 });
 		const none = oqlError(() => bind("SELECT count(*) FROM logs WHERE service = $s"));
 		expect(none.message).toMatch(/No variables are defined/);
+		// Declared (a dashboard's variable) but without a value: said as such, at its place.
+		const empty = oqlError(() => bind("SELECT count(*) FROM logs WHERE service = $svc", { svc: null }));
+		expect(empty.code).toBe("oql_invalid_query");
+		expect(empty.message).toBe(
+			"The variable $svc has no value: choose one, or give the variable a default. (line 1, column 43)",
+		);
+		expect(empty.position).toEqual({ line: 1, column: 43 });
 		const unbound = oqlError(() =>
 			check(parse("SELECT count(*) FROM logs WHERE service = $s"), { now: NOW, regex: null }),
 		);
