@@ -126,8 +126,6 @@ export async function runDashboard(
 		actor,
 		dashboard.panels.flatMap((p) => (p.saved_query_id === undefined ? [] : [p.saved_query_id])),
 	);
-	// Declared variables without a value stay in, as null: a panel that uses one says so.
-	const variables = request.variables;
 	const results = await pooled(
 		dashboard.panels.map((panel) => async () => {
 			const text =
@@ -145,7 +143,8 @@ export async function runDashboard(
 					data: await runQuery(deps, dashboard.orgId, text, {
 						from: request.from,
 						to: request.to,
-						variables,
+						// Declared variables without a value go in as null: a panel that uses one says so.
+						variables: request.variables,
 					}),
 				};
 			} catch (error) {

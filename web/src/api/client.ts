@@ -37,15 +37,12 @@ async function authorizedFetch(request: Request): Promise<Response> {
 	if (response.status === 403 && getAccessToken() !== null) {
 		// The role in the token is out of date (a demotion since it was issued): a refresh brings the
 		// current one, so the header and what the views offer follow. The refusal is answered as is.
-		const body = (await response
-			.clone()
-			.json()
-			.catch(() => null)) as { error?: { code?: string; message?: string } } | null;
-		if (body?.error?.code === "insufficient_role") refusedForRole(body.error.message ?? "");
+		const refusal = await errorOf(response.clone());
+		if (refusal.code === "insufficient_role") refusedForRole(refusal.message ?? "");
 		return response;
 	}
 	if (response.status !== 401 || getAccessToken() === null) return response;
-	const code = await errorCode(response.clone());
+	const { code } = await errorOf(response.clone());
 	if (!TOKEN_ERRORS.has(code ?? "")) return response;
 	// Another request already renewed the token while this one was in flight: use the new one.
 	if (getAccessToken() !== sentWith) return fetchPatiently(withToken(retry));
@@ -67,7 +64,10 @@ async function fetchPatiently(request: Request): Promise<Response> {
 		const response = await fetch(copy);
 		if (response.status !== 429 || attempt >= RATE_LIMIT_RETRIES) return response;
 		const wait = Number(response.headers.get("Retry-After"));
-		if (!(wait > 0 && wait <= MAX_RETRY_WAIT_S) || (await errorCode(response.clone())) !== "rate_limited") {
+		if (
+			!(wait > 0 && wait <= MAX_RETRY_WAIT_S) ||
+			(await errorOf(response.clone())).code !== "rate_limited"
+		) {
 			return response;
 		}
 		await new Promise((resolve) => setTimeout(resolve, wait * 1000 * (1 + Math.random() / 2)));
@@ -80,12 +80,13 @@ function withToken(request: Request): Request {
 	return request;
 }
 
-async function errorCode(response: Response): Promise<string | null> {
+/** The code and message of an error answer in the contract's shape (nulls when the body is not one). */
+async function errorOf(response: Response): Promise<{ code: string | null; message: string | null }> {
 	try {
-		const body = (await response.json()) as { error?: { code?: string } };
-		return body.error?.code ?? null;
+		const body = (await response.json()) as { error?: { code?: string; message?: string } };
+		return { code: body.error?.code ?? null, message: body.error?.message ?? null };
 	} catch {
-		return null;
+		return { code: null, message: null };
 	}
 }
 

@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useState } from "preact/hooks";
+import { useLayoutEffect, useMemo, useState } from "preact/hooks";
 import { api, unwrap } from "../../api/client";
 import { acceptToken, currentUser, signOut } from "../../api/session";
 import { ROLE_LABELS } from "../../auth/roles";
@@ -303,7 +303,9 @@ function TwoFactorCard() {
  */
 function DownloadLink({ text, name, label }: { text: string; name: string; label: string }) {
 	const href = useMemo(() => URL.createObjectURL(new Blob([text], { type: "text/plain" })), [text]);
-	useEffect(() => () => URL.revokeObjectURL(href), [href]);
+	// A layout effect: it runs with the render, so its release is sure to run when the link goes (a
+	// plain effect waits for a frame, which a background tab may not paint before the codes go).
+	useLayoutEffect(() => () => URL.revokeObjectURL(href), [href]);
 	return (
 		<a class="button small" download={name} href={href}>
 			{label}

@@ -355,9 +355,8 @@ function DashboardBody(props: {
 	}, [stored?.id, stored?.version, query.range, query.from, query.to, JSON.stringify(variableParams), tick]);
 
 	// The header's picker shows the dashboard's own range while the URL names none.
-	const ownRange = stored
-		? `Dashboard's range (${"last" in stored.time ? `last ${stored.time.last}` : "fixed"})`
-		: null;
+	const ownRangeText = stored ? ("last" in stored.time ? `last ${stored.time.last}` : "fixed") : null;
+	const ownRange = ownRangeText ? `Dashboard's range (${ownRangeText})` : null;
 	useEffect(() => {
 		pageRange.value = ownRange;
 		return () => {
@@ -436,8 +435,7 @@ function DashboardBody(props: {
 			</div>
 			{!hasRange && stored ? (
 				<p class="subtitle">
-					Showing the dashboard's own range ({"last" in stored.time ? `last ${stored.time.last}` : "fixed"});
-					the time range picker overrides it.
+					Showing the dashboard's own range ({ownRangeText}); the time range picker overrides it.
 				</p>
 			) : null}
 			<ErrorNotice problem={data.error} />

@@ -200,12 +200,7 @@ export function TraceDetail() {
 												width: `${Math.max((span.duration_ms / total) * 100, 0.3)}%`,
 											}}
 										/>
-										<span
-											class={`span-duration ${labelSide(span.start_offset_ms, span.duration_ms, total)}`}
-											style={labelPlace(span.start_offset_ms, span.duration_ms, total)}
-										>
-											{formatMs(span.duration_ms)}
-										</span>
+										<DurationLabel start={span.start_offset_ms} duration={span.duration_ms} total={total} />
 									</div>
 								</li>
 							);
@@ -261,21 +256,23 @@ function useWindow(list: { current: HTMLElement | null }, total: number): { star
 }
 
 /**
- * Where a bar's duration goes: after the bar when it ends early enough, before it when it starts
- * late enough, else inside it (a span over most of the trace): never over the bar's own end, which
- * would make it look shorter than it is.
+ * A bar's duration: after the bar when it ends early enough, before it when it starts late enough,
+ * else inside it (a span over most of the trace): never over the bar's own end, which would make
+ * it look shorter than it is.
  */
-function labelSide(start: number, duration: number, total: number): "after" | "before" | "inside" {
-	if ((start + duration) / total <= 0.75) return "after";
-	if (start / total >= 0.25) return "before";
-	return "inside";
-}
-
-function labelPlace(start: number, duration: number, total: number): Record<string, string> {
-	const side = labelSide(start, duration, total);
-	if (side === "after") return { left: `calc(${((start + duration) / total) * 100}% + 4px)` };
-	if (side === "before") return { right: `calc(${(1 - start / total) * 100}% + 4px)` };
-	return { right: `calc(${(1 - Math.min(start + duration, total) / total) * 100}% + 4px)` };
+function DurationLabel({ start, duration, total }: { start: number; duration: number; total: number }) {
+	const end = Math.min(start + duration, total) / total;
+	const [side, style] =
+		end <= 0.75
+			? (["after", { left: `calc(${end * 100}% + 4px)` }] as const)
+			: start / total >= 0.25
+				? (["before", { right: `calc(${(1 - start / total) * 100}% + 4px)` }] as const)
+				: (["inside", { right: `calc(${(1 - end) * 100}% + 4px)` }] as const);
+	return (
+		<span class={`span-duration ${side}`} style={style}>
+			{formatMs(duration)}
+		</span>
+	);
 }
 
 function SpanPanel({ span, trace, onClose }: { span: Span; trace: Trace; onClose: () => void }) {
