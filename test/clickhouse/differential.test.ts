@@ -225,6 +225,7 @@ describe("the same OQL over libSQL and ClickHouse", () => {
 			),
 			{ numRuns: propertyRuns },
 		);
-		expect(answered).toBeGreaterThan(50);
+		// Nearly every generated query is valid and answered; a third is a floor, not a draw.
+		expect(answered).toBeGreaterThan(propertyRuns / 3);
 	});
 });
