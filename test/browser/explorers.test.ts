@@ -282,6 +282,19 @@ describe("the explorers in a real browser", () => {
 		expect(legend.transform).toBe("none");
 		expect(legend.band).toBe("rgba(0, 0, 0, 0)");
 		expect(new Set(legend.values)).toEqual(new Set(["—"]));
+		// Pointing at the chart, the legend gives the time in 24-hour form, as the log rows do (it
+		// said "5:12pm" beside rows stamped "17:12:03").
+		const plot = (await rate.locator(".u-over").boundingBox()) as {
+			x: number;
+			y: number;
+			width: number;
+			height: number;
+		};
+		await page.mouse.move(plot.x + plot.width / 2, plot.y + plot.height / 2);
+		await expect
+			.poll(() => rate.locator(".u-legend td").first().textContent())
+			.toMatch(/^\d{4}-\d{2}-\d{2} ([01]\d|2[0-3]):[0-5]\d$/);
+		await page.mouse.move(0, 0);
 		// The charts are spaced alike across and down.
 		const [first, second, third] = await Promise.all(
 			["Request rate (per minute)", "Error rate", "p95 latency"].map(async (name) =>

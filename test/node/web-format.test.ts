@@ -3,7 +3,7 @@
  * the next unit instead of saying "60 minutes", and one duration format for spans and heartbeat runs.
  */
 import { describe, expect, it } from "vitest";
-import { formatMs, formatSeconds, timeAgo } from "../../web/src/components/format.js";
+import { formatMs, formatSeconds, formatTime, timeAgo } from "../../web/src/components/format.js";
 
 const NOW = Date.UTC(2026, 11, 3, 12, 0, 0);
 const at = (offsetMs: number) => new Date(NOW + offsetMs).toISOString();
@@ -41,5 +41,23 @@ describe("durations", () => {
 		expect(formatSeconds(86_400)).toBe("1d");
 		expect(formatSeconds(45)).toBe("45s");
 		expect(formatSeconds(null)).toBe("—");
+	});
+});
+
+describe("formatTime", () => {
+	it("writes a moment in 24-hour time with a short date, as the log rows and the charts do", () => {
+		const afternoon = Date.UTC(2026, 11, 3, 17, 22, 20, 284);
+		expect(formatTime(afternoon, { timeZone: "UTC" })).toBe("Dec 3 17:22:20");
+		expect(formatTime(new Date(afternoon).toISOString(), { millis: true, timeZone: "UTC" })).toBe(
+			"Dec 3 17:22:20.284",
+		);
+		// The viewer's zone: the same moment in Berlin.
+		expect(formatTime(afternoon, { timeZone: "Europe/Berlin" })).toBe("Dec 3 18:22:20");
+	});
+
+	it("writes the hour after midnight as 00, not 24 (what hour12: false gives)", () => {
+		const afterMidnight = Date.UTC(2026, 11, 4, 0, 5, 0, 7);
+		expect(formatTime(afterMidnight, { timeZone: "UTC" })).toBe("Dec 4 00:05:00");
+		expect(formatTime(afterMidnight, { millis: true, timeZone: "UTC" })).toBe("Dec 4 00:05:00.007");
 	});
 });

@@ -43,3 +43,27 @@ export function formatMs(ms: number): string {
 	if (ms >= 10 || ms === 0) return `${ms.toFixed(0)} ms`;
 	return `${ms.toFixed(2)} ms`;
 }
+
+/**
+ * A moment in 24-hour time with a short date, as the log rows, the charts' axes and the query's
+ * window write it: "Dec 3 17:22:20", with `millis` "Dec 3 17:22:20.284". The viewer's time zone
+ * unless `timeZone` is given; midnight is "00:05", never "24:05" (what `hour12: false` gives).
+ */
+export function formatTime(
+	at: string | number,
+	options: { millis?: boolean; timeZone?: string } = {},
+): string {
+	const date = new Date(at);
+	const parts = new Intl.DateTimeFormat("en-US", {
+		month: "short",
+		day: "numeric",
+		hour: "2-digit",
+		minute: "2-digit",
+		second: "2-digit",
+		hourCycle: "h23",
+		timeZone: options.timeZone,
+	}).formatToParts(date);
+	const part = (type: Intl.DateTimeFormatPartTypes) => parts.find((p) => p.type === type)?.value ?? "";
+	const time = `${part("month")} ${part("day")} ${part("hour")}:${part("minute")}:${part("second")}`;
+	return options.millis ? `${time}.${String(date.getMilliseconds()).padStart(3, "0")}` : time;
+}

@@ -1,7 +1,7 @@
 import type { ComponentChildren, InputHTMLAttributes, Ref, SelectHTMLAttributes } from "preact";
 import { useEffect, useId, useRef, useState } from "preact/hooks";
 import type { ApiProblem } from "../api/client";
-import { timeAgo } from "./format";
+import { formatTime, timeAgo } from "./format";
 
 /** A labelled input: the label is visible and tied to the control (tests and screen readers find it by name). */
 export function Field(
@@ -199,7 +199,7 @@ export function ConfirmDialog(props: {
 export function When({ at, empty = "—" }: { at: string | null | undefined; empty?: string }) {
 	if (!at) return <span class="subtitle">{empty}</span>;
 	return (
-		<time dateTime={at} title={new Date(at).toLocaleString()}>
+		<time dateTime={at} title={formatTime(at)}>
 			{timeAgo(at)}
 		</time>
 	);

@@ -11,6 +11,7 @@ import {
 	runOql,
 	timeseriesChart,
 } from "../../api/telemetry";
+import { formatTime } from "../../components/format";
 import { TimeChart } from "../../components/time-chart";
 import { useTimeRange } from "../../components/time-range";
 import { Badge, Empty, ErrorNotice, Loading, PageHeader } from "../../components/ui";
@@ -221,7 +222,7 @@ function LogList({ rows }: { rows: Log[] }) {
 						aria-expanded={open === log.id}
 						onClick={() => setOpen(open === log.id ? null : log.id)}
 					>
-						<time dateTime={log.time}>{formatTime(log.time)}</time>
+						<time dateTime={log.time}>{formatTime(log.time, { millis: true })}</time>
 						<Badge kind={log.level ?? "neutral"}>{log.level ?? "—"}</Badge>
 						<span class="log-service">{log.service ?? ""}</span>
 						<span class="log-body">{log.body ?? ""}</span>
@@ -307,7 +308,7 @@ function LogDetail({ log }: { log: Log }) {
 								aria-current={c.id === log.id ? "true" : undefined}
 								class={c.id === log.id ? "current" : ""}
 							>
-								<span class="mono">{formatTime(c.time)}</span>{" "}
+								<span class="mono">{formatTime(c.time, { millis: true })}</span>{" "}
 								<Badge kind={c.level ?? "neutral"}>{c.level ?? "—"}</Badge>{" "}
 								<span class="log-body">{c.body}</span>
 							</li>
@@ -380,9 +381,4 @@ function LoadMore({ busy, onMore }: { busy: boolean; onMore: () => void }) {
 			{busy ? "Loading…" : "Load older logs"}
 		</button>
 	);
-}
-
-function formatTime(iso: string): string {
-	const d = new Date(iso);
-	return `${d.toLocaleDateString(undefined, { month: "short", day: "numeric" })} ${d.toLocaleTimeString(undefined, { hour12: false })}.${String(d.getMilliseconds()).padStart(3, "0")}`;
 }

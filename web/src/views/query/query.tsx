@@ -3,6 +3,7 @@ import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { useLocation } from "preact-iso";
 import { api, unwrap } from "../../api/client";
 import type { components } from "../../api/schema";
+import { formatTime } from "../../components/format";
 import { useTimeRange } from "../../components/time-range";
 import { ConfirmDialog, ErrorNotice, Field, Notice, PageHeader, SelectField } from "../../components/ui";
 import { useAction, useResource } from "../../components/use-resource";
@@ -160,8 +161,7 @@ export function QueryPage() {
 								{result.meta.truncated
 									? " (truncated: more rows matched; raise LIMIT or narrow the query)"
 									: ""}{" "}
-								· {result.meta.elapsed_ms} ms · {new Date(result.meta.from).toLocaleString()} –{" "}
-								{new Date(result.meta.to).toLocaleString()}
+								· {result.meta.elapsed_ms} ms · {formatTime(result.meta.from)} – {formatTime(result.meta.to)}
 							</p>
 							<div class="card query-result">
 								<ResultView result={result} kind={kind} label="Query result" height={300} />
