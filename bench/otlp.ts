@@ -67,7 +67,8 @@ const BIG_LIMIT = 16 * 1024 * 1024;
 let counter = 0;
 const random = (bytes: number) => crypto.getRandomValues(new Uint8Array(bytes));
 
-function attribute(w: BinaryWriter, field: number, key: string, value: string | number): void {
+/** A KeyValue (a string or an int64 AnyValue) as field `field` of the message being written. */
+export function attribute(w: BinaryWriter, field: number, key: string, value: string | number): void {
 	w.tag(field, WireType.LengthDelimited).fork();
 	w.tag(1, WireType.LengthDelimited).string(key);
 	w.tag(2, WireType.LengthDelimited).fork();
