@@ -55,7 +55,7 @@ describe("formatTime", () => {
 		expect(formatTime(afternoon, { timeZone: "Europe/Berlin" })).toBe("Dec 3 18:22:20");
 	});
 
-	it("writes the hour after midnight as 00, not 24 (what hour12: false gives)", () => {
+	it("writes the hour after midnight as 00, not 24 (what hour12: false gives in Node)", () => {
 		const afterMidnight = Date.UTC(2026, 11, 4, 0, 5, 0, 7);
 		expect(formatTime(afterMidnight, { timeZone: "UTC" })).toBe("Dec 4 00:05:00");
 		expect(formatTime(afterMidnight, { millis: true, timeZone: "UTC" })).toBe("Dec 4 00:05:00.007");

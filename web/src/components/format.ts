@@ -47,7 +47,7 @@ export function formatMs(ms: number): string {
 /**
  * A moment in 24-hour time with a short date, as the log rows, the charts' axes and the query's
  * window write it: "Dec 3 17:22:20", with `millis` "Dec 3 17:22:20.284". The viewer's time zone
- * unless `timeZone` is given; midnight is "00:05", never "24:05" (what `hour12: false` gives).
+ * unless `timeZone` is given; midnight is "00:05", never "24:05" (what `hour12: false` gives in Node).
  */
 export function formatTime(
 	at: string | number,
