@@ -6,7 +6,7 @@
  */
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchBrowser, rowPlaces, watchPageProblems } from "../support/browser.js";
+import { launchBrowser, rowPlaces, valueAxisTicks, watchPageProblems } from "../support/browser.js";
 import { screenshot, startWebServer, type WebServer } from "../support/web-server.js";
 
 type Layout = { x: number; y: number; w: number; h: number };
@@ -209,6 +209,11 @@ describe("query explorer", () => {
 		expect(spacing.ticks).toBeGreaterThan(3);
 		expect(spacing.label).toBeGreaterThan(25);
 		expect(spacing.least).toBeGreaterThanOrEqual(spacing.label + 12);
+		// Counts: the value scale ends on a tick, so the top value is labelled (a scale ending between
+		// ticks left the largest count without one).
+		const ticks = await valueAxisTicks(chart);
+		expect(ticks.length).toBeGreaterThan(1);
+		expect(Math.abs(ticks[0] as number)).toBeLessThanOrEqual(1.5);
 		// The window in 24-hour time, as the axis and the log rows write it (it said "4:38:17 PM").
 		await expect(
 			page

@@ -62,3 +62,32 @@ export async function rowPlaces(...controls: Locator[]): Promise<Array<{ top: nu
 	}
 	return places;
 }
+
+/**
+ * A chart's value-axis tick marks, read from its canvas (the column just left of the plot, where
+ * only they are drawn): each one's distance below the plot's top edge, top to bottom, in CSS px.
+ */
+export function valueAxisTicks(figure: Locator): Promise<number[]> {
+	return figure.evaluate((element: HTMLElement) => {
+		const plot = element.querySelector<HTMLElement>(".u-over") as HTMLElement;
+		const canvas = element.querySelector("canvas") as HTMLCanvasElement;
+		const ratio = canvas.width / canvas.clientWidth;
+		const x = Math.round((plot.offsetLeft - 4) * ratio);
+		const from = Math.round((plot.offsetTop - 2) * ratio);
+		const to = Math.round((plot.offsetTop + plot.offsetHeight + 2) * ratio);
+		const { data } = (canvas.getContext("2d") as CanvasRenderingContext2D).getImageData(
+			x,
+			from,
+			1,
+			to - from,
+		);
+		const ticks: number[] = [];
+		let last = -10;
+		for (let y = 0; y < to - from; y++) {
+			if ((data[y * 4 + 3] as number) === 0) continue;
+			if (y - last > 2) ticks.push((from + y) / ratio - plot.offsetTop);
+			last = y;
+		}
+		return ticks;
+	});
+}

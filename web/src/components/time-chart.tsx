@@ -65,12 +65,15 @@ export function TimeChart(props: TimeChartProps) {
 		const bars = props.kind === "bars" ? uPlot.paths.bars?.({ size: [0.8, 40] }) : undefined;
 		const unit = props.unit ?? "";
 		const markers = props.markers ?? [];
+		// Whole numbers (counts) get whole-number ticks ("0.5 logs" means nothing), and a scale that
+		// ends on a tick.
+		const whole = props.series.every((s) => s.values.every((v) => v === null || Number.isInteger(v)));
 		const options: uPlot.Options = {
 			width: Math.max(200, element.clientWidth),
 			height: props.height ?? 220,
 			cursor: { drag: { x: true, y: false, setScale: false } },
 			legend: { show: true },
-			scales: { x: { time: true } },
+			scales: whole ? { x: { time: true }, y: { range: wholeRange } } : { x: { time: true } },
 			axes: [
 				{
 					stroke: axisColor,
@@ -87,10 +90,8 @@ export function TimeChart(props: TimeChartProps) {
 					font: AXIS_FONT,
 					gap: AXIS_GAP,
 					size: (_u, values) => yAxisWidth(values),
-					// Whole numbers (counts) get whole-number ticks: "0.5 logs" means nothing.
-					incrs: props.series.every((s) => s.values.every((v) => v === null || Number.isInteger(v)))
-						? WHOLE_STEPS
-						: undefined,
+					space: Y_SPACE,
+					incrs: whole ? WHOLE_STEPS : undefined,
 					values: (_u, ticks) => ticks.map((v) => `${formatNumber(v)}${unit}`),
 				},
 			],
@@ -238,6 +239,33 @@ const WHOLE_STEPS = Array.from(
 	{ length: 16 * 3 },
 	(_, i) => (i % 3 === 0 ? 1 : i % 3 === 1 ? 2 : 5) * 10 ** Math.floor(i / 3),
 );
+
+/** The least distance between the value axis' ticks (uPlot's default). */
+const Y_SPACE = 30;
+
+/**
+ * A whole-number series' value scale: from 0 up to the first tick at or above its largest value,
+ * with the step uPlot will choose for that height, so the top is labelled (bars of 3 under ticks 0
+ * and 2 left the 3 unlabelled). Below 0 the same, downwards.
+ */
+function wholeRange(u: uPlot, min: number | null, max: number | null): uPlot.Range.MinMax {
+	const low = Math.min(0, Math.floor(min ?? 0));
+	const high = Math.max(1, Math.ceil(max ?? 1));
+	const height = u.bbox.height > 0 ? u.bbox.height / uPlot.pxRatio : u.height - 60;
+	const fits = Math.max(1, height / Y_SPACE);
+	// uPlot takes the least step whose ticks stay Y_SPACE apart over the range; the range ends on
+	// a multiple of it. Settle the two (a step fixes the range, the range the step).
+	let step = 1;
+	let range: [number, number] = [low, high];
+	for (let i = 0; i < 4; i++) {
+		range = [Math.floor(low / step) * step, Math.ceil(high / step) * step];
+		const needed = (range[1] - range[0]) / fits;
+		const next = WHOLE_STEPS.find((s) => s >= needed) ?? step;
+		if (next === step) break;
+		step = next;
+	}
+	return range;
+}
 
 function sparse(values: Array<number | null>): boolean {
 	let present = 0;
