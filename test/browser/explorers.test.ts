@@ -253,8 +253,8 @@ describe("the explorers in a real browser", () => {
 		expect(legend.transform).toBe("none");
 		expect(legend.band).toBe("rgba(0, 0, 0, 0)");
 		expect(new Set(legend.values)).toEqual(new Set(["—"]));
-		// Pointing at the chart, the legend gives the time in 24-hour form, as the log rows do (it
-		// said "5:12pm" beside rows stamped "17:12:03").
+		// Pointing at the chart, the legend gives the time as the log rows do, "Dec 3 17:12" (it said
+		// "2026-12-03 5:12pm" beside rows stamped "Dec 3 17:12:03").
 		const plot = (await rate.locator(".u-over").boundingBox()) as {
 			x: number;
 			y: number;
@@ -264,7 +264,7 @@ describe("the explorers in a real browser", () => {
 		await page.mouse.move(plot.x + plot.width / 2, plot.y + plot.height / 2);
 		await expect
 			.poll(() => rate.locator(".u-legend td").first().textContent())
-			.toMatch(/^\d{4}-\d{2}-\d{2} ([01]\d|2[0-3]):[0-5]\d$/);
+			.toMatch(/^[A-Z][a-z]{2} \d{1,2} ([01]\d|2[0-3]):[0-5]\d$/);
 		await page.mouse.move(0, 0);
 		// The charts are spaced alike across and down.
 		const [first, second, third] = await Promise.all(

@@ -45,19 +45,27 @@ describe("durations", () => {
 });
 
 describe("formatTime", () => {
+	const now = Date.UTC(2026, 11, 3, 18, 0, 0);
+
 	it("writes a moment in 24-hour time with a short date, as the log rows and the charts do", () => {
 		const afternoon = Date.UTC(2026, 11, 3, 17, 22, 20, 284);
-		expect(formatTime(afternoon, { timeZone: "UTC" })).toBe("Dec 3 17:22:20");
-		expect(formatTime(new Date(afternoon).toISOString(), { millis: true, timeZone: "UTC" })).toBe(
+		expect(formatTime(afternoon, { timeZone: "UTC", now })).toBe("Dec 3 17:22:20");
+		expect(formatTime(new Date(afternoon).toISOString(), { millis: true, timeZone: "UTC", now })).toBe(
 			"Dec 3 17:22:20.284",
 		);
+		expect(formatTime(afternoon, { seconds: false, timeZone: "UTC", now })).toBe("Dec 3 17:22");
 		// The viewer's zone: the same moment in Berlin.
-		expect(formatTime(afternoon, { timeZone: "Europe/Berlin" })).toBe("Dec 3 18:22:20");
+		expect(formatTime(afternoon, { timeZone: "Europe/Berlin", now })).toBe("Dec 3 18:22:20");
 	});
 
 	it("writes the hour after midnight as 00, not 24 (what hour12: false gives in Node)", () => {
 		const afterMidnight = Date.UTC(2026, 11, 4, 0, 5, 0, 7);
-		expect(formatTime(afterMidnight, { timeZone: "UTC" })).toBe("Dec 4 00:05:00");
-		expect(formatTime(afterMidnight, { millis: true, timeZone: "UTC" })).toBe("Dec 4 00:05:00.007");
+		expect(formatTime(afterMidnight, { timeZone: "UTC", now })).toBe("Dec 4 00:05:00");
+		expect(formatTime(afterMidnight, { millis: true, timeZone: "UTC", now })).toBe("Dec 4 00:05:00.007");
+	});
+
+	it("adds the year to a moment of another year, and gives back text that is no time", () => {
+		expect(formatTime(Date.UTC(2025, 0, 9, 8, 0, 0), { timeZone: "UTC", now })).toBe("Jan 9 2025 08:00:00");
+		expect(formatTime("not a time", { now })).toBe("not a time");
 	});
 });

@@ -44,26 +44,45 @@ export function formatMs(ms: number): string {
 	return `${ms.toFixed(2)} ms`;
 }
 
+const TIME_FORMATS = new Map<string, Intl.DateTimeFormat>();
+
 /**
- * A moment in 24-hour time with a short date, as the log rows, the charts' axes and the query's
- * window write it: "Dec 3 17:22:20", with `millis` "Dec 3 17:22:20.284". The viewer's time zone
- * unless `timeZone` is given; midnight is "00:05", never "24:05" (what `hour12: false` gives in Node).
+ * A moment in 24-hour time with a short date, as the log rows, the charts and the query's window
+ * write it: "Dec 3 17:22:20", with `millis` "Dec 3 17:22:20.284", and the year when it is not this
+ * year's ("Dec 3 2025 17:22:20"). The viewer's time zone unless `timeZone` is given; midnight is
+ * "00:05", never "24:05" (what `hour12: false` gives in Node). Text that is no time comes back as is.
  */
 export function formatTime(
 	at: string | number,
-	options: { millis?: boolean; timeZone?: string } = {},
+	options: { millis?: boolean; seconds?: boolean; timeZone?: string; now?: number } = {},
 ): string {
 	const date = new Date(at);
-	const parts = new Intl.DateTimeFormat("en-US", {
-		month: "short",
-		day: "numeric",
-		hour: "2-digit",
-		minute: "2-digit",
-		second: "2-digit",
-		hourCycle: "h23",
-		timeZone: options.timeZone,
-	}).formatToParts(date);
-	const part = (type: Intl.DateTimeFormatPartTypes) => parts.find((p) => p.type === type)?.value ?? "";
-	const time = `${part("month")} ${part("day")} ${part("hour")}:${part("minute")}:${part("second")}`;
+	if (Number.isNaN(date.getTime())) return String(at);
+	const zone = options.timeZone ?? "";
+	let format = TIME_FORMATS.get(zone);
+	if (!format) {
+		format = new Intl.DateTimeFormat("en-US", {
+			year: "numeric",
+			month: "short",
+			day: "numeric",
+			hour: "2-digit",
+			minute: "2-digit",
+			second: "2-digit",
+			hourCycle: "h23",
+			timeZone: options.timeZone,
+		});
+		TIME_FORMATS.set(zone, format);
+	}
+	const partsOf = (d: Date) => {
+		const parts = format.formatToParts(d);
+		return (type: Intl.DateTimeFormatPartTypes) => parts.find((p) => p.type === type)?.value ?? "";
+	};
+	const part = partsOf(date);
+	const thisYear = partsOf(new Date(options.now ?? Date.now()))("year");
+	const day = `${part("month")} ${part("day")}${part("year") === thisYear ? "" : ` ${part("year")}`}`;
+	const time =
+		options.seconds === false
+			? `${day} ${part("hour")}:${part("minute")}`
+			: `${day} ${part("hour")}:${part("minute")}:${part("second")}`;
 	return options.millis ? `${time}.${String(date.getMilliseconds()).padStart(3, "0")}` : time;
 }

@@ -1,5 +1,6 @@
 import { useEffect, useRef } from "preact/hooks";
 import uPlot from "uplot";
+import { formatTime } from "./format";
 import "uplot/dist/uPlot.min.css";
 
 /** One series on a shared time axis: a value (or null, a gap) per `times` entry. */
@@ -98,7 +99,9 @@ export function TimeChart(props: TimeChartProps) {
 			series: [
 				{
 					label: "Time",
-					value: (_u: uPlot, v: number | null) => (v === null ? "—" : legendTime(new Date(v * 1000))),
+					// The hovered moment as the UI writes moments ("—" when the pointer is away, as the values).
+					value: (_u: uPlot, v: number | null) =>
+						v === null ? "—" : formatTime(v * 1000, { seconds: false }),
 				},
 				...props.series.map((s, i) => {
 					const color = s.color ?? (PALETTE[i % PALETTE.length] as string);
@@ -203,11 +206,12 @@ function yAxisWidth(values: string[] | null | undefined): number {
 }
 
 /**
- * The least distance between the time axis' ticks: its widest routine value (a minute, "23:55")
- * and a gap, so neighbouring values never touch (uPlot's default, 50 px, let them run together).
+ * The least distance between the time axis' ticks: its widest routine value (a minute, "23:55", or
+ * a day, "Dec 30") and a gap, so neighbouring values never touch (uPlot's default, 50 px, let them
+ * run together).
  */
 function timeAxisSpace(): number {
-	return Math.ceil(textWidth("23:55") + 24);
+	return Math.ceil(Math.max(textWidth("23:55"), textWidth("Dec 30")) + 24);
 }
 
 const S = 1;
@@ -230,9 +234,6 @@ const TIME_AXIS_VALUES: (string | number | null)[][] = [
 	[S, ":{ss}", "\n{MMM} {D} {YYYY} {HH}:{mm}", null, "\n{MMM} {D} {HH}:{mm}", null, "\n{HH}:{mm}", null, 1],
 	[0.001, ":{ss}.{fff}", "\n{MMM} {D} {YYYY} {HH}:{mm}", null, "\n{MMM} {D} {HH}:{mm}", null, "\n{HH}:{mm}", null, 1],
 ];
-
-/** The hovered time in the legend, 24-hour as the axis ("—" when the pointer is away, as the values). */
-const legendTime = uPlot.fmtDate("{YYYY}-{MM}-{DD} {HH}:{mm}");
 
 /** Tick steps for whole-number series: 1, 2, 5, 10, 20, 50, … */
 const WHOLE_STEPS = Array.from(
