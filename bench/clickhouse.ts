@@ -157,6 +157,8 @@ async function endToEndLibsql() {
 	const file = join(dir, "e2e.db");
 	const setup = await openMigratedDatabase(`file:${file}`);
 	const org = await createOrg(setup.db, systemClock, "Bench end to end");
+	// The data set's times are fixed (the day before OQL_BENCH_NOW): a long retention keeps them in.
+	await setup.client.execute({ sql: "UPDATE orgs SET retention_days = 3650 WHERE id = ?", args: [org.id] });
 	const { key } = await createApiKey(setup.db, systemClock, { orgId: org.id, name: "e2e", createdBy: "cli" });
 	setup.client.close();
 	const server = await startServerChild({
@@ -510,13 +512,14 @@ try {
 			batch.map(({ table, rows }) => ({ table, body: otlpExportOfRows(table, rows) })),
 		);
 		const e2e = await endToEndLibsql();
-		const e2eCpuBefore = e2e.cpu();
 		for (let i = 0; i < batches.libsql.length; i++) {
 			// libSQL end to end: the same rows as OTLP exports to the Node server.
 			const exports = e2eBatches[i] as { table: "logs" | "spans"; body: Uint8Array<ArrayBuffer> }[];
-			const e2eWall = performance.now();
+			const [e2eWall, e2eCpu] = [performance.now(), e2e.cpu()];
 			await e2e.post(exports);
 			ingest.e2e.wall += (performance.now() - e2eWall) / 1000;
+			// Its CPU while it ingests (it idles while the consumer runs), then what the last batch left.
+			ingest.e2e.server += e2e.cpu() - e2eCpu;
 			ingest.e2e.rows += (chunkBatches[i] as IngestChunk[]).reduce((n, chunk) => n + chunk.rows.length, 0);
 			const [parseWall, parseCpu] = [performance.now(), cpuSeconds()];
 			let parsedRows = 0;
@@ -550,7 +553,7 @@ try {
 		// ClickHouse's CPU: all its process spent from before the first batch until its merges are done.
 		ingest.clickhouse.server = await views.settledCpu(serverCpuBefore[0] as number);
 		ingest.noviews.server = await noviews.settledCpu(serverCpuBefore[1] as number);
-		ingest.e2e.server = await e2e.settledCpu(e2eCpuBefore);
+		ingest.e2e.server += await e2e.settledCpu(e2e.cpu());
 		ingest.e2e.failures = e2e.failures();
 		ingest.e2e.stored = await e2e.stored();
 		for (const s of servers) await s.close();
@@ -688,6 +691,9 @@ try {
 			`- bound: the ClickHouse process alone used ${perRow(ingest.clickhouse.server)} µs of CPU a row: with a consumer costing nothing, ${Math.round(serverOnly)} rows per CPU second = ${(serverOnly / lc).toFixed(2)}× libSQL's whole path`,
 		);
 		// The issue's wording: "≥ 5× the libSQL end-to-end rate per CPU" — against the Node server's.
+		const e2eWhole = ingest.e2e.stored === ingest.e2e.rows && ingest.e2e.failures === 0;
+		if (!e2eWhole)
+			console.log("- **libSQL end to end did not store every row: its figures are not comparable**");
 		console.log(
 			`- against libSQL end to end (the Node server, ${((ingest.e2e.server * 1e6) / ingest.e2e.rows).toFixed(1)} µs of CPU a row): ClickHouse's whole path ${(cc / ec).toFixed(2)}× (goal ≥ 5×), the consumer's share ${(ingest.clickhouse.rows / ingest.clickhouse.cpu / ec).toFixed(2)}×, the ClickHouse process alone ${(serverOnly / ec).toFixed(2)}×`,
 		);
