@@ -120,6 +120,15 @@ describe("the dashboard in a real browser", () => {
 			"Monitors",
 			"Settings",
 		]);
+		// A new organization's overview says how to send telemetry here, with this server's address.
+		const start = page.getByRole("region", { name: "Nothing received in this range" });
+		await start.waitFor();
+		expect(await start.locator("code").textContent()).toContain(
+			`OTEL_EXPORTER_OTLP_ENDPOINT=${server.url}\n`,
+		);
+		expect(await start.getByRole("link", { name: "Settings → API keys" }).getAttribute("href")).toBe(
+			"/settings/api-keys",
+		);
 		await screenshot(page, "overview-shell");
 	});
 
@@ -517,6 +526,8 @@ describe("the dashboard in a real browser", () => {
 		expect(rows[1]).toContain("down");
 		expect(rows[2]).toContain("up");
 		expect(rows[3]).toContain("up");
+		// The page says how a monitor comes to be (there is no "Add monitor" button: the first ping).
+		await page.getByText("a ping to a new name creates its monitor", { exact: false }).waitFor();
 		await screenshot(page, "monitors");
 		await page.getByRole("button", { name: /^Down \(1\)$/ }).click();
 		await expect.poll(() => table.getByRole("row").count()).toBe(2);

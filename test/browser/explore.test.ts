@@ -6,7 +6,13 @@
  */
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchBrowser, rowPlaces, valueAxisTicks, watchPageProblems } from "../support/browser.js";
+import {
+	launchBrowser,
+	pixelsOfColour,
+	rowPlaces,
+	valueAxisTicks,
+	watchPageProblems,
+} from "../support/browser.js";
 import { screenshot, startWebServer, type WebServer } from "../support/web-server.js";
 
 type Layout = { x: number; y: number; w: number; h: number };
@@ -129,29 +135,6 @@ async function setQuery(page: Page, text: string, label = "OQL query"): Promise<
 	await page.keyboard.insertText(text);
 }
 
-/** Pixels of the canvas close to an RGB colour: a drawn series, not an empty plot. */
-async function pixelsOfColour(page: Page, within: string, rgb: [number, number, number]): Promise<number> {
-	return page.evaluate(
-		({ selector, colour }) => {
-			const canvas = document.querySelector(`${selector} canvas`) as HTMLCanvasElement | null;
-			if (!canvas) return -1;
-			const ctx = canvas.getContext("2d");
-			if (!ctx) return -1;
-			const { data } = ctx.getImageData(0, 0, canvas.width, canvas.height);
-			let n = 0;
-			for (let i = 0; i < data.length; i += 4) {
-				const d =
-					Math.abs((data[i] as number) - colour[0]) +
-					Math.abs((data[i + 1] as number) - colour[1]) +
-					Math.abs((data[i + 2] as number) - colour[2]);
-				if ((data[i + 3] as number) > 128 && d < 60) n++;
-			}
-			return n;
-		},
-		{ selector: within, colour: rgb },
-	);
-}
-
 /**
  * The time axis' tick marks, read from the chart's canvas (the row just under the plot, where only
  * they are drawn): the least distance between two neighbours, and the width of a minute's value
@@ -203,7 +186,7 @@ describe("query explorer", () => {
 		for (const service of Object.keys(LOGS))
 			await expect(legend.getByText(service, { exact: true }).count()).resolves.toBe(1);
 		// The first series' colour (#4c6ef5) is on the canvas: the plot is not blank.
-		expect(await pixelsOfColour(page, ".query-result", [76, 110, 245])).toBeGreaterThan(20);
+		expect(await pixelsOfColour(page.locator(".query-result"), [76, 110, 245])).toBeGreaterThan(20);
 		// The time axis' values do not run together: its ticks are further apart than a value is wide.
 		const spacing = await timeTickSpacing(page, "Query result");
 		expect(spacing.ticks).toBeGreaterThan(3);

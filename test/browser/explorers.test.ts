@@ -18,7 +18,7 @@ import {
 } from "@opentelemetry/sdk-trace-base";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchBrowser, rowPlaces, valueAxisTicks } from "../support/browser.js";
+import { launchBrowser, pixelsOfColour, rowPlaces, valueAxisTicks } from "../support/browser.js";
 import { screenshot, startWebServer, type WebServer } from "../support/web-server.js";
 
 const OWNER = { email: "sre@example.com", password: "harbor-quartz-meadow-62" };
@@ -227,6 +227,13 @@ describe("the explorers in a real browser", () => {
 		await rate.getByText("payments").waitFor();
 		expect(await canvasColours(page, "Request rate (per minute)")).toBeGreaterThan(3);
 		expect(await canvasColours(page, "p95 latency")).toBeGreaterThan(3);
+		// checkout's few error-rate points (the 100 % spike among them) are drawn as filled dots in its
+		// colour: hollow 5 px rings were easy to miss.
+		// 271 pixels of it here, 79 with the rings.
+		const dots = await pixelsOfColour(page.getByRole("figure", { name: "Error rate" }), [76, 110, 245]);
+		expect(dots).toBeGreaterThan(150);
+		// With spans and logs in range, no getting-started card.
+		expect(await page.getByRole("region", { name: "Nothing received in this range" }).count()).toBe(0);
 		// The y axis is wide enough for its widest value: the slowest span (400 ms) makes the top
 		// tick "400 ms", which a fixed-width axis cut to "00 ms".
 		const axis = await page
@@ -379,6 +386,8 @@ describe("the explorers in a real browser", () => {
 		expect(layout.ticks).toEqual(["0 ms", "100 ms", "200 ms", "300 ms", "400 ms"]);
 		expect(layout.lastFits).toBe(true);
 		expect(layout.aligned).toBe(true);
+		// One error span: "1 error" (it said "1 with errors").
+		await expect(page.getByText(/ · 3 spans · 1 error · /).count()).resolves.toBe(1);
 		await screenshot(page, "trace-waterfall");
 		await page.getByRole("button", { name: "Collapse POST /api/orders" }).click();
 		await expect.poll(() => spans.count()).toBe(1);
@@ -510,6 +519,15 @@ describe("the explorers in a real browser", () => {
 			.getByRole("list", { name: "Recent errors" })
 			.getByText(/ECONNRESET/)
 			.waitFor();
+		// The charts' series are named for what they count (both said "count").
+		for (const name of ["Logs", "Spans"])
+			await expect(
+				page
+					.getByRole("figure", { name: `${name} over time` })
+					.locator(".u-legend")
+					.getByText(name, { exact: true })
+					.count(),
+			).resolves.toBe(1);
 		await screenshot(page, "host-detail");
 	});
 

@@ -91,3 +91,24 @@ export function valueAxisTicks(figure: Locator): Promise<number[]> {
 		return ticks;
 	});
 }
+
+/** How many pixels of a chart's canvas (inside `within`) are close to the colour `rgb`. */
+export function pixelsOfColour(within: Locator, rgb: [number, number, number]): Promise<number> {
+	return within
+		.locator("canvas")
+		.first()
+		.evaluate((canvas: HTMLCanvasElement, colour: [number, number, number]) => {
+			const ctx = canvas.getContext("2d");
+			if (!ctx) return -1;
+			const { data } = ctx.getImageData(0, 0, canvas.width, canvas.height);
+			let n = 0;
+			for (let i = 0; i < data.length; i += 4) {
+				const d =
+					Math.abs((data[i] as number) - colour[0]) +
+					Math.abs((data[i + 1] as number) - colour[1]) +
+					Math.abs((data[i + 2] as number) - colour[2]);
+				if ((data[i + 3] as number) > 128 && d < 60) n++;
+			}
+			return n;
+		}, rgb);
+}

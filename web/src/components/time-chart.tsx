@@ -111,8 +111,9 @@ export function TimeChart(props: TimeChartProps) {
 						width: 1.5,
 						fill: props.kind === "bars" ? `${color}cc` : undefined,
 						paths: bars,
-						// Sparse series (a few buckets with data) show their points, or a lone value is invisible.
-						points: { show: sparse(s.values), size: 5 },
+						// Sparse series (a few buckets with data) show their points, filled in the series' colour,
+						// or a lone value is invisible (hollow 5 px rings were easy to miss: an error spike).
+						points: { show: sparse(s.values), size: 8, fill: color },
 						spanGaps: false,
 						value: (_u: uPlot, v: number | null) => (v === null ? "—" : `${formatNumber(v)}${unit}`),
 					};

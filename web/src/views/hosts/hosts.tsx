@@ -119,9 +119,9 @@ export function HostDetail() {
 		[host, rangeKey(range)],
 	);
 	const d = detail.data;
-	const chart = (h: components["schemas"]["PageHistogram"]) => ({
+	const chart = (h: components["schemas"]["PageHistogram"], label: string) => ({
 		times: h.buckets.map((b) => Date.parse(b.time)),
-		series: [{ label: "count", values: h.buckets.map((b) => b.count) }],
+		series: [{ label, values: h.buckets.map((b) => b.count) }],
 	});
 	return (
 		<>
@@ -157,11 +157,21 @@ export function HostDetail() {
 					<div class="chart-grid">
 						<section class="card" aria-label="Logs over time">
 							<h2>Logs</h2>
-							<TimeChart label="Logs over time" kind="bars" height={160} {...chart(d.histogram.logs)} />
+							<TimeChart
+								label="Logs over time"
+								kind="bars"
+								height={160}
+								{...chart(d.histogram.logs, "Logs")}
+							/>
 						</section>
 						<section class="card" aria-label="Spans over time">
 							<h2>Spans</h2>
-							<TimeChart label="Spans over time" kind="bars" height={160} {...chart(d.histogram.spans)} />
+							<TimeChart
+								label="Spans over time"
+								kind="bars"
+								height={160}
+								{...chart(d.histogram.spans, "Spans")}
+							/>
 						</section>
 					</div>
 					<section class="card" aria-labelledby="recent-title">

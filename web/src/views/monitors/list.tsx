@@ -48,7 +48,7 @@ export function MonitorList() {
 		<>
 			<PageHeader
 				title="Monitors"
-				subtitle="Heartbeats from cron jobs and workers. Refreshes every 15 seconds."
+				subtitle="Heartbeats from cron jobs and workers: a ping to a new name creates its monitor. Refreshes every 15 seconds."
 			>
 				<a class="button" href="/monitors/channels">
 					Notification channels

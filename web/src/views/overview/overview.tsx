@@ -116,6 +116,7 @@ export function OverviewPage() {
 			) : summary.loading ? (
 				<Loading what="the overview" />
 			) : null}
+			{s && s.spans.count === 0 && s.logs.count === 0 ? <GettingStarted /> : null}
 			<div class="chart-grid">
 				<ChartCard
 					title="Request rate (per minute)"
@@ -274,6 +275,29 @@ function ChartCard(props: {
 			) : props.loading ? (
 				<Loading what="the chart" />
 			) : null}
+		</section>
+	);
+}
+
+/**
+ * A range without spans or logs — a new organization's first view: how to send them (the README's
+ * SDK settings, with this server's address).
+ */
+function GettingStarted() {
+	return (
+		<section class="card" aria-labelledby="getting-started-title">
+			<h2 id="getting-started-title">Nothing received in this range</h2>
+			<p>
+				If nothing sends telemetry here yet, create an API key in{" "}
+				<a href="/settings/api-keys">Settings → API keys</a> (admins can) and point any OpenTelemetry SDK or
+				Collector at this server:
+			</p>
+			<pre>
+				<code>
+					{`OTEL_EXPORTER_OTLP_ENDPOINT=${location.origin}\nOTEL_EXPORTER_OTLP_HEADERS="X-API-Key=<your key>"\nOTEL_SERVICE_NAME=checkout`}
+				</code>
+			</pre>
+			<p class="subtitle">Spans and logs show up here within seconds of their export.</p>
 		</section>
 	);
 }

@@ -109,7 +109,8 @@ export function TraceDetail() {
 				subtitle={
 					<>
 						<span class="mono">{t.trace_id}</span> · {formatMs(t.duration_ms)} · {t.span_count} spans ·{" "}
-						{t.error_count > 0 ? `${t.error_count} with errors` : "no errors"} · {t.services.join(", ")}
+						{t.error_count === 0 ? "no errors" : t.error_count === 1 ? "1 error" : `${t.error_count} errors`}{" "}
+						· {t.services.join(", ")}
 					</>
 				}
 			/>
