@@ -232,7 +232,7 @@ describe("the dashboard in a real browser", () => {
 		await signIn(page, OWNER.email, "not-the-password-at-all");
 		const alert = page.getByRole("alert");
 		await alert.waitFor();
-		expect(await alert.textContent()).toMatch(/Request id: [0-9a-f-]{36}/);
+		expect(await alert.textContent()).toMatch(/Request ID: [0-9a-f-]{36}/);
 		await signIn(page, OWNER.email, OWNER.password);
 		await page.getByRole("button", { name: "Use a recovery code instead" }).click();
 		await page.getByLabel("Recovery code").fill(recoveryCodes.shift() as string);

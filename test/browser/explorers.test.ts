@@ -232,6 +232,10 @@ describe("the explorers in a real browser", () => {
 		// 271 pixels of it here, 79 with the rings.
 		const dots = await pixelsOfColour(page.getByRole("figure", { name: "Error rate" }), [76, 110, 245]);
 		expect(dots).toBeGreaterThan(150);
+		// The error rate as its chart writes it: 1 of 11 server spans, "9.1%" (it said "9.1 %").
+		expect(
+			await page.locator(".stat", { hasText: "Span error rate" }).locator(".stat-value").textContent(),
+		).toBe("9.1%");
 		// With spans and logs in range, no getting-started card.
 		expect(await page.getByRole("region", { name: "Nothing received in this range" }).count()).toBe(0);
 		// The y axis is wide enough for its widest value: the slowest span (400 ms) makes the top

@@ -82,7 +82,7 @@ export function ErrorNotice({ problem }: { problem: ApiProblem | null | undefine
 					))}
 				</ul>
 			) : null}
-			{problem.requestId ? <span class="request-id">Request id: {problem.requestId}</span> : null}
+			{problem.requestId ? <span class="request-id">Request ID: {problem.requestId}</span> : null}
 		</div>
 	);
 }

@@ -15,6 +15,7 @@ import {
 import { useResource } from "../../components/use-resource";
 import { type EditorError, OqlEditor } from "../query/editor";
 import { completionWords } from "../query/oql";
+import { OqlErrorNotice } from "../query/oql-error";
 import { ResultView } from "../query/results";
 import { runDsl } from "../query/run";
 import {
@@ -647,18 +648,8 @@ function PanelPreview(props: { panel: Panel; query: string; context: RunContext 
 function PanelContent({ panel, answer }: { panel: Panel; answer: PanelAnswer }) {
 	if ("error" in answer) {
 		const { error } = answer;
-		return (
-			<div class="notice error panel-error" role="alert">
-				<strong>{error.message}</strong>
-				{error.position && !/\(line \d+, column \d+\)/.test(error.message) ? (
-					<span class="subtitle">
-						{" "}
-						(line {error.position.line}, column {error.position.column})
-					</span>
-				) : null}
-				<span class="request-id">{error.code}</span>
-			</div>
-		);
+		// As the query explorer shows it (the code, `oql_invalid_query`, is for programs).
+		return <OqlErrorNotice message={error.message} position={error.position} class="panel-error" />;
 	}
 	const unit = typeof panel.options?.unit === "string" ? panel.options.unit : undefined;
 	// Room for the title and a legend of a row or two.

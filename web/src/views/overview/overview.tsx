@@ -238,7 +238,8 @@ export function OverviewPage() {
 }
 
 function percent(rate: number | null): string {
-	return rate === null ? "—" : `${(rate * 100).toFixed(rate < 0.01 ? 2 : 1)} %`;
+	// "9.1%", as the error-rate chart's axis writes "100%".
+	return rate === null ? "—" : `${(rate * 100).toFixed(rate < 0.01 ? 2 : 1)}%`;
 }
 
 function Stat({ label, value }: { label: string; value: string }) {

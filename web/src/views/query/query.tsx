@@ -9,7 +9,8 @@ import { ConfirmDialog, ErrorNotice, Field, Notice, PageHeader, SelectField } fr
 import { useAction, useResource } from "../../components/use-resource";
 import { addPanel, PANEL_KIND_OPTIONS, panelKindFor } from "../dashboards/model";
 import { OqlEditor } from "./editor";
-import { completionWords, hasTimeseries, withoutPosition, withRange } from "./oql";
+import { completionWords, hasTimeseries, withRange } from "./oql";
+import { OqlErrorNotice } from "./oql-error";
 import { autoKind, type ResultKind, ResultView } from "./results";
 import { type RunAnswer, runDsl } from "./run";
 import "./explore.css";
@@ -142,17 +143,11 @@ export function QueryPage() {
 					</div>
 					{notice ? <Notice kind="success">{notice}</Notice> : null}
 					{run?.problem ? (
-						<div class="notice error oql-error" role="alert">
-							{run.position ? (
-								<strong>
-									Line {run.position.line}, column {run.position.column}:{" "}
-								</strong>
-							) : null}
-							<span>{run.position ? withoutPosition(run.problem.message) : run.problem.message}</span>
-							{run.problem.requestId ? (
-								<span class="request-id">Request id: {run.problem.requestId}</span>
-							) : null}
-						</div>
+						<OqlErrorNotice
+							message={run.problem.message}
+							position={run.position}
+							requestId={run.problem.requestId}
+						/>
 					) : null}
 					{result ? (
 						<>

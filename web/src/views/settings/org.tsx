@@ -34,7 +34,7 @@ export function OrgTab() {
 			}}
 		>
 			<dl class="kv">
-				<dt>Organization id</dt>
+				<dt>Organization ID</dt>
 				<dd>
 					<code>{org.data.id}</code>
 				</dd>

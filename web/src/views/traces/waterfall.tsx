@@ -301,7 +301,7 @@ function SpanPanel({ span, trace, onClose }: { span: Span; trace: Trace; onClose
 				<dd>+{formatMs(span.start_offset_ms)}</dd>
 				<dt>Duration</dt>
 				<dd>{formatMs(span.duration_ms)}</dd>
-				<dt>Span id</dt>
+				<dt>Span ID</dt>
 				<dd class="mono">{span.span_id}</dd>
 			</dl>
 			<h3>Attributes</h3>
