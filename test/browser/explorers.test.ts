@@ -220,6 +220,8 @@ function canvasColours(p: Page, chart: string): Promise<number> {
 		});
 }
 
+type Box = { x: number; y: number; width: number; height: number };
+
 describe("the explorers in a real browser", () => {
 	it("draws the overview per service with deploy markers and the summary", async () => {
 		const rate = page.getByRole("figure", { name: "Request rate (per minute)" });
@@ -277,15 +279,18 @@ describe("the explorers in a real browser", () => {
 			.poll(() => rate.locator(".u-legend td").first().textContent())
 			.toMatch(/^[A-Z][a-z]{2} \d{1,2} ([01]\d|2[0-3]):[0-5]\d$/);
 		await page.mouse.move(0, 0);
-		// The charts are spaced alike across and down.
+		// Two charts a row, spaced alike across and down, and the third takes the whole last row (it
+		// sat beside an empty half, as if a chart had failed to load).
 		const [first, second, third] = await Promise.all(
-			["Request rate (per minute)", "Error rate", "p95 latency"].map(async (name) =>
-				page.getByRole("region", { name }).boundingBox(),
+			["Request rate (per minute)", "Error rate", "p95 latency"].map(
+				async (name) => (await page.getByRole("region", { name }).boundingBox()) as Box,
 			),
 		);
-		const across = (second?.x ?? 0) - ((first?.x ?? 0) + (first?.width ?? 0));
-		const down = (third?.y ?? 0) - ((first?.y ?? 0) + (first?.height ?? 0));
+		const across = second.x - (first.x + first.width);
+		const down = third.y - (first.y + first.height);
 		expect(Math.round(down)).toBe(Math.round(across));
+		expect(Math.round(third.x)).toBe(Math.round(first.x));
+		expect(Math.round(third.x + third.width)).toBe(Math.round(second.x + second.width));
 		const marker = rate.getByRole("img", { name: "Annotation: Deploy checkout v2.14.1" });
 		expect(await marker.getAttribute("title")).toBe("Deploy checkout v2.14.1");
 		// Drawn in the text colour, which no series has (orange read as the payments series).

@@ -114,7 +114,7 @@ export function MonitorDetail() {
 						Wraps your job with a start ping and an end ping carrying its exit code; set HEXCOVERY_API_KEY in
 						the crontab.
 					</p>
-					<pre>{cronLine(m.slug, m.schedule)}</pre>
+					<pre class="command">{cronLine(m.slug, m.schedule)}</pre>
 					<CopyButton text={cronLine(m.slug, m.schedule)} label="Copy cron line" />
 				</section>
 				<SettingsCard monitor={m} canWrite={canWrite} onSaved={() => void monitor.reload()} />

@@ -293,7 +293,7 @@ function GettingStarted() {
 				<a href="/settings/api-keys">Settings → API keys</a> (admins can) and point any OpenTelemetry SDK or
 				Collector at this server:
 			</p>
-			<pre>
+			<pre class="command">
 				<code>
 					{`OTEL_EXPORTER_OTLP_ENDPOINT=${location.origin}\nOTEL_EXPORTER_OTLP_HEADERS="X-API-Key=<your key>"\nOTEL_SERVICE_NAME=checkout`}
 				</code>
