@@ -281,11 +281,12 @@ describe("the explorers in a real browser", () => {
 		await page.mouse.move(0, 0);
 		// Two charts a row, spaced alike across and down, and the third takes the whole last row (it
 		// sat beside an empty half, as if a chart had failed to load).
-		const [first, second, third] = await Promise.all(
-			["Request rate (per minute)", "Error rate", "p95 latency"].map(
-				async (name) => (await page.getByRole("region", { name }).boundingBox()) as Box,
-			),
-		);
+		const box = async (name: string) => (await page.getByRole("region", { name }).boundingBox()) as Box;
+		const [first, second, third] = [
+			await box("Request rate (per minute)"),
+			await box("Error rate"),
+			await box("p95 latency"),
+		];
 		const across = second.x - (first.x + first.width);
 		const down = third.y - (first.y + first.height);
 		expect(Math.round(down)).toBe(Math.round(across));
