@@ -398,8 +398,13 @@ describe("the explorers in a real browser", () => {
 		expect(layout.ticks).toEqual(["0 ms", "100 ms", "200 ms", "300 ms", "400 ms"]);
 		expect(layout.lastFits).toBe(true);
 		expect(layout.aligned).toBe(true);
-		// One error span: "1 error" (it said "1 with errors").
-		await expect(page.getByText(/ · 3 spans · 1 error · /).count()).resolves.toBe(1);
+		// When the trace started, as the log rows write a moment; then one error span: "1 error" (it
+		// said "1 with errors", and no time at all).
+		await expect(
+			page
+				.getByText(/^[0-9a-f]{32} · [A-Z][a-z]{2} \d{1,2} \d{2}:\d{2}:\d{2} · 400 ms · 3 spans · 1 error · /)
+				.count(),
+		).resolves.toBe(1);
 		await screenshot(page, "trace-waterfall");
 		await page.getByRole("button", { name: "Collapse POST /api/orders" }).click();
 		await expect.poll(() => spans.count()).toBe(1);
@@ -408,8 +413,15 @@ describe("the explorers in a real browser", () => {
 		await page.getByRole("button", { name: "checkout SELECT orders", exact: true }).click();
 		const panel = page.getByRole("complementary", { name: "Span SELECT orders" });
 		await panel.getByText("client").waitFor();
-		// A span without attributes says so, not "{}".
-		await panel.getByText("None.").waitFor();
+		// A span without attributes, events or logs says so under each heading, not "{}" or a bare
+		// "Events (0)".
+		await expect.poll(() => panel.getByText("None.", { exact: true }).count()).toBe(3);
+		expect(await panel.getByRole("heading", { level: 3 }).allTextContents()).toEqual([
+			"Attributes",
+			"Events",
+			"Logs",
+			"Resource",
+		]);
 		expect(await panel.getByText("{}").count()).toBe(0);
 		// The panel's Close is at its top right, level with the span's name.
 		const [heading, close] = await rowPlaces(

@@ -2,7 +2,7 @@ import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { useLocation, useRoute } from "preact-iso";
 import { api, unwrap } from "../../api/client";
 import type { components } from "../../api/schema";
-import { formatMs } from "../../components/format";
+import { formatMs, formatTime } from "../../components/format";
 import { Badge, ErrorNotice, Loading, PageHeader } from "../../components/ui";
 import { useResource } from "../../components/use-resource";
 
@@ -108,7 +108,8 @@ export function TraceDetail() {
 				title={root?.name ?? "Trace"}
 				subtitle={
 					<>
-						<span class="mono">{t.trace_id}</span> · {formatMs(t.duration_ms)} · {t.span_count} spans ·{" "}
+						<span class="mono">{t.trace_id}</span> · <time dateTime={t.time}>{formatTime(t.time)}</time> ·{" "}
+						{formatMs(t.duration_ms)} · {t.span_count} spans ·{" "}
 						{t.error_count === 0 ? "no errors" : t.error_count === 1 ? "1 error" : `${t.error_count} errors`}{" "}
 						· {t.services.join(", ")}
 					</>
@@ -316,21 +317,28 @@ function SpanPanel({ span, trace, onClose }: { span: Span; trace: Trace; onClose
 					Loading…
 				</p>
 			)}
-			<h3>Events{span.events ? ` (${span.events.length})` : ""}</h3>
+			{/* Empty sections say "None.", as Attributes does (a bare "Events (0)" read as unfinished). */}
+			<h3>Events{span.events && span.events.length > 0 ? ` (${span.events.length})` : ""}</h3>
+			{span.events?.length === 0 ? <p class="subtitle">None.</p> : null}
 			{span.events?.map((e) => (
 				<div key={`${e.name}-${e.time_unix_nano}`}>
 					<strong>{e.name}</strong> <span class="subtitle">+{formatMs(e.offset_ms)}</span>
 					<pre>{JSON.stringify(e.attributes, null, 2)}</pre>
 				</div>
 			))}
-			<h3>Logs ({logs.length})</h3>
-			<ul class="log-lines" aria-label="Span logs">
-				{logs.map((l) => (
-					<li key={l.id}>
-						<Badge kind={l.level ?? "neutral"}>{l.level ?? "—"}</Badge> <span class="log-body">{l.body}</span>
-					</li>
-				))}
-			</ul>
+			<h3>Logs{logs.length > 0 ? ` (${logs.length})` : ""}</h3>
+			{logs.length === 0 ? (
+				<p class="subtitle">None.</p>
+			) : (
+				<ul class="log-lines" aria-label="Span logs">
+					{logs.map((l) => (
+						<li key={l.id}>
+							<Badge kind={l.level ?? "neutral"}>{l.level ?? "—"}</Badge>{" "}
+							<span class="log-body">{l.body}</span>
+						</li>
+					))}
+				</ul>
+			)}
 			<h3>Resource</h3>
 			{span.resource ? <pre>{JSON.stringify(span.resource, null, 2)}</pre> : null}
 		</aside>
