@@ -76,16 +76,20 @@ export function Shell({ children }: { children: ComponentChildren }) {
 			</nav>
 			<main>
 				{roleChange.value ? (
-					<Notice kind="warn">
+					<Notice
+						kind="warn"
+						action={
+							<button type="button" class="small" onClick={() => (roleChange.value = null)}>
+								Dismiss
+							</button>
+						}
+					>
 						<strong>
 							Your role is now {ROLE_LABELS[roleChange.value.to]} (it was {ROLE_LABELS[roleChange.value.from]}
 							).
 						</strong>{" "}
 						{roleChange.value.refusal ? `${roleChange.value.refusal} ` : ""}Pages now offer only what this
-						role may do.{" "}
-						<button type="button" class="small" onClick={() => (roleChange.value = null)}>
-							Dismiss
-						</button>
+						role may do.
 					</Notice>
 				) : null}
 				{children}

@@ -45,6 +45,14 @@ export function formatMs(ms: number): string {
 }
 
 const TIME_FORMATS = new Map<string, Intl.DateTimeFormat>();
+/** This year in a zone, by the minute: a list of moments formats "now" once, not once a row. */
+let yearNow = { key: "", year: "" };
+
+function partsOf(format: Intl.DateTimeFormat, date: Date): Record<string, string> {
+	const parts: Record<string, string> = {};
+	for (const { type, value } of format.formatToParts(date)) parts[type] = value;
+	return parts;
+}
 
 /**
  * A moment in 24-hour time with a short date, as the log rows, the charts and the query's window
@@ -73,16 +81,11 @@ export function formatTime(
 		});
 		TIME_FORMATS.set(zone, format);
 	}
-	const partsOf = (d: Date) => {
-		const parts = format.formatToParts(d);
-		return (type: Intl.DateTimeFormatPartTypes) => parts.find((p) => p.type === type)?.value ?? "";
-	};
-	const part = partsOf(date);
-	const thisYear = partsOf(new Date(options.now ?? Date.now()))("year");
-	const day = `${part("month")} ${part("day")}${part("year") === thisYear ? "" : ` ${part("year")}`}`;
-	const time =
-		options.seconds === false
-			? `${day} ${part("hour")}:${part("minute")}`
-			: `${day} ${part("hour")}:${part("minute")}:${part("second")}`;
+	const part = partsOf(format, date);
+	const now = options.now ?? Date.now();
+	const key = `${zone}|${Math.floor(now / 60_000)}`;
+	if (yearNow.key !== key) yearNow = { key, year: partsOf(format, new Date(now)).year ?? "" };
+	const day = `${part.month} ${part.day}${part.year === yearNow.year ? "" : ` ${part.year}`}`;
+	const time = `${day} ${part.hour}:${part.minute}${options.seconds === false ? "" : `:${part.second}`}`;
 	return options.millis ? `${time}.${String(date.getMilliseconds()).padStart(3, "0")}` : time;
 }

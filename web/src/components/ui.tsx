@@ -1,4 +1,10 @@
-import type { ComponentChildren, InputHTMLAttributes, Ref, SelectHTMLAttributes } from "preact";
+import {
+	type ComponentChildren,
+	Fragment,
+	type InputHTMLAttributes,
+	type Ref,
+	type SelectHTMLAttributes,
+} from "preact";
 import { useEffect, useId, useRef, useState } from "preact/hooks";
 import type { ApiProblem } from "../api/client";
 import { formatTime, timeAgo } from "./format";
@@ -87,10 +93,16 @@ export function ErrorNotice({ problem }: { problem: ApiProblem | null | undefine
 	);
 }
 
-export function Notice(props: { kind: "success" | "info" | "warn"; children: ComponentChildren }) {
+/** A notice; `action` (a Dismiss button, say) sits at its top right, beside the text. */
+export function Notice(props: {
+	kind: "success" | "info" | "warn";
+	children: ComponentChildren;
+	action?: ComponentChildren;
+}) {
 	return (
-		<div class={`notice ${props.kind}`} role="status">
-			{props.children}
+		<div class={`notice ${props.kind}${props.action ? " with-action" : ""}`} role="status">
+			{props.action ? <div>{props.children}</div> : props.children}
+			{props.action}
 		</div>
 	);
 }
@@ -192,6 +204,31 @@ export function ConfirmDialog(props: {
 				</button>
 			</div>
 		</dialog>
+	);
+}
+
+/**
+ * A command to copy (a cron line, an SDK's settings), shown whole: it wraps only at its spaces,
+ * each word kept on one line — a browser also breaks after a hyphen ("X-API-" / "Key"), which would
+ * misquote it. A word wider than the block scrolls. The text is the command exactly (select and copy).
+ */
+export function CommandBlock({ text }: { text: string }) {
+	return (
+		<pre class="command">
+			<code>
+				{text.split("\n").map((line, i) => (
+					<Fragment key={i}>
+						{i > 0 ? "\n" : null}
+						{line.split(" ").map((word, j) => (
+							<Fragment key={j}>
+								{j > 0 ? " " : null}
+								<span>{word}</span>
+							</Fragment>
+						))}
+					</Fragment>
+				))}
+			</code>
+		</pre>
 	);
 }
 

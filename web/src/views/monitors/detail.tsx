@@ -7,6 +7,7 @@ import { roleAtLeast } from "../../auth/roles";
 import { formatMs, formatSeconds } from "../../components/format";
 import {
 	Badge,
+	CommandBlock,
 	ConfirmDialog,
 	CopyButton,
 	Empty,
@@ -114,7 +115,7 @@ export function MonitorDetail() {
 						Wraps your job with a start ping and an end ping carrying its exit code; set HEXCOVERY_API_KEY in
 						the crontab.
 					</p>
-					<pre class="command">{cronLine(m.slug, m.schedule)}</pre>
+					<CommandBlock text={cronLine(m.slug, m.schedule)} />
 					<CopyButton text={cronLine(m.slug, m.schedule)} label="Copy cron line" />
 				</section>
 				<SettingsCard monitor={m} canWrite={canWrite} onSaved={() => void monitor.reload()} />

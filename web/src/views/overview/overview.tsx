@@ -4,7 +4,7 @@ import { oqlWindow, rangeKey, rangeParams, runOql, timeseriesChart } from "../..
 import { formatMs } from "../../components/format";
 import { type ChartMarker, TimeChart } from "../../components/time-chart";
 import { useTimeRange } from "../../components/time-range";
-import { Badge, Empty, ErrorNotice, Loading, PageHeader, When } from "../../components/ui";
+import { Badge, CommandBlock, Empty, ErrorNotice, Loading, PageHeader, When } from "../../components/ui";
 import { useResource } from "../../components/use-resource";
 
 const SERVER_SPANS = "FROM spans WHERE kind = 'server'";
@@ -293,11 +293,9 @@ function GettingStarted() {
 				<a href="/settings/api-keys">Settings → API keys</a> (admins can) and point any OpenTelemetry SDK or
 				Collector at this server:
 			</p>
-			<pre class="command">
-				<code>
-					{`OTEL_EXPORTER_OTLP_ENDPOINT=${location.origin}\nOTEL_EXPORTER_OTLP_HEADERS="X-API-Key=<your key>"\nOTEL_SERVICE_NAME=checkout`}
-				</code>
-			</pre>
+			<CommandBlock
+				text={`OTEL_EXPORTER_OTLP_ENDPOINT=${location.origin}\nOTEL_EXPORTER_OTLP_HEADERS="X-API-Key=<your key>"\nOTEL_SERVICE_NAME=checkout`}
+			/>
 			<p class="subtitle">Spans and logs show up here within seconds of their export.</p>
 		</section>
 	);
