@@ -143,6 +143,29 @@ async function ingestClickHouse(name: string, keep: (migration: string) => boole
 	};
 }
 
+/**
+ * The client as the store used it before 2026-12-04: each INSERT's rows sent as objects
+ * (JSONEachRow), the same values under their column names — the ingest section's "as objects" row.
+ */
+function asObjectRows(client: TelemetryClickHouseClient): TelemetryClickHouseClient {
+	return {
+		query: (params) => client.query(params),
+		command: (params) => client.command(params),
+		close: () => client.close(),
+		insert: ({ values, columns, format: _compact, ...rest }) =>
+			(client as unknown as { insert(p: unknown): Promise<unknown> }).insert({
+				...rest,
+				values: values.map((row) => {
+					// As the store built them: one property per column, in order.
+					const object: Record<string, unknown> = {};
+					for (let i = 0; i < columns.length; i++) object[columns[i] as string] = row[i];
+					return object;
+				}),
+				format: "JSONEachRow",
+			}),
+	};
+}
+
 function wireJson(value: unknown): string {
 	return JSON.stringify(value, (_key, v) => (typeof v === "bigint" ? { b: v.toString() } : v));
 }
@@ -450,6 +473,8 @@ try {
 		libsql: { rows: 0, wall: 0, cpu: 0, server: 0 },
 		clickhouse: { rows: 0, wall: 0, cpu: 0, server: 0 },
 		noviews: { rows: 0, wall: 0, cpu: 0, server: 0 },
+		/** The same store with its rows sent as objects (JSONEachRow): the format before 2026-12-04. */
+		objects: { rows: 0, wall: 0, cpu: 0, server: 0 },
 		/** server: the Node server's process (OTLP/HTTP in, libSQL written: all of it). */
 		e2e: { rows: 0, wall: 0, cpu: 0, server: 0, stored: 0, failures: 0 },
 		/** Parsing the messages alone (`parseMessage`: the consumer's own first step, the same for every store). */
@@ -469,17 +494,29 @@ try {
 		// them (0001–0003 only: what the views cost).
 		const views = await ingestClickHouse("views", () => true);
 		const noviews = await ingestClickHouse("noviews", (name) => name < "0004");
-		const servers = [views, noviews];
+		const objects = await ingestClickHouse("objects", () => true);
+		const servers = [views, noviews, objects];
 		const serverCpuBefore = servers.map((s) => s.cpu());
-		const storeOn = (target: typeof views) =>
+		const storeOn = (target: typeof views, client = target.client as unknown as TelemetryClickHouseClient) =>
 			clickHouseTelemetryStore({
 				db: lite.db,
-				client: target.client as unknown as TelemetryClickHouseClient,
+				client,
 				settings: { url: target.url, username: "default", password: "", database: "default" },
 			});
 		const store = storeOn(views);
 		const noviewsStore = storeOn(noviews);
+		const objectsStore = storeOn(
+			objects,
+			asObjectRows(objects.client as unknown as TelemetryClickHouseClient),
+		);
 		const consumers = {
+			objects: {
+				client: lite.client,
+				store: objectsStore,
+				clock: systemClock,
+				discovery: new DiscoveryMemory(systemClock),
+				log: silentLog,
+			},
 			noviews: {
 				client: lite.client,
 				store: noviewsStore,
@@ -506,6 +543,7 @@ try {
 			libsql: ingestBatches("l", chunks),
 			clickhouse: ingestBatches("c", chunks),
 			noviews: ingestBatches("n", chunks),
+			objects: ingestBatches("o", chunks),
 		};
 		const chunkBatches = inBatches(chunks);
 		const e2eBatches = chunkBatches.map((batch) =>
@@ -527,7 +565,7 @@ try {
 			ingest.parse.wall += (performance.now() - parseWall) / 1000;
 			ingest.parse.cpu += cpuSeconds() - parseCpu;
 			ingest.parse.rows += parsedRows;
-			for (const engine of ["libsql", "clickhouse", "noviews"] as const) {
+			for (const engine of ["libsql", "clickhouse", "noviews", "objects"] as const) {
 				const bodies = batches[engine][i] as string[];
 				let acked = 0;
 				const messages: QueueMessage[] = bodies.map((body, n) => ({
@@ -553,6 +591,7 @@ try {
 		// ClickHouse's CPU: all its process spent from before the first batch until its merges are done.
 		ingest.clickhouse.server = await views.settledCpu(serverCpuBefore[0] as number);
 		ingest.noviews.server = await noviews.settledCpu(serverCpuBefore[1] as number);
+		ingest.objects.server = await objects.settledCpu(serverCpuBefore[2] as number);
 		ingest.e2e.server += await e2e.settledCpu(e2e.cpu());
 		ingest.e2e.failures = e2e.failures();
 		ingest.e2e.stored = await e2e.stored();
@@ -657,6 +696,7 @@ try {
 		const [lw, lc] = rate(ingest.libsql);
 		const [cw, cc] = rate(ingest.clickhouse);
 		const [nw, nc] = rate(ingest.noviews);
+		const [ow, oc] = rate(ingest.objects);
 		const pc = ingest.parse.rows / ingest.parse.cpu;
 		console.log(
 			`\nIngest through the queue consumer (consumeTelemetry): ${ingest.libsql.rows.toLocaleString("en")} rows each (logs and spans), ${ROWS_PER_MESSAGE} rows a message, ${MESSAGES_PER_BATCH} messages a batch, alternating batch by batch; CPU of the consumer's process (with embedded libSQL) and of the ClickHouse process (the stand-in and chdb, a child of its own, until its merges are done)${unacked === 0 ? "" : `; **${unacked} messages not acknowledged**`}\n`,
@@ -673,6 +713,9 @@ try {
 		);
 		console.log(
 			`| ClickHouse without the rollup views (0001–0003 only) | ${Math.round(nw)} | ${Math.round(nc)} | ${total(ingest.noviews).toFixed(1)} | ${ingest.noviews.cpu.toFixed(1)} | ${ingest.noviews.server.toFixed(1)} | ${(nc / lc).toFixed(2)}× |`,
+		);
+		console.log(
+			`| ClickHouse, its rows sent as objects (JSONEachRow: the format before 2026-12-04; views too) | ${Math.round(ow)} | ${Math.round(oc)} | ${total(ingest.objects).toFixed(1)} | ${ingest.objects.cpu.toFixed(1)} | ${ingest.objects.server.toFixed(1)} | ${(oc / lc).toFixed(2)}× |`,
 		);
 		const [ew, ec] = [ingest.e2e.rows / ingest.e2e.wall, ingest.e2e.rows / ingest.e2e.server];
 		console.log(
@@ -696,6 +739,10 @@ try {
 			console.log("- **libSQL end to end did not store every row: its figures are not comparable**");
 		console.log(
 			`- against libSQL end to end (the Node server, ${((ingest.e2e.server * 1e6) / ingest.e2e.rows).toFixed(1)} µs of CPU a row): ClickHouse's whole path ${(cc / ec).toFixed(2)}× (goal ≥ 5×), the consumer's share ${(ingest.clickhouse.rows / ingest.clickhouse.cpu / ec).toFixed(2)}×, the ClickHouse process alone ${(serverOnly / ec).toFixed(2)}×`,
+		);
+		const objectRow = (seconds: number) => ((seconds * 1e6) / ingest.objects.rows).toFixed(1);
+		console.log(
+			`- rows as arrays (JSONCompactEachRow) vs as objects (JSONEachRow), µs of CPU a row: the ClickHouse process ${perRow(ingest.clickhouse.server)} vs ${objectRow(ingest.objects.server)}; the consumer ${perRow(ingest.clickhouse.cpu)} vs ${objectRow(ingest.objects.cpu)} (the latter also turns each row's array into an object, which the store before did not: compare the consumer across trees); whole path ${(cc / ec).toFixed(2)}× vs ${(oc / ec).toFixed(2)}× libSQL end to end`,
 		);
 	}
 	if (small.length > 0) {

@@ -1,7 +1,13 @@
 import type { InValue } from "@libsql/client";
 import type { AppDeps } from "../app-env.js";
 import { oqlClickHouseSettings, runOqlOnClickHouse } from "../clickhouse/oql.js";
-import { type AttributeMaps, clickHouseRowOf, type TelemetryTable } from "../clickhouse/rows.js";
+import {
+	type AttributeMaps,
+	clickHouseColumns,
+	clickHouseRowOf,
+	insertColumns,
+	type TelemetryTable,
+} from "../clickhouse/rows.js";
 import { DEFAULT_OQL_SETTINGS } from "../config.js";
 import type { Database } from "../db/client.js";
 import { StorageUnreachable } from "../db/errors.js";
@@ -17,7 +23,7 @@ import type { TelemetryClickHouseClient, TelemetryStore } from "./store.js";
 
 /**
  * Telemetry in ClickHouse (TELEMETRY_URL; docs/scale-out.md): rows go to the MergeTree tables of
- * clickhouse/migrations through the official client — one JSONEachRow INSERT per table and export
+ * clickhouse/migrations through the official client — one JSONCompactEachRow INSERT per table and export
  * (on Node, the exports that arrive while one runs go together in the next: InsertCoalescer), or
  * per table and queue batch, acknowledged once ClickHouse has accepted it; OQL runs there
  * (src/clickhouse/oql.ts, rollups or raw rows); retention is the tables' TTL plus the sweep's deletes.
@@ -33,6 +39,16 @@ const DAY_MS = 86_400_000;
  */
 const QUEUE_INSERT_SETTINGS = { insert_deduplicate: 0 };
 const TABLES: readonly TelemetryTable[] = ["spans", "logs", "metric_points"];
+/**
+ * Each table's INSERT columns, as clickHouseRowOf fills them from the stored columns (the ingest
+ * batches' and the queue messages' QUEUE_TABLES); the queue's rows add their message id.
+ */
+const INSERT_COLUMNS = Object.fromEntries(
+	TABLES.map((t) => [t, insertColumns(clickHouseColumns(t, QUEUE_TABLES[t]))]),
+) as Record<TelemetryTable, [string, ...string[]]>;
+const QUEUE_INSERT_COLUMNS = Object.fromEntries(
+	TABLES.map((t) => [t, insertColumns([...INSERT_COLUMNS[t], "queue_message_id"])]),
+) as Record<TelemetryTable, [string, ...string[]]>;
 /** The rollups (clickhouse/migrations/0004_rollups.sql) with their bucket width, as libSQL's sweep. */
 const ROLLUP_TABLES = (["span_rollups", "span_latency", "log_rollups", "metric_rollups"] as const).flatMap(
 	(t) => [
@@ -42,13 +58,10 @@ const ROLLUP_TABLES = (["span_rollups", "span_latency", "log_rollups", "metric_r
 );
 
 /** Rows of one table of an export as ClickHouse takes them (from its INSERT statements' values). */
-function clickHouseRows(
-	table: TableRows,
-	name: TelemetryTable,
-	retentionDays: number,
-): Record<string, unknown>[] {
-	const rows: Record<string, unknown>[] = [];
-	const { columns } = table;
+function clickHouseRows(table: TableRows, name: TelemetryTable, retentionDays: number): unknown[][] {
+	const rows: unknown[][] = [];
+	const columns = QUEUE_TABLES[name];
+	if (table.columns !== columns) throw new Error(`${name}: the batch's columns are not the queue's`);
 	const maps: AttributeMaps = new Map();
 	for (const statement of table.statements()) {
 		const args = (statement as { args: InValue[] }).args;
@@ -62,9 +75,9 @@ function clickHouseRows(
 export const COALESCED_INSERT_MAX_ROWS = 100_000;
 
 /** One table's coalescing: whether an INSERT runs, and the exports waiting for the next. */
-interface CoalescedTable {
+interface CoalescedTable<Row> {
 	running: boolean;
-	waiting: { rows: Record<string, unknown>[]; done: (error: unknown) => void }[];
+	waiting: { rows: Row[]; done: (error: unknown) => void }[];
 }
 
 /**
@@ -78,15 +91,15 @@ interface CoalescedTable {
  * (unreachable, a timeout, ClickHouse overloaded: too many parts, out of memory) fails every export
  * in it. A failed export answers 503 and its agent retries; none was acknowledged.
  */
-export class InsertCoalescer {
-	readonly #tables = new Map<TelemetryTable, CoalescedTable>();
+export class InsertCoalescer<Row = unknown[]> {
+	readonly #tables = new Map<TelemetryTable, CoalescedTable<Row>>();
 
 	constructor(
-		readonly insert: (table: TelemetryTable, rows: Record<string, unknown>[]) => Promise<void>,
+		readonly insert: (table: TelemetryTable, rows: Row[]) => Promise<void>,
 		readonly maxRows = COALESCED_INSERT_MAX_ROWS,
 	) {}
 
-	write(table: TelemetryTable, rows: Record<string, unknown>[]): Promise<void> {
+	write(table: TelemetryTable, rows: Row[]): Promise<void> {
 		if (rows.length === 0) return Promise.resolve();
 		let state = this.#tables.get(table);
 		if (!state) {
@@ -104,11 +117,11 @@ export class InsertCoalescer {
 		return settled;
 	}
 
-	async #drain(table: TelemetryTable, state: CoalescedTable): Promise<void> {
+	async #drain(table: TelemetryTable, state: CoalescedTable<Row>): Promise<void> {
 		state.running = true;
 		try {
 			while (state.waiting.length > 0) {
-				const group: CoalescedTable["waiting"] = [];
+				const group: CoalescedTable<Row>["waiting"] = [];
 				let count = 0;
 				for (const next of state.waiting) {
 					if (group.length > 0 && count + next.rows.length > this.maxRows) break;
@@ -269,18 +282,21 @@ export function clickHouseTelemetryStore(parts: {
 	}
 	async function insert(
 		table: TelemetryTable,
-		values: Record<string, unknown>[],
+		values: unknown[][],
+		columns: [string, ...string[]],
 		clickhouse_settings?: Record<string, string | number>,
 	): Promise<void> {
 		if (values.length === 0) return;
 		await client.insert({
 			table,
 			values,
-			format: "JSONEachRow",
+			columns,
+			format: "JSONCompactEachRow",
 			...(clickhouse_settings && { clickhouse_settings }),
 		});
 	}
-	const coalescer = parts.coalesceInserts ? new InsertCoalescer((table, rows) => insert(table, rows)) : null;
+	const direct = (table: TelemetryTable, rows: unknown[][]) => insert(table, rows, INSERT_COLUMNS[table]);
+	const coalescer = parts.coalesceInserts ? new InsertCoalescer(direct) : null;
 
 	return {
 		kind: "clickhouse",
@@ -293,7 +309,7 @@ export function clickHouseTelemetryStore(parts: {
 			const days = Number((batch.window.nowNs - batch.window.minNs) / 86_400_000_000_000n);
 			const rows = Object.fromEntries(TABLES.map((t) => [t, clickHouseRows(tables[t], t, days)])) as Record<
 				TelemetryTable,
-				Record<string, unknown>[]
+				unknown[][]
 			>;
 			if (TABLES.every((t) => rows[t].length === 0)) return;
 			// Discovery first (libSQL, an idempotent upsert): if ClickHouse then fails, the agent's
@@ -302,7 +318,7 @@ export function clickHouseTelemetryStore(parts: {
 			await writeStatements(libsql(), plan.statements, 0);
 			try {
 				for (const table of TABLES)
-					await (coalescer ? coalescer.write(table, rows[table]) : insert(table, rows[table]));
+					await (coalescer ? coalescer.write(table, rows[table]) : direct(table, rows[table]));
 			} catch (error) {
 				throw unavailable(error);
 			}
@@ -324,7 +340,7 @@ export function clickHouseTelemetryStore(parts: {
 			const insertNow = unique.filter((m) => !held.has(m.id));
 			const days =
 				insertNow.length > 0 ? await retentionOf(insertNow.map((m) => m.org)) : new Map<string, number>();
-			const values: Record<TelemetryTable, Record<string, unknown>[]> = {
+			const values: Record<TelemetryTable, unknown[][]> = {
 				spans: [],
 				logs: [],
 				metric_points: [],
@@ -336,7 +352,7 @@ export function clickHouseTelemetryStore(parts: {
 				const retention = days.get(message.org) ?? 30;
 				for (const row of message.rows) {
 					const out = clickHouseRowOf(message.table, columns, row, 0, retention, maps);
-					out.queue_message_id = message.id;
+					out.push(message.id);
 					values[message.table].push(out);
 				}
 			}
@@ -344,7 +360,8 @@ export function clickHouseTelemetryStore(parts: {
 			// transaction. A failure between the two leaves the rows stored without receipts: the
 			// redelivered messages are then found by their rows' queue_message_id (heldMessages).
 			try {
-				for (const table of TABLES) await insert(table, values[table], QUEUE_INSERT_SETTINGS);
+				for (const table of TABLES)
+					await insert(table, values[table], QUEUE_INSERT_COLUMNS[table], QUEUE_INSERT_SETTINGS);
 			} catch (error) {
 				throw unavailable(error);
 			}

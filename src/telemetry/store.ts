@@ -71,8 +71,9 @@ export interface TelemetryClickHouseClient {
 	}): Promise<unknown>;
 	insert(params: {
 		table: string;
-		values: Record<string, unknown>[];
-		format: "JSONEachRow";
+		values: unknown[][];
+		columns: [string, ...string[]];
+		format: "JSONCompactEachRow";
 		clickhouse_settings?: Record<string, string | number>;
 	}): Promise<unknown>;
 	close(): Promise<void>;

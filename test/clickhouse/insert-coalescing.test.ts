@@ -135,7 +135,7 @@ describe("direct writes on ClickHouse, coalesced", () => {
 
 	it("fails only the export ClickHouse refuses; the others coalesced with it are stored", async () => {
 		const sent: number[] = [];
-		const coalescer = new InsertCoalescer(async (table, rows) => {
+		const coalescer = new InsertCoalescer<Record<string, unknown>>(async (table, rows) => {
 			sent.push(rows.length);
 			await clickhouse.client.insert({ table, values: rows, format: "JSONEachRow" });
 		});
@@ -170,7 +170,7 @@ describe("direct writes on ClickHouse, coalesced", () => {
 		});
 		await clickhouse.client.command({ query: "SYSTEM STOP MERGES crowded" });
 		const sent: number[] = [];
-		const coalescer = new InsertCoalescer(async (_table, rows) => {
+		const coalescer = new InsertCoalescer<Record<string, unknown>>(async (_table, rows) => {
 			sent.push(rows.length);
 			await clickhouse.client.insert({ table: "crowded", values: rows, format: "JSONEachRow" });
 		});
@@ -184,7 +184,7 @@ describe("direct writes on ClickHouse, coalesced", () => {
 
 	it("keeps each INSERT within its row limit, whole exports only", async () => {
 		const sizes: number[] = [];
-		const coalescer = new InsertCoalescer(async (table, rows) => {
+		const coalescer = new InsertCoalescer<Record<string, unknown>>(async (table, rows) => {
 			sizes.push(rows.length);
 			await clickhouse.client.insert({ table, values: rows, format: "JSONEachRow" });
 		}, 6);

@@ -69,6 +69,39 @@ describe("the ClickHouse stand-in through @clickhouse/client", () => {
 		expect(json.rows).toBe(1);
 	});
 
+	it("inserts JSONCompactEachRow rows into the columns named, and counts them in its summary", async () => {
+		const inserted = await ch.client.insert({
+			table: "t.items",
+			values: [
+				[{ "k=v": "{x:String}" }, 11, awkward],
+				[{}, 12, null],
+			],
+			columns: ["tags", "id", "name"],
+			format: "JSONCompactEachRow",
+		});
+		expect(inserted.summary?.written_rows).toBe("2");
+		const rows = await (
+			await ch.client.query({
+				query: "SELECT id, name, tags FROM t.items WHERE id > 10 ORDER BY id",
+				format: "JSONEachRow",
+			})
+		).json();
+		expect(rows).toEqual([
+			{ id: 11, name: awkward, tags: { "k=v": "{x:String}" } },
+			{ id: 12, name: null, tags: {} },
+		]);
+		// An INSERT … SELECT over several lines binds the parameters of all of them (no data follows).
+		await ch.client.command({
+			query: "INSERT INTO t.items (id, name)\nSELECT {id:Int64}, {name:String}",
+			query_params: { id: 13, name: awkward },
+		});
+		const selected = await (
+			await ch.client.query({ query: "SELECT name FROM t.items WHERE id = 13", format: "JSONEachRow" })
+		).json();
+		expect(selected).toEqual([{ name: awkward }]);
+		await ch.client.command({ query: "DELETE FROM t.items WHERE id > 10" });
+	});
+
 	it("binds query parameters exactly: strings with escapes, NULL, integers past 2^53", async () => {
 		const result = await ch.client.query({
 			query:

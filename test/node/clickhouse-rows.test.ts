@@ -1,11 +1,15 @@
 /**
  * Rows as the ClickHouse tables take them (src/clickhouse/rows.ts): attribute maps, bigints, booleans,
- * defaults — the same from a row object (direct writes) as from positional values (the queue
- * consumer's messages, the ingest batches).
+ * defaults, as arrays of values in the order of their INSERT's columns (JSONCompactEachRow).
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { attributeMap, clickHouseRowOf, toClickHouseRow } from "../../src/clickhouse/rows.js";
+import {
+	attributeMap,
+	clickHouseColumns,
+	clickHouseRowOf,
+	type TelemetryTable,
+} from "../../src/clickhouse/rows.js";
 import { parseJsonExact } from "../../src/http/json-exact.js";
 import { QUEUE_TABLES } from "../../src/ingest/queue.js";
 
@@ -57,8 +61,19 @@ describe("attribute maps for ClickHouse", () => {
 	});
 });
 
+/** A row's values by their INSERT column. */
+function named(
+	table: TelemetryTable,
+	columns: readonly string[],
+	values: unknown[],
+): Record<string, unknown> {
+	const names = clickHouseColumns(table, columns);
+	expect(values).toHaveLength(names.length);
+	return Object.fromEntries(names.map((name, i) => [name, values[i]]));
+}
+
 describe("rows for ClickHouse", () => {
-	it("are the same from a row object and from positional values", () => {
+	it("convert bigints, booleans and maps, from any offset, with the org's retention last", () => {
 		const columns = QUEUE_TABLES.metric_points as readonly string[];
 		const values = columns.map((column, i) =>
 			column === "org_id"
@@ -73,9 +88,16 @@ describe("rows for ClickHouse", () => {
 								? null
 								: `v${i}`,
 		);
-		const object = Object.fromEntries(columns.map((column, i) => [column, values[i]]));
-		const row = clickHouseRowOf("metric_points", columns, [0, ...values], 1, 7);
-		expect(row).toEqual(toClickHouseRow("metric_points", object, 7));
+		const row = named(
+			"metric_points",
+			columns,
+			clickHouseRowOf("metric_points", columns, [0, ...values], 1, 7),
+		);
+		expect(clickHouseColumns("metric_points", columns)).toEqual([
+			...columns.filter((c) => c !== "id"),
+			"retention_days",
+		]);
+		expect(row.org_id).toBe("org_a");
 		expect(row.timestamp).toBe("1700000000000000123");
 		expect(row.is_monotonic).toBe(true);
 		expect(row.attributes).toEqual({ k: "2" });
@@ -89,9 +111,11 @@ describe("rows for ClickHouse", () => {
 		];
 		const maps = new Map<string, Record<string, string>>();
 		const shared = [0, 1, 2].map((n) =>
-			clickHouseRowOf("logs", columns, rowsOf(n)[0] as unknown[], 0, 30, maps),
+			named("logs", columns, clickHouseRowOf("logs", columns, rowsOf(n)[0] as unknown[], 0, 30, maps)),
 		);
-		const alone = [0, 1, 2].map((n) => clickHouseRowOf("logs", columns, rowsOf(n)[0] as unknown[], 0, 30));
+		const alone = [0, 1, 2].map((n) =>
+			named("logs", columns, clickHouseRowOf("logs", columns, rowsOf(n)[0] as unknown[], 0, 30)),
+		);
 		expect(shared).toEqual(alone);
 		expect(shared[0]?.resource_attributes).toBe(shared[2]?.resource_attributes);
 		expect(shared[0]?.resource_attributes).toEqual({ "service.name": "api", n: "1" });
@@ -100,7 +124,8 @@ describe("rows for ClickHouse", () => {
 	});
 
 	it("drop the libSQL id, fill missing maps with {} and a missing log body with ''", () => {
-		const row = toClickHouseRow("logs", { id: 5, org_id: "org_a", timestamp: 1n, body: null }, 30);
+		const columns = ["id", "org_id", "timestamp", "body"];
+		const row = named("logs", columns, clickHouseRowOf("logs", columns, [5, "org_a", 1n, null], 0, 30));
 		expect(row).toEqual({
 			org_id: "org_a",
 			timestamp: "1",
@@ -110,5 +135,21 @@ describe("rows for ClickHouse", () => {
 			attributes: {},
 			retention_days: 30,
 		});
+	});
+
+	it("fill a log without a body column with '' (and the columns say so)", () => {
+		const columns = ["org_id", "timestamp"];
+		expect(clickHouseColumns("logs", columns)).toEqual([
+			"org_id",
+			"timestamp",
+			"resource_attributes",
+			"scope_attributes",
+			"attributes",
+			"body",
+			"retention_days",
+		]);
+		expect(clickHouseRowOf("logs", columns, ["org_a", 2n], 0, 3)).toEqual(["org_a", "2", {}, {}, {}, "", 3]);
+		// Spans have no body.
+		expect(clickHouseColumns("spans", columns)).not.toContain("body");
 	});
 });

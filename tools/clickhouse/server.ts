@@ -336,8 +336,12 @@ function settingsOf(url: URL): [string, string][] {
  * text format is undone for the parameters the statement declares as strings; `\N` is NULL for any.
  */
 function bindable(statement: string, params: Map<string, string>): Record<string, string | null> {
+	if (params.size === 0) return {};
 	const types = new Map<string, string>();
-	for (const match of statement.matchAll(/\{([A-Za-z_][A-Za-z0-9_]*)\s*:\s*([^}]+)\}/g)) {
+	// An INSERT's parameters are in its statement, not in the data after it.
+	const data = insertDataStart(statement);
+	const text = data < 0 ? statement : statement.slice(0, data);
+	for (const match of text.matchAll(/\{([A-Za-z_][A-Za-z0-9_]*)\s*:\s*([^}]+)\}/g)) {
 		types.set(match[1] as string, (match[2] as string).trim());
 	}
 	const out: Record<string, string | null> = {};
@@ -431,14 +435,27 @@ function lastFormat(statement: string): string | undefined {
 	return /\bFORMAT\s+([A-Za-z]+)\s*;?\s*$/i.exec(statement)?.[1];
 }
 
+/**
+ * Where an `INSERT … FORMAT X` statement's data begins (the line after it: how the clients send an
+ * insert, and how readRequest joins the URL's statement and the body), or -1.
+ */
+function insertDataStart(statement: string): number {
+	const head = /^\s*INSERT\b[^\n]*\bFORMAT\s+[A-Za-z]+[ \t]*\n/i.exec(statement);
+	return head ? head[0].length : -1;
+}
+
 /** Rows in an INSERT's line-delimited data (JSONEachRow and friends): its non-empty lines after the first. */
 function insertedRows(statement: string): number {
-	const newline = statement.indexOf("\n");
-	if (newline < 0) return 0;
-	return statement
-		.slice(newline + 1)
-		.split("\n")
-		.filter((line) => line.trim() !== "").length;
+	let rows = 0;
+	let start = insertDataStart(statement) - 1;
+	if (start < 0) return 0;
+	while (start < statement.length) {
+		let end = statement.indexOf("\n", start + 1);
+		if (end < 0) end = statement.length;
+		if (statement.slice(start + 1, end).trim() !== "") rows++;
+		start = end;
+	}
+	return rows;
 }
 
 function toFailure(error: unknown): ClickHouseFailure {
