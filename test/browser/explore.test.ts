@@ -467,6 +467,15 @@ describe("dashboards", () => {
 	it("sets the default time range and a variable in edit mode, and shows the variable as a dropdown", async () => {
 		const page = await openPage(`/dashboards/${dashboardId}?edit=1`);
 		const settings = page.getByRole("region", { name: "Dashboard settings" });
+		// The default ranges are named as the header's picker names them (it said "Last hour").
+		await settings.getByLabel("Default time range").waitFor();
+		const defaults = await settings.getByLabel("Default time range").locator("option").allTextContents();
+		const offered = await page
+			.getByRole("combobox", { name: "Time range", exact: true })
+			.locator("option")
+			.allTextContents();
+		expect(defaults).toEqual(offered.filter((text) => text.startsWith("Last ")));
+		expect(defaults).toContain("Last 1 hour");
 		await settings.getByLabel("Default time range").selectOption({ label: "Last 6 hours" });
 		await settings.getByRole("button", { name: "Add variable" }).click();
 		const variable = settings.getByRole("group", { name: "Variable 1" });
@@ -510,17 +519,17 @@ describe("dashboards", () => {
 		const dropdown = page.getByRole("combobox", { name: "Service" });
 		await expect.poll(() => dropdown.inputValue()).toBe("payments");
 		expect(await dropdown.locator("option").allTextContents()).toEqual(["payments", "checkout"]);
-		await page.getByText("Showing the dashboard's own range (last 6h)").waitFor();
+		await page.getByText("Showing the dashboard's own range (last 6 hours)").waitFor();
 		// The header's picker says so too (it said "Last 1 hour", and picking that changed nothing);
 		// picking Last 1 hour from it overrides the dashboard's range.
 		const picker = page.getByRole("combobox", { name: "Time range" });
 		await expect
 			.poll(() => picker.evaluate((select: HTMLSelectElement) => select.selectedOptions[0]?.textContent))
-			.toBe("Dashboard's range (last 6h)");
+			.toBe("Dashboard's range (last 6 hours)");
 		// Opening "Absolute…" and coming back to the dashboard's range leaves the URL without one.
 		await picker.selectOption("absolute");
-		await picker.selectOption({ label: "Dashboard's range (last 6h)" });
-		await page.getByText("Showing the dashboard's own range (last 6h)").waitFor();
+		await picker.selectOption({ label: "Dashboard's range (last 6 hours)" });
+		await page.getByText("Showing the dashboard's own range (last 6 hours)").waitFor();
 		expect(new URL(page.url()).searchParams.get("range")).toBeNull();
 		await picker.selectOption({ label: "Last 1 hour" });
 		await expect.poll(() => new URL(page.url()).searchParams.get("range")).toBe("1h");

@@ -3,7 +3,14 @@
  * the next unit instead of saying "60 minutes", and one duration format for spans and heartbeat runs.
  */
 import { describe, expect, it } from "vitest";
-import { formatMs, formatSeconds, formatTime, timeAgo } from "../../web/src/components/format.js";
+import {
+	formatMs,
+	formatSeconds,
+	formatTime,
+	rangeLabel,
+	rangeMs,
+	timeAgo,
+} from "../../web/src/components/format.js";
 
 const NOW = Date.UTC(2026, 11, 3, 12, 0, 0);
 const at = (offsetMs: number) => new Date(NOW + offsetMs).toISOString();
@@ -67,5 +74,26 @@ describe("formatTime", () => {
 	it("adds the year to a moment of another year, and gives back text that is no time", () => {
 		expect(formatTime(Date.UTC(2025, 0, 9, 8, 0, 0), { timeZone: "UTC", now })).toBe("Jan 9 2025 08:00:00");
 		expect(formatTime("not a time", { now })).toBe("not a time");
+	});
+});
+
+describe("rolling ranges", () => {
+	it("are named one way everywhere, singular for one", () => {
+		expect(rangeLabel("1h")).toBe("Last 1 hour");
+		expect(rangeLabel("15m")).toBe("Last 15 minutes");
+		expect(rangeLabel("24h")).toBe("Last 24 hours");
+		expect(rangeLabel("1d")).toBe("Last 1 day");
+		expect(rangeLabel("2w")).toBe("Last 2 weeks");
+		expect(rangeLabel("90s")).toBe("Last 90 seconds");
+		// Not a range: shown as it is.
+		expect(rangeLabel("soon")).toBe("Last soon");
+	});
+
+	it("have their length in ms", () => {
+		expect(rangeMs("15m")).toBe(900_000);
+		expect(rangeMs("7d")).toBe(7 * 86_400_000);
+		expect(rangeMs("1w")).toBe(7 * 86_400_000);
+		expect(rangeMs("1y")).toBeNull();
+		expect(rangeMs("h")).toBeNull();
 	});
 });

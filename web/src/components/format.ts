@@ -89,3 +89,34 @@ export function formatTime(
 	const time = `${day} ${part.hour}:${part.minute}${options.seconds === false ? "" : `:${part.second}`}`;
 	return options.millis ? `${time}.${String(date.getMilliseconds()).padStart(3, "0")}` : time;
 }
+
+const RANGE_UNITS: Record<string, [string, number]> = {
+	s: ["second", 1_000],
+	m: ["minute", 60_000],
+	h: ["hour", 3_600_000],
+	d: ["day", 86_400_000],
+	w: ["week", 7 * 86_400_000],
+};
+
+/** A rolling range (`15m`, `1h`, `7d`: a count and a unit, as dashboards store them), or null. */
+function rollingRange(key: string): { n: number; unit: [string, number] } | null {
+	const match = /^(\d+)([smhdw])$/.exec(key);
+	const unit = match ? RANGE_UNITS[match[2] as string] : undefined;
+	return match && unit ? { n: Number(match[1]), unit } : null;
+}
+
+/**
+ * A rolling range's name, written the same everywhere (the picker, a dashboard's default range):
+ * `1h` → "Last 1 hour", `15m` → "Last 15 minutes"; text that is no such range as it is.
+ */
+export function rangeLabel(key: string): string {
+	const range = rollingRange(key);
+	if (!range) return `Last ${key}`;
+	return `Last ${range.n} ${range.unit[0]}${range.n === 1 ? "" : "s"}`;
+}
+
+/** A rolling range's length in ms (`15m` → 900,000), or null when `key` is no such range. */
+export function rangeMs(key: string): number | null {
+	const range = rollingRange(key);
+	return range ? range.n * range.unit[1] : null;
+}

@@ -1,14 +1,17 @@
 import { signal } from "@preact/signals";
 import { useId, useState } from "preact/hooks";
 import { useLocation } from "preact-iso";
+import { rangeLabel, rangeMs } from "./format";
+
+const rolling = (key: string) => [key, rangeLabel(key), rangeMs(key) as number] as const;
 
 /** The global time range lives in the URL (`?range=1h`, or `?from=…&to=…`), so a link reproduces the view. */
 export const RELATIVE_RANGES = [
-	["15m", "Last 15 minutes", 15 * 60_000],
-	["1h", "Last 1 hour", 3_600_000],
-	["6h", "Last 6 hours", 6 * 3_600_000],
-	["24h", "Last 24 hours", 24 * 3_600_000],
-	["7d", "Last 7 days", 7 * 24 * 3_600_000],
+	rolling("15m"),
+	rolling("1h"),
+	rolling("6h"),
+	rolling("24h"),
+	rolling("7d"),
 ] as const;
 export const DEFAULT_RANGE = "1h";
 

@@ -2,6 +2,7 @@ import { useEffect, useId, useMemo, useRef, useState } from "preact/hooks";
 import { useLocation, useRoute } from "preact-iso";
 import { type ApiProblem, api, asProblem, unwrap } from "../../api/client";
 import type { components } from "../../api/schema";
+import { rangeLabel } from "../../components/format";
 import { pageRange, resolveTimeRange } from "../../components/time-range";
 import {
 	ConfirmDialog,
@@ -356,7 +357,11 @@ function DashboardBody(props: {
 	}, [stored?.id, stored?.version, query.range, query.from, query.to, JSON.stringify(variableParams), tick]);
 
 	// The header's picker shows the dashboard's own range while the URL names none.
-	const ownRangeText = stored ? ("last" in stored.time ? `last ${stored.time.last}` : "fixed") : null;
+	const ownRangeText = stored
+		? "last" in stored.time
+			? rangeLabel(stored.time.last).toLowerCase()
+			: "fixed"
+		: null;
 	const ownRange = ownRangeText ? `Dashboard's range (${ownRangeText})` : null;
 	useEffect(() => {
 		pageRange.value = ownRange;

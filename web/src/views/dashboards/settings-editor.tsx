@@ -1,18 +1,14 @@
 import type { components } from "../../api/schema";
+import { rangeLabel } from "../../components/format";
+import { RELATIVE_RANGES } from "../../components/time-range";
 import { Field, SelectField } from "../../components/ui";
 import type { Dashboard } from "./model";
 
 type Variable = components["schemas"]["DashboardVariable"];
 type VariableSource = NonNullable<Variable["source"]>;
 
-/** The default ranges offered; a dashboard saved with another one (over the API) keeps it. */
-const RANGES: Array<[string, string]> = [
-	["15m", "Last 15 minutes"],
-	["1h", "Last hour"],
-	["6h", "Last 6 hours"],
-	["24h", "Last 24 hours"],
-	["7d", "Last 7 days"],
-];
+/** The default ranges offered, the picker's; a dashboard saved with another one (over the API) keeps it. */
+const RANGES: Array<[string, string]> = RELATIVE_RANGES.map(([key, label]) => [key, label]);
 
 /** Fields whose values schema discovery offers for a dropdown (docs/dashboards.md, `variables`). */
 const SOURCES: Array<[string, string]> = [
@@ -38,7 +34,7 @@ export function DashboardSettingsEditor(props: { draft: Dashboard; onChange: (dr
 			? [["", "Fixed window (set over the API)"], ...RANGES]
 			: RANGES.some(([value]) => value === last)
 				? RANGES
-				: [[last, `Last ${last}`], ...RANGES];
+				: [[last, rangeLabel(last)], ...RANGES];
 	const setVariable = (index: number, change: Partial<Variable>) =>
 		onChange({ ...draft, variables: draft.variables.map((v, i) => (i === index ? { ...v, ...change } : v)) });
 	return (
