@@ -169,6 +169,9 @@ describe("the dashboard in a real browser", () => {
 		recoveryCodes = await codes.getByRole("listitem").allTextContents();
 		expect(recoveryCodes.length).toBeGreaterThanOrEqual(8);
 		expect(await page.getByText("shown only this once").count()).toBe(1);
+		// Said as a warning, as a new API key's "shown only this once" is.
+		const warning = page.getByRole("status").filter({ hasText: "shown only this once" });
+		expect(await warning.getAttribute("class")).toContain("warn");
 		// The three actions under the codes are one size, side by side (the download link was bigger).
 		const actions = [
 			page.getByRole("button", { name: "Copy codes" }),

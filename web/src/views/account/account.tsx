@@ -187,10 +187,10 @@ function TwoFactorCard() {
 				<div>
 					<Notice kind="success">Two-factor authentication is on.</Notice>
 					<h3>Recovery codes</h3>
-					<p>
-						Each code signs you in once if you lose your authenticator. Save them now: they are{" "}
-						<strong>shown only this once</strong>.
-					</p>
+					<Notice kind="warn">
+						Save these codes now: they are <strong>shown only this once</strong>. Each signs you in
+						once if you lose your authenticator.
+					</Notice>
 					<ol class="codes" aria-label="Recovery codes">
 						{recoveryCodes.map((c) => (
 							<li key={c}>{c}</li>
