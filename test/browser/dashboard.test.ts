@@ -536,6 +536,13 @@ describe("the dashboard in a real browser", () => {
 		expect(rows[1]).toContain("down");
 		expect(rows[2]).toContain("up");
 		expect(rows[3]).toContain("up");
+		// Schedules in words (they read "every 1h", "every 5m" and a bare "30 3 * * *"); a cron
+		// schedule keeps its expression and zone beside the words.
+		expect(rows[1]).toContain("Every hour");
+		expect(rows[1]).toContain("grace 1 hour");
+		expect(rows[2]).toContain("Every 5 minutes");
+		expect(rows[3]).toContain("At 03:30");
+		expect(rows[3]).toContain("30 3 * * * · Europe/Berlin · grace 30 minutes");
 		// The page says how a monitor comes to be (there is no "Add monitor" button: the first ping).
 		await page.getByText("a ping to a new name creates its monitor", { exact: false }).waitFor();
 		await screenshot(page, "monitors");
@@ -554,24 +561,76 @@ describe("the dashboard in a real browser", () => {
 		expect(cron).toContain(`"${server.url}/api/v1/heartbeat/nightly-backup/$?"`);
 		// The cron line wraps only at its spaces: no word is drawn over two lines (it broke after
 		// hyphens, "X-API-" / "Key", "nightly-" / "backup", and a person would copy it wrong).
+		// And all of it shows: no word runs past the block's edge (a URL longer than the block's width
+		// was cut off there); only such a word may take two lines.
 		const drawn = await page.getByText("30 3 * * * curl").evaluate((code) => {
+			// The lines a node's text is drawn on (by the tops of its text's boxes).
 			const lineTops = (node: Node) => {
-				const range = document.createRange();
-				range.selectNodeContents(node);
-				return new Set([...range.getClientRects()].map((rect) => Math.round(rect.top))).size;
+				const tops = new Set<number>();
+				const walker = document.createTreeWalker(node, NodeFilter.SHOW_TEXT);
+				for (let text = walker.nextNode(); text; text = walker.nextNode()) {
+					const range = document.createRange();
+					range.selectNodeContents(text);
+					for (const rect of range.getClientRects()) if (rect.width > 0) tops.add(Math.round(rect.top));
+				}
+				return tops.size;
 			};
-			const words = [...code.querySelectorAll("span")];
+			const block = (code.closest("pre") as HTMLElement).getBoundingClientRect();
+			const words = [...code.querySelectorAll(":scope > span")];
+			const textWidth = (word: Element) => {
+				const probe = document.createElement("span");
+				probe.style.whiteSpace = "pre";
+				probe.textContent = word.textContent;
+				code.appendChild(probe);
+				const width = probe.getBoundingClientRect().width;
+				probe.remove();
+				return width;
+			};
 			return {
 				lines: lineTops(code),
 				words: words.length,
-				split: words.filter((word) => lineTops(word) > 1).map((word) => word.textContent),
+				split: words
+					.filter((word) => lineTops(word) > 1 && textWidth(word) < block.width - 30)
+					.map((word) => word.textContent),
+				outside: words
+					.filter((word) => {
+						const box = word.getBoundingClientRect();
+						return box.left < block.left || box.right > block.right;
+					})
+					.map((word) => word.textContent),
+				// A word broken over lines: what its first line holds (it must end at a slash).
+				broken: words
+					.filter((word) => lineTops(word) > 1)
+					.map((word) => {
+						const parts = [...word.children];
+						const top = Math.round(parts[0]?.getBoundingClientRect().top ?? 0);
+						return parts
+							.filter((part) => Math.round(part.getBoundingClientRect().top) === top)
+							.map((part) => part.textContent)
+							.join("");
+					}),
 			};
 		});
 		expect(drawn.lines).toBeGreaterThan(1);
 		expect(drawn.words).toBeGreaterThan(20);
 		expect(drawn.split).toEqual([]);
+		expect(drawn.outside).toEqual([]);
+		for (const firstLine of drawn.broken) expect(firstLine).toMatch(/\/$/);
 		await page.getByRole("textbox", { name: "Cron schedule" }).waitFor();
 		expect(await page.getByLabel("Time zone").inputValue()).toBe("Europe/Berlin");
+		// The schedule's hint says it in words, in its zone, and follows what is typed.
+		const scheduleField = page.getByRole("textbox", { name: "Cron schedule" });
+		const hintOf = () =>
+			scheduleField.evaluate((input) => {
+				const id = input.getAttribute("aria-describedby");
+				return id ? (document.getElementById(id)?.textContent ?? "") : "";
+			});
+		expect(await hintOf()).toBe("At 03:30 (Europe/Berlin)");
+		await scheduleField.fill("0 9 * * 1-5");
+		expect(await hintOf()).toBe("At 09:00, Monday through Friday (Europe/Berlin)");
+		await scheduleField.fill("0 9 *");
+		expect(await hintOf()).toContain("5 fields");
+		await scheduleField.fill("30 3 * * *");
 		// Fields side by side line up by their inputs, hints or not.
 		const [schedule, zone] = await rowPlaces(
 			page.getByRole("textbox", { name: "Cron schedule" }),

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import {
+	formatEvery,
 	formatMs,
 	formatSeconds,
 	formatTime,
@@ -11,6 +12,7 @@ import {
 	rangeMs,
 	timeAgo,
 } from "../../web/src/components/format.js";
+import { describeCron } from "../../web/src/components/schedule.js";
 
 const NOW = Date.UTC(2026, 11, 3, 12, 0, 0);
 const at = (offsetMs: number) => new Date(NOW + offsetMs).toISOString();
@@ -43,10 +45,10 @@ describe("durations", () => {
 	});
 
 	it("formats whole periods in their unit", () => {
-		expect(formatSeconds(1800)).toBe("30m");
-		expect(formatSeconds(7200)).toBe("2h");
-		expect(formatSeconds(86_400)).toBe("1d");
-		expect(formatSeconds(45)).toBe("45s");
+		expect(formatSeconds(1800)).toBe("30 minutes");
+		expect(formatSeconds(7200)).toBe("2 hours");
+		expect(formatSeconds(86_400)).toBe("1 day");
+		expect(formatSeconds(45)).toBe("45 seconds");
 		expect(formatSeconds(null)).toBe("—");
 	});
 });
@@ -95,5 +97,25 @@ describe("rolling ranges", () => {
 		expect(rangeMs("1w")).toBe(7 * 86_400_000);
 		expect(rangeMs("1y")).toBeNull();
 		expect(rangeMs("h")).toBeNull();
+	});
+});
+
+describe("monitor schedules", () => {
+	it("say durations in words, singular for one", () => {
+		expect(formatSeconds(3600)).toBe("1 hour");
+		expect(formatSeconds(5400)).toBe("90 minutes");
+		expect(formatSeconds(0)).toBe("0 seconds");
+		expect(formatEvery(300)).toBe("Every 5 minutes");
+		expect(formatEvery(3600)).toBe("Every hour");
+		expect(formatEvery(2 * 86_400)).toBe("Every 2 days");
+	});
+
+	it("say cron schedules in words, 24-hour, and nothing for what is not one", () => {
+		expect(describeCron("30 3 * * *")).toBe("At 03:30");
+		expect(describeCron("*/5 * * * *")).toBe("Every 5 minutes");
+		expect(describeCron("0 9 * * 1-5")).toBe("At 09:00, Monday through Friday");
+		expect(describeCron("0 17 * * MON")).toBe("At 17:00, only on Monday");
+		for (const text of ["", "nonsense", "* * * *", "0 0 * * * *", "61 * * * *"])
+			expect(describeCron(text)).toBeNull();
 	});
 });

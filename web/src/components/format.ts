@@ -29,12 +29,27 @@ export function timeAgo(at: string, now = Date.now()): string {
 	return at;
 }
 
+/** Seconds in the largest unit that divides them, in words: "30 minutes", "1 hour", "2 days", "45 seconds". */
 export function formatSeconds(seconds: number | null | undefined): string {
 	if (seconds === null || seconds === undefined) return "—";
-	if (seconds % 86_400 === 0) return `${seconds / 86_400}d`;
-	if (seconds % 3600 === 0) return `${seconds / 3600}h`;
-	if (seconds % 60 === 0) return `${seconds / 60}m`;
-	return `${seconds}s`;
+	const [unit, size] = SECOND_UNITS.find(([, size]) => seconds !== 0 && seconds % size === 0) ?? [
+		"second",
+		1,
+	];
+	const n = seconds / size;
+	return `${n} ${unit}${n === 1 ? "" : "s"}`;
+}
+
+const SECOND_UNITS: Array<[string, number]> = [
+	["day", 86_400],
+	["hour", 3_600],
+	["minute", 60],
+];
+
+/** How often an interval monitor is due: "Every 5 minutes", "Every hour", "Every 2 days". */
+export function formatEvery(seconds: number): string {
+	const text = formatSeconds(seconds);
+	return text.startsWith("1 ") ? `Every ${text.slice(2)}` : `Every ${text}`;
 }
 
 /** A duration in milliseconds: "0 ms", "0.25 ms", "20 ms", "1.50 s". */

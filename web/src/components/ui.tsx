@@ -222,7 +222,14 @@ export function CommandBlock({ text }: { text: string }) {
 						{line.split(" ").map((word, j) => (
 							<Fragment key={j}>
 								{j > 0 ? " " : null}
-								<span>{word}</span>
+								<span>
+									{word.split(/(?<=\/)/).map((part, k) => (
+										<Fragment key={k}>
+											{k > 0 ? <wbr /> : null}
+											<span>{part}</span>
+										</Fragment>
+									))}
+								</span>
 							</Fragment>
 						))}
 					</Fragment>

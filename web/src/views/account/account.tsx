@@ -188,8 +188,8 @@ function TwoFactorCard() {
 					<Notice kind="success">Two-factor authentication is on.</Notice>
 					<h3>Recovery codes</h3>
 					<Notice kind="warn">
-						Save these codes now: they are <strong>shown only this once</strong>. Each signs you in
-						once if you lose your authenticator.
+						Save these codes now: they are <strong>shown only this once</strong>. Each signs you in once if
+						you lose your authenticator.
 					</Notice>
 					<ol class="codes" aria-label="Recovery codes">
 						{recoveryCodes.map((c) => (

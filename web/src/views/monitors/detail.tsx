@@ -5,6 +5,7 @@ import type { components } from "../../api/schema";
 import { currentUser } from "../../api/session";
 import { roleAtLeast } from "../../auth/roles";
 import { formatMs, formatSeconds } from "../../components/format";
+import { describeCron } from "../../components/schedule";
 import {
 	Badge,
 	CommandBlock,
@@ -250,7 +251,7 @@ function SettingsCard(props: { monitor: Monitor; canWrite: boolean; onSaved: () 
 						value={form.schedule}
 						onInput={set("schedule")}
 						placeholder="30 3 * * *"
-						hint="5 fields"
+						hint={cronHint(form.schedule, form.tz)}
 					/>
 					<Field
 						label="Time zone"
@@ -382,4 +383,12 @@ function PingHistory({ slug, refreshKey }: { slug: string; refreshKey: string })
 			) : null}
 		</section>
 	);
+}
+
+/** The cron field's hint: the schedule in words, in its zone, or what the five fields are. */
+function cronHint(schedule: string, tz: string): string {
+	const words = describeCron(schedule);
+	return words
+		? `${words} (${tz.trim() || "UTC"})`
+		: "5 fields: minute, hour, day of the month, month, day of the week";
 }

@@ -2,7 +2,8 @@ import { useEffect } from "preact/hooks";
 import { useLocation } from "preact-iso";
 import { api, unwrap } from "../../api/client";
 import type { components } from "../../api/schema";
-import { formatSeconds } from "../../components/format";
+import { formatEvery, formatSeconds } from "../../components/format";
+import { describeCron } from "../../components/schedule";
 import { Badge, Empty, ErrorNotice, Loading, PageHeader, When } from "../../components/ui";
 import { useResource } from "../../components/use-resource";
 
@@ -112,10 +113,16 @@ export function MonitorList() {
 										) : null}
 									</td>
 									<td>
-										{m.schedule ? <code>{m.schedule}</code> : `every ${formatSeconds(m.period_s)}`}
+										{m.schedule
+											? (describeCron(m.schedule) ?? <code>{m.schedule}</code>)
+											: formatEvery(m.period_s ?? 0)}
 										<span class="sub">
+											{m.schedule ? (
+												<>
+													<code>{m.schedule}</code> · {m.tz} ·{" "}
+												</>
+											) : null}
 											grace {formatSeconds(m.grace_s)}
-											{m.schedule ? ` · ${m.tz}` : ""}
 										</span>
 									</td>
 									<td>
