@@ -45,6 +45,46 @@ async function apiCall<T>(
 	return { status: response.status, body: (text ? JSON.parse(text) : null) as T };
 }
 
+/** A second user of the org, a member, signed in over the API (invited, then their own password). */
+async function signedInMember(name: string) {
+	const email = `${name.toLowerCase().replaceAll(" ", ".")}@example.com`;
+	const invited = await apiCall<{ initial_password: string }>("POST", "/api/v1/users", {
+		email,
+		name,
+		role: "member",
+	});
+	expect(invited.status).toBe(201);
+	const login = async (password: string) => {
+		const answer = await fetch(`${server.url}/api/v1/auth/login`, {
+			method: "POST",
+			headers: { "Content-Type": "application/json" },
+			body: JSON.stringify({ email, password }),
+		});
+		expect(answer.status).toBe(200);
+		return ((await answer.json()) as { access_token: string }).access_token;
+	};
+	const password = "a long enough password for grace";
+	const first = await login(invited.body.initial_password);
+	const changed = await fetch(`${server.url}/api/v1/me/password`, {
+		method: "POST",
+		headers: { Authorization: `Bearer ${first}`, "Content-Type": "application/json" },
+		body: JSON.stringify({ current_password: invited.body.initial_password, new_password: password }),
+	});
+	expect(changed.status).toBeLessThan(300);
+	const access = await login(password);
+	return {
+		async call<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
+			const response = await fetch(`${server.url}${path}`, {
+				method,
+				headers: { Authorization: `Bearer ${access}`, "Content-Type": "application/json" },
+				body: body ? JSON.stringify(body) : undefined,
+			});
+			const text = await response.text();
+			return { status: response.status, body: (text ? JSON.parse(text) : null) as T };
+		},
+	};
+}
+
 function otlpLogs(now: number): unknown {
 	return {
 		resourceLogs: Object.entries(LOGS).map(([service, count]) => ({
@@ -551,9 +591,13 @@ describe("dashboards", () => {
 		await tabB.getByRole("button", { name: "Edit", exact: true }).waitFor();
 
 		await tabA.getByRole("button", { name: "Save dashboard" }).click();
-		const dialog = tabA.getByRole("dialog", { name: "Someone else saved this dashboard" });
+		// It was this user, in the other tab: the dialog says so (it said "Someone else").
+		const dialog = tabA.getByRole("dialog", {
+			name: "You saved this dashboard in another tab or window",
+		});
 		await dialog.waitFor();
-		await screenshot(tabA, "dashboard-version-conflict");
+		const savedB = await apiCall<{ version: number }>("GET", `/api/v1/dashboards/${dashboardId}`);
+		expect(await dialog.textContent()).toContain(`version ${savedB.body.version}`);
 		await dialog.getByRole("button", { name: "Overwrite with mine" }).click();
 		await tabA.getByRole("heading", { name: "Service health (A)" }).waitFor();
 		// The heading may show before the save has answered: wait for the stored title.
@@ -567,18 +611,38 @@ describe("dashboards", () => {
 			`/api/v1/dashboards/${dashboardId}`,
 		);
 
-		// Now B is behind: its edit conflicts, and it takes A's version instead.
+		// Now another user saves while B edits: B's dialog names them, and B takes their version.
+		const grace = await signedInMember("Grace Hopper");
 		await tabB.getByRole("button", { name: "Edit", exact: true }).click();
 		await tabB.getByLabel("Title").fill("Service health (B again)");
+		const byGrace = await grace.call<{ version: number }>("PATCH", `/api/v1/dashboards/${dashboardId}`, {
+			version: stored.body.version,
+			title: "Service health (Grace)",
+		});
+		expect(byGrace.status).toBe(200);
 		await tabB.getByRole("button", { name: "Save dashboard" }).click();
-		const dialogB = tabB.getByRole("dialog", { name: "Someone else saved this dashboard" });
-		await dialogB.getByRole("button", { name: "Reload theirs" }).click();
-		await tabB.getByRole("heading", { name: "Service health (A)" }).waitFor();
+		const dialogB = tabB.getByRole("dialog", { name: "Grace Hopper saved this dashboard" });
+		await dialogB.waitFor();
+		expect(await dialogB.textContent()).toContain(
+			`It is now at version ${byGrace.body.version}, saved just now.`,
+		);
+		await screenshot(tabB, "dashboard-version-conflict");
+		// Its buttons are all inside it (a longer label pushed "Keep editing" out of its left edge).
+		const box = await dialogB.boundingBox();
+		const buttons = await dialogB.getByRole("button").all();
+		for (const button of buttons) {
+			const place = await button.boundingBox();
+			expect(place && box && place.x >= box.x && place.x + place.width <= box.x + box.width).toBe(true);
+		}
+		// In one row, at this width.
+		expect(new Set((await rowPlaces(...buttons)).map((p) => p.top)).size).toBe(1);
+		await dialogB.getByRole("button", { name: "Discard my changes" }).click();
+		await tabB.getByRole("heading", { name: "Service health (Grace)" }).waitFor();
 		const after = await apiCall<{ title: string; version: number }>(
 			"GET",
 			`/api/v1/dashboards/${dashboardId}`,
 		);
-		expect(after.body).toMatchObject({ title: "Service health (A)", version: stored.body.version });
+		expect(after.body).toMatchObject({ title: "Service health (Grace)", version: byGrace.body.version });
 		await tabA.close();
 		await tabB.close();
 	});
@@ -643,7 +707,7 @@ describe("dashboards", () => {
 		await page.getByRole("button", { name: "Delete dashboard" }).click();
 		await page.getByRole("heading", { name: "Dashboards" }).waitFor();
 		const list = await apiCall<{ data: Array<{ title: string }> }>("GET", "/api/v1/dashboards");
-		expect(list.body.data.map((d) => d.title).sort()).toEqual(["Half broken", "Service health (A)"]);
+		expect(list.body.data.map((d) => d.title).sort()).toEqual(["Half broken", "Service health (Grace)"]);
 		expect(pageErrors).toEqual([]);
 		expect(seriousViolations()).toEqual([]);
 

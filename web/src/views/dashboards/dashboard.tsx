@@ -2,7 +2,8 @@ import { useEffect, useId, useMemo, useRef, useState } from "preact/hooks";
 import { useLocation, useRoute } from "preact-iso";
 import { type ApiProblem, api, asProblem, unwrap } from "../../api/client";
 import type { components } from "../../api/schema";
-import { rangeLabel } from "../../components/format";
+import { currentUser } from "../../api/session";
+import { rangeLabel, timeAgo } from "../../components/format";
 import { pageRange, resolveTimeRange } from "../../components/time-range";
 import {
 	ConfirmDialog,
@@ -106,7 +107,7 @@ export function DashboardPage() {
 	const [draft, setDraft] = useState<Dashboard | null>(null);
 	const [problem, setProblem] = useState<ApiProblem | null>(null);
 	const [busy, setBusy] = useState(false);
-	const [conflict, setConflict] = useState<{ current: number | null } | null>(null);
+	const [conflict, setConflict] = useState<Conflict | null>(null);
 	const [confirmDelete, setConfirmDelete] = useState(false);
 	const [panelEditor, setPanelEditor] = useState<Panel | "new" | null>(null);
 	const [context, setContext] = useState<RunContext | null>(null);
@@ -135,7 +136,15 @@ export function DashboardPage() {
 		try {
 			const outcome = await saveDashboard(draft, version);
 			if ("conflict" in outcome) {
-				setConflict({ current: outcome.conflict });
+				// Who saved it, and when: the dialog names them (or says it was you, in another tab).
+				const latest = await unwrap(api.GET("/api/v1/dashboards/{id}", { params: { path: { id } } })).catch(
+					() => null,
+				);
+				setConflict({
+					current: latest?.version ?? outcome.conflict,
+					by: latest?.updated_by ?? null,
+					at: latest?.updated_at ?? null,
+				});
 				return;
 			}
 			setConflict(null);
@@ -271,7 +280,7 @@ export function DashboardPage() {
 			) : null}
 			<ConflictDialog
 				open={conflict !== null}
-				current={conflict?.current ?? null}
+				conflict={conflict}
 				busy={busy}
 				onReload={async () => {
 					setConflict(null);
@@ -780,9 +789,16 @@ function PanelEditor(props: {
 	);
 }
 
+/** A save refused as `version_conflict`: the version saved meanwhile, who saved it and when. */
+interface Conflict {
+	current: number | null;
+	by: components["schemas"]["Dashboard"]["updated_by"] | null;
+	at: string | null;
+}
+
 function ConflictDialog(props: {
 	open: boolean;
-	current: number | null;
+	conflict: Conflict | null;
 	busy: boolean;
 	onReload: () => void;
 	onOverwrite: () => void;
@@ -790,20 +806,29 @@ function ConflictDialog(props: {
 }) {
 	const ref = useModal(props.open);
 	const titleId = useId();
+	const { current = null, by = null, at = null } = props.conflict ?? {};
+	const mine = by !== null && by.id === currentUser.value?.id;
+	const who = mine ? "You" : (by?.name ?? "Someone else");
+	const when = at ? timeAgo(at) : null;
+	const saved =
+		current === null
+			? ""
+			: ` It is now at version ${current}${when ? `, saved ${when === "now" ? "just now" : when}` : ""}.`;
 	return (
 		<dialog ref={ref} aria-labelledby={titleId} onCancel={props.onKeepEditing}>
-			<h2 id={titleId}>Someone else saved this dashboard</h2>
+			<h2 id={titleId}>
+				{who} saved this dashboard{mine ? " in another tab or window" : ""}
+			</h2>
 			<p>
-				It changed since you started editing
-				{props.current !== null ? ` (it is now at version ${props.current})` : ""}. Reload their version and
-				lose your changes, or overwrite theirs with yours.
+				It changed since you started editing.{saved} Discard your changes and take that version, or overwrite
+				it with yours.
 			</p>
 			<div class="buttons">
 				<button type="button" onClick={props.onKeepEditing}>
 					Keep editing
 				</button>
 				<button type="button" onClick={props.onReload} disabled={props.busy}>
-					Reload theirs
+					Discard my changes
 				</button>
 				<button type="button" class="danger" onClick={props.onOverwrite} disabled={props.busy}>
 					Overwrite with mine
