@@ -16,7 +16,7 @@ import {
 	InMemorySpanExporter,
 	SimpleSpanProcessor,
 } from "@opentelemetry/sdk-trace-base";
-import type { Browser, Page } from "playwright-core";
+import type { Browser, Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchBrowser, pixelsOfColour, rowPlaces, valueAxisTicks } from "../support/browser.js";
 import { screenshot, startWebServer, type WebServer } from "../support/web-server.js";
@@ -100,6 +100,16 @@ async function sendTraces(): Promise<void> {
 			charge.end(now - (15 - i) * 60_000 + 80);
 		}
 	});
+}
+
+/** A key/value list's pairs, in order (the attribute lists of the span panel and the log detail). */
+function pairs(list: Locator): Promise<Array<[string | null, string | null | undefined]>> {
+	return list.evaluate((dl) =>
+		[...dl.querySelectorAll("dt")].map((dt): [string | null, string | null | undefined] => [
+			dt.textContent,
+			dt.nextElementSibling?.textContent,
+		]),
+	);
 }
 
 async function sendLogs(): Promise<void> {
@@ -356,7 +366,7 @@ describe("the explorers in a real browser", () => {
 		await page.goto(`${server.url}/logs?q=econnreset`);
 		const records = page.getByRole("list", { name: "Log records" });
 		await records.getByRole("button", { name: /ECONNRESET/ }).click();
-		await page.getByText('"order.id": 42').waitFor();
+		await page.getByLabel("Attributes", { exact: true }).getByText("order.id").waitFor();
 		await page.getByRole("link", { name: "View trace" }).click();
 		await page.getByRole("heading", { name: "POST /api/orders" }).waitFor();
 		expect(new URL(page.url()).pathname).toBe(`/traces/${errorTraceId}`);
@@ -440,12 +450,31 @@ describe("the explorers in a real browser", () => {
 		expect(new URL(page.url()).searchParams.get("span")).toMatch(/^[0-9a-f]{16}$/);
 		await page.getByLabel("Search spans").fill("validate");
 		await page.getByText("1 matching").waitFor();
+		// The count sits level with the search box (it sat at the box's bottom edge).
+		const [box] = await rowPlaces(page.getByLabel("Search spans"));
+		const countMiddle = await page.getByText("1 matching").evaluate((status) => {
+			const range = document.createRange();
+			range.selectNodeContents(status);
+			const text = range.getBoundingClientRect();
+			return text.top + text.height / 2;
+		});
+		expect(Math.abs((box?.middle ?? 0) - countMiddle)).toBeLessThanOrEqual(2);
 		await screenshot(page, "trace-span-panel");
 		// The waterfall is drawn from the trace's summary; the full trace follows for the panel's
 		// attributes and the search through them.
 		await page.getByRole("button", { name: "checkout POST /api/orders", exact: true }).click();
 		const rootPanel = page.getByRole("complementary", { name: "Span POST /api/orders" });
-		await rootPanel.getByText('"http.route": "/api/orders"').waitFor();
+		// Attributes and resource as keys and values (they were raw JSON text).
+		await rootPanel.getByLabel("Attributes", { exact: true }).waitFor();
+		expect(await pairs(rootPanel.getByLabel("Attributes", { exact: true }))).toContainEqual([
+			"http.route",
+			"/api/orders",
+		]);
+		expect(await pairs(rootPanel.getByLabel("Resource", { exact: true }))).toContainEqual([
+			"service.name",
+			"checkout",
+		]);
+		expect(await rootPanel.getByText("{").count()).toBe(0);
 		await page.getByLabel("Search spans").fill("http.route");
 		await expect(page.getByRole("status").filter({ hasText: "matching" }).textContent()).resolves.toBe(
 			"1 matching",
@@ -458,6 +487,12 @@ describe("the explorers in a real browser", () => {
 			.getByRole("list", { name: "Log records" })
 			.getByRole("button", { name: /ECONNRESET/ })
 			.click();
+		// The record's attributes and resource as keys and values; a number as its text.
+		expect(await pairs(page.getByLabel("Attributes", { exact: true }))).toEqual([["order.id", "42"]]);
+		expect(await pairs(page.getByLabel("Resource", { exact: true }))).toEqual([
+			["host.name", "web-1"],
+			["service.name", "checkout"],
+		]);
 		await page.getByRole("button", { name: "Show context" }).click();
 		const context = page.getByRole("list", { name: "Context" });
 		await context.getByText("charging card for order 42").waitFor();

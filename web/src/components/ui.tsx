@@ -239,6 +239,31 @@ export function CommandBlock({ text }: { text: string }) {
 	);
 }
 
+/**
+ * Telemetry attributes (a span's, a log record's, a resource's) as a list of keys and values, by
+ * key: strings as they are, other values as JSON. None: "None.", as every empty section says.
+ */
+export function AttributeList({
+	label,
+	attributes,
+}: {
+	label: string;
+	attributes: Record<string, unknown> | null | undefined;
+}) {
+	const entries = Object.entries(attributes ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+	if (entries.length === 0) return <p class="subtitle">None.</p>;
+	return (
+		<dl class="kv attributes" aria-label={label}>
+			{entries.map(([key, value]) => (
+				<Fragment key={key}>
+					<dt>{key}</dt>
+					<dd>{typeof value === "string" ? value : JSON.stringify(value)}</dd>
+				</Fragment>
+			))}
+		</dl>
+	);
+}
+
 /** "3 minutes ago" / "in 2 hours", with the exact time on hover. */
 export function When({ at, empty = "—" }: { at: string | null | undefined; empty?: string }) {
 	if (!at) return <span class="subtitle">{empty}</span>;

@@ -14,7 +14,7 @@ import {
 import { formatTime } from "../../components/format";
 import { TimeChart } from "../../components/time-chart";
 import { useTimeRange } from "../../components/time-range";
-import { Badge, Empty, ErrorNotice, Loading, PageHeader } from "../../components/ui";
+import { AttributeList, Badge, Empty, ErrorNotice, Loading, PageHeader } from "../../components/ui";
 import { useAction, useResource } from "../../components/use-resource";
 
 type Log = components["schemas"]["PageLog"];
@@ -295,9 +295,9 @@ function LogDetail({ log }: { log: Log }) {
 			<h3>Body</h3>
 			<pre>{log.body ?? ""}</pre>
 			<h3>Attributes</h3>
-			<pre>{JSON.stringify(log.attributes, null, 2)}</pre>
+			<AttributeList label="Attributes" attributes={log.attributes} />
 			<h3>Resource</h3>
-			<pre>{JSON.stringify(log.resource, null, 2)}</pre>
+			<AttributeList label="Resource" attributes={log.resource} />
 			{context ? (
 				<>
 					<h3>Context (same service and host, ±1 minute)</h3>

@@ -3,7 +3,7 @@ import { useLocation, useRoute } from "preact-iso";
 import { api, unwrap } from "../../api/client";
 import type { components } from "../../api/schema";
 import { formatMs, formatTime } from "../../components/format";
-import { Badge, ErrorNotice, Loading, PageHeader } from "../../components/ui";
+import { AttributeList, Badge, ErrorNotice, Loading, PageHeader } from "../../components/ui";
 import { useResource } from "../../components/use-resource";
 
 type Trace = components["schemas"]["PageTrace"];
@@ -131,7 +131,7 @@ export function TraceDetail() {
 					/>
 				</div>
 				{matches ? (
-					<span class="subtitle" role="status">
+					<span class="subtitle beside-input" role="status">
 						{matches.size} matching{full ? "" : " (names and services; attributes are still loading)"}
 					</span>
 				) : null}
@@ -307,11 +307,7 @@ function SpanPanel({ span, trace, onClose }: { span: Span; trace: Trace; onClose
 			</dl>
 			<h3>Attributes</h3>
 			{span.attributes ? (
-				Object.keys(span.attributes).length > 0 ? (
-					<pre>{JSON.stringify(span.attributes, null, 2)}</pre>
-				) : (
-					<p class="subtitle">None.</p>
-				)
+				<AttributeList label="Attributes" attributes={span.attributes} />
 			) : (
 				<p class="subtitle" role="status">
 					Loading…
@@ -323,7 +319,9 @@ function SpanPanel({ span, trace, onClose }: { span: Span; trace: Trace; onClose
 			{span.events?.map((e) => (
 				<div key={`${e.name}-${e.time_unix_nano}`}>
 					<strong>{e.name}</strong> <span class="subtitle">+{formatMs(e.offset_ms)}</span>
-					<pre>{JSON.stringify(e.attributes, null, 2)}</pre>
+					{e.attributes && Object.keys(e.attributes).length > 0 ? (
+						<AttributeList label={`Attributes of ${e.name}`} attributes={e.attributes} />
+					) : null}
 				</div>
 			))}
 			<h3>Logs{logs.length > 0 ? ` (${logs.length})` : ""}</h3>
@@ -340,7 +338,7 @@ function SpanPanel({ span, trace, onClose }: { span: Span; trace: Trace; onClose
 				</ul>
 			)}
 			<h3>Resource</h3>
-			{span.resource ? <pre>{JSON.stringify(span.resource, null, 2)}</pre> : null}
+			{span.resource ? <AttributeList label="Resource" attributes={span.resource} /> : null}
 		</aside>
 	);
 }
