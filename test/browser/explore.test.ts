@@ -433,6 +433,8 @@ describe("dashboards", () => {
 		await page.getByRole("button", { name: "team:ops" }).click();
 		await page.waitForURL(/tag=team%3Aops/);
 		await page.getByRole("link", { name: "Service health" }).waitFor();
+		// The list has no time axis: no time range picker (a dashboard has one; it changed nothing here).
+		expect(await page.getByRole("combobox", { name: "Time range", exact: true }).count()).toBe(0);
 		await screenshot(page, "dashboards-list");
 		await page.close();
 	});

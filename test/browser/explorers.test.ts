@@ -415,6 +415,8 @@ describe("the explorers in a real browser", () => {
 				.getByText(/^[0-9a-f]{32} · [A-Z][a-z]{2} \d{1,2} \d{2}:\d{2}:\d{2} · 400 ms · 3 spans · 1 error · /)
 				.count(),
 		).resolves.toBe(1);
+		// One trace is its own time: no time range picker over it (the list of traces has one).
+		expect(await page.getByRole("combobox", { name: "Time range", exact: true }).count()).toBe(0);
 		await screenshot(page, "trace-waterfall");
 		await page.getByRole("button", { name: "Collapse POST /api/orders" }).click();
 		await expect.poll(() => spans.count()).toBe(1);
@@ -556,6 +558,7 @@ describe("the explorers in a real browser", () => {
 		expect(new URL(page.url()).searchParams.get("status")).toBe("error");
 		// The empty service filter's placeholder is not a service name (it read "checkout", as if set).
 		expect(await page.getByLabel("Service").getAttribute("placeholder")).toBe("Any service");
+		expect(await page.getByRole("combobox", { name: "Time range", exact: true }).count()).toBe(1);
 		await screenshot(page, "traces");
 	});
 

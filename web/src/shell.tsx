@@ -18,8 +18,19 @@ const NAV: Array<[string, string]> = [
 	["/settings", "Settings"],
 ];
 
-/** Pages whose data has a time axis show the global time range picker. */
+/** Sections whose pages read the global time range: their navigation links carry it. */
 const TIMED = new Set(["/", "/hosts", "/logs", "/traces", "/query", "/dashboards"]);
+
+/**
+ * Pages whose data has a time axis show the global time range picker: not one trace (its spans
+ * are its own time) nor the list of dashboards (a dashboard uses it), where it changed nothing.
+ */
+export function showsTimeRange(path: string): boolean {
+	const [, section = "", item] = path.split("/");
+	if (section === "traces") return item === undefined || item === "";
+	if (section === "dashboards") return item !== undefined && item !== "";
+	return TIMED.has(`/${section}`);
+}
 
 function isCurrent(path: string, href: string): boolean {
 	return href === "/" ? path === "/" : path === href || path.startsWith(`${href}/`);
@@ -44,7 +55,7 @@ export function Shell({ children }: { children: ComponentChildren }) {
 					{org.data?.name ?? ""}
 				</span>
 				<span class="spacer" />
-				{TIMED.has(`/${path.split("/")[1]}`) ? <TimeRangePicker /> : null}
+				{showsTimeRange(path) ? <TimeRangePicker /> : null}
 				<nav aria-label="Account" class="row">
 					<a href="/account" title={user?.email}>
 						{user?.name} <span class="subtitle">({user ? ROLE_LABELS[user.role] : ""})</span>
