@@ -518,7 +518,15 @@ describe("dashboards", () => {
 			.allTextContents();
 		expect(defaults).toEqual(offered.filter((text) => text.startsWith("Last ")));
 		expect(defaults).toContain("Last 1 hour");
+		// A new default range shows at once, before the save: the panels' data are for its window.
+		const sixHours = page.waitForRequest((request) => {
+			const url = new URL(request.url());
+			return url.pathname.endsWith("/data") && url.searchParams.has("from");
+		});
 		await settings.getByLabel("Default time range").selectOption({ label: "Last 6 hours" });
+		const window = new URL((await sixHours).url()).searchParams;
+		expect(Date.parse(window.get("to") ?? "") - Date.parse(window.get("from") ?? "")).toBe(6 * 3_600_000);
+		await page.getByText("Showing the dashboard's own range (last 6 hours)").waitFor();
 		await settings.getByRole("button", { name: "Add variable" }).click();
 		const variable = settings.getByRole("group", { name: "Variable 1" });
 		await variable.getByLabel("Name").fill("svc");

@@ -3,7 +3,7 @@ import { useLocation, useRoute } from "preact-iso";
 import { type ApiProblem, api, asProblem, unwrap } from "../../api/client";
 import type { components } from "../../api/schema";
 import { currentUser } from "../../api/session";
-import { rangeLabel, timeAgo } from "../../components/format";
+import { rangeLabel, rangeMs, timeAgo } from "../../components/format";
 import { pageRange, resolveTimeRange } from "../../components/time-range";
 import {
 	ConfirmDialog,
@@ -328,6 +328,15 @@ export function DashboardPage() {
 	);
 }
 
+/** A dashboard's own range as the window it means now (ISO instants), or null when it names none. */
+function ownWindow(time: Dashboard["time"]): { from: string; to: string } | null {
+	if (!("last" in time)) return { from: time.from, to: time.to };
+	const ms = rangeMs(time.last);
+	if (ms === null) return null;
+	const now = Date.now();
+	return { from: new Date(now - ms).toISOString(), to: new Date(now).toISOString() };
+}
+
 /** Variables, auto-refresh and the grid of panels with their data. */
 function DashboardBody(props: {
 	dashboard: Dashboard;
@@ -349,6 +358,9 @@ function DashboardBody(props: {
 		),
 	) as Record<string, string>;
 	const [tick, setTick] = useState(0);
+	// The dashboard's own range: the draft's while editing, so a new default shows before it is saved.
+	const own = dashboard.time;
+	const ownChanged = stored !== undefined && JSON.stringify(own) !== JSON.stringify(stored.time);
 	const data = useResource(async () => {
 		if (!stored) return undefined;
 		const range: Record<string, string> = {};
@@ -357,20 +369,29 @@ function DashboardBody(props: {
 			const r = resolveTimeRange(query);
 			range.from = r.from.toISOString();
 			range.to = r.to.toISOString();
+		} else if (ownChanged) {
+			// An unsaved default range: the server knows only the saved one, so the window is sent.
+			const window = ownWindow(own);
+			if (window) Object.assign(range, window);
 		}
 		return unwrap(
 			api.GET("/api/v1/dashboards/{id}/data", {
 				params: { path: { id: stored.id }, query: { ...range, ...variableParams } },
 			}),
 		);
-	}, [stored?.id, stored?.version, query.range, query.from, query.to, JSON.stringify(variableParams), tick]);
+	}, [
+		stored?.id,
+		stored?.version,
+		query.range,
+		query.from,
+		query.to,
+		JSON.stringify(variableParams),
+		tick,
+		ownChanged ? JSON.stringify(own) : "",
+	]);
 
 	// The header's picker shows the dashboard's own range while the URL names none.
-	const ownRangeText = stored
-		? "last" in stored.time
-			? rangeLabel(stored.time.last).toLowerCase()
-			: "fixed"
-		: null;
+	const ownRangeText = stored ? ("last" in own ? rangeLabel(own.last).toLowerCase() : "fixed") : null;
 	const ownRange = ownRangeText ? `Dashboard's range (${ownRangeText})` : null;
 	useEffect(() => {
 		pageRange.value = ownRange;
