@@ -289,6 +289,15 @@ describe("the dashboard in a real browser", () => {
 			page.getByRole("button", { name: "Copy", exact: true }),
 		);
 		expect(Math.abs((keyBox?.middle ?? 0) - (copyButton?.middle ?? 0))).toBeLessThanOrEqual(2);
+		// A code word in the text is drawn on one line (the intro broke "X-API-" / "Key").
+		const header = page.getByText("API keys let agents").getByText("X-API-Key", { exact: true });
+		expect(
+			await header.evaluate((code) => {
+				const range = document.createRange();
+				range.selectNodeContents(code);
+				return new Set([...range.getClientRects()].map((rect) => Math.round(rect.top))).size;
+			}),
+		).toBe(1);
 		await screenshot(page, "settings-api-keys");
 		const used = await fetch(`${server.url}/api/v1/annotations`, {
 			method: "POST",

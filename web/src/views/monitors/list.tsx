@@ -4,7 +4,7 @@ import { api, unwrap } from "../../api/client";
 import type { components } from "../../api/schema";
 import { formatEvery, formatSeconds } from "../../components/format";
 import { describeCron } from "../../components/schedule";
-import { Badge, Empty, ErrorNotice, Loading, PageHeader, When } from "../../components/ui";
+import { Badge, CommandBlock, Empty, ErrorNotice, Loading, PageHeader, When } from "../../components/ui";
 import { useResource } from "../../components/use-resource";
 
 type Monitor = components["schemas"]["Monitor"];
@@ -79,8 +79,10 @@ export function MonitorList() {
 				) : null
 			) : all.length === 0 ? (
 				<Empty>
-					No monitors yet. The first ping creates one:{" "}
-					<code>curl -X POST -H "X-API-Key: $KEY" {location.origin}/api/v1/heartbeat/my-job</code>
+					No monitors yet. The first ping creates one:
+					<CommandBlock
+						text={`curl -X POST -H "X-API-Key: $KEY" ${location.origin}/api/v1/heartbeat/my-job`}
+					/>
 				</Empty>
 			) : shown.length === 0 ? (
 				<Empty>No monitor is {filter} right now.</Empty>

@@ -4,6 +4,7 @@ import { api, unwrap } from "../../api/client";
 import type { components } from "../../api/schema";
 import {
 	Badge,
+	CommandBlock,
 	ConfirmDialog,
 	CopyButton,
 	Empty,
@@ -215,7 +216,7 @@ function NewKeySecret({
 				<SecretField label="New API key" value={created.key} />
 			</div>
 			<h3>Try it</h3>
-			<pre>{curl}</pre>
+			<CommandBlock text={curl} />
 			<CopyButton text={curl} label="Copy curl command" />{" "}
 			<button type="button" class="small" onClick={onDone}>
 				Done
