@@ -590,6 +590,21 @@ describe("the explorers in a real browser", () => {
 					.getByText(name, { exact: true })
 					.count(),
 			).resolves.toBe(1);
+		// Its recent errors read as the overview's: the service links to its logs on this host, within
+		// the range, and the log's trace is a link (the service was plain text, with no trace link).
+		const errorLine = page.getByRole("list", { name: "Recent errors" }).getByRole("listitem").first();
+		const serviceLink = new URL(
+			(await errorLine.getByRole("link", { name: "checkout" }).getAttribute("href")) ?? "",
+			server.url,
+		);
+		expect(serviceLink.pathname).toBe("/logs");
+		expect(Object.fromEntries(serviceLink.searchParams)).toMatchObject({
+			service: "checkout",
+			host: "web-1",
+		});
+		expect(await errorLine.getByRole("link", { name: "trace" }).getAttribute("href")).toBe(
+			`/traces/${errorTraceId}`,
+		);
 		await screenshot(page, "host-detail");
 	});
 

@@ -3,7 +3,7 @@ import { useLocation } from "preact-iso";
 import { api, unwrap } from "./api/client";
 import { currentUser, roleChange, signOut } from "./api/session";
 import { ROLE_LABELS } from "./auth/roles";
-import { TimeRangePicker } from "./components/time-range";
+import { linkWithRange, TimeRangePicker } from "./components/time-range";
 import { Notice } from "./components/ui";
 import { useResource } from "./components/use-resource";
 
@@ -40,10 +40,6 @@ export function Shell({ children }: { children: ComponentChildren }) {
 	const { path, query, route } = useLocation();
 	const user = currentUser.value;
 	const org = useResource(() => unwrap(api.GET("/api/v1/org")), []);
-	// Navigation keeps the time range (and only it) so moving between views keeps the window.
-	const carried = new URLSearchParams(
-		Object.entries(query).filter(([k]) => k === "range" || k === "from" || k === "to"),
-	).toString();
 	return (
 		<div class="shell">
 			<header class="topbar">
@@ -76,7 +72,7 @@ export function Shell({ children }: { children: ComponentChildren }) {
 					{NAV.map(([href, label]) => (
 						<li key={href}>
 							<a
-								href={TIMED.has(href) && carried ? `${href}?${carried}` : href}
+								href={TIMED.has(href) ? linkWithRange(query, href) : href}
 								aria-current={isCurrent(path, href) ? "page" : undefined}
 							>
 								{label}

@@ -41,6 +41,22 @@ export function resolveTimeRange(query: Record<string, string>, now = Date.now()
 	return { key: relative[0], from: new Date(now - relative[2]), to: new Date(now) };
 }
 
+/**
+ * A link to `path` with `params` (empty ones left out) that keeps the URL's time range (`range`, or
+ * `from` and `to`) and nothing else of it: moving between views keeps the window.
+ */
+export function linkWithRange(
+	query: Record<string, string>,
+	path: string,
+	params: Record<string, string | undefined> = {},
+): string {
+	const next = new URLSearchParams();
+	for (const key of ["range", "from", "to"]) if (query[key]) next.set(key, query[key] as string);
+	for (const [key, value] of Object.entries(params)) if (value) next.set(key, value);
+	const text = next.toString();
+	return text ? `${path}?${text}` : path;
+}
+
 export function useTimeRange(): TimeRange {
 	return resolveTimeRange(useLocation().query);
 }

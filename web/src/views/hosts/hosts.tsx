@@ -2,8 +2,9 @@ import { useLocation, useRoute } from "preact-iso";
 import { api, unwrap } from "../../api/client";
 import type { components } from "../../api/schema";
 import { rangeKey, rangeParams } from "../../api/telemetry";
+import { ErrorLines } from "../../components/error-lines";
 import { TimeChart } from "../../components/time-chart";
-import { useTimeRange } from "../../components/time-range";
+import { linkWithRange, useTimeRange } from "../../components/time-range";
 import { Badge, Empty, ErrorNotice, Loading, PageHeader, When } from "../../components/ui";
 import { useResource } from "../../components/use-resource";
 
@@ -52,9 +53,6 @@ export function HostsPage() {
 			</button>
 		</th>
 	);
-	const carried = new URLSearchParams(
-		Object.entries(query).filter(([k]) => ["range", "from", "to"].includes(k)),
-	).toString();
 	return (
 		<>
 			<PageHeader title="Hosts" subtitle="Every host that sent logs, spans or metrics in the range." />
@@ -79,9 +77,7 @@ export function HostsPage() {
 							{rows.map((h) => (
 								<tr key={h.host}>
 									<td class="break">
-										<a href={`/hosts/${encodeURIComponent(h.host)}${carried ? `?${carried}` : ""}`}>
-											{h.host}
-										</a>
+										<a href={linkWithRange(query, `/hosts/${encodeURIComponent(h.host)}`)}>{h.host}</a>
 									</td>
 									<td class="break">{h.services.join(", ")}</td>
 									<td>{h.logs.count.toLocaleString()}</td>
@@ -109,6 +105,7 @@ export function HostsPage() {
 
 export function HostDetail() {
 	const { params } = useRoute();
+	const { query } = useLocation();
 	const host = decodeURIComponent(params.host ?? "");
 	const range = useTimeRange();
 	const detail = useResource(
@@ -126,7 +123,7 @@ export function HostDetail() {
 	return (
 		<>
 			<p>
-				<a href="/hosts">← Hosts</a>
+				<a href={linkWithRange(query, "/hosts")}>← Hosts</a>
 			</p>
 			<PageHeader title={host} subtitle={d ? `Services: ${d.services.join(", ") || "—"}` : undefined} />
 			<ErrorNotice problem={detail.error} />
@@ -177,14 +174,10 @@ export function HostDetail() {
 					<section class="card" aria-labelledby="recent-title">
 						<h2 id="recent-title">Recent errors</h2>
 						{d.recent_errors.length === 0 ? <Empty>No errors from this host in the range.</Empty> : null}
-						<ul class="log-lines" aria-label="Recent errors">
-							{d.recent_errors.map((log) => (
-								<li key={log.id}>
-									<When at={log.time} /> <Badge kind={log.level ?? "neutral"}>{log.level ?? "—"}</Badge>{" "}
-									{log.service ?? ""} <span class="log-body">{log.body}</span>
-								</li>
-							))}
-						</ul>
+						<ErrorLines
+							logs={d.recent_errors}
+							logsOf={(log) => linkWithRange(query, "/logs", { service: log.service ?? "", host })}
+						/>
 					</section>
 				</>
 			)}

@@ -1,10 +1,11 @@
 import { useLocation } from "preact-iso";
 import { api, unwrap } from "../../api/client";
 import { oqlWindow, rangeKey, rangeParams, runOql, timeseriesChart } from "../../api/telemetry";
+import { ErrorLines } from "../../components/error-lines";
 import { formatMs } from "../../components/format";
 import { type ChartMarker, TimeChart } from "../../components/time-chart";
-import { useTimeRange } from "../../components/time-range";
-import { Badge, CommandBlock, Empty, ErrorNotice, Loading, PageHeader, When } from "../../components/ui";
+import { linkWithRange, useTimeRange } from "../../components/time-range";
+import { CommandBlock, Empty, ErrorNotice, Loading, PageHeader } from "../../components/ui";
 import { useResource } from "../../components/use-resource";
 
 const SERVER_SPANS = "FROM spans WHERE kind = 'server'";
@@ -84,14 +85,7 @@ export function OverviewPage() {
 		time: Date.parse(a.time),
 		title: a.title,
 	}));
-	const carried = new URLSearchParams(
-		Object.entries(query).filter(([k]) => ["range", "from", "to"].includes(k)),
-	);
-	const withRange = (path: string, params: Record<string, string>) => {
-		const next = new URLSearchParams(carried);
-		for (const [k, v] of Object.entries(params)) next.set(k, v);
-		return `${path}?${next}`;
-	};
+	const withRange = (path: string, params: Record<string, string>) => linkWithRange(query, path, params);
 	const s = summary.data;
 	return (
 		<>
@@ -216,21 +210,10 @@ export function OverviewPage() {
 					<Empty>No error logs in this range.</Empty>
 				) : null}
 				{recentErrors.data && recentErrors.data.data.length > 0 ? (
-					<ul class="log-lines" aria-label="Recent errors">
-						{recentErrors.data.data.map((log) => (
-							<li key={log.id}>
-								<When at={log.time} /> <Badge kind={log.level ?? "neutral"}>{log.level ?? "—"}</Badge>{" "}
-								<a href={withRange("/logs", { service: log.service ?? "" })}>{log.service ?? "(none)"}</a>{" "}
-								<span class="log-body">{log.body}</span>
-								{log.trace_id ? (
-									<>
-										{" "}
-										<a href={`/traces/${log.trace_id}`}>trace</a>
-									</>
-								) : null}
-							</li>
-						))}
-					</ul>
+					<ErrorLines
+						logs={recentErrors.data.data}
+						logsOf={(log) => withRange("/logs", { service: log.service ?? "" })}
+					/>
 				) : null}
 			</section>
 		</>

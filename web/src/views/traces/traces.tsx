@@ -4,7 +4,7 @@ import { api, unwrap } from "../../api/client";
 import type { components } from "../../api/schema";
 import { rangeKey, rangeParams } from "../../api/telemetry";
 import { formatMs } from "../../components/format";
-import { useTimeRange } from "../../components/time-range";
+import { linkWithRange, useTimeRange } from "../../components/time-range";
 import {
 	Badge,
 	Empty,
@@ -66,9 +66,6 @@ export function TracesPage() {
 			}),
 		[key],
 	);
-	const carried = new URLSearchParams(
-		Object.entries(query).filter(([k]) => ["range", "from", "to"].includes(k)),
-	).toString();
 	return (
 		<>
 			<PageHeader title="Traces" subtitle="Newest first, by their root span." />
@@ -77,11 +74,13 @@ export function TracesPage() {
 				aria-label="Filter traces"
 				onSubmit={(e) => {
 					e.preventDefault();
-					const next = new URLSearchParams(carried);
-					if (form.service) next.set("service", form.service);
-					if (form.min) next.set("min_duration_ms", form.min);
-					if (form.status) next.set("status", form.status);
-					route(`${path}?${next}`);
+					route(
+						linkWithRange(query, path, {
+							service: form.service,
+							min_duration_ms: form.min,
+							status: form.status,
+						}),
+					);
 				}}
 			>
 				<Field
@@ -131,7 +130,7 @@ export function TracesPage() {
 							{rows.map((t) => (
 								<tr key={t.trace_id}>
 									<td class="break">
-										<a href={`/traces/${t.trace_id}${carried ? `?${carried}` : ""}`}>{t.root.name}</a>
+										<a href={linkWithRange(query, `/traces/${t.trace_id}`)}>{t.root.name}</a>
 										<span class="sub mono">{t.trace_id}</span>
 									</td>
 									<td>{t.root.service ?? "—"}</td>
