@@ -518,6 +518,26 @@ describe("the dashboard in a real browser", () => {
 	});
 
 	it("shows monitors after real heartbeat pings, failing first, and a monitor's detail", async () => {
+		// Before any ping: how to make the first one, as a command to copy, whole inside its block.
+		await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Monitors" }).click();
+		await page.getByText("No monitors yet. The first ping creates one:").waitFor();
+		const firstPing = page.getByText(/^curl -X POST -H "X-API-Key: \$KEY" http/);
+		expect(await firstPing.textContent()).toBe(
+			`curl -X POST -H "X-API-Key: $KEY" ${server.url}/api/v1/heartbeat/my-job`,
+		);
+		const placed = await firstPing.evaluate((code) => {
+			const block = (code.closest("pre") as HTMLElement).getBoundingClientRect();
+			const words = [...code.querySelectorAll("span")].map((word) => word.getBoundingClientRect());
+			return {
+				inside: words.every((box) => box.left >= block.left && box.right <= block.right),
+				// Starts at the block's left edge, as every command does (the empty state centred it).
+				indent: (words[0]?.left ?? 0) - block.left,
+			};
+		});
+		expect(placed.inside).toBe(true);
+		expect(placed.indent).toBeLessThan(20);
+		await page.getByRole("button", { name: "Copy command" }).waitFor();
+		await screenshot(page, "monitors-empty");
 		const key = await apiKeyViaApi();
 		const ping = (path: string, body?: string) =>
 			fetch(`${server.url}/api/v1/heartbeat/${path}`, {

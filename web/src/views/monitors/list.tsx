@@ -4,7 +4,16 @@ import { api, unwrap } from "../../api/client";
 import type { components } from "../../api/schema";
 import { formatEvery, formatSeconds } from "../../components/format";
 import { describeCron } from "../../components/schedule";
-import { Badge, CommandBlock, Empty, ErrorNotice, Loading, PageHeader, When } from "../../components/ui";
+import {
+	Badge,
+	CommandBlock,
+	CopyButton,
+	Empty,
+	ErrorNotice,
+	Loading,
+	PageHeader,
+	When,
+} from "../../components/ui";
 import { useResource } from "../../components/use-resource";
 
 type Monitor = components["schemas"]["Monitor"];
@@ -43,6 +52,7 @@ export function MonitorList() {
 		return () => clearInterval(timer);
 	}, []);
 	const all = monitors.data ?? [];
+	const firstPing = `curl -X POST -H "X-API-Key: $KEY" ${location.origin}/api/v1/heartbeat/my-job`;
 	const shown = filter ? all.filter((m) => m.status === filter) : all;
 	const counts = Object.fromEntries(STATUSES.map((s) => [s, all.filter((m) => m.status === s).length]));
 	return (
@@ -80,9 +90,8 @@ export function MonitorList() {
 			) : all.length === 0 ? (
 				<Empty>
 					No monitors yet. The first ping creates one:
-					<CommandBlock
-						text={`curl -X POST -H "X-API-Key: $KEY" ${location.origin}/api/v1/heartbeat/my-job`}
-					/>
+					<CommandBlock text={firstPing} />
+					<CopyButton text={firstPing} label="Copy command" />
 				</Empty>
 			) : shown.length === 0 ? (
 				<Empty>No monitor is {filter} right now.</Empty>
