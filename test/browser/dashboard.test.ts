@@ -129,6 +129,8 @@ describe("the dashboard in a real browser", () => {
 		expect(await start.getByRole("link", { name: "Settings → API keys" }).getAttribute("href")).toBe(
 			"/settings/api-keys",
 		);
+		// The settings can be copied as they are shown, like every command on the pages.
+		await start.getByRole("button", { name: "Copy settings" }).waitFor();
 		await screenshot(page, "overview-shell");
 	});
 

@@ -5,7 +5,7 @@ import { ErrorLines } from "../../components/error-lines";
 import { formatMs } from "../../components/format";
 import { type ChartMarker, TimeChart } from "../../components/time-chart";
 import { linkWithRange, useTimeRange } from "../../components/time-range";
-import { CommandBlock, Empty, ErrorNotice, Loading, PageHeader } from "../../components/ui";
+import { CommandBlock, CopyButton, Empty, ErrorNotice, Loading, PageHeader } from "../../components/ui";
 import { useResource } from "../../components/use-resource";
 
 const SERVER_SPANS = "FROM spans WHERE kind = 'server'";
@@ -268,6 +268,7 @@ function ChartCard(props: {
  * SDK settings, with this server's address).
  */
 function GettingStarted() {
+	const settings = `OTEL_EXPORTER_OTLP_ENDPOINT=${location.origin}\nOTEL_EXPORTER_OTLP_HEADERS="X-API-Key=<your key>"\nOTEL_SERVICE_NAME=checkout`;
 	return (
 		<section class="card" aria-labelledby="getting-started-title">
 			<h2 id="getting-started-title">Nothing received in this range</h2>
@@ -276,9 +277,8 @@ function GettingStarted() {
 				<a href="/settings/api-keys">Settings → API keys</a> (admins can) and point any OpenTelemetry SDK or
 				Collector at this server:
 			</p>
-			<CommandBlock
-				text={`OTEL_EXPORTER_OTLP_ENDPOINT=${location.origin}\nOTEL_EXPORTER_OTLP_HEADERS="X-API-Key=<your key>"\nOTEL_SERVICE_NAME=checkout`}
-			/>
+			<CommandBlock text={settings} />
+			<CopyButton text={settings} label="Copy settings" />
 			<p class="subtitle">Spans and logs show up here within seconds of their export.</p>
 		</section>
 	);
