@@ -160,6 +160,12 @@ describe("the dashboard in a real browser", () => {
 		await page.getByRole("img", { name: "QR code for your authenticator app" }).waitFor();
 		totpSecret = await page.getByLabel("Or enter this secret by hand").inputValue();
 		expect(totpSecret).toMatch(/^[A-Z2-7]{16,}$/);
+		// The short Profile form is as tall as its contents, not stretched to the password form's height.
+		const profile = await page.getByRole("region", { name: "Profile" }).boundingBox();
+		const saveName = await page.getByRole("button", { name: "Save name" }).boundingBox();
+		expect(
+			(profile?.y ?? 0) + (profile?.height ?? 0) - ((saveName?.y ?? 0) + (saveName?.height ?? 0)),
+		).toBeLessThan(40);
 		await screenshot(page, "account-2fa-setup");
 		await page.getByLabel("Authentication code").fill("000000");
 		await page.getByRole("button", { name: "Turn on" }).click();

@@ -12,7 +12,7 @@ export function AccountPage() {
 	return (
 		<>
 			<PageHeader title="My account" subtitle={`${user.email} · ${ROLE_LABELS[user.role]}`} />
-			<div class="grid-2">
+			<div class="grid-2 forms">
 				<ProfileCard />
 				<PasswordCard />
 			</div>
