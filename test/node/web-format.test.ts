@@ -13,6 +13,7 @@ import {
 	timeAgo,
 } from "../../web/src/components/format.js";
 import { describeCron } from "../../web/src/components/schedule.js";
+import { timeAxisValues } from "../../web/src/components/time-axis.js";
 
 const NOW = Date.UTC(2026, 11, 3, 12, 0, 0);
 const at = (offsetMs: number) => new Date(NOW + offsetMs).toISOString();
@@ -117,5 +118,27 @@ describe("monitor schedules", () => {
 		expect(describeCron("0 17 * * MON")).toBe("At 17:00, only on Monday");
 		for (const text of ["", "nonsense", "* * * *", "0 0 * * * *", "61 * * * *"])
 			expect(describeCron(text)).toBeNull();
+	});
+});
+
+describe("the charts' time axis", () => {
+	const now = new Date(2026, 11, 4, 12).getTime();
+	const row = (table: (string | number | null)[][], step: number) => table.find((r) => r[0] === step);
+
+	it("leaves the current year out when every moment is in it, as formatTime does", () => {
+		const table = timeAxisValues(new Date(2026, 11, 4, 11).getTime(), now, now);
+		// Hour ticks: the first tick says the day, not the year; a new day says the day.
+		expect(row(table, 3600)?.slice(1, 5)).toEqual(["{HH}:{mm}", "\n{MMM} {D}", null, "\n{MMM} {D}"]);
+		// Day ticks: nothing under the first.
+		expect(row(table, 86_400)?.[2]).toBeNull();
+		expect(
+			table.flat().some((cell) => typeof cell === "string" && cell.includes("{YYYY}") && cell !== "{YYYY}"),
+		).toBe(false);
+	});
+
+	it("keeps the year when a moment is in another year", () => {
+		const table = timeAxisValues(new Date(2025, 11, 31, 22).getTime(), now, now);
+		expect(row(table, 3600)?.[2]).toBe("\n{MMM} {D} {YYYY}");
+		expect(timeAxisValues(undefined, undefined, now)).toBe(table);
 	});
 });

@@ -1,6 +1,7 @@
 import { useEffect, useRef } from "preact/hooks";
 import uPlot from "uplot";
 import { formatTime } from "./format";
+import { timeAxisValues } from "./time-axis";
 import "uplot/dist/uPlot.min.css";
 
 /** One series on a shared time axis: a value (or null, a gap) per `times` entry. */
@@ -82,7 +83,7 @@ export function TimeChart(props: TimeChartProps) {
 					ticks: { stroke: gridColor, size: AXIS_TICK },
 					font: AXIS_FONT,
 					space: timeAxisSpace(),
-					values: TIME_AXIS_VALUES,
+					values: timeAxisValues(props.times[0], props.times[props.times.length - 1]),
 				},
 				{
 					stroke: axisColor,
@@ -214,27 +215,6 @@ function yAxisWidth(values: string[] | null | undefined): number {
 function timeAxisSpace(): number {
 	return Math.ceil(Math.max(textWidth("23:55"), textWidth("Dec 30")) + 24);
 }
-
-const S = 1;
-const M = 60 * S;
-const H = 60 * M;
-const D = 24 * H;
-/**
- * The time axis' values in 24-hour time with dates as "Dec 3", as the log rows write them (uPlot's
- * default is "3:50pm" and "12/3/26"). uPlot's table form: the least tick step (seconds), the value's format, then
- * what is added below the first value of a new year, month, day, hour, minute and second (null:
- * nothing), and 1 to add it under the value.
- */
-// biome-ignore format: one row per tick step reads as the table it is
-const TIME_AXIS_VALUES: (string | number | null)[][] = [
-	[365 * D, "{YYYY}", null, null, null, null, null, null, 1],
-	[28 * D, "{MMM}", "\n{YYYY}", null, null, null, null, null, 1],
-	[D, "{MMM} {D}", "\n{YYYY}", null, null, null, null, null, 1],
-	[H, "{HH}:{mm}", "\n{MMM} {D} {YYYY}", null, "\n{MMM} {D}", null, null, null, 1],
-	[M, "{HH}:{mm}", "\n{MMM} {D} {YYYY}", null, "\n{MMM} {D}", null, null, null, 1],
-	[S, ":{ss}", "\n{MMM} {D} {YYYY} {HH}:{mm}", null, "\n{MMM} {D} {HH}:{mm}", null, "\n{HH}:{mm}", null, 1],
-	[0.001, ":{ss}.{fff}", "\n{MMM} {D} {YYYY} {HH}:{mm}", null, "\n{MMM} {D} {HH}:{mm}", null, "\n{HH}:{mm}", null, 1],
-];
 
 /** Tick steps for whole-number series: 1, 2, 5, 10, 20, 50, … */
 const WHOLE_STEPS = Array.from(
