@@ -68,6 +68,8 @@ interface Layout {
 	columns: readonly string[];
 	/** Per INSERT column but the last (retention_days): its stored column's index, or -1 (a default). */
 	sources: readonly number[];
+	/** The log body's INSERT column ('' for none: its token index needs a String), or -1. */
+	bodyAt: number;
 }
 
 const layouts = new WeakMap<readonly string[], Map<TelemetryTable, Layout>>();
@@ -95,7 +97,7 @@ function layoutOf(table: TelemetryTable, columns: readonly string[]): Layout {
 			sources.push(-1);
 		}
 		out.push("retention_days");
-		layout = { columns: out, sources };
+		layout = { columns: out, sources, bodyAt: table === "logs" ? out.indexOf("body") : -1 };
 		byTable.set(table, layout);
 	}
 	return layout;
@@ -124,17 +126,12 @@ export function clickHouseRowOf(
 	retentionDays: number,
 	maps?: AttributeMaps,
 ): unknown[] {
-	const layout = layoutOf(table, columns);
-	const { sources } = layout;
+	const { columns: names, sources, bodyAt } = layoutOf(table, columns);
 	const out: unknown[] = new Array(sources.length + 1);
 	for (let i = 0; i < sources.length; i++) {
 		const source = sources[i] as number;
-		const column = layout.columns[i] as string;
-		if (source < 0) out[i] = column === "body" ? "" : {};
-		else {
-			const value = clickHouseValue(column, values[offset + source], maps);
-			out[i] = value === null && column === "body" && table === "logs" ? "" : value;
-		}
+		const value = source < 0 ? {} : clickHouseValue(names[i] as string, values[offset + source], maps);
+		out[i] = i === bodyAt && (source < 0 || value === null) ? "" : value;
 	}
 	out[sources.length] = retentionDays;
 	return out;

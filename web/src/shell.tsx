@@ -25,7 +25,7 @@ const TIMED = new Set(["/", "/hosts", "/logs", "/traces", "/query", "/dashboards
  * Pages whose data has a time axis show the global time range picker: not one trace (its spans
  * are its own time) nor the list of dashboards (a dashboard uses it), where it changed nothing.
  */
-export function showsTimeRange(path: string): boolean {
+function showsTimeRange(path: string): boolean {
 	const [, section = "", item] = path.split("/");
 	if (section === "traces") return item === undefined || item === "";
 	if (section === "dashboards") return item !== undefined && item !== "";

@@ -36,7 +36,11 @@ export function formatSeconds(seconds: number | null | undefined): string {
 		"second",
 		1,
 	];
-	const n = seconds / size;
+	return counted(seconds / size, unit);
+}
+
+/** "1 hour", "2 hours". */
+function counted(n: number, unit: string): string {
 	return `${n} ${unit}${n === 1 ? "" : "s"}`;
 }
 
@@ -127,7 +131,7 @@ function rollingRange(key: string): { n: number; unit: [string, number] } | null
 export function rangeLabel(key: string): string {
 	const range = rollingRange(key);
 	if (!range) return `Last ${key}`;
-	return `Last ${range.n} ${range.unit[0]}${range.n === 1 ? "" : "s"}`;
+	return `Last ${counted(range.n, range.unit[0])}`;
 }
 
 /** A rolling range's length in ms (`15m` → 900,000), or null when `key` is no such range. */
