@@ -482,9 +482,27 @@ describe("dashboards", () => {
 
 		// The same by keyboard: the move handle's arrows move by one column or row, the resize
 		// handle's arrows resize (a step onto another panel or off the grid is refused, as for a drag).
-		await page.getByRole("button", { name: "Edit", exact: true }).click();
+		// A handle works from the moment it shows: the first press, made as the handle appears
+		// (the frame after Edit), moves the panel (CI once lost it: the handles showed a frame before
+		// the draft they change existed).
+		await page.evaluate(
+			(label) =>
+				new Promise<void>((resolve) => {
+					const observer = new MutationObserver(() => {
+						const move = document.querySelector<HTMLButtonElement>(`button[aria-label="${label}"]`);
+						if (!move) return;
+						observer.disconnect();
+						move.focus();
+						move.dispatchEvent(new KeyboardEvent("keydown", { key: "ArrowRight", bubbles: true }));
+						resolve();
+					});
+					observer.observe(document.body, { childList: true, subtree: true });
+					const edit = [...document.querySelectorAll("button")].find((b) => b.textContent === "Edit");
+					edit?.click();
+				}),
+			"Move All logs",
+		);
 		await page.getByRole("button", { name: "Move All logs" }).focus();
-		await page.keyboard.press("ArrowRight");
 		await page.keyboard.press("ArrowRight");
 		await page.keyboard.press("ArrowUp");
 		await page.getByRole("button", { name: "Resize All logs" }).focus();

@@ -128,6 +128,9 @@ export function DashboardPage() {
 
 	const stored = dashboard.data;
 	const shown = editing && draft ? draft : stored;
+	// The grid's handles show once the draft they change exists (the effect above runs a frame after
+	// edit mode starts; a key pressed on a handle in that frame was lost).
+	const editable = editing && draft !== null;
 
 	const save = async (version: number) => {
 		if (!draft) return;
@@ -254,7 +257,7 @@ export function DashboardPage() {
 			<DashboardBody
 				dashboard={shown}
 				stored={stored}
-				editing={editing}
+				editing={editable}
 				refresh={query.refresh ?? ""}
 				onRefreshChange={(value) => setParams({ refresh: value || undefined })}
 				onChangePanels={updatePanels}
