@@ -428,10 +428,28 @@ describe("the dashboard in a real browser", () => {
 		await page.getByRole("button", { name: "Remove Grace Hopper from the team" }).click();
 		await page.getByText("No members yet.").waitFor();
 
-		await page
-			.getByRole("navigation", { name: "Settings" })
-			.getByRole("link", { name: "Organization" })
-			.click();
+		// The form holds the stored settings from the frame it appears in (an empty name showed for a
+		// frame, and what was typed in it was overwritten).
+		await page.addInitScript(() => {
+			const seen = window as unknown as { orgNames?: string[] };
+			seen.orgNames = [];
+			const observer = new MutationObserver(() => {
+				const field = document.querySelector<HTMLInputElement>(
+					'form[aria-label="Organization settings"] input',
+				);
+				if (field) seen.orgNames?.push(field.value);
+			});
+			document.addEventListener("DOMContentLoaded", () =>
+				observer.observe(document.body, { childList: true, subtree: true, characterData: true }),
+			);
+		});
+		await page.goto(`${server.url}/settings/org`);
+		await page.getByLabel("Retention (days)").waitFor();
+		const named = await page.getByLabel("Organization name").inputValue();
+		expect(named).not.toBe("");
+		expect(await page.evaluate(() => (window as unknown as { orgNames?: string[] }).orgNames)).not.toContain(
+			"",
+		);
 		await page.getByLabel("Retention (days)").fill("90");
 		await page.getByRole("button", { name: "Save settings" }).click();
 		await page.getByText("Saved.").waitFor();

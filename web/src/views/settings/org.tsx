@@ -1,28 +1,40 @@
-import { useEffect, useState } from "preact/hooks";
+import { useState } from "preact/hooks";
 import { api, unwrap } from "../../api/client";
+import type { components } from "../../api/schema";
 import { currentUser } from "../../api/session";
 import { roleAtLeast } from "../../auth/roles";
 import { ErrorNotice, Field, Loading, Notice, When } from "../../components/ui";
 import { useAction, useResource } from "../../components/use-resource";
 
+type Org = components["schemas"]["Org"];
+
 export function OrgTab() {
-	const isAdmin = roleAtLeast(currentUser.value?.role, "admin");
 	const org = useResource(() => unwrap(api.GET("/api/v1/org")), []);
-	const [name, setName] = useState("");
-	const [retention, setRetention] = useState("30");
-	const [saved, setSaved] = useState(false);
-	useEffect(() => {
-		if (!org.data) return;
-		setName(org.data.name);
-		setRetention(String(org.data.retention_days));
-	}, [org.data]);
-	const save = useAction(async () => {
-		await unwrap(api.PATCH("/api/v1/org", { body: { name, retention_days: Number(retention) } }));
-		setSaved(true);
-		await org.reload();
-	});
 	if (!org.data)
 		return org.loading ? <Loading what="the organization" /> : <ErrorNotice problem={org.error} />;
+	return <OrgForm org={org.data} onSaved={org.reload} />;
+}
+
+/**
+ * The form starts from the stored settings in its first frame: filled in by an effect, it showed an
+ * empty name for a frame, and what was typed in that frame was overwritten.
+ */
+function OrgForm(props: { org: Org; onSaved: () => Promise<unknown> }) {
+	const { org } = props;
+	const isAdmin = roleAtLeast(currentUser.value?.role, "admin");
+	const [name, setName] = useState(org.name);
+	const [retention, setRetention] = useState(String(org.retention_days));
+	const [saved, setSaved] = useState(false);
+	const save = useAction(async () => {
+		const stored = await unwrap(
+			api.PATCH("/api/v1/org", { body: { name, retention_days: Number(retention) } }),
+		);
+		// As the server keeps them (a name is trimmed).
+		setName(stored.name);
+		setRetention(String(stored.retention_days));
+		setSaved(true);
+		await props.onSaved();
+	});
 	return (
 		<form
 			class="card stack"
@@ -36,11 +48,11 @@ export function OrgTab() {
 			<dl class="kv">
 				<dt>Organization ID</dt>
 				<dd>
-					<code>{org.data.id}</code>
+					<code>{org.id}</code>
 				</dd>
 				<dt>Created</dt>
 				<dd>
-					<When at={org.data.created_at} />
+					<When at={org.created_at} />
 				</dd>
 			</dl>
 			{isAdmin ? null : <p class="subtitle">Only admins can change organization settings.</p>}
