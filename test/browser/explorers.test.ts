@@ -581,15 +581,18 @@ describe("the explorers in a real browser", () => {
 			.getByRole("list", { name: "Recent errors" })
 			.getByText(/ECONNRESET/)
 			.waitFor();
-		// The charts' series are named for what they count (both said "count").
+		// The charts' series are named for what they count (both said "count"); the charts may draw
+		// after the errors list (under load they did: a count taken at once found none).
 		for (const name of ["Logs", "Spans"])
-			await expect(
-				page
-					.getByRole("figure", { name: `${name} over time` })
-					.locator(".u-legend")
-					.getByText(name, { exact: true })
-					.count(),
-			).resolves.toBe(1);
+			await expect
+				.poll(() =>
+					page
+						.getByRole("figure", { name: `${name} over time` })
+						.locator(".u-legend")
+						.getByText(name, { exact: true })
+						.count(),
+				)
+				.toBe(1);
 		// Its recent errors read as the overview's: the service links to its logs on this host, within
 		// the range, and the log's trace is a link (the service was plain text, with no trace link).
 		const errorLine = page.getByRole("list", { name: "Recent errors" }).getByRole("listitem").first();

@@ -18,7 +18,8 @@ export const DEFAULT_RANGE = "1h";
 /**
  * A page's own range, which it uses while the URL names none (a dashboard's default range): the
  * picker shows it as chosen, so it never claims "Last 1 hour" over a 6-hour dashboard, and any
- * range picked from it (Last 1 hour included) overrides it. Null: pages use DEFAULT_RANGE.
+ * range picked from it (Last 1 hour included) overrides it; it stays offered, to go back to it.
+ * Null: pages use DEFAULT_RANGE.
  */
 export const pageRange = signal<string | null>(null);
 
@@ -71,7 +72,8 @@ export function TimeRangePicker() {
 	const { path, query, route } = useLocation();
 	const range = resolveTimeRange(query);
 	const named = Boolean(query.range || (query.from && query.to));
-	const own = named ? null : pageRange.value;
+	// The page's own range (a dashboard's) stays offered while another is picked: the way back.
+	const own = pageRange.value;
 	const [editing, setEditing] = useState(false);
 	const [from, setFrom] = useState(toLocalInput(range.from));
 	const [to, setTo] = useState(toLocalInput(range.to));
@@ -87,7 +89,7 @@ export function TimeRangePicker() {
 				<label for={`${id}-range`}>Time range</label>
 				<select
 					id={`${id}-range`}
-					value={own ? "page" : range.key}
+					value={own && !named ? "page" : range.key}
 					onChange={(e) => {
 						const value = (e.target as HTMLSelectElement).value;
 						if (value === "absolute") {

@@ -472,9 +472,23 @@ function DashboardBody(props: {
 					{data.loading ? "Loading…" : "Refresh"}
 				</button>
 			</div>
-			{!hasRange && stored ? (
-				<p class="subtitle">
-					Showing the dashboard's own range ({ownRangeText}); the time range picker overrides it.
+			{hasRange && stored ? (
+				// Without a range in the URL the header's picker names the dashboard's own; with one, this
+				// says what it replaces and offers the way back.
+				<p class="subtitle row range-overridden">
+					<span>The time range picker overrides this dashboard's own range ({ownRangeText}).</span>
+					<button
+						type="button"
+						class="small"
+						onClick={() => {
+							const search = new URLSearchParams(query);
+							for (const key of ["range", "from", "to"]) search.delete(key);
+							const text = search.toString();
+							route(text ? `${path}?${text}` : path);
+						}}
+					>
+						Use the dashboard's range
+					</button>
 				</p>
 			) : null}
 			<ErrorNotice problem={data.error} />
