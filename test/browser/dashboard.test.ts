@@ -10,7 +10,7 @@ import type { AddressInfo } from "node:net";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { totpCodeAt } from "../../src/auth/totp.js";
-import { launchBrowser, rowPlaces } from "../support/browser.js";
+import { baselines, launchBrowser, rowPlaces } from "../support/browser.js";
 import { screenshot, startWebServer, type WebServer } from "../support/web-server.js";
 
 const OWNER = {
@@ -306,6 +306,15 @@ describe("the dashboard in a real browser", () => {
 				return new Set([...range.getClientRects()].map((rect) => Math.round(rect.top))).size;
 			}),
 		).toBe(1);
+		// A row's text sits on one line with its badge's and buttons' labels (the cells were aligned to
+		// their tops, which put the text a few pixels above the labels).
+		const row = table.getByRole("row", { name: /deploy-bot/ });
+		const [name, status, rename] = await baselines(
+			row.getByRole("cell", { name: "deploy-bot", exact: true }),
+			row.getByText("active", { exact: true }),
+			row.getByRole("button", { name: "Rename deploy-bot" }),
+		);
+		expect([status, rename]).toEqual([name, name]);
 		await screenshot(page, "settings-api-keys");
 		const used = await fetch(`${server.url}/api/v1/annotations`, {
 			method: "POST",

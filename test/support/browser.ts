@@ -64,6 +64,26 @@ export async function rowPlaces(...controls: Locator[]): Promise<Array<{ top: nu
 }
 
 /**
+ * The baseline of each element's first line of text, in CSS px from the page's top: a zero-height
+ * inline-block put first in the element sits on that baseline.
+ */
+export async function baselines(...elements: Locator[]): Promise<number[]> {
+	const lines: number[] = [];
+	for (const element of elements)
+		lines.push(
+			await element.evaluate((node: HTMLElement) => {
+				const probe = document.createElement("span");
+				probe.style.cssText = "display:inline-block;width:0;height:0;vertical-align:baseline";
+				node.insertBefore(probe, node.firstChild);
+				const line = probe.getBoundingClientRect().bottom;
+				probe.remove();
+				return Math.round(line);
+			}),
+		);
+	return lines;
+}
+
+/**
  * A chart's value-axis tick marks, read from its canvas (the column just left of the plot, where
  * only they are drawn): each one's distance below the plot's top edge, top to bottom, in CSS px.
  */
