@@ -617,6 +617,9 @@ describe("the dashboard in a real browser", () => {
 		await page.getByRole("button", { name: /^All/ }).click();
 		await table.getByRole("link", { name: "nightly-backup" }).click();
 		await page.getByRole("heading", { name: "nightly-backup" }).waitFor();
+		// Without a display name the slug is the title, said once (the subtitle repeated it).
+		// (What is visible: the closed delete dialog names it too.)
+		expect(await page.getByText("nightly-backup", { exact: true }).filter({ visible: true }).count()).toBe(1);
 		const pings = page.getByRole("table", { name: "Pings" });
 		await pings.getByText("success").waitFor();
 		expect(await pings.getByRole("row").count()).toBe(3);
@@ -725,6 +728,11 @@ describe("the dashboard in a real browser", () => {
 		await page.getByRole("table", { name: "Status changes" }).getByText("paused").first().waitFor();
 		await page.getByRole("button", { name: "Resume" }).click();
 		await page.getByRole("button", { name: "Pause" }).waitFor();
+		// With a display name, it is the title and the slug goes under it.
+		await page.getByLabel("Display name").fill("Billing export");
+		await page.getByRole("button", { name: "Save settings" }).click();
+		await page.getByRole("heading", { name: "Billing export" }).waitFor();
+		await page.getByText("billing-export", { exact: true }).filter({ visible: true }).waitFor();
 	});
 
 	it("adds a notification channel, sends a test and shows it in the delivery log", async () => {

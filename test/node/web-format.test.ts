@@ -42,7 +42,12 @@ describe("durations", () => {
 		expect(formatMs(0)).toBe("0 ms");
 		expect(formatMs(0.25)).toBe("0.25 ms");
 		expect(formatMs(20)).toBe("20 ms");
-		expect(formatMs(1500)).toBe("1.50 s");
+		// No decimals that are zeros (a heartbeat run of 8 ms read "8.00 ms").
+		expect(formatMs(8)).toBe("8 ms");
+		expect(formatMs(8.5)).toBe("8.5 ms");
+		expect(formatMs(1500)).toBe("1.5 s");
+		expect(formatMs(2000)).toBe("2 s");
+		expect(formatMs(1234)).toBe("1.23 s");
 	});
 
 	it("formats whole periods in their unit", () => {

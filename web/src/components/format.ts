@@ -56,11 +56,15 @@ export function formatEvery(seconds: number): string {
 	return text.startsWith("1 ") ? `Every ${text.slice(2)}` : `Every ${text}`;
 }
 
-/** A duration in milliseconds: "0 ms", "0.25 ms", "20 ms", "1.50 s". */
+/**
+ * A duration in milliseconds: "0 ms", "0.25 ms", "8 ms", "20 ms", "1.5 s", "2 s": two decimals at
+ * most, none that are zeros (a heartbeat run of 8 ms read "8.00 ms").
+ */
 export function formatMs(ms: number): string {
-	if (ms >= 1000) return `${(ms / 1000).toFixed(2)} s`;
+	const decimals = (value: number) => String(Number(value.toFixed(2)));
+	if (ms >= 1000) return `${decimals(ms / 1000)} s`;
 	if (ms >= 10 || ms === 0) return `${ms.toFixed(0)} ms`;
-	return `${ms.toFixed(2)} ms`;
+	return `${decimals(ms)} ms`;
 }
 
 const TIME_FORMATS = new Map<string, Intl.DateTimeFormat>();

@@ -73,7 +73,11 @@ export function MonitorDetail() {
 			<p>
 				<a href="/monitors">← All monitors</a>
 			</p>
-			<PageHeader title={m.name ?? m.slug} subtitle={<span class="mono">{m.slug}</span>}>
+			<PageHeader
+				title={m.name ?? m.slug}
+				// The slug under a display name; a monitor without one is titled by its slug (it said it twice).
+				subtitle={m.name ? <span class="mono">{m.slug}</span> : undefined}
+			>
 				<Badge kind={m.status} />
 				{canWrite ? (
 					<>
