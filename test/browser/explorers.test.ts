@@ -18,7 +18,7 @@ import {
 } from "@opentelemetry/sdk-trace-base";
 import type { Browser, Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchBrowser, pixelsOfColour, rowPlaces, valueAxisTicks } from "../support/browser.js";
+import { baselines, launchBrowser, pixelsOfColour, rowPlaces, valueAxisTicks } from "../support/browser.js";
 import { screenshot, startWebServer, type WebServer } from "../support/web-server.js";
 
 const OWNER = { email: "sre@example.com", password: "harbor-quartz-meadow-62" };
@@ -435,6 +435,10 @@ describe("the explorers in a real browser", () => {
 			"Resource",
 		]);
 		expect(await panel.getByText("{}").count()).toBe(0);
+		// The span id, in the code font, sits on its label's line (it sat 2 px above).
+		const spanId = panel.getByText(/^[0-9a-f]{16}$/);
+		const [label, id] = await baselines(panel.getByText("Span ID", { exact: true }), spanId);
+		expect(id).toBe(label);
 		// The panel's Close is at its top right, level with the span's name.
 		const [heading, close] = await rowPlaces(
 			panel.getByRole("heading", { name: "SELECT orders" }),
