@@ -58,6 +58,14 @@ export function linkWithRange(
 	return text ? `${path}?${text}` : path;
 }
 
+/** `path` with the URL's other parameters but no range: back to the page's own (a dashboard's). */
+export function linkWithoutRange(query: Record<string, string>, path: string): string {
+	const next = new URLSearchParams(query);
+	for (const key of ["range", "from", "to"]) next.delete(key);
+	const text = next.toString();
+	return text ? `${path}?${text}` : path;
+}
+
 export function useTimeRange(): TimeRange {
 	return resolveTimeRange(useLocation().query);
 }
@@ -97,8 +105,9 @@ export function TimeRangePicker() {
 							return;
 						}
 						setEditing(false);
-						// Back to the page's own range (after "Absolute…" was opened): the URL names none.
-						go({ range: value === "page" ? undefined : value, from: undefined, to: undefined });
+						// Back to the page's own range (after another, or "Absolute…" opened): the URL names none.
+						if (value === "page") route(linkWithoutRange(query, path));
+						else go({ range: value, from: undefined, to: undefined });
 					}}
 				>
 					{own ? <option value="page">{own}</option> : null}

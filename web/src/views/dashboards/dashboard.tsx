@@ -4,7 +4,7 @@ import { type ApiProblem, api, asProblem, unwrap } from "../../api/client";
 import type { components } from "../../api/schema";
 import { currentUser } from "../../api/session";
 import { rangeLabel, rangeMs, timeAgo } from "../../components/format";
-import { pageRange, resolveTimeRange } from "../../components/time-range";
+import { linkWithoutRange, pageRange, resolveTimeRange } from "../../components/time-range";
 import {
 	ConfirmDialog,
 	ErrorNotice,
@@ -477,16 +477,7 @@ function DashboardBody(props: {
 				// says what it replaces and offers the way back.
 				<p class="subtitle row range-overridden">
 					<span>The time range picker overrides this dashboard's own range ({ownRangeText}).</span>
-					<button
-						type="button"
-						class="small"
-						onClick={() => {
-							const search = new URLSearchParams(query);
-							for (const key of ["range", "from", "to"]) search.delete(key);
-							const text = search.toString();
-							route(text ? `${path}?${text}` : path);
-						}}
-					>
+					<button type="button" class="small" onClick={() => route(linkWithoutRange(query, path))}>
 						Use the dashboard's range
 					</button>
 				</p>
