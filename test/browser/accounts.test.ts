@@ -13,7 +13,7 @@ import { systemClock } from "../../src/clock.js";
 import * as schema from "../../src/db/schema.js";
 import { createOrg } from "../../src/services/api-keys.js";
 import { createUser } from "../../src/services/users.js";
-import { launchBrowser } from "../support/browser.js";
+import { accessibilityInBothThemes, launchBrowser } from "../support/browser.js";
 import { screenshot, startWebServer, type WebServer } from "../support/web-server.js";
 
 /** Her first account, in Acme (made by first-run setup). */
@@ -123,8 +123,10 @@ describe("one address, accounts in two orgs", () => {
 		await page.getByLabel("Email").fill(ADA.email);
 		await page.getByLabel("Password").fill(oneTimePassword);
 		await screenshot(page, "sign-in-organization");
+		expect(await accessibilityInBothThemes(page, "sign-in")).toEqual([]);
 		await page.getByRole("button", { name: "Sign in" }).click();
 		await page.getByRole("heading", { name: "Choose your password" }).waitFor();
+		expect(await accessibilityInBothThemes(page, "choose your password")).toEqual([]);
 		await page.getByLabel("Current password").fill(oneTimePassword);
 		await page.getByLabel("New password", { exact: true }).fill(ADA_GLOBEX_PASSWORD);
 		await page.getByLabel("Confirm new password").fill(ADA_GLOBEX_PASSWORD);

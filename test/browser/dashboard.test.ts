@@ -7,10 +7,10 @@
 import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { Browser, BrowserContext, Page } from "playwright-core";
+import type { Browser, BrowserContext, Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { totpCodeAt } from "../../src/auth/totp.js";
-import { baselines, launchBrowser, rowPlaces } from "../support/browser.js";
+import { accessibilityInBothThemes, baselines, launchBrowser, rowPlaces } from "../support/browser.js";
 import { screenshot, startWebServer, type WebServer } from "../support/web-server.js";
 
 const OWNER = {
@@ -745,7 +745,7 @@ describe("the dashboard in a real browser", () => {
 		// The form is empty again: a second click must not add the same channel twice.
 		expect(await page.getByLabel("Channel name").inputValue()).toBe("");
 		expect(await page.getByLabel("Webhook URL").inputValue()).toBe("");
-		await page.getByRole("button", { name: "Send a test to On-call" }).click();
+		await page.getByRole("button", { name: "Send test to On-call" }).click();
 		await page.getByText("Test sent to On-call: the receiver answered 204.").waitFor();
 		expect(receiver.received).toHaveLength(1);
 		expect(JSON.parse(receiver.received[0] as string)).toMatchObject({
@@ -767,6 +767,26 @@ describe("the dashboard in a real browser", () => {
 		expect(background).toBe("rgb(17, 20, 24)");
 		await screenshot(page, "monitors-dark");
 		await page.emulateMedia({ colorScheme: "light" });
+	});
+
+	it("passes an accessibility audit (axe) on the settings, monitors and account pages, light and dark", async () => {
+		const pages: Array<[string, () => Locator]> = [
+			["/settings/api-keys", () => page.getByRole("table", { name: "API keys" })],
+			["/settings/users", () => page.getByRole("table", { name: "Users" })],
+			["/settings/teams", () => page.getByRole("form", { name: "Create a team" })],
+			["/settings/org", () => page.getByRole("form", { name: "Organization settings" })],
+			["/monitors", () => page.getByRole("table", { name: "Monitors" })],
+			["/monitors/nightly-backup", () => page.getByRole("table", { name: "Pings" }).getByText("success")],
+			["/monitors/channels", () => page.getByRole("table", { name: "Notification channels" })],
+			["/account", () => page.getByRole("heading", { name: "My account" })],
+		];
+		const found: string[] = [];
+		for (const [path, ready] of pages) {
+			await page.goto(`${server.url}${path}`);
+			await ready().first().waitFor();
+			found.push(...(await accessibilityInBothThemes(page, path)));
+		}
+		expect(found).toEqual([]);
 	});
 
 	it("raised no uncaught error in any page", () => {

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchBrowser, watchPageProblems } from "../support/browser.js";
+import { accessibilityInBothThemes, launchBrowser, watchPageProblems } from "../support/browser.js";
 import { type DevEdge, startDevEdge } from "../support/dev-edge.js";
 
 const dir = mkdtempSync(join(tmpdir(), "hexcovery-edge-ui-"));
@@ -40,6 +40,7 @@ describe("the dashboard served by the Worker (wrangler dev)", () => {
 		expect(response?.headers()["content-security-policy"]).toContain("connect-src 'self'");
 		await page.getByRole("heading", { name: "Set up Hexcovery" }).waitFor();
 		expect(new URL(page.url()).pathname).toBe("/setup");
+		expect(await accessibilityInBothThemes(page, "/setup")).toEqual([]);
 		await page.getByLabel("Organization name").fill("Edge Co");
 		await page.getByLabel("Your name").fill("Grace Hopper");
 		await page.getByLabel("Email").fill("grace@example.com");

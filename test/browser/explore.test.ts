@@ -7,6 +7,7 @@
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+	accessibilityInBothThemes,
 	launchBrowser,
 	pixelsOfColour,
 	rowPlaces,
@@ -767,6 +768,33 @@ describe("dashboards", () => {
 		expect(pageErrors).toEqual([]);
 		expect(seriousViolations()).toEqual([]);
 
+		await page.close();
+	});
+
+	it("passes an accessibility audit (axe) on the dashboards and the query page, light and dark", async () => {
+		const page = await openPage("/dashboards");
+		const found: string[] = [];
+		await page
+			.getByRole("link", { name: /^Service health/ })
+			.first()
+			.waitFor();
+		found.push(...(await accessibilityInBothThemes(page, "the dashboards list")));
+		await page.goto(`${server.url}/dashboards/${dashboardId}`);
+		await page.getByRole("region", { name: "Logs per service" }).locator(".u-legend").waitFor();
+		found.push(...(await accessibilityInBothThemes(page, "a dashboard")));
+		await page.getByRole("button", { name: "Edit", exact: true }).click();
+		await page.getByRole("button", { name: "Move All logs" }).waitFor();
+		found.push(...(await accessibilityInBothThemes(page, "a dashboard in edit mode")));
+		await page.getByRole("button", { name: "Add panel" }).click();
+		await page.getByRole("dialog").getByLabel("Panel title").waitFor();
+		found.push(...(await accessibilityInBothThemes(page, "the panel editor")));
+		await page.goto(
+			`${server.url}/query?q=${encodeURIComponent("SELECT service, count(*) FROM logs GROUP BY service")}`,
+		);
+		await page.getByRole("cell", { name: "checkout", exact: true }).waitFor();
+		found.push(...(await accessibilityInBothThemes(page, "the query page with a table")));
+		expect(found).toEqual([]);
+		expect(seriousViolations()).toEqual([]);
 		await page.close();
 	});
 });

@@ -18,7 +18,14 @@ import {
 } from "@opentelemetry/sdk-trace-base";
 import type { Browser, Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { baselines, launchBrowser, pixelsOfColour, rowPlaces, valueAxisTicks } from "../support/browser.js";
+import {
+	accessibilityInBothThemes,
+	baselines,
+	launchBrowser,
+	pixelsOfColour,
+	rowPlaces,
+	valueAxisTicks,
+} from "../support/browser.js";
 import { screenshot, startWebServer, type WebServer } from "../support/web-server.js";
 
 const OWNER = { email: "sre@example.com", password: "harbor-quartz-meadow-62" };
@@ -653,6 +660,34 @@ describe("the explorers in a real browser", () => {
 		await list.getByRole("button", { name: "bulk bulk step 999", exact: true }).waitFor();
 		expect(await list.getByText("bulk root").count()).toBe(0);
 		expect(await list.getByRole("listitem").count()).toBeLessThan(200);
+	});
+
+	it("passes an accessibility audit (axe) on every explorer page, light and dark", async () => {
+		const pages: Array<[string, () => Locator]> = [
+			["/", () => page.getByRole("list", { name: "Recent errors" })],
+			["/logs?level=error", () => page.getByRole("list", { name: "Log records" }).getByRole("listitem")],
+			["/hosts", () => page.getByRole("table", { name: "Hosts" }).getByRole("link")],
+			["/hosts/web-1", () => page.getByRole("list", { name: "Recent errors" })],
+			["/traces", () => page.getByRole("table", { name: "Traces" }).getByRole("link")],
+		];
+		const found: string[] = [];
+		for (const [path, ready] of pages) {
+			await page.goto(`${server.url}${path}`);
+			await ready().first().waitFor();
+			found.push(...(await accessibilityInBothThemes(page, path)));
+		}
+		// A trace with a span open: the waterfall and the span panel.
+		await page.goto(`${server.url}/traces/${errorTraceId}`);
+		await page.getByRole("button", { name: "checkout SELECT orders", exact: true }).click();
+		await page.getByRole("complementary", { name: "Span SELECT orders" }).getByText("client").waitFor();
+		found.push(...(await accessibilityInBothThemes(page, "a trace")));
+		// The query page with a chart drawn.
+		await page.goto(
+			`${server.url}/query?q=${encodeURIComponent("SELECT count(*) FROM logs GROUP BY service TIMESERIES 5m")}`,
+		);
+		await page.getByRole("figure", { name: "Query result" }).locator(".u-legend").waitFor();
+		found.push(...(await accessibilityInBothThemes(page, "/query")));
+		expect(found).toEqual([]);
 	});
 
 	it("raised no uncaught error in any page", () => {

@@ -1,4 +1,5 @@
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { type Browser, chromium, type Locator, type Page } from "playwright-core";
 
 /** Debian's Chromium when installed, else the one inside the @sparticuz/chromium npm package. */
@@ -131,4 +132,46 @@ export function pixelsOfColour(within: Locator, rgb: [number, number, number]): 
 			}
 			return n;
 		}, rgb);
+}
+
+let axeSource: string | undefined;
+
+/**
+ * What axe-core (Deque's accessibility rules: names, roles, contrast, landmarks…) finds wrong in the
+ * page as it stands, one line per rule and element: "color-contrast: .inside — Element has
+ * insufficient color contrast…". Empty when it passes. Run through the DevTools protocol, so the
+ * page's CSP (no inline scripts) does not stop it.
+ */
+export async function accessibilityViolations(page: Page): Promise<string[]> {
+	axeSource ??= readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+	await page.evaluate(axeSource);
+	return page.evaluate(async () => {
+		type Violation = { id: string; nodes: Array<{ target: unknown[]; failureSummary?: string }> };
+		const axe = (
+			window as unknown as {
+				axe: { run(context: Document, options: object): Promise<{ violations: Violation[] }> };
+			}
+		).axe;
+		const { violations } = await axe.run(document, { resultTypes: ["violations"] });
+		return violations.flatMap((v) =>
+			v.nodes.map(
+				(node) =>
+					`${v.id}: ${node.target.join(" ")} — ${(node.failureSummary ?? "").split("\n").slice(1, 2).join("").trim()}`,
+			),
+		);
+	});
+}
+
+/**
+ * accessibilityViolations in the light theme and then the dark one (the page as it stands, redrawn
+ * for each), each line prefixed with the theme and `where`; the page is left in the light theme.
+ */
+export async function accessibilityInBothThemes(page: Page, where: string): Promise<string[]> {
+	const found: string[] = [];
+	for (const theme of ["light", "dark"] as const) {
+		await page.emulateMedia({ colorScheme: theme });
+		for (const problem of await accessibilityViolations(page)) found.push(`${theme} ${where}: ${problem}`);
+	}
+	await page.emulateMedia({ colorScheme: "light" });
+	return found;
 }

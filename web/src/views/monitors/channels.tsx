@@ -128,7 +128,7 @@ export function ChannelsPage() {
 														type="button"
 														class="small"
 														disabled={test.busy}
-														aria-label={`Send a test to ${ch.name}`}
+														aria-label={`Send test to ${ch.name}`}
 														onClick={() => void test.run(ch)}
 													>
 														Send test
