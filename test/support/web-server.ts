@@ -5,6 +5,7 @@ import { fileURLToPath } from "node:url";
 import type { Page } from "playwright-core";
 import { generateSigningKey } from "../../src/auth/jwt.js";
 import { type RunningServer, startNodeServer } from "../../src/runtime/node.js";
+import { accessibilityViolations } from "./browser.js";
 
 export interface WebServer extends RunningServer {
 	/** The temporary folder holding the database (`web.db`). */
@@ -40,8 +41,13 @@ const DOCS_SCREENSHOTS = fileURLToPath(new URL("../../docs/ui", import.meta.url)
 /**
  * Saves a full-page screenshot under artifacts/screenshots/ (for a person to look at after a run);
  * with UPDATE_SCREENSHOTS=1 also under docs/ui/, the pictures docs/ui.md and the README show.
+ * Every view photographed is also audited first (axe-core, in the theme it is shown in): it throws
+ * with the findings when the view fails the audit.
  */
 export async function screenshot(page: Page, name: string): Promise<void> {
+	const problems = await accessibilityViolations(page);
+	if (problems.length > 0)
+		throw new Error(`the view ${name} fails the accessibility audit:\n${problems.join("\n")}`);
 	mkdirSync(SCREENSHOTS, { recursive: true });
 	await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
 	if (process.env.UPDATE_SCREENSHOTS === "1") {
