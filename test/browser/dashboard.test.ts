@@ -735,6 +735,22 @@ describe("the dashboard in a real browser", () => {
 		await page.getByText("billing-export", { exact: true }).filter({ visible: true }).waitFor();
 	});
 
+	it("says a cron schedule that cronstrue cannot put in words once, as its first line", async () => {
+		// croner (the API) takes "the last Sunday of the month" as 0#L; cronstrue has no words for it.
+		const key = await apiKeyViaApi();
+		const created = await fetch(
+			`${server.url}/api/v1/heartbeat/month-end?schedule=${encodeURIComponent("0 0 * * 0#L")}`,
+			{ method: "POST", headers: { "X-API-Key": key } },
+		);
+		expect(created.status).toBe(201);
+		await page.goto(`${server.url}/monitors`);
+		const row = page.getByRole("row", { name: /month-end/ });
+		await row.waitFor();
+		// It was written twice: in place of the words, and again under them.
+		expect(await row.getByText("0 0 * * 0#L", { exact: true }).count()).toBe(1);
+		expect(await row.textContent()).toContain("UTC · grace");
+	});
+
 	it("adds a notification channel, sends a test and shows it in the delivery log", async () => {
 		await page.goto(`${server.url}/monitors/channels`);
 		await page.getByLabel("Channel name").fill("On-call");

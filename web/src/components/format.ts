@@ -3,12 +3,16 @@
  * test/node/web-format.test.ts.
  */
 
-const UNITS: Array<[Intl.RelativeTimeFormatUnit, number]> = [
-	["day", 86_400_000],
-	["hour", 3_600_000],
-	["minute", 60_000],
-	["second", 1000],
-];
+/** Units by their letter (as a range such as `15m` writes them): name and length in seconds. */
+const UNITS = {
+	s: ["second", 1],
+	m: ["minute", 60],
+	h: ["hour", 3_600],
+	d: ["day", 86_400],
+	w: ["week", 7 * 86_400],
+} as const satisfies Record<string, readonly [Intl.RelativeTimeFormatUnit, number]>;
+/** Largest first, without weeks: the units a time or a length is said in ("3 days", "in 2 hours"). */
+const SPOKEN = [UNITS.d, UNITS.h, UNITS.m, UNITS.s];
 const relative = new Intl.RelativeTimeFormat("en", { numeric: "auto" });
 
 /**
@@ -17,12 +21,13 @@ const relative = new Intl.RelativeTimeFormat("en", { numeric: "auto" });
  */
 export function timeAgo(at: string, now = Date.now()): string {
 	const delta = new Date(at).getTime() - now;
-	for (let i = 0; i < UNITS.length; i++) {
-		const [unit, ms] = UNITS[i] as [Intl.RelativeTimeFormatUnit, number];
+	for (let i = 0; i < SPOKEN.length; i++) {
+		const [unit, seconds] = SPOKEN[i] as (typeof SPOKEN)[number];
+		const ms = seconds * 1_000;
 		if (Math.abs(delta) < ms && unit !== "second") continue;
-		const larger = UNITS[i - 1];
-		if (larger && Math.abs(Math.round(delta / ms)) * ms >= larger[1]) {
-			return relative.format(Math.round(delta / larger[1]), larger[0]);
+		const larger = SPOKEN[i - 1];
+		if (larger && Math.abs(Math.round(delta / ms)) * ms >= larger[1] * 1_000) {
+			return relative.format(Math.round(delta / (larger[1] * 1_000)), larger[0]);
 		}
 		return relative.format(Math.round(delta / ms), unit);
 	}
@@ -32,10 +37,7 @@ export function timeAgo(at: string, now = Date.now()): string {
 /** Seconds in the largest unit that divides them, in words: "30 minutes", "1 hour", "2 days", "45 seconds". */
 export function formatSeconds(seconds: number | null | undefined): string {
 	if (seconds === null || seconds === undefined) return "—";
-	const [unit, size] = SECOND_UNITS.find(([, size]) => seconds !== 0 && seconds % size === 0) ?? [
-		"second",
-		1,
-	];
+	const [unit, size] = SPOKEN.find(([, size]) => seconds !== 0 && seconds % size === 0) ?? UNITS.s;
 	return counted(seconds / size, unit);
 }
 
@@ -43,12 +45,6 @@ export function formatSeconds(seconds: number | null | undefined): string {
 function counted(n: number, unit: string): string {
 	return `${n} ${unit}${n === 1 ? "" : "s"}`;
 }
-
-const SECOND_UNITS: Array<[string, number]> = [
-	["day", 86_400],
-	["hour", 3_600],
-	["minute", 60],
-];
 
 /** How often an interval monitor is due: "Every 5 minutes", "Every hour", "Every 2 days". */
 export function formatEvery(seconds: number): string {
@@ -113,19 +109,10 @@ export function formatTime(
 	return options.millis ? `${time}.${String(date.getMilliseconds()).padStart(3, "0")}` : time;
 }
 
-const RANGE_UNITS: Record<string, [string, number]> = {
-	s: ["second", 1_000],
-	m: ["minute", 60_000],
-	h: ["hour", 3_600_000],
-	d: ["day", 86_400_000],
-	w: ["week", 7 * 86_400_000],
-};
-
 /** A rolling range (`15m`, `1h`, `7d`: a count and a unit, as dashboards store them), or null. */
-function rollingRange(key: string): { n: number; unit: [string, number] } | null {
+function rollingRange(key: string): { n: number; unit: readonly [string, number] } | null {
 	const match = /^(\d+)([smhdw])$/.exec(key);
-	const unit = match ? RANGE_UNITS[match[2] as string] : undefined;
-	return match && unit ? { n: Number(match[1]), unit } : null;
+	return match ? { n: Number(match[1]), unit: UNITS[match[2] as keyof typeof UNITS] } : null;
 }
 
 /**
@@ -141,5 +128,5 @@ export function rangeLabel(key: string): string {
 /** A rolling range's length in ms (`15m` → 900,000), or null when `key` is no such range. */
 export function rangeMs(key: string): number | null {
 	const range = rollingRange(key);
-	return range ? range.n * range.unit[1] : null;
+	return range ? range.n * range.unit[1] * 1_000 : null;
 }

@@ -42,6 +42,9 @@ export function resolveTimeRange(query: Record<string, string>, now = Date.now()
 	return { key: relative[0], from: new Date(now - relative[2]), to: new Date(now) };
 }
 
+/** The URL parameters that name the time range. */
+const RANGE_PARAMS = ["range", "from", "to"] as const;
+
 /**
  * A link to `path` with `params` (empty ones left out) that keeps the URL's time range (`range`, or
  * `from` and `to`) and nothing else of it: moving between views keeps the window.
@@ -52,7 +55,7 @@ export function linkWithRange(
 	params: Record<string, string | undefined> = {},
 ): string {
 	const next = new URLSearchParams();
-	for (const key of ["range", "from", "to"]) if (query[key]) next.set(key, query[key] as string);
+	for (const key of RANGE_PARAMS) if (query[key]) next.set(key, query[key] as string);
 	for (const [key, value] of Object.entries(params)) if (value) next.set(key, value);
 	const text = next.toString();
 	return text ? `${path}?${text}` : path;
@@ -61,7 +64,7 @@ export function linkWithRange(
 /** `path` with the URL's other parameters but no range: back to the page's own (a dashboard's). */
 export function linkWithoutRange(query: Record<string, string>, path: string): string {
 	const next = new URLSearchParams(query);
-	for (const key of ["range", "from", "to"]) next.delete(key);
+	for (const key of RANGE_PARAMS) next.delete(key);
 	const text = next.toString();
 	return text ? `${path}?${text}` : path;
 }

@@ -124,17 +124,7 @@ export function MonitorList() {
 										) : null}
 									</td>
 									<td>
-										{m.schedule
-											? (describeCron(m.schedule) ?? <code>{m.schedule}</code>)
-											: formatEvery(m.period_s ?? 0)}
-										<span class="sub">
-											{m.schedule ? (
-												<>
-													<code>{m.schedule}</code> · {m.tz} ·{" "}
-												</>
-											) : null}
-											grace {formatSeconds(m.grace_s)}
-										</span>
+										<Schedule monitor={m} />
 									</td>
 									<td>
 										<When at={m.last_ping_at} empty="never" />
@@ -149,6 +139,27 @@ export function MonitorList() {
 					</table>
 				</div>
 			)}
+		</>
+	);
+}
+
+/**
+ * A monitor's schedule: in words ("Every 5 minutes", "At 03:30"), under it a cron schedule's
+ * expression and zone, and the grace. An expression not put in words is said once, as the first line.
+ */
+function Schedule({ monitor: m }: { monitor: Monitor }) {
+	const words = m.schedule ? describeCron(m.schedule) : null;
+	return (
+		<>
+			{m.schedule ? (words ?? <code>{m.schedule}</code>) : formatEvery(m.period_s ?? 0)}
+			<span class="sub">
+				{words ? (
+					<>
+						<code>{m.schedule}</code> ·{" "}
+					</>
+				) : null}
+				{m.schedule ? `${m.tz} · ` : ""}grace {formatSeconds(m.grace_s)}
+			</span>
 		</>
 	);
 }
