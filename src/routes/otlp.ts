@@ -149,8 +149,11 @@ async function handleExport(
 				},
 			);
 		}
-		// The org's byte budget: the declared size up front, the rest (decompression) once read.
+		// A declared size over the limit is refused before the budget: a 429 would have the client
+		// retry what can never be taken.
 		const declared = Number(c.req.header("Content-Length") ?? 0);
+		if (declared > maxBodyBytes) throw new BodyTooLarge(maxBodyBytes);
+		// The org's byte budget: the declared size up front, the rest (decompression) once read.
 		const reserved = Number.isSafeInteger(declared) && declared > 0 ? declared : 0;
 		const wait = budget.reserve(principal.orgId, reserved);
 		if (wait !== null) {

@@ -76,6 +76,18 @@ describe("per-org ingest byte budget (finding 10)", () => {
 		expect((await send(a.key, body)).status).toBe(200);
 	});
 
+	it("a declared size over the body limit → 413 at once, not a 429 the client would retry forever", async () => {
+		const { send, a } = await setup();
+		// 3 MiB: over the 2 MiB body limit and over the 2 MiB burst, which alone would answer 429.
+		const tooBig = await send(a.key, exportOf(3 * MiB));
+		expect(tooBig.status).toBe(413);
+		expect(tooBig.headers.get("Retry-After")).toBeNull();
+		expect(((await tooBig.json()) as { code: number }).code).toBe(8);
+		// Refused before the budget: the org's budget is untouched.
+		expect((await send(a.key, exportOf(900 * 1024))).status).toBe(200);
+		expect((await send(a.key, exportOf(900 * 1024))).status).toBe(200);
+	});
+
 	it("a body without Content-Length is paid for once read: the org's next export waits", async () => {
 		const { send, a } = await setup();
 		expect((await send(a.key, exportOf(1_900 * 1024), false)).status).toBe(200);
