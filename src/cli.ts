@@ -59,7 +59,7 @@ const COMMANDS: Record<string, { synopsis: string; summary: string; details?: st
 		synopsis: "queue replay (<message_id>... | --all)",
 		summary: "store parked dead letters now; each stored one leaves the list",
 		details:
-			"Each message is written straight into the telemetry store with its receipt, in its own\ntransaction, as the queue consumer would: one already stored is not stored twice. One line per\nmessage: <message_id> stored|duplicate|failed|not_found [error]. Exits 1 if any failed.",
+			"Each message is written straight into the telemetry store with its receipt, in its own\ntransaction, as the queue consumer would: one already stored is not stored twice. One line per\nmessage: <message_id> stored|duplicate|failed|not_found [error]. Exits 1 if any was not replayed\n(failed or not_found).",
 	},
 	migrate: {
 		synopsis: "migrate",
