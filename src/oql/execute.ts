@@ -207,11 +207,23 @@ async function execute(
 }
 
 /** An engine error the query itself caused, as oql_invalid_query; null for anything else (a 500). */
+const ENGINE_TOO_DEEP =
+	/parser stack overflow|expression tree is too large|maximum parse depth|too_deep_(ast|recursion|subqueries)|ast is too (deep|big)/i;
+
 function engineError(error: unknown, compiled: Statement): ApiError | null {
 	if (!(error instanceof Error)) return null;
 	const reason = (error.cause instanceof Error ? error.cause.message : error.message)
 		.replace(/^SQLITE_[A-Z_]+: /, "")
 		.trim();
+	// OQL allows 100 levels; the SQL it compiles to nests deeper, past what the engine's parser takes
+	// (SQLite's parser stack; ClickHouse's parse depth and AST limits).
+	if (ENGINE_TOO_DEEP.test(reason)) {
+		return new ApiError(
+			400,
+			"oql_invalid_query",
+			"The query is nested too deeply for the database to run: use IN for a long list of values, or split the expression.",
+		);
+	}
 	if (/integer overflow/i.test(reason)) {
 		return new ApiError(
 			400,

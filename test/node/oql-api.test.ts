@@ -209,6 +209,25 @@ describe("errors (contract §4)", () => {
 		expect(error.message).toBe("The MATCHES pattern cannot be used: unknown \\ escape.");
 	});
 
+	it("oql_invalid_query, not a 500, for a query within OQL's nesting limit that the engine's parser cannot take", async () => {
+		const deep = [
+			`SELECT count(*) FROM logs WHERE ${"NOT ".repeat(60)}level = 'x' ${W}`,
+			`SELECT count(*) FROM logs WHERE ${Array.from({ length: 95 }, (_, i) => `service = 's${i}'`).join(" OR ")} ${W}`,
+			`SELECT ${Array.from({ length: 95 }, () => "1").join(" + ")} FROM logs ${W}`,
+			`SELECT ${Array.from({ length: 90 }, () => "count(*)").join(" + ")} FROM logs ${W}`,
+		];
+		for (const query of deep) {
+			const error = await expectOqlError(await dsl(query), 400, "oql_invalid_query");
+			expect(error.message).toMatch(/nested too deeply/);
+		}
+		// One level over OQL's own limit is still the parser's syntax error.
+		await expectOqlError(
+			await dsl(`SELECT count(*) FROM logs WHERE ${"NOT ".repeat(100)}level = 'x' ${W}`),
+			400,
+			"oql_syntax_error",
+		);
+	});
+
 	it("invalid_request for a body without a query, or with other fields (org_id)", async () => {
 		await expectOqlError(
 			await send(t, "POST", DSL, { auth: { key: a.key }, body: {} }),
