@@ -46,6 +46,8 @@ function requireParsableJson(optional: boolean): MiddlewareHandler {
 		} catch (error) {
 			throw malformedJson(text, error instanceof Error ? error.message : "");
 		}
+		const refusal = bodyRefusal(text);
+		if (refusal) throw refusal;
 		await next();
 	};
 }
@@ -64,15 +66,52 @@ export function malformedJson(text: string, parserMessage: string): ApiError {
 		.replace(/, .*is not valid JSON$/s, "");
 	const offset = validPrefixLength(text);
 	const why = offset >= text.length ? "the body ends before the JSON does" : reason;
+	return refusedAt(text, offset, `The request body is not valid JSON: ${why}`);
+}
+
+/** A 400 for the body's text at `offset`, its line and column (1-based) said and in `error.position`. */
+function refusedAt(text: string, offset: number, message: string): ApiError {
 	const before = text.slice(0, offset);
 	const line = before.split("\n").length;
 	const column = offset - before.lastIndexOf("\n");
-	return new ApiError(
-		400,
-		"invalid_request",
-		`The request body is not valid JSON: ${why} at line ${line}, column ${column}.`,
-		{ position: { line, column } },
-	);
+	return new ApiError(400, "invalid_request", `${message} at line ${line}, column ${column}.`, {
+		position: { line, column },
+	});
+}
+
+/** How deep a JSON body may nest (objects and arrays). */
+export const JSON_MAX_DEPTH = 64;
+
+/**
+ * What JSON.parse takes but the API refuses: nesting deeper than JSON_MAX_DEPTH (validating or
+ * serialising it again ran out of stack: a 500) and a NUL character in a string (SQLite's text
+ * ends there: a value stored whole was read back cut, and two idempotency keys that differ after
+ * it read back equal). One pass over valid JSON: brackets counted outside strings, escapes looked
+ * at inside them (a raw NUL is not valid JSON; only the escape can carry one).
+ */
+export function bodyRefusal(text: string): ApiError | null {
+	let depth = 0;
+	for (let i = 0; i < text.length; i++) {
+		const c = text.charCodeAt(i);
+		if (c === 0x22) {
+			for (i++; i < text.length; i++) {
+				const s = text.charCodeAt(i);
+				if (s === 0x22) break;
+				if (s !== 0x5c) continue;
+				if (text.charCodeAt(i + 1) === 0x75 && text.startsWith("0000", i + 2)) {
+					return refusedAt(text, i, "Text in the request body cannot contain the NUL character (\\u0000)");
+				}
+				i++;
+			}
+		} else if (c === 0x7b || c === 0x5b) {
+			if (++depth > JSON_MAX_DEPTH) {
+				return refusedAt(text, i, `The request body nests deeper than ${JSON_MAX_DEPTH} levels`);
+			}
+		} else if (c === 0x7d || c === 0x5d) {
+			depth--;
+		}
+	}
+	return null;
 }
 
 /**

@@ -195,3 +195,55 @@ describe("http basics: errors", () => {
 		}
 	});
 });
+
+describe("http basics: JSON a parser takes but the API refuses", () => {
+	const post = (key: string, body: string) =>
+		t.app.request("/api/v1/annotations", {
+			method: "POST",
+			headers: { "X-API-Key": key, "Content-Type": "application/json" },
+			body,
+		});
+
+	it("a NUL character in a string is 400 with its place (SQLite's text ends at it: read back cut)", async () => {
+		const { key } = await t.createOrgWithKey();
+		const refused = await errorOf(
+			await post(key, '{"title":"deploy","text":"before\\u0000after"}'),
+			400,
+			"invalid_request",
+		);
+		expect(refused.error.message).toBe(
+			"Text in the request body cannot contain the NUL character (\\u0000) at line 1, column 33.",
+		);
+		// Two idempotency keys that differ only after a NUL were both taken, then read back equal.
+		await errorOf(await post(key, '{"title":"a","external_id":"job\\u0000A"}'), 400, "invalid_request");
+		// The text "\u0000" (an escaped backslash, then "u0000") is no NUL: stored and read back whole.
+		const kept = await post(key, '{"title":"literal \\\\u0000 text"}');
+		expect(kept.status).toBe(201);
+		const { id } = (await kept.json()) as { id: string };
+		const read = await t.app.request(`/api/v1/annotations/${id}`, { headers: { "X-API-Key": key } });
+		expect(((await read.json()) as { title: string }).title).toBe("literal \\u0000 text");
+	});
+
+	it("nesting deeper than 64 levels is 400, also thousands deep (it was a 500)", async () => {
+		const { key } = await t.createOrgWithKey();
+		const nested = (levels: number) => `${'{"a":'.repeat(levels)}1${"}".repeat(levels)}`;
+		for (const levels of [65, 5_000, 50_000]) {
+			const refused = await errorOf(
+				await post(key, `{"title":"deep","tags":["x"],"extra":${nested(levels)}}`),
+				400,
+				"invalid_request",
+			);
+			expect(refused.error.message).toMatch(
+				/^The request body nests deeper than 64 levels at line 1, column \d+\.$/,
+			);
+		}
+		// 64 levels pass this check: the route's own validation answers (an unknown field).
+		const validated = await errorOf(
+			await post(key, `{"title":"deep","extra":${nested(63)}}`),
+			400,
+			"invalid_request",
+		);
+		expect(validated.error.message).not.toMatch(/nests deeper/);
+		expect(JSON.stringify(validated.error.details)).toContain("extra");
+	});
+});
