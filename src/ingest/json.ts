@@ -34,6 +34,9 @@ export function parseJson(bytes: Uint8Array): unknown {
 	} catch {
 		throw new DecodeError("body", "not valid UTF-8");
 	}
+	// A NUL escape becomes U+FFFD's, as protobuf's NULs do (withoutNul): the escape is never preceded
+	// by another backslash of its own (an even run of them is escaped backslashes).
+	if (text.includes("\\u0000")) text = text.replace(/(?<!\\)((?:\\\\)*)\\u0000/g, "$1\\ufffd");
 	try {
 		return JSON.parse(text);
 	} catch (error) {

@@ -1,4 +1,5 @@
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
+import { withoutNul } from "../text.js";
 import {
 	AttributeObject,
 	type AttributeOptions,
@@ -87,7 +88,7 @@ export function readBytes(r: BinaryReader, wireType: WireType, field: string): U
 
 export function readString(r: BinaryReader, wireType: WireType, field: string): string {
 	expectWire(wireType, WireType.LengthDelimited, field);
-	return r.string();
+	return withoutNul(r.string());
 }
 
 export function readFixed64(r: BinaryReader, wireType: WireType, field: string): bigint {

@@ -24,6 +24,7 @@ import { recordPing } from "../heartbeats/store.js";
 import { type BodySource, bodySourceOf, readChunks } from "../http/body-source.js";
 import { nameSchema, SLUG_RULE } from "../http/name-rules.js";
 import { errorResponses, validationHook } from "../http/openapi.js";
+import { withoutNul } from "../text.js";
 
 /** The ping API (contract §4 "Heartbeats"): `POST /api/v1/heartbeat/:slug[/start|/fail|/log|/:exit_code]`. */
 
@@ -189,7 +190,8 @@ export async function readBoundedBody(
 		offset += chunk.byteLength;
 	}
 	const end = truncated ? utf8Boundary(bytes) : size;
-	return { body: new TextDecoder().decode(bytes.subarray(0, end)), truncated };
+	// NUL as U+FFFD, as OTLP's strings (SQLite's text ends at a NUL: a body starting with one read "").
+	return { body: withoutNul(new TextDecoder().decode(bytes.subarray(0, end))), truncated };
 }
 
 /** Where to cut so that a multi-byte UTF-8 character is not split at the end. */

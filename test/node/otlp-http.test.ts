@@ -461,6 +461,33 @@ describe.each(["client", "embedded", "thread"] as const)("with the %s writer", (
 			expect([row?.kind, row?.status_code, row?.duration_ns]).toEqual(["client", "ok", 1_100_000_000]);
 		});
 
+		it("a NUL character in a string is stored as U+FFFD, JSON and protobuf alike (it cut the text when read back)", async () => {
+			const { app, key } = await setup();
+			const json = await postJson(
+				app,
+				"/v1/traces",
+				key,
+				traces(
+					[
+						span({ name: "check\u0000out" }),
+						// The text "\u0000" (an escaped backslash, then "u0000") is no NUL: kept as sent.
+						span({ name: "literal \\u0000" }),
+					],
+					[{ key: "service.name", value: { stringValue: "shop\u0000front" } }],
+				),
+			);
+			expect(json.status).toBe(200);
+			const proto = await post(app, "/v1/traces", {
+				key,
+				type: PROTOBUF,
+				body: encodeOtlp("TraceRequest", traces([span({ name: "proto\u0000name" })])),
+			});
+			expect(proto.status).toBe(200);
+			const rows = await rowsOf(reader, "spans");
+			expect(rows.map((r) => r.name).sort()).toEqual(["check\uFFFDout", "literal \\u0000", "proto\uFFFDname"]);
+			expect(rows.filter((r) => r.service === "shop\uFFFDfront")).toHaveLength(2);
+		});
+
 		it("ids of the wrong length, missing start times and out-of-range timestamps → partial_success, the rest stored", async () => {
 			const { app, key } = await setup();
 			const request = traces([
