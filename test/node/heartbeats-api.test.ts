@@ -334,6 +334,15 @@ describe.each([
 			expect(stored[3]?.body).toBe('{"error":"disk full","code":28}');
 		});
 
+		it("a NUL byte is kept as U+FFFD (a body starting with one was read back empty)", async () => {
+			const body = new Uint8Array([0x00, 0x6f, 0x6b, 0x00, 0x21]);
+			expect(
+				(await ping("nul/log", { body, headers: { "Content-Type": "application/octet-stream" } })).status,
+			).toBe(201);
+			const [stored] = await storedPings("nul");
+			expect(stored?.body).toBe("\uFFFDok\uFFFD!");
+		});
+
 		it("a cut never splits a UTF-8 character", async () => {
 			// 9,999 ASCII bytes, then "é" (2 bytes): the 10,000-byte cut falls inside it.
 			const body = `${"x".repeat(9_999)}é and more`;
