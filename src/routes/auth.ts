@@ -220,7 +220,10 @@ export function authRoutes(deps: AppDeps) {
 	const setupTokenGuard: MiddlewareHandler<AppEnv> = async (c, next) => {
 		const expected = deps.config.auth.setupToken;
 		if (expected !== null && !constantTimeEqual(c.req.header("X-Setup-Token") ?? "", expected)) {
-			throw new ApiError(401, "invalid_setup_token", "X-Setup-Token is missing or wrong.");
+			// Every 401 carries a challenge (contract §1): this one names the header, as the key slot's does.
+			throw new ApiError(401, "invalid_setup_token", "X-Setup-Token is missing or wrong.", {
+				headers: { "WWW-Authenticate": 'SetupToken realm="hexcovery", header="X-Setup-Token"' },
+			});
 		}
 		await next();
 	};

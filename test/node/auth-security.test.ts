@@ -150,6 +150,9 @@ describe("first-run setup", () => {
 				...(token === undefined ? {} : { headers: { "X-Setup-Token": token } }),
 			});
 			await expectError(response, 401, "invalid_setup_token");
+			expect(response.headers.get("WWW-Authenticate")).toBe(
+				'SetupToken realm="hexcovery", header="X-Setup-Token"',
+			);
 			expect(await guarded.database.db.select().from(users)).toHaveLength(0);
 		});
 
