@@ -13,6 +13,16 @@ const requireJsonType: MiddlewareHandler = async (c, next) => {
 	if (hasBody && !JSON_MEDIA_TYPE.test(type ?? "")) {
 		throw new ApiError(415, "unsupported_media_type", "Send the body as application/json.");
 	}
+	// JSON routes read the body as sent: a compressed one was parsed as text (400 "unexpected
+	// token"), and an unknown coding was taken as if there were none.
+	const encoding = c.req.header("Content-Encoding")?.trim().toLowerCase();
+	if (hasBody && encoding && encoding !== "identity") {
+		throw new ApiError(
+			415,
+			"unsupported_media_type",
+			"JSON bodies are read as sent: leave out Content-Encoding (only OTLP takes gzip or deflate).",
+		);
+	}
 	await next();
 };
 

@@ -224,6 +224,26 @@ describe("http basics: JSON a parser takes but the API refuses", () => {
 		expect(((await read.json()) as { title: string }).title).toBe("literal \\u0000 text");
 	});
 
+	it("a Content-Encoding is 415 (a gzip body was parsed as text; an unknown coding was ignored)", async () => {
+		const { key } = await t.createOrgWithKey();
+		for (const encoding of ["gzip", "br", "x-evil"]) {
+			const refused = await t.app.request("/api/v1/annotations", {
+				method: "POST",
+				headers: { "X-API-Key": key, "Content-Type": "application/json", "Content-Encoding": encoding },
+				body: '{"title":"deploy"}',
+			});
+			await errorOf(refused, 415, "unsupported_media_type");
+		}
+		const listed = await t.app.request("/api/v1/annotations", { headers: { "X-API-Key": key } });
+		expect(((await listed.json()) as { data: unknown[] }).data).toEqual([]);
+		const plain = await t.app.request("/api/v1/annotations", {
+			method: "POST",
+			headers: { "X-API-Key": key, "Content-Type": "application/json", "Content-Encoding": "identity" },
+			body: '{"title":"deploy"}',
+		});
+		expect(plain.status).toBe(201);
+	});
+
 	it("nesting deeper than 64 levels is 400, also thousands deep (it was a 500)", async () => {
 		const { key } = await t.createOrgWithKey();
 		const nested = (levels: number) => `${'{"a":'.repeat(levels)}1${"}".repeat(levels)}`;
