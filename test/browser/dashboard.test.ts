@@ -464,10 +464,40 @@ describe("the dashboard in a real browser", () => {
 		await page.getByText("Saved.").waitFor();
 		await page.reload();
 		await expect.poll(() => page.getByLabel("Retention (days)").inputValue()).toBe("90");
+		// A shorter retention deletes data: it is asked first, and "Cancel" keeps what is stored.
+		await page.getByLabel("Retention (days)").fill("60");
+		await page.getByRole("button", { name: "Save settings" }).click();
+		const shorter = page.getByRole("dialog", { name: "Delete older data?" });
+		await shorter.getByText("older than 60 days are deleted (they are kept for 90 days now)").waitFor();
+		await shorter.getByRole("button", { name: "Cancel" }).click();
+		await shorter.waitFor({ state: "hidden" });
+		expect(await page.getByText("Saved.").count()).toBe(0);
+		await page.reload();
+		await expect.poll(() => page.getByLabel("Retention (days)").inputValue()).toBe("90");
+		await page.getByLabel("Retention (days)").fill("60");
+		await page.getByRole("button", { name: "Save settings" }).click();
+		await shorter.getByRole("button", { name: "Keep 60 days" }).click();
+		await page.getByText("Saved.").waitFor();
+		await page.reload();
+		await expect.poll(() => page.getByLabel("Retention (days)").inputValue()).toBe("60");
 
 		await page.getByRole("navigation", { name: "Settings" }).getByRole("link", { name: "Users" }).click();
 		const users = page.getByRole("table", { name: "Users" });
+		// Making someone an owner cannot be taken back by an admin: asked first; "Cancel" changes nothing.
+		const graceRole = page.getByLabel("Role of Grace Hopper");
+		const roleBefore = await graceRole.inputValue();
+		await graceRole.selectOption("owner");
+		const owner = page.getByRole("dialog", { name: "Make this user an owner?" });
+		await owner.getByText("Only an owner can take the role back.").waitFor();
+		expect(await graceRole.inputValue()).toBe(roleBefore);
+		await owner.getByRole("button", { name: "Cancel" }).click();
+		await owner.waitFor({ state: "hidden" });
+		expect(await graceRole.inputValue()).toBe(roleBefore);
+		// Disabling signs the person out everywhere: asked first too.
 		await page.getByRole("button", { name: "Disable Grace Hopper" }).click();
+		const disable = page.getByRole("dialog", { name: "Disable this user?" });
+		await disable.getByText("is signed out everywhere").waitFor();
+		await disable.getByRole("button", { name: "Disable user" }).click();
 		await users
 			.getByRole("row", { name: /Grace Hopper/ })
 			.getByText("disabled")

@@ -9,12 +9,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
 	accessibilityInBothThemes,
 	launchBrowser,
+	openSignedIn,
 	pixelsOfColour,
 	rowPlaces,
 	valueAxisTicks,
-	watchPageProblems,
 } from "../support/browser.js";
-import { screenshot, startWebServer, type WebServer } from "../support/web-server.js";
+import { screenshot, setUpOwner, startWebServer, type WebServer } from "../support/web-server.js";
 
 type Layout = { x: number; y: number; w: number; h: number };
 
@@ -113,18 +113,7 @@ function otlpLogs(now: number): unknown {
 
 beforeAll(async () => {
 	server = await startWebServer();
-	const setup = await fetch(`${server.url}/api/v1/setup`, {
-		method: "POST",
-		headers: { "Content-Type": "application/json" },
-		body: JSON.stringify({ org_name: "Initech", name: "Erin Explorer", ...OWNER }),
-	});
-	expect(setup.status).toBe(201);
-	const login = await fetch(`${server.url}/api/v1/auth/login`, {
-		method: "POST",
-		headers: { "Content-Type": "application/json" },
-		body: JSON.stringify(OWNER),
-	});
-	token = ((await login.json()) as { access_token: string }).access_token;
+	token = await setUpOwner(server, { org_name: "Initech", name: "Erin Explorer", ...OWNER });
 	const key = await apiCall<{ key: string }>("POST", "/api/v1/api-keys", { name: "otel" });
 	expect(key.status).toBe(201);
 	const ingest = await fetch(`${server.url}/v1/logs`, {
@@ -147,21 +136,8 @@ afterAll(async () => {
 	await server?.stop();
 });
 
-async function openPage(path: string): Promise<Page> {
-	const page = await context.newPage();
-	page.setDefaultTimeout(15_000);
-	await watchPageProblems(page, { pageErrors, cspViolations });
-	await page.goto(`${server.url}${path}`);
-	const signIn = page.getByRole("heading", { name: "Sign in" });
-	const main = page.getByRole("navigation", { name: "Main" });
-	await Promise.race([signIn.waitFor(), main.waitFor()]);
-	if (await signIn.isVisible()) {
-		await page.getByLabel("Email").fill(OWNER.email);
-		await page.getByLabel("Password").fill(OWNER.password);
-		await page.getByRole("button", { name: "Sign in" }).click();
-		await main.waitFor();
-	}
-	return page;
+function openPage(path: string): Promise<Page> {
+	return openSignedIn(context, `${server.url}${path}`, OWNER, { pageErrors, cspViolations });
 }
 
 /**
@@ -243,7 +219,7 @@ describe("query explorer", () => {
 		await expect(
 			page
 				.getByText(
-					/^\d+ rows · [\d.]+ ms · [A-Z][a-z]{2} \d{1,2} \d{2}:\d{2}:\d{2} – [A-Z][a-z]{2} \d{1,2} \d{2}:\d{2}:\d{2}$/,
+					/^\d+ rows · [\d.]+ m?s · [A-Z][a-z]{2} \d{1,2} \d{2}:\d{2}:\d{2} – [A-Z][a-z]{2} \d{1,2} \d{2}:\d{2}:\d{2}$/,
 				)
 				.count(),
 		).resolves.toBe(1);

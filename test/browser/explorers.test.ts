@@ -341,6 +341,21 @@ describe("the explorers in a real browser", () => {
 		const records = page.getByRole("list", { name: "Log records" });
 		await records.getByText(/ECONNRESET/).waitFor();
 		expect(await records.getByRole("listitem").count()).toBe(1);
+		// The filters the link set show in the facets (error of "error,fatal" pressed), each facet is
+		// counted under the other filters (checkout's other levels are there to choose), and one button
+		// clears them.
+		const facetsOf = page.getByRole("complementary", { name: "Facets" });
+		const errorLevel = facetsOf.getByRole("button", { name: /^error\s*\d/ });
+		await expect.poll(() => errorLevel.getAttribute("aria-pressed")).toBe("true");
+		expect(await facetsOf.getByRole("button", { name: /^info\s*\d/ }).getAttribute("aria-pressed")).toBe(
+			"false",
+		);
+		expect(await facetsOf.getByRole("button", { name: /^checkout\s*\d/ }).getAttribute("aria-pressed")).toBe(
+			"true",
+		);
+		await page.getByRole("button", { name: "Clear filters" }).click();
+		await expect.poll(() => new URL(page.url()).search).toBe("");
+		expect(await page.getByRole("button", { name: "Clear filters" }).count()).toBe(0);
 
 		await page.goto(`${server.url}/logs`);
 		// The page has loaded its records before the search is typed (a person sees them first).
@@ -366,6 +381,29 @@ describe("the explorers in a real browser", () => {
 		// Counts get whole-number ticks: with at most one record a bucket, 0 and 1 (never "0.5").
 		expect(Math.max(...answer.histogram.buckets.map((b) => b.count))).toBe(1);
 		expect(await valueAxisTicks(page.getByRole("figure", { name: "Log volume by level" }))).toHaveLength(2);
+		// A row reads on one line: the time, the level's label, the service and the body share a
+		// baseline, and the level's badge is as wide as its word (it was stretched to its column).
+		const row = records.getByRole("listitem").first();
+		const [time, level, service, body] = await baselines(
+			row.locator("time"),
+			row.locator(".badge"),
+			row.locator(".log-service"),
+			row.locator(".log-body"),
+		);
+		expect(
+			Math.max(...[level, service, body].map((line) => Math.abs((line as number) - (time as number)))),
+		).toBeLessThanOrEqual(1);
+		const slack = await row.locator(".badge").evaluate((badge: HTMLElement) => {
+			const text = document.createRange();
+			text.selectNodeContents(badge);
+			const style = getComputedStyle(badge);
+			const frame = ["paddingLeft", "paddingRight", "borderLeftWidth", "borderRightWidth"].reduce(
+				(sum, side) => sum + Number.parseFloat(style[side as "paddingLeft"]),
+				0,
+			);
+			return badge.getBoundingClientRect().width - text.getBoundingClientRect().width - frame;
+		});
+		expect(slack).toBeLessThan(1);
 		await screenshot(page, "logs");
 	});
 

@@ -484,7 +484,11 @@ describe.each(["client", "embedded", "thread"] as const)("with the %s writer", (
 			});
 			expect(proto.status).toBe(200);
 			const rows = await rowsOf(reader, "spans");
-			expect(rows.map((r) => r.name).sort()).toEqual(["check\uFFFDout", "literal \\u0000", "proto\uFFFDname"]);
+			expect(rows.map((r) => r.name).sort()).toEqual([
+				"check\uFFFDout",
+				"literal \\u0000",
+				"proto\uFFFDname",
+			]);
 			expect(rows.filter((r) => r.service === "shop\uFFFDfront")).toHaveLength(2);
 		});
 

@@ -7,13 +7,17 @@ import {
 	formatEvery,
 	formatMs,
 	formatSeconds,
+	formatSeverity,
 	formatTime,
+	formatUtcNanos,
 	rangeLabel,
 	rangeMs,
 	timeAgo,
 } from "../../web/src/components/format.js";
 import { describeCron } from "../../web/src/components/schedule.js";
 import { timeAxisValues } from "../../web/src/components/time-axis.js";
+import { cronLine, cronLineNote, cronScheduleOf } from "../../web/src/views/monitors/cron-line.js";
+import { cellFormats } from "../../web/src/views/query/shape.js";
 
 const NOW = Date.UTC(2026, 11, 3, 12, 0, 0);
 const at = (offsetMs: number) => new Date(NOW + offsetMs).toISOString();
@@ -24,7 +28,9 @@ describe("timeAgo", () => {
 		expect(timeAgo(at(2 * 3_600_000), NOW)).toBe("in 2 hours");
 		expect(timeAgo(at(-40 * 60_000), NOW)).toBe("40 minutes ago");
 		expect(timeAgo(at(-5_000), NOW)).toBe("5 seconds ago");
-		expect(timeAgo(at(0), NOW)).toBe("now");
+		expect(timeAgo(at(0), NOW)).toBe("just now");
+		expect(timeAgo(at(-400), NOW)).toBe("just now");
+		expect(timeAgo(at(400), NOW)).toBe("now");
 		expect(timeAgo(at(-3 * 86_400_000), NOW)).toBe("3 days ago");
 	});
 
@@ -85,6 +91,55 @@ describe("formatTime", () => {
 	});
 });
 
+describe("a log record's exact time and severity", () => {
+	it("writes an OTLP time in UTC to the nanosecond, and gives back text that is no such time", () => {
+		expect(formatUtcNanos("1795867198123456789")).toBe("2026-11-28 11:59:58.123456789 UTC");
+		expect(formatUtcNanos("1795867198000000007")).toBe("2026-11-28 11:59:58.000000007 UTC");
+		expect(formatUtcNanos("0")).toBe("1970-01-01 00:00:00.000000000 UTC");
+		expect(formatUtcNanos("soon")).toBe("soon");
+	});
+
+	it("writes the severity as sent, text and number, either alone, or a dash (not '— (—)')", () => {
+		expect(formatSeverity("ERROR", 17)).toBe("ERROR (17)");
+		expect(formatSeverity("warn", null)).toBe("warn");
+		expect(formatSeverity(null, 9)).toBe("9");
+		expect(formatSeverity(null, null)).toBe("—");
+	});
+});
+
+describe("a query result's cells", () => {
+	it("writes a time column as every moment is written, with milliseconds when its values have them", () => {
+		const result = {
+			columns: [
+				{ name: "timestamp", type: "time" },
+				{ name: "bucket", type: "time" },
+				{ name: "body", type: "string" },
+				{ name: "count(*)", type: "number" },
+			],
+			rows: [
+				["2026-12-03T17:22:20.284Z", "2026-12-03T17:22:00.000Z", "a", 3],
+				["2026-12-03T17:22:21.000Z", "2026-12-03T17:23:00.000Z", null, 2.5],
+			],
+		} as unknown as Parameters<typeof cellFormats>[0];
+		const formats = cellFormats(result);
+		const written = result.rows.map((row) => row.map((cell, i) => formats[i]?.(cell)));
+		const local = (iso: string, millis: boolean) => {
+			const d = new Date(iso);
+			const two = (n: number) => String(n).padStart(2, "0");
+			const time = `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}`;
+			return millis ? `${time}.${String(d.getMilliseconds()).padStart(3, "0")}` : time;
+		};
+		expect(written[0]?.[0]).toContain(local("2026-12-03T17:22:20.284Z", true));
+		expect(written[1]?.[0]).toContain(local("2026-12-03T17:22:21.000Z", true));
+		expect(written[0]?.[1]).toMatch(new RegExp(`${local("2026-12-03T17:22:00.000Z", false)}$`));
+		expect(written[0]?.[0]).not.toContain("T");
+		expect(written.map((row) => row.slice(2))).toEqual([
+			["a", "3"],
+			["—", "2.5"],
+		]);
+	});
+});
+
 describe("rolling ranges", () => {
 	it("are named one way everywhere, singular for one", () => {
 		expect(rangeLabel("1h")).toBe("Last 1 hour");
@@ -114,6 +169,29 @@ describe("monitor schedules", () => {
 		expect(formatEvery(300)).toBe("Every 5 minutes");
 		expect(formatEvery(3600)).toBe("Every hour");
 		expect(formatEvery(2 * 86_400)).toBe("Every 2 days");
+	});
+
+	it("give an interval monitor's cron line a schedule that runs every period, or a placeholder", () => {
+		expect(cronScheduleOf(60)).toBe("* * * * *");
+		expect(cronScheduleOf(300)).toBe("*/5 * * * *");
+		expect(cronScheduleOf(3600)).toBe("0 * * * *");
+		expect(cronScheduleOf(6 * 3600)).toBe("0 */6 * * *");
+		expect(cronScheduleOf(86_400)).toBe("0 0 * * *");
+		expect(cronScheduleOf(7 * 86_400)).toBe("0 0 * * 0");
+		for (const period of [45, 90, 7 * 60, 5400, 5 * 3600, 2 * 86_400])
+			expect(cronScheduleOf(period)).toBeNull();
+		const origin = "https://hx.example";
+		const hourly = { slug: "etl", schedule: null, tz: "UTC", period_s: 3600 };
+		expect(cronLine(hourly, origin)).toMatch(
+			/^0 \* \* \* \* curl .*"https:\/\/hx\.example\/api\/v1\/heartbeat\/etl\/start"/,
+		);
+		expect(cronLineNote(hourly)).toBeNull();
+		const odd = { ...hourly, period_s: 5400 };
+		expect(cronLine(odd, origin)).toMatch(/^<schedule> curl /);
+		expect(cronLineNote(odd)).toContain("every 90 minutes");
+		const berlin = { slug: "backup", schedule: "30 3 * * *", tz: "Europe/Berlin", period_s: null };
+		expect(cronLine(berlin, origin)).toMatch(/^30 3 \* \* \* curl /);
+		expect(cronLineNote(berlin)).toContain("Europe/Berlin");
 	});
 
 	it("say cron schedules in words, 24-hour, and nothing for what is not one", () => {

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { type Browser, chromium, type Locator, type Page } from "playwright-core";
+import { type Browser, type BrowserContext, chromium, type Locator, type Page } from "playwright-core";
 
 /** Debian's Chromium when installed, else the one inside the @sparticuz/chromium npm package. */
 const DEBIAN_CHROMIUM = "/usr/bin/chromium";
@@ -174,4 +174,30 @@ export async function accessibilityInBothThemes(page: Page, where: string): Prom
 	}
 	await page.emulateMedia({ colorScheme: "light" });
 	return found;
+}
+
+/**
+ * A new page of `context` at `url`, watched for page errors and CSP refusals, signed in as `owner`
+ * when the app asks (the first page of a context; later ones share its session).
+ */
+export async function openSignedIn(
+	context: BrowserContext,
+	url: string,
+	owner: { email: string; password: string },
+	problems: { pageErrors: string[]; cspViolations: string[] },
+): Promise<Page> {
+	const page = await context.newPage();
+	page.setDefaultTimeout(15_000);
+	await watchPageProblems(page, problems);
+	await page.goto(url);
+	const signIn = page.getByRole("heading", { name: "Sign in" });
+	const main = page.getByRole("navigation", { name: "Main" });
+	await Promise.race([signIn.waitFor(), main.waitFor()]);
+	if (await signIn.isVisible()) {
+		await page.getByLabel("Email").fill(owner.email);
+		await page.getByLabel("Password").fill(owner.password);
+		await page.getByRole("button", { name: "Sign in" }).click();
+		await main.waitFor();
+	}
+	return page;
 }

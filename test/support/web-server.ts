@@ -55,3 +55,23 @@ export async function screenshot(page: Page, name: string): Promise<void> {
 		await page.screenshot({ path: join(DOCS_SCREENSHOTS, `${name}.png`), fullPage: true });
 	}
 }
+
+/** First-run setup of `server` (the org and its owner), then the owner's login: their access token. */
+export async function setUpOwner(
+	server: WebServer,
+	owner: { org_name: string; name: string; email: string; password: string },
+): Promise<string> {
+	const setup = await fetch(`${server.url}/api/v1/setup`, {
+		method: "POST",
+		headers: { "Content-Type": "application/json" },
+		body: JSON.stringify(owner),
+	});
+	if (setup.status !== 201) throw new Error(`setup answered ${setup.status}: ${await setup.text()}`);
+	const login = await fetch(`${server.url}/api/v1/auth/login`, {
+		method: "POST",
+		headers: { "Content-Type": "application/json" },
+		body: JSON.stringify({ email: owner.email, password: owner.password }),
+	});
+	if (login.status !== 200) throw new Error(`login answered ${login.status}: ${await login.text()}`);
+	return ((await login.json()) as { access_token: string }).access_token;
+}

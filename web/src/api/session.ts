@@ -35,6 +35,12 @@ let accessToken: string | null = null;
 let refreshing: Promise<boolean> | null = null;
 let refreshTimer: ReturnType<typeof setTimeout> | undefined;
 
+/** Whether this tab was signed in (until the person signed out): a sign-in page then says the session ended. */
+let signedInHere = false;
+export function sessionEndedHere(): boolean {
+	return signedInHere;
+}
+
 export function getAccessToken(): string | null {
 	return accessToken;
 }
@@ -47,6 +53,7 @@ export function acceptToken(answer: AccessToken): void {
 		roleChange.value = { from: before.role, to: answer.user.role, refusal: lastRefusal };
 	}
 	lastRefusal = null;
+	signedInHere = true;
 	currentUser.value = answer.user;
 	scheduleRefresh(answer.expires_in);
 }
@@ -95,6 +102,7 @@ export async function signOut(): Promise<void> {
 	try {
 		await fetch("/api/v1/auth/logout", { method: "POST", credentials: "same-origin" });
 	} finally {
+		signedInHere = false;
 		endSession();
 	}
 }

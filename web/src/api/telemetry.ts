@@ -1,5 +1,5 @@
 import type { ChartSeries } from "../components/time-chart";
-import type { TimeRange } from "../components/time-range";
+import { refreshTick, type TimeRange } from "../components/time-range";
 import { toSeries } from "../views/query/shape";
 import { api, unwrap } from "./client";
 import type { components } from "./schema";
@@ -20,9 +20,13 @@ export function oqlWindow(range: TimeRange): string {
 		: `LAST ${range.key}`;
 }
 
-/** A key that changes when the window does (not on every render of a relative one). */
+/**
+ * A key that changes when the window does (not on every render of a relative one), and when the
+ * header's Refresh is pressed (a component that calls this re-renders on it).
+ */
 export function rangeKey(range: TimeRange): string {
-	return range.key === "absolute" ? `${range.from.getTime()}-${range.to.getTime()}` : range.key;
+	const window = range.key === "absolute" ? `${range.from.getTime()}-${range.to.getTime()}` : range.key;
+	return `${window}#${refreshTick.value}`;
 }
 
 /** An OQL string literal: quotes doubled, as the language requires. */

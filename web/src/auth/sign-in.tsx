@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { useLocation } from "preact-iso";
 import { type ApiProblem, api, unwrap } from "../api/client";
-import { acceptToken, currentUser } from "../api/session";
+import { acceptToken, currentUser, sessionEndedHere } from "../api/session";
 import { ErrorNotice, Field } from "../components/ui";
 import { useAction } from "../components/use-resource";
 import { AuthLayout, safeNext } from "./auth-layout";
@@ -63,8 +63,10 @@ export function SignInPage() {
 
 	return (
 		<AuthLayout title={step === "password" ? "Sign in" : "Two-factor authentication"}>
-			{query.next && step === "password" ? (
+			{step === "password" && query.next && sessionEndedHere() ? (
 				<p class="subtitle">Your session has ended. Sign in to go back where you were.</p>
+			) : step === "password" && query.next && query.next !== "/" ? (
+				<p class="subtitle">Sign in to open the page you asked for.</p>
 			) : null}
 			<ErrorNotice problem={problem} />
 			{remaining > 0 ? (

@@ -17,10 +17,12 @@ const relative = new Intl.RelativeTimeFormat("en", { numeric: "auto" });
 
 /**
  * "3 minutes ago" / "in 2 hours": the largest unit that fits, rounded, and a rounded value that
- * reaches the next unit is said in it ("in 1 hour", never "in 60 minutes").
+ * reaches the next unit is said in it ("in 1 hour", never "in 60 minutes"). Under half a second
+ * ago is "just now" ("now by Erin" read as an order).
  */
 export function timeAgo(at: string, now = Date.now()): string {
 	const delta = new Date(at).getTime() - now;
+	if (delta <= 0 && delta > -500) return "just now";
 	for (let i = 0; i < SPOKEN.length; i++) {
 		const [unit, seconds] = SPOKEN[i] as (typeof SPOKEN)[number];
 		const ms = seconds * 1_000;
@@ -129,4 +131,24 @@ export function rangeLabel(key: string): string {
 export function rangeMs(key: string): number | null {
 	const range = rollingRange(key);
 	return range ? range.n * range.unit[1] * 1_000 : null;
+}
+
+/**
+ * An OTLP time (nanoseconds since the epoch, as a decimal string) exactly, in UTC:
+ * "1795867198123456789" → "2026-11-28 11:59:58.123456789 UTC". Text that is no such time as it is.
+ */
+export function formatUtcNanos(nanos: string): string {
+	if (!/^\d{1,20}$/.test(nanos)) return nanos;
+	const value = BigInt(nanos);
+	const date = new Date(Number(value / 1_000_000n));
+	if (Number.isNaN(date.getTime())) return nanos;
+	const iso = date.toISOString();
+	const fraction = (value % 1_000_000_000n).toString().padStart(9, "0");
+	return `${iso.slice(0, 10)} ${iso.slice(11, 19)}.${fraction} UTC`;
+}
+
+/** A log record's severity as sent: its text and number ("ERROR (17)"), either alone, or "—". */
+export function formatSeverity(text: string | null, number: number | null): string {
+	if (text && number !== null) return `${text} (${number})`;
+	return text || (number !== null ? String(number) : "—");
 }

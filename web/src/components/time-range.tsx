@@ -5,6 +5,12 @@ import { rangeLabel, rangeMs } from "./format";
 
 const rolling = (key: string) => [key, rangeLabel(key), rangeMs(key) as number] as const;
 
+/**
+ * Bumped by the header's Refresh: part of every explorer page's data key (`rangeKey`), so one press
+ * reads the page again, a rolling range up to now (choosing the same range again changed nothing).
+ */
+export const refreshTick = signal(0);
+
 /** The global time range lives in the URL (`?range=1h`, or `?from=…&to=…`), so a link reproduces the view. */
 export const RELATIVE_RANGES = [
 	rolling("15m"),
@@ -69,6 +75,32 @@ export function linkWithoutRange(query: Record<string, string>, path: string): s
 	return text ? `${path}?${text}` : path;
 }
 
+/** Each list page's last URL (path → its parameters), for its detail pages' way back. */
+const listPlaces = new Map<string, string>();
+
+/**
+ * Records a list page's parameters (its filters and sort), for `backToList`; only while the URL is
+ * the list's (the router draws the list once more with the next page's URL as it leaves).
+ */
+export function rememberListPlace(
+	listPath: string,
+	location: { path: string; query: Record<string, string> },
+): void {
+	if (location.path === listPath) listPlaces.set(listPath, new URLSearchParams(location.query).toString());
+}
+
+/**
+ * The way back from a detail page to its list (`/traces`, `/hosts`): the list as it was left (its
+ * filters and sort) in the time range the URL has now (it may have changed on the detail page).
+ */
+export function backToList(query: Record<string, string>, path: string): string {
+	const next = new URLSearchParams(listPlaces.get(path) ?? "");
+	for (const key of RANGE_PARAMS) next.delete(key);
+	for (const key of RANGE_PARAMS) if (query[key]) next.set(key, query[key] as string);
+	const text = next.toString();
+	return text ? `${path}?${text}` : path;
+}
+
 export function useTimeRange(): TimeRange {
 	return resolveTimeRange(useLocation().query);
 }
@@ -86,23 +118,40 @@ export function TimeRangePicker() {
 	// The page's own range (a dashboard's) stays offered while another is picked: the way back.
 	const own = pageRange.value;
 	const [editing, setEditing] = useState(false);
-	const [from, setFrom] = useState(toLocalInput(range.from));
-	const [to, setTo] = useState(toLocalInput(range.to));
+	// The boxes show the URL's range (a drag-to-zoom changes it) until the person types in them.
+	const [typed, setTyped] = useState<{ from: string; to: string } | null>(null);
+	const from = typed?.from ?? toLocalInput(range.from);
+	const to = typed?.to ?? toLocalInput(range.to);
+	const [invalid, setInvalid] = useState<string | null>(null);
 	const id = useId();
 	const go = (params: Record<string, string | undefined>) => {
 		const next = new URLSearchParams();
 		for (const [k, v] of Object.entries({ ...query, ...params })) if (v !== undefined) next.set(k, v);
 		route(`${path}?${next}`);
 	};
+	// A dashboard has its own Refresh and auto-refresh beside its panels.
+	const refreshable = !path.startsWith("/dashboards/");
 	return (
 		<div class="time-range">
+			{refreshable ? (
+				<button
+					type="button"
+					class="small"
+					onClick={() => refreshTick.value++}
+					title="Read this page's data again"
+				>
+					Refresh
+				</button>
+			) : null}
 			<div class="field">
 				<label for={`${id}-range`}>Time range</label>
 				<select
 					id={`${id}-range`}
-					value={own && !named ? "page" : range.key}
+					value={editing ? "absolute" : own && !named ? "page" : range.key}
 					onChange={(e) => {
 						const value = (e.target as HTMLSelectElement).value;
+						setTyped(null);
+						setInvalid(null);
 						if (value === "absolute") {
 							setEditing(true);
 							return;
@@ -129,7 +178,16 @@ export function TimeRangePicker() {
 						e.preventDefault();
 						const f = new Date(from);
 						const t = new Date(to);
-						if (Number.isNaN(f.getTime()) || Number.isNaN(t.getTime()) || f >= t) return;
+						if (Number.isNaN(f.getTime()) || Number.isNaN(t.getTime())) {
+							setInvalid("Give both a From and a To time.");
+							return;
+						}
+						if (f >= t) {
+							setInvalid("From must be before To.");
+							return;
+						}
+						setInvalid(null);
+						setTyped(null);
 						setEditing(false);
 						go({ range: undefined, from: f.toISOString(), to: t.toISOString() });
 					}}
@@ -140,7 +198,7 @@ export function TimeRangePicker() {
 							id={`${id}-from`}
 							type="datetime-local"
 							value={from}
-							onInput={(e) => setFrom(e.currentTarget.value)}
+							onInput={(e) => setTyped({ from: e.currentTarget.value, to })}
 						/>
 					</div>
 					<div class="field">
@@ -149,12 +207,17 @@ export function TimeRangePicker() {
 							id={`${id}-to`}
 							type="datetime-local"
 							value={to}
-							onInput={(e) => setTo(e.currentTarget.value)}
+							onInput={(e) => setTyped({ from, to: e.currentTarget.value })}
 						/>
 					</div>
 					<button type="submit" class="small">
 						Apply range
 					</button>
+					{invalid ? (
+						<p class="field-error" role="alert">
+							{invalid}
+						</p>
+					) : null}
 				</form>
 			) : null}
 		</div>

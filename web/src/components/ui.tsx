@@ -187,7 +187,15 @@ export function ConfirmDialog(props: {
 	const ref = useModal(props.open);
 	const titleId = useId();
 	return (
-		<dialog ref={ref} aria-labelledby={titleId} onCancel={props.onCancel}>
+		<dialog
+			ref={ref}
+			aria-labelledby={titleId}
+			onCancel={(e) => {
+				// Escape goes through onCancel, which may ask first (a panel editor with typed changes).
+				e.preventDefault();
+				props.onCancel();
+			}}
+		>
 			<h2 id={titleId}>{props.title}</h2>
 			{props.children}
 			<div class="buttons">

@@ -13,6 +13,7 @@ import {
 	PageHeader,
 	SelectField,
 	useModal,
+	When,
 } from "../../components/ui";
 import { useResource } from "../../components/use-resource";
 import { type EditorError, OqlEditor } from "../query/editor";
@@ -131,6 +132,16 @@ export function DashboardPage() {
 	// The grid's handles show once the draft they change exists (the effect above runs a frame after
 	// edit mode starts; a key pressed on a handle in that frame was lost).
 	const editable = editing && draft !== null;
+	// Unsaved changes: leaving edit mode asks first, and so does closing or reloading the page.
+	const dirty =
+		editing && draft !== null && stored !== undefined && JSON.stringify(draft) !== JSON.stringify(stored);
+	const [confirmDiscard, setConfirmDiscard] = useState(false);
+	useEffect(() => {
+		if (!dirty) return;
+		const warn = (e: BeforeUnloadEvent) => e.preventDefault();
+		window.addEventListener("beforeunload", warn);
+		return () => window.removeEventListener("beforeunload", warn);
+	}, [dirty]);
 
 	const save = async (version: number) => {
 		if (!draft) return;
@@ -180,7 +191,12 @@ export function DashboardPage() {
 				subtitle={
 					<>
 						{shown.description ? `${shown.description} · ` : ""}version {stored?.version ?? shown.version}
-						{stored?.updated_by.name ? `, saved by ${stored.updated_by.name}` : ""}
+						{stored ? (
+							<>
+								, saved {stored.updated_by.name ? `by ${stored.updated_by.name} ` : ""}
+								<When at={stored.updated_at} />
+							</>
+						) : null}
 						{shown.tags.length > 0 ? ` · ${shown.tags.join(", ")}` : ""}
 					</>
 				}
@@ -190,7 +206,10 @@ export function DashboardPage() {
 						<button type="button" onClick={() => setPanelEditor("new")}>
 							Add panel
 						</button>
-						<button type="button" onClick={() => setParams({ edit: undefined })}>
+						<button
+							type="button"
+							onClick={() => (dirty ? setConfirmDiscard(true) : setParams({ edit: undefined }))}
+						>
 							Cancel
 						</button>
 						<button
@@ -323,9 +342,23 @@ export function DashboardPage() {
 				}}
 			>
 				<p>
-					“{shown.title}” and its {shown.panels.length} panels are removed for everyone. Saved queries its
-					panels use stay.
+					{shown.panels.length === 0
+						? `“${shown.title}” is removed for everyone.`
+						: `“${shown.title}” and its ${shown.panels.length === 1 ? "panel" : `${shown.panels.length} panels`} are removed for everyone. Saved queries its panels use stay.`}
 				</p>
+			</ConfirmDialog>
+			<ConfirmDialog
+				open={confirmDiscard}
+				title="Discard your changes?"
+				confirmLabel="Discard changes"
+				danger
+				onCancel={() => setConfirmDiscard(false)}
+				onConfirm={() => {
+					setConfirmDiscard(false);
+					setParams({ edit: undefined });
+				}}
+			>
+				<p>Your changes to “{shown.title}” are not saved. Leaving edit mode throws them away.</p>
 			</ConfirmDialog>
 		</>
 	);
@@ -495,6 +528,7 @@ function DashboardBody(props: {
 					panels={dashboard.panels}
 					stored={stored}
 					answers={data.data?.panels}
+					failed={Boolean(data.error) && !data.loading}
 					context={context}
 					editing={props.editing}
 					onChange={props.onChangePanels}
@@ -514,6 +548,8 @@ function PanelGrid(props: {
 	panels: Panel[];
 	stored: Dashboard | undefined;
 	answers: DashboardData["panels"] | undefined;
+	/** The dashboard's data could not be read (the error is shown above the grid). */
+	failed: boolean;
 	context: RunContext | null;
 	editing: boolean;
 	onChange: (panels: Panel[]) => void;
@@ -642,7 +678,7 @@ function PanelGrid(props: {
 								)
 							) : answer === undefined ? (
 								<p class="subtitle" role="status">
-									Loading…
+									{props.failed ? "Not loaded: the error is above the panels." : "Loading…"}
 								</p>
 							) : (
 								<PanelContent panel={panel} answer={answer} />
@@ -679,6 +715,8 @@ function PanelPreview(props: { panel: Panel; query: string; context: RunContext 
 			<p class="subtitle preview-note">Preview: not saved yet.</p>
 			{answer.data ? (
 				<PanelContent panel={props.panel} answer={answer.data} />
+			) : answer.error && !answer.loading ? (
+				<ErrorNotice problem={answer.error} />
 			) : (
 				<p class="subtitle" role="status">
 					Loading…
@@ -740,6 +778,13 @@ function PanelEditor(props: {
 	useEffect(() => {
 		if (!savedQuery && text.trim()) void runPreview();
 	}, [context !== null]);
+	const changed =
+		title !== (props.panel?.title ?? "") ||
+		kind !== (props.panel?.kind ?? "timeseries") ||
+		text !== (props.panel?.query ?? "");
+	const cancel = () => {
+		if (!changed || window.confirm("Discard your changes to this panel?")) props.onCancel();
+	};
 	const shape: Panel = {
 		id: props.panel?.id ?? "preview",
 		title: title.trim() || "Preview",
@@ -753,7 +798,7 @@ function PanelEditor(props: {
 			title={props.panel ? "Edit panel" : "Add panel"}
 			confirmLabel={props.panel ? "Apply" : "Add"}
 			busy={!title.trim() || (!savedQuery && !text.trim())}
-			onCancel={props.onCancel}
+			onCancel={cancel}
 			onConfirm={() =>
 				props.onSave({
 					...(props.panel ?? { id: newPanelId(), layout: { x: 0, y: 0, ...DEFAULT_SIZE } }),
@@ -839,10 +884,7 @@ function ConflictDialog(props: {
 	const mine = by !== null && by.id === currentUser.value?.id;
 	const who = mine ? "You" : (by?.name ?? "Someone else");
 	const when = at ? timeAgo(at) : null;
-	const saved =
-		current === null
-			? ""
-			: ` It is now at version ${current}${when ? `, saved ${when === "now" ? "just now" : when}` : ""}.`;
+	const saved = current === null ? "" : ` It is now at version ${current}${when ? `, saved ${when}` : ""}.`;
 	return (
 		<dialog ref={ref} aria-labelledby={titleId} onCancel={props.onKeepEditing}>
 			<h2 id={titleId}>

@@ -1,6 +1,6 @@
 import { useState } from "preact/hooks";
 import { useLocation } from "preact-iso";
-import { type ApiProblem, api, unwrap } from "../../api/client";
+import { type ApiProblem, api, asProblem, unwrap } from "../../api/client";
 import { ConfirmDialog, Empty, ErrorNotice, Field, Loading, PageHeader, When } from "../../components/ui";
 import { useResource } from "../../components/use-resource";
 import "../query/explore.css";
@@ -35,7 +35,7 @@ export function DashboardList() {
 			const created = await unwrap(api.POST("/api/v1/dashboards", { body: { title: title.trim() } }));
 			route(`/dashboards/${created.id}?edit=1`);
 		} catch (e) {
-			setProblem(e as ApiProblem);
+			setProblem(asProblem(e));
 			setBusy(false);
 		}
 	};

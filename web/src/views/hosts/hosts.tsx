@@ -4,7 +4,7 @@ import type { components } from "../../api/schema";
 import { rangeKey, rangeParams } from "../../api/telemetry";
 import { ErrorLines } from "../../components/error-lines";
 import { TimeChart } from "../../components/time-chart";
-import { linkWithRange, useTimeRange } from "../../components/time-range";
+import { backToList, linkWithRange, rememberListPlace, useTimeRange } from "../../components/time-range";
 import { Badge, Empty, ErrorNotice, Loading, PageHeader, When } from "../../components/ui";
 import { useResource } from "../../components/use-resource";
 
@@ -24,6 +24,7 @@ const SORTS: Record<SortKey, (h: Host) => number | string> = {
 export function HostsPage() {
 	const { path, query, route } = useLocation();
 	const range = useTimeRange();
+	rememberListPlace("/hosts", { path, query });
 	const hosts = useResource(
 		() =>
 			unwrap(api.GET("/api/v1/pages/hosts", { params: { query: { ...rangeParams(range), limit: 200 } } })),
@@ -123,7 +124,7 @@ export function HostDetail() {
 	return (
 		<>
 			<p>
-				<a href={linkWithRange(query, "/hosts")}>← Hosts</a>
+				<a href={backToList(query, "/hosts")}>← Hosts</a>
 			</p>
 			<PageHeader title={host} subtitle={d ? `Services: ${d.services.join(", ") || "—"}` : undefined} />
 			<ErrorNotice problem={detail.error} />

@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { useLocation } from "preact-iso";
 import { api, unwrap } from "../../api/client";
 import type { components } from "../../api/schema";
@@ -11,15 +11,19 @@ import {
 	runOql,
 	timeseriesChart,
 } from "../../api/telemetry";
-import { formatTime } from "../../components/format";
+import { formatSeverity, formatTime, formatUtcNanos } from "../../components/format";
 import { TimeChart } from "../../components/time-chart";
 import { useTimeRange } from "../../components/time-range";
-import { AttributeList, Badge, Empty, ErrorNotice, Loading, PageHeader } from "../../components/ui";
+import { AttributeList, Badge, Empty, ErrorNotice, Loading, Notice, PageHeader } from "../../components/ui";
 import { useAction, useResource } from "../../components/use-resource";
 
 type Log = components["schemas"]["PageLog"];
 const PAGE = 200;
 const TAIL_MS = 3000;
+/** Records one live-tail poll asks for; more than that in one interval is a gap, said so. */
+const TAIL_POLL = 500;
+/** Records the page keeps while live tail adds them; beyond it the oldest are let go. */
+export const TAIL_KEEP = 1000;
 
 /**
  * Logs: a search box (the API's `q`), facets with counts, a volume histogram by level (drag to
@@ -50,11 +54,22 @@ export function LogsPage() {
 	);
 	const [rows, setRows] = useState<Log[]>([]);
 	const [cursor, setCursor] = useState<string | null>(null);
+	/** What live tail left out: records of a poll beyond its 500 (`gap`), the oldest beyond 1,000. */
+	const [tailCut, setTailCut] = useState({ gap: false, trimmed: false });
 	useEffect(() => {
 		if (!first.data) return;
 		setRows(first.data.data);
 		setCursor(first.data.next_cursor);
+		setTailCut({ gap: false, trimmed: false });
 	}, [first.data]);
+	const addNewer = (fresh: Log[], gap: boolean) => {
+		const next = [...fresh, ...rows];
+		const trimmed = next.length > TAIL_KEEP;
+		setRows(trimmed ? next.slice(0, TAIL_KEEP) : next);
+		// Older pages continue from the oldest record kept: once the oldest are let go, there is none.
+		if (trimmed) setCursor(null);
+		if (gap || trimmed) setTailCut((cut) => ({ gap: cut.gap || gap, trimmed: cut.trimmed || trimmed }));
+	};
 	const more = useAction(async () => {
 		if (!cursor) return;
 		const page = await unwrap(
@@ -69,11 +84,17 @@ export function LogsPage() {
 		if (!oql) return null;
 		return timeseriesChart(await runOql(`${oql} GROUP BY level`));
 	}, [first.data]);
+	// One series array per answer: a new one would draw the chart again on every added record.
+	const volume = useMemo(
+		() => histogram.data?.series.map((s) => ({ ...s, color: LEVEL_COLORS[s.label] })),
+		[histogram.data],
+	);
+	// Each facet is counted under the other filters, not its own: with service=payments chosen, the
+	// other services stay there to switch to (as in every log explorer).
 	const facets = useResource(async () => {
-		const where = facetWhere(filters);
-		const facet = (field: string) =>
+		const facet = (field: "level" | "service" | "host") =>
 			runOql(
-				`SELECT count(*) FROM logs ${where} GROUP BY ${field} ORDER BY count(*) DESC LIMIT 12 ${oqlWindow(range)}`,
+				`SELECT count(*) FROM logs ${facetWhere({ ...filters, [field]: undefined })} GROUP BY ${field} ORDER BY count(*) DESC LIMIT 12 ${oqlWindow(range)}`,
 			);
 		const [level, service, host] = await Promise.all([facet("level"), facet("service"), facet("host")]);
 		return { level, service, host };
@@ -82,11 +103,7 @@ export function LogsPage() {
 	return (
 		<>
 			<PageHeader title="Logs" subtitle="Newest first. Filters and the search live in the URL.">
-				<LiveTail
-					apiQuery={apiQuery}
-					newest={rows[0]}
-					onNew={(fresh) => setRows((current) => [...fresh, ...current])}
-				/>
+				<LiveTail apiQuery={apiQuery} rows={rows} onNew={addNewer} />
 			</PageHeader>
 			<SearchBox value={filters.q ?? ""} onSearch={(q) => setParams({ q: q || undefined })} />
 			<div class="explorer">
@@ -96,21 +113,32 @@ export function LogsPage() {
 							key={field}
 							field={field}
 							result={facets.data?.[field]}
-							selected={filters[field]}
-							onToggle={(value) => setParams({ [field]: filters[field] === value ? undefined : value })}
+							selected={filters[field]?.split(",") ?? []}
+							onToggle={(value) => setParams({ [field]: toggled(field, filters[field], value) })}
 						/>
 					))}
+					{filters.q || filters.level || filters.service || filters.host ? (
+						<button
+							type="button"
+							class="small"
+							onClick={() =>
+								setParams({ q: undefined, level: undefined, service: undefined, host: undefined })
+							}
+						>
+							Clear filters
+						</button>
+					) : null}
 				</aside>
 				<div class="explorer-main">
 					<ErrorNotice problem={first.error ?? more.error ?? histogram.error ?? facets.error} />
 					<section class="card" aria-label="Log volume">
-						{histogram.data ? (
+						{histogram.data && volume ? (
 							<TimeChart
 								label="Log volume by level"
 								kind="bars"
 								height={150}
 								times={histogram.data.times}
-								series={histogram.data.series.map((s) => ({ ...s, color: LEVEL_COLORS[s.label] }))}
+								series={volume}
 								onZoom={(from, to) =>
 									setParams({
 										range: undefined,
@@ -119,15 +147,28 @@ export function LogsPage() {
 									})
 								}
 							/>
-						) : (
+						) : histogram.loading || first.loading ? (
 							<Loading what="the histogram" />
+						) : (
+							<p class="subtitle">The histogram could not be loaded.</p>
 						)}
 					</section>
+					{tailCut.gap ? (
+						<Notice kind="warn">
+							Live tail skipped records: more than {TAIL_POLL} arrived between two of its polls, and it shows
+							the newest {TAIL_POLL} of each. Pause it and narrow the search to see them all.
+						</Notice>
+					) : null}
 					{first.data === undefined && first.loading ? <Loading what="logs" /> : null}
 					{first.data && rows.length === 0 ? <Empty>No logs match in this range.</Empty> : null}
 					<LogList rows={rows} />
 					{cursor ? (
 						<LoadMore busy={more.busy} onMore={() => void more.run()} />
+					) : tailCut.trimmed ? (
+						<p class="subtitle">
+							Live tail keeps the newest {TAIL_KEEP.toLocaleString()} records; older ones were let go. Pause
+							it and reload the page to page back through them.
+						</p>
 					) : rows.length > 0 ? (
 						<p class="subtitle">End of results.</p>
 					) : null}
@@ -135,6 +176,17 @@ export function LogsPage() {
 			</div>
 		</>
 	);
+}
+
+/**
+ * A facet's filter after a click on `value`: levels are a set (the API takes several, and the
+ * overview links to "error,fatal"), a service or host is one or none.
+ */
+export function toggled(field: string, current: string | undefined, value: string): string | undefined {
+	const chosen = current ? current.split(",") : [];
+	if (field !== "level") return chosen.includes(value) && chosen.length === 1 ? undefined : value;
+	const next = chosen.includes(value) ? chosen.filter((v) => v !== value) : [...chosen, value];
+	return next.length > 0 ? next.join(",") : undefined;
 }
 
 function facetWhere(filters: Record<string, string | undefined>): string {
@@ -180,7 +232,7 @@ function SearchBox({ value, onSearch }: { value: string; onSearch: (q: string) =
 function Facet(props: {
 	field: "level" | "service" | "host";
 	result: { rows: unknown[][] } | undefined;
-	selected: string | undefined;
+	selected: string[];
 	onToggle: (value: string) => void;
 }) {
 	const title = { level: "Level", service: "Service", host: "Host" }[props.field];
@@ -196,7 +248,7 @@ function Facet(props: {
 						key={text}
 						type="button"
 						class="facet-value"
-						aria-pressed={props.selected === text}
+						aria-pressed={props.selected.includes(text)}
 						disabled={value === null}
 						onClick={() => props.onToggle(text)}
 					>
@@ -276,15 +328,16 @@ function LogDetail({ log }: { log: Log }) {
 			<ErrorNotice problem={showContext.error} />
 			<dl class="kv">
 				<dt>Time</dt>
-				<dd class="mono">{log.time}</dd>
+				<dd>
+					<time dateTime={log.time}>{formatTime(log.time, { millis: true })}</time>{" "}
+					<span class="sub mono">{formatUtcNanos(log.time_unix_nano)}</span>
+				</dd>
 				<dt>Service</dt>
 				<dd>{log.service ?? "—"}</dd>
 				<dt>Host</dt>
 				<dd>{log.host ?? "—"}</dd>
 				<dt>Severity</dt>
-				<dd>
-					{log.severity_text ?? "—"} ({log.severity_number ?? "—"})
-				</dd>
+				<dd>{formatSeverity(log.severity_text, log.severity_number)}</dd>
 				{log.trace_id ? (
 					<>
 						<dt>Trace</dt>
@@ -320,11 +373,15 @@ function LogDetail({ log }: { log: Log }) {
 	);
 }
 
-/** Polls for records newer than the newest shown; pausable; keeps the reader's scroll position. */
+/**
+ * Polls for records newer than the newest shown; pausable; keeps the reader's scroll position. A
+ * poll asks from the newest record's time on, that moment included (records of one millisecond may
+ * arrive apart), and leaves out every record already shown at that moment.
+ */
 function LiveTail(props: {
 	apiQuery: Record<string, string>;
-	newest: Log | undefined;
-	onNew: (rows: Log[]) => void;
+	rows: Log[];
+	onNew: (rows: Log[], gap: boolean) => void;
 }) {
 	const [on, setOn] = useState(false);
 	const state = useRef(props);
@@ -332,20 +389,26 @@ function LiveTail(props: {
 	useEffect(() => {
 		if (!on) return;
 		const timer = setInterval(async () => {
-			const newest = state.current.newest;
+			const { rows } = state.current;
+			const newest = rows[0];
 			const { range: _r, from: _f, to: _t, ...filters } = state.current.apiQuery;
 			const from = newest ? newest.time : new Date(Date.now() - 60_000).toISOString();
+			const shown = new Set<string>();
+			for (const row of rows) {
+				if (row.time !== from) break;
+				shown.add(row.id);
+			}
 			try {
 				const answer = await unwrap(
 					api.GET("/api/v1/pages/logs", {
-						params: { query: { ...filters, from, to: new Date().toISOString(), limit: 500 } },
+						params: { query: { ...filters, from, to: new Date().toISOString(), limit: TAIL_POLL } },
 					}),
 				);
-				const fresh = answer.data.filter((l) => l.id !== newest?.id && l.time >= from);
+				const fresh = answer.data.filter((l) => !shown.has(l.id) && l.time >= from);
 				if (fresh.length === 0) return;
 				const before = document.documentElement.scrollHeight;
 				const atTop = window.scrollY < 10;
-				state.current.onNew(fresh);
+				state.current.onNew(fresh, answer.next_cursor !== null);
 				// Reading further down: stay on the same lines while new ones arrive above.
 				requestAnimationFrame(() => {
 					if (!atTop) window.scrollBy(0, document.documentElement.scrollHeight - before);

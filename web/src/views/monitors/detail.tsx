@@ -20,7 +20,7 @@ import {
 	When,
 } from "../../components/ui";
 import { useAction, useResource } from "../../components/use-resource";
-import { cronLine } from "./cron-line";
+import { cronLine, cronLineNote } from "./cron-line";
 
 type Monitor = components["schemas"]["Monitor"];
 type Ping = components["schemas"]["MonitorPing"];
@@ -120,8 +120,9 @@ export function MonitorDetail() {
 						Wraps your job with a start ping and an end ping carrying its exit code; set HEXCOVERY_API_KEY in
 						the crontab.
 					</p>
-					<CommandBlock text={cronLine(m.slug, m.schedule)} />
-					<CopyButton text={cronLine(m.slug, m.schedule)} label="Copy cron line" />
+					{cronLineNote(m) ? <p class="subtitle">{cronLineNote(m)}</p> : null}
+					<CommandBlock text={cronLine(m)} />
+					<CopyButton text={cronLine(m)} label="Copy cron line" />
 				</section>
 				<SettingsCard monitor={m} canWrite={canWrite} onSaved={() => void monitor.reload()} />
 			</div>
@@ -223,7 +224,7 @@ function SettingsCard(props: { monitor: Monitor; canWrite: boolean; onSaved: () 
 				onInput={set("name")}
 				placeholder={m.slug}
 			/>
-			<fieldset class="row" disabled={readOnly}>
+			<fieldset class="row choices" disabled={readOnly}>
 				<legend class="field-label">Expected</legend>
 				<label class="checkbox">
 					<input

@@ -3,8 +3,8 @@ import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { useLocation } from "preact-iso";
 import { api, unwrap } from "../../api/client";
 import type { components } from "../../api/schema";
-import { formatTime } from "../../components/format";
-import { useTimeRange } from "../../components/time-range";
+import { formatMs, formatTime } from "../../components/format";
+import { refreshTick, useTimeRange } from "../../components/time-range";
 import { ConfirmDialog, ErrorNotice, Field, Notice, PageHeader, SelectField } from "../../components/ui";
 import { useAction, useResource } from "../../components/use-resource";
 import { addPanel, PANEL_KIND_OPTIONS, panelKindFor } from "../dashboards/model";
@@ -80,10 +80,16 @@ export function QueryPage() {
 	};
 
 	// The URL is the source of truth: the query in it runs, and runs again when the range changes.
+	// The editor takes the URL's query when that query changes (a link, history, Back), not when only
+	// the range does: what the person is typing stays.
+	const editorOf = useRef<string | undefined>(undefined);
 	useEffect(() => {
 		const q = query.q;
 		if (q === undefined || q.trim() === "") return;
-		if (q !== text) setText(q);
+		if (q !== editorOf.current) {
+			editorOf.current = q;
+			if (q !== text) setText(q);
+		}
 		const mine = ++generation.current;
 		setRunning(true);
 		void runDsl(q, { sent: withRange(q, range.from, range.to) }).then((answer) => {
@@ -92,7 +98,7 @@ export function QueryPage() {
 			setRunning(false);
 			setHistory(remember(q));
 		});
-	}, [query.q, range.key, query.from, query.to, runs]);
+	}, [query.q, range.key, query.from, query.to, runs, refreshTick.value]);
 
 	const runNow = () => {
 		const current = text.trim();
@@ -156,7 +162,8 @@ export function QueryPage() {
 								{result.meta.truncated
 									? " (truncated: more rows matched; raise LIMIT or narrow the query)"
 									: ""}{" "}
-								· {result.meta.elapsed_ms} ms · {formatTime(result.meta.from)} – {formatTime(result.meta.to)}
+								· {formatMs(result.meta.elapsed_ms)} · {formatTime(result.meta.from)} –{" "}
+								{formatTime(result.meta.to)}
 							</p>
 							<div class="card query-result">
 								<ResultView result={result} kind={kind} label="Query result" height={300} />

@@ -2,7 +2,7 @@ import { useMemo } from "preact/hooks";
 import { formatNumber, PALETTE, TimeChart } from "../../components/time-chart";
 import { Empty } from "../../components/ui";
 import type { OqlResult } from "./oql";
-import { formatCell, type ResultKind, singleNumber, toSeries } from "./shape";
+import { cellFormats, type ResultKind, singleNumber, toSeries } from "./shape";
 
 export { autoKind, type ResultKind } from "./shape";
 
@@ -60,12 +60,11 @@ function Bars(props: { result: OqlResult; label: string; unit?: string }) {
 	const { result } = props;
 	const valueIndex = result.columns.findIndex((c) => c.type === "number");
 	if (valueIndex < 0) return <ResultTable result={result} label={props.label} />;
+	const formats = cellFormats(result);
 	const rows = result.rows.slice(0, 50).map((row) => ({
 		label:
-			row
-				.filter((_, i) => i !== valueIndex)
-				.map(formatCell)
-				.join(" · ") || result.columns[valueIndex]?.name,
+			row.flatMap((cell, i) => (i === valueIndex ? [] : [formats[i]?.(cell) ?? String(cell)])).join(" · ") ||
+			result.columns[valueIndex]?.name,
 		value: typeof row[valueIndex] === "number" ? (row[valueIndex] as number) : 0,
 	}));
 	const max = Math.max(1e-9, ...rows.map((r) => Math.abs(r.value)));
@@ -96,6 +95,7 @@ function Bars(props: { result: OqlResult; label: string; unit?: string }) {
 export function ResultTable({ result, label }: { result: OqlResult; label: string }) {
 	if (result.rows.length === 0) return <Empty>No rows in this window.</Empty>;
 	const shown = result.rows.slice(0, TABLE_ROWS);
+	const formats = useMemo(() => cellFormats(result), [result]);
 	return (
 		<div class="table-wrap result-table">
 			<table aria-label={label}>
@@ -113,7 +113,7 @@ export function ResultTable({ result, label }: { result: OqlResult; label: strin
 						<tr key={r}>
 							{row.map((cell, i) => (
 								<td key={i} class={result.columns[i]?.type === "number" ? "num" : undefined}>
-									{formatCell(cell)}
+									{formats[i]?.(cell) ?? String(cell)}
 								</td>
 							))}
 						</tr>

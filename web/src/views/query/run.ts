@@ -1,4 +1,4 @@
-import { type ApiProblem, api, problemFrom } from "../../api/client";
+import { type ApiProblem, api, asProblem, problemFrom } from "../../api/client";
 import type { components } from "../../api/schema";
 import type { EditorError } from "./editor";
 import type { OqlResult } from "./oql";
@@ -37,7 +37,8 @@ export async function runDsl(
 				: { line: lines, column: (text.split("\n")[lines - 1]?.length ?? 0) + 1, message: problem.message }
 			: null;
 		return { result: null, problem, position };
-	} catch {
-		return { result: null, problem: problemFrom(new Response(null, { status: 0 }), null), position: null };
+	} catch (error) {
+		// No answer at all (the network): "Could not reach the server", and the page can run again.
+		return { result: null, problem: asProblem(error), position: null };
 	}
 }

@@ -2,6 +2,7 @@
  * How an OQL answer is read for drawing (pure, no DOM): series for a chart, a single figure, the
  * view that suits it. The answer has no column roles, so they are read from the types.
  */
+import { formatTime } from "../../components/format";
 import type { OqlResult } from "./oql";
 
 /** One series on the time axis (the shape TimeChart takes). */
@@ -72,4 +73,20 @@ export function formatCell(value: unknown): string {
 		return Number.isInteger(value) ? String(value) : String(Number(value.toPrecision(6)));
 	if (typeof value === "string") return value;
 	return JSON.stringify(value);
+}
+
+/**
+ * How each column's cells are written: a `time` column as every moment in the UI is (formatTime,
+ * with milliseconds when any of its values has them: a log's time, not a bucket's), the rest by
+ * formatCell.
+ */
+export function cellFormats(result: OqlResult): Array<(value: unknown) => string> {
+	return result.columns.map((column, i) => {
+		if (column.type !== "time") return formatCell;
+		const millis = result.rows.some((row) => {
+			const at = Date.parse(String(row[i]));
+			return Number.isFinite(at) && at % 1000 !== 0;
+		});
+		return (value) => (value === null || value === undefined ? "—" : formatTime(String(value), { millis }));
+	});
 }

@@ -3,7 +3,7 @@ import { api, unwrap } from "../../api/client";
 import type { components } from "../../api/schema";
 import { currentUser } from "../../api/session";
 import { roleAtLeast } from "../../auth/roles";
-import { ErrorNotice, Field, Loading, Notice, When } from "../../components/ui";
+import { ConfirmDialog, ErrorNotice, Field, Loading, Notice, When } from "../../components/ui";
 import { useAction, useResource } from "../../components/use-resource";
 
 type Org = components["schemas"]["Org"];
@@ -25,7 +25,10 @@ function OrgForm(props: { org: Org; onSaved: () => Promise<unknown> }) {
 	const [name, setName] = useState(org.name);
 	const [retention, setRetention] = useState(String(org.retention_days));
 	const [saved, setSaved] = useState(false);
+	/** A shorter retention deletes data at once: asked first. */
+	const [confirmShorter, setConfirmShorter] = useState(false);
 	const save = useAction(async () => {
+		setConfirmShorter(false);
 		const stored = await unwrap(
 			api.PATCH("/api/v1/org", { body: { name, retention_days: Number(retention) } }),
 		);
@@ -42,7 +45,8 @@ function OrgForm(props: { org: Org; onSaved: () => Promise<unknown> }) {
 			onSubmit={(e) => {
 				e.preventDefault();
 				setSaved(false);
-				void save.run();
+				if (Number(retention) < org.retention_days) setConfirmShorter(true);
+				else void save.run();
 			}}
 		>
 			<dl class="kv">
@@ -84,6 +88,20 @@ function OrgForm(props: { org: Org; onSaved: () => Promise<unknown> }) {
 					</button>
 				</div>
 			) : null}
+			<ConfirmDialog
+				open={confirmShorter}
+				title="Delete older data?"
+				confirmLabel={`Keep ${retention} days`}
+				danger
+				busy={save.busy}
+				onCancel={() => setConfirmShorter(false)}
+				onConfirm={() => void save.run()}
+			>
+				<p>
+					Logs, traces, metrics and pings older than {retention} days are deleted (they are kept for{" "}
+					{org.retention_days} days now). This cannot be undone.
+				</p>
+			</ConfirmDialog>
 		</form>
 	);
 }

@@ -21,6 +21,7 @@ type User = components["schemas"]["User"];
 type Invited = components["schemas"]["InvitedUser"];
 
 const ROLES: Role[] = ["viewer", "member", "admin", "owner"];
+type UserChange = { role?: Role; disabled?: boolean };
 
 /** The sign-in page with the organization filled in: the invited account, whatever else the address has. */
 function signInLink(orgId: string): string {
@@ -34,8 +35,11 @@ export function UsersTab() {
 	const users = useResource(() => unwrap(api.GET("/api/v1/users")), []);
 	const [invited, setInvited] = useState<Invited | null>(null);
 	const [deleting, setDeleting] = useState<User | null>(null);
-	const update = useAction(async (user: User, body: { role?: Role; disabled?: boolean }) => {
+	/** A change that cannot be taken back by the one who makes it, waiting for a yes. */
+	const [confirming, setConfirming] = useState<{ user: User; body: UserChange } | null>(null);
+	const update = useAction(async (user: User, body: UserChange) => {
 		await unwrap(api.PATCH("/api/v1/users/{id}", { params: { path: { id: user.id } }, body }));
+		setConfirming(null);
 		await users.reload();
 	});
 	const remove = useAction(async (user: User) => {
@@ -121,7 +125,13 @@ export function UsersTab() {
 													r,
 													ROLE_LABELS[r],
 												])}
-												onChange={(e) => void update.run(user, { role: e.currentTarget.value as Role })}
+												onChange={(e) => {
+													const role = e.currentTarget.value as Role;
+													if (role !== "owner") return void update.run(user, { role });
+													// Only an owner can undo it: asked first, the select shows the role until then.
+													e.currentTarget.value = user.role;
+													setConfirming({ user, body: { role } });
+												}}
 											/>
 										) : (
 											ROLE_LABELS[user.role]
@@ -147,7 +157,11 @@ export function UsersTab() {
 													type="button"
 													class="small"
 													aria-label={`${user.disabled ? "Enable" : "Disable"} ${user.name}`}
-													onClick={() => void update.run(user, { disabled: !user.disabled })}
+													onClick={() =>
+														user.disabled
+															? void update.run(user, { disabled: false })
+															: setConfirming({ user, body: { disabled: true } })
+													}
 												>
 													{user.disabled ? "Enable" : "Disable"}
 												</button>{" "}
@@ -181,6 +195,29 @@ export function UsersTab() {
 					<strong>{deleting?.name}</strong> ({deleting?.email}) is signed out everywhere and removed from
 					every team.
 				</p>
+			</ConfirmDialog>
+			<ConfirmDialog
+				open={confirming !== null}
+				title={confirming?.body.disabled ? "Disable this user?" : "Make this user an owner?"}
+				confirmLabel={confirming?.body.disabled ? "Disable user" : "Make owner"}
+				danger
+				busy={update.busy}
+				onCancel={() => setConfirming(null)}
+				onConfirm={() => confirming && void update.run(confirming.user, confirming.body)}
+			>
+				<ErrorNotice problem={confirming ? update.error : null} />
+				{confirming?.body.disabled ? (
+					<p>
+						<strong>{confirming.user.name}</strong> ({confirming.user.email}) is signed out everywhere and
+						cannot sign in until an admin enables the account again. API keys they created belong to the
+						organization and keep working (revoke them under API keys).
+					</p>
+				) : (
+					<p>
+						<strong>{confirming?.user.name}</strong> ({confirming?.user.email}) can then do everything you
+						can, including changing or removing other owners. Only an owner can take the role back.
+					</p>
+				)}
 			</ConfirmDialog>
 		</>
 	);

@@ -4,7 +4,7 @@ import { api, unwrap } from "../../api/client";
 import type { components } from "../../api/schema";
 import { rangeKey, rangeParams } from "../../api/telemetry";
 import { formatMs } from "../../components/format";
-import { linkWithRange, useTimeRange } from "../../components/time-range";
+import { linkWithRange, rememberListPlace, useTimeRange } from "../../components/time-range";
 import {
 	Badge,
 	Empty,
@@ -23,6 +23,7 @@ type TraceSummary = components["schemas"]["PageTraceSummary"];
 export function TracesPage() {
 	const { path, query, route } = useLocation();
 	const range = useTimeRange();
+	rememberListPlace("/traces", { path, query });
 	const filters = { service: query.service, min_duration_ms: query.min_duration_ms, status: query.status };
 	const key = `${rangeKey(range)}|${JSON.stringify(filters)}`;
 	const apiQuery = {

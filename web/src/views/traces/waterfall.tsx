@@ -3,8 +3,9 @@ import { useLocation, useRoute } from "preact-iso";
 import { api, unwrap } from "../../api/client";
 import type { components } from "../../api/schema";
 import { formatMs, formatTime } from "../../components/format";
+import { backToList } from "../../components/time-range";
 import { AttributeList, Badge, ErrorNotice, Loading, PageHeader } from "../../components/ui";
-import { useResource } from "../../components/use-resource";
+import { type Resource, useResource } from "../../components/use-resource";
 
 type Trace = components["schemas"]["PageTrace"];
 type Span = Trace["spans"][number];
@@ -91,7 +92,7 @@ export function TraceDetail() {
 		) : (
 			<>
 				<p>
-					<a href="/traces">← Traces</a>
+					<a href={backToList(query, "/traces")}>← Traces</a>
 				</p>
 				<ErrorNotice problem={trace.error} />
 			</>
@@ -102,7 +103,7 @@ export function TraceDetail() {
 	return (
 		<>
 			<p>
-				<a href="/traces">← Traces</a>
+				<a href={backToList(query, "/traces")}>← Traces</a>
 			</p>
 			<PageHeader
 				title={root?.name ?? "Trace"}
@@ -132,7 +133,12 @@ export function TraceDetail() {
 				</div>
 				{matches ? (
 					<span class="subtitle beside-input" role="status">
-						{matches.size} matching{full ? "" : " (names and services; attributes are still loading)"}
+						{matches.size} matching
+						{full
+							? ""
+							: details.error
+								? " (names and services; the attributes could not be loaded)"
+								: " (names and services; attributes are still loading)"}
 					</span>
 				) : null}
 			</div>
@@ -209,7 +215,9 @@ export function TraceDetail() {
 						})}
 					</ol>
 				</div>
-				{selected ? <SpanPanel span={selected} trace={t} onClose={() => select(null)} /> : null}
+				{selected ? (
+					<SpanPanel span={selected} trace={t} details={details} onClose={() => select(null)} />
+				) : null}
 			</div>
 		</>
 	);
@@ -277,7 +285,14 @@ function DurationLabel({ start, duration, total }: { start: number; duration: nu
 	);
 }
 
-function SpanPanel({ span, trace, onClose }: { span: Span; trace: Trace; onClose: () => void }) {
+function SpanPanel(props: {
+	span: Span;
+	trace: Trace;
+	/** The full trace's loading: its error takes the place of the attributes. */
+	details: Resource<Trace | undefined>;
+	onClose: () => void;
+}) {
+	const { span, trace, details, onClose } = props;
 	const logs = trace.logs.filter((l) => l.span_id === span.span_id);
 	return (
 		<aside class="span-panel card" aria-label={`Span ${span.name}`}>
@@ -308,6 +323,13 @@ function SpanPanel({ span, trace, onClose }: { span: Span; trace: Trace; onClose
 			<h3>Attributes</h3>
 			{span.attributes ? (
 				<AttributeList label="Attributes" attributes={span.attributes} />
+			) : details.error && !details.loading ? (
+				<>
+					<ErrorNotice problem={details.error} />
+					<button type="button" class="small" onClick={() => void details.reload()}>
+						Try again
+					</button>
+				</>
 			) : (
 				<p class="subtitle" role="status">
 					Loading…
