@@ -126,6 +126,8 @@ describe("the dashboard in a real browser", () => {
 		expect(await start.locator("code").textContent()).toContain(
 			`OTEL_EXPORTER_OTLP_ENDPOINT=${server.url}\n`,
 		);
+		// The service's name is the person's to fill in (a copied "checkout" named every service that).
+		expect(await start.locator("code").textContent()).toContain("OTEL_SERVICE_NAME=<your service's name>");
 		expect(await start.getByRole("link", { name: "Settings → API keys" }).getAttribute("href")).toBe(
 			"/settings/api-keys",
 		);
@@ -393,6 +395,11 @@ describe("the dashboard in a real browser", () => {
 		expect(shade).toEqual(["rgb(240, 242, 245)", "#f0f2f5"]);
 		expect(await viewer.getByRole("button", { name: "Save settings" }).count()).toBe(0);
 		await screenshot(viewer, "settings-viewer");
+		// The overview's first steps send a viewer to an admin for a key, not to a page they cannot open.
+		await viewer.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Overview" }).click();
+		const start = viewer.getByRole("region", { name: "Nothing received in this range" });
+		await start.getByText("ask an admin of your organization for an API key").waitFor();
+		expect(await start.getByRole("link", { name: "Settings → API keys" }).count()).toBe(0);
 		await viewerContext.close();
 	});
 
@@ -585,10 +592,12 @@ describe("the dashboard in a real browser", () => {
 	it("shows monitors after real heartbeat pings, failing first, and a monitor's detail", async () => {
 		// Before any ping: how to make the first one, as a command to copy, whole inside its block.
 		await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Monitors" }).click();
-		await page.getByText("No monitors yet. The first ping creates one:").waitFor();
-		const firstPing = page.getByText(/^curl -X POST -H "X-API-Key: \$KEY" http/);
+		await page
+			.getByText("No monitors yet. The first ping creates one (with an API key in HEXCOVERY_API_KEY")
+			.waitFor();
+		const firstPing = page.getByText(/^curl -X POST -H "X-API-Key: \$HEXCOVERY_API_KEY" http/);
 		expect(await firstPing.textContent()).toBe(
-			`curl -X POST -H "X-API-Key: $KEY" ${server.url}/api/v1/heartbeat/my-job`,
+			`curl -X POST -H "X-API-Key: $HEXCOVERY_API_KEY" ${server.url}/api/v1/heartbeat/my-job`,
 		);
 		const placed = await firstPing.evaluate((code) => {
 			const block = (code.closest("pre") as HTMLElement).getBoundingClientRect();
@@ -753,11 +762,18 @@ describe("the dashboard in a real browser", () => {
 	});
 
 	it("pauses and resumes a monitor, with the change in its history", async () => {
+		// An edit not yet saved outlives a pause (which changes the monitor: its form was reset).
+		const grace = page.getByLabel("Grace (seconds)");
+		await grace.fill("901");
 		await page.getByRole("button", { name: "Pause" }).click();
 		await page.getByRole("button", { name: "Resume" }).waitFor();
 		await page.getByRole("table", { name: "Status changes" }).getByText("paused").first().waitFor();
 		await page.getByRole("button", { name: "Resume" }).click();
 		await page.getByRole("button", { name: "Pause" }).waitFor();
+		await page.getByRole("table", { name: "Status changes" }).getByRole("row").nth(2).waitFor();
+		expect(await grace.inputValue()).toBe("901");
+		await page.reload();
+		await grace.waitFor();
 		// With a display name, it is the title and the slug goes under it.
 		await page.getByLabel("Display name").fill("Billing export");
 		await page.getByRole("button", { name: "Save settings" }).click();
@@ -802,6 +818,18 @@ describe("the dashboard in a real browser", () => {
 		const log = page.getByRole("table", { name: "Delivery log" });
 		await log.getByText("delivered").waitFor();
 		expect(await log.getByRole("row").count()).toBe(2);
+		// A monitor's alert names the monitor as a person knows it, linked (it said "monitor mon_…").
+		const key = await apiKeyViaApi();
+		const failed = await fetch(`${server.url}/api/v1/heartbeat/nightly-backup/fail`, {
+			method: "POST",
+			headers: { "X-API-Key": key },
+		});
+		expect(failed.status).toBe(200);
+		await expect.poll(() => receiver.received.length, { timeout: 15_000 }).toBe(2);
+		await page.reload();
+		await page.getByRole("button", { name: "Delivery log" }).click();
+		await log.getByRole("link", { name: "nightly-backup" }).waitFor();
+		expect(await log.getByText("Status of nightly-backup").count()).toBe(1);
 		await screenshot(page, "channels");
 	});
 

@@ -290,6 +290,22 @@ describe("what a person typed or chose stays", () => {
 		await page.close();
 	});
 
+	it("a monitor's older pings, once opened, stay when a new ping arrives", async () => {
+		const ping = (path: string) =>
+			fetch(`${server.url}/api/v1/heartbeat/${path}`, { method: "POST", headers: { "X-API-Key": key } });
+		for (let i = 0; i < 55; i++) expect((await ping("busy-job?period=60")).status).toBeLessThan(300);
+		const page = await openPage("/monitors/busy-job");
+		const pings = page.getByRole("table", { name: "Pings" });
+		await expect.poll(() => pings.getByRole("row").count()).toBe(1 + 50);
+		await page.getByRole("button", { name: "Load older pings" }).click();
+		await expect.poll(() => pings.getByRole("row").count()).toBe(1 + 55);
+		expect((await ping("busy-job/fail")).status).toBe(200);
+		// The page reads the monitor every 15 s; the new ping goes on top, the older ones stay.
+		await pings.getByText("fail").waitFor({ timeout: 30_000 });
+		await expect.poll(() => pings.getByRole("row").count()).toBe(1 + 56);
+		await page.close();
+	});
+
 	it("the way back from a trace keeps the traces list's filters and range", async () => {
 		const page = await openPage("/traces?range=6h&status=error");
 		const table = page.getByRole("table", { name: "Traces" });

@@ -15,6 +15,7 @@ import {
 	When,
 } from "../../components/ui";
 import { useAction, useResource } from "../../components/use-resource";
+import { allMonitors } from "./list";
 
 type Channel = components["schemas"]["NotificationChannel"];
 type TestResult = components["schemas"]["NotificationTestResult"];
@@ -272,6 +273,11 @@ function DeliveryLog({ channelId, refreshKey }: { channelId: string; refreshKey:
 			),
 		[channelId, refreshKey],
 	);
+	// A delivery names its monitor by id: the log says which monitor, by the name a person knows.
+	const monitors = useResource(
+		async () => new Map((await allMonitors()).map((m) => [m.id, m])),
+		[refreshKey],
+	);
 	if (log.error) return <ErrorNotice problem={log.error} />;
 	if (!log.data) return <Loading what="deliveries" />;
 	if (log.data.data.length === 0) return <Empty>Nothing sent to this channel yet.</Empty>;
@@ -291,7 +297,13 @@ function DeliveryLog({ channelId, refreshKey }: { channelId: string; refreshKey:
 						<td>
 							<When at={d.last_attempt_at ?? d.created_at} />
 						</td>
-						<td>{d.event === "test" ? "test" : `monitor ${d.monitor_id ?? ""}`}</td>
+						<td>
+							{d.event === "test" ? (
+								"Test"
+							) : (
+								<MonitorNamed monitor={d.monitor_id ? monitors.data?.get(d.monitor_id) : undefined} />
+							)}
+						</td>
 						<td>
 							<Badge kind={d.status} /> {d.response_status ? `HTTP ${d.response_status}` : ""} {d.error ?? ""}
 						</td>
@@ -300,5 +312,15 @@ function DeliveryLog({ channelId, refreshKey }: { channelId: string; refreshKey:
 				))}
 			</tbody>
 		</table>
+	);
+}
+
+/** "Status of nightly-backup", linked; a monitor deleted since (or not loaded) as such. */
+function MonitorNamed({ monitor }: { monitor: { slug: string; name: string | null } | undefined }) {
+	if (!monitor) return <>Status of a deleted monitor</>;
+	return (
+		<>
+			Status of <a href={`/monitors/${encodeURIComponent(monitor.slug)}`}>{monitor.name ?? monitor.slug}</a>
+		</>
 	);
 }

@@ -4,7 +4,7 @@ import { api, unwrap } from "../../api/client";
 import type { components } from "../../api/schema";
 import { currentUser } from "../../api/session";
 import { roleAtLeast } from "../../auth/roles";
-import { formatMs, formatSeconds } from "../../components/format";
+import { formatMs, formatSeconds, formatTime, timeAgo } from "../../components/format";
 import { describeCron } from "../../components/schedule";
 import {
 	Badge,
@@ -108,11 +108,11 @@ export function MonitorDetail() {
 						<dd>{m.last_duration_ms === null ? "—" : formatMs(m.last_duration_ms)}</dd>
 						<dt>Next due</dt>
 						<dd>
-							<When at={m.next_due_at} />
+							<DueAt at={m.next_due_at} />
 						</dd>
 						<dt>Alerts if silent</dt>
 						<dd>
-							<When at={m.alert_after} />
+							<DueAt at={m.alert_after} />
 						</dd>
 					</dl>
 					<h3>Cron line</h3>
@@ -187,9 +187,16 @@ function SettingsCard(props: { monitor: Monitor; canWrite: boolean; onSaved: () 
 	});
 	const [form, setForm] = useState(initial);
 	const [saved, setSaved] = useState(false);
-	useEffect(() => setForm(initial()), [m.updated_at]);
-	const set = (key: keyof ReturnType<typeof initial>) => (e: Event) =>
+	// The stored settings replace the form when they change (a save, someone else's), unless the
+	// person has edited it: a Pause (which changes updated_at too) wiped unsaved edits.
+	const [edited, setEdited] = useState(false);
+	useEffect(() => {
+		if (!edited) setForm(initial());
+	}, [m.updated_at]);
+	const set = (key: keyof ReturnType<typeof initial>) => (e: Event) => {
+		setEdited(true);
 		setForm({ ...form, [key]: (e.currentTarget as HTMLInputElement).value });
+	};
 	const save = useAction(async () => {
 		const body = {
 			name: form.name.trim() || null,
@@ -200,6 +207,7 @@ function SettingsCard(props: { monitor: Monitor; canWrite: boolean; onSaved: () 
 				: { period_s: Number(form.period) }),
 		};
 		await unwrap(api.PATCH("/api/v1/monitors/{slug}", { params: { path: { slug: m.slug } }, body }));
+		setEdited(false);
 		setSaved(true);
 		props.onSaved();
 	});
@@ -321,10 +329,19 @@ function PingHistory({ slug, refreshKey }: { slug: string; refreshKey: string })
 			unwrap(api.GET("/api/v1/monitors/{slug}/pings", { params: { path: { slug }, query: { limit: 50 } } })),
 		[slug, refreshKey],
 	);
+	// A new ping reads the first page again: it goes on top of what is shown (older pages opened with
+	// "Load older pings" stay); with no ping in common (a gap) the list starts over from it.
 	useEffect(() => {
-		if (!first.data) return;
-		setPings(first.data.data);
-		setCursor(first.data.next_cursor);
+		const fresh = first.data;
+		if (!fresh) return;
+		const seqs = new Set(fresh.data.map((p) => p.seq));
+		const overlaps = pings.some((p) => seqs.has(p.seq));
+		if (overlaps) {
+			setPings([...fresh.data, ...pings.filter((p) => !seqs.has(p.seq))]);
+		} else {
+			setPings(fresh.data);
+			setCursor(fresh.next_cursor);
+		}
 	}, [first.data]);
 	const more = useAction(async () => {
 		if (!cursor) return;
@@ -368,7 +385,8 @@ function PingHistory({ slug, refreshKey }: { slug: string; refreshKey: string })
 									{p.body ? (
 										<details>
 											<summary>
-												{p.body.length} bytes{p.body_truncated ? " (truncated)" : ""}
+												{new TextEncoder().encode(p.body).length} bytes
+												{p.body_truncated ? " (truncated)" : ""}
 											</summary>
 											<pre class="ping-body">{p.body}</pre>
 										</details>
@@ -396,4 +414,17 @@ function cronHint(schedule: string, tz: string): string {
 	return words
 		? `${words} (${tz.trim() || "UTC"})`
 		: "5 fields: minute, hour, day of the month, month, day of the week";
+}
+
+/**
+ * A moment ahead, to the minute, and how far it is: "Dec 5 03:30 (in 6 hours)". Relative alone,
+ * "Next due" and "Alerts if silent" both read "in 6 hours" with a 30-minute grace between them.
+ */
+function DueAt({ at }: { at: string | null }) {
+	if (!at) return <span class="subtitle">—</span>;
+	return (
+		<time dateTime={at}>
+			{formatTime(at, { seconds: false })} ({timeAgo(at)})
+		</time>
+	);
 }

@@ -30,7 +30,7 @@ export function sortMonitors(monitors: Monitor[]): Monitor[] {
 	return [...monitors].sort((a, b) => RANK[a.status] - RANK[b.status] || a.slug.localeCompare(b.slug));
 }
 
-async function allMonitors(): Promise<Monitor[]> {
+export async function allMonitors(): Promise<Monitor[]> {
 	const monitors: Monitor[] = [];
 	let cursor: string | undefined;
 	for (let page = 0; page < MAX_PAGES; page++) {
@@ -52,7 +52,7 @@ export function MonitorList() {
 		return () => clearInterval(timer);
 	}, []);
 	const all = monitors.data ?? [];
-	const firstPing = `curl -X POST -H "X-API-Key: $KEY" ${location.origin}/api/v1/heartbeat/my-job`;
+	const firstPing = `curl -X POST -H "X-API-Key: $HEXCOVERY_API_KEY" ${location.origin}/api/v1/heartbeat/my-job`;
 	const shown = filter ? all.filter((m) => m.status === filter) : all;
 	const counts = Object.fromEntries(STATUSES.map((s) => [s, all.filter((m) => m.status === s).length]));
 	return (
@@ -89,7 +89,8 @@ export function MonitorList() {
 				) : null
 			) : all.length === 0 ? (
 				<Empty>
-					No monitors yet. The first ping creates one:
+					No monitors yet. The first ping creates one (with an API key in HEXCOVERY_API_KEY: admins create
+					them under Settings → API keys):
 					<CommandBlock text={firstPing} />
 					<CopyButton text={firstPing} label="Copy command" />
 				</Empty>

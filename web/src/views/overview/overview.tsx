@@ -1,6 +1,8 @@
 import { useLocation } from "preact-iso";
 import { api, unwrap } from "../../api/client";
+import { currentUser } from "../../api/session";
 import { oqlWindow, rangeKey, rangeParams, runOql, timeseriesChart } from "../../api/telemetry";
+import { roleAtLeast } from "../../auth/roles";
 import { ErrorLines } from "../../components/error-lines";
 import { formatMs } from "../../components/format";
 import { type ChartMarker, TimeChart } from "../../components/time-chart";
@@ -268,14 +270,22 @@ function ChartCard(props: {
  * SDK settings, with this server's address).
  */
 function GettingStarted() {
-	const settings = `OTEL_EXPORTER_OTLP_ENDPOINT=${location.origin}\nOTEL_EXPORTER_OTLP_HEADERS="X-API-Key=<your key>"\nOTEL_SERVICE_NAME=checkout`;
+	// Placeholders a person fills in: a copied "checkout" named every service that.
+	const settings = `OTEL_EXPORTER_OTLP_ENDPOINT=${location.origin}\nOTEL_EXPORTER_OTLP_HEADERS="X-API-Key=<your key>"\nOTEL_SERVICE_NAME=<your service's name>`;
+	const isAdmin = roleAtLeast(currentUser.value?.role, "admin");
 	return (
 		<section class="card" aria-labelledby="getting-started-title">
 			<h2 id="getting-started-title">Nothing received in this range</h2>
 			<p>
-				If nothing sends telemetry here yet, create an API key in{" "}
-				<a href="/settings/api-keys">Settings → API keys</a> (admins can) and point any OpenTelemetry SDK or
-				Collector at this server:
+				If nothing sends telemetry here yet,{" "}
+				{isAdmin ? (
+					<>
+						create an API key in <a href="/settings/api-keys">Settings → API keys</a>
+					</>
+				) : (
+					"ask an admin of your organization for an API key"
+				)}{" "}
+				and point any OpenTelemetry SDK or Collector at this server:
 			</p>
 			<CommandBlock text={settings} />
 			<CopyButton text={settings} label="Copy settings" />
