@@ -240,7 +240,12 @@ describe("what a person typed or chose stays", () => {
 		// A dashboard has its own Refresh beside its panels: the header offers none there.
 		await page.goto(`${server.url}/dashboards/${dashboardId}`);
 		await page.getByRole("region", { name: "Log count" }).waitFor();
-		expect(await page.getByRole("button", { name: "Refresh" }).count()).toBe(1);
+		await page.getByLabel("Auto-refresh").waitFor();
+		expect(await page.getByRole("banner").getByRole("button", { name: "Refresh" }).count()).toBe(0);
+		await page
+			.getByRole("main")
+			.getByRole("button", { name: /^(Refresh|Loading…)$/ })
+			.waitFor();
 		await page.close();
 	});
 
@@ -362,5 +367,45 @@ describe("what a person typed or chose stays", () => {
 	it("saw no page error and no CSP refusal", () => {
 		expect(pageErrors).toEqual([]);
 		expect(cspViolations).toEqual([]);
+	});
+});
+
+describe("long lists say when they are cut", () => {
+	it("hosts: up to 1,000 read and sorted (it read 200 and said nothing), and the rest said", async () => {
+		const hosts = Array.from({ length: 1_005 }, (_, i) => `fleet-${String(i).padStart(4, "0")}`);
+		const now = Date.now();
+		const response = await fetch(`${server.url}/v1/logs`, {
+			method: "POST",
+			headers: { "X-API-Key": key, "Content-Type": "application/json" },
+			body: JSON.stringify({
+				resourceLogs: hosts.map((host) => ({
+					resource: {
+						attributes: [
+							{ key: "service.name", value: { stringValue: "fleet" } },
+							{ key: "host.name", value: { stringValue: host } },
+						],
+					},
+					scopeLogs: [{ logRecords: [{ timeUnixNano: nanos(now - 5_000), body: { stringValue: "up" } }] }],
+				})),
+			}),
+		});
+		expect(response.status).toBe(200);
+		const page = await openPage("/hosts");
+		const table = page.getByRole("table", { name: "Hosts" });
+		await page.getByText("The first 1,000 hosts by name are shown and sorted").waitFor();
+		expect(await table.getByRole("row").count()).toBe(1 + 1_000);
+		await page.close();
+	});
+
+	it("dashboards: the list says there are more than it shows", async () => {
+		for (let i = 0; i < 100; i++) {
+			const created = await api("POST", "/api/v1/dashboards", { title: `Board ${i}` });
+			expect(created.status).toBe(201);
+		}
+		const page = await openPage("/dashboards");
+		await page.getByText("The first 100 dashboards are shown; there are more.").waitFor();
+		expect(await page.getByRole("table", { name: "Dashboards" }).getByRole("row").count()).toBe(1 + 100);
+		await page.close();
+		expect(pageErrors).toEqual([]);
 	});
 });

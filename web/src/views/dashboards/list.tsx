@@ -114,6 +114,12 @@ export function DashboardList() {
 							))}
 						</tbody>
 					</table>
+					{list.data.next_cursor ? (
+						<p class="subtitle">
+							The first {rows.length} dashboards are shown; there are more. Search by title or pick a tag to
+							find the others.
+						</p>
+					) : null}
 				</div>
 			)}
 			<ConfirmDialog

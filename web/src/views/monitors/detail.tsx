@@ -155,6 +155,11 @@ export function MonitorDetail() {
 						</tbody>
 					</table>
 				) : null}
+				{flips.data?.next_cursor ? (
+					<p class="subtitle">
+						The latest {flips.data.data.length} changes are shown; older ones are kept too.
+					</p>
+				) : null}
 			</section>
 			<ConfirmDialog
 				open={deleting}

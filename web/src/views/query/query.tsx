@@ -199,6 +199,11 @@ export function QueryPage() {
 							</li>
 						))}
 					</ul>
+					{saved.data?.next_cursor ? (
+						<p class="subtitle">
+							The first {saved.data.data.length} saved queries are listed; there are more.
+						</p>
+					) : null}
 				</aside>
 			</div>
 			{dialog === "save" ? (
@@ -330,6 +335,11 @@ function AddToDashboardDialog(props: {
 					]}
 					value={target}
 					onChange={(e) => setTarget((e.target as HTMLSelectElement).value)}
+					hint={
+						dashboards.data?.next_cursor
+							? `The first ${dashboards.data.data.length} dashboards are listed: add to another from its own page.`
+							: undefined
+					}
 				/>
 				{target === NEW_DASHBOARD ? (
 					<Field
