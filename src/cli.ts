@@ -4,10 +4,12 @@ import { generateSigningKey, ROLES, type Role } from "./auth/jwt.js";
 import { checkPasswordPolicy } from "./auth/password.js";
 import { systemClock } from "./clock.js";
 import { optionalText } from "./config.js";
+import { isStorageFailure } from "./db/errors.js";
 import { openMigratedDatabase } from "./db/node.js";
 import { DiscoveryMemory } from "./ingest/discovery.js";
 import { listDeadLetters, replayDeadLetters } from "./ingest/queue.js";
 import { libsqlClientOf } from "./ingest/writer.js";
+import { redactDatabaseUrl } from "./runtime/logger.js";
 import { DEFAULT_DATABASE_URL } from "./runtime/node-deps.js";
 import { apiKeyStatus, createApiKey, createOrg, listApiKeys, revokeApiKey } from "./services/api-keys.js";
 import { createUser } from "./services/users.js";
@@ -296,7 +298,26 @@ if (import.meta.url === `file://${process.argv[1]}`) {
 			process.stderr.write(`hexcovery: ${(error as Error).message}\nRun with --help for usage.\n`);
 			process.exit(64);
 		}
-		process.stderr.write(`hexcovery: ${String((error as Error).message ?? error)}\n`);
+		const where = redactDatabaseUrl(process.env.DATABASE_URL || DEFAULT_DATABASE_URL);
+		const place = isStorageFailure(error) ? `cannot use the database at ${where}: ` : "";
+		process.stderr.write(`hexcovery: ${place}${reasonOf(error)}\n`);
 		process.exit(1);
 	});
+}
+
+/**
+ * What went wrong, in one line: a driver's cause rather than the SQL statement an ORM error wraps
+ * around it (drizzle's "Failed query: CREATE TABLE …" hid "connection refused").
+ */
+export function reasonOf(error: unknown): string {
+	let current: unknown = error;
+	while (current instanceof Error && /^Failed query:/.test(current.message) && current.cause !== undefined)
+		current = current.cause;
+	let message = current instanceof Error ? current.message : String(current);
+	// fetch's "fetch failed" says why only in its cause (connect ECONNREFUSED 127.0.0.1:1).
+	let cause = current instanceof Error ? current.cause : undefined;
+	while (cause instanceof Error && cause.cause instanceof Error) cause = cause.cause;
+	if (cause instanceof Error && cause.message && !message.includes(cause.message))
+		message = `${message} (${cause.message})`;
+	return message.split("\n")[0] ?? message;
 }

@@ -83,6 +83,22 @@ describe("CLI", () => {
 		expect((await cliFailure("key", "revoke", "key_missing")).stderr).toContain("key_missing");
 	});
 
+	it("a database it cannot reach is one line saying why, not the SQL it was running", async () => {
+		let failed: { code: number; stderr: string } | undefined;
+		try {
+			await run(TSX, ["src/cli.ts", "org", "list"], { env: { ...env, DATABASE_URL: "http://127.0.0.1:1" } });
+		} catch (error) {
+			failed = error as { code: number; stderr: string };
+		}
+		expect(failed?.code).toBe(1);
+		const lines = (failed?.stderr ?? "").trim().split("\n");
+		expect(lines).toHaveLength(1);
+		expect(lines[0]).toMatch(
+			/^hexcovery: cannot use the database at http:\/\/127\.0\.0\.1:1\/: fetch failed \(.+\)$/,
+		);
+		expect(failed?.stderr).not.toMatch(/CREATE TABLE|Failed query|params:/);
+	});
+
 	it("applies migrations with migrate", async () => {
 		expect(await cli("migrate")).toEqual(["migrations applied"]);
 	});

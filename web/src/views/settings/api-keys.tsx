@@ -185,6 +185,7 @@ function CreateKeyForm({ onCreated }: { onCreated: (key: CreatedKey) => void | P
 					type="date"
 					value={expires}
 					onInput={(e) => setExpires(e.currentTarget.value)}
+					hint="It stops working at the end of that day, in your time zone."
 				/>
 				<button type="submit" class="primary" disabled={create.busy}>
 					Create API key
