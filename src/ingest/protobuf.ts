@@ -32,7 +32,15 @@ export { BinaryReader, WireType };
 
 /** A length-delimited field's end, checked against the buffer. */
 export function messageEnd(r: BinaryReader): number {
-	const length = r.uint32();
+	const start = r.pos;
+	let length = r.uint32();
+	// uint32() keeps a longer varint's low 32 bits: a declared 4 GiB (0x80 0x80 0x80 0x80 0x10) read
+	// as 0, an empty field, and a malformed body was taken. A varint of five bytes or more (2^28 and
+	// up, or an overlong encoding) is read again whole, on this rare path only.
+	if (r.pos - start >= 5) {
+		r.pos = start;
+		length = Number(r.uint64());
+	}
 	const end = r.pos + length;
 	if (end > r.len)
 		throw new DecodeError("protobuf", "a length-delimited field runs past the end of the body");

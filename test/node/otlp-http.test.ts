@@ -422,6 +422,18 @@ describe.each(["client", "embedded", "thread"] as const)("with the %s writer", (
 				body: new Uint8Array([0x0a, 0xff, 0xff, 0xff]),
 			});
 			await expectStatus(garbage, 400, 3, "INVALID_REQUEST", "protobuf");
+			// A field declared 4 GiB long (2^32: its low 32 bits are 0) with nothing in it was taken as empty.
+			for (const declared of [
+				[0x80, 0x80, 0x80, 0x80, 0x10],
+				[0x81, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01],
+			]) {
+				const huge = await post(app, "/v1/traces", {
+					key,
+					type: PROTOBUF,
+					body: new Uint8Array([0x0a, ...declared]),
+				});
+				await expectStatus(huge, 400, 3, "INVALID_REQUEST", "protobuf");
+			}
 			expect((await rowsOf(reader, "spans")).map((r) => r.name)).toEqual(["kept"]);
 		});
 
