@@ -8,7 +8,7 @@
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchBrowser, openSignedIn } from "../support/browser.js";
-import { setUpOwner, startWebServer, type WebServer } from "../support/web-server.js";
+import { screenshot, setUpOwner, startWebServer, type WebServer } from "../support/web-server.js";
 
 const OWNER = { email: "failures@example.com", password: "saffron-glacier-kettle-27" };
 const TRACE_ID = "5b8efff798038103d269b633813fc60c";
@@ -308,6 +308,52 @@ describe("what a person typed or chose stays", () => {
 		// The page reads the monitor every 15 s; the new ping goes on top, the older ones stay.
 		await pings.getByText("fail").waitFor({ timeout: 30_000 });
 		await expect.poll(() => pings.getByRole("row").count()).toBe(1 + 56);
+		await page.close();
+	});
+
+	it("a saved query is renamed, given the editor's query, and deleted once no dashboard uses it", async () => {
+		const created = await api<{ id: string }>("POST", "/api/v1/saved-queries", {
+			name: "Tail count",
+			query: "SELECT count(*) FROM logs WHERE service = 'tail'",
+			visibility: "org",
+		});
+		expect(created.status).toBe(201);
+		const board = await api<{ id: string }>("POST", "/api/v1/dashboards", {
+			title: "Uses tail count",
+			panels: [
+				{
+					title: "Tail",
+					kind: "number",
+					saved_query_id: created.body.id,
+					layout: { x: 0, y: 0, w: 6, h: 4 },
+				},
+			],
+		});
+		expect(board.status).toBe(201);
+		const page = await openPage(`/query?q=${encodeURIComponent("SELECT count(*) FROM spans")}`);
+		const list = page.getByRole("list", { name: "Saved queries" });
+		await list.getByRole("button", { name: "Edit saved query Tail count" }).click();
+		const dialog = page.getByRole("dialog", { name: "Edit saved query" });
+		await dialog.getByLabel("Name").fill("Tail lines");
+		await dialog.getByLabel("Replace its query with the one in the editor").check();
+		await dialog.getByRole("button", { name: "Save changes" }).click();
+		await page.getByText("Saved “Tail lines” with the editor's query.").waitFor();
+		const stored = await api<{ name: string; query: string }>(
+			"GET",
+			`/api/v1/saved-queries/${created.body.id}`,
+		);
+		expect([stored.body.name, stored.body.query]).toEqual(["Tail lines", "SELECT count(*) FROM spans"]);
+		// In use by a dashboard: the API refuses, and the dialog names the dashboard.
+		await list.getByRole("button", { name: "Edit saved query Tail lines" }).click();
+		await dialog.getByRole("button", { name: "Delete…" }).click();
+		await dialog.getByRole("button", { name: "Delete saved query" }).click();
+		await dialog.getByRole("alert").getByText("Used by: Uses tail count.").waitFor();
+		await screenshot(page, "saved-query-in-use");
+		expect((await api("DELETE", `/api/v1/dashboards/${board.body.id}`)).status).toBe(204);
+		await dialog.getByRole("button", { name: "Delete saved query" }).click();
+		await page.getByText("Deleted “Tail lines”.").waitFor();
+		expect(await list.getByText("Tail lines").count()).toBe(0);
+		expect((await api("GET", `/api/v1/saved-queries/${created.body.id}`)).status).toBe(404);
 		await page.close();
 	});
 

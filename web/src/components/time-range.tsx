@@ -134,12 +134,7 @@ export function TimeRangePicker() {
 	return (
 		<div class="time-range">
 			{refreshable ? (
-				<button
-					type="button"
-					class="small"
-					onClick={() => refreshTick.value++}
-					title="Read this page's data again"
-				>
+				<button type="button" onClick={() => refreshTick.value++} title="Read this page's data again">
 					Refresh
 				</button>
 			) : null}

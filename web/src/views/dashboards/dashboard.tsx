@@ -823,7 +823,8 @@ function PanelEditor(props: {
 				/>
 				{savedQuery ? (
 					<p class="subtitle">
-						This panel shows the saved query {savedQuery}; edit the query on the Query page.
+						This panel shows a saved query: change it with its Edit button under Saved queries on the Query
+						page (every panel that uses it follows).
 					</p>
 				) : (
 					<>

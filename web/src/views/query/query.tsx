@@ -3,6 +3,8 @@ import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { useLocation } from "preact-iso";
 import { api, unwrap } from "../../api/client";
 import type { components } from "../../api/schema";
+import { currentUser } from "../../api/session";
+import { roleAtLeast } from "../../auth/roles";
 import { formatMs, formatTime } from "../../components/format";
 import { refreshTick, useTimeRange } from "../../components/time-range";
 import { ConfirmDialog, ErrorNotice, Field, Notice, PageHeader, SelectField } from "../../components/ui";
@@ -67,6 +69,9 @@ export function QueryPage() {
 	const [running, setRunning] = useState(false);
 	const [history, setHistory] = useState(readHistory);
 	const [dialog, setDialog] = useState<"save" | "dashboard" | null>(null);
+	const [editing, setEditing] = useState<SavedQuery | null>(null);
+	// Members and up write saved queries (a private one is only ever listed to its owner).
+	const canWrite = roleAtLeast(currentUser.value?.role, "member");
 	const [notice, setNotice] = useState<ComponentChildren>(null);
 	const generation = useRef(0);
 	const [runs, setRuns] = useState(0);
@@ -196,6 +201,14 @@ export function QueryPage() {
 									{s.name}
 								</button>{" "}
 								<span class="subtitle">{s.visibility === "private" ? "private" : "shared"}</span>
+								{canWrite ? (
+									<>
+										{" "}
+										<button type="button" class="small" onClick={() => setEditing(s)}>
+											Edit<span class="visually-hidden"> saved query {s.name}</span>
+										</button>
+									</>
+								) : null}
 							</li>
 						))}
 					</ul>
@@ -214,6 +227,23 @@ export function QueryPage() {
 						if (savedQuery) {
 							setNotice(
 								`Saved as “${savedQuery.name}” (${savedQuery.visibility === "private" ? "private" : "shared"}).`,
+							);
+							void saved.reload();
+						}
+					}}
+				/>
+			) : null}
+			{editing ? (
+				<EditSavedQueryDialog
+					savedQuery={editing}
+					text={text}
+					onDone={(outcome) => {
+						setEditing(null);
+						if (outcome) {
+							setNotice(
+								outcome === "deleted"
+									? `Deleted “${editing.name}”.`
+									: `Saved “${outcome.name}”${outcome.query === editing.query ? "" : " with the editor's query"}.`,
 							);
 							void saved.reload();
 						}
@@ -286,6 +316,130 @@ function SaveQueryDialog(props: { text: string; onDone: (saved: SavedQuery | nul
 					hint="Shared queries can be edited by any member; only shared ones can back a dashboard panel."
 				/>
 				<ErrorNotice problem={save.error} />
+			</div>
+		</ConfirmDialog>
+	);
+}
+
+/**
+ * A saved query's name, description, visibility (its owner's to change) and, when asked, its query
+ * replaced by the editor's; or deleted, which the API refuses while a dashboard panel uses it (the
+ * dashboards are named).
+ */
+function EditSavedQueryDialog(props: {
+	savedQuery: SavedQuery;
+	text: string;
+	onDone: (outcome: SavedQuery | "deleted" | null) => void;
+}) {
+	const { savedQuery } = props;
+	const mine = savedQuery.owner.id === currentUser.value?.id;
+	const [name, setName] = useState(savedQuery.name);
+	const [description, setDescription] = useState(savedQuery.description ?? "");
+	const [visibility, setVisibility] = useState(savedQuery.visibility);
+	const differs = props.text.trim() !== "" && props.text !== savedQuery.query;
+	const [replace, setReplace] = useState(false);
+	const [deleting, setDeleting] = useState(false);
+	const path = { params: { path: { id: savedQuery.id } } };
+	const save = useAction(async () => {
+		const body = {
+			name: name.trim(),
+			description: description.trim() || null,
+			query: replace ? props.text : savedQuery.query,
+			...(mine ? { visibility } : {}),
+		};
+		props.onDone(await unwrap(api.PUT("/api/v1/saved-queries/{id}", { ...path, body })));
+	});
+	const remove = useAction(async () => {
+		await unwrap(api.DELETE("/api/v1/saved-queries/{id}", path));
+		props.onDone("deleted");
+	});
+	const problem = remove.error ?? save.error;
+	// A query in use: the API lists the dashboards whose panels use it.
+	const usedBy = (problem?.details ?? []).flatMap((d) => {
+		const title = (d as { title?: unknown }).title;
+		return typeof title === "string" ? [title] : [];
+	});
+	return (
+		<ConfirmDialog
+			open
+			title="Edit saved query"
+			confirmLabel="Save changes"
+			busy={save.busy || remove.busy || !name.trim()}
+			onConfirm={() => void save.run()}
+			onCancel={() => props.onDone(null)}
+		>
+			<div class="stack">
+				<Field
+					label="Name"
+					value={name}
+					required
+					maxLength={200}
+					onInput={(e) => setName(e.currentTarget.value)}
+				/>
+				<Field
+					label="Description"
+					value={description}
+					maxLength={2000}
+					onInput={(e) => setDescription(e.currentTarget.value)}
+				/>
+				{mine ? (
+					<SelectField
+						label="Visibility"
+						options={[
+							["org", "Shared with the organization"],
+							["private", "Private (only you)"],
+						]}
+						value={visibility}
+						onChange={(e) => setVisibility((e.target as HTMLSelectElement).value as "org" | "private")}
+					/>
+				) : (
+					<p class="subtitle">
+						Shared by {savedQuery.owner.name ?? "another user"}: only they change who sees it.
+					</p>
+				)}
+				<div class="field">
+					<span class="field-label" id="saved-query-text">
+						Query
+					</span>
+					<pre class="saved-query-text" aria-labelledby="saved-query-text">
+						{savedQuery.query}
+					</pre>
+				</div>
+				{differs ? (
+					<label class="checkbox">
+						<input type="checkbox" checked={replace} onChange={(e) => setReplace(e.currentTarget.checked)} />
+						Replace its query with the one in the editor
+					</label>
+				) : null}
+				{usedBy.length > 0 ? (
+					<div class="notice error" role="alert">
+						<strong>{problem?.message}</strong> Used by: {usedBy.join(", ")}.
+					</div>
+				) : (
+					<ErrorNotice problem={problem} />
+				)}
+				{deleting ? (
+					<div class="row">
+						<span>Delete it for everyone?</span>
+						<button
+							type="button"
+							class="small danger"
+							disabled={remove.busy}
+							onClick={() => void remove.run()}
+						>
+							Delete saved query
+						</button>
+						<button type="button" class="small" onClick={() => setDeleting(false)}>
+							Keep it
+						</button>
+					</div>
+				) : (
+					<div>
+						<button type="button" class="small danger" onClick={() => setDeleting(true)}>
+							Delete…
+						</button>
+					</div>
+				)}
 			</div>
 		</ConfirmDialog>
 	);
