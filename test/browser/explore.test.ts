@@ -323,7 +323,7 @@ describe("query explorer", () => {
 		await page.getByText("Saved as “Logs per service” (private).").waitFor();
 		await page
 			.getByRole("list", { name: "Saved queries" })
-			.getByRole("button", { name: "Logs per service" })
+			.getByRole("button", { name: "Logs per service", exact: true })
 			.waitFor();
 		const saved = await apiCall<{ data: Array<{ name: string; query: string; visibility: string }> }>(
 			"GET",

@@ -292,32 +292,56 @@ function SaveQueryDialog(props: { text: string; onDone: (saved: SavedQuery | nul
 			onCancel={() => props.onDone(null)}
 		>
 			<div class="stack">
-				<Field
-					label="Name"
-					value={name}
-					required
-					maxLength={200}
-					onInput={(e) => setName(e.currentTarget.value)}
+				<SavedQueryFields
+					name={[name, setName]}
+					description={[description, setDescription]}
+					visibility={[visibility, setVisibility]}
 				/>
-				<Field
-					label="Description"
-					value={description}
-					maxLength={2000}
-					onInput={(e) => setDescription(e.currentTarget.value)}
-				/>
+				<ErrorNotice problem={save.error} />
+			</div>
+		</ConfirmDialog>
+	);
+}
+
+type Visibility = SavedQuery["visibility"];
+
+/** A saved query's name, description and (when the person may set it) visibility, a state pair each. */
+function SavedQueryFields(props: {
+	name: [string, (value: string) => void];
+	description: [string, (value: string) => void];
+	visibility: [Visibility, (value: Visibility) => void] | null;
+}) {
+	const [name, setName] = props.name;
+	const [description, setDescription] = props.description;
+	const visibility = props.visibility;
+	return (
+		<>
+			<Field
+				label="Name"
+				value={name}
+				required
+				maxLength={200}
+				onInput={(e) => setName(e.currentTarget.value)}
+			/>
+			<Field
+				label="Description"
+				value={description}
+				maxLength={2000}
+				onInput={(e) => setDescription(e.currentTarget.value)}
+			/>
+			{visibility ? (
 				<SelectField
 					label="Visibility"
 					options={[
 						["org", "Shared with the organization"],
 						["private", "Private (only you)"],
 					]}
-					value={visibility}
-					onChange={(e) => setVisibility((e.target as HTMLSelectElement).value as "org" | "private")}
+					value={visibility[0]}
+					onChange={(e) => visibility[1]((e.target as HTMLSelectElement).value as Visibility)}
 					hint="Shared queries can be edited by any member; only shared ones can back a dashboard panel."
 				/>
-				<ErrorNotice problem={save.error} />
-			</div>
-		</ConfirmDialog>
+			) : null}
+		</>
 	);
 }
 
@@ -369,42 +393,20 @@ function EditSavedQueryDialog(props: {
 			onCancel={() => props.onDone(null)}
 		>
 			<div class="stack">
-				<Field
-					label="Name"
-					value={name}
-					required
-					maxLength={200}
-					onInput={(e) => setName(e.currentTarget.value)}
+				<SavedQueryFields
+					name={[name, setName]}
+					description={[description, setDescription]}
+					visibility={mine ? [visibility, setVisibility] : null}
 				/>
-				<Field
-					label="Description"
-					value={description}
-					maxLength={2000}
-					onInput={(e) => setDescription(e.currentTarget.value)}
-				/>
-				{mine ? (
-					<SelectField
-						label="Visibility"
-						options={[
-							["org", "Shared with the organization"],
-							["private", "Private (only you)"],
-						]}
-						value={visibility}
-						onChange={(e) => setVisibility((e.target as HTMLSelectElement).value as "org" | "private")}
-					/>
-				) : (
+				{mine ? null : (
 					<p class="subtitle">
 						Shared by {savedQuery.owner.name ?? "another user"}: only they change who sees it.
 					</p>
 				)}
-				<div class="field">
-					<span class="field-label" id="saved-query-text">
-						Query
-					</span>
-					<pre class="saved-query-text" aria-labelledby="saved-query-text">
-						{savedQuery.query}
-					</pre>
-				</div>
+				<figure class="field saved-query">
+					<figcaption class="field-label">Query</figcaption>
+					<pre class="saved-query-text">{savedQuery.query}</pre>
+				</figure>
 				{differs ? (
 					<label class="checkbox">
 						<input type="checkbox" checked={replace} onChange={(e) => setReplace(e.currentTarget.checked)} />
