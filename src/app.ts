@@ -4,7 +4,12 @@ import { requestId } from "hono/request-id";
 import type { AppDeps, AppEnv } from "./app-env.js";
 import { ApiError, errorHandler, errorResponse, notFound } from "./errors.js";
 import { accessLog } from "./http/access-log.js";
-import { assignOperationIds, registerSecuritySchemes, validationHook } from "./http/openapi.js";
+import {
+	assignOperationIds,
+	declareCommonErrors,
+	registerSecuritySchemes,
+	validationHook,
+} from "./http/openapi.js";
 import { securityHeaders } from "./http/security-headers.js";
 import { clickHousePageBackend, libsqlPageBackend } from "./pages/backend.js";
 import { annotationRoutes } from "./routes/annotations.js";
@@ -87,6 +92,7 @@ export function createApp(deps: AppDeps) {
 
 	registerSecuritySchemes(app);
 	assignOperationIds(app);
+	declareCommonErrors(app);
 	app.doc31("/api/v1/openapi.json", {
 		openapi: "3.1.0",
 		// Relative: the API is at the root of whichever origin serves this document.

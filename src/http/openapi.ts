@@ -109,6 +109,30 @@ export function assignOperationIds(app: OpenAPIHono<any>): void {
 	}
 }
 
+/**
+ * The errors every route of a kind can answer, declared where a route left them out (a security
+ * review found 400 missing on GET /api/v1/me and 413/415 on PATCH /api/v1/me): a route that takes a
+ * credential can answer 400 (`ambiguous_credentials`, `org_id` in the query) and 401; one with a
+ * JSON body 400, 413 and 415. OTLP's routes (`/v1/…`) answer as OTLP requires and declare their own.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: registration does not depend on the app's env
+export function declareCommonErrors(app: OpenAPIHono<any>): void {
+	for (const definition of app.openAPIRegistry.definitions) {
+		if (definition.type !== "route" || definition.route.path.startsWith("/v1/")) continue;
+		const { route } = definition;
+		const missing = (statuses: number[]) => statuses.filter((status) => !(String(status) in route.responses));
+		const statuses = [
+			...((route.security ?? []).length > 0 ? [400, 401] : []),
+			...(route.request?.body &&
+			"content" in route.request.body &&
+			route.request.body.content["application/json"]
+				? [400, 413, 415]
+				: []),
+		];
+		Object.assign(route.responses, errorResponses(...new Set(missing(statuses))));
+	}
+}
+
 /** `limit` and `cursor`, the same on every keyset-paginated list (default 100, max 1,000). */
 export const pageQueryShape = {
 	limit: z.coerce.number().int().min(1).max(1000).default(100),

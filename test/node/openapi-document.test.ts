@@ -5,6 +5,7 @@ import { createTestApp, type TestApp } from "../support/node-app.js";
 interface Operation {
 	operationId?: string;
 	security?: Record<string, string[]>[];
+	requestBody?: { content: Record<string, unknown> };
 	responses: Record<string, unknown>;
 }
 interface Document {
@@ -79,6 +80,27 @@ describe("the OpenAPI document (what `npm run lint` checks with Redocly, asserte
 			});
 			expect(res.status, path).toBe(200);
 		}
+	});
+
+	it("lists what every credentialed route and every JSON body can answer: 400 and 401; 400, 413 and 415", async () => {
+		for (const { method, path, op } of operations()) {
+			if (path.startsWith("/v1/")) continue; // OTLP: google.rpc.Status, its own list
+			const statuses = Object.keys(op.responses);
+			if ((op.security ?? []).length > 0)
+				expect(statuses, `${method} ${path}`).toEqual(expect.arrayContaining(["400", "401"]));
+			if (op.requestBody?.content["application/json"])
+				expect(statuses, `${method} ${path}`).toEqual(expect.arrayContaining(["400", "413", "415"]));
+		}
+		// What the security review saw answered but not listed: GET /api/v1/me → 400, PATCH → 415.
+		const { key } = await t.createOrgWithKey();
+		const ambiguous = await t.app.request("/api/v1/me", {
+			headers: { "X-API-Key": key, Authorization: "Bearer x.y.z" },
+		});
+		expect(ambiguous.status).toBe(400);
+		expect(Object.keys(doc.paths["/api/v1/me"]?.get?.responses ?? {})).toContain("400");
+		expect(Object.keys(doc.paths["/api/v1/me"]?.patch?.responses ?? {})).toEqual(
+			expect.arrayContaining(["413", "415"]),
+		);
 	});
 
 	it("names its server (relative to where it is served) and a license", () => {
