@@ -114,6 +114,13 @@ function required(value: string | undefined, what: string): string {
 	return value;
 }
 
+/** The organization `orgId`, or a usage error naming it (exit 64). */
+async function existingOrg(db: Awaited<ReturnType<typeof openMigratedDatabase>>["db"], orgId: string) {
+	const org = await db.query.orgs.findFirst({ where: (o, { eq }) => eq(o.id, orgId) });
+	if (!org) throw new UsageError(`no organization ${orgId} (see \`org list\`)`);
+	return org;
+}
+
 async function withDatabase<T>(
 	work: (db: Awaited<ReturnType<typeof openMigratedDatabase>>["db"]) => Promise<T>,
 ): Promise<T> {
@@ -181,8 +188,7 @@ export async function runCli(argv: string[], out: (line: string) => void): Promi
 				expiresAt = systemClock.now() + n * 86_400_000;
 			}
 			const { created, orgName } = await withDatabase(async (db) => {
-				const org = await db.query.orgs.findFirst({ where: (o, { eq }) => eq(o.id, orgId) });
-				if (!org) throw new UsageError(`no organization ${orgId} (see \`org list\`)`);
+				const org = await existingOrg(db, orgId);
 				const key = await createApiKey(db, systemClock, { orgId, name, createdBy: "cli", expiresAt });
 				return { created: key, orgName: org.name };
 			});
@@ -194,7 +200,11 @@ export async function runCli(argv: string[], out: (line: string) => void): Promi
 		}
 		case "key list": {
 			const orgId = required(values.org, "--org <org_id>");
-			const keys = await withDatabase((db) => listApiKeys(db, orgId));
+			// An unknown org is a mistake, as for `key create` (it listed nothing and exited 0).
+			const keys = await withDatabase(async (db) => {
+				await existingOrg(db, orgId);
+				return listApiKeys(db, orgId);
+			});
 			const now = systemClock.now();
 			for (const key of keys) out(`${key.id} ${key.start} ${apiKeyStatus(key, now)} ${key.name}`);
 			return;

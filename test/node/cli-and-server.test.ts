@@ -81,6 +81,12 @@ describe("CLI", () => {
 			"org_missing",
 		);
 		expect((await cliFailure("key", "revoke", "key_missing")).stderr).toContain("key_missing");
+		// Listing an unknown org's keys is the same mistake (it printed nothing and exited 0).
+		const listed = await cliFailure("key", "list", "--org", "org_missing");
+		expect([listed.code, listed.stderr]).toEqual([
+			64,
+			expect.stringContaining("no organization org_missing"),
+		]);
 	});
 
 	it("a database it cannot reach is one line saying why, not the SQL it was running", async () => {
