@@ -750,6 +750,15 @@ describe("the dashboard in a real browser", () => {
 			page.getByRole("button", { name: "Pause" }),
 		);
 		expect(Math.abs((badge?.middle ?? 0) - (pause?.middle ?? 0))).toBeLessThanOrEqual(2);
+		// It alerts when it would go down: the grace period (30 minutes) after it is due, not when it is
+		// due (it said the same time twice).
+		const stateOf = (term: string) =>
+			page
+				.locator("dl.kv dt", { hasText: term })
+				.locator("xpath=following-sibling::dd[1]/time")
+				.getAttribute("datetime");
+		const [due, alerts] = [await stateOf("Next due"), await stateOf("Alerts if silent")];
+		expect(Date.parse(alerts ?? "") - Date.parse(due ?? "")).toBe(30 * 60_000);
 		await screenshot(page, "monitor-detail");
 	});
 

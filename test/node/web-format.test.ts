@@ -17,6 +17,7 @@ import {
 import { describeCron } from "../../web/src/components/schedule.js";
 import { timeAxisValues } from "../../web/src/components/time-axis.js";
 import { cronLine, cronLineNote, cronScheduleOf } from "../../web/src/views/monitors/cron-line.js";
+import { alertsAt } from "../../web/src/views/monitors/due.js";
 import { cellFormats } from "../../web/src/views/query/shape.js";
 
 const NOW = Date.UTC(2026, 11, 3, 12, 0, 0);
@@ -192,6 +193,24 @@ describe("monitor schedules", () => {
 		const berlin = { slug: "backup", schedule: "30 3 * * *", tz: "Europe/Berlin", period_s: null };
 		expect(cronLine(berlin, origin)).toMatch(/^30 3 \* \* \* curl /);
 		expect(cronLineNote(berlin)).toContain("Europe/Berlin");
+	});
+
+	it("say when a silent monitor alerts: down at the end of the grace period, or a run's deadline first", () => {
+		const up = {
+			status: "up" as const,
+			next_due_at: "2026-12-05T02:30:00.000Z",
+			grace_s: 1800,
+			max_runtime_s: null,
+			open_runs: [],
+		};
+		// Not next_due_at (when it goes late, which alerts no one): half an hour later.
+		expect(alertsAt(up)).toBe("2026-12-05T03:00:00.000Z");
+		expect(alertsAt({ ...up, status: "late" })).toBe("2026-12-05T03:00:00.000Z");
+		const running = { ...up, max_runtime_s: 600, open_runs: [{ started_at: "2026-12-05T01:00:00.000Z" }] };
+		expect(alertsAt(running)).toBe("2026-12-05T01:10:00.000Z");
+		expect(alertsAt({ ...up, status: "new", next_due_at: null })).toBeNull();
+		expect(alertsAt({ ...up, status: "down" })).toBeNull();
+		expect(alertsAt({ ...up, status: "paused" })).toBeNull();
 	});
 
 	it("say cron schedules in words, 24-hour, and nothing for what is not one", () => {

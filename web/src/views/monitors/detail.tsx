@@ -21,6 +21,7 @@ import {
 } from "../../components/ui";
 import { useAction, useResource } from "../../components/use-resource";
 import { cronLine, cronLineNote } from "./cron-line";
+import { alertsAt } from "./due";
 
 type Monitor = components["schemas"]["Monitor"];
 type Ping = components["schemas"]["MonitorPing"];
@@ -112,7 +113,7 @@ export function MonitorDetail() {
 						</dd>
 						<dt>Alerts if silent</dt>
 						<dd>
-							<DueAt at={m.alert_after} />
+							<DueAt at={alertsAt(m)} />
 						</dd>
 					</dl>
 					<h3>Cron line</h3>
