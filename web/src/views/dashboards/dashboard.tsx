@@ -501,7 +501,7 @@ function DashboardBody(props: {
 					value={props.refresh}
 					onChange={(e) => props.onRefreshChange((e.target as HTMLSelectElement).value)}
 				/>
-				<button type="button" class="small" onClick={() => setTick((t) => t + 1)} disabled={data.loading}>
+				<button type="button" onClick={() => setTick((t) => t + 1)} disabled={data.loading}>
 					{data.loading ? "Loading…" : "Refresh"}
 				</button>
 			</div>

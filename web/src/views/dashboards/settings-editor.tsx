@@ -105,7 +105,7 @@ export function DashboardSettingsEditor(props: { draft: Dashboard; onChange: (dr
 							class="small danger"
 							onClick={() => onChange({ ...draft, variables: draft.variables.filter((_, i) => i !== index) })}
 						>
-							Remove<span class="visually-hidden"> variable {index + 1}</span>
+							Remove variable<span class="visually-hidden"> {index + 1}</span>
 						</button>
 					</fieldset>
 				);
