@@ -255,6 +255,15 @@ describe("the explorers in a real browser", () => {
 		expect(
 			await page.locator(".stat", { hasText: "Span error rate" }).locator(".stat-value").textContent(),
 		).toBe("9.1%");
+		// Each figure opens what it counts, in the same range (only "Heartbeats down" was a link).
+		const errorRate = page.getByRole("link", { name: /^Span error rate/ });
+		expect(new URL((await errorRate.getAttribute("href")) ?? "", server.url).searchParams.get("status")).toBe(
+			"error",
+		);
+		expect(await page.getByRole("link", { name: /^Error logs/ }).getAttribute("href")).toContain(
+			"level=error%2Cfatal",
+		);
+		expect(await page.locator("a.stat").count()).toBe(5);
 		// With spans and logs in range, no getting-started card.
 		expect(await page.getByRole("region", { name: "Nothing received in this range" }).count()).toBe(0);
 		// The y axis is wide enough for its widest value: the slowest span (400 ms) makes the top

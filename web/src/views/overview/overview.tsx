@@ -98,16 +98,25 @@ export function OverviewPage() {
 			<ErrorNotice problem={summary.error ?? charts.error} />
 			{s ? (
 				<div class="stats">
-					<Stat label="Spans" value={s.spans.count.toLocaleString()} />
-					<Stat label="Span error rate" value={percent(s.spans.error_rate)} />
-					<Stat label="Logs" value={s.logs.count.toLocaleString()} />
-					<Stat label="Error logs" value={s.logs.errors.toLocaleString()} />
-					<a class="stat" href="/monitors?status=down">
-						<span class="stat-label">Heartbeats down</span>
-						<span class="stat-value">
-							{s.heartbeats.down} / {s.heartbeats.total}
-						</span>
-					</a>
+					{/* Each figure opens what it counts, in this range (only the last was a link, and looked
+					    like the others). */}
+					<Stat label="Spans" value={s.spans.count.toLocaleString()} href={withRange("/traces", {})} />
+					<Stat
+						label="Span error rate"
+						value={percent(s.spans.error_rate)}
+						href={withRange("/traces", { status: "error" })}
+					/>
+					<Stat label="Logs" value={s.logs.count.toLocaleString()} href={withRange("/logs", {})} />
+					<Stat
+						label="Error logs"
+						value={s.logs.errors.toLocaleString()}
+						href={withRange("/logs", { level: "error,fatal" })}
+					/>
+					<Stat
+						label="Heartbeats down"
+						value={`${s.heartbeats.down} / ${s.heartbeats.total}`}
+						href="/monitors?status=down"
+					/>
 				</div>
 			) : summary.loading ? (
 				<Loading what="the overview" />
@@ -227,12 +236,12 @@ function percent(rate: number | null): string {
 	return rate === null ? "—" : `${(rate * 100).toFixed(rate < 0.01 ? 2 : 1)}%`;
 }
 
-function Stat({ label, value }: { label: string; value: string }) {
+function Stat({ label, value, href }: { label: string; value: string; href: string }) {
 	return (
-		<div class="stat">
+		<a class="stat" href={href}>
 			<span class="stat-label">{label}</span>
 			<span class="stat-value">{value}</span>
-		</div>
+		</a>
 	);
 }
 
