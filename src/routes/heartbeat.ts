@@ -213,7 +213,7 @@ const ExitCodeParams = z.object({
 	slug: slugSchema,
 	exit_code: z.string().openapi({
 		param: { name: "exit_code", in: "path" },
-		description: "0 = success, 1–255 = failure",
+		description: "0 = success, 1–255 = failure; above 255 or below 0 answers 400, text that is no number 404",
 		example: "0",
 	}),
 });
@@ -345,11 +345,12 @@ export function heartbeatRoutes(deps: AppDeps) {
 		}),
 		(c) => {
 			const { slug, exit_code } = c.req.valid("param");
-			if (!/^\d+$/.test(exit_code)) {
+			// Text is no suffix (404, as any unknown path); a negative number is an exit code out of range.
+			if (!/^-?\d+$/.test(exit_code)) {
 				throw new ApiError(404, "not_found", `No route for ${c.req.method} ${c.req.path}.`);
 			}
 			const code = Number(exit_code);
-			if (exit_code.length > 3 || code > 255) {
+			if (exit_code.length > 3 || code > 255 || code < 0 || Object.is(code, -0)) {
 				throw new ApiError(400, "invalid_request", "The request is invalid.", {
 					details: [{ path: "exit_code", message: "exit_code must be 0–255" }],
 				});

@@ -248,7 +248,7 @@ describe.each([
 			}
 		});
 
-		it("exit codes: 0–255 accepted, 256 and more → 400, a non-number → 404; all stored with their code", async () => {
+		it("exit codes: 0–255 accepted, 256 and more or below 0 → 400, a non-number → 404; all stored with their code", async () => {
 			for (const code of ["0", "1", "255", "007"])
 				expect((await ping(`job/${code}`)).status).toBeLessThan(300);
 			const over = await ping("job/256");
@@ -256,7 +256,13 @@ describe.each([
 			expect(over.json.error.details).toEqual([{ path: "exit_code", message: "exit_code must be 0–255" }]);
 			expectError(await ping("job/99999999999999999999"), 400, "invalid_request");
 			expectError(await ping("job/stop"), 404, "not_found");
-			expectError(await ping("job/-1"), 404, "not_found");
+			// A negative number is an exit code out of range (it was a 404, as if the path were unknown).
+			const negative = await ping("job/-1");
+			expectError(negative, 400, "invalid_request");
+			expect(negative.json.error.details).toEqual([
+				{ path: "exit_code", message: "exit_code must be 0–255" },
+			]);
+			expectError(await ping("job/-0"), 400, "invalid_request");
 			expectError(await ping("job/start/now"), 404, "not_found");
 			expect((await storedPings("job")).map((p) => [p.kind, p.exitCode])).toEqual([
 				["success", 0],

@@ -4693,7 +4693,7 @@ export interface operations {
             };
             header?: never;
             path: {
-                /** @description 0 = success, 1–255 = failure */
+                /** @description 0 = success, 1–255 = failure; above 255 or below 0 answers 400, text that is no number 404 */
                 exit_code: string;
                 slug: string;
             };
