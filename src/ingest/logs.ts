@@ -19,6 +19,7 @@ import {
 	readFixed64,
 	readString,
 	readVarint32,
+	skipField,
 	WireType,
 	walkEnvelope,
 } from "./protobuf.js";
@@ -143,7 +144,7 @@ function protobufLog(r: BinaryReader, end: number, batch: IngestBatch): LogRecor
 				log.eventName = readString(r, wt, "LogRecord.event_name");
 				break;
 			default:
-				r.skip(wt, no);
+				skipField(r, wt, no);
 		}
 	}
 	endMessage(r, end);

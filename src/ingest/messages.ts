@@ -1,4 +1,5 @@
 import { BinaryReader, BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
+import { skipField } from "./protobuf.js";
 
 /** The three OTLP signals, by their HTTP path segment. */
 export const SIGNALS = ["traces", "logs", "metrics"] as const;
@@ -143,9 +144,9 @@ export function decodeStatus(bytes: Uint8Array): { code: number; message: string
 			while (any.pos < any.len) {
 				const [anyNo, anyWt] = any.tag();
 				if (anyNo === 1 && anyWt === WireType.LengthDelimited) status.detailTypes.push(any.string());
-				else any.skip(anyWt, anyNo);
+				else skipField(any, anyWt, anyNo);
 			}
-		} else reader.skip(wt, no);
+		} else skipField(reader, wt, no);
 	}
 	return status;
 }

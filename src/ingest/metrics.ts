@@ -17,6 +17,7 @@ import {
 	readRepeated,
 	readString,
 	readVarint32,
+	skipField,
 	WireType,
 	walkEnvelope,
 } from "./protobuf.js";
@@ -172,7 +173,7 @@ function protobufBuckets(r: BinaryReader, end: number): { offset: number; counts
 			buckets.offset = r.sint32();
 		} else if (no === 2) {
 			readRepeated(r, wt, WireType.Varint, () => BigInt(r.uint64()), buckets.counts, "Buckets.bucket_counts");
-		} else r.skip(wt, no);
+		} else skipField(r, wt, no);
 	}
 	endMessage(r, end);
 	return buckets;
@@ -207,7 +208,7 @@ function protobufPoint(r: BinaryReader, end: number, kind: MetricKind, batch: In
 			else if (no === 6) {
 				expectWire(wt, WireType.Bit64, "NumberDataPoint.as_int");
 				point.value = Number(r.sfixed64());
-			} else r.skip(wt, no);
+			} else skipField(r, wt, no);
 		} else if (no === 4) point.count = readFixed64(r, wt, "DataPoint.count");
 		else if (no === 5) point.sum = readDouble(r, wt, "DataPoint.sum");
 		else if (kind === "histogram") {
@@ -231,7 +232,7 @@ function protobufPoint(r: BinaryReader, end: number, kind: MetricKind, batch: In
 				);
 			} else if (no === 11) point.min = readDouble(r, wt, "HistogramDataPoint.min");
 			else if (no === 12) point.max = readDouble(r, wt, "HistogramDataPoint.max");
-			else r.skip(wt, no);
+			else skipField(r, wt, no);
 		} else if (kind === "exponential_histogram") {
 			if (no === 6) {
 				expectWire(wt, WireType.Varint, "ExponentialHistogramDataPoint.scale");
@@ -245,7 +246,7 @@ function protobufPoint(r: BinaryReader, end: number, kind: MetricKind, batch: In
 			} else if (no === 12) point.min = readDouble(r, wt, "ExponentialHistogramDataPoint.min");
 			else if (no === 13) point.max = readDouble(r, wt, "ExponentialHistogramDataPoint.max");
 			else if (no === 14) zeroThreshold = readDouble(r, wt, "ExponentialHistogramDataPoint.zero_threshold");
-			else r.skip(wt, no);
+			else skipField(r, wt, no);
 		} else if (kind === "summary" && no === 6) {
 			expectWire(wt, WireType.LengthDelimited, "SummaryDataPoint.quantile_values");
 			const qEnd = messageEnd(r);
@@ -255,11 +256,11 @@ function protobufPoint(r: BinaryReader, end: number, kind: MetricKind, batch: In
 				const [qNo, qWt] = r.tag();
 				if (qNo === 1) quantile = readDouble(r, qWt, "ValueAtQuantile.quantile");
 				else if (qNo === 2) value = readDouble(r, qWt, "ValueAtQuantile.value");
-				else r.skip(qWt, qNo);
+				else skipField(r, qWt, qNo);
 			}
 			endMessage(r, qEnd);
 			quantiles.push(quantileJson(quantile, value));
-		} else r.skip(wt, no);
+		} else skipField(r, wt, no);
 	}
 	endMessage(r, end);
 	point.attributes = attributes.json();
@@ -294,7 +295,7 @@ function protobufMetric(
 		else if (DATA_FIELDS[no] !== undefined) {
 			metric.kind = DATA_FIELDS[no];
 			data = childRange(r, wt, `Metric.${metric.kind}`);
-		} else r.skip(wt, no);
+		} else skipField(r, wt, no);
 	}
 	endMessage(r, end);
 	if (!data) return;
@@ -307,7 +308,7 @@ function protobufMetric(
 		} else if (no === 3 && metric.kind === "sum") {
 			expectWire(wt, WireType.Varint, "Sum.is_monotonic");
 			metric.isMonotonic = r.bool();
-		} else r.skip(wt, no);
+		} else skipField(r, wt, no);
 	}
 	endMessage(r, dataEnd);
 	if (metric.kind === "sum" && metric.isMonotonic === null) metric.isMonotonic = false;

@@ -32,15 +32,8 @@ export { BinaryReader, WireType };
 
 /** A length-delimited field's end, checked against the buffer. */
 export function messageEnd(r: BinaryReader): number {
-	const start = r.pos;
-	let length = r.uint32();
-	// uint32() keeps a longer varint's low 32 bits: a declared 4 GiB (0x80 0x80 0x80 0x80 0x10) read
-	// as 0, an empty field, and a malformed body was taken. A varint of five bytes or more (2^28 and
-	// up, or an overlong encoding) is read again whole, on this rare path only.
-	if (r.pos - start >= 5) {
-		r.pos = start;
-		length = Number(r.uint64());
-	}
+	checkLength(r);
+	const length = r.uint32();
 	const end = r.pos + length;
 	if (end > r.len)
 		throw new DecodeError("protobuf", "a length-delimited field runs past the end of the body");
@@ -91,11 +84,36 @@ export function decodeProtobuf<T>(bytes: Uint8Array, decode: (r: BinaryReader) =
 /** `bytes` fields; the reader returns a view into the request body. */
 export function readBytes(r: BinaryReader, wireType: WireType, field: string): Uint8Array {
 	expectWire(wireType, WireType.LengthDelimited, field);
+	checkLength(r);
 	return r.bytes();
+}
+
+/**
+ * Throws unless the length about to be read fits in the body. The reader's own bytes(), string()
+ * and skip() read a length with uint32(), which keeps a longer varint's low 32 bits (a string
+ * declared 4 GiB long read as ""); a varint of five bytes or more is read again as 64 bits.
+ */
+function checkLength(r: BinaryReader): void {
+	const start = r.pos;
+	r.uint32();
+	if (r.pos - start >= 5) {
+		r.pos = start;
+		const length = Number(r.uint64());
+		if (length > r.len - r.pos)
+			throw new DecodeError("protobuf", "a length-delimited field runs past the end of the body");
+	}
+	r.pos = start;
+}
+
+/** Skips a field this decoder does not read (its length checked as every other one's). */
+export function skipField(r: BinaryReader, wireType: WireType, fieldNo: number): void {
+	if (wireType === WireType.LengthDelimited) checkLength(r);
+	r.skip(wireType, fieldNo);
 }
 
 export function readString(r: BinaryReader, wireType: WireType, field: string): string {
 	expectWire(wireType, WireType.LengthDelimited, field);
+	checkLength(r);
 	return withoutNul(r.string());
 }
 
@@ -163,7 +181,7 @@ export function anyValue(r: BinaryReader, end: number, depth: number): DecodedVa
 					if (itemNo === 1) {
 						expectWire(itemWt, WireType.LengthDelimited, "ArrayValue.values");
 						items.push(anyValue(r, messageEnd(r), depth + 1));
-					} else r.skip(itemWt, itemNo);
+					} else skipField(r, itemWt, itemNo);
 				}
 				endMessage(r, arrayEnd);
 				value = arrayValue(items);
@@ -178,7 +196,7 @@ export function anyValue(r: BinaryReader, end: number, depth: number): DecodedVa
 					if (itemNo === 1) {
 						expectWire(itemWt, WireType.LengthDelimited, "KeyValueList.values");
 						keyValue(r, messageEnd(r), object, depth + 1);
-					} else r.skip(itemWt, itemNo);
+					} else skipField(r, itemWt, itemNo);
 				}
 				endMessage(r, listEnd);
 				value = mapValue(object.json());
@@ -189,11 +207,11 @@ export function anyValue(r: BinaryReader, end: number, depth: number): DecodedVa
 				break;
 			case 8:
 				// string_value_strindex belongs to the profiles signal: OTLP says to treat it as absent.
-				r.skip(wt, no);
+				skipField(r, wt, no);
 				value = EMPTY_VALUE;
 				break;
 			default:
-				r.skip(wt, no);
+				skipField(r, wt, no);
 		}
 	}
 	endMessage(r, end);
@@ -210,7 +228,7 @@ export function keyValue(r: BinaryReader, end: number, object: AttributeObject, 
 		else if (no === 2) {
 			expectWire(wt, WireType.LengthDelimited, "KeyValue.value");
 			value = anyValue(r, messageEnd(r), depth + 1);
-		} else r.skip(wt, no);
+		} else skipField(r, wt, no);
 	}
 	endMessage(r, end);
 	if (key !== "") object.add(key, value);
@@ -229,7 +247,7 @@ export function resource(r: BinaryReader, range: ByteRange | null, options: Attr
 		while (r.pos < end) {
 			const [no, wt] = r.tag();
 			if (no === 1) attribute(r, wt, builder.object, "Resource.attributes");
-			else r.skip(wt, no);
+			else skipField(r, wt, no);
 		}
 		endMessage(r, end);
 	}
@@ -247,7 +265,7 @@ export function scope(r: BinaryReader, range: ByteRange | null, options: Attribu
 		if (no === 1) name = readString(r, wt, "InstrumentationScope.name");
 		else if (no === 2) version = readString(r, wt, "InstrumentationScope.version");
 		else if (no === 3) attribute(r, wt, object, "InstrumentationScope.attributes");
-		else r.skip(wt, no);
+		else skipField(r, wt, no);
 	}
 	endMessage(r, end);
 	return { name: name || null, version: version || null, attributes: object.size > 0 ? object.json() : null };
@@ -258,7 +276,7 @@ export function findChild(r: BinaryReader, end: number, fieldNo: number, field: 
 	while (r.pos < end) {
 		const [no, wt] = r.tag();
 		if (no === fieldNo) return childRange(r, wt, field);
-		r.skip(wt, no);
+		skipField(r, wt, no);
 	}
 	endMessage(r, end);
 	return null;
@@ -276,7 +294,7 @@ export function forEachChild(
 	while (r.pos < end) {
 		const [no, wt] = r.tag();
 		if (no !== fieldNo) {
-			r.skip(wt, no);
+			skipField(r, wt, no);
 			continue;
 		}
 		const child = childRange(r, wt, field);

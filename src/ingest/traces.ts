@@ -12,6 +12,7 @@ import {
 	readFixed64,
 	readString,
 	readVarint32,
+	skipField,
 	WireType,
 	walkEnvelope,
 } from "./protobuf.js";
@@ -119,7 +120,7 @@ function protobufEvent(r: BinaryReader, end: number, batch: IngestBatch): string
 		if (no === 1) time = readFixed64(r, wt, "Span.Event.time_unix_nano");
 		else if (no === 2) name = readString(r, wt, "Span.Event.name");
 		else if (no === 3) attribute(r, wt, attributes, "Span.Event.attributes");
-		else r.skip(wt, no);
+		else skipField(r, wt, no);
 	}
 	endMessage(r, end);
 	return eventJson(time, name, attributes.json());
@@ -136,7 +137,7 @@ function protobufLink(r: BinaryReader, end: number, batch: IngestBatch): string 
 		else if (no === 2) spanId = idFromBytes(readBytes(r, wt, "Span.Link.span_id"), 8);
 		else if (no === 3) traceState = readString(r, wt, "Span.Link.trace_state");
 		else if (no === 4) attribute(r, wt, attributes, "Span.Link.attributes");
-		else r.skip(wt, no);
+		else skipField(r, wt, no);
 	}
 	endMessage(r, end);
 	return validLink(traceId, spanId)
@@ -207,13 +208,13 @@ function protobufSpan(r: BinaryReader, end: number, batch: IngestBatch): SpanRec
 					const [statusNo, statusWt] = r.tag();
 					if (statusNo === 2) span.statusMessage = readString(r, statusWt, "Status.message");
 					else if (statusNo === 3) span.statusCode = readVarint32(r, statusWt, "Status.code");
-					else r.skip(statusWt, statusNo);
+					else skipField(r, statusWt, statusNo);
 				}
 				endMessage(r, statusEnd);
 				break;
 			}
 			default:
-				r.skip(wt, no);
+				skipField(r, wt, no);
 		}
 	}
 	endMessage(r, end);

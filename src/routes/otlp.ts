@@ -138,6 +138,10 @@ async function handleExport(
 		if (!encoding) {
 			throw new ApiError(415, "unsupported_media_type", "Content-Encoding must be gzip, deflate or none.");
 		}
+		// A declared size over the limit is refused before the slots and the budget: a 429 would have
+		// the client retry what can never be taken.
+		const declared = Number(c.req.header("Content-Length") ?? 0);
+		if (declared > maxBodyBytes) throw new BodyTooLarge(maxBodyBytes);
 		release = ingest.acquire(principal.orgId);
 		if (!release) {
 			throw new ApiError(
@@ -149,10 +153,6 @@ async function handleExport(
 				},
 			);
 		}
-		// A declared size over the limit is refused before the budget: a 429 would have the client
-		// retry what can never be taken.
-		const declared = Number(c.req.header("Content-Length") ?? 0);
-		if (declared > maxBodyBytes) throw new BodyTooLarge(maxBodyBytes);
 		// The org's byte budget: the declared size up front, the rest (decompression) once read.
 		const reserved = Number.isSafeInteger(declared) && declared > 0 ? declared : 0;
 		const wait = budget.reserve(principal.orgId, reserved);

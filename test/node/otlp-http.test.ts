@@ -422,16 +422,29 @@ describe.each(["client", "embedded", "thread"] as const)("with the %s writer", (
 				body: new Uint8Array([0x0a, 0xff, 0xff, 0xff]),
 			});
 			await expectStatus(garbage, 400, 3, "INVALID_REQUEST", "protobuf");
-			// A field declared 4 GiB long (2^32: its low 32 bits are 0) with nothing in it was taken as empty.
-			for (const declared of [
-				[0x80, 0x80, 0x80, 0x80, 0x10],
-				[0x81, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01],
+			// A field declared 4 GiB long (2^32: its low 32 bits are 0) with nothing in it was taken as empty:
+			// a message, a span's name (a string) and a field the decoder skips.
+			const fourGiB = [0x80, 0x80, 0x80, 0x80, 0x10];
+			/** A length-delimited field: its tag, then its length as a varint, then the bytes. */
+			const field = (tag: number, bytes: number[]) => {
+				const length: number[] = [];
+				for (let n = bytes.length; ; n >>>= 7) {
+					if (n < 0x80) {
+						length.push(n);
+						break;
+					}
+					length.push((n & 0x7f) | 0x80);
+				}
+				return [tag, ...length, ...bytes];
+			};
+			const inSpan = (spanBytes: number[]) => field(0x0a, field(0x12, field(0x12, spanBytes)));
+			for (const body of [
+				[0x0a, ...fourGiB],
+				[0x0a, 0x81, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01],
+				inSpan([0x2a, ...fourGiB]),
+				inSpan([0x9a, 0x06, ...fourGiB]),
 			]) {
-				const huge = await post(app, "/v1/traces", {
-					key,
-					type: PROTOBUF,
-					body: new Uint8Array([0x0a, ...declared]),
-				});
+				const huge = await post(app, "/v1/traces", { key, type: PROTOBUF, body: new Uint8Array(body) });
 				await expectStatus(huge, 400, 3, "INVALID_REQUEST", "protobuf");
 			}
 			expect((await rowsOf(reader, "spans")).map((r) => r.name)).toEqual(["kept"]);
@@ -803,7 +816,7 @@ describe.each(["client", "embedded", "thread"] as const)("with the %s writer", (
 		});
 
 		it("too many requests of one org in flight → 429 with Retry-After; other orgs go on", async () => {
-			const { app, key } = await setup({ maxConcurrentPerOrg: 1 });
+			const { app, key } = await setup({ maxConcurrentPerOrg: 1, maxBodyBytes: 64 * 1024 });
 			const other = await t.createOrgWithKey("Other");
 			let finish!: () => void;
 			const held = new Promise<void>((resolve) => {
@@ -828,6 +841,14 @@ describe.each(["client", "embedded", "thread"] as const)("with the %s writer", (
 			const limited = await postJson(app, "/v1/traces", key, traces([span()]));
 			await expectStatus(limited, 429, 8, "RATE_LIMITED");
 			expect(limited.headers.get("Retry-After")).toBe("1");
+			// A body over the limit is 413 even then: a 429 would have it retried forever.
+			const tooBig = await post(app, "/v1/traces", {
+				key,
+				type: PROTOBUF,
+				body: new Uint8Array(64 * 1024 + 1),
+				headers: { "Content-Length": String(64 * 1024 + 1) },
+			});
+			await expectStatus(tooBig, 413, 8, "PAYLOAD_TOO_LARGE", "protobuf");
 			const otherOrg = await postJson(app, "/v1/traces", other.key, traces([span({ name: "other org" })]));
 			expect(otherOrg.status).toBe(200);
 			finish();
