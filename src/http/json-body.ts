@@ -94,9 +94,9 @@ export const JSON_MAX_DEPTH = 64;
 
 /**
  * What JSON.parse takes but the API refuses: nesting deeper than JSON_MAX_DEPTH (validating or
- * serialising it again ran out of stack: a 500) and a NUL character in a string (SQLite's text
+ * serialising it again ran out of stack: a 500), a NUL character in a string (SQLite's text
  * ends there: a value stored whole was read back cut, and two idempotency keys that differ after
- * it read back equal). One pass over valid JSON: brackets counted outside strings, escapes looked
+ * it read back equal) and a lone surrogate escape (stored as U+FFFD: read back changed). One pass over valid JSON: brackets counted outside strings, escapes looked
  * at inside them (a raw NUL is not valid JSON; only the escape can carry one).
  */
 export function bodyRefusal(text: string): ApiError | null {
@@ -108,10 +108,31 @@ export function bodyRefusal(text: string): ApiError | null {
 				const s = text.charCodeAt(i);
 				if (s === 0x22) break;
 				if (s !== 0x5c) continue;
-				if (text.charCodeAt(i + 1) === 0x75 && text.startsWith("0000", i + 2)) {
+				if (text.charCodeAt(i + 1) !== 0x75) {
+					i++;
+					continue;
+				}
+				const unit = Number.parseInt(text.slice(i + 2, i + 6), 16);
+				if (unit === 0) {
 					return refusedAt(text, i, "Text in the request body cannot contain the NUL character (\\u0000)");
 				}
-				i++;
+				// A surrogate escape must be half of a pair: alone it is stored as U+FFFD, so two values
+				// that differ in it read back equal (and collide where they must be unique).
+				const low = Number.parseInt(text.slice(i + 8, i + 12), 16);
+				const paired =
+					unit >= 0xd800 && unit <= 0xdbff && text.startsWith("\\u", i + 6) && low >= 0xdc00 && low <= 0xdfff;
+				if (paired) {
+					i += 11;
+					continue;
+				}
+				if (unit >= 0xd800 && unit <= 0xdfff) {
+					return refusedAt(
+						text,
+						i,
+						"Text in the request body cannot contain half of a UTF-16 surrogate pair (\\ud800–\\udfff) alone",
+					);
+				}
+				i += 5;
 			}
 		} else if (c === 0x7b || c === 0x5b) {
 			if (++depth > JSON_MAX_DEPTH) {

@@ -224,6 +224,20 @@ describe("http basics: JSON a parser takes but the API refuses", () => {
 		expect(((await read.json()) as { title: string }).title).toBe("literal \\u0000 text");
 	});
 
+	it("half of a surrogate pair alone is 400 (stored as U+FFFD: two values differing in it read back equal)", async () => {
+		const { key } = await t.createOrgWithKey();
+		for (const half of ["\\ud800", "\\udbff", "\\udc00", "\\ud800x", "\\ud800\\u0041"]) {
+			const refused = await errorOf(await post(key, `{"title":"a${half}"}`), 400, "invalid_request");
+			expect(refused.error.message).toMatch(
+				/^Text in the request body cannot contain half of a UTF-16 surrogate pair/,
+			);
+		}
+		// A whole pair is a character like any other: kept as sent.
+		const kept = await post(key, '{"title":"deploy \\ud83d\\ude80"}');
+		expect(kept.status).toBe(201);
+		expect(((await kept.json()) as { title: string }).title).toBe("deploy 🚀");
+	});
+
 	it("a Content-Encoding is 415 (a gzip body was parsed as text; an unknown coding was ignored)", async () => {
 		const { key } = await t.createOrgWithKey();
 		for (const encoding of ["gzip", "br", "x-evil"]) {
