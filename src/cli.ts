@@ -323,11 +323,23 @@ export function reasonOf(error: unknown): string {
 	let current: unknown = error;
 	while (current instanceof Error && /^Failed query:/.test(current.message) && current.cause !== undefined)
 		current = current.cause;
-	let message = current instanceof Error ? current.message : String(current);
+	let message = firstLine(current);
 	// fetch's "fetch failed" says why only in its cause (connect ECONNREFUSED 127.0.0.1:1).
 	let cause = current instanceof Error ? current.cause : undefined;
 	while (cause instanceof Error && cause.cause instanceof Error) cause = cause.cause;
-	if (cause instanceof Error && cause.message && !message.includes(cause.message))
-		message = `${message} (${cause.message})`;
-	return message.split("\n")[0] ?? message;
+	const why = cause === undefined ? "" : firstLine(cause);
+	if (why && !message.includes(why)) message = `${message} (${why})`;
+	// A driver's message may repeat the database URL, token and all.
+	return message.replace(/\b(libsql|https?|wss?|file):\/\/\S+/g, (url) => redactDatabaseUrl(url));
+}
+
+/** An error's first line; for an AggregateError with no message (both ::1 and 127.0.0.1 refused), its first error's or its code. */
+function firstLine(error: unknown): string {
+	if (!(error instanceof Error)) return String(error).split("\n")[0] ?? "";
+	const inner = error instanceof AggregateError ? error.errors[0] : undefined;
+	const text =
+		error.message ||
+		(inner instanceof Error ? inner.message : "") ||
+		String((error as { code?: unknown }).code ?? "");
+	return text.split("\n")[0] ?? text;
 }

@@ -206,10 +206,11 @@ async function execute(
 	}
 }
 
-/** An engine error the query itself caused, as oql_invalid_query; null for anything else (a 500). */
+/** What the engine says when a statement nests deeper than its parser takes (SQLite, ClickHouse). */
 const ENGINE_TOO_DEEP =
 	/parser stack overflow|expression tree is too large|maximum parse depth|too_deep_(ast|recursion|subqueries)|ast is too (deep|big)/i;
 
+/** An engine error the query itself caused, as oql_invalid_query; null for anything else (a 500). */
 function engineError(error: unknown, compiled: Statement): ApiError | null {
 	if (!(error instanceof Error)) return null;
 	const reason = (error.cause instanceof Error ? error.cause.message : error.message)

@@ -310,6 +310,17 @@ describe("what a person typed or chose stays", () => {
 		// The page reads the monitor every 15 s; the new ping goes on top, the older ones stay.
 		await pings.getByText("fail").waitFor({ timeout: 30_000 });
 		await expect.poll(() => pings.getByRole("row").count()).toBe(1 + 56);
+		// Another monitor's page in the same view (the router keeps the component): its own settings
+		// and pings, not the last one's edits merged in.
+		expect((await ping("quiet-job?period=3600&grace=600")).status).toBe(201);
+		await page.getByLabel("Grace (seconds)").fill("777");
+		await page.evaluate(() => {
+			history.pushState(null, "", "/monitors/quiet-job");
+			dispatchEvent(new PopStateEvent("popstate"));
+		});
+		await page.getByRole("heading", { name: "quiet-job" }).waitFor();
+		await expect.poll(() => page.getByLabel("Grace (seconds)").inputValue()).toBe("600");
+		await expect.poll(() => pings.getByRole("row").count()).toBe(1 + 1);
 		await page.close();
 	});
 
@@ -359,6 +370,15 @@ describe("what a person typed or chose stays", () => {
 		await page.close();
 	});
 
+	it("the way back from a monitor keeps the monitors list's filter", async () => {
+		const page = await openPage("/monitors?status=up");
+		await page.getByRole("table", { name: "Monitors" }).getByRole("link", { name: "quiet-job" }).click();
+		await page.getByRole("heading", { name: "quiet-job" }).waitFor();
+		await page.getByRole("link", { name: "← All monitors" }).click();
+		await expect.poll(() => new URL(page.url()).searchParams.get("status")).toBe("up");
+		await page.close();
+	});
+
 	it("the way back from a trace keeps the traces list's filters and range", async () => {
 		const page = await openPage("/traces?range=6h&status=error");
 		const table = page.getByRole("table", { name: "Traces" });
@@ -405,6 +425,15 @@ describe("what a person typed or chose stays", () => {
 		});
 		await page.keyboard.press("Escape");
 		await expect.poll(() => asked).toEqual(["Discard your changes to this panel?"]);
+		expect(await editorDialog.getByLabel("Panel title").inputValue()).toBe("Log count (all)");
+		// A second Escape (Chromium then closes a dialog without asking its cancel event) asks again.
+		page.once("dialog", (dialog) => {
+			asked.push(dialog.message());
+			void dialog.dismiss();
+		});
+		await page.keyboard.press("Escape");
+		await expect.poll(() => asked).toHaveLength(2);
+		await expect.poll(() => editorDialog.isVisible()).toBe(true);
 		expect(await editorDialog.getByLabel("Panel title").inputValue()).toBe("Log count (all)");
 		page.once("dialog", (dialog) => void dialog.accept());
 		await editorDialog.getByRole("button", { name: "Cancel" }).click();

@@ -8,6 +8,7 @@ import { promisify } from "node:util";
 import { createClient } from "@libsql/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isWellFormedApiKey } from "../../src/auth/api-key.js";
+import { reasonOf } from "../../src/cli.js";
 import { parseSigningKeys } from "../../src/config.js";
 
 const run = promisify(execFile);
@@ -103,6 +104,21 @@ describe("CLI", () => {
 			/^hexcovery: cannot use the database at http:\/\/127\.0\.0\.1:1\/: fetch failed \(.+\)$/,
 		);
 		expect(failed?.stderr).not.toMatch(/CREATE TABLE|Failed query|params:/);
+	});
+
+	it("says a failure's reason in one line: the driver's cause, an empty AggregateError's first error, no token", () => {
+		const refused = new Error("fetch failed", {
+			cause: new AggregateError(
+				[new Error("connect ECONNREFUSED ::1:8080"), new Error("connect ECONNREFUSED 127.0.0.1:8080")],
+				"",
+			),
+		});
+		expect(
+			reasonOf(new Error("Failed query: CREATE TABLE x (\n id int\n)\nparams: ", { cause: refused })),
+		).toBe("fetch failed (connect ECONNREFUSED ::1:8080)");
+		expect(reasonOf(new Error("URL_INVALID: libsql://db.example?authToken=s3cret is not valid\nmore"))).toBe(
+			"URL_INVALID: libsql://db.example?authToken=redacted is not valid",
+		);
 	});
 
 	it("applies migrations with migrate", async () => {

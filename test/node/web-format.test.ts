@@ -30,8 +30,10 @@ describe("timeAgo", () => {
 		expect(timeAgo(at(-40 * 60_000), NOW)).toBe("40 minutes ago");
 		expect(timeAgo(at(-5_000), NOW)).toBe("5 seconds ago");
 		expect(timeAgo(at(0), NOW)).toBe("just now");
-		expect(timeAgo(at(-400), NOW)).toBe("just now");
-		expect(timeAgo(at(400), NOW)).toBe("now");
+		expect(timeAgo(at(-500), NOW)).toBe("just now");
+		expect(timeAgo(at(400), NOW)).toBe("just now");
+		expect(timeAgo(at(-999), NOW)).toBe("just now");
+		expect(timeAgo(at(-1000), NOW)).toBe("1 second ago");
 		expect(timeAgo(at(-3 * 86_400_000), NOW)).toBe("3 days ago");
 	});
 

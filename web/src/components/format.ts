@@ -17,12 +17,13 @@ const relative = new Intl.RelativeTimeFormat("en", { numeric: "auto" });
 
 /**
  * "3 minutes ago" / "in 2 hours": the largest unit that fits, rounded, and a rounded value that
- * reaches the next unit is said in it ("in 1 hour", never "in 60 minutes"). Under half a second
- * ago is "just now" ("now by Erin" read as an order).
+ * reaches the next unit is said in it ("in 1 hour", never "in 60 minutes"). Within a second
+ * either way is "just now" ("now by Erin" read as an order).
  */
 export function timeAgo(at: string, now = Date.now()): string {
 	const delta = new Date(at).getTime() - now;
-	if (delta <= 0 && delta > -500) return "just now";
+	// Both ways: a server clock a little ahead made it "now" again.
+	if (Math.abs(delta) < 1000) return "just now";
 	for (let i = 0; i < SPOKEN.length; i++) {
 		const [unit, seconds] = SPOKEN[i] as (typeof SPOKEN)[number];
 		const ms = seconds * 1_000;

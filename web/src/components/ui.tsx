@@ -195,6 +195,13 @@ export function ConfirmDialog(props: {
 				e.preventDefault();
 				props.onCancel();
 			}}
+			onClose={(e) => {
+				// Chromium closes a dialog on a second Escape without cancel's say (its close-watcher
+				// rule): while it should be open it is shown again and onCancel decides, as on the first.
+				if (!props.open) return;
+				(e.currentTarget as HTMLDialogElement).showModal();
+				props.onCancel();
+			}}
 		>
 			<h2 id={titleId}>{props.title}</h2>
 			{props.children}

@@ -56,25 +56,36 @@ export function LogsPage() {
 	const [cursor, setCursor] = useState<string | null>(null);
 	/** What live tail left out: records of a poll beyond its 500 (`gap`), the oldest beyond 1,000. */
 	const [tailCut, setTailCut] = useState({ gap: false, trimmed: false });
+	// Bumped when the list starts over or its oldest are let go: an older page asked for before that
+	// belongs to a list no longer shown, and is dropped (it would leave a hole and bring its cursor back).
+	const listGeneration = useRef(0);
+	const rowsRef = useRef(rows);
+	rowsRef.current = rows;
 	useEffect(() => {
 		if (!first.data) return;
+		listGeneration.current++;
 		setRows(first.data.data);
 		setCursor(first.data.next_cursor);
 		setTailCut({ gap: false, trimmed: false });
 	}, [first.data]);
 	const addNewer = (fresh: Log[], gap: boolean) => {
-		const next = [...fresh, ...rows];
+		const next = [...fresh, ...rowsRef.current];
 		const trimmed = next.length > TAIL_KEEP;
 		setRows(trimmed ? next.slice(0, TAIL_KEEP) : next);
 		// Older pages continue from the oldest record kept: once the oldest are let go, there is none.
-		if (trimmed) setCursor(null);
+		if (trimmed) {
+			listGeneration.current++;
+			setCursor(null);
+		}
 		if (gap || trimmed) setTailCut((cut) => ({ gap: cut.gap || gap, trimmed: cut.trimmed || trimmed }));
 	};
 	const more = useAction(async () => {
 		if (!cursor) return;
+		const generation = listGeneration.current;
 		const page = await unwrap(
 			api.GET("/api/v1/pages/logs", { params: { query: { ...apiQuery, limit: PAGE, cursor } } }),
 		);
+		if (generation !== listGeneration.current) return;
 		setRows((current) => [...current, ...page.data]);
 		setCursor(page.next_cursor);
 	});
@@ -390,6 +401,7 @@ function LiveTail(props: {
 		if (!on) return;
 		const timer = setInterval(async () => {
 			const { rows } = state.current;
+			const asked = JSON.stringify(state.current.apiQuery);
 			const newest = rows[0];
 			const { range: _r, from: _f, to: _t, ...filters } = state.current.apiQuery;
 			const from = newest ? newest.time : new Date(Date.now() - 60_000).toISOString();
@@ -404,6 +416,8 @@ function LiveTail(props: {
 						params: { query: { ...filters, from, to: new Date().toISOString(), limit: TAIL_POLL } },
 					}),
 				);
+				// Asked under filters the page no longer shows: not this list's records.
+				if (JSON.stringify(state.current.apiQuery) !== asked) return;
 				const fresh = answer.data.filter((l) => !shown.has(l.id) && l.time >= from);
 				if (fresh.length === 0) return;
 				const before = document.documentElement.scrollHeight;

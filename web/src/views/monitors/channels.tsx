@@ -301,7 +301,16 @@ function DeliveryLog({ channelId, refreshKey }: { channelId: string; refreshKey:
 							{d.event === "test" ? (
 								"Test"
 							) : (
-								<MonitorNamed monitor={d.monitor_id ? monitors.data?.get(d.monitor_id) : undefined} />
+								<MonitorNamed
+									monitor={
+										// Deleted only when the list is read and lacks it; unknown while it loads or failed.
+										monitors.data === undefined
+											? null
+											: d.monitor_id
+												? (monitors.data.get(d.monitor_id) ?? "deleted")
+												: "deleted"
+									}
+								/>
 							)}
 						</td>
 						<td>
@@ -315,9 +324,10 @@ function DeliveryLog({ channelId, refreshKey }: { channelId: string; refreshKey:
 	);
 }
 
-/** "Status of nightly-backup", linked; a monitor deleted since (or not loaded) as such. */
-function MonitorNamed({ monitor }: { monitor: { slug: string; name: string | null } | undefined }) {
-	if (!monitor) return <>Status of a deleted monitor</>;
+/** "Status of nightly-backup", linked; a monitor deleted since as such; "A monitor's status" while unknown. */
+function MonitorNamed({ monitor }: { monitor: { slug: string; name: string | null } | "deleted" | null }) {
+	if (monitor === null) return <>A monitor's status</>;
+	if (monitor === "deleted") return <>Status of a deleted monitor</>;
 	return (
 		<>
 			Status of <a href={`/monitors/${encodeURIComponent(monitor.slug)}`}>{monitor.name ?? monitor.slug}</a>

@@ -1,4 +1,4 @@
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { useLocation, useRoute } from "preact-iso";
 import { api, unwrap } from "../../api/client";
 import type { components } from "../../api/schema";
@@ -6,6 +6,7 @@ import { currentUser } from "../../api/session";
 import { roleAtLeast } from "../../auth/roles";
 import { formatMs, formatSeconds, formatTime, timeAgo } from "../../components/format";
 import { describeCron } from "../../components/schedule";
+import { backToList } from "../../components/time-range";
 import {
 	Badge,
 	CommandBlock,
@@ -30,7 +31,7 @@ const REFRESH_MS = 15_000;
 
 export function MonitorDetail() {
 	const { params } = useRoute();
-	const { route } = useLocation();
+	const { route, query } = useLocation();
 	const slug = params.slug ?? "";
 	const canWrite = roleAtLeast(currentUser.value?.role, "member");
 	const path = { params: { path: { slug } } };
@@ -63,7 +64,7 @@ export function MonitorDetail() {
 		) : (
 			<>
 				<p>
-					<a href="/monitors">← All monitors</a>
+					<a href={backToList(query, "/monitors")}>← All monitors</a>
 				</p>
 				<ErrorNotice problem={monitor.error} />
 			</>
@@ -72,7 +73,7 @@ export function MonitorDetail() {
 	return (
 		<>
 			<p>
-				<a href="/monitors">← All monitors</a>
+				<a href={backToList(query, "/monitors")}>← All monitors</a>
 			</p>
 			<PageHeader
 				title={m.name ?? m.slug}
@@ -125,9 +126,9 @@ export function MonitorDetail() {
 					<CommandBlock text={cronLine(m)} />
 					<CopyButton text={cronLine(m)} label="Copy cron line" />
 				</section>
-				<SettingsCard monitor={m} canWrite={canWrite} onSaved={() => void monitor.reload()} />
+				<SettingsCard key={slug} monitor={m} canWrite={canWrite} onSaved={() => void monitor.reload()} />
 			</div>
-			<PingHistory slug={slug} refreshKey={m.last_ping_at ?? ""} />
+			<PingHistory key={slug} slug={slug} refreshKey={m.last_ping_at ?? ""} />
 			<section class="card" aria-labelledby="flips-title">
 				<h2 id="flips-title">Status changes</h2>
 				<ErrorNotice problem={flips.error} />
@@ -329,6 +330,8 @@ function SettingsCard(props: { monitor: Monitor; canWrite: boolean; onSaved: () 
 
 function PingHistory({ slug, refreshKey }: { slug: string; refreshKey: string }) {
 	const [pings, setPings] = useState<Ping[]>([]);
+	const pingsRef = useRef(pings);
+	pingsRef.current = pings;
 	const [cursor, setCursor] = useState<string | null>(null);
 	const first = useResource(
 		() =>
@@ -341,9 +344,8 @@ function PingHistory({ slug, refreshKey }: { slug: string; refreshKey: string })
 		const fresh = first.data;
 		if (!fresh) return;
 		const seqs = new Set(fresh.data.map((p) => p.seq));
-		const overlaps = pings.some((p) => seqs.has(p.seq));
-		if (overlaps) {
-			setPings([...fresh.data, ...pings.filter((p) => !seqs.has(p.seq))]);
+		if (pingsRef.current.some((p) => seqs.has(p.seq))) {
+			setPings((current) => [...fresh.data, ...current.filter((p) => !seqs.has(p.seq))]);
 		} else {
 			setPings(fresh.data);
 			setCursor(fresh.next_cursor);
@@ -354,7 +356,8 @@ function PingHistory({ slug, refreshKey }: { slug: string; refreshKey: string })
 		const page = await unwrap(
 			api.GET("/api/v1/monitors/{slug}/pings", { params: { path: { slug }, query: { limit: 50, cursor } } }),
 		);
-		setPings([...pings, ...page.data]);
+		// On what is shown by then: a new ping merged in meanwhile stays.
+		setPings((current) => [...current, ...page.data.filter((p) => !current.some((c) => c.seq === p.seq))]);
 		setCursor(page.next_cursor);
 	});
 	return (

@@ -4,6 +4,7 @@ import { api, unwrap } from "../../api/client";
 import type { components } from "../../api/schema";
 import { formatEvery, formatSeconds } from "../../components/format";
 import { describeCron } from "../../components/schedule";
+import { rememberListPlace } from "../../components/time-range";
 import {
 	Badge,
 	CommandBlock,
@@ -44,6 +45,7 @@ export async function allMonitors(): Promise<Monitor[]> {
 
 export function MonitorList() {
 	const { path, query, route } = useLocation();
+	rememberListPlace("/monitors", { path, query });
 	const filter = STATUSES.find((s) => s === query.status);
 	const monitors = useResource(allMonitors, []);
 	useEffect(() => {

@@ -93,9 +93,9 @@ function Bars(props: { result: OqlResult; label: string; unit?: string }) {
 }
 
 export function ResultTable({ result, label }: { result: OqlResult; label: string }) {
+	const formats = useMemo(() => cellFormats(result), [result]);
 	if (result.rows.length === 0) return <Empty>No rows in this window.</Empty>;
 	const shown = result.rows.slice(0, TABLE_ROWS);
-	const formats = useMemo(() => cellFormats(result), [result]);
 	return (
 		<div class="table-wrap result-table">
 			<table aria-label={label}>
