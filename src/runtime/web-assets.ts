@@ -53,10 +53,13 @@ export function loadWebAssets(dir: string = WEB_DIST_DIR): ((request: Request) =
 	return function serveWebAsset(request: Request): Response {
 		const { pathname } = new URL(request.url);
 		const asset = assets.get(pathname) ?? (pathname.startsWith("/assets/") ? undefined : index);
+		// Every response carries X-Request-Id (contract §2), the UI's files too; they log no request,
+		// so the id is only the client's handle (the API's middleware does not run here).
+		const requestId = crypto.randomUUID();
 		if (!asset) {
 			return new Response("Not found", {
 				status: 404,
-				headers: { ...UI_SECURITY_HEADERS, "Content-Type": "text/plain" },
+				headers: { ...UI_SECURITY_HEADERS, "Content-Type": "text/plain", "X-Request-Id": requestId },
 			});
 		}
 		const acceptsGzip = /\bgzip\b/.test(request.headers.get("Accept-Encoding") ?? "");
@@ -64,6 +67,7 @@ export function loadWebAssets(dir: string = WEB_DIST_DIR): ((request: Request) =
 		const headers = {
 			...asset.headers,
 			Vary: "Accept-Encoding",
+			"X-Request-Id": requestId,
 			...(gzip ? { "Content-Encoding": "gzip" } : {}),
 		};
 		const body = request.method === "HEAD" ? null : (gzip ?? asset.body);

@@ -21,9 +21,13 @@ beforeAll(async () => {
 });
 afterAll(() => server.stop());
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** The security headers, and an X-Request-Id as every response carries (the UI's had none). */
 function expectUiHeaders(response: Response) {
 	for (const [name, value] of Object.entries(UI_SECURITY_HEADERS))
 		expect(response.headers.get(name), name).toBe(value);
+	expect(response.headers.get("X-Request-Id")).toMatch(UUID);
 }
 
 describe("the Node server serves the UI at / with the SPA fallback", () => {
@@ -58,8 +62,11 @@ describe("the Node server serves the UI at / with the SPA fallback", () => {
 		const gzipped = await fetch(`${server.url}${script}`, { headers: { "Accept-Encoding": "gzip" } });
 		expect(gzipped.headers.get("Content-Encoding")).toBe("gzip");
 		expect(await gzipped.text()).toBe(body);
+		expectUiHeaders(plain);
+		expect(gzipped.headers.get("X-Request-Id")).not.toBe(plain.headers.get("X-Request-Id"));
 		const missing = await fetch(`${server.url}/assets/nope-123.js`);
 		expect(missing.status).toBe(404);
+		expectUiHeaders(missing);
 		expect(await missing.text()).not.toContain("<div id=");
 		for (const internal of ["/_headers", "/.vite/manifest.json", "/.assetsignore"]) {
 			expect(await (await fetch(`${server.url}${internal}`)).text(), internal).toContain(
