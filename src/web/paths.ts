@@ -4,7 +4,10 @@
  * server sends these to the app and everything else to the UI's files, with the SPA fallback.
  */
 export const API_PATH_PATTERNS = [
+	// The prefixes themselves too: "/api" alone was the UI's index.html (200) instead of a JSON 404.
+	"/api",
 	"/api/*",
+	"/v1",
 	"/v1/*",
 	"/health",
 	"/docs",

@@ -76,9 +76,11 @@ describe("the Node server serves the UI at / with the SPA fallback", () => {
 	});
 
 	it("leaves every API path to the app: JSON errors, not the UI", async () => {
-		const unknown = await fetch(`${server.url}/api/v1/no-such-route`);
-		expect(unknown.status).toBe(404);
-		expect(((await unknown.json()) as { error: { code: string } }).error.code).toBe("not_found");
+		for (const path of ["/api/v1/no-such-route", "/api", "/v1"]) {
+			const unknown = await fetch(`${server.url}${path}`);
+			expect(unknown.status, path).toBe(404);
+			expect(((await unknown.json()) as { error: { code: string } }).error.code).toBe("not_found");
+		}
 		expect(await (await fetch(`${server.url}/health`)).json()).toEqual({ status: "ok" });
 		expect((await fetch(`${server.url}/.well-known/jwks.json`)).headers.get("Content-Type")).toMatch(/json/);
 		const otlpGet = await fetch(`${server.url}/v1/traces`);
@@ -123,10 +125,27 @@ describe("the Worker serves the same build as static assets", () => {
 	});
 
 	it("classifies paths like the Worker's patterns", () => {
-		for (const path of ["/api/v1/me", "/v1/logs", "/health", "/docs", "/docs/x", "/.well-known/jwks.json"]) {
+		for (const path of [
+			"/api/v1/me",
+			"/v1/logs",
+			"/api",
+			"/v1",
+			"/health",
+			"/docs",
+			"/docs/x",
+			"/.well-known/jwks.json",
+		]) {
 			expect(isApiPath(path), path).toBe(true);
 		}
-		for (const path of ["/", "/healthz", "/v1", "/apiary", "/documents", "/monitors", "/settings/api-keys"]) {
+		for (const path of [
+			"/",
+			"/healthz",
+			"/v10",
+			"/apiary",
+			"/documents",
+			"/monitors",
+			"/settings/api-keys",
+		]) {
 			expect(isApiPath(path), path).toBe(false);
 		}
 	});
