@@ -133,9 +133,19 @@ export function declareCommonErrors(app: OpenAPIHono<any>): void {
 	}
 }
 
+/**
+ * A number in a query string, written as one: decimal digits (and with `fraction`, a decimal point)
+ * only. `z.coerce` took "0x10", " 10 " and "1e3" as 16, 10 and 1000. Anything else stays text,
+ * which the number schema refuses (400).
+ */
+export function queryNumber(fraction = false) {
+	const written = fraction ? /^\d{1,15}(\.\d{1,9})?$/ : /^\d{1,15}$/;
+	return (value: unknown) => (typeof value === "string" && written.test(value) ? Number(value) : value);
+}
+
 /** `limit` and `cursor`, the same on every keyset-paginated list (default 100, max 1,000). */
 export const pageQueryShape = {
-	limit: z.coerce.number().int().min(1).max(1000).default(100),
+	limit: z.preprocess(queryNumber(), z.number().int().min(1).max(1000)).default(100),
 	cursor: z.string().max(200).optional().openapi({ description: "`next_cursor` from the previous page" }),
 };
 

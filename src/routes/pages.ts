@@ -2,7 +2,7 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { AppDeps, AppEnv } from "../app-env.js";
 import { sessionAccess, sessionActor } from "../auth/session-access.js";
 import { ApiError } from "../errors.js";
-import { errorResponses, validationHook } from "../http/openapi.js";
+import { errorResponses, queryNumber, validationHook } from "../http/openapi.js";
 import { oqlSettingsOf } from "../oql/execute.js";
 import { libsqlPageBackend, type PageBackend } from "../pages/backend.js";
 import { hostDetail, hostsPage } from "../pages/hosts.js";
@@ -39,11 +39,8 @@ const cursorParam = z
 	.openapi({ description: "`next_cursor` from the previous page, with the same filters" });
 
 const limitParam = (fallback: number, max: number) =>
-	z.coerce
-		.number()
-		.int()
-		.min(1)
-		.max(max)
+	z
+		.preprocess(queryNumber(), z.number().int().min(1).max(max))
 		.default(fallback)
 		.openapi({ description: `Rows per page (1–${max}, default ${fallback})` });
 
@@ -263,10 +260,8 @@ function parseLevels(raw: string | undefined): string[] | undefined {
 
 const TracesQuery = z.strictObject({
 	service: label("The root span's service", "checkout"),
-	min_duration_ms: z.coerce
-		.number()
-		.min(0)
-		.max(1e12)
+	min_duration_ms: z
+		.preprocess(queryNumber(true), z.number().min(0).max(1e12))
 		.optional()
 		.openapi({ description: "The root span lasted at least this long", example: 250 }),
 	status: z

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { queryNumber } from "../../src/http/openapi.js";
 import { FakeClock } from "../support/clock.js";
 import { createTestApp, type TestApp } from "../support/node-app.js";
 
@@ -279,5 +280,22 @@ describe("http basics: JSON a parser takes but the API refuses", () => {
 		);
 		expect(validated.error.message).not.toMatch(/nests deeper/);
 		expect(JSON.stringify(validated.error.details)).toContain("extra");
+	});
+});
+
+describe("http basics: numbers in a query string are written as numbers", () => {
+	it("limit=0x10, ' 10 ' and 1e3 are 400 (they were read as 16, 10 and 1000); 10 is 10", async () => {
+		const { key } = await t.createOrgWithKey();
+		for (const limit of ["0x10", "%2010%20", "1e3", "10.0", "-1", ""]) {
+			const res = await t.app.request(`/api/v1/annotations?limit=${limit}`, {
+				headers: { "X-API-Key": key },
+			});
+			await errorOf(res, 400, "invalid_request");
+		}
+		const ok = await t.app.request("/api/v1/annotations?limit=10", { headers: { "X-API-Key": key } });
+		expect(ok.status).toBe(200);
+		expect(queryNumber()("10")).toBe(10);
+		expect(queryNumber(true)("2.5")).toBe(2.5);
+		expect(queryNumber(true)("0x10")).toBe("0x10");
 	});
 });

@@ -6675,7 +6675,7 @@ export interface operations {
                 /** @description Rows per page (1–500, default 50) */
                 limit?: number;
                 /** @description The root span lasted at least this long */
-                min_duration_ms?: number | null;
+                min_duration_ms?: number;
                 /** @description How far back from `to` (default 1h): 15m, 1h, 24h, 7d, … */
                 range?: string;
                 /** @description The root span's service */
