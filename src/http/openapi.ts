@@ -146,7 +146,10 @@ export function queryNumber(fraction = false) {
 /** `limit` and `cursor`, the same on every keyset-paginated list (default 100, max 1,000). */
 export const pageQueryShape = {
 	limit: z.preprocess(queryNumber(), z.number().int().min(1).max(1000)).default(100),
-	cursor: z.string().max(200).optional().openapi({ description: "`next_cursor` from the previous page" }),
+	// Empty is the first page, as on the pages' lists (it was a 400 "the cursor is invalid" here).
+	cursor: z
+		.preprocess((value) => (value === "" ? undefined : value), z.string().max(200).optional())
+		.openapi({ description: "`next_cursor` from the previous page; empty or left out: the first page" }),
 };
 
 /** One id-like path parameter (1–64 characters; `example` is a typical value). */

@@ -298,4 +298,22 @@ describe("http basics: numbers in a query string are written as numbers", () => 
 		expect(queryNumber(true)("2.5")).toBe(2.5);
 		expect(queryNumber(true)("0x10")).toBe("0x10");
 	});
+
+	it("an empty cursor is the first page on every list, as on the pages' (it was 400 here)", async () => {
+		const { key } = await t.createOrgWithKey();
+		const posted = await t.app.request("/api/v1/annotations", {
+			method: "POST",
+			headers: { "X-API-Key": key, "Content-Type": "application/json" },
+			body: '{"title":"deploy"}',
+		});
+		expect(posted.status).toBe(201);
+		const first = await t.app.request("/api/v1/annotations?cursor=", { headers: { "X-API-Key": key } });
+		expect(first.status).toBe(200);
+		expect(((await first.json()) as { data: unknown[] }).data).toHaveLength(1);
+		await errorOf(
+			await t.app.request("/api/v1/annotations?cursor=junk", { headers: { "X-API-Key": key } }),
+			400,
+			"invalid_request",
+		);
+	});
 });

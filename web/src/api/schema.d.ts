@@ -2926,7 +2926,7 @@ export interface operations {
     getAnnotations: {
         parameters: {
             query?: {
-                /** @description `next_cursor` from the previous page */
+                /** @description `next_cursor` from the previous page; empty or left out: the first page */
                 cursor?: string;
                 environment?: string;
                 /** @description RFC 3339 date-time with a zone, or epoch milliseconds */
@@ -3886,7 +3886,7 @@ export interface operations {
     getDashboards: {
         parameters: {
             query?: {
-                /** @description `next_cursor` from the previous page */
+                /** @description `next_cursor` from the previous page; empty or left out: the first page */
                 cursor?: string;
                 limit?: number;
                 /** @description Title contains (any case) */
@@ -5301,7 +5301,7 @@ export interface operations {
     getMonitors: {
         parameters: {
             query?: {
-                /** @description `next_cursor` from the previous page */
+                /** @description `next_cursor` from the previous page; empty or left out: the first page */
                 cursor?: string;
                 limit?: number;
                 /** @description Only monitors with this status */
@@ -5548,7 +5548,7 @@ export interface operations {
     getMonitorsBySlugFlips: {
         parameters: {
             query?: {
-                /** @description `next_cursor` from the previous page */
+                /** @description `next_cursor` from the previous page; empty or left out: the first page */
                 cursor?: string;
                 limit?: number;
             };
@@ -5668,7 +5668,7 @@ export interface operations {
     getMonitorsBySlugPings: {
         parameters: {
             query?: {
-                /** @description `next_cursor` from the previous page */
+                /** @description `next_cursor` from the previous page; empty or left out: the first page */
                 cursor?: string;
                 limit?: number;
             };
@@ -6049,7 +6049,7 @@ export interface operations {
     getNotificationChannelsByIdDeliveries: {
         parameters: {
             query?: {
-                /** @description `next_cursor` from the previous page */
+                /** @description `next_cursor` from the previous page; empty or left out: the first page */
                 cursor?: string;
                 limit?: number;
             };
@@ -6829,7 +6829,7 @@ export interface operations {
     getSavedQueries: {
         parameters: {
             query?: {
-                /** @description `next_cursor` from the previous page */
+                /** @description `next_cursor` from the previous page; empty or left out: the first page */
                 cursor?: string;
                 limit?: number;
                 /** @description `me`: only the caller's own queries */
