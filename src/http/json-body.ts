@@ -96,8 +96,9 @@ export const JSON_MAX_DEPTH = 64;
  * What JSON.parse takes but the API refuses: nesting deeper than JSON_MAX_DEPTH (validating or
  * serialising it again ran out of stack: a 500), a NUL character in a string (SQLite's text
  * ends there: a value stored whole was read back cut, and two idempotency keys that differ after
- * it read back equal) and a lone surrogate escape (stored as U+FFFD: read back changed). One pass over valid JSON: brackets counted outside strings, escapes looked
- * at inside them (a raw NUL is not valid JSON; only the escape can carry one).
+ * it read back equal) and a lone surrogate escape (stored as U+FFFD: read back changed). One pass
+ * over valid JSON: brackets counted outside strings, escapes looked at inside them (a raw NUL is not
+ * valid JSON; only the escape can carry one).
  */
 export function bodyRefusal(text: string): ApiError | null {
 	let depth = 0;

@@ -32,12 +32,8 @@ export { BinaryReader, WireType };
 
 /** A length-delimited field's end, checked against the buffer. */
 export function messageEnd(r: BinaryReader): number {
-	checkLength(r);
-	const length = r.uint32();
-	const end = r.pos + length;
-	if (end > r.len)
-		throw new DecodeError("protobuf", "a length-delimited field runs past the end of the body");
-	return end;
+	const length = readLength(r);
+	return r.pos + length;
 }
 
 /** Throws unless the field has the wire type its schema gives it. */
@@ -84,37 +80,59 @@ export function decodeProtobuf<T>(bytes: Uint8Array, decode: (r: BinaryReader) =
 /** `bytes` fields; the reader returns a view into the request body. */
 export function readBytes(r: BinaryReader, wireType: WireType, field: string): Uint8Array {
 	expectWire(wireType, WireType.LengthDelimited, field);
-	checkLength(r);
-	return r.bytes();
+	const start = r.pos;
+	const bytes = r.bytes();
+	if (r.pos - start - bytes.length >= 5) checkLengthAt(r, start);
+	return bytes;
 }
 
 /**
- * Throws unless the length about to be read fits in the body. The reader's own bytes(), string()
- * and skip() read a length with uint32(), which keeps a longer varint's low 32 bits (a string
- * declared 4 GiB long read as ""); a varint of five bytes or more is read again as 64 bits.
+ * A length-delimited field's length, read once and checked against the body. The reader's uint32()
+ * keeps a longer varint's low 32 bits (a field declared 4 GiB long read as empty): a varint of five
+ * bytes or more is read again as 64 bits, on that rare path only.
  */
-function checkLength(r: BinaryReader): void {
+function readLength(r: BinaryReader): number {
 	const start = r.pos;
-	r.uint32();
+	let length = r.uint32();
 	if (r.pos - start >= 5) {
 		r.pos = start;
-		const length = Number(r.uint64());
-		if (length > r.len - r.pos)
-			throw new DecodeError("protobuf", "a length-delimited field runs past the end of the body");
+		length = Number(r.uint64());
 	}
+	if (length > r.len - r.pos)
+		throw new DecodeError("protobuf", "a length-delimited field runs past the end of the body");
+	return length;
+}
+
+/**
+ * Checks, after the reader's bytes() or string() (which read a length with uint32()), the length at
+ * `start`. Only called when more than four bytes before the field's data are not its text or bytes:
+ * a length varint of five bytes or more (2^28 and up), or multi-byte UTF-8; the hot path reads once.
+ */
+function checkLengthAt(r: BinaryReader, start: number): void {
+	const end = r.pos;
 	r.pos = start;
+	readLength(r);
+	r.pos = end;
 }
 
 /** Skips a field this decoder does not read (its length checked as every other one's). */
 export function skipField(r: BinaryReader, wireType: WireType, fieldNo: number): void {
-	if (wireType === WireType.LengthDelimited) checkLength(r);
+	if (wireType === WireType.LengthDelimited) {
+		const start = r.pos;
+		readLength(r);
+		r.pos = start;
+	}
 	r.skip(wireType, fieldNo);
 }
 
 export function readString(r: BinaryReader, wireType: WireType, field: string): string {
 	expectWire(wireType, WireType.LengthDelimited, field);
-	checkLength(r);
-	return withoutNul(r.string());
+	const start = r.pos;
+	const text = r.string();
+	// UTF-8 takes at least a byte per UTF-16 unit: what is left over is the length varint (≤ 4 bytes
+	// below 2^28), or multi-byte characters, checked then.
+	if (r.pos - start - text.length >= 5) checkLengthAt(r, start);
+	return withoutNul(text);
 }
 
 export function readFixed64(r: BinaryReader, wireType: WireType, field: string): bigint {
