@@ -130,3 +130,22 @@ export function asProblem(error: unknown): ApiProblem {
 		null,
 	);
 }
+
+/**
+ * A keyset-paginated list read whole, for a page that sorts or counts it itself: up to `maxPages`
+ * pages, each asked with the cursor the last one gave; `more` when the list goes on past them.
+ */
+export async function readPages<T>(
+	page: (cursor: string | undefined) => Promise<{ data: T[]; next_cursor: string | null }>,
+	maxPages: number,
+): Promise<{ data: T[]; more: boolean }> {
+	const data: T[] = [];
+	let cursor: string | undefined;
+	for (let n = 0; n < maxPages; n++) {
+		const answer = await page(cursor);
+		data.push(...answer.data);
+		cursor = answer.next_cursor ?? undefined;
+		if (!cursor) break;
+	}
+	return { data, more: cursor !== undefined };
+}

@@ -94,11 +94,11 @@ export function rememberListPlace(
  * filters and sort) in the time range the URL has now (it may have changed on the detail page).
  */
 export function backToList(query: Record<string, string>, path: string): string {
-	const next = new URLSearchParams(listPlaces.get(path) ?? "");
-	for (const key of RANGE_PARAMS) next.delete(key);
-	for (const key of RANGE_PARAMS) if (query[key]) next.set(key, query[key] as string);
-	const text = next.toString();
-	return text ? `${path}?${text}` : path;
+	const left: Record<string, string | undefined> = Object.fromEntries(
+		new URLSearchParams(listPlaces.get(path) ?? ""),
+	);
+	for (const key of RANGE_PARAMS) delete left[key];
+	return linkWithRange(query, path, left);
 }
 
 export function useTimeRange(): TimeRange {

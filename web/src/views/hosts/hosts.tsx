@@ -1,5 +1,5 @@
 import { useLocation, useRoute } from "preact-iso";
-import { api, unwrap } from "../../api/client";
+import { api, readPages, unwrap } from "../../api/client";
 import type { components } from "../../api/schema";
 import { rangeKey, rangeParams } from "../../api/telemetry";
 import { ErrorLines } from "../../components/error-lines";
@@ -28,19 +28,19 @@ export function HostsPage() {
 	const range = useTimeRange();
 	rememberListPlace("/hosts", { path, query });
 	// Sorted here, so read whole: up to HOST_PAGES pages of 200 (the API pages by name); more is said.
-	const hosts = useResource(async () => {
-		const data: Host[] = [];
-		let cursor: string | undefined;
-		for (let page = 0; page < HOST_PAGES; page++) {
-			const answer = await unwrap(
-				api.GET("/api/v1/pages/hosts", { params: { query: { ...rangeParams(range), limit: 200, cursor } } }),
-			);
-			data.push(...answer.data);
-			cursor = answer.next_cursor ?? undefined;
-			if (!cursor) break;
-		}
-		return { data, more: cursor !== undefined };
-	}, [rangeKey(range)]);
+	const hosts = useResource(
+		() =>
+			readPages(
+				(cursor) =>
+					unwrap(
+						api.GET("/api/v1/pages/hosts", {
+							params: { query: { ...rangeParams(range), limit: 200, cursor } },
+						}),
+					),
+				HOST_PAGES,
+			),
+		[rangeKey(range)],
+	);
 	const sort = (Object.keys(SORTS) as SortKey[]).find((k) => k === query.sort) ?? "last_seen";
 	const descending = query.order !== "asc";
 	const rows = [...(hosts.data?.data ?? [])].sort((a, b) => {

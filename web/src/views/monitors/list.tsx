@@ -1,6 +1,6 @@
 import { useEffect } from "preact/hooks";
 import { useLocation } from "preact-iso";
-import { api, unwrap } from "../../api/client";
+import { api, readPages, unwrap } from "../../api/client";
 import type { components } from "../../api/schema";
 import { formatEvery, formatSeconds } from "../../components/format";
 import { describeCron } from "../../components/schedule";
@@ -32,15 +32,11 @@ export function sortMonitors(monitors: Monitor[]): Monitor[] {
 }
 
 export async function allMonitors(): Promise<Monitor[]> {
-	const monitors: Monitor[] = [];
-	let cursor: string | undefined;
-	for (let page = 0; page < MAX_PAGES; page++) {
-		const answer = await unwrap(api.GET("/api/v1/monitors", { params: { query: { limit: 1000, cursor } } }));
-		monitors.push(...answer.data);
-		if (!answer.next_cursor) break;
-		cursor = answer.next_cursor;
-	}
-	return sortMonitors(monitors);
+	const { data } = await readPages(
+		(cursor) => unwrap(api.GET("/api/v1/monitors", { params: { query: { limit: 1000, cursor } } })),
+		MAX_PAGES,
+	);
+	return sortMonitors(data);
 }
 
 export function MonitorList() {
