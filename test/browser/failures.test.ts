@@ -7,7 +7,7 @@
  */
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchBrowser, openSignedIn } from "../support/browser.js";
+import { baselines, launchBrowser, openSignedIn } from "../support/browser.js";
 import { screenshot, setUpOwner, startWebServer, type WebServer } from "../support/web-server.js";
 
 const OWNER = { email: "failures@example.com", password: "saffron-glacier-kettle-27" };
@@ -248,6 +248,47 @@ describe("what a person typed or chose stays", () => {
 		const [button, select] = [await own.boundingBox(), await page.getByLabel("Auto-refresh").boundingBox()];
 		expect(Math.abs((button?.height ?? 0) - (select?.height ?? 0))).toBeLessThanOrEqual(1);
 		expect(Math.abs((button?.y ?? 0) - (select?.y ?? 0))).toBeLessThanOrEqual(1);
+		await page.close();
+	});
+
+	it("a long log body wraps inside its row, the row's other columns on its first line", async () => {
+		const unbroken = `stacktrace:${"x".repeat(1_500)}`;
+		const words = Array.from({ length: 300 }, (_, i) => `word${i}`).join(" ");
+		await sendLogs([
+			[unbroken, Date.now() - 2_000],
+			[words, Date.now() - 1_000],
+		]);
+		const page = await openPage("/logs?service=tail");
+		const records = page.getByRole("list", { name: "Log records" });
+		await records.getByText("word299", { exact: false }).waitFor();
+		const overflow = await records.evaluate((list: HTMLElement) => {
+			const edge = list.getBoundingClientRect().right;
+			return [...list.querySelectorAll<HTMLElement>(".log-body")].map(
+				(body) => body.getBoundingClientRect().right - edge,
+			);
+		});
+		for (const beyond of overflow) expect(beyond).toBeLessThanOrEqual(0);
+		expect(
+			await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth),
+		).toBeLessThanOrEqual(0);
+		const [time, body] = await baselines(
+			records.getByRole("listitem").first().locator("time"),
+			records.getByRole("listitem").first().locator(".log-body"),
+		);
+		expect(Math.abs((time as number) - (body as number))).toBeLessThanOrEqual(1);
+		// In the list it takes at most four lines; opened, the record shows it whole.
+		const listed = records.getByRole("listitem").filter({ hasText: "word299" });
+		const lines = await listed
+			.locator(".log-body")
+			.evaluate((body: HTMLElement) =>
+				Math.round(
+					body.getBoundingClientRect().height / Number.parseFloat(getComputedStyle(body).lineHeight),
+				),
+			);
+		expect(lines).toBe(4);
+		await listed.getByRole("button").first().click();
+		await listed.locator(".log-detail pre").getByText("word299", { exact: false }).waitFor();
+		await page.screenshot({ path: "artifacts/screenshots/long-log-body.png" });
 		await page.close();
 	});
 
