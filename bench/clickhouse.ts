@@ -653,7 +653,7 @@ try {
 				Array.from({ length: SMALL_CONNECTIONS }, async () => {
 					while (performance.now() < deadline) {
 						const t = performance.now();
-						const outcome = await ingest.export(SMALL_ORG, "logs", "json", body);
+						const { partial: outcome } = await ingest.export(SMALL_ORG, "logs", "json", body);
 						if (outcome !== null) throw new Error(`a small export was not stored whole: ${outcome.message}`);
 						ms.push(performance.now() - t);
 					}

@@ -1,5 +1,6 @@
 import type { InStatement, InValue } from "@libsql/client";
 import type { AttributeNamespace, TelemetrySource } from "../db/schema-telemetry.js";
+import { ApiError } from "../errors.js";
 import { AttributeObject, type AttributeOptions } from "./attributes.js";
 import { DiscoveryCollector } from "./discovery.js";
 import { RollupCollector } from "./rollups.js";
@@ -82,6 +83,48 @@ export const METRIC_POINT_COLUMNS = [
 ] as const;
 
 /**
+ * Resource and scope attributes are stored again with every record, so a small export could store
+ * gigabytes (one 1 MiB resource attribute over 100,000 tiny records). An export's rows as stored may
+ * take at most this many times the body limit (413 beyond), and an org's byte budget counts an export
+ * as the larger of its body and its stored size divided by this (src/routes/otlp.ts). Sizes are
+ * characters of text, plus 8 for any other value; docs/limits.md.
+ */
+export const STORED_SIZE_PER_BODY_BYTE = 4;
+
+/** A value's share of a row's stored size (text: its length; numbers and nulls: a fixed 8). */
+const NON_TEXT_SIZE = 8;
+
+/** The export's rows are larger, as stored, than the limit: 413, nothing stored. */
+export class ExportTooLarge extends ApiError {
+	constructor(limit: number) {
+		super(
+			413,
+			"payload_too_large",
+			`This export's records take more than ${limit} characters as stored (its resource and scope ` +
+				"attributes are stored again with every record): send fewer records per export, or smaller attributes.",
+		);
+		this.name = "ExportTooLarge";
+	}
+}
+
+/** The size of an export's rows as stored, summed as rows are completed; throws past its limit. */
+export class StoredSize {
+	chars = 0;
+
+	constructor(readonly limit: number) {}
+
+	add(args: readonly InValue[], from: number): void {
+		let chars = this.chars;
+		for (let i = from; i < args.length; i++) {
+			const value = args[i];
+			chars += typeof value === "string" ? value.length : NON_TEXT_SIZE;
+		}
+		this.chars = chars;
+		if (chars > this.limit) throw new ExportTooLarge(this.limit);
+	}
+}
+
+/**
  * The rows of one table, laid out as the bound parameters of multi-row INSERTs: decoders push each
  * row's values in column order, and every `rowsPerStatement` rows make one statement. Collected
  * (`statements()`), or — given a `run` — written as soon as a statement is full, the rest one row
@@ -99,6 +142,8 @@ export class TableRows {
 		readonly run?: RunStatement,
 		/** Sees every row once it is complete (the rollups: src/ingest/rollups.ts). */
 		readonly observe?: (args: InValue[], offset: number) => void,
+		/** Counts the rows' size as stored, a statement's worth at a time (and the rest at `finish`). */
+		readonly size?: StoredSize,
 	) {
 		const target = run ? ROWS_PER_STREAMED_STATEMENT : ROWS_PER_COLLECTED_STATEMENT;
 		this.rowsPerStatement = Math.max(1, Math.min(target, Math.floor(SQLITE_MAX_PARAMETERS / columns.length)));
@@ -107,6 +152,7 @@ export class TableRows {
 	/** The array to push the next row's values into, in column order. */
 	row(): InValue[] {
 		if (this.#current && this.#current.rows === this.rowsPerStatement) {
+			this.size?.add(this.#current.args, 0);
 			if (this.run) {
 				this.#observe(this.#current);
 				this.#check(this.#current);
@@ -123,10 +169,14 @@ export class TableRows {
 		return this.#current.args;
 	}
 
-	/** Streaming: writes what is left, one row per (prepared, reused) statement. */
+	/**
+	 * After the last row: counts the rows not yet counted and, streaming, writes them, one row per
+	 * (prepared, reused) statement.
+	 */
 	finish(): void {
 		const rest = this.#current;
 		this.#current = undefined;
+		if (rest) this.size?.add(rest.args, 0);
 		if (!this.run || !rest) return;
 		this.#observe(rest);
 		this.#check(rest);
@@ -224,25 +274,55 @@ export interface AttributeLimits {
  */
 export const DEFAULT_ATTRIBUTE_LIMITS: AttributeLimits = { perRecord: 256, perResource: 256, perScope: 256 };
 
-/** Attributes dropped at the limits, per kind of list, for `partial_success.error_message`. */
-export class DroppedAttributes {
+/**
+ * Span events and links kept per span: twice the OpenTelemetry SDK's default limits (128 each), as
+ * for attributes. Beyond them they are dropped (not decoded) and reported.
+ */
+export const MAX_EVENTS_PER_SPAN = 256;
+export const MAX_LINKS_PER_SPAN = 256;
+
+/**
+ * Values in one list of a data point (histogram bucket counts, explicit bounds, an exponential
+ * histogram's buckets, a summary's quantiles). The SDKs' defaults are far below (160 buckets); a
+ * point with more is rejected, and no more than this are ever held while decoding it.
+ */
+export const MAX_POINT_VALUES = 4096;
+
+/** What was dropped at the limits (attributes per kind of list, span events and links), for `partial_success.error_message`. */
+export class DroppedItems {
 	record = 0;
 	resource = 0;
 	scope = 0;
+	events = 0;
+	links = 0;
 
 	get count(): number {
-		return this.record + this.resource + this.scope;
+		return this.record + this.resource + this.scope + this.events + this.links;
 	}
 
-	/** E.g. "Dropped 1000 attributes beyond the limits (per record 256: 1000)." or "" when none. */
+	/**
+	 * E.g. "Dropped 1000 attributes beyond the limits (per record 256: 1000)." and "Dropped 10 span
+	 * events and 2 span links beyond 256 per span."; "" when none.
+	 */
 	message(limits: AttributeLimits): string {
-		if (this.count === 0) return "";
-		const parts = [
-			this.record > 0 ? `per record ${limits.perRecord}: ${this.record}` : "",
-			this.resource > 0 ? `per resource ${limits.perResource}: ${this.resource}` : "",
-			this.scope > 0 ? `per scope ${limits.perScope}: ${this.scope}` : "",
-		].filter((part) => part !== "");
-		return `Dropped ${this.count} attributes beyond the limits (${parts.join("; ")}).`;
+		const sentences: string[] = [];
+		const attributes = this.record + this.resource + this.scope;
+		if (attributes > 0) {
+			const parts = [
+				this.record > 0 ? `per record ${limits.perRecord}: ${this.record}` : "",
+				this.resource > 0 ? `per resource ${limits.perResource}: ${this.resource}` : "",
+				this.scope > 0 ? `per scope ${limits.perScope}: ${this.scope}` : "",
+			].filter((part) => part !== "");
+			sentences.push(`Dropped ${attributes} attributes beyond the limits (${parts.join("; ")}).`);
+		}
+		if (this.events + this.links > 0) {
+			const parts = [
+				this.events > 0 ? `${this.events} span events` : "",
+				this.links > 0 ? `${this.links} span links` : "",
+			].filter((part) => part !== "");
+			sentences.push(`Dropped ${parts.join(" and ")} beyond ${MAX_EVENTS_PER_SPAN} per span.`);
+		}
+		return sentences.join(" ");
 	}
 }
 
@@ -252,7 +332,7 @@ export class IngestBatch {
 	readonly logs: TableRows;
 	readonly metricPoints: TableRows;
 	readonly rejections = new Rejections();
-	readonly dropped = new DroppedAttributes();
+	readonly dropped = new DroppedItems();
 	readonly discovery: DiscoveryCollector;
 	/** The request's rollup aggregates; null when rollups are off (the bench's comparison). */
 	readonly rollups: RollupCollector | null;
@@ -260,6 +340,8 @@ export class IngestBatch {
 	items = 0;
 	/** Attribute caps per record, resource and scope (OTLP_MAX_ATTRIBUTES_PER_*). */
 	readonly limits: AttributeLimits;
+	/** The rows' size as stored, against its limit (`maxStoredChars`). */
+	readonly size: StoredSize;
 
 	constructor(
 		readonly orgId: string,
@@ -268,9 +350,11 @@ export class IngestBatch {
 		nowMs: number,
 		/** Write rows while decoding (a GroupCommitWriter's transaction) instead of collecting them. */
 		run?: RunStatement,
-		options: { rollups?: boolean; limits?: AttributeLimits } = {},
+		options: { rollups?: boolean; limits?: AttributeLimits; maxStoredChars?: number } = {},
 	) {
 		this.limits = options.limits ?? DEFAULT_ATTRIBUTE_LIMITS;
+		this.size = new StoredSize(options.maxStoredChars ?? Number.POSITIVE_INFINITY);
+		const size = this.size;
 		this.discovery = new DiscoveryCollector(orgId, source, nowMs);
 		const rollups = options.rollups === false ? null : new RollupCollector(orgId);
 		this.rollups = rollups;
@@ -279,13 +363,21 @@ export class IngestBatch {
 			SPAN_COLUMNS,
 			run,
 			rollups ? (a, o) => rollups.addSpan(a, o) : undefined,
+			size,
 		);
-		this.logs = new TableRows("logs", LOG_COLUMNS, run, rollups ? (a, o) => rollups.addLog(a, o) : undefined);
+		this.logs = new TableRows(
+			"logs",
+			LOG_COLUMNS,
+			run,
+			rollups ? (a, o) => rollups.addLog(a, o) : undefined,
+			size,
+		);
 		this.metricPoints = new TableRows(
 			"metric_points",
 			METRIC_POINT_COLUMNS,
 			run,
 			rollups ? (a, o) => rollups.addMetricPoint(a, o) : undefined,
+			size,
 		);
 	}
 
@@ -299,7 +391,7 @@ export class IngestBatch {
 		return this.spans.rows + this.logs.rows + this.metricPoints.rows;
 	}
 
-	/** Streaming: writes the rows still held. */
+	/** After decoding: counts the rows' size (ExportTooLarge past it) and, streaming, writes the rows still held. */
 	finish(): void {
 		this.spans.finish();
 		this.logs.finish();

@@ -4,7 +4,13 @@ import type { Clock } from "../clock.js";
 import type { Database } from "../db/client.js";
 import { orgs } from "../db/schema.js";
 import { libsqlTelemetryStore, type TelemetryStore } from "../telemetry/store.js";
-import { type AttributeLimits, DEFAULT_ATTRIBUTE_LIMITS, IngestBatch, type TimeWindow } from "./batch.js";
+import {
+	type AttributeLimits,
+	DEFAULT_ATTRIBUTE_LIMITS,
+	ExportTooLarge,
+	IngestBatch,
+	type TimeWindow,
+} from "./batch.js";
 import { DecodeError, StorageUnavailable } from "./decode-error.js";
 import { DiscoveryMemory } from "./discovery.js";
 import { parseJson } from "./json.js";
@@ -39,6 +45,14 @@ export { StorageUnavailable };
 export interface ExportOutcome extends PartialSuccess {
 	/** Set when nothing was stored because the body belongs to another endpoint (a warning). */
 	misrouted?: Misrouted;
+}
+
+/** An export taken: its answer, and what its rows take as stored (charged to the org's byte budget). */
+export interface ExportResult {
+	/** null: a plain success. */
+	partial: ExportOutcome | null;
+	/** The rows' size as stored (src/ingest/batch.ts `StoredSize`). */
+	storedChars: number;
 }
 
 /** Records stamped further ahead than this are refused: clock skew does not explain them. */
@@ -86,6 +100,8 @@ export class OtlpIngest {
 		},
 		readonly maxConcurrentPerOrg: number,
 		readonly attributeLimits: AttributeLimits = DEFAULT_ATTRIBUTE_LIMITS,
+		/** The most an export's rows may take as stored (`maxStoredCharsOf`); more is 413. */
+		readonly maxStoredChars: number = Number.POSITIVE_INFINITY,
 	) {
 		this.#retention = new LruCache(10_000, deps.clock);
 		this.#discovery = new DiscoveryMemory(deps.clock);
@@ -145,12 +161,7 @@ export class OtlpIngest {
 	 * Decodes (DecodeError → 400), then writes everything in one transaction (StorageUnavailable → 503).
 	 * A body that stored nothing because it belongs elsewhere says so (src/ingest/misrouted.ts).
 	 */
-	async export(
-		orgId: string,
-		signal: Signal,
-		format: OtlpFormat,
-		body: Uint8Array,
-	): Promise<ExportOutcome | null> {
+	async export(orgId: string, signal: Signal, format: OtlpFormat, body: Uint8Array): Promise<ExportResult> {
 		if (format === "protobuf" && looksLikeJson(body, false)) {
 			throw new DecodeError("Content-Type", "the body is JSON", JSON_AS_PROTOBUF_MESSAGE);
 		}
@@ -179,18 +190,20 @@ export class OtlpIngest {
 		body: Uint8Array,
 		nowMs: number,
 		window: TimeWindow,
-	): Promise<ExportOutcome | null> {
+	): Promise<ExportResult> {
 		const decoder = DECODERS[signal];
 		const root = format === "json" ? parseJson(body) : null;
 		const decode = (batch: IngestBatch) => {
 			if (format === "protobuf") decodeProtobuf(body, (reader) => decoder.protobuf(reader, batch));
 			else decoder.json(root, batch);
+			batch.finish();
 		};
 		const queue = this.deps.telemetryQueue && queueFor(this.deps.telemetryQueue, orgId);
 		const libsql = this.#libsql();
 		const newBatch = (run?: RunStatement) =>
 			new IngestBatch(orgId, decoder.source, window, nowMs, run, {
 				limits: this.attributeLimits,
+				maxStoredChars: this.maxStoredChars,
 				// Queued, the consumer computes the rollups over its whole batch; a store without
 				// rollups (ClickHouse) gets none.
 				...((queue || !(this.deps.telemetry?.rollups ?? true)) && { rollups: false }),
@@ -220,8 +233,9 @@ export class OtlpIngest {
 		]
 			.filter((part) => part !== "")
 			.join(" ");
-		if (!message) return null;
-		return { rejected, message, ...(misrouted && { misrouted }) };
+		const storedChars = batch.size.chars;
+		if (!message) return { partial: null, storedChars };
+		return { partial: { rejected, message, ...(misrouted && { misrouted }) }, storedChars };
 	}
 
 	/**
@@ -291,7 +305,6 @@ export class OtlpIngest {
 						}
 					});
 					decode(written);
-					written.finish();
 					if (written.rows === 0) return written;
 					// The rollups are upserted once per group, merged with the other exports' (few distinct
 					// texts, per table and row count: prepared once, like the row INSERTs).
@@ -304,7 +317,12 @@ export class OtlpIngest {
 				{ repeatable: true },
 			);
 		} catch (error) {
-			if (error instanceof DecodeError || error instanceof StorageUnavailable) throw error;
+			if (
+				error instanceof DecodeError ||
+				error instanceof StorageUnavailable ||
+				error instanceof ExportTooLarge
+			)
+				throw error;
 			throw new StorageUnavailable(error);
 		}
 		commitDiscovery?.();

@@ -1,6 +1,6 @@
 import type { MetricKind } from "../db/schema-telemetry.js";
 import { doubleJson, type ResourceInfo, type ScopeInfo } from "./attributes.js";
-import { checkTime, type IngestBatch } from "./batch.js";
+import { checkTime, type IngestBatch, MAX_POINT_VALUES } from "./batch.js";
 import * as json from "./json.js";
 import {
 	at,
@@ -47,6 +47,8 @@ interface PointRecord {
 	explicitBounds: number[] | null;
 	exponential: string | null;
 	quantiles: string | null;
+	/** A list of its values (buckets, bounds, quantiles) is longer than MAX_POINT_VALUES: rejected. */
+	tooManyValues: boolean;
 }
 
 const newPoint = (): PointRecord => ({
@@ -63,6 +65,7 @@ const newPoint = (): PointRecord => ({
 	explicitBounds: null,
 	exponential: null,
 	quantiles: null,
+	tooManyValues: false,
 });
 
 /** DataPointFlags.NO_RECORDED_VALUE: the point marks a gap; its value is not stored. */
@@ -84,6 +87,10 @@ function acceptPoint(
 	const rejections = batch.rejections;
 	if (metric.name === "") {
 		rejections.add("of a metric without a name");
+		return;
+	}
+	if (point.tooManyValues) {
+		rejections.add(`with more than ${MAX_POINT_VALUES} values in one list (buckets, bounds or quantiles)`);
 		return;
 	}
 	if (point.time === 0n) {
@@ -172,7 +179,15 @@ function protobufBuckets(r: BinaryReader, end: number): { offset: number; counts
 			expectWire(wt, WireType.Varint, "Buckets.offset");
 			buckets.offset = r.sint32();
 		} else if (no === 2) {
-			readRepeated(r, wt, WireType.Varint, () => BigInt(r.uint64()), buckets.counts, "Buckets.bucket_counts");
+			readRepeated(
+				r,
+				wt,
+				WireType.Varint,
+				() => BigInt(r.uint64()),
+				buckets.counts,
+				"Buckets.bucket_counts",
+				MAX_POINT_VALUES,
+			);
 		} else skipField(r, wt, no);
 	}
 	endMessage(r, end);
@@ -220,6 +235,7 @@ function protobufPoint(r: BinaryReader, end: number, kind: MetricKind, batch: In
 					() => BigInt(r.fixed64()),
 					point.bucketCounts as bigint[],
 					"bucket_counts",
+					MAX_POINT_VALUES,
 				);
 			} else if (no === 7) {
 				readRepeated(
@@ -229,6 +245,7 @@ function protobufPoint(r: BinaryReader, end: number, kind: MetricKind, batch: In
 					() => r.double(),
 					point.explicitBounds as number[],
 					"explicit_bounds",
+					MAX_POINT_VALUES,
 				);
 			} else if (no === 11) point.min = readDouble(r, wt, "HistogramDataPoint.min");
 			else if (no === 12) point.max = readDouble(r, wt, "HistogramDataPoint.max");
@@ -259,11 +276,19 @@ function protobufPoint(r: BinaryReader, end: number, kind: MetricKind, batch: In
 				else skipField(r, qWt, qNo);
 			}
 			endMessage(r, qEnd);
-			quantiles.push(quantileJson(quantile, value));
+			if (quantiles.length <= MAX_POINT_VALUES) quantiles.push(quantileJson(quantile, value));
 		} else skipField(r, wt, no);
 	}
 	endMessage(r, end);
 	point.attributes = attributes.json();
+	point.tooManyValues = [
+		point.bucketCounts,
+		point.explicitBounds,
+		positive.counts,
+		negative.counts,
+		quantiles,
+	].some((list) => list !== null && list.length > MAX_POINT_VALUES);
+	if (point.tooManyValues) return point;
 	if (kind === "exponential_histogram") {
 		point.exponential = exponentialJson(scale, zeroCount, zeroThreshold, positive, negative);
 	}
@@ -339,13 +364,19 @@ const TEMPORALITY_NAMES = [
 	"AGGREGATION_TEMPORALITY_CUMULATIVE",
 ];
 
-function jsonBuckets(value: unknown, path: string): { offset: number; counts: bigint[] } {
+/** A JSON list of a point's values; null (the point is rejected) when longer than MAX_POINT_VALUES. */
+function jsonValues(value: unknown, path: string): unknown[] | null {
+	const list = json.array(value, path);
+	return list.length > MAX_POINT_VALUES ? null : list;
+}
+
+function jsonBuckets(value: unknown, path: string): { offset: number; counts: bigint[] } | null {
 	const buckets = json.object(value, path) ?? {};
+	const counts = jsonValues(buckets.bucketCounts, `${path}.bucketCounts`);
+	if (!counts) return null;
 	return {
 		offset: json.int32(buckets.offset, `${path}.offset`),
-		counts: json
-			.array(buckets.bucketCounts, `${path}.bucketCounts`)
-			.map((c, i) => json.uint64(c, `${path}.bucketCounts[${i}]`)),
+		counts: counts.map((c, i) => json.uint64(c, `${path}.bucketCounts[${i}]`)),
 	};
 }
 
@@ -372,7 +403,12 @@ function jsonPoint(
 	point.count = json.uint64(value.count, `${path}.count`);
 	if (kind === "summary") {
 		point.sum = json.double(value.sum, `${path}.sum`);
-		const quantiles = json.array(value.quantileValues, `${path}.quantileValues`).map((item, i) => {
+		const items = jsonValues(value.quantileValues, `${path}.quantileValues`);
+		if (!items) {
+			point.tooManyValues = true;
+			return point;
+		}
+		const quantiles = items.map((item, i) => {
 			const q = json.object(item, `${path}.quantileValues[${i}]`) ?? {};
 			return quantileJson(
 				json.double(q.quantile, `${path}.quantileValues[${i}].quantile`),
@@ -386,19 +422,27 @@ function jsonPoint(
 	point.min = json.optionalDouble(value.min, `${path}.min`);
 	point.max = json.optionalDouble(value.max, `${path}.max`);
 	if (kind === "histogram") {
-		point.bucketCounts = json
-			.array(value.bucketCounts, `${path}.bucketCounts`)
-			.map((c, i) => json.uint64(c, `${path}.bucketCounts[${i}]`));
-		point.explicitBounds = json
-			.array(value.explicitBounds, `${path}.explicitBounds`)
-			.map((b, i) => json.double(b, `${path}.explicitBounds[${i}]`));
+		const counts = jsonValues(value.bucketCounts, `${path}.bucketCounts`);
+		const bounds = jsonValues(value.explicitBounds, `${path}.explicitBounds`);
+		if (!counts || !bounds) {
+			point.tooManyValues = true;
+			return point;
+		}
+		point.bucketCounts = counts.map((c, i) => json.uint64(c, `${path}.bucketCounts[${i}]`));
+		point.explicitBounds = bounds.map((b, i) => json.double(b, `${path}.explicitBounds[${i}]`));
 	} else {
+		const positive = jsonBuckets(value.positive, `${path}.positive`);
+		const negative = jsonBuckets(value.negative, `${path}.negative`);
+		if (!positive || !negative) {
+			point.tooManyValues = true;
+			return point;
+		}
 		point.exponential = exponentialJson(
 			json.int32(value.scale, `${path}.scale`),
 			json.uint64(value.zeroCount, `${path}.zeroCount`),
 			json.double(value.zeroThreshold, `${path}.zeroThreshold`),
-			jsonBuckets(value.positive, `${path}.positive`),
-			jsonBuckets(value.negative, `${path}.negative`),
+			positive,
+			negative,
 		);
 	}
 	return point;

@@ -151,6 +151,10 @@ export function readVarint32(r: BinaryReader, wireType: WireType, field: string)
 }
 
 /** A repeated scalar, packed (one length-delimited run) or not (one value per tag): both are valid. */
+/**
+ * A repeated scalar field, packed or not, into `into`. At most `max + 1` values are kept (the rest
+ * are read and not held), so `into.length > max` says there were too many.
+ */
 export function readRepeated<T>(
 	r: BinaryReader,
 	wireType: WireType,
@@ -158,15 +162,20 @@ export function readRepeated<T>(
 	read: () => T,
 	into: T[],
 	field: string,
+	max = Number.POSITIVE_INFINITY,
 ): void {
 	if (wireType === WireType.LengthDelimited) {
 		const end = messageEnd(r);
-		while (r.pos < end) into.push(read());
+		while (r.pos < end) {
+			const value = read();
+			if (into.length <= max) into.push(value);
+		}
 		endMessage(r, end);
 		return;
 	}
 	expectWire(wireType, element, field);
-	into.push(read());
+	const value = read();
+	if (into.length <= max) into.push(value);
 }
 
 export function anyValue(r: BinaryReader, end: number, depth: number): DecodedValue {

@@ -1,5 +1,5 @@
 import { ConfigError, optionalText, type Settings } from "../config.js";
-import { type AttributeLimits, DEFAULT_ATTRIBUTE_LIMITS } from "./batch.js";
+import { type AttributeLimits, DEFAULT_ATTRIBUTE_LIMITS, STORED_SIZE_PER_BODY_BYTE } from "./batch.js";
 
 /** OTLP ingest limits (docs/otlp.md). */
 export interface OtlpSettings {
@@ -22,6 +22,10 @@ export const DEFAULT_OTLP_SETTINGS: OtlpSettings = {
 	orgBytesPerSecond: 8 * 1024 * 1024,
 	orgByteBurst: 32 * 1024 * 1024,
 };
+
+/** The most an export's rows may take as stored: a multiple of the body limit (src/ingest/batch.ts). */
+export const maxStoredCharsOf = (settings: Pick<OtlpSettings, "maxBodyBytes">): number =>
+	settings.maxBodyBytes * STORED_SIZE_PER_BODY_BYTE;
 
 export function positiveInteger(settings: Settings, name: string, fallback: number): number {
 	const raw = optionalText(settings, name, String(fallback));

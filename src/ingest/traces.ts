@@ -1,6 +1,6 @@
 import { SPAN_KINDS, SPAN_STATUS_CODES } from "../db/schema-telemetry.js";
 import { idFromBytes, type ResourceInfo, type ScopeInfo } from "./attributes.js";
-import { checkTime, type IngestBatch } from "./batch.js";
+import { checkTime, type IngestBatch, MAX_EVENTS_PER_SPAN, MAX_LINKS_PER_SPAN } from "./batch.js";
 import * as json from "./json.js";
 import {
 	attribute,
@@ -192,13 +192,22 @@ function protobufSpan(r: BinaryReader, end: number, batch: IngestBatch): SpanRec
 				break;
 			case 11: {
 				expectWire(wt, WireType.LengthDelimited, "Span.events");
-				events.push(protobufEvent(r, messageEnd(r), batch));
+				if (events.length < MAX_EVENTS_PER_SPAN) events.push(protobufEvent(r, messageEnd(r), batch));
+				else {
+					batch.dropped.events++;
+					skipField(r, wt, no);
+				}
 				break;
 			}
 			case 13: {
 				expectWire(wt, WireType.LengthDelimited, "Span.links");
-				const link = protobufLink(r, messageEnd(r), batch);
-				if (link) links.push(link);
+				if (links.length < MAX_LINKS_PER_SPAN) {
+					const link = protobufLink(r, messageEnd(r), batch);
+					if (link) links.push(link);
+				} else {
+					batch.dropped.links++;
+					skipField(r, wt, no);
+				}
 				break;
 			}
 			case 15: {
@@ -246,7 +255,9 @@ const STATUS_NAMES = ["STATUS_CODE_UNSET", "STATUS_CODE_OK", "STATUS_CODE_ERROR"
 function jsonSpan(value: Record<string, unknown>, path: string, batch: IngestBatch): SpanRecord {
 	const attributes = batch.recordAttributes();
 	json.attributes(value.attributes, `${path}.attributes`, attributes);
-	const events = json.array(value.events, `${path}.events`).map((item, i) => {
+	const allEvents = json.array(value.events, `${path}.events`);
+	batch.dropped.events += Math.max(0, allEvents.length - MAX_EVENTS_PER_SPAN);
+	const events = allEvents.slice(0, MAX_EVENTS_PER_SPAN).map((item, i) => {
 		const eventPath = `${path}.events[${i}]`;
 		const event = json.object(item, eventPath) ?? {};
 		const eventAttributes = batch.nestedAttributes();
@@ -258,7 +269,9 @@ function jsonSpan(value: Record<string, unknown>, path: string, batch: IngestBat
 		);
 	});
 	const links: string[] = [];
-	json.array(value.links, `${path}.links`).forEach((item, i) => {
+	const allLinks = json.array(value.links, `${path}.links`);
+	batch.dropped.links += Math.max(0, allLinks.length - MAX_LINKS_PER_SPAN);
+	allLinks.slice(0, MAX_LINKS_PER_SPAN).forEach((item, i) => {
 		const linkPath = `${path}.links[${i}]`;
 		const link = json.object(item, linkPath) ?? {};
 		const linkAttributes = batch.nestedAttributes();

@@ -3,6 +3,7 @@ import type { Clock } from "../clock.js";
 import { submitPing } from "../heartbeats/store.js";
 import { openEmbeddedWriter } from "./embedded-writer.js";
 import { OtlpIngest } from "./ingest.js";
+import { DEFAULT_OTLP_SETTINGS, maxStoredCharsOf } from "./settings.js";
 import { serializeError } from "./thread-errors.js";
 import type { GroupCommitWriter } from "./writer.js";
 import type { ThreadReply, ThreadRequest, WriterThreadData } from "./writer-thread.js";
@@ -15,7 +16,7 @@ import type { ThreadReply, ThreadRequest, WriterThreadData } from "./writer-thre
 const port = parentPort;
 if (!port) throw new Error("writer-thread-main runs inside a worker thread");
 const { path, options } = workerData as WriterThreadData;
-const { attributeLimits, ...writerOptions } = options;
+const { attributeLimits, maxStoredChars, ...writerOptions } = options;
 /** Replies of one turn go back as one message (one wake-up of the event loop per group). */
 let replies: ThreadReply[] = [];
 let replying = false;
@@ -47,7 +48,12 @@ try {
  */
 let latestMs = 0;
 const requestClock: Clock = { now: () => latestMs };
-const ingest = new OtlpIngest({ clock: requestClock, writer }, Number.MAX_SAFE_INTEGER, attributeLimits);
+const ingest = new OtlpIngest(
+	{ clock: requestClock, writer },
+	Number.MAX_SAFE_INTEGER,
+	attributeLimits,
+	maxStoredChars ?? maxStoredCharsOf(DEFAULT_OTLP_SETTINGS),
+);
 reply({ ready: true });
 
 async function handle(request: ThreadRequest): Promise<unknown> {

@@ -4,7 +4,7 @@ import type { PingInput, PingOutcome } from "../heartbeats/store.js";
 import type { Log } from "../log.js";
 import type { AttributeLimits, TimeWindow } from "./batch.js";
 import type { EmbeddedWriterOptions } from "./embedded-writer.js";
-import type { ExportOutcome } from "./ingest.js";
+import type { ExportResult } from "./ingest.js";
 import type { OtlpFormat, Signal } from "./messages.js";
 import { reviveError, type SerializedError } from "./thread-errors.js";
 
@@ -27,7 +27,7 @@ export interface WriterThread {
 	/** Settles once the thread has opened its connection (rejects if it could not). */
 	readonly ready: Promise<void>;
 	/** Decodes and stores one export in the thread's next group commit (what OtlpIngest.store does). */
-	exportOtlp(input: ThreadExport): Promise<ExportOutcome | null>;
+	exportOtlp(input: ThreadExport): Promise<ExportResult>;
 	/** One attempt at a ping under the write lock: null when a concurrent write won (try again). */
 	ping(input: PingInput, nowMs: number): Promise<PingOutcome | null>;
 	/** The writer's counters (groups, writes, fsyncs), read from the thread. */
@@ -47,6 +47,8 @@ export interface ThreadExport {
 
 export interface WriterThreadOptions extends Omit<EmbeddedWriterOptions, "fsyncWal"> {
 	attributeLimits: AttributeLimits;
+	/** The most an export's rows may take as stored (`maxStoredCharsOf`; by default the default body limit's). */
+	maxStoredChars?: number;
 	log?: Log;
 	/**
 	 * The thread's module (a URL): by default writer-thread-main.ts, loaded through tsx (~1 s to

@@ -5,6 +5,7 @@ import { apiKeyOnly, authenticate, authorize } from "../auth/credentials.js";
 import { isStorageFailure } from "../db/errors.js";
 import { ApiError, requestIdOf, storageUnavailable } from "../errors.js";
 import { bodySourceOf } from "../http/body-source.js";
+import { STORED_SIZE_PER_BODY_BYTE } from "../ingest/batch.js";
 import { BodyTooLarge, contentEncodingOf, readOtlpBody } from "../ingest/body.js";
 import { ByteBudget } from "../ingest/byte-budget.js";
 import { DecodeError } from "../ingest/decode-error.js";
@@ -20,7 +21,7 @@ import {
 	type Signal,
 	type StatusDetail,
 } from "../ingest/messages.js";
-import { DEFAULT_OTLP_SETTINGS } from "../ingest/settings.js";
+import { DEFAULT_OTLP_SETTINGS, maxStoredCharsOf } from "../ingest/settings.js";
 import { errorFields, type Log } from "../log.js";
 
 /** Seconds a client should wait after a 429 (too many requests in flight); a 503 waits STORAGE_RETRY_AFTER_SECONDS. */
@@ -171,7 +172,11 @@ async function handleExport(
 			bodySourceOf(c.req.raw, deps.requestBody?.(c)),
 		);
 		budget.charge(principal.orgId, body.byteLength - reserved);
-		const partial = await ingest.export(principal.orgId, signal, format, body);
+		const { partial, storedChars } = await ingest.export(principal.orgId, signal, format, body);
+		// An export counts as the larger of its body and its rows' stored size over the usual expansion
+		// (resource attributes repeated on every record): the budget bounds what an org stores per
+		// second too, not only what it sends.
+		budget.charge(principal.orgId, Math.ceil(storedChars / STORED_SIZE_PER_BODY_BYTE) - body.byteLength);
 		if (partial?.misrouted) {
 			deps.log({
 				level: "warn",
@@ -201,7 +206,12 @@ const ExportBody = z.string().openapi({ format: "binary" });
 export function otlpRoutes(deps: AppDeps) {
 	const app = new OpenAPIHono<AppEnv>();
 	const settings = deps.config.otlp ?? DEFAULT_OTLP_SETTINGS;
-	const ingest = new OtlpIngest(deps, settings.maxConcurrentPerOrg, settings.attributeLimits);
+	const ingest = new OtlpIngest(
+		deps,
+		settings.maxConcurrentPerOrg,
+		settings.attributeLimits,
+		maxStoredCharsOf(settings),
+	);
 	const budget = new ByteBudget(
 		deps.clock,
 		settings.orgBytesPerSecond,
@@ -238,7 +248,10 @@ export function otlpRoutes(deps: AppDeps) {
 				},
 				401: { description: "No valid API key" },
 				403: { description: "A JWT instead of an API key (`API_KEY_REQUIRED`)" },
-				413: { description: "Body over the limit, before or after decompression" },
+				413: {
+					description:
+						"Body over the limit, before or after decompression; or its records, as stored (resource attributes repeated on every record), over 4× that limit",
+				},
 				415: { description: "Content-Type or Content-Encoding not supported" },
 				429: {
 					description: "Too many requests of the org in flight, or over its byte budget (`Retry-After`)",

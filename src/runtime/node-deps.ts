@@ -32,7 +32,12 @@ import {
 	WRITE_SYNC_MODES,
 	type WriteSync,
 } from "../ingest/embedded-writer.js";
-import { otlpSettingsFrom, positiveInteger } from "../ingest/settings.js";
+import {
+	DEFAULT_OTLP_SETTINGS,
+	maxStoredCharsOf,
+	otlpSettingsFrom,
+	positiveInteger,
+} from "../ingest/settings.js";
 import { openWriterThread } from "../ingest/writer-thread.js";
 import { consoleLog, type Log, logLevelFrom } from "../log.js";
 import { clickHouseSettingsFrom } from "../telemetry/config.js";
@@ -194,6 +199,7 @@ export async function buildNodeDeps(
 			deps.writerThread = openWriterThread(filePath, {
 				...writerOptions,
 				attributeLimits: config.otlp?.attributeLimits ?? DEFAULT_ATTRIBUTE_LIMITS,
+				maxStoredChars: maxStoredCharsOf(config.otlp ?? DEFAULT_OTLP_SETTINGS),
 				log,
 			});
 			await deps.writerThread.ready;

@@ -97,6 +97,35 @@ describe("per-org ingest byte budget (finding 10)", () => {
 		expect(Number(refused.headers.get("Retry-After"))).toBeGreaterThanOrEqual(1);
 	});
 
+	it("an export counts as a quarter of its rows' stored size when that is more than its body: amplified exports run out the budget sooner", async () => {
+		const { send, a, b } = await setup();
+		/** ~256 KiB of body either way: as one long log body, or as a resource attribute repeated on 24 records. */
+		const amplified = JSON.stringify({
+			resourceLogs: [
+				{
+					resource: { attributes: [{ key: "blob", value: { stringValue: "r".repeat(256 * 1024) } }] },
+					scopeLogs: [
+						{
+							logRecords: Array.from({ length: 24 }, (_, i) => ({
+								timeUnixNano: `${BigInt(T0) * 1_000_000n}`,
+								body: { stringValue: `record ${i}` },
+							})),
+						},
+					],
+				},
+			],
+		});
+		// Stored ≈ 24 × 256 KiB = 6 MiB, under the 8 MiB (4 × 2 MiB) an export may take; charged 1.5 MiB.
+		expect((await send(a.key, amplified)).status).toBe(200);
+		expect((await send(a.key, amplified)).status).toBe(200); // into debt
+		const refused = await send(a.key, amplified);
+		expect(refused.status).toBe(429);
+		expect(Number(refused.headers.get("Retry-After"))).toBeGreaterThanOrEqual(1);
+		// The same body size, stored once: eight fit the same 2 MiB burst.
+		const plain = exportOf(amplified.length);
+		for (let i = 0; i < 7; i++) expect((await send(b.key, plain)).status).toBe(200);
+	});
+
 	it("settings: OTLP_ORG_BYTES_PER_SECOND (8 MiB) and OTLP_ORG_BYTE_BURST (32 MiB)", () => {
 		expect(otlpSettingsFrom({})).toMatchObject({ orgBytesPerSecond: 8 * MiB, orgByteBurst: 32 * MiB });
 		expect(

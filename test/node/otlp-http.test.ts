@@ -11,7 +11,7 @@ import { orgs } from "../../src/db/schema.js";
 import { DISCOVERY_LIMITS } from "../../src/ingest/discovery.js";
 import { openEmbeddedWriter } from "../../src/ingest/embedded-writer.js";
 import { sweepTelemetryRetention } from "../../src/ingest/retention.js";
-import { DEFAULT_OTLP_SETTINGS, type OtlpSettings } from "../../src/ingest/settings.js";
+import { DEFAULT_OTLP_SETTINGS, maxStoredCharsOf, type OtlpSettings } from "../../src/ingest/settings.js";
 import type { GroupCommitWriter } from "../../src/ingest/writer.js";
 import { openWriterThread, type WriterThread } from "../../src/ingest/writer-thread.js";
 import { FakeClock } from "../support/clock.js";
@@ -47,6 +47,7 @@ async function setup(otlp?: Partial<OtlpSettings>) {
 	if (writerKind === "thread") {
 		writerThread = openWriterThread(join(t.database.dir, "test.db"), {
 			attributeLimits: { ...DEFAULT_OTLP_SETTINGS, ...otlp }.attributeLimits,
+			maxStoredChars: maxStoredCharsOf({ ...DEFAULT_OTLP_SETTINGS, ...otlp }),
 			entry: await writerThreadBundle(),
 		});
 		await writerThread.ready;
@@ -108,6 +109,18 @@ function post(
 
 const postJson = (app: App, path: string, key: string, body: unknown, headers: Record<string, string> = {}) =>
 	post(app, path, { key, type: JSON_TYPE, body: JSON.stringify(body), headers });
+
+/** An export's partial_success, from either format: null when there is none. */
+async function partialOf(
+	response: Response,
+	format: "json" | "protobuf",
+): Promise<{ rejected: number; message: string } | null> {
+	if (format === "protobuf") return decodeExportResponse(new Uint8Array(await response.arrayBuffer()));
+	const body = (await response.json()) as { partialSuccess?: Record<string, string> };
+	if (!body.partialSuccess) return null;
+	const { errorMessage, ...counts } = body.partialSuccess;
+	return { rejected: Number(Object.values(counts)[0] ?? 0), message: errorMessage ?? "" };
+}
 
 async function expectStatus(
 	response: Response,
@@ -638,6 +651,167 @@ describe.each(["client", "embedded", "thread"] as const)("with the %s writer", (
 				headers: { "Content-Encoding": "gzip" },
 			});
 			await expectStatus(inflated, 413, 8, "PAYLOAD_TOO_LARGE");
+		});
+
+		it("records repeating a large resource past 4× the body limit as stored → 413, nothing of the export stored; under it → 200", async () => {
+			// A 64 KiB body limit: an export's rows may take 256 Ki characters as stored.
+			const { app, key } = await setup({ maxBodyBytes: 64 * 1024 });
+			expect((await postJson(app, "/v1/traces", key, traces([span({ name: "before" })]))).status).toBe(200);
+			const resource = [
+				{ key: "service.name", value: { stringValue: "api" } },
+				{ key: "blob", value: { stringValue: "r".repeat(20_000) } },
+			];
+			// 20 spans × 20 KB of resource ≈ 400 KB stored from a body of ~24 KB: over.
+			const amplified = traces(
+				Array.from({ length: 20 }, () => span({ name: "amplified" })),
+				resource,
+			);
+			for (const format of ["json", "protobuf"] as const) {
+				const body = format === "json" ? JSON.stringify(amplified) : encodeOtlp("TraceRequest", amplified);
+				expect(body.length).toBeLessThan(32 * 1024);
+				const response = await post(app, "/v1/traces", {
+					key,
+					type: format === "json" ? JSON_TYPE : PROTOBUF,
+					body,
+				});
+				const status = await expectStatus(response, 413, 8, "PAYLOAD_TOO_LARGE", format);
+				expect(status.message).toMatch(/as stored.*fewer records per export/);
+			}
+			// 10 of them (≈ 200 KB stored) are taken whole.
+			const under = await postJson(
+				app,
+				"/v1/traces",
+				key,
+				traces(
+					Array.from({ length: 10 }, () => span({ name: "under" })),
+					resource,
+				),
+			);
+			expect(under.status).toBe(200);
+			expect(((await under.json()) as { partialSuccess?: unknown }).partialSuccess).toBeUndefined();
+			const names = (await rowsOf(reader, "spans")).map((r) => r.name);
+			expect(names.filter((n) => n === "amplified")).toEqual([]);
+			expect(names.filter((n) => n === "under")).toHaveLength(10);
+			expect(names).toContain("before");
+		});
+
+		it("span events and links beyond 256 per span are dropped and reported; the span and the rest are kept", async () => {
+			const { app, key } = await setup();
+			const event = (i: number) => ({ name: `e${i}`, timeUnixNano: NS(T0 - 950) });
+			const link = (i: number) => ({
+				traceId: "5b8efff798038103d269b633813fc60c",
+				spanId: (0x9000 + i).toString(16).padStart(16, "0"),
+			});
+			for (const format of ["json", "protobuf"] as const) {
+				const request = traces([
+					span({
+						name: `crowded ${format}`,
+						events: Array.from({ length: 300 }, (_, i) => event(i)),
+						links: Array.from({ length: 260 }, (_, i) => link(i)),
+					}),
+				]);
+				const response = await post(app, "/v1/traces", {
+					key,
+					type: format === "json" ? JSON_TYPE : PROTOBUF,
+					body: format === "json" ? JSON.stringify(request) : encodeOtlp("TraceRequest", request),
+				});
+				expect(response.status).toBe(200);
+				expect(await partialOf(response, format)).toEqual({
+					rejected: 0,
+					message: "Dropped 44 span events and 4 span links beyond 256 per span.",
+				});
+				const [row] = await rowsOf(reader, "spans", { where: "name = ?", args: [`crowded ${format}`] });
+				const events = JSON.parse(String(row?.events)) as { name: string }[];
+				const links = JSON.parse(String(row?.links)) as { span_id: string }[];
+				expect(events).toHaveLength(256);
+				expect(events[0]?.name).toBe("e0");
+				expect(events[255]?.name).toBe("e255");
+				expect(links).toHaveLength(256);
+			}
+		});
+
+		it("a data point with more than 4,096 values in a list (buckets, bounds, quantiles) is rejected; the others are stored", async () => {
+			const { app, key } = await setup();
+			const many = 4097;
+			const metric = (name: string, data: Record<string, unknown>) => ({ name, ...data });
+			const point = { timeUnixNano: NS(T0 - 1000), count: "1" };
+			const request = {
+				resourceMetrics: [
+					{
+						resource: { attributes: [] },
+						scopeMetrics: [
+							{
+								metrics: [
+									metric("h_ok", {
+										histogram: {
+											aggregationTemporality: 2,
+											dataPoints: [
+												{
+													...point,
+													bucketCounts: Array.from({ length: 4096 }, () => "0"),
+													explicitBounds: Array.from({ length: 4095 }, (_, i) => i),
+												},
+											],
+										},
+									}),
+									metric("h_many", {
+										histogram: {
+											aggregationTemporality: 2,
+											dataPoints: [
+												{
+													...point,
+													bucketCounts: Array.from({ length: many }, () => "0"),
+													explicitBounds: Array.from({ length: many - 1 }, (_, i) => i),
+												},
+											],
+										},
+									}),
+									metric("e_many", {
+										exponentialHistogram: {
+											aggregationTemporality: 2,
+											dataPoints: [
+												{
+													...point,
+													positive: { offset: 0, bucketCounts: Array.from({ length: many }, () => "1") },
+												},
+											],
+										},
+									}),
+									metric("s_many", {
+										summary: {
+											dataPoints: [
+												{
+													...point,
+													quantileValues: Array.from({ length: many }, (_, i) => ({
+														quantile: i / many,
+														value: i,
+													})),
+												},
+											],
+										},
+									}),
+									metric("g", { gauge: { dataPoints: [{ timeUnixNano: NS(T0 - 1000), asDouble: 1 }] } }),
+								],
+							},
+						],
+					},
+				],
+			};
+			for (const format of ["json", "protobuf"] as const) {
+				const response = await post(app, "/v1/metrics", {
+					key,
+					type: format === "json" ? JSON_TYPE : PROTOBUF,
+					body: format === "json" ? JSON.stringify(request) : encodeOtlp("MetricsRequest", request),
+				});
+				expect(response.status).toBe(200);
+				expect(await partialOf(response, format)).toEqual({
+					rejected: 3,
+					message:
+						"Rejected 3 of 5 data points: 3 with more than 4096 values in one list (buckets, bounds or quantiles).",
+				});
+			}
+			const names = (await rowsOf(reader, "metric_points")).map((r) => r.metric_name).sort();
+			expect(names).toEqual(["g", "g", "h_ok", "h_ok"]);
 		});
 
 		it("over a real socket on Node: fixed-length, chunked and gzip bodies are read from Node's request; one over the limit while streaming is 413 and the server goes on", async () => {

@@ -60,7 +60,12 @@ afterAll(() => {
 
 async function exportMessages(body: unknown, signal: "logs" | "traces" = "logs") {
 	const from = sent.length;
-	const outcome = await ingest.export(orgId, signal, "json", new TextEncoder().encode(JSON.stringify(body)));
+	const { partial: outcome } = await ingest.export(
+		orgId,
+		signal,
+		"json",
+		new TextEncoder().encode(JSON.stringify(body)),
+	);
 	return { outcome, messages: sent.slice(from) };
 }
 

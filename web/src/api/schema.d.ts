@@ -8191,7 +8191,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Body over the limit, before or after decompression */
+            /** @description Body over the limit, before or after decompression; or its records, as stored (resource attributes repeated on every record), over 4× that limit */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -8263,7 +8263,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Body over the limit, before or after decompression */
+            /** @description Body over the limit, before or after decompression; or its records, as stored (resource attributes repeated on every record), over 4× that limit */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -8335,7 +8335,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Body over the limit, before or after decompression */
+            /** @description Body over the limit, before or after decompression; or its records, as stored (resource attributes repeated on every record), over 4× that limit */
             413: {
                 headers: {
                     [name: string]: unknown;
