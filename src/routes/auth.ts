@@ -26,7 +26,6 @@ import {
 	addressScope,
 	admitLoginAttempt,
 	assertNotThrottled,
-	clearLoginFailures,
 	forgiveLoginAttempt,
 	type IssuedRefreshToken,
 	revokeFamilyOfToken,
@@ -409,11 +408,10 @@ export function authRoutes(deps: AppDeps) {
 						: await consumeRecoveryCode(deps, user, body.recovery_code as string);
 				if (!passed) throw invalidTotp();
 			}
-			await clearLoginFailures(deps.db, account.scope);
-			await forgiveLoginAttempt(
-				deps.db,
-				admitted.filter((a) => a.scope === client.scope),
-			);
+			// Only this attempt is forgiven, never the failures before it: the account scope is the
+			// email's, shared by its accounts in every org, and an admin of any org can create one with a
+			// password they know; clearing it on their login reset the back-off for the others.
+			await forgiveLoginAttempt(deps.db, admitted);
 			if (check.needsRehash) {
 				await deps.db
 					.update(users)

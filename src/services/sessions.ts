@@ -149,10 +149,6 @@ export async function forgiveLoginAttempt(db: Database, admitted: AdmittedAttemp
 	}
 }
 
-export async function clearLoginFailures(db: Database, scope: string): Promise<void> {
-	await db.delete(loginThrottles).where(eq(loginThrottles.scope, scope));
-}
-
 export interface IssuedRefreshToken {
 	token: string;
 	/** When the cookie should expire: the family's absolute expiry. */

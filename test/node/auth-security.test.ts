@@ -226,19 +226,36 @@ describe("login back-off (per account and per client address, in libSQL)", () =>
 		expect(row?.blockedUntil).toBeGreaterThan(h.clock.now());
 	});
 
-	it("a success clears the account's counter", async () => {
+	it("a success forgives only itself: the failures before it still count until they are 15 minutes old", async () => {
 		const seeded = await seedUser(h);
-		const failFour = async () => {
-			for (let i = 0; i < 4; i++) {
-				expect((await login(h, { email: seeded.email, password: OTHER_PASSWORD })).status).toBe(401);
-			}
-		};
-		await failFour();
+		const fail = async () =>
+			expect((await login(h, { email: seeded.email, password: OTHER_PASSWORD })).status).toBe(401);
+		for (let i = 0; i < 4; i++) await fail();
+		await loginOk(h, seeded);
 		expect((await throttleRow(`account:${seeded.email}`))?.failures).toBe(4);
+		await fail();
+		await expectThrottled(await login(h, seeded));
+		h.clock.advance(THROTTLE_SETTINGS.windowMs + 1);
+		await fail();
 		await loginOk(h, seeded);
-		expect(await throttleRow(`account:${seeded.email}`)).toBeUndefined();
-		await failFour();
-		await loginOk(h, seeded);
+	});
+
+	it("another org's account of the same email cannot reset the back-off: logging in to it between guesses does not help", async () => {
+		// Mallory, an admin of her own org, created an account for the victim's email there: she knows
+		// its password. The victim's account in another org has another password.
+		const victim = await seedUser(h, { password: OTHER_PASSWORD });
+		const planted = await seedUser(h, { email: victim.email });
+		const guess = () => login(h, { email: victim.email, password: PASSWORD, org: victim.orgId });
+		const plantedLogin = () =>
+			login(h, { email: planted.email, password: planted.password, org: planted.orgId });
+		const statuses: number[] = [];
+		for (let round = 0; round < 3; round++) {
+			statuses.push((await guess()).status, (await guess()).status, (await plantedLogin()).status);
+		}
+		// The fifth failure blocks the email: guesses and the planted account's logins alike. Before,
+		// each planted login cleared the count: 401, 401, 200 forever.
+		expect(statuses).toEqual([401, 401, 200, 401, 401, 200, 401, 429, 429]);
+		expect((await throttleRow(`account:${victim.email}`))?.failures).toBe(5);
 	});
 
 	it("successes and totp_required answers count against neither scope", async () => {
