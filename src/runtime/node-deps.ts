@@ -95,15 +95,17 @@ export function totpKeyText(settings: Settings, dataDir: string, log: Log): Prom
 }
 
 /**
- * The caller's address: the socket's peer, or — behind a reverse proxy — the first address of the
- * header named by CLIENT_ADDRESS_HEADER (e.g. X-Forwarded-For), which only a trusted proxy may set.
+ * The caller's address: the socket's peer, or — behind a reverse proxy — the last address of the
+ * header named by CLIENT_ADDRESS_HEADER (e.g. X-Forwarded-For). The last one is what the proxy in
+ * front of us added; those before it came from the client, which can write anything there (a
+ * first-address rule let it pick a new address for every login guess).
  */
 export function nodeClientAddress(settings: Settings): (c: Context) => string | null {
 	const header = optionalText(settings, "CLIENT_ADDRESS_HEADER", "");
 	return (c) => {
 		if (header) {
-			const first = c.req.header(header)?.split(",")[0]?.trim();
-			if (first) return first;
+			const last = c.req.header(header)?.split(",").at(-1)?.trim();
+			if (last) return last;
 		}
 		try {
 			return getConnInfo(c).remote.address ?? null;
