@@ -52,11 +52,20 @@ export function consoleLog(threshold: LogLevel): Log {
 	};
 }
 
-/** An error's text for a log line: its stack, and what it wraps (drizzle keeps the driver's error there). */
+/**
+ * An error's text for a log line: its stack, and what it wraps (drizzle keeps the driver's error
+ * there). A failed query's bound values are left out: drizzle's message lists them ("params: …"),
+ * and they hold emails, password hashes, key and token lookup hashes, encrypted TOTP secrets.
+ */
 export function errorFields(error: unknown): { error: string; cause?: string } {
-	const e = error as Error | undefined;
+	const e = error as (Error & { query?: unknown; params?: unknown }) | undefined;
+	let text = String(e?.stack ?? error);
+	if (e && typeof e.query === "string" && Array.isArray(e.params)) {
+		const without = `Failed query: ${e.query}\nparams: (${e.params.length} values, not logged)`;
+		text = text.includes(e.message) ? text.replace(e.message, without) : `${e.name}: ${without}`;
+	}
 	return {
-		error: String(e?.stack ?? error),
+		error: text,
 		...(e?.cause !== undefined && { cause: String(e.cause) }),
 	};
 }
