@@ -519,14 +519,17 @@ export function authRoutes(deps: AppDeps) {
 			method: "post",
 			path: "/api/v1/auth/totp/enable",
 			tags: ["Sessions"],
-			summary: "Enable two-factor authentication with a first valid code",
-			description: "Answers 10 single-use recovery codes, shown once.",
+			summary: "Enable two-factor authentication with the password and a first valid code",
+			description:
+				"Needs the account's password (401 `invalid_credentials` otherwise, behind the login back-off): an access token alone, stolen, could otherwise turn on a second factor its owner does not hold and lock them out. Answers 10 single-use recovery codes, shown once.",
 			security: [{ Bearer: [] }],
 			middleware: [anySession, jsonBody] as const,
 			request: {
 				body: {
 					required: true,
-					content: { "application/json": { schema: z.strictObject({ code: z.string().max(16) }) } },
+					content: {
+						"application/json": { schema: z.strictObject({ password: Password, code: z.string().max(16) }) },
+					},
 				},
 			},
 			responses: {
@@ -545,9 +548,16 @@ export function authRoutes(deps: AppDeps) {
 				throw new ApiError(409, "totp_already_enabled", "Two-factor authentication is already on.");
 			if (!user.totpSecret)
 				throw new ApiError(409, "totp_not_enabled", "Call /api/v1/auth/totp/setup first.");
-			if (!(await consumeTotp(deps, user, c.req.valid("json").code))) {
-				throw invalidTotp();
-			}
+			const body = c.req.valid("json");
+			await withAccountBackOff(deps, user.email, async () => {
+				if (
+					!user.passwordHash ||
+					!(await verifyPassword(body.password, user.passwordHash, deps.config.auth.passwordHashing)).ok
+				) {
+					throw invalidCredentials();
+				}
+				if (!(await consumeTotp(deps, user, body.code))) throw invalidTotp();
+			});
 			const codes = newRecoveryCodes();
 			const now = deps.clock.now();
 			const hashed = await Promise.all(

@@ -168,6 +168,16 @@ describe("the dashboard in a real browser", () => {
 		expect(
 			(profile?.y ?? 0) + (profile?.height ?? 0) - ((saveName?.y ?? 0) + (saveName?.height ?? 0)),
 		).toBeLessThan(40);
+		const twoFactor = page.getByRole("region", { name: "Two-factor authentication" });
+		// The password is asked for: an access token alone must not turn on a factor.
+		await twoFactor.getByLabel("Password", { exact: true }).fill("not-the-password-at-all");
+		await page.getByLabel("Authentication code").fill(await totpCodeAt(totpSecret, Date.now()));
+		await page.getByRole("button", { name: "Turn on" }).click();
+		await page
+			.getByRole("alert")
+			.filter({ hasText: /password/i })
+			.waitFor();
+		await twoFactor.getByLabel("Password", { exact: true }).fill(OWNER.password);
 		await screenshot(page, "account-2fa-setup");
 		await page.getByLabel("Authentication code").fill("000000");
 		await page.getByRole("button", { name: "Turn on" }).click();

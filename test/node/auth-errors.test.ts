@@ -205,7 +205,7 @@ describe("TOTP route refusals", () => {
 		const right = await codeNow(h, secret);
 		const wrong = String((Number(right) + 1) % 1_000_000).padStart(6, "0");
 		await expectError(
-			await call(h, "/api/v1/auth/totp/enable", { token, body: { code: wrong } }),
+			await call(h, "/api/v1/auth/totp/enable", { token, body: { password: PASSWORD, code: wrong } }),
 			401,
 			"invalid_totp",
 			BEARER_CHALLENGE,
@@ -213,10 +213,38 @@ describe("TOTP route refusals", () => {
 		expect((await loginOk(h, seeded)).body.user.totp_enabled).toBe(false);
 	});
 
+	it("enable without the password, or with a wrong one → 400 / 401 invalid_credentials and 2FA stays off: a stolen access token cannot turn it on", async () => {
+		const seeded = await seedUser(h);
+		const { token } = await loginOk(h, seeded);
+		const setupResponse = await call(h, "/api/v1/auth/totp/setup", { token });
+		const { secret } = (await setupResponse.json()) as { secret: string };
+		await expectError(
+			await call(h, "/api/v1/auth/totp/enable", { token, body: { code: await codeNow(h, secret) } }),
+			400,
+			"invalid_request",
+		);
+		await expectError(
+			await call(h, "/api/v1/auth/totp/enable", {
+				token,
+				body: { password: OTHER_PASSWORD, code: await codeNow(h, secret) },
+			}),
+			401,
+			"invalid_credentials",
+			BEARER_CHALLENGE,
+		);
+		expect((await loginOk(h, seeded)).body.user.totp_enabled).toBe(false);
+		// The code was not spent by the refused attempt: with the password it turns 2FA on.
+		const enabled = await call(h, "/api/v1/auth/totp/enable", {
+			token,
+			body: { password: PASSWORD, code: await codeNow(h, secret) },
+		});
+		expect(enabled.status, await enabled.clone().text()).toBe(200);
+	});
+
 	it("enable before setup → 409 totp_not_enabled", async () => {
 		const { token } = await loginOk(h, await seedUser(h));
 		await expectError(
-			await call(h, "/api/v1/auth/totp/enable", { token, body: { code: "123456" } }),
+			await call(h, "/api/v1/auth/totp/enable", { token, body: { password: PASSWORD, code: "123456" } }),
 			409,
 			"totp_not_enabled",
 		);
@@ -228,7 +256,7 @@ describe("TOTP route refusals", () => {
 		const { secret } = await enableTotp(h, token);
 		await expectError(await call(h, "/api/v1/auth/totp/setup", { token }), 409, "totp_already_enabled");
 		await expectError(
-			await call(h, "/api/v1/auth/totp/enable", { token, body: { code: "123456" } }),
+			await call(h, "/api/v1/auth/totp/enable", { token, body: { password: PASSWORD, code: "123456" } }),
 			409,
 			"totp_already_enabled",
 		);

@@ -175,7 +175,7 @@ describe("TOTP two-factor authentication", () => {
 
 		const enable = await call(h, "/api/v1/auth/totp/enable", {
 			token,
-			body: { code: await codeNow(h, secret) },
+			body: { password: seeded.password, code: await codeNow(h, secret) },
 		});
 		expect(enable.status).toBe(200);
 		const { recovery_codes } = (await enable.json()) as { recovery_codes: string[] };

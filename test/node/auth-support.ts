@@ -295,13 +295,14 @@ export async function verifyWithJwks(h: Harness, token: string) {
 export async function enableTotp(
 	h: Harness,
 	token: string,
+	password = PASSWORD,
 ): Promise<{ secret: string; recoveryCodes: string[] }> {
 	const setup = await call(h, "/api/v1/auth/totp/setup", { token });
 	expect(setup.status, await setup.clone().text()).toBe(200);
 	const { secret } = (await setup.json()) as { secret: string };
 	const enable = await call(h, "/api/v1/auth/totp/enable", {
 		token,
-		body: { code: await totpCodeAt(secret, h.clock.now()) },
+		body: { password, code: await totpCodeAt(secret, h.clock.now()) },
 	});
 	expect(enable.status, await enable.clone().text()).toBe(200);
 	const { recovery_codes } = (await enable.json()) as { recovery_codes: string[] };

@@ -182,7 +182,7 @@ describe("two accounts of one address", () => {
 
 	it("2FA is per account: turning it on in one org leaves the other's login as it was", async () => {
 		const { existing, invited, second } = await twoAccounts();
-		const { secret } = await enableTotp(h, second.access_token);
+		const { secret } = await enableTotp(h, second.access_token, OTHER_PASSWORD);
 		const setupA = await userRow(existing.user.id);
 		expect(setupA?.totpEnabledAt).toBeNull();
 		await expectError(

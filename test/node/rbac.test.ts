@@ -82,7 +82,7 @@ const ROUTES: Row[] = [
 	{
 		method: "POST",
 		path: "/api/v1/auth/totp/enable",
-		body: { code: "123456" },
+		body: { password: "irrelevant-for-the-role-check", code: "123456" },
 		minRole: "viewer",
 		// The fresh caller has no secret yet: reaching the handler answers 409, not 401/403.
 		ok: 409,

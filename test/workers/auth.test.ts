@@ -223,7 +223,7 @@ describe("sessions through the Worker", () => {
 		const enabled = await expectOk<{ recovery_codes: string[] }>(
 			await post("/api/v1/auth/totp/enable", {
 				headers: auth,
-				body: { code: await totpCodeAt(setup.secret, Date.now()) },
+				body: { password: PASSWORD, code: await totpCodeAt(setup.secret, Date.now()) },
 			}),
 		);
 		expect(new Set(enabled.recovery_codes).size).toBe(10);

@@ -193,8 +193,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Enable two-factor authentication with a first valid code
-         * @description Answers 10 single-use recovery codes, shown once.
+         * Enable two-factor authentication with the password and a first valid code
+         * @description Needs the account's password (401 `invalid_credentials` otherwise, behind the login back-off): an access token alone, stolen, could otherwise turn on a second factor its owner does not hold and lock them out. Answers 10 single-use recovery codes, shown once.
          */
         post: operations["postAuthTotpEnable"];
         delete?: never;
@@ -3753,6 +3753,8 @@ export interface operations {
             content: {
                 "application/json": {
                     code: string;
+                    /** @example correct horse battery staple */
+                    password: string;
                 };
             };
         };

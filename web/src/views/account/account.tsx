@@ -166,10 +166,13 @@ function TwoFactorCard() {
 		setDisabled(false);
 	});
 	const enable = useAction(async () => {
-		const answer = await unwrap(api.POST("/api/v1/auth/totp/enable", { body: { code: code.trim() } }));
+		const answer = await unwrap(
+			api.POST("/api/v1/auth/totp/enable", { body: { password, code: code.trim() } }),
+		);
 		setRecoveryCodes(answer.recovery_codes);
 		setPending(null);
 		setCode("");
+		setPassword("");
 		await reloadMe();
 	});
 	const disable = useAction(async () => {
@@ -250,8 +253,8 @@ function TwoFactorCard() {
 					}}
 				>
 					<p>
-						Scan this code with an authenticator app (1Password, Google Authenticator, Aegis…), then enter the
-						code it shows.
+						Scan this code with an authenticator app (1Password, Google Authenticator, Aegis…), then enter
+						your password and the code it shows.
 					</p>
 					<div class="row">
 						<QrCode text={pending.otpauth_uri} label="QR code for your authenticator app" />
@@ -263,6 +266,14 @@ function TwoFactorCard() {
 					</div>
 					<div class="row">
 						<Field
+							label="Password"
+							type="password"
+							required
+							autoComplete="current-password"
+							value={password}
+							onInput={(e) => setPassword(e.currentTarget.value)}
+						/>
+						<Field
 							label="Authentication code"
 							required
 							inputMode="numeric"
@@ -273,7 +284,13 @@ function TwoFactorCard() {
 						<button type="submit" class="primary" disabled={enable.busy}>
 							Turn on
 						</button>
-						<button type="button" onClick={() => setPending(null)}>
+						<button
+							type="button"
+							onClick={() => {
+								setPending(null);
+								setPassword("");
+							}}
+						>
 							Cancel
 						</button>
 					</div>
