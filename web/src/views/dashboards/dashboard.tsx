@@ -632,9 +632,11 @@ function PanelGrid(props: {
 						key={panel.id}
 						class="card dash-panel"
 						aria-label={panel.title}
+						// As custom properties, so a narrow screen can stack the panels (explore.css).
 						style={{
-							gridColumn: `${panel.layout.x + 1} / span ${panel.layout.w}`,
-							gridRow: `${panel.layout.y + 1} / span ${panel.layout.h}`,
+							"--panel-column": `${panel.layout.x + 1} / span ${panel.layout.w}`,
+							"--panel-row": `${panel.layout.y + 1} / span ${panel.layout.h}`,
+							"--panel-height": String(panel.layout.h),
 						}}
 					>
 						<header

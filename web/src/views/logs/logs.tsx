@@ -259,6 +259,7 @@ function Facet(props: {
 						key={text}
 						type="button"
 						class="facet-value"
+						title={value === null ? undefined : text}
 						aria-pressed={props.selected.includes(text)}
 						disabled={value === null}
 						onClick={() => props.onToggle(text)}

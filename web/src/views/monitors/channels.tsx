@@ -282,45 +282,48 @@ function DeliveryLog({ channelId, refreshKey }: { channelId: string; refreshKey:
 	if (!log.data) return <Loading what="deliveries" />;
 	if (log.data.data.length === 0) return <Empty>Nothing sent to this channel yet.</Empty>;
 	return (
-		<table aria-label="Delivery log">
-			<thead>
-				<tr>
-					<th scope="col">Sent</th>
-					<th scope="col">Event</th>
-					<th scope="col">Outcome</th>
-					<th scope="col">Attempts</th>
-				</tr>
-			</thead>
-			<tbody>
-				{log.data.data.map((d) => (
-					<tr key={d.id}>
-						<td>
-							<When at={d.last_attempt_at ?? d.created_at} />
-						</td>
-						<td>
-							{d.event === "test" ? (
-								"Test"
-							) : (
-								<MonitorNamed
-									monitor={
-										// Deleted only when the list is read and lacks it; unknown while it loads or failed.
-										monitors.data === undefined
-											? null
-											: d.monitor_id
-												? (monitors.data.get(d.monitor_id) ?? "deleted")
-												: "deleted"
-									}
-								/>
-							)}
-						</td>
-						<td>
-							<Badge kind={d.status} /> {d.response_status ? `HTTP ${d.response_status}` : ""} {d.error ?? ""}
-						</td>
-						<td>{d.attempts}</td>
+		<div class="table-scroll">
+			<table aria-label="Delivery log">
+				<thead>
+					<tr>
+						<th scope="col">Sent</th>
+						<th scope="col">Event</th>
+						<th scope="col">Outcome</th>
+						<th scope="col">Attempts</th>
 					</tr>
-				))}
-			</tbody>
-		</table>
+				</thead>
+				<tbody>
+					{log.data.data.map((d) => (
+						<tr key={d.id}>
+							<td>
+								<When at={d.last_attempt_at ?? d.created_at} />
+							</td>
+							<td>
+								{d.event === "test" ? (
+									"Test"
+								) : (
+									<MonitorNamed
+										monitor={
+											// Deleted only when the list is read and lacks it; unknown while it loads or failed.
+											monitors.data === undefined
+												? null
+												: d.monitor_id
+													? (monitors.data.get(d.monitor_id) ?? "deleted")
+													: "deleted"
+										}
+									/>
+								)}
+							</td>
+							<td>
+								<Badge kind={d.status} /> {d.response_status ? `HTTP ${d.response_status}` : ""}{" "}
+								{d.error ?? ""}
+							</td>
+							<td>{d.attempts}</td>
+						</tr>
+					))}
+				</tbody>
+			</table>
+		</div>
 	);
 }
 

@@ -134,28 +134,30 @@ export function MonitorDetail() {
 				<ErrorNotice problem={flips.error} />
 				{flips.data && flips.data.data.length === 0 ? <Empty>No status change yet.</Empty> : null}
 				{flips.data && flips.data.data.length > 0 ? (
-					<table aria-label="Status changes">
-						<thead>
-							<tr>
-								<th scope="col">When</th>
-								<th scope="col">Change</th>
-								<th scope="col">Cause</th>
-							</tr>
-						</thead>
-						<tbody>
-							{flips.data.data.map((f) => (
-								<tr key={f.id}>
-									<td>
-										<When at={f.at} />
-									</td>
-									<td>
-										<Badge kind={f.old_status} /> → <Badge kind={f.new_status} />
-									</td>
-									<td>{f.cause.replaceAll("_", " ")}</td>
+					<div class="table-scroll">
+						<table aria-label="Status changes">
+							<thead>
+								<tr>
+									<th scope="col">When</th>
+									<th scope="col">Change</th>
+									<th scope="col">Cause</th>
 								</tr>
-							))}
-						</tbody>
-					</table>
+							</thead>
+							<tbody>
+								{flips.data.data.map((f) => (
+									<tr key={f.id}>
+										<td>
+											<When at={f.at} />
+										</td>
+										<td>
+											<Badge kind={f.old_status} /> → <Badge kind={f.new_status} />
+										</td>
+										<td>{f.cause.replaceAll("_", " ")}</td>
+									</tr>
+								))}
+							</tbody>
+						</table>
+					</div>
 				) : null}
 				{flips.data?.next_cursor ? (
 					<p class="subtitle">
@@ -366,47 +368,49 @@ function PingHistory({ slug, refreshKey }: { slug: string; refreshKey: string })
 			<ErrorNotice problem={first.error ?? more.error} />
 			{first.data && pings.length === 0 ? <Empty>No pings yet.</Empty> : null}
 			{pings.length > 0 ? (
-				<table aria-label="Pings">
-					<thead>
-						<tr>
-							<th scope="col">When</th>
-							<th scope="col">Kind</th>
-							<th scope="col">Exit code</th>
-							<th scope="col">Duration</th>
-							<th scope="col">Run id</th>
-							<th scope="col">Body</th>
-						</tr>
-					</thead>
-					<tbody>
-						{pings.map((p) => (
-							<tr key={p.seq}>
-								<td>
-									<When at={p.at} />
-									<span class="sub">{p.remote_addr ?? ""}</span>
-								</td>
-								<td>
-									<Badge kind={p.kind} />
-								</td>
-								<td>{p.exit_code ?? "—"}</td>
-								<td>{p.duration_ms === null ? "—" : formatMs(p.duration_ms)}</td>
-								<td class="mono break">{p.rid ?? "—"}</td>
-								<td>
-									{p.body ? (
-										<details>
-											<summary>
-												{new TextEncoder().encode(p.body).length} bytes
-												{p.body_truncated ? " (truncated)" : ""}
-											</summary>
-											<pre class="ping-body">{p.body}</pre>
-										</details>
-									) : (
-										"—"
-									)}
-								</td>
+				<div class="table-scroll">
+					<table aria-label="Pings">
+						<thead>
+							<tr>
+								<th scope="col">When</th>
+								<th scope="col">Kind</th>
+								<th scope="col">Exit code</th>
+								<th scope="col">Duration</th>
+								<th scope="col">Run id</th>
+								<th scope="col">Body</th>
 							</tr>
-						))}
-					</tbody>
-				</table>
+						</thead>
+						<tbody>
+							{pings.map((p) => (
+								<tr key={p.seq}>
+									<td>
+										<When at={p.at} />
+										<span class="sub">{p.remote_addr ?? ""}</span>
+									</td>
+									<td>
+										<Badge kind={p.kind} />
+									</td>
+									<td>{p.exit_code ?? "—"}</td>
+									<td>{p.duration_ms === null ? "—" : formatMs(p.duration_ms)}</td>
+									<td class="mono break">{p.rid ?? "—"}</td>
+									<td>
+										{p.body ? (
+											<details>
+												<summary>
+													{new TextEncoder().encode(p.body).length} bytes
+													{p.body_truncated ? " (truncated)" : ""}
+												</summary>
+												<pre class="ping-body">{p.body}</pre>
+											</details>
+										) : (
+											"—"
+										)}
+									</td>
+								</tr>
+							))}
+						</tbody>
+					</table>
+				</div>
 			) : null}
 			{cursor ? (
 				<button type="button" disabled={more.busy} onClick={() => void more.run()}>

@@ -155,62 +155,66 @@ export function OverviewPage() {
 						<Empty>No server spans in this range.</Empty>
 					) : null}
 					{routes.data && routes.data.rows.length > 0 ? (
-						<table aria-label="Busiest routes">
-							<thead>
-								<tr>
-									<th scope="col">Service</th>
-									<th scope="col">Route</th>
-									<th scope="col">Requests</th>
-									<th scope="col">p95</th>
-								</tr>
-							</thead>
-							<tbody>
-								{routes.data.rows.map((row) => (
-									<tr key={`${row[0]}-${row[1]}`}>
-										<td>
-											<a href={withRange("/traces", { service: String(row[0] ?? "") })}>
-												{String(row[0] ?? "(none)")}
-											</a>
-										</td>
-										<td class="break mono">{String(row[1])}</td>
-										<td>{Number(row[2]).toLocaleString()}</td>
-										<td>{row[3] === null ? "—" : formatMs(Number(row[3]))}</td>
+						<div class="table-scroll">
+							<table aria-label="Busiest routes">
+								<thead>
+									<tr>
+										<th scope="col">Service</th>
+										<th scope="col">Route</th>
+										<th scope="col">Requests</th>
+										<th scope="col">p95</th>
 									</tr>
-								))}
-							</tbody>
-						</table>
+								</thead>
+								<tbody>
+									{routes.data.rows.map((row) => (
+										<tr key={`${row[0]}-${row[1]}`}>
+											<td>
+												<a href={withRange("/traces", { service: String(row[0] ?? "") })}>
+													{String(row[0] ?? "(none)")}
+												</a>
+											</td>
+											<td class="break mono">{String(row[1])}</td>
+											<td>{Number(row[2]).toLocaleString()}</td>
+											<td>{row[3] === null ? "—" : formatMs(Number(row[3]))}</td>
+										</tr>
+									))}
+								</tbody>
+							</table>
+						</div>
 					) : null}
 				</section>
 				<section class="card" aria-labelledby="services-title">
 					<h2 id="services-title">Services with errors</h2>
 					{s && s.top_services.length === 0 ? <Empty>No errors in this range.</Empty> : null}
 					{s && s.top_services.length > 0 ? (
-						<table aria-label="Services with errors">
-							<thead>
-								<tr>
-									<th scope="col">Service</th>
-									<th scope="col">Error logs</th>
-									<th scope="col">Error spans</th>
-								</tr>
-							</thead>
-							<tbody>
-								{s.top_services.map((t) => (
-									<tr key={t.service ?? ""}>
-										<td>
-											<a href={withRange("/logs", { service: t.service ?? "", level: "error,fatal" })}>
-												{t.service ?? "(none)"}
-											</a>
-										</td>
-										<td>{t.log_errors.toLocaleString()}</td>
-										<td>
-											<a href={withRange("/traces", { service: t.service ?? "", status: "error" })}>
-												{t.span_errors.toLocaleString()}
-											</a>
-										</td>
+						<div class="table-scroll">
+							<table aria-label="Services with errors">
+								<thead>
+									<tr>
+										<th scope="col">Service</th>
+										<th scope="col">Error logs</th>
+										<th scope="col">Error spans</th>
 									</tr>
-								))}
-							</tbody>
-						</table>
+								</thead>
+								<tbody>
+									{s.top_services.map((t) => (
+										<tr key={t.service ?? ""}>
+											<td>
+												<a href={withRange("/logs", { service: t.service ?? "", level: "error,fatal" })}>
+													{t.service ?? "(none)"}
+												</a>
+											</td>
+											<td>{t.log_errors.toLocaleString()}</td>
+											<td>
+												<a href={withRange("/traces", { service: t.service ?? "", status: "error" })}>
+													{t.span_errors.toLocaleString()}
+												</a>
+											</td>
+										</tr>
+									))}
+								</tbody>
+							</table>
+						</div>
 					) : null}
 				</section>
 			</div>

@@ -147,40 +147,42 @@ export function TeamDetail({ id }: { id: string }) {
 					{members.length === 0 ? (
 						<Empty>No members yet.</Empty>
 					) : (
-						<table aria-label="Members">
-							<thead>
-								<tr>
-									<th scope="col">Member</th>
-									<th scope="col">Role</th>
-									<th scope="col">
-										<span class="visually-hidden">Actions</span>
-									</th>
-								</tr>
-							</thead>
-							<tbody>
-								{members.map((m) => (
-									<tr key={m.id}>
-										<td class="break">
-											{m.name}
-											<span class="sub">{m.email}</span>
-										</td>
-										<td>{ROLE_LABELS[m.role]}</td>
-										<td class="actions">
-											{isAdmin ? (
-												<button
-													type="button"
-													class="small"
-													aria-label={`Remove ${m.name} from the team`}
-													onClick={() => void member.run(m.id, false)}
-												>
-													Remove
-												</button>
-											) : null}
-										</td>
+						<div class="table-scroll">
+							<table aria-label="Members">
+								<thead>
+									<tr>
+										<th scope="col">Member</th>
+										<th scope="col">Role</th>
+										<th scope="col">
+											<span class="visually-hidden">Actions</span>
+										</th>
 									</tr>
-								))}
-							</tbody>
-						</table>
+								</thead>
+								<tbody>
+									{members.map((m) => (
+										<tr key={m.id}>
+											<td class="break">
+												{m.name}
+												<span class="sub">{m.email}</span>
+											</td>
+											<td>{ROLE_LABELS[m.role]}</td>
+											<td class="actions">
+												{isAdmin ? (
+													<button
+														type="button"
+														class="small"
+														aria-label={`Remove ${m.name} from the team`}
+														onClick={() => void member.run(m.id, false)}
+													>
+														Remove
+													</button>
+												) : null}
+											</td>
+										</tr>
+									))}
+								</tbody>
+							</table>
+						</div>
 					)}
 				</section>
 			) : team.loading ? (
