@@ -369,7 +369,7 @@ describe("the dashboard in a real browser", () => {
 		// user's name: the column header says "Role", so no visible label pushes it down the row.
 		const [name, role] = await rowPlaces(
 			users.getByRole("cell", { name: /^Grace Hopper/ }),
-			users.getByLabel("Role of Grace Hopper"),
+			users.getByLabel("Role of Grace Hopper", { exact: true }),
 		);
 		expect((role?.top ?? 0) - (name?.top ?? 0)).toBeLessThanOrEqual(12);
 		await screenshot(page, "settings-users");
@@ -501,15 +501,38 @@ describe("the dashboard in a real browser", () => {
 		await page.getByRole("navigation", { name: "Settings" }).getByRole("link", { name: "Users" }).click();
 		const users = page.getByRole("table", { name: "Users" });
 		// Making someone an owner cannot be taken back by an admin: asked first; "Cancel" changes nothing.
-		const graceRole = page.getByLabel("Role of Grace Hopper");
+		const graceRole = page.getByLabel("Role of Grace Hopper", { exact: true });
+		const saveGraceRole = page.getByRole("button", { name: "Save the role of Grace Hopper" });
 		const roleBefore = await graceRole.inputValue();
 		await graceRole.selectOption("owner");
+		await saveGraceRole.click();
 		const owner = page.getByRole("dialog", { name: "Make this user an owner?" });
 		await owner.getByText("Only an owner can take the role back.").waitFor();
-		expect(await graceRole.inputValue()).toBe(roleBefore);
 		await owner.getByRole("button", { name: "Cancel" }).click();
 		await owner.waitFor({ state: "hidden" });
 		expect(await graceRole.inputValue()).toBe(roleBefore);
+		expect(await saveGraceRole.count()).toBe(0);
+		// With the keyboard, an arrow key in the closed picker only chooses (it changed the role at once,
+		// then the disabled picker dropped the focus): nothing is saved until Save.
+		expect(roleBefore).toBe("viewer");
+		await graceRole.focus();
+		await page.keyboard.press("ArrowDown");
+		await expect.poll(() => graceRole.inputValue()).toBe("member");
+		expect(await graceRole.evaluate((el) => el === document.activeElement)).toBe(true);
+		await page.reload();
+		await expect.poll(() => graceRole.inputValue()).toBe("viewer");
+		await graceRole.focus();
+		await page.keyboard.press("ArrowDown");
+		await page.keyboard.press("Tab");
+		expect(await saveGraceRole.evaluate((el) => el === document.activeElement)).toBe(true);
+		await page.keyboard.press("Enter");
+		await saveGraceRole.waitFor({ state: "detached" });
+		await page.reload();
+		await expect.poll(() => graceRole.inputValue()).toBe("member");
+		// Back to viewer, as the later tests expect her.
+		await graceRole.selectOption("viewer");
+		await saveGraceRole.click();
+		await saveGraceRole.waitFor({ state: "detached" });
 		// Disabling signs the person out everywhere: asked first too.
 		await page.getByRole("button", { name: "Disable Grace Hopper" }).click();
 		const disable = page.getByRole("dialog", { name: "Disable this user?" });
@@ -556,8 +579,12 @@ describe("the dashboard in a real browser", () => {
 		await bob.getByRole("button", { name: "Create API key" }).waitFor();
 
 		await page.reload();
-		await page.getByLabel("Role of Bob Admin").selectOption("viewer");
-		await expect.poll(() => page.getByLabel("Role of Bob Admin").inputValue()).toBe("viewer");
+		await page.getByLabel("Role of Bob Admin", { exact: true }).selectOption("viewer");
+		await page.getByRole("button", { name: "Save the role of Bob Admin" }).click();
+		await page.getByRole("button", { name: "Save the role of Bob Admin" }).waitFor({ state: "detached" });
+		await expect
+			.poll(() => page.getByLabel("Role of Bob Admin", { exact: true }).inputValue())
+			.toBe("viewer");
 
 		await bob.getByLabel("Key name").fill("should-not-exist");
 		await bob.getByRole("button", { name: "Create API key" }).click();

@@ -37,11 +37,21 @@ export function UsersTab() {
 	const [deleting, setDeleting] = useState<User | null>(null);
 	/** A change that cannot be taken back by the one who makes it, waiting for a yes. */
 	const [confirming, setConfirming] = useState<{ user: User; body: UserChange } | null>(null);
+	/**
+	 * Roles chosen in a row's picker, not yet saved: a choice takes a Save (with the keyboard, each
+	 * arrow key in a closed picker is a choice; applying it at once changed the role on the first).
+	 */
+	const [chosenRoles, setChosenRoles] = useState<Record<string, Role>>({});
+	const forgetChosenRole = (userId: string) => setChosenRoles(({ [userId]: _, ...others }) => others);
 	const update = useAction(async (user: User, body: UserChange) => {
 		await unwrap(api.PATCH("/api/v1/users/{id}", { params: { path: { id: user.id } }, body }));
 		setConfirming(null);
+		if (body.role) forgetChosenRole(user.id);
 		await users.reload();
 	});
+	const saveRole = (user: User, role: Role) =>
+		// Only an owner can undo making someone an owner: asked first.
+		role === "owner" ? setConfirming({ user, body: { role } }) : void update.run(user, { role });
 	const remove = useAction(async (user: User) => {
 		await unwrap(api.DELETE("/api/v1/users/{id}", { params: { path: { id: user.id } } }));
 		setDeleting(null);
@@ -116,26 +126,52 @@ export function UsersTab() {
 									</td>
 									<td>
 										{canManage(user) ? (
-											<SelectField
-												label={`Role of ${user.name}`}
-												hideLabel
-												value={user.role}
-												disabled={update.busy}
-												options={ROLES.filter((r) => r !== "owner" || isOwner).map((r) => [
-													r,
-													ROLE_LABELS[r],
-												])}
-												onChange={(e) => {
-													const role = e.currentTarget.value as Role;
-													if (role !== "owner") return void update.run(user, { role });
-													// Only an owner can undo it: asked first, the select shows the role until then.
-													e.currentTarget.value = user.role;
-													setConfirming({ user, body: { role } });
-												}}
-											/>
+											<span class="row role-picker">
+												<SelectField
+													label={`Role of ${user.name}`}
+													hideLabel
+													value={chosenRoles[user.id] ?? user.role}
+													options={ROLES.filter((r) => r !== "owner" || isOwner).map((r) => [
+														r,
+														ROLE_LABELS[r],
+													])}
+													onChange={(e) => {
+														const role = e.currentTarget.value as Role;
+														if (role === user.role) forgetChosenRole(user.id);
+														else setChosenRoles((chosen) => ({ ...chosen, [user.id]: role }));
+													}}
+												/>
+												{chosenRoles[user.id] !== undefined ? (
+													<>
+														<button
+															type="button"
+															class="small primary"
+															aria-label={`Save the role of ${user.name}`}
+															aria-disabled={update.busy ? "true" : undefined}
+															onClick={() => {
+																const role = chosenRoles[user.id];
+																if (role !== undefined && !update.busy) saveRole(user, role);
+															}}
+														>
+															Save
+														</button>
+														<button
+															type="button"
+															class="small"
+															aria-label={`Keep the role of ${user.name}`}
+															onClick={() => forgetChosenRole(user.id)}
+														>
+															Cancel
+														</button>
+													</>
+												) : null}
+											</span>
 										) : (
 											ROLE_LABELS[user.role]
 										)}
+										{confirming === null && update.error && chosenRoles[user.id] !== undefined ? (
+											<ErrorNotice problem={update.error} />
+										) : null}
 									</td>
 									<td>{user.totp_enabled ? "On" : "Off"}</td>
 									<td>
@@ -202,7 +238,11 @@ export function UsersTab() {
 				confirmLabel={confirming?.body.disabled ? "Disable user" : "Make owner"}
 				danger
 				busy={update.busy}
-				onCancel={() => setConfirming(null)}
+				onCancel={() => {
+					// "Cancel" changes nothing: the picker shows the role the user has.
+					if (confirming?.body.role) forgetChosenRole(confirming.user.id);
+					setConfirming(null);
+				}}
 				onConfirm={() => confirming && void update.run(confirming.user, confirming.body)}
 			>
 				<ErrorNotice problem={confirming ? update.error : null} />
