@@ -334,6 +334,34 @@ describe("query explorer", () => {
 		]);
 		await page.close();
 	});
+
+	it("a dialog closed with Escape or Cancel gives the focus back to the button that opened it", async () => {
+		const page = await openPage(`/query?q=${encodeURIComponent(TIMESERIES)}`);
+		await page.getByRole("figure", { name: "Query result" }).waitFor();
+		const focusedName = () =>
+			page.evaluate(() => {
+				const focused = document.activeElement;
+				return focused === document.body ? "(the page)" : (focused?.textContent ?? "");
+			});
+		const save = page.getByRole("button", { name: "Save query…" });
+		await save.focus();
+		await page.keyboard.press("Enter");
+		const dialog = page.getByRole("dialog", { name: "Save query" });
+		await dialog.waitFor();
+		await page.keyboard.press("Escape");
+		await dialog.waitFor({ state: "detached" });
+		// The dialog was removed open: the focus fell to the page, and the next Tab began at its top.
+		await expect.poll(focusedName).toBe("Save query…");
+		const add = page.getByRole("button", { name: "Add to dashboard…" });
+		await add.focus();
+		await page.keyboard.press("Enter");
+		const adding = page.getByRole("dialog", { name: "Add to a dashboard" });
+		await adding.waitFor();
+		await adding.getByRole("button", { name: "Cancel" }).click();
+		await adding.waitFor({ state: "detached" });
+		await expect.poll(focusedName).toBe("Add to dashboard…");
+		await page.close();
+	});
 });
 
 describe("dashboards", () => {

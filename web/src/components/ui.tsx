@@ -164,12 +164,34 @@ export function CopyButton({ text, label = "Copy" }: { text: string; label?: str
 /** A native <dialog> shown as a modal while `open` (focus trapping and Escape for free). */
 export function useModal(open: boolean): Ref<HTMLDialogElement> {
 	const ref = useRef<HTMLDialogElement>(null);
+	/** What had the focus when the dialog opened: it gets it back when the dialog goes. */
+	const opener = useRef<HTMLElement | null>(null);
 	useEffect(() => {
 		const dialog = ref.current;
 		if (!dialog) return;
-		if (open && !dialog.open) dialog.showModal();
-		if (!open && dialog.open) dialog.close();
+		if (open && !dialog.open) {
+			opener.current = document.activeElement instanceof HTMLElement ? document.activeElement : null;
+			dialog.showModal();
+		}
+		// Closed, the browser gives the focus back itself.
+		if (!open && dialog.open) {
+			dialog.close();
+			opener.current = null;
+		}
 	}, [open]);
+	// A dialog shown only while it is needed is removed open, and then nothing gets the focus back
+	// (it fell to the page's start: the next Tab began at the top). Once it is gone, the opener does.
+	useEffect(
+		() => () => {
+			const back = opener.current;
+			if (!back) return;
+			setTimeout(() => {
+				const focused = document.activeElement;
+				if (back.isConnected && (focused === null || focused === document.body)) back.focus();
+			});
+		},
+		[],
+	);
 	return ref;
 }
 
