@@ -814,8 +814,14 @@ describe("the dashboard in a real browser", () => {
 		await page.getByRole("button", { name: "Pause" }).click();
 		await page.getByRole("button", { name: "Resume" }).waitFor();
 		await page.getByRole("table", { name: "Status changes" }).getByText("paused").first().waitFor();
-		await page.getByRole("button", { name: "Resume" }).click();
+		// With the keyboard: the button keeps the focus while it works (disabled while busy, it dropped
+		// the focus to the page's start).
+		await page.getByRole("button", { name: "Resume" }).focus();
+		await page.keyboard.press("Enter");
 		await page.getByRole("button", { name: "Pause" }).waitFor();
+		await expect
+			.poll(() => page.evaluate(() => document.activeElement?.textContent?.trim() ?? ""))
+			.toBe("Pause");
 		await page.getByRole("table", { name: "Status changes" }).getByRole("row").nth(2).waitFor();
 		expect(await grace.inputValue()).toBe("901");
 		await page.reload();

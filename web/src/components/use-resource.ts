@@ -41,8 +41,15 @@ export function useResource<T>(load: () => Promise<T>, key: unknown[] = []): Res
 export function useAction<A extends unknown[], T>(action: (...args: A) => Promise<T>) {
 	const [busy, setBusy] = useState(false);
 	const [error, setError] = useState<ApiProblem | null>(null);
+	/**
+	 * A call while one runs is ignored: its buttons are marked aria-disabled while busy rather than
+	 * disabled (a disabled button drops the keyboard's focus to the page's start), so this is the guard.
+	 */
+	const running = useRef(false);
 	const run = useCallback(
 		async (...args: A): Promise<T | undefined> => {
+			if (running.current) return undefined;
+			running.current = true;
 			setBusy(true);
 			setError(null);
 			try {
@@ -51,6 +58,7 @@ export function useAction<A extends unknown[], T>(action: (...args: A) => Promis
 				setError(asProblem(e));
 				return undefined;
 			} finally {
+				running.current = false;
 				setBusy(false);
 			}
 		},

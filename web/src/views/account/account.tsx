@@ -53,7 +53,7 @@ function ProfileCard() {
 				<ErrorNotice problem={save.error} />
 				{saved ? <Notice kind="success">Saved.</Notice> : null}
 				<div>
-					<button type="submit" disabled={save.busy}>
+					<button type="submit" aria-disabled={save.busy}>
 						Save name
 					</button>
 				</div>
@@ -115,7 +115,7 @@ function PasswordForm({ onDone, submitLabel }: { onDone: () => void; submitLabel
 			/>
 			<ErrorNotice problem={change.error} />
 			<div>
-				<button type="submit" class="primary" disabled={change.busy || mismatch}>
+				<button type="submit" class="primary" disabled={mismatch} aria-disabled={change.busy}>
 					{submitLabel}
 				</button>
 			</div>
@@ -238,7 +238,7 @@ function TwoFactorCard() {
 							value={disableCode}
 							onInput={(e) => setDisableCode(e.currentTarget.value)}
 						/>
-						<button type="submit" class="danger" disabled={disable.busy}>
+						<button type="submit" class="danger" aria-disabled={disable.busy}>
 							Turn off two-factor authentication
 						</button>
 					</div>
@@ -281,7 +281,7 @@ function TwoFactorCard() {
 							value={code}
 							onInput={(e) => setCode(e.currentTarget.value)}
 						/>
-						<button type="submit" class="primary" disabled={enable.busy}>
+						<button type="submit" class="primary" aria-disabled={enable.busy}>
 							Turn on
 						</button>
 						<button
@@ -303,7 +303,7 @@ function TwoFactorCard() {
 						<strong>Off.</strong> Add a second step to signing in: a code from an app on your phone.
 					</p>
 					<div>
-						<button type="button" class="primary" disabled={start.busy} onClick={() => void start.run()}>
+						<button type="button" class="primary" aria-disabled={start.busy} onClick={() => void start.run()}>
 							Set up two-factor authentication
 						</button>
 					</div>

@@ -215,8 +215,8 @@ export function DashboardPage() {
 						<button
 							type="button"
 							class="primary"
-							disabled={busy}
-							onClick={() => draft && void save(draft.version)}
+							aria-disabled={busy}
+							onClick={() => !busy && draft && void save(draft.version)}
 						>
 							{busy ? "Saving…" : "Save dashboard"}
 						</button>
@@ -501,7 +501,11 @@ function DashboardBody(props: {
 					value={props.refresh}
 					onChange={(e) => props.onRefreshChange((e.target as HTMLSelectElement).value)}
 				/>
-				<button type="button" onClick={() => setTick((t) => t + 1)} disabled={data.loading}>
+				<button
+					type="button"
+					onClick={() => data.loading || setTick((t) => t + 1)}
+					aria-disabled={data.loading}
+				>
 					{data.loading ? "Loading…" : "Refresh"}
 				</button>
 			</div>

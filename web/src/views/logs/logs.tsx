@@ -331,7 +331,7 @@ function LogDetail({ log }: { log: Log }) {
 				<button
 					type="button"
 					class="small"
-					disabled={showContext.busy}
+					aria-disabled={showContext.busy}
 					onClick={() => void showContext.run()}
 				>
 					Show context
@@ -455,7 +455,7 @@ function LoadMore({ busy, onMore }: { busy: boolean; onMore: () => void }) {
 		return () => observer.disconnect();
 	}, []);
 	return (
-		<button ref={sentinel} type="button" disabled={busy} onClick={onMore}>
+		<button ref={sentinel} type="button" aria-disabled={busy} onClick={() => busy || onMore()}>
 			{busy ? "Loading…" : "Load older logs"}
 		</button>
 	);

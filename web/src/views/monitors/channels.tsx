@@ -128,7 +128,7 @@ export function ChannelsPage() {
 													<button
 														type="button"
 														class="small"
-														disabled={test.busy}
+														aria-disabled={test.busy}
 														aria-label={`Send test to ${ch.name}`}
 														onClick={() => void test.run(ch)}
 													>
@@ -250,7 +250,7 @@ function ChannelForm(props: { channel: Channel | null; onDone: () => void | Prom
 			</label>
 			<ErrorNotice problem={save.error} />
 			<div class="row">
-				<button type="submit" class="primary" disabled={save.busy}>
+				<button type="submit" class="primary" aria-disabled={save.busy}>
 					{editing ? "Save channel" : "Add channel"}
 				</button>
 				{editing ? (

@@ -83,7 +83,11 @@ export function MonitorDetail() {
 				<Badge kind={m.status} />
 				{canWrite ? (
 					<>
-						<button type="button" disabled={pause.busy} onClick={() => void pause.run(m.status === "paused")}>
+						<button
+							type="button"
+							aria-disabled={pause.busy}
+							onClick={() => void pause.run(m.status === "paused")}
+						>
 							{m.status === "paused" ? "Resume" : "Pause"}
 						</button>
 						<button type="button" class="danger" onClick={() => setDeleting(true)}>
@@ -321,7 +325,7 @@ function SettingsCard(props: { monitor: Monitor; canWrite: boolean; onSaved: () 
 			{saved ? <Notice kind="success">Saved.</Notice> : null}
 			{props.canWrite ? (
 				<div>
-					<button type="submit" class="primary" disabled={save.busy}>
+					<button type="submit" class="primary" aria-disabled={save.busy}>
 						Save settings
 					</button>
 				</div>
@@ -413,7 +417,7 @@ function PingHistory({ slug, refreshKey }: { slug: string; refreshKey: string })
 				</div>
 			) : null}
 			{cursor ? (
-				<button type="button" disabled={more.busy} onClick={() => void more.run()}>
+				<button type="button" aria-disabled={more.busy} onClick={() => void more.run()}>
 					Load older pings
 				</button>
 			) : null}

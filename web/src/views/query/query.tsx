@@ -107,7 +107,7 @@ export function QueryPage() {
 
 	const runNow = () => {
 		const current = text.trim();
-		if (!current) return;
+		if (!current || running) return;
 		// Same text: the URL does not change, so the counter runs it again.
 		if (current === query.q) setRuns((n) => n + 1);
 		else setParams({ q: current });
@@ -135,7 +135,7 @@ export function QueryPage() {
 						minLines={5}
 					/>
 					<div class="row query-actions">
-						<button type="button" class="primary" onClick={runNow} disabled={running}>
+						<button type="button" class="primary" onClick={runNow} aria-disabled={running}>
 							{running ? "Running…" : "Run"}
 						</button>
 						<button type="button" onClick={() => setDialog("save")} disabled={!text.trim()}>

@@ -187,7 +187,7 @@ function CreateKeyForm({ onCreated }: { onCreated: (key: CreatedKey) => void | P
 					onInput={(e) => setExpires(e.currentTarget.value)}
 					hint="It stops working at the end of that day, in your time zone."
 				/>
-				<button type="submit" class="primary" disabled={create.busy}>
+				<button type="submit" class="primary" aria-disabled={create.busy}>
 					Create API key
 				</button>
 			</div>
@@ -247,7 +247,7 @@ function RenameForm({ apiKey, onDone }: { apiKey: ApiKey; onDone: () => void | P
 				value={name}
 				onInput={(e) => setName(e.currentTarget.value)}
 			/>
-			<button type="submit" class="small primary" disabled={rename.busy}>
+			<button type="submit" class="small primary" aria-disabled={rename.busy}>
 				Save
 			</button>
 			<button type="button" class="small" onClick={() => void onDone()}>

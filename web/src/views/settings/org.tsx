@@ -83,7 +83,7 @@ function OrgForm(props: { org: Org; onSaved: () => Promise<unknown> }) {
 			{saved ? <Notice kind="success">Saved.</Notice> : null}
 			{isAdmin ? (
 				<div>
-					<button type="submit" class="primary" disabled={save.busy}>
+					<button type="submit" class="primary" aria-disabled={save.busy}>
 						Save settings
 					</button>
 				</div>

@@ -42,7 +42,7 @@ export function TeamsTab() {
 							value={description}
 							onInput={(e) => setDescription(e.currentTarget.value)}
 						/>
-						<button type="submit" class="primary" disabled={create.busy}>
+						<button type="submit" class="primary" aria-disabled={create.busy}>
 							Create team
 						</button>
 					</div>
@@ -135,7 +135,7 @@ export function TeamDetail({ id }: { id: string }) {
 								]}
 								onChange={(e) => setAdding(e.currentTarget.value)}
 							/>
-							<button type="submit" disabled={!adding || member.busy}>
+							<button type="submit" disabled={!adding} aria-disabled={member.busy}>
 								Add member
 							</button>
 							<span class="spacer" />

@@ -147,7 +147,7 @@ export function UsersTab() {
 															type="button"
 															class="small primary"
 															aria-label={`Save the role of ${user.name}`}
-															aria-disabled={update.busy ? "true" : undefined}
+															aria-disabled={update.busy}
 															onClick={() => {
 																const role = chosenRoles[user.id];
 																if (role !== undefined && !update.busy) saveRole(user, role);
@@ -300,7 +300,7 @@ function InviteForm(props: { canInviteOwner: boolean; onInvited: (user: Invited)
 					options={ROLES.filter((r) => r !== "owner" || props.canInviteOwner).map((r) => [r, ROLE_LABELS[r]])}
 					onChange={(e) => setForm({ ...form, role: e.currentTarget.value as Role })}
 				/>
-				<button type="submit" class="primary" disabled={invite.busy}>
+				<button type="submit" class="primary" aria-disabled={invite.busy}>
 					Invite user
 				</button>
 			</div>

@@ -148,7 +148,7 @@ export function TracesPage() {
 				</div>
 			) : null}
 			{cursor ? (
-				<button type="button" disabled={more.busy} onClick={() => void more.run()}>
+				<button type="button" aria-disabled={more.busy} onClick={() => void more.run()}>
 					Load older traces
 				</button>
 			) : null}
