@@ -335,6 +335,44 @@ describe("query explorer", () => {
 		await page.close();
 	});
 
+	it("the keyboard: Skip to content is the first stop, a new page takes the focus to its content and names the tab; sign-in starts in Email", async () => {
+		const page = await openPage("/logs");
+		await page.getByRole("heading", { name: "Logs" }).waitFor();
+		await expect.poll(() => page.title()).toBe("Logs · Hexcovery");
+		const focused = () =>
+			page.evaluate(() => {
+				const element = document.activeElement;
+				return element === document.body ? "(the page)" : `${element?.tagName.toLowerCase()}#${element?.id}`;
+			});
+		// From the page's start, the first Tab is the skip link, shown; Enter takes the focus past the
+		// header and navigation (13 stops) to the content.
+		await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+		await page.keyboard.press("Tab");
+		const skip = page.getByRole("link", { name: "Skip to content" });
+		expect(await skip.evaluate((el) => el === document.activeElement)).toBe(true);
+		expect((await skip.boundingBox())?.y).toBeGreaterThanOrEqual(0);
+		await page.keyboard.press("Enter");
+		expect(await focused()).toBe("main#content");
+		expect(new URL(page.url()).pathname).toBe("/logs");
+		// A link in the navigation: the new page's content has the focus, the tab says which page.
+		await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Traces" }).focus();
+		await page.keyboard.press("Enter");
+		await page.getByRole("heading", { name: "Traces" }).waitFor();
+		await expect.poll(focused).toBe("main#content");
+		await expect.poll(() => page.title()).toBe("Traces · Hexcovery");
+		await page.close();
+
+		const context = await browser.newContext();
+		const signIn = await context.newPage();
+		await signIn.goto(`${server.url}/sign-in`);
+		await signIn.getByRole("heading", { name: "Sign in" }).waitFor();
+		await expect.poll(() => signIn.title()).toBe("Sign in · Hexcovery");
+		await expect
+			.poll(() => signIn.getByLabel("Email").evaluate((el) => el === document.activeElement))
+			.toBe(true);
+		await context.close();
+	});
+
 	it("a dialog closed with Escape or Cancel gives the focus back to the button that opened it", async () => {
 		const page = await openPage(`/query?q=${encodeURIComponent(TIMESERIES)}`);
 		await page.getByRole("figure", { name: "Query result" }).waitFor();

@@ -1,4 +1,5 @@
 import type { ComponentChildren } from "preact";
+import { useEffect, useRef } from "preact/hooks";
 import { useLocation } from "preact-iso";
 import { api, unwrap } from "./api/client";
 import { currentUser, roleChange, signOut } from "./api/session";
@@ -40,8 +41,30 @@ export function Shell({ children }: { children: ComponentChildren }) {
 	const { path, query, route } = useLocation();
 	const user = currentUser.value;
 	const org = useResource(() => unwrap(api.GET("/api/v1/org")), []);
+	const main = useRef<HTMLElement>(null);
+	const shownPath = useRef(path);
+	// Another page: the focus moves to its content, so the next Tab starts there and a screen reader
+	// reads it (it stayed on the link, 13 stops above). Not on the first page, nor on a filter change.
+	useEffect(() => {
+		if (shownPath.current === path) return;
+		shownPath.current = path;
+		const focused = document.activeElement;
+		if (focused === null || focused === document.body || focused.closest(".sidenav, .topbar"))
+			main.current?.focus({ preventScroll: true });
+	}, [path]);
 	return (
 		<div class="shell">
+			<a
+				class="skip-link"
+				href="#content"
+				onClick={(e) => {
+					// Not a navigation for the router: the page's content takes the focus.
+					e.preventDefault();
+					main.current?.focus();
+				}}
+			>
+				Skip to content
+			</a>
 			<header class="topbar">
 				<a class="brand" href="/">
 					<img src="/favicon.svg" alt="" />
@@ -81,7 +104,7 @@ export function Shell({ children }: { children: ComponentChildren }) {
 					))}
 				</ul>
 			</nav>
-			<main>
+			<main id="content" ref={main} tabIndex={-1}>
 				{roleChange.value ? (
 					<Notice
 						kind="warn"

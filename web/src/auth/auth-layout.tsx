@@ -1,6 +1,8 @@
 import type { ComponentChildren } from "preact";
+import { useDocumentTitle } from "../components/ui";
 
 export function AuthLayout({ title, children }: { title: string; children: ComponentChildren }) {
+	useDocumentTitle(title);
 	return (
 		<main class="auth-page">
 			<div class="auth-card">

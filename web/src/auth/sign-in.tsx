@@ -25,6 +25,7 @@ export function SignInPage() {
 	const [waitUntil, setWaitUntil] = useState(0);
 	const [, tick] = useState(0);
 	const codeInput = useRef<HTMLInputElement>(null);
+	const emailInput = useRef<HTMLInputElement>(null);
 
 	useEffect(() => {
 		if (currentUser.value) route(next, true);
@@ -35,7 +36,8 @@ export function SignInPage() {
 		const timer = setInterval(() => tick((n) => n + 1), 250);
 		return () => clearInterval(timer);
 	}, [remaining > 0]);
-	useEffect(() => codeInput.current?.focus(), [step, useRecovery]);
+	// The first field to fill has the focus: the email (a first Tab was needed), then the code.
+	useEffect(() => (step === "code" ? codeInput : emailInput).current?.focus(), [step, useRecovery]);
 
 	const submit = useAction(async () => {
 		const chosenOrg = org.trim();
@@ -86,6 +88,7 @@ export function SignInPage() {
 					<>
 						<Field
 							label="Email"
+							inputRef={emailInput}
 							type="email"
 							required
 							autoComplete="username"

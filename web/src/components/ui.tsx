@@ -111,11 +111,19 @@ export function Badge({ kind, children }: { kind: string; children?: ComponentCh
 	return <span class={`badge ${kind}`}>{children ?? kind}</span>;
 }
 
+/** The tab's title while a view is shown: "Logs · Hexcovery" (it was "Hexcovery" on every page). */
+export function useDocumentTitle(title: string): void {
+	useEffect(() => {
+		document.title = title ? `${title} · Hexcovery` : "Hexcovery";
+	}, [title]);
+}
+
 export function PageHeader(props: {
 	title: string;
 	subtitle?: ComponentChildren;
 	children?: ComponentChildren;
 }) {
+	useDocumentTitle(props.title);
 	return (
 		<div class="page-header">
 			<div>
