@@ -54,15 +54,8 @@ export function Shell({ children }: { children: ComponentChildren }) {
 	}, [path]);
 	return (
 		<div class="shell">
-			<a
-				class="skip-link"
-				href="#content"
-				onClick={(e) => {
-					// Not a navigation for the router: the page's content takes the focus.
-					e.preventDefault();
-					main.current?.focus();
-				}}
-			>
+			{/* The router leaves a "#…" link to the browser, which moves the focus to its target. */}
+			<a class="skip-link" href="#content">
 				Skip to content
 			</a>
 			<header class="topbar">
