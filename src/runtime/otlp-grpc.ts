@@ -41,6 +41,29 @@ function exportService(signal: Signal): grpc.ServiceDefinition {
 	};
 }
 
+/**
+ * Connection limits (grpc-js's server options). A message is read whole before the call reaches
+ * the app (and its API key check), so without them one client could hold memory indefinitely: many
+ * streams per connection, each announcing a 16 MiB message and sending all but its last byte.
+ * - 32 calls at once per connection (a Collector's default sending queue runs 10);
+ * - a connection with no call for 5 minutes is closed (GOAWAY; clients reconnect as they need);
+ * - every connection is closed after 10 minutes, its calls given 30 s more to finish: a stalled
+ *   message is held at most that long. Exporters reconnect transparently.
+ */
+export interface GrpcConnectionLimits {
+	maxConcurrentStreams: number;
+	maxConnectionIdleMs: number;
+	maxConnectionAgeMs: number;
+	maxConnectionAgeGraceMs: number;
+}
+
+export const GRPC_CONNECTION_LIMITS: GrpcConnectionLimits = {
+	maxConcurrentStreams: 32,
+	maxConnectionIdleMs: 5 * 60_000,
+	maxConnectionAgeMs: 10 * 60_000,
+	maxConnectionAgeGraceMs: 30_000,
+};
+
 export interface OtlpGrpcServer {
 	port: number;
 	close(): Promise<void>;
@@ -52,6 +75,8 @@ export interface OtlpGrpcOptions {
 	port: number;
 	host?: string;
 	maxMessageBytes: number;
+	/** GRPC_CONNECTION_LIMITS unless given (the tests use short ones). */
+	connectionLimits?: GrpcConnectionLimits;
 	log?: Log;
 }
 
@@ -98,8 +123,13 @@ export async function startOtlpGrpcServer(options: OtlpGrpcOptions): Promise<Otl
 		error: (...args: unknown[]) =>
 			options.log?.({ level: "debug", msg: `grpc-js: ${args.map(String).join(" ")}` }),
 	});
+	const limits = options.connectionLimits ?? GRPC_CONNECTION_LIMITS;
 	const server = new grpc.Server({
 		"grpc.max_receive_message_length": options.maxMessageBytes,
+		"grpc.max_concurrent_streams": limits.maxConcurrentStreams,
+		"grpc.max_connection_idle_ms": limits.maxConnectionIdleMs,
+		"grpc.max_connection_age_ms": limits.maxConnectionAgeMs,
+		"grpc.max_connection_age_grace_ms": limits.maxConnectionAgeGraceMs,
 	});
 	for (const signal of SIGNALS) {
 		server.addService(exportService(signal), { Export: exportHandler(signal, options) });
