@@ -1,5 +1,5 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { and, asc, count, desc, eq, lt } from "drizzle-orm";
+import { and, asc, desc, eq, lt, sql } from "drizzle-orm";
 import type { AppDeps, AppEnv } from "../app-env.js";
 import { roleAtLeast, sessionAccess, sessionActor } from "../auth/session-access.js";
 import { encryptSecret } from "../auth/totp.js";
@@ -211,18 +211,7 @@ export function notificationChannelRoutes(deps: AppDeps) {
 			const actor = sessionActor(c);
 			const body = c.req.valid("json");
 			const url = checkedUrl(deps, body.url);
-			const [existing] = await deps.db
-				.select({ n: count() })
-				.from(notificationChannels)
-				.where(eq(notificationChannels.orgId, actor.orgId));
 			const limit = deps.config.heartbeats?.maxChannelsPerOrg ?? DEFAULT_MAX_CHANNELS_PER_ORG;
-			if ((existing?.n ?? 0) >= limit) {
-				throw new ApiError(
-					409,
-					"channel_limit_reached",
-					`An organization has at most ${limit} notification channels (HEARTBEAT_MAX_CHANNELS_PER_ORG); delete one first.`,
-				);
-			}
 			const now = deps.clock.now();
 			const row: NotificationChannelRow = {
 				id: newId("nch"),
@@ -235,7 +224,21 @@ export function notificationChannelRoutes(deps: AppDeps) {
 				createdAt: now,
 				updatedAt: now,
 			};
-			await deps.db.insert(notificationChannels).values(row);
+			// Counted and inserted in one statement: creates racing at the limit each counted the others'
+			// rows as absent and all passed it (20 parallel creates at 19 channels made 39).
+			const inserted = await deps.db.run(sql`
+				INSERT INTO notification_channels
+					(id, org_id, name, type, url, secret_encrypted, enabled, created_at, updated_at)
+				SELECT ${row.id}, ${row.orgId}, ${row.name}, ${row.type}, ${row.url}, ${row.secretEncrypted},
+					${row.enabled ? 1 : 0}, ${row.createdAt}, ${row.updatedAt}
+				WHERE (SELECT count(*) FROM notification_channels WHERE org_id = ${row.orgId}) < ${limit}`);
+			if (Number(inserted.rowsAffected) === 0) {
+				throw new ApiError(
+					409,
+					"channel_limit_reached",
+					`An organization has at most ${limit} notification channels (HEARTBEAT_MAX_CHANNELS_PER_ORG); delete one first.`,
+				);
+			}
 			return c.json(toChannelJson(row, true), 201);
 		},
 	);

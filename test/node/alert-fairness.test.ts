@@ -154,6 +154,25 @@ describe("caps per org (finding 3)", () => {
 		});
 	});
 
+	it("creates racing at the channel cap: exactly as many succeed as there is room for", async () => {
+		const org = await t.createOrgWithKey("Raced");
+		const member = await tokenFor(t, org.orgId, "member");
+		const add = (n: number) =>
+			request(t, "POST", "/api/v1/notification-channels", {
+				token: member,
+				json: { name: `r${n}`, url: `${receiver.url}/r${n}` },
+			});
+		expect((await add(0)).status).toBe(201);
+		// One place left (the cap is 2 here): ten at once. Each counted before any inserted, and all passed.
+		const statuses = (await Promise.all(Array.from({ length: 10 }, (_, n) => add(n + 1)))).map(
+			(r) => r.status,
+		);
+		expect(statuses.filter((s) => s === 201)).toHaveLength(1);
+		expect(statuses.filter((s) => s === 409)).toHaveLength(9);
+		const list = await request(t, "GET", "/api/v1/notification-channels", { token: member });
+		expect(list.json.data).toHaveLength(2);
+	});
+
 	it("the caps are settings with defaults of 1,000 monitors and 20 channels", () => {
 		expect(heartbeatSettingsFrom({})).toMatchObject({ maxMonitorsPerOrg: 1_000, maxChannelsPerOrg: 20 });
 		expect(
