@@ -19,6 +19,9 @@ export const DISCOVERY_LIMITS = {
 	maxMetricNamesPerOrg: 2_000,
 	maxKeysPerRequest: 500,
 	maxKeyLength: 256,
+	/** A metric's unit and description are cut to these (they are part of what the memory keeps). */
+	maxUnitLength: 64,
+	maxDescriptionLength: 1_000,
 	maxExamples: 5,
 	/** A key already written is written again after this long, to move its last_seen on. */
 	refreshMs: 5 * 60_000,
@@ -69,9 +72,23 @@ export class DiscoveryCollector {
 		}
 	}
 
+	/**
+	 * A metric name longer than a key may be is not recorded (as keys); a unit or description is cut
+	 * (a 32 KB description on each of 500 metrics a request was held whole, up to 50,000 of them).
+	 */
 	observeMetric(name: string, kind: MetricKind, unit: string | null, description: string | null): void {
-		if (this.metrics.size >= DISCOVERY_LIMITS.maxKeysPerRequest || this.metrics.has(name)) return;
-		this.metrics.set(name, { name, kind, unit, description });
+		if (
+			this.metrics.size >= DISCOVERY_LIMITS.maxKeysPerRequest ||
+			name.length > DISCOVERY_LIMITS.maxKeyLength ||
+			this.metrics.has(name)
+		)
+			return;
+		this.metrics.set(name, {
+			name,
+			kind,
+			unit: unit?.slice(0, DISCOVERY_LIMITS.maxUnitLength) ?? null,
+			description: description?.slice(0, DISCOVERY_LIMITS.maxDescriptionLength) ?? null,
+		});
 	}
 }
 

@@ -1155,6 +1155,42 @@ describe.each(["client", "embedded", "thread"] as const)("with the %s writer", (
 			}
 		});
 
+		it("metric names longer than a key may be are not recorded for discovery; a long unit or description is cut (the points are stored)", async () => {
+			const { app, key } = await setup();
+			const point = { timeUnixNano: NS(T0 - 1000), asDouble: 1 };
+			const metric = (name: string, unit: string, description: string) => ({
+				name,
+				unit,
+				description,
+				gauge: { dataPoints: [point] },
+			});
+			const long = `m.${"x".repeat(300)}`;
+			const response = await postJson(app, "/v1/metrics", key, {
+				resourceMetrics: [
+					{
+						resource: { attributes: [] },
+						scopeMetrics: [
+							{
+								metrics: [
+									metric("described", "u".repeat(100), "d".repeat(5_000)),
+									metric(long, "By", "a name past 256 characters"),
+								],
+							},
+						],
+					},
+				],
+			});
+			expect(response.status).toBe(200);
+			const names = await rowsOf(reader, "metric_names", { orderBy: "name" });
+			expect(names.map((r) => r.name)).toEqual(["described"]);
+			expect(String(names[0]?.unit)).toHaveLength(DISCOVERY_LIMITS.maxUnitLength);
+			expect(String(names[0]?.description)).toHaveLength(DISCOVERY_LIMITS.maxDescriptionLength);
+			expect((await rowsOf(reader, "metric_points")).map((r) => r.metric_name).sort()).toEqual([
+				"described",
+				long,
+			]);
+		});
+
 		it("the sweep deletes telemetry past each org's retention, in bounded batches", async () => {
 			const { app, orgId, key } = await setup();
 			const shortLived = await t.createOrgWithKey("Short");
