@@ -1,4 +1,4 @@
-import { and, eq, gt, isNull, lt, lte, or, sql } from "drizzle-orm";
+import { and, count, eq, gt, isNull, lt, lte, or, sql } from "drizzle-orm";
 import { randomBase62, hashApiKey as sha256Hex } from "../auth/api-key.js";
 import type { Role } from "../auth/jwt.js";
 import type { Database } from "../db/client.js";
@@ -16,6 +16,13 @@ export const SESSION_SETTINGS = {
 	 * replay: it gets a fresh token of the same family. Later, it revokes the family.
 	 */
 	reuseGraceMs: 10_000,
+	/**
+	 * Tokens of one session alive at once: each reuse within the grace window mints one more (a tab
+	 * each), so without a cap a token replayed within it minted any number of live successors.
+	 */
+	maxLiveTokensPerSession: 4,
+	/** Sessions of one user at once: a login beyond revokes the oldest (each login made a new one, without end). */
+	maxSessionsPerUser: 50,
 } as const;
 
 /**
@@ -179,6 +186,14 @@ export async function startRefreshFamily(
 			createdAt: now,
 			expiresAt: Math.min(expiresAt, now + SESSION_SETTINGS.refreshIdleMs),
 		}),
+		// The user's sessions beyond the newest maxSessionsPerUser end (the oldest signed out).
+		db.run(sql`UPDATE refresh_families SET revoked_at = ${now}, revoked_reason = 'session_limit'
+			WHERE id IN (
+				SELECT id FROM refresh_families
+				WHERE user_id = ${user.id} AND revoked_at IS NULL AND expires_at > ${now}
+				ORDER BY created_at DESC, id DESC
+				LIMIT -1 OFFSET ${SESSION_SETTINGS.maxSessionsPerUser}
+			)`),
 	]);
 	return { token, expiresAt };
 }
@@ -229,6 +244,17 @@ export async function rotateRefreshToken(db: Database, token: string, now: numbe
 			);
 		}
 		familyId = seen.familyId;
+		const [live] = await db
+			.select({ n: count() })
+			.from(refreshTokens)
+			.where(
+				and(
+					eq(refreshTokens.familyId, familyId),
+					isNull(refreshTokens.rotatedAt),
+					gt(refreshTokens.expiresAt, now),
+				),
+			);
+		if ((live?.n ?? 0) >= SESSION_SETTINGS.maxLiveTokensPerSession) throw invalidRefresh();
 	}
 	const [row] = await db
 		.select({ family: refreshFamilies, user: users })

@@ -3,7 +3,7 @@
  * kept in libSQL, refresh-token reuse detection, origin checks, secrets at rest, setup races.
  */
 import { createHash } from "node:crypto";
-import { eq } from "drizzle-orm";
+import { and, eq, isNull } from "drizzle-orm";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
 	loginThrottles,
@@ -13,7 +13,7 @@ import {
 	refreshTokens,
 	users,
 } from "../../src/db/schema.js";
-import { THROTTLE_SETTINGS } from "../../src/services/sessions.js";
+import { SESSION_SETTINGS, THROTTLE_SETTINGS } from "../../src/services/sessions.js";
 import {
 	ALLOWED_ORIGIN,
 	BEARER_CHALLENGE,
@@ -554,6 +554,39 @@ describe("refresh-token reuse", () => {
 		const third = await expectSession(await refresh(h, second.cookie));
 		await expectError(await refresh(h, first.cookie), 401, "refresh_token_reused", BEARER_CHALLENGE);
 		await expectError(await refresh(h, third.cookie), 401, "invalid_token", BEARER_CHALLENGE);
+	});
+
+	it("within the grace window a token mints at most a few live successors (4 live tokens a session); then it is refused, the session goes on", async () => {
+		const seeded = await seedUser(h);
+		const first = await loginOk(h, seeded);
+		const successor = await expectSession(await refresh(h, first.cookie));
+		// Three more tabs within the grace window: 4 live tokens.
+		for (let i = 0; i < SESSION_SETTINGS.maxLiveTokensPerSession - 1; i++) {
+			h.clock.advance(100);
+			await expectSession(await refresh(h, first.cookie));
+		}
+		// A fifth is refused (it minted one more each time, without end), and does not end the session.
+		h.clock.advance(100);
+		await expectError(await refresh(h, first.cookie), 401, "invalid_token", BEARER_CHALLENGE);
+		await expectSession(await refresh(h, successor.cookie));
+	});
+
+	it("a user has at most 50 sessions: a login beyond signs the oldest out", async () => {
+		const seeded = await seedUser(h);
+		const oldest = await loginOk(h, seeded);
+		h.clock.advance(1_000);
+		const second = await loginOk(h, seeded);
+		for (let i = 0; i < SESSION_SETTINGS.maxSessionsPerUser - 1; i++) {
+			h.clock.advance(1_000);
+			await loginOk(h, seeded);
+		}
+		await expectError(await refresh(h, oldest.cookie), 401, "invalid_token", BEARER_CHALLENGE);
+		await expectSession(await refresh(h, second.cookie));
+		const live = await h.database.db
+			.select()
+			.from(refreshFamilies)
+			.where(and(eq(refreshFamilies.userId, seeded.user.id), isNull(refreshFamilies.revokedAt)));
+		expect(live).toHaveLength(SESSION_SETTINGS.maxSessionsPerUser);
 	});
 
 	it("a rotated token replayed within the grace window after logout does not revive the session", async () => {
