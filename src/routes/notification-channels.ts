@@ -1,6 +1,7 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { and, asc, desc, eq, lt, sql } from "drizzle-orm";
 import type { AppDeps, AppEnv } from "../app-env.js";
+import { LruCache } from "../auth/lru.js";
 import { roleAtLeast, sessionAccess, sessionActor } from "../auth/session-access.js";
 import { encryptSecret } from "../auth/totp.js";
 import { DEFAULT_MAX_CHANNELS_PER_ORG } from "../config.js";
@@ -143,8 +144,16 @@ function toChannelJson(row: NotificationChannelRow, fullUrl: boolean): z.infer<t
 	};
 }
 
+/** Test sends an org may start per minute, per process or isolate (each an outbound POST of up to 10 s). */
+export const CHANNEL_TESTS_PER_MINUTE = 10;
+
 export function notificationChannelRoutes(deps: AppDeps) {
 	const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+	/** Channels with a test in flight, and each org's recent tests (start times), in this process. */
+	const testing = new Set<string>();
+	const recentTests = new LruCache<number[]>(10_000, deps.clock);
+	const tooMany = (message: string, seconds: number) =>
+		new ApiError(429, "rate_limited", message, { headers: { "Retry-After": String(Math.max(1, seconds)) } });
 	const read = sessionAccess(deps, "viewer");
 	const write = sessionAccess(deps, "member");
 	const tags = ["Notification channels"];
@@ -332,7 +341,7 @@ export function notificationChannelRoutes(deps: AppDeps) {
 			security,
 			summary: "Send a test notification now",
 			description:
-				'POSTs `{"event":"test", …}` (signed like every delivery) once, waits for the receiver (up to 10 s) and answers with the outcome; a failed test is not retried. Disabled channels are tested too. A failure is answered generically (`response_status` null, `error` "delivery failed"), whatever the cause — refused target, no connection, timeout or a non-2xx answer — so the test cannot map which addresses answer (docs/security.md).',
+				'POSTs `{"event":"test", …}` (signed like every delivery) once, waits for the receiver (up to 10 s) and answers with the outcome; a failed test is not retried. One test per channel at a time and 10 a minute per organization (per process or isolate); more are 429 `rate_limited`. Disabled channels are tested too. A failure is answered generically (`response_status` null, `error` "delivery failed"), whatever the cause — refused target, no connection, timeout or a non-2xx answer — so the test cannot map which addresses answer (docs/security.md).',
 			middleware: [write] as const,
 			request: { params: IdParams },
 			responses: {
@@ -341,52 +350,73 @@ export function notificationChannelRoutes(deps: AppDeps) {
 					content: { "application/json": { schema: TestResult } },
 				},
 				...errorResponses(400, 401, 403, 404),
+				429: {
+					description:
+						"A test of this channel is in flight, or the org started 10 in the last minute (`rate_limited`, with `Retry-After`)",
+				},
 			},
 		}),
 		async (c) => {
 			const actor = sessionActor(c);
 			const channel = await find(actor.orgId, c.req.valid("param").id);
 			if (!channel) throw notFound();
-			const [org] = await deps.db.select({ name: orgs.name }).from(orgs).where(eq(orgs.id, actor.orgId));
 			const now = deps.clock.now();
-			const payload = JSON.stringify({
-				event: "test",
-				event_id: `test_${newId("nch").slice(4)}`,
-				time: toRfc3339(now),
-				org: { id: actor.orgId, name: org?.name ?? null },
-				channel: { id: channel.id, name: channel.name },
-			});
-			const [delivery] = await deps.db
-				.insert(alertDeliveries)
-				.values({
-					orgId: actor.orgId,
-					channelId: channel.id,
+			// Any member may send tests: one at a time per channel, a few a minute per org, so they
+			// cannot be made to send POSTs (or fill the delivery log) without end.
+			if (testing.has(channel.id))
+				throw tooMany("A test of this channel is in flight; wait for its answer.", 10);
+			const recent = (recentTests.get(actor.orgId) ?? []).filter((at) => at > now - 60_000);
+			if (recent.length >= CHANNEL_TESTS_PER_MINUTE) {
+				throw tooMany(
+					`At most ${CHANNEL_TESTS_PER_MINUTE} test notifications a minute per organization.`,
+					Math.ceil(((recent[0] ?? now) + 60_000 - now) / 1000),
+				);
+			}
+			recentTests.set(actor.orgId, [...recent, now], 60_000);
+			testing.add(channel.id);
+			try {
+				const [org] = await deps.db.select({ name: orgs.name }).from(orgs).where(eq(orgs.id, actor.orgId));
+				const payload = JSON.stringify({
 					event: "test",
-					payload,
-					status: "pending",
-					attempts: 1,
-					nextAttemptAt: null,
-					lastAttemptAt: now,
-					createdAt: now,
-				})
-				.returning();
-			if (!delivery) throw new Error("test delivery not stored");
-			const sent = await sendWebhook({ ...channel, enabled: true }, delivery, deps);
-			// One outcome for every failure, in the answer and in the delivery log alike: a test must
-			// not tell "nothing listens there" from "it answered 400" (docs/security.md).
-			const result = sent.ok ? sent : { ok: false, status: null, error: "delivery failed" };
-			const change = afterAttempt(delivery, result, deps.clock.now());
-			await deps.db.update(alertDeliveries).set(change).where(eq(alertDeliveries.id, delivery.id));
-			return c.json(
-				{
-					delivery_id: delivery.id,
-					status: result.ok ? ("delivered" as const) : ("failed" as const),
-					response_status: result.status,
-					error: result.error,
-					attempted_at: toRfc3339(now),
-				},
-				200,
-			);
+					event_id: `test_${newId("nch").slice(4)}`,
+					time: toRfc3339(now),
+					org: { id: actor.orgId, name: org?.name ?? null },
+					channel: { id: channel.id, name: channel.name },
+				});
+				const [delivery] = await deps.db
+					.insert(alertDeliveries)
+					.values({
+						orgId: actor.orgId,
+						channelId: channel.id,
+						event: "test",
+						payload,
+						status: "pending",
+						attempts: 1,
+						nextAttemptAt: null,
+						lastAttemptAt: now,
+						createdAt: now,
+					})
+					.returning();
+				if (!delivery) throw new Error("test delivery not stored");
+				const sent = await sendWebhook({ ...channel, enabled: true }, delivery, deps);
+				// One outcome for every failure, in the answer and in the delivery log alike: a test must
+				// not tell "nothing listens there" from "it answered 400" (docs/security.md).
+				const result = sent.ok ? sent : { ok: false, status: null, error: "delivery failed" };
+				const change = afterAttempt(delivery, result, deps.clock.now());
+				await deps.db.update(alertDeliveries).set(change).where(eq(alertDeliveries.id, delivery.id));
+				return c.json(
+					{
+						delivery_id: delivery.id,
+						status: result.ok ? ("delivered" as const) : ("failed" as const),
+						response_status: result.status,
+						error: result.error,
+						attempted_at: toRfc3339(now),
+					},
+					200,
+				);
+			} finally {
+				testing.delete(channel.id);
+			}
 		},
 	);
 

@@ -401,6 +401,32 @@ describe("notification channels", () => {
 		expect(webhookUrlProblem("http://app.localhost/", false)).toMatch(/local or private/);
 	});
 
+	it("POST /:id/test is limited: one at a time per channel, 10 a minute per org (429 rate_limited with Retry-After)", async () => {
+		const a = await addChannel({ name: "a", url: `${receiver.url}/a` });
+		const b = await addChannel({ name: "b", url: `${receiver.url}/b` });
+		const test = (id: string) =>
+			request(t, "POST", `/api/v1/notification-channels/${id}/test`, { token: member });
+		receiver.hold();
+		const first = test(a.id);
+		await receiver.waitFor(1);
+		const again = await test(a.id);
+		expect({ status: again.status, code: (again.json as { error: { code: string } }).error.code }).toEqual({
+			status: 429,
+			code: "rate_limited",
+		});
+		expect(Number(again.headers.get("Retry-After"))).toBeGreaterThanOrEqual(1);
+		receiver.release();
+		expect((await first).status).toBe(200);
+		// One of the minute's ten is used: nine more, then refused until the minute has passed.
+		for (let i = 0; i < 9; i++) expect((await test(b.id)).status).toBe(200);
+		const over = await test(b.id);
+		expect(over.status).toBe(429);
+		expect(Number(over.headers.get("Retry-After"))).toBe(60);
+		t.clock.advance(60_001);
+		expect((await test(b.id)).status).toBe(200);
+		expect(receiver.received).toHaveLength(11);
+	});
+
 	it("POST /:id/test sends a signed test event once and answers with the outcome; failures are not retried", async () => {
 		const channel = await addChannel({ name: "t", url: `${receiver.url}/t`, secret: SECRET });
 		const ok = await request(t, "POST", `/api/v1/notification-channels/${channel.id}/test`, {
