@@ -340,10 +340,22 @@ describe("the dashboard in a real browser", () => {
 
 	it("renames and then revokes the key after confirmation; the key then answers 401", async () => {
 		await page.getByRole("button", { name: "Rename deploy-bot" }).click();
-		await page.getByLabel("New name").fill("deploy-bot-old");
-		await page.getByRole("button", { name: "Save" }).click();
+		// The focus is in the new name (it stayed on Rename, across the row); typing replaces it.
+		await expect
+			.poll(() => page.getByLabel("New name").evaluate((el) => el === document.activeElement))
+			.toBe(true);
+		await page.keyboard.type("deploy-bot-old");
+		await page.keyboard.press("Enter");
 		const table = page.getByRole("table", { name: "API keys" });
 		await table.getByRole("cell", { name: "deploy-bot-old", exact: true }).waitFor();
+		// Saved, the focus is back on the key's Rename.
+		await expect
+			.poll(() =>
+				page
+					.getByRole("button", { name: "Rename deploy-bot-old" })
+					.evaluate((el) => el === document.activeElement),
+			)
+			.toBe(true);
 		await page.getByRole("button", { name: "Revoke deploy-bot-old" }).click();
 		const dialog = page.getByRole("dialog", { name: "Revoke this API key?" });
 		await dialog.waitFor();

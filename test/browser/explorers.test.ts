@@ -539,6 +539,22 @@ describe("the explorers in a real browser", () => {
 		await expect(page.getByRole("status").filter({ hasText: "matching" }).textContent()).resolves.toBe(
 			"1 matching",
 		);
+		// With the keyboard: Enter on a span takes the focus to its panel (it comes after every row in
+		// Tab order); Escape closes it and gives the focus back to the span's row.
+		const selectRow = page.getByRole("button", { name: "checkout SELECT orders", exact: true });
+		await selectRow.focus();
+		await page.keyboard.press("Enter");
+		const selectPanel = page.getByRole("complementary", { name: "Span SELECT orders" });
+		await expect
+			.poll(() =>
+				selectPanel
+					.getByRole("heading", { name: "SELECT orders" })
+					.evaluate((el) => el === document.activeElement),
+			)
+			.toBe(true);
+		await page.keyboard.press("Escape");
+		await selectPanel.waitFor({ state: "detached" });
+		await expect.poll(() => selectRow.evaluate((el) => el === document.activeElement)).toBe(true);
 	});
 
 	it("shows a record's context: the lines around it from the same service and host", async () => {

@@ -1,5 +1,5 @@
 import type { ComponentChildren } from "preact";
-import { useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { api, unwrap } from "../../api/client";
 import type { components } from "../../api/schema";
 import {
@@ -85,6 +85,8 @@ export function ApiKeysTab() {
 												onDone={async () => {
 													setRenaming(null);
 													await keys.reload();
+													// Back to the key's Rename button (the form's buttons are gone).
+													document.querySelector<HTMLElement>(`[data-rename="${key.id}"]`)?.focus();
 												}}
 											/>
 										) : (
@@ -113,6 +115,7 @@ export function ApiKeysTab() {
 													type="button"
 													class="small"
 													aria-label={`Rename ${key.name}`}
+													data-rename={key.id}
 													onClick={() => setRenaming(key.id)}
 												>
 													Rename
@@ -228,6 +231,12 @@ function NewKeySecret({
 
 function RenameForm({ apiKey, onDone }: { apiKey: ApiKey; onDone: () => void | Promise<void> }) {
 	const [name, setName] = useState(apiKey.name);
+	// Opened: the focus goes to the new name (it stayed on Rename, across the row).
+	const input = useRef<HTMLInputElement>(null);
+	useEffect(() => {
+		input.current?.focus();
+		input.current?.select();
+	}, []);
 	const rename = useAction(async () => {
 		await unwrap(api.PATCH("/api/v1/api-keys/{id}", { params: { path: { id: apiKey.id } }, body: { name } }));
 		await onDone();
@@ -242,6 +251,7 @@ function RenameForm({ apiKey, onDone }: { apiKey: ApiKey; onDone: () => void | P
 		>
 			<Field
 				label="New name"
+				inputRef={input}
 				required
 				maxLength={200}
 				value={name}

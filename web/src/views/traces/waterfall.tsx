@@ -79,8 +79,11 @@ export function TraceDetail() {
 	const selected = t?.spans.find((s) => s.span_id === query.span) ?? null;
 	const list = useRef<HTMLOListElement>(null);
 	const shown = useWindow(list, rows.length);
+	/** A span opened by the reader (not from the URL on load): its panel takes the focus. */
+	const [openedHere, setOpenedHere] = useState(false);
 	const select = (spanId: string | null) => {
 		if (spanId) setWanted(true);
+		setOpenedHere(spanId !== null);
 		const next = new URLSearchParams(query);
 		if (spanId) next.set("span", spanId);
 		else next.delete("span");
@@ -193,6 +196,7 @@ export function TraceDetail() {
 										<button
 											type="button"
 											class="link span-select"
+											data-span={span.span_id}
 											aria-pressed={selected?.span_id === span.span_id}
 											onClick={() => select(span.span_id)}
 										>
@@ -216,7 +220,18 @@ export function TraceDetail() {
 					</ol>
 				</div>
 				{selected ? (
-					<SpanPanel span={selected} trace={t} details={details} onClose={() => select(null)} />
+					<SpanPanel
+						span={selected}
+						trace={t}
+						details={details}
+						takeFocus={openedHere}
+						onClose={() => {
+							// Back to the span's row: after the last of 1,000 rows, the panel was far from it.
+							const id = selected.span_id;
+							select(null);
+							setTimeout(() => list.current?.querySelector<HTMLElement>(`[data-span="${id}"]`)?.focus());
+						}}
+					/>
 				) : null}
 			</div>
 		</>
@@ -290,14 +305,31 @@ function SpanPanel(props: {
 	trace: Trace;
 	/** The full trace's loading: its error takes the place of the attributes. */
 	details: Resource<Trace | undefined>;
+	/** Opened by the reader: the focus moves to the panel (it comes after every row in Tab order). */
+	takeFocus: boolean;
 	onClose: () => void;
 }) {
 	const { span, trace, details, onClose } = props;
 	const logs = trace.logs.filter((l) => l.span_id === span.span_id);
+	const heading = useRef<HTMLHeadingElement>(null);
+	useEffect(() => {
+		if (props.takeFocus) heading.current?.focus();
+	}, [span.span_id, props.takeFocus]);
 	return (
-		<aside class="span-panel card" aria-label={`Span ${span.name}`}>
+		<aside
+			class="span-panel card"
+			aria-label={`Span ${span.name}`}
+			onKeyDown={(e) => {
+				if (e.key === "Escape") {
+					e.preventDefault();
+					onClose();
+				}
+			}}
+		>
 			<div class="row panel-header">
-				<h2>{span.name}</h2>
+				<h2 ref={heading} tabIndex={-1}>
+					{span.name}
+				</h2>
 				<span class="spacer" />
 				<button type="button" class="small" onClick={onClose}>
 					Close
