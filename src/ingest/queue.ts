@@ -1,4 +1,4 @@
-import type { Client, InStatement, InValue } from "@libsql/client";
+import type { Client, InStatement, InValue, Row } from "@libsql/client";
 import type { Clock } from "../clock.js";
 import { isStorageFailure } from "../db/errors.js";
 import {
@@ -857,10 +857,43 @@ export async function listDeadLetters(client: Client): Promise<DeadLetter[]> {
 	}));
 }
 
+/** Dead letters read at a time by `replayDeadLetters` (bodies up to 128 KB each). */
+const REPLAY_PAGE = 100;
+
+/**
+ * The parked letters to replay, a page at a time: those named (in chunks, under SQLite's limit on
+ * bound values), or all of them in order, by key (one that fails stays parked and is not read again).
+ */
+async function* deadLetterPages(client: Client, ids?: string[]): AsyncGenerator<Row[]> {
+	if (ids && ids.length > 0) {
+		for (let i = 0; i < ids.length; i += REPLAY_PAGE) {
+			const chunk = ids.slice(i, i + REPLAY_PAGE);
+			const result = await client.execute({
+				sql: `SELECT message_id, body FROM queue_dead_letters WHERE message_id IN (${chunk.map(() => "?").join(",")}) ORDER BY parked_at, message_id`,
+				args: chunk,
+			});
+			yield result.rows;
+		}
+		return;
+	}
+	let after: InValue[] | null = null;
+	for (;;) {
+		const result = await client.execute({
+			sql: `SELECT message_id, body, parked_at FROM queue_dead_letters ${after ? "WHERE (parked_at, message_id) > (?, ?) " : ""}ORDER BY parked_at, message_id LIMIT ?`,
+			args: [...(after ?? []), REPLAY_PAGE],
+		});
+		if (result.rows.length > 0) yield result.rows;
+		if (result.rows.length < REPLAY_PAGE) return;
+		const last = result.rows[result.rows.length - 1] as Row;
+		after = [last.parked_at as InValue, last.message_id as InValue];
+	}
+}
+
 /**
  * Replays parked dead letters (all, or those named) straight into the store, each in its own
  * transaction with its receipt, as the consumer would; a stored one (or one stored before: its
  * receipt exists) is removed from the parking table, a failing one stays with the error returned.
+ * Read a page at a time: `--all` over a large backlog held every body at once.
  */
 export async function replayDeadLetters(
 	client: Client,
@@ -872,34 +905,30 @@ export async function replayDeadLetters(
 ): Promise<
 	{ messageId: string; outcome: "stored" | "duplicate" | "failed" | "not_found"; error?: string }[]
 > {
-	const result = await client.execute(
-		ids && ids.length > 0
-			? {
-					sql: `SELECT message_id, body FROM queue_dead_letters WHERE message_id IN (${ids.map(() => "?").join(",")}) ORDER BY parked_at, message_id`,
-					args: ids,
-				}
-			: "SELECT message_id, body FROM queue_dead_letters ORDER BY parked_at, message_id",
-	);
 	const outcomes: {
 		messageId: string;
 		outcome: "stored" | "duplicate" | "failed" | "not_found";
 		error?: string;
 	}[] = [];
 	const found = new Set<string>();
-	for (const row of result.rows) {
-		const messageId = String(row.message_id);
-		found.add(messageId);
-		try {
-			const message = parseMessage(String(row.body));
-			const { stored } = store
-				? await store.storeMessages([message], memory, nowMs)
-				: await storeMessages(client, memory, [message], nowMs);
-			await client.execute({ sql: "DELETE FROM queue_dead_letters WHERE message_id = ?", args: [messageId] });
-			outcomes.push({ messageId, outcome: stored.length > 0 ? "stored" : "duplicate" });
-		} catch (error) {
-			outcomes.push({ messageId, outcome: "failed", error: (error as Error).message });
+	for await (const rows of deadLetterPages(client, ids))
+		for (const row of rows) {
+			const messageId = String(row.message_id);
+			found.add(messageId);
+			try {
+				const message = parseMessage(String(row.body));
+				const { stored } = store
+					? await store.storeMessages([message], memory, nowMs)
+					: await storeMessages(client, memory, [message], nowMs);
+				await client.execute({
+					sql: "DELETE FROM queue_dead_letters WHERE message_id = ?",
+					args: [messageId],
+				});
+				outcomes.push({ messageId, outcome: stored.length > 0 ? "stored" : "duplicate" });
+			} catch (error) {
+				outcomes.push({ messageId, outcome: "failed", error: (error as Error).message });
+			}
 		}
-	}
 	for (const id of ids ?? []) if (!found.has(id)) outcomes.push({ messageId: id, outcome: "not_found" });
 	return outcomes;
 }

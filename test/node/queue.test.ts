@@ -244,6 +244,22 @@ describe("dead letters and replay", () => {
 		await expect(cli("queue", "replay")).rejects.toThrow("name the messages to replay, or --all");
 	});
 
+	it("replays a backlog a page at a time, every letter once, and any number of named messages", async () => {
+		// 250 that cannot be stored: read in pages of 100, each tried once, all left parked.
+		const { batch } = letters(Array.from({ length: 250 }, (_, i) => `{broken ${i}`));
+		await parkDeadLetters(batch, { client, clock, log: silentLog });
+		const lines: string[] = [];
+		await expect(runCli(["queue", "replay", "--all"], (line) => lines.push(line))).rejects.toThrow(
+			"250 not replayed",
+		);
+		expect(new Set(lines.filter((l) => / failed/.test(l)).map((l) => l.split(" ")[0])).size).toBe(250);
+		const parked = await client.execute("SELECT count(*) AS n FROM queue_dead_letters");
+		expect(Number(parked.rows[0]?.n)).toBe(250);
+		// More names than SQLite binds in one statement (32,766): read in chunks (it failed whole).
+		const names = Array.from({ length: 40_000 }, (_, i) => `missing:${i}`);
+		await expect(cli("queue", "replay", ...names)).rejects.toThrow("40000 not replayed");
+	});
+
 	it("a parked pointer whose body was missing from R2 fails to replay and stays parked (no receipt)", async () => {
 		const pointer = JSON.stringify({
 			v: 2,
