@@ -17,11 +17,14 @@ export const SESSION_SETTINGS = {
 	 */
 	reuseGraceMs: 10_000,
 	/**
-	 * Tokens of one session alive at once: each reuse within the grace window mints one more (a tab
-	 * each), so without a cap a token replayed within it minted any number of live successors.
+	 * Successors one rotation may have: the first, and one per reuse within the grace window (a tab
+	 * each). Without a cap a token replayed within the window minted any number of live successors.
 	 */
-	maxLiveTokensPerSession: 4,
-	/** Sessions of one user at once: a login beyond revokes the oldest (each login made a new one, without end). */
+	maxSuccessorsPerRotation: 8,
+	/**
+	 * Sessions of one user at once: a login beyond revokes the least recently used (its newest token
+	 * is the oldest); each login made a new one, without end.
+	 */
 	maxSessionsPerUser: 50,
 } as const;
 
@@ -107,7 +110,13 @@ export async function recordLoginFailure(
 }
 
 /** What admitLoginAttempt counted: hand it to forgiveLoginAttempt when the attempt was no failure. */
-export type AdmittedAttempt = { scope: string; blockedUntil: number }[];
+export type AdmittedAttempt = {
+	scope: string;
+	blockedUntil: number;
+	/** When the attempt was counted, and the scope's last failure before it (null: none). */
+	admittedAt: number;
+	previousFailureAt: number | null;
+}[];
 
 /**
  * Admits one login attempt, counting it as a failure up front in every scope, each in one atomic
@@ -122,6 +131,12 @@ export async function admitLoginAttempt(
 ): Promise<AdmittedAttempt> {
 	const admitted: AdmittedAttempt = [];
 	for (const { scope, policy } of throttles) {
+		// Read first, so forgiving the attempt can give the failures before it back their own time
+		// (else a success kept them from ever being 15 minutes old).
+		const [before] = await db
+			.select({ at: loginThrottles.lastFailureAt })
+			.from(loginThrottles)
+			.where(eq(loginThrottles.scope, scope));
 		const [row] = await upsertFailure(db, scope, policy, now, true).returning({
 			blockedUntil: loginThrottles.blockedUntil,
 		});
@@ -137,18 +152,25 @@ export async function admitLoginAttempt(
 				headers: { "Retry-After": "1" },
 			});
 		}
-		admitted.push({ scope, blockedUntil: row.blockedUntil });
+		admitted.push({
+			scope,
+			blockedUntil: row.blockedUntil,
+			admittedAt: now,
+			previousFailureAt: before?.at ?? null,
+		});
 	}
 	return admitted;
 }
 
 /** Takes back what admitLoginAttempt counted (the attempt was no failure), and the block it set. */
 export async function forgiveLoginAttempt(db: Database, admitted: AdmittedAttempt): Promise<void> {
-	for (const { scope, blockedUntil } of admitted) {
+	for (const { scope, blockedUntil, admittedAt, previousFailureAt } of admitted) {
 		await db
 			.update(loginThrottles)
 			.set({
 				failures: sql`max(0, ${loginThrottles.failures} - 1)`,
+				// The last failure is again the one before this attempt, unless a later one came since.
+				lastFailureAt: sql`(CASE WHEN ${loginThrottles.lastFailureAt} = ${admittedAt} THEN ${previousFailureAt ?? admittedAt} ELSE ${loginThrottles.lastFailureAt} END)`,
 				// Only the block this attempt set: a later one belongs to a later failure.
 				blockedUntil: sql`(CASE WHEN ${loginThrottles.blockedUntil} = ${blockedUntil} THEN 0 ELSE ${loginThrottles.blockedUntil} END)`,
 			})
@@ -189,9 +211,9 @@ export async function startRefreshFamily(
 		// The user's sessions beyond the newest maxSessionsPerUser end (the oldest signed out).
 		db.run(sql`UPDATE refresh_families SET revoked_at = ${now}, revoked_reason = 'session_limit'
 			WHERE id IN (
-				SELECT id FROM refresh_families
-				WHERE user_id = ${user.id} AND revoked_at IS NULL AND expires_at > ${now}
-				ORDER BY created_at DESC, id DESC
+				SELECT f.id FROM refresh_families AS f
+				WHERE f.user_id = ${user.id} AND f.revoked_at IS NULL AND f.expires_at > ${now}
+				ORDER BY (SELECT max(t.created_at) FROM refresh_tokens AS t WHERE t.family_id = f.id) DESC, f.id DESC
 				LIMIT -1 OFFSET ${SESSION_SETTINGS.maxSessionsPerUser}
 			)`),
 	]);
@@ -226,6 +248,8 @@ export async function rotateRefreshToken(db: Database, token: string, now: numbe
 		)
 		.returning({ familyId: refreshTokens.familyId });
 	let familyId = claimed[0]?.familyId;
+	/** Set when this is a reuse within the grace window: when the token was rotated. */
+	let graceSince: number | undefined;
 	if (!familyId) {
 		const [seen] = await db
 			.select({
@@ -244,17 +268,7 @@ export async function rotateRefreshToken(db: Database, token: string, now: numbe
 			);
 		}
 		familyId = seen.familyId;
-		const [live] = await db
-			.select({ n: count() })
-			.from(refreshTokens)
-			.where(
-				and(
-					eq(refreshTokens.familyId, familyId),
-					isNull(refreshTokens.rotatedAt),
-					gt(refreshTokens.expiresAt, now),
-				),
-			);
-		if ((live?.n ?? 0) >= SESSION_SETTINGS.maxLiveTokensPerSession) throw invalidRefresh();
+		graceSince = seen.rotatedAt;
 	}
 	const [row] = await db
 		.select({ family: refreshFamilies, user: users })
@@ -265,12 +279,26 @@ export async function rotateRefreshToken(db: Database, token: string, now: numbe
 		throw invalidRefresh();
 	}
 	const next = newRefreshToken();
-	await db.insert(refreshTokens).values({
+	const successor = {
 		tokenHash: await sha256Hex(next),
 		familyId,
 		createdAt: now,
 		expiresAt: Math.min(row.family.expiresAt, now + SESSION_SETTINGS.refreshIdleMs),
-	});
+	};
+	if (graceSince === undefined) {
+		await db.insert(refreshTokens).values(successor);
+	} else {
+		// A reuse within the grace window: counted with the rotation's other successors (the tokens
+		// of the family made since it) and inserted in one statement, so parallel reuses cannot all
+		// pass the count.
+		const inserted =
+			await db.run(sql`INSERT INTO refresh_tokens (token_hash, family_id, created_at, expires_at)
+			SELECT ${successor.tokenHash}, ${familyId}, ${now}, ${successor.expiresAt}
+			WHERE (SELECT count(*) FROM refresh_tokens
+				WHERE family_id = ${familyId} AND created_at >= ${graceSince} AND token_hash <> ${tokenHash})
+				< ${SESSION_SETTINGS.maxSuccessorsPerRotation}`);
+		if (Number(inserted.rowsAffected) === 0) throw invalidRefresh();
+	}
 	return { user: row.user, refresh: { token: next, expiresAt: row.family.expiresAt } };
 }
 

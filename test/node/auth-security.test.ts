@@ -240,6 +240,20 @@ describe("login back-off (per account and per client address, in libSQL)", () =>
 		await loginOk(h, seeded);
 	});
 
+	it("successes do not keep earlier failures fresh: 15 minutes after them a typo starts a new count", async () => {
+		const seeded = await seedUser(h);
+		for (let i = 0; i < 4; i++)
+			expect((await login(h, { email: seeded.email, password: OTHER_PASSWORD })).status).toBe(401);
+		h.clock.advance(10 * 60_000);
+		await loginOk(h, seeded);
+		h.clock.advance(6 * 60_000);
+		// 16 minutes after the four failures: they are forgotten (the success had moved their time on,
+		// and this typo was the fifth failure: blocked).
+		expect((await login(h, { email: seeded.email, password: OTHER_PASSWORD })).status).toBe(401);
+		expect((await throttleRow(`account:${seeded.email}`))?.failures).toBe(1);
+		await loginOk(h, seeded);
+	});
+
 	it("another org's account of the same email cannot reset the back-off: logging in to it between guesses does not help", async () => {
 		// Mallory, an admin of her own org, created an account for the victim's email there: she knows
 		// its password. The victim's account in another org has another password.
@@ -556,37 +570,51 @@ describe("refresh-token reuse", () => {
 		await expectError(await refresh(h, third.cookie), 401, "invalid_token", BEARER_CHALLENGE);
 	});
 
-	it("within the grace window a token mints at most a few live successors (4 live tokens a session); then it is refused, the session goes on", async () => {
+	it("within the grace window a rotation has at most 8 successors (parallel reuses too); later rotations start afresh", async () => {
 		const seeded = await seedUser(h);
 		const first = await loginOk(h, seeded);
 		const successor = await expectSession(await refresh(h, first.cookie));
-		// Three more tabs within the grace window: 4 live tokens.
-		for (let i = 0; i < SESSION_SETTINGS.maxLiveTokensPerSession - 1; i++) {
-			h.clock.advance(100);
-			await expectSession(await refresh(h, first.cookie));
-		}
-		// A fifth is refused (it minted one more each time, without end), and does not end the session.
+		// Twenty tabs at once with the rotated cookie: seven more successors, the others refused
+		// (counted and inserted in one statement each: a count-then-insert let all twenty through).
 		h.clock.advance(100);
-		await expectError(await refresh(h, first.cookie), 401, "invalid_token", BEARER_CHALLENGE);
-		await expectSession(await refresh(h, successor.cookie));
+		const answers = await Promise.all(Array.from({ length: 20 }, () => refresh(h, first.cookie)));
+		const statuses = answers.map((a) => a.status);
+		expect(statuses.filter((s) => s === 200)).toHaveLength(SESSION_SETTINGS.maxSuccessorsPerRotation - 1);
+		expect(statuses.filter((s) => s === 401)).toHaveLength(
+			20 - (SESSION_SETTINGS.maxSuccessorsPerRotation - 1),
+		);
+		// The session goes on; an hour later two tabs refreshing together both stay signed in (the
+		// leftover successors of the burst do not count against a later rotation).
+		const next = await expectSession(await refresh(h, successor.cookie));
+		h.clock.advance(3_600_000);
+		const both = await Promise.all([refresh(h, next.cookie), refresh(h, next.cookie)]);
+		expect(both.map((r) => r.status)).toEqual([200, 200]);
 	});
 
-	it("a user has at most 50 sessions: a login beyond signs the oldest out", async () => {
+	it("a user has at most 50 sessions: a login beyond signs the least recently used out", async () => {
 		const seeded = await seedUser(h);
 		const oldest = await loginOk(h, seeded);
 		h.clock.advance(1_000);
 		const second = await loginOk(h, seeded);
+		h.clock.advance(1_000);
+		// The oldest session is in use (a refresh): it is not the one to go.
+		const inUse = await expectSession(await refresh(h, oldest.cookie));
 		for (let i = 0; i < SESSION_SETTINGS.maxSessionsPerUser - 1; i++) {
 			h.clock.advance(1_000);
 			await loginOk(h, seeded);
 		}
-		await expectError(await refresh(h, oldest.cookie), 401, "invalid_token", BEARER_CHALLENGE);
-		await expectSession(await refresh(h, second.cookie));
+		await expectError(await refresh(h, second.cookie), 401, "invalid_token", BEARER_CHALLENGE);
+		await expectSession(await refresh(h, inUse.cookie));
 		const live = await h.database.db
 			.select()
 			.from(refreshFamilies)
 			.where(and(eq(refreshFamilies.userId, seeded.user.id), isNull(refreshFamilies.revokedAt)));
 		expect(live).toHaveLength(SESSION_SETTINGS.maxSessionsPerUser);
+		expect(
+			(await h.database.db.select().from(refreshFamilies).where(eq(refreshFamilies.userId, seeded.user.id)))
+				.map((f) => f.revokedReason)
+				.filter((r) => r !== null),
+		).toEqual(["session_limit"]);
 	});
 
 	it("a rotated token replayed within the grace window after logout does not revive the session", async () => {
