@@ -163,6 +163,7 @@ function protobufSpan(r: BinaryReader, end: number, batch: IngestBatch): SpanRec
 	const attributes = batch.recordAttributes();
 	const events: string[] = [];
 	const links: string[] = [];
+	let linksSeen = 0;
 	while (r.pos < end) {
 		const [no, wt] = r.tag();
 		switch (no) {
@@ -201,7 +202,8 @@ function protobufSpan(r: BinaryReader, end: number, batch: IngestBatch): SpanRec
 			}
 			case 13: {
 				expectWire(wt, WireType.LengthDelimited, "Span.links");
-				if (links.length < MAX_LINKS_PER_SPAN) {
+				// Every link counts toward the cap, valid or not (as in JSON: the first 256 are read).
+				if (linksSeen++ < MAX_LINKS_PER_SPAN) {
 					const link = protobufLink(r, messageEnd(r), batch);
 					if (link) links.push(link);
 				} else {

@@ -730,6 +730,37 @@ describe.each(["client", "embedded", "thread"] as const)("with the %s writer", (
 			}
 		});
 
+		it("every span link counts toward the 256, valid or not, in JSON and protobuf alike", async () => {
+			const { app, key } = await setup();
+			const invalid = { traceId: "", spanId: "" };
+			const valid = (i: number) => ({
+				traceId: "5b8efff798038103d269b633813fc60c",
+				spanId: (0xa000 + i).toString(16).padStart(16, "0"),
+			});
+			for (const format of ["json", "protobuf"] as const) {
+				const request = traces([
+					span({
+						name: `linked ${format}`,
+						links: [
+							...Array.from({ length: 10 }, () => invalid),
+							...Array.from({ length: 300 }, (_, i) => valid(i)),
+						],
+					}),
+				]);
+				const response = await post(app, "/v1/traces", {
+					key,
+					type: format === "json" ? JSON_TYPE : PROTOBUF,
+					body: format === "json" ? JSON.stringify(request) : encodeOtlp("TraceRequest", request),
+				});
+				expect(await partialOf(response, format)).toEqual({
+					rejected: 0,
+					message: "Dropped 54 span links beyond 256 per span.",
+				});
+				const [row] = await rowsOf(reader, "spans", { where: "name = ?", args: [`linked ${format}`] });
+				expect(JSON.parse(String(row?.links))).toHaveLength(246);
+			}
+		});
+
 		it("a data point with more than 4,096 values in a list (buckets, bounds, quantiles) is rejected; the others are stored", async () => {
 			const { app, key } = await setup();
 			const many = 4097;
