@@ -58,14 +58,18 @@ export function consoleLog(threshold: LogLevel): Log {
  * and they hold emails, password hashes, key and token lookup hashes, encrypted TOTP secrets.
  */
 export function errorFields(error: unknown): { error: string; cause?: string } {
-	const e = error as (Error & { query?: unknown; params?: unknown }) | undefined;
-	let text = String(e?.stack ?? error);
-	if (e && typeof e.query === "string" && Array.isArray(e.params)) {
-		const without = `Failed query: ${e.query}\nparams: (${e.params.length} values, not logged)`;
-		text = text.includes(e.message) ? text.replace(e.message, without) : `${e.name}: ${without}`;
-	}
+	const e = error as Error | undefined;
 	return {
-		error: text,
-		...(e?.cause !== undefined && { cause: String(e.cause) }),
+		error: withoutParams(error, String(e?.stack ?? error)),
+		...(e?.cause !== undefined && { cause: withoutParams(e.cause, String(e.cause)) }),
 	};
+}
+
+/** `text` (an error's stack or string) with a failed query's bound values left out, if it is one. */
+function withoutParams(error: unknown, text: string): string {
+	const e = error as (Error & { query?: unknown; params?: unknown }) | undefined;
+	if (!e || typeof e.query !== "string" || !Array.isArray(e.params)) return text;
+	const without = `Failed query: ${e.query}\nparams: (${e.params.length} values, not logged)`;
+	// A function, so a "$&" in the SQL is not read as a replacement pattern.
+	return text.includes(e.message) ? text.replace(e.message, () => without) : `${e.name}: ${without}`;
 }

@@ -1,5 +1,5 @@
 import type { Clock } from "../clock.js";
-import { consoleLog, type Log } from "../log.js";
+import { consoleLog, errorFields, type Log } from "../log.js";
 import { LruCache } from "./lru.js";
 
 /** What the auth decision needs about a key, as stored in the database. */
@@ -93,7 +93,7 @@ export class KeyResolver {
 			level: "warn",
 			msg: "API key cache: a background write failed",
 			task,
-			error: String(error),
+			...errorFields(error),
 		});
 	}
 

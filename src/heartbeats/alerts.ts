@@ -9,6 +9,7 @@ import {
 	type NotificationChannelRow,
 	notificationChannels,
 } from "../db/schema-heartbeats.js";
+import { errorFields } from "../log.js";
 import { fetchTransport, RefusedTargetError } from "./webhook-transport.js";
 import { isSlackWebhook, webhookUrlProblem } from "./webhook-url.js";
 
@@ -263,7 +264,7 @@ export function deliverInBackground(deps: DeliveryDeps, ids: number[]): Promise<
 	return attemptDeliveries(deps, { ids }).then(
 		() => undefined,
 		(error: unknown) => {
-			deps.log({ level: "error", msg: "alert delivery failed", error: String(error) });
+			deps.log({ level: "error", msg: "alert delivery failed", ...errorFields(error) });
 		},
 	);
 }

@@ -5,6 +5,7 @@ import { createApp } from "../app.js";
 import type { AppDeps } from "../app-env.js";
 import { ConfigError, portFrom, type Settings } from "../config.js";
 import { DEFAULT_OTLP_SETTINGS } from "../ingest/settings.js";
+import { errorFields } from "../log.js";
 import { runSweep } from "../sweep.js";
 import { isApiPath } from "../web/paths.js";
 import { createLogger, logLine, redactDatabaseUrl } from "./logger.js";
@@ -150,7 +151,7 @@ export async function startNodeServer(
 	}
 	const sweep = setInterval(() => {
 		runSweep(deps).catch((error: unknown) =>
-			log({ level: "error", msg: "sweep failed", error: String(error) }),
+			log({ level: "error", msg: "sweep failed", ...errorFields(error) }),
 		);
 	}, SWEEP_INTERVAL_MS);
 	sweep.unref();

@@ -1,6 +1,6 @@
 import * as grpc from "@grpc/grpc-js";
 import { decodeStatus, GRPC_CODES, SIGNALS, type Signal } from "../ingest/messages.js";
-import type { Log } from "../log.js";
+import { errorFields, type Log } from "../log.js";
 
 /**
  * OTLP/gRPC for the Node runtime (Workers cannot send HTTP trailers). The three `Export` services are
@@ -110,7 +110,7 @@ function exportHandler(signal: Signal, options: OtlpGrpcOptions): grpc.handleUna
 				callback({ code: status.code || GRPC_CODES.INTERNAL, details: status.message, metadata });
 			})
 			.catch((error: unknown) => {
-				options.log?.({ level: "error", msg: "OTLP/gRPC export failed", error: String(error) });
+				options.log?.({ level: "error", msg: "OTLP/gRPC export failed", ...errorFields(error) });
 				callback({ code: GRPC_CODES.INTERNAL, details: "An unexpected error occurred." });
 			});
 	};

@@ -33,6 +33,21 @@ describe("errorFields", () => {
 		expect(fields.cause).toBeTruthy();
 	});
 
+	it("a failed query wrapped as another error's cause is redacted too", async () => {
+		t = await createTestApp();
+		t.database.client.close();
+		const secret = "$scrypt$ln=14,r=8,p=5$c2FsdA$wrapped-secret";
+		const failed = await t.database.db
+			.update(users)
+			.set({ passwordHash: secret })
+			.where(eq(users.email, "ada@example.test"))
+			.catch((e: unknown) => e);
+		const fields = errorFields(new Error("the write failed", { cause: failed }));
+		expect(fields.cause).toBeTruthy();
+		expect(fields.cause).not.toContain(secret);
+		expect(fields.cause).toContain("params: (2 values, not logged)");
+	});
+
 	it("other errors are logged as they are", () => {
 		const error = new Error("boom");
 		expect(errorFields(error).error).toBe(String(error.stack));
