@@ -539,6 +539,8 @@ describe("the dashboard in a real browser", () => {
 		expect(await saveGraceRole.evaluate((el) => el === document.activeElement)).toBe(true);
 		await page.keyboard.press("Enter");
 		await saveGraceRole.waitFor({ state: "detached" });
+		// Saved, the focus is back on the picker (Save is gone).
+		await expect.poll(() => graceRole.evaluate((el) => el === document.activeElement)).toBe(true);
 		await page.reload();
 		await expect.poll(() => graceRole.inputValue()).toBe("member");
 		// Back to viewer, as the later tests expect her.

@@ -114,6 +114,13 @@ beforeAll(async () => {
 			title: "Service health",
 			panels: [
 				{
+					id: "spans",
+					title: "Spans by name",
+					kind: "bar",
+					query: "SELECT count(*) FROM spans GROUP BY name",
+					layout: { x: 18, y: 0, w: 6, h: 6 },
+				},
+				{
 					id: "rate",
 					title: "Logs per level",
 					kind: "timeseries",
@@ -126,13 +133,6 @@ beforeAll(async () => {
 					kind: "number",
 					query: "SELECT count(*) FROM logs WHERE level = 'error'",
 					layout: { x: 12, y: 0, w: 6, h: 3 },
-				},
-				{
-					id: "spans",
-					title: "Spans by name",
-					kind: "bar",
-					query: "SELECT count(*) FROM spans GROUP BY name",
-					layout: { x: 18, y: 0, w: 6, h: 6 },
 				},
 			],
 		},
@@ -261,6 +261,15 @@ describe("narrow screens", () => {
 		for (let i = 1; i < sorted.length; i++)
 			expect(sorted[i].y).toBeGreaterThanOrEqual(sorted[i - 1].y + sorted[i - 1].height);
 		expect(Math.max(...boxes.map((b) => b.height))).toBeGreaterThan(200);
+		// In the grid's reading order (row, then column), not the order of the dashboard's list.
+		expect(
+			await panels.evaluateAll((all) =>
+				all
+					.map((p) => ({ y: p.getBoundingClientRect().y, title: p.querySelector("h2")?.textContent }))
+					.sort((a, b) => a.y - b.y)
+					.map((p) => p.title),
+			),
+		).toEqual(["Logs per level", "Error logs", "Spans by name"]);
 		await screenshot(page, "phone-dashboard");
 
 		await open(page, "/logs", logsShown);

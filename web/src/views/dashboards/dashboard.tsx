@@ -548,6 +548,10 @@ function querySignature(panel: Panel): string {
 	return panel.saved_query_id ? `saved:${panel.saved_query_id}` : `oql:${panel.query ?? ""}`;
 }
 
+/** Reading order on the grid: by row, then by column. */
+const byPlace = (a: { layout: { x: number; y: number } }, b: { layout: { x: number; y: number } }) =>
+	a.layout.y - b.layout.y || a.layout.x - b.layout.x;
+
 function PanelGrid(props: {
 	panels: Panel[];
 	stored: Dashboard | undefined;
@@ -628,7 +632,9 @@ function PanelGrid(props: {
 			ref={grid}
 			style={{ "--grid-columns": String(GRID_COLUMNS) }}
 		>
-			{props.panels.map((panel) => {
+			{/* In reading order (row, then column): a stacked phone layout, Tab and a screen reader
+			    follow the grid, not the order panels were added or moved in. */}
+			{[...props.panels].sort(byPlace).map((panel) => {
 				const answer = props.answers?.[panel.id];
 				const fresh = storedSignatures.get(panel.id) === querySignature(panel);
 				return (

@@ -43,11 +43,15 @@ export function UsersTab() {
 	 */
 	const [chosenRoles, setChosenRoles] = useState<Record<string, Role>>({});
 	const forgetChosenRole = (userId: string) => setChosenRoles(({ [userId]: _, ...others }) => others);
+	/** Back to the row's picker once its Save and Cancel are gone (the focus fell to the page's start). */
+	const focusRolePicker = (userId: string) =>
+		setTimeout(() => document.querySelector<HTMLElement>(`[data-role-of="${userId}"] select`)?.focus());
 	const update = useAction(async (user: User, body: UserChange) => {
 		await unwrap(api.PATCH("/api/v1/users/{id}", { params: { path: { id: user.id } }, body }));
 		setConfirming(null);
 		if (body.role) forgetChosenRole(user.id);
 		await users.reload();
+		if (body.role) focusRolePicker(user.id);
 	});
 	const saveRole = (user: User, role: Role) =>
 		// Only an owner can undo making someone an owner: asked first.
@@ -126,7 +130,7 @@ export function UsersTab() {
 									</td>
 									<td>
 										{canManage(user) ? (
-											<span class="row role-picker">
+											<span class="row role-picker" data-role-of={user.id}>
 												<SelectField
 													label={`Role of ${user.name}`}
 													hideLabel
@@ -159,7 +163,10 @@ export function UsersTab() {
 															type="button"
 															class="small"
 															aria-label={`Keep the role of ${user.name}`}
-															onClick={() => forgetChosenRole(user.id)}
+															onClick={() => {
+																forgetChosenRole(user.id);
+																focusRolePicker(user.id);
+															}}
 														>
 															Cancel
 														</button>
