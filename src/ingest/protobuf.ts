@@ -1,4 +1,5 @@
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
+import { ApiError } from "../errors.js";
 import { withoutNul } from "../text.js";
 import {
 	AttributeObject,
@@ -72,7 +73,9 @@ export function decodeProtobuf<T>(bytes: Uint8Array, decode: (r: BinaryReader) =
 	try {
 		return decode(reader);
 	} catch (error) {
-		if (error instanceof DecodeError || error instanceof StorageUnavailable) throw error;
+		// The API's own answers (an export too large as stored: 413) and storage failures pass as they are.
+		if (error instanceof DecodeError || error instanceof StorageUnavailable || error instanceof ApiError)
+			throw error;
 		throw new DecodeError("protobuf", error instanceof Error ? error.message : "malformed protobuf");
 	}
 }

@@ -10,6 +10,7 @@ import type { Client } from "@libsql/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../../src/cli.js";
 import { openMigratedDatabase } from "../../src/db/node.js";
+import { ExportTooLarge } from "../../src/ingest/batch.js";
 import { DiscoveryMemory } from "../../src/ingest/discovery.js";
 import { OtlpIngest } from "../../src/ingest/ingest.js";
 import {
@@ -197,6 +198,29 @@ describe("queue messages", () => {
 		const parsed = messages.map(parseMessage);
 		expect(parsed.reduce((n, m) => n + m.rows.length, 0)).toBe(2_000);
 		expect(new Set(parsed.map((m) => m.id)).size).toBe(messages.length);
+	});
+
+	it("an export over its stored-size limit is refused (413) before anything is sent to the queue", async () => {
+		const limited = new OtlpIngest({ ...ingest.deps }, 16, undefined, 100_000);
+		const records = Array.from({ length: 50 }, (_, i) => ({
+			timeUnixNano: `${BigInt(clock.now()) * 1_000_000n}`,
+			body: { stringValue: `record ${i}` },
+		}));
+		const body = {
+			resourceLogs: [
+				{
+					resource: { attributes: [{ key: "blob", value: { stringValue: "r".repeat(5_000) } }] },
+					scopeLogs: [{ logRecords: records }],
+				},
+			],
+		};
+		const from = sent.length;
+		const error = await limited
+			.export(orgId, "logs", "json", new TextEncoder().encode(JSON.stringify(body)))
+			.catch((e: unknown) => e);
+		expect(error).toBeInstanceOf(ExportTooLarge);
+		expect((error as ExportTooLarge).status).toBe(413);
+		expect(sent.length).toBe(from);
 	});
 
 	it("retry with doubling backoff, at most five minutes", () => {
