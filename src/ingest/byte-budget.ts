@@ -58,3 +58,40 @@ export class ByteBudget {
 		if (bytes > 0) this.#bucket(orgId).tokens -= bytes;
 	}
 }
+
+/**
+ * Export bytes in flight in this process or isolate, over all orgs: each org's own caps (exports in
+ * flight, bytes a second) left orgs × 16 × the body limit held at once. An export takes its declared
+ * size before its body is read (the body limit when it declares none) and its real size once read;
+ * when nothing else is in flight one export is always taken, so no body under the limit is refused
+ * for good.
+ */
+export class BytesInFlight {
+	#total = 0;
+
+	constructor(readonly max: number) {}
+
+	get total(): number {
+		return this.#total;
+	}
+
+	/** Holds `bytes`, or null when they would pass the cap. */
+	take(bytes: number): { resize(bytes: number): void; release(): void } | null {
+		if (this.#total > 0 && this.#total + bytes > this.max) return null;
+		this.#total += bytes;
+		let held = bytes;
+		let released = false;
+		return {
+			resize: (next: number) => {
+				if (released) return;
+				this.#total += next - held;
+				held = next;
+			},
+			release: () => {
+				if (released) return;
+				released = true;
+				this.#total -= held;
+			},
+		};
+	}
+}

@@ -13,6 +13,8 @@ export interface OtlpSettings {
 	orgBytesPerSecond: number;
 	/** The burst above that average (at least one body of maxBodyBytes). */
 	orgByteBurst: number;
+	/** Export bytes in flight in this process or isolate over all orgs (at least one body); then 429. */
+	maxBytesInFlight: number;
 }
 
 export const DEFAULT_OTLP_SETTINGS: OtlpSettings = {
@@ -21,6 +23,7 @@ export const DEFAULT_OTLP_SETTINGS: OtlpSettings = {
 	attributeLimits: DEFAULT_ATTRIBUTE_LIMITS,
 	orgBytesPerSecond: 8 * 1024 * 1024,
 	orgByteBurst: 32 * 1024 * 1024,
+	maxBytesInFlight: 256 * 1024 * 1024,
 };
 
 /** The most an export's rows may take as stored: a multiple of the body limit (src/ingest/batch.ts). */
@@ -38,7 +41,7 @@ export function positiveInteger(settings: Settings, name: string, fallback: numb
 /**
  * OTLP_MAX_BODY_BYTES (default 16 MiB), OTLP_MAX_CONCURRENT_PER_ORG (default 16) and
  * OTLP_MAX_ATTRIBUTES_PER_RECORD|RESOURCE|SCOPE (default 256 each), OTLP_ORG_BYTES_PER_SECOND
- * (default 8 MiB) and OTLP_ORG_BYTE_BURST (default 32 MiB).
+ * (default 8 MiB), OTLP_ORG_BYTE_BURST (default 32 MiB) and OTLP_MAX_BYTES_IN_FLIGHT (default 256 MiB).
  */
 export function otlpSettingsFrom(settings: Settings): OtlpSettings {
 	return {
@@ -67,5 +70,10 @@ export function otlpSettingsFrom(settings: Settings): OtlpSettings {
 			DEFAULT_OTLP_SETTINGS.orgBytesPerSecond,
 		),
 		orgByteBurst: positiveInteger(settings, "OTLP_ORG_BYTE_BURST", DEFAULT_OTLP_SETTINGS.orgByteBurst),
+		maxBytesInFlight: positiveInteger(
+			settings,
+			"OTLP_MAX_BYTES_IN_FLIGHT",
+			DEFAULT_OTLP_SETTINGS.maxBytesInFlight,
+		),
 	};
 }

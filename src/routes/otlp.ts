@@ -7,7 +7,7 @@ import { ApiError, requestIdOf, storageUnavailable } from "../errors.js";
 import { bodySourceOf } from "../http/body-source.js";
 import { STORED_SIZE_PER_BODY_BYTE } from "../ingest/batch.js";
 import { BodyTooLarge, contentEncodingOf, readOtlpBody } from "../ingest/body.js";
-import { ByteBudget } from "../ingest/byte-budget.js";
+import { ByteBudget, BytesInFlight } from "../ingest/byte-budget.js";
 import { DecodeError } from "../ingest/decode-error.js";
 import { OtlpIngest, StorageUnavailable } from "../ingest/ingest.js";
 import {
@@ -113,6 +113,7 @@ async function handleExport(
 	deps: AppDeps,
 	ingest: OtlpIngest,
 	budget: ByteBudget,
+	inFlight: BytesInFlight,
 	signal: Signal,
 	maxBodyBytes: number,
 ) {
@@ -120,6 +121,7 @@ async function handleExport(
 	// An unsupported type has no format of its own to answer in: JSON is the readable one.
 	const answerAs = format ?? "json";
 	let release: (() => void) | null = null;
+	let held: ReturnType<BytesInFlight["take"]> = null;
 	try {
 		const principal = await authenticate(c, deps);
 		authorize(principal, apiKeyOnly);
@@ -154,6 +156,16 @@ async function handleExport(
 				},
 			);
 		}
+		// All orgs' bytes in flight: the declared size (the limit when none is declared) until read.
+		held = inFlight.take(Number.isSafeInteger(declared) && declared > 0 ? declared : maxBodyBytes);
+		if (!held) {
+			throw new ApiError(
+				429,
+				"rate_limited",
+				"The server holds as many export bytes as it may at once; retry shortly.",
+				{ headers: { "Retry-After": String(RETRY_AFTER_SECONDS.rateLimited) } },
+			);
+		}
 		// The org's byte budget: the declared size up front, the rest (decompression) once read.
 		const reserved = Number.isSafeInteger(declared) && declared > 0 ? declared : 0;
 		const wait = budget.reserve(principal.orgId, reserved);
@@ -172,6 +184,7 @@ async function handleExport(
 			bodySourceOf(c.req.raw, deps.requestBody?.(c)),
 		);
 		budget.charge(principal.orgId, body.byteLength - reserved);
+		held.resize(body.byteLength);
 		const { partial, storedChars } = await ingest.export(principal.orgId, signal, format, body);
 		// An export counts as the larger of its body and its rows' stored size over the usual expansion
 		// (resource attributes repeated on every record): the budget bounds what an org stores per
@@ -193,6 +206,7 @@ async function handleExport(
 	} catch (error) {
 		return statusResponse(c, toApiError(error, c, deps.log), answerAs);
 	} finally {
+		held?.release();
 		release?.();
 	}
 }
@@ -217,6 +231,7 @@ export function otlpRoutes(deps: AppDeps) {
 		settings.orgBytesPerSecond,
 		Math.max(settings.orgByteBurst, settings.maxBodyBytes),
 	);
+	const inFlight = new BytesInFlight(Math.max(settings.maxBytesInFlight, settings.maxBodyBytes));
 	for (const signal of SIGNALS) {
 		const name = MESSAGE_NAMES[signal];
 		app.openAPIRegistry.registerPath({
@@ -254,12 +269,15 @@ export function otlpRoutes(deps: AppDeps) {
 				},
 				415: { description: "Content-Type or Content-Encoding not supported" },
 				429: {
-					description: "Too many requests of the org in flight, or over its byte budget (`Retry-After`)",
+					description:
+						"Too many requests of the org in flight, over its byte budget, or the server holding OTLP_MAX_BYTES_IN_FLIGHT of all orgs' exports (`Retry-After`)",
 				},
 				503: { description: "Storage unavailable, nothing stored (`Retry-After`)" },
 			},
 		});
-		app.post(`/v1/${signal}`, (c) => handleExport(c, deps, ingest, budget, signal, settings.maxBodyBytes));
+		app.post(`/v1/${signal}`, (c) =>
+			handleExport(c, deps, ingest, budget, inFlight, signal, settings.maxBodyBytes),
+		);
 	}
 	return app;
 }

@@ -126,8 +126,72 @@ describe("per-org ingest byte budget (finding 10)", () => {
 		for (let i = 0; i < 7; i++) expect((await send(b.key, plain)).status).toBe(200);
 	});
 
+	it("all orgs' export bytes in flight are capped per process: a slow large export makes others wait (429), a small one still fits, and it frees its bytes when done", async () => {
+		t = await createTestApp({ clock: new FakeClock(T0) });
+		const app = createApp({
+			...t.deps,
+			config: {
+				...t.deps.config,
+				otlp: { ...DEFAULT_OTLP_SETTINGS, maxBodyBytes: 2 * MiB, maxBytesInFlight: 2 * MiB },
+			},
+		});
+		const a = await t.createOrgWithKey("A");
+		const b = await t.createOrgWithKey("B");
+		const slowBody = new TextEncoder().encode(exportOf(1_500 * 1024));
+		let finish!: () => void;
+		const held = new Promise<void>((resolve) => {
+			finish = resolve;
+		});
+		const slow = app.request("/v1/logs", {
+			method: "POST",
+			headers: {
+				"X-API-Key": a.key,
+				"Content-Type": "application/json",
+				"Content-Length": String(slowBody.length),
+			},
+			body: new ReadableStream({
+				async pull(controller) {
+					await held;
+					controller.enqueue(slowBody);
+					controller.close();
+				},
+			}),
+			duplex: "half",
+		} as RequestInit);
+		const send = (key: string, body: string) =>
+			app.request("/v1/logs", {
+				method: "POST",
+				headers: {
+					"X-API-Key": key,
+					"Content-Type": "application/json",
+					"Content-Length": String(new TextEncoder().encode(body).length),
+				},
+				body,
+			});
+		// Another org's 1 MiB export does not fit beside the 1.5 MiB one in flight: 429, told to retry.
+		let refused = await send(b.key, exportOf(1024 * 1024));
+		for (let i = 0; i < 50 && refused.status === 200; i++) {
+			await new Promise((r) => setTimeout(r, 5));
+			refused = await send(b.key, exportOf(1024 * 1024));
+		}
+		expect(refused.status).toBe(429);
+		expect(refused.headers.get("Retry-After")).toBe("1");
+		expect(((await refused.json()) as { message: string }).message).toMatch(/bytes/);
+		// A small one fits.
+		expect((await send(b.key, exportOf(100 * 1024))).status).toBe(200);
+		finish();
+		expect((await slow).status).toBe(200);
+		// The slow one's bytes are free again.
+		expect((await send(b.key, exportOf(1024 * 1024))).status).toBe(200);
+	});
+
 	it("settings: OTLP_ORG_BYTES_PER_SECOND (8 MiB) and OTLP_ORG_BYTE_BURST (32 MiB)", () => {
-		expect(otlpSettingsFrom({})).toMatchObject({ orgBytesPerSecond: 8 * MiB, orgByteBurst: 32 * MiB });
+		expect(otlpSettingsFrom({})).toMatchObject({
+			orgBytesPerSecond: 8 * MiB,
+			orgByteBurst: 32 * MiB,
+			maxBytesInFlight: 256 * MiB,
+		});
+		expect(otlpSettingsFrom({ OTLP_MAX_BYTES_IN_FLIGHT: "1000" }).maxBytesInFlight).toBe(1000);
 		expect(
 			otlpSettingsFrom({ OTLP_ORG_BYTES_PER_SECOND: "1000", OTLP_ORG_BYTE_BURST: "5000" }),
 		).toMatchObject({

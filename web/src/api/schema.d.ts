@@ -8214,7 +8214,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Too many requests of the org in flight, or over its byte budget (`Retry-After`) */
+            /** @description Too many requests of the org in flight, over its byte budget, or the server holding OTLP_MAX_BYTES_IN_FLIGHT of all orgs' exports (`Retry-After`) */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -8286,7 +8286,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Too many requests of the org in flight, or over its byte budget (`Retry-After`) */
+            /** @description Too many requests of the org in flight, over its byte budget, or the server holding OTLP_MAX_BYTES_IN_FLIGHT of all orgs' exports (`Retry-After`) */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -8358,7 +8358,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Too many requests of the org in flight, or over its byte budget (`Retry-After`) */
+            /** @description Too many requests of the org in flight, over its byte budget, or the server holding OTLP_MAX_BYTES_IN_FLIGHT of all orgs' exports (`Retry-After`) */
             429: {
                 headers: {
                     [name: string]: unknown;
