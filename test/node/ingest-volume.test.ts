@@ -176,7 +176,9 @@ describe("per-org ingest byte budget (finding 10)", () => {
 		}
 		expect(refused.status).toBe(429);
 		expect(refused.headers.get("Retry-After")).toBe("1");
-		expect(((await refused.json()) as { message: string }).message).toMatch(/bytes/);
+		expect(((await refused.json()) as { message: string }).message).toMatch(
+			/holds as many export bytes as it may at once/,
+		);
 		// A small one fits.
 		expect((await send(b.key, exportOf(100 * 1024))).status).toBe(200);
 		finish();
