@@ -62,9 +62,9 @@ export class ByteBudget {
 /**
  * Export bytes in flight in this process or isolate, over all orgs: each org's own caps (exports in
  * flight, bytes a second) left orgs × 16 × the body limit held at once. An export takes its declared
- * size before its body is read (the body limit when it declares none) and its real size once read;
- * when nothing else is in flight one export is always taken, so no body under the limit is refused
- * for good.
+ * size before its body is read and its real size once read (a body sent without a length is counted
+ * then); when nothing else is in flight one export is always taken, so no body under the limit is
+ * refused for good.
  */
 export class BytesInFlight {
 	#total = 0;
@@ -76,16 +76,20 @@ export class BytesInFlight {
 	}
 
 	/** Holds `bytes`, or null when they would pass the cap. */
-	take(bytes: number): { resize(bytes: number): void; release(): void } | null {
+	take(bytes: number): { resize(bytes: number): boolean; release(): void } | null {
 		if (this.#total > 0 && this.#total + bytes > this.max) return null;
 		this.#total += bytes;
 		let held = bytes;
 		let released = false;
 		return {
+			/** Holds `next` instead; false (holding what it held) when the growth would pass the cap. */
 			resize: (next: number) => {
-				if (released) return;
-				this.#total += next - held;
+				if (released) return false;
+				const others = this.#total - held;
+				if (next > held && others > 0 && others + next > this.max) return false;
+				this.#total = others + next;
 				held = next;
+				return true;
 			},
 			release: () => {
 				if (released) return;

@@ -108,6 +108,16 @@ function statusResponse(c: Context, error: ApiError, format: OtlpFormat): Respon
 	});
 }
 
+const tooManyBytesInFlight = () =>
+	new ApiError(
+		429,
+		"rate_limited",
+		"The server holds as many export bytes as it may at once; retry shortly.",
+		{
+			headers: { "Retry-After": String(RETRY_AFTER_SECONDS.rateLimited) },
+		},
+	);
+
 async function handleExport(
 	c: Context<AppEnv>,
 	deps: AppDeps,
@@ -156,16 +166,9 @@ async function handleExport(
 				},
 			);
 		}
-		// All orgs' bytes in flight: the declared size (the limit when none is declared) until read.
-		held = inFlight.take(Number.isSafeInteger(declared) && declared > 0 ? declared : maxBodyBytes);
-		if (!held) {
-			throw new ApiError(
-				429,
-				"rate_limited",
-				"The server holds as many export bytes as it may at once; retry shortly.",
-				{ headers: { "Retry-After": String(RETRY_AFTER_SECONDS.rateLimited) } },
-			);
-		}
+		// All orgs' bytes in flight: the declared size before the body is read, its real size after.
+		held = inFlight.take(Number.isSafeInteger(declared) && declared > 0 ? declared : 0);
+		if (!held) throw tooManyBytesInFlight();
 		// The org's byte budget: the declared size up front, the rest (decompression) once read.
 		const reserved = Number.isSafeInteger(declared) && declared > 0 ? declared : 0;
 		const wait = budget.reserve(principal.orgId, reserved);
@@ -184,7 +187,7 @@ async function handleExport(
 			bodySourceOf(c.req.raw, deps.requestBody?.(c)),
 		);
 		budget.charge(principal.orgId, body.byteLength - reserved);
-		held.resize(body.byteLength);
+		if (!held.resize(body.byteLength)) throw tooManyBytesInFlight();
 		const { partial, storedChars } = await ingest.export(principal.orgId, signal, format, body);
 		// An export counts as the larger of its body and its rows' stored size over the usual expansion
 		// (resource attributes repeated on every record): the budget bounds what an org stores per
