@@ -3,14 +3,9 @@ import { LruCache } from "../auth/lru.js";
 import type { Clock } from "../clock.js";
 import type { Database } from "../db/client.js";
 import { orgs } from "../db/schema.js";
+import { ApiError } from "../errors.js";
 import { libsqlTelemetryStore, type TelemetryStore } from "../telemetry/store.js";
-import {
-	type AttributeLimits,
-	DEFAULT_ATTRIBUTE_LIMITS,
-	ExportTooLarge,
-	IngestBatch,
-	type TimeWindow,
-} from "./batch.js";
+import { type AttributeLimits, DEFAULT_ATTRIBUTE_LIMITS, IngestBatch, type TimeWindow } from "./batch.js";
 import { DecodeError, StorageUnavailable } from "./decode-error.js";
 import { DiscoveryMemory } from "./discovery.js";
 import { parseJson } from "./json.js";
@@ -317,11 +312,8 @@ export class OtlpIngest {
 				{ repeatable: true },
 			);
 		} catch (error) {
-			if (
-				error instanceof DecodeError ||
-				error instanceof StorageUnavailable ||
-				error instanceof ExportTooLarge
-			)
+			// The API's own answers (an export too large as stored: 413) pass as they are, as in decodeProtobuf.
+			if (error instanceof DecodeError || error instanceof StorageUnavailable || error instanceof ApiError)
 				throw error;
 			throw new StorageUnavailable(error);
 		}
