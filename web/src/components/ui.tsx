@@ -111,6 +111,15 @@ export function Badge({ kind, children }: { kind: string; children?: ComponentCh
 	return <span class={`badge ${kind}`}>{children ?? kind}</span>;
 }
 
+/**
+ * After the next render, the focus goes to what `selector` finds in `root`: the control a person
+ * returns to when the one they used is gone (a form closed, a panel shut), where it fell to the
+ * page's start.
+ */
+export function focusAfterRender(selector: string, root: ParentNode | null = document): void {
+	setTimeout(() => root?.querySelector<HTMLElement>(selector)?.focus());
+}
+
 /** The tab's title while a view is shown: "Logs · Hexcovery" (it was "Hexcovery" on every page). */
 export function useDocumentTitle(title: string): void {
 	useEffect(() => {

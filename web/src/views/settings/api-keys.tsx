@@ -10,6 +10,7 @@ import {
 	Empty,
 	ErrorNotice,
 	Field,
+	focusAfterRender,
 	Loading,
 	Notice,
 	SecretField,
@@ -86,7 +87,7 @@ export function ApiKeysTab() {
 													setRenaming(null);
 													await keys.reload();
 													// Back to the key's Rename button (the form's buttons are gone).
-													document.querySelector<HTMLElement>(`[data-rename="${key.id}"]`)?.focus();
+													focusAfterRender(`[data-rename="${key.id}"]`);
 												}}
 											/>
 										) : (

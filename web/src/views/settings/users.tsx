@@ -9,6 +9,7 @@ import {
 	Empty,
 	ErrorNotice,
 	Field,
+	focusAfterRender,
 	Loading,
 	Notice,
 	SecretField,
@@ -44,8 +45,7 @@ export function UsersTab() {
 	const [chosenRoles, setChosenRoles] = useState<Record<string, Role>>({});
 	const forgetChosenRole = (userId: string) => setChosenRoles(({ [userId]: _, ...others }) => others);
 	/** Back to the row's picker once its Save and Cancel are gone (the focus fell to the page's start). */
-	const focusRolePicker = (userId: string) =>
-		setTimeout(() => document.querySelector<HTMLElement>(`[data-role-of="${userId}"] select`)?.focus());
+	const focusRolePicker = (userId: string) => focusAfterRender(`[data-role-of="${userId}"] select`);
 	const update = useAction(async (user: User, body: UserChange) => {
 		await unwrap(api.PATCH("/api/v1/users/{id}", { params: { path: { id: user.id } }, body }));
 		setConfirming(null);

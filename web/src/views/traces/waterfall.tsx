@@ -4,7 +4,14 @@ import { api, unwrap } from "../../api/client";
 import type { components } from "../../api/schema";
 import { formatMs, formatTime } from "../../components/format";
 import { backToList } from "../../components/time-range";
-import { AttributeList, Badge, ErrorNotice, Loading, PageHeader } from "../../components/ui";
+import {
+	AttributeList,
+	Badge,
+	ErrorNotice,
+	focusAfterRender,
+	Loading,
+	PageHeader,
+} from "../../components/ui";
 import { type Resource, useResource } from "../../components/use-resource";
 
 type Trace = components["schemas"]["PageTrace"];
@@ -229,7 +236,7 @@ export function TraceDetail() {
 							// Back to the span's row: after the last of 1,000 rows, the panel was far from it.
 							const id = selected.span_id;
 							select(null);
-							setTimeout(() => list.current?.querySelector<HTMLElement>(`[data-span="${id}"]`)?.focus());
+							focusAfterRender(`[data-span="${id}"]`, list.current);
 						}}
 					/>
 				) : null}
