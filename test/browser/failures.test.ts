@@ -365,6 +365,54 @@ describe("what a person typed or chose stays", () => {
 		await page.close();
 	});
 
+	it("a monitor's settings keep what was typed before the page's first effects ran", async () => {
+		// CI caught it: typing that landed between the settings' first paint and their effects (which
+		// Preact runs after the paint) was wiped by the form they had been built from. Here the page's
+		// timers and frames are held while the monitor arrives, so the typing lands in that gap every time.
+		const ping = await fetch(`${server.url}/api/v1/heartbeat/early-job?period=60`, {
+			method: "POST",
+			headers: { "X-API-Key": key },
+		});
+		expect(ping.status).toBe(201);
+		const page = await openPage("/monitors");
+		await page.clock.install();
+		await page.reload();
+		const link = page.getByRole("link", { name: "early-job" });
+		await link.waitFor();
+		let asked: (() => void) | undefined;
+		const monitorAsked = new Promise<void>((resolve) => {
+			asked = resolve;
+		});
+		let answer: (() => void) | undefined;
+		const answered = new Promise<void>((resolve) => {
+			answer = resolve;
+		});
+		await page.route(`${server.url}/api/v1/monitors/early-job`, async (route) => {
+			asked?.();
+			await answered;
+			await route.continue();
+		});
+		await page.clock.pauseAt(Date.now() + 1_000);
+		await link.click();
+		// The page asks for the monitor from an effect: time runs until it has, then stops.
+		let waiting = true;
+		void monitorAsked.then(() => {
+			waiting = false;
+		});
+		while (waiting) await page.clock.runFor(50);
+		await page.clock.runFor(50);
+		answer?.();
+		const name = page.getByLabel("Display name");
+		await name.waitFor();
+		await name.fill("Early job");
+		await page.clock.runFor(1_000);
+		expect(await name.inputValue()).toBe("Early job");
+		await page.clock.resume();
+		await page.getByRole("button", { name: "Save settings" }).click();
+		await page.getByRole("heading", { name: "Early job" }).waitFor();
+		await page.close();
+	});
+
 	it("a saved query is renamed, given the editor's query, and deleted once no dashboard uses it", async () => {
 		const created = await api<{ id: string }>("POST", "/api/v1/saved-queries", {
 			name: "Tail count",

@@ -201,13 +201,18 @@ function SettingsCard(props: { monitor: Monitor; canWrite: boolean; onSaved: () 
 	const [form, setForm] = useState(initial);
 	const [saved, setSaved] = useState(false);
 	// The stored settings replace the form when they change (a save, someone else's), unless the
-	// person has edited it: a Pause (which changes updated_at too) wiped unsaved edits.
-	const [edited, setEdited] = useState(false);
+	// person has edited it: a Pause (which changes updated_at too) wiped unsaved edits. Read from refs:
+	// the effect runs after the paint, and typing that came before it (its closure's `edited` still
+	// false) was wiped by the form it was built from.
+	const edited = useRef(false);
+	const shownFor = useRef(m.updated_at);
 	useEffect(() => {
-		if (!edited) setForm(initial());
+		if (m.updated_at === shownFor.current) return;
+		shownFor.current = m.updated_at;
+		if (!edited.current) setForm(initial());
 	}, [m.updated_at]);
 	const set = (key: keyof ReturnType<typeof initial>) => (e: Event) => {
-		setEdited(true);
+		edited.current = true;
 		setForm({ ...form, [key]: (e.currentTarget as HTMLInputElement).value });
 	};
 	const save = useAction(async () => {
@@ -220,7 +225,7 @@ function SettingsCard(props: { monitor: Monitor; canWrite: boolean; onSaved: () 
 				: { period_s: Number(form.period) }),
 		};
 		await unwrap(api.PATCH("/api/v1/monitors/{slug}", { params: { path: { slug: m.slug } }, body }));
-		setEdited(false);
+		edited.current = false;
 		setSaved(true);
 		props.onSaved();
 	});
