@@ -1,4 +1,4 @@
-import { and, count, eq, gt, isNull, lt, lte, or, sql } from "drizzle-orm";
+import { and, eq, gt, isNull, lt, lte, or, sql } from "drizzle-orm";
 import { randomBase62, hashApiKey as sha256Hex } from "../auth/api-key.js";
 import type { Role } from "../auth/jwt.js";
 import type { Database } from "../db/client.js";
