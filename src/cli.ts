@@ -3,7 +3,7 @@ import { z } from "zod";
 import { generateSigningKey, ROLES, type Role } from "./auth/jwt.js";
 import { checkPasswordPolicy } from "./auth/password.js";
 import { systemClock } from "./clock.js";
-import { optionalText } from "./config.js";
+import { optionalText, orgLimitsFrom } from "./config.js";
 import { isStorageFailure } from "./db/errors.js";
 import { openMigratedDatabase } from "./db/node.js";
 import { DiscoveryMemory } from "./ingest/discovery.js";
@@ -189,7 +189,8 @@ export async function runCli(argv: string[], out: (line: string) => void): Promi
 			}
 			const { created, orgName } = await withDatabase(async (db) => {
 				const org = await existingOrg(db, orgId);
-				const key = await createApiKey(db, systemClock, { orgId, name, createdBy: "cli", expiresAt });
+				const limit = orgLimitsFrom(process.env).apiKeys;
+				const key = await createApiKey(db, systemClock, { orgId, name, createdBy: "cli", expiresAt }, limit);
 				return { created: key, orgName: org.name };
 			});
 			out(
@@ -236,7 +237,8 @@ export async function runCli(argv: string[], out: (line: string) => void): Promi
 			const created = await withDatabase(async (db) => {
 				const org = await db.query.orgs.findFirst({ where: (o, { eq }) => eq(o.id, orgId) });
 				if (!org) throw new UsageError(`no organization ${orgId}`);
-				const user = await createUser(db, systemClock, { orgId, email, name, role: role as Role, password });
+				const input = { orgId, email, name, role: role as Role, password };
+				const user = await createUser(db, systemClock, input, undefined, orgLimitsFrom(process.env).users);
 				if (!user) throw new UsageError(`a user with the email ${email} already exists in ${orgId}`);
 				return user;
 			});

@@ -82,6 +82,31 @@ export interface HeartbeatSettings {
 export const DEFAULT_MAX_MONITORS_PER_ORG = 1_000;
 export const DEFAULT_MAX_CHANNELS_PER_ORG = 20;
 
+/**
+ * How many of each the org may have (docs/limits.md); beyond, 409 `<kind>_limit_reached`. Lists of
+ * them are answered whole, so these bound those answers too.
+ */
+export interface OrgLimits {
+	/** ORG_MAX_USERS (default 10,000), disabled accounts included. */
+	users: number;
+	/** ORG_MAX_TEAMS (default 1,000). */
+	teams: number;
+	/** ORG_MAX_API_KEYS (default 1,000): keys not revoked (expired ones count until revoked). */
+	apiKeys: number;
+	/** ORG_MAX_DASHBOARDS (default 5,000). */
+	dashboards: number;
+	/** ORG_MAX_SAVED_QUERIES (default 10,000), private ones included. */
+	savedQueries: number;
+}
+
+export const DEFAULT_ORG_LIMITS: OrgLimits = {
+	users: 10_000,
+	teams: 1_000,
+	apiKeys: 1_000,
+	dashboards: 5_000,
+	savedQueries: 10_000,
+};
+
 export interface AppConfig {
 	jwt: JwtSettings;
 	auth: AuthSettings;
@@ -93,6 +118,8 @@ export interface AppConfig {
 	oql?: OqlSettings;
 	/** Heavy reads in flight per org and in total (src/db/reads.ts); absent: DEFAULT_READ_LIMITS. */
 	reads?: ReadLimits;
+	/** Absent: DEFAULT_ORG_LIMITS. */
+	orgLimits?: OrgLimits;
 }
 
 /** OQL (`POST /api/v1/dsl`, dashboards, saved queries; docs/oql.md). */
@@ -281,6 +308,18 @@ export function readLimitsFrom(settings: Settings): ReadLimits {
 	return {
 		perOrg: integerFrom(settings, "HEAVY_READS_PER_ORG", DEFAULT_READ_LIMITS.perOrg, 1, 10_000),
 		total: integerFrom(settings, "HEAVY_READS_TOTAL", DEFAULT_READ_LIMITS.total, 1, 100_000),
+	};
+}
+
+/** ORG_MAX_USERS, ORG_MAX_TEAMS, ORG_MAX_API_KEYS, ORG_MAX_DASHBOARDS, ORG_MAX_SAVED_QUERIES. */
+export function orgLimitsFrom(settings: Settings): OrgLimits {
+	const limit = (name: string, fallback: number) => integerFrom(settings, name, fallback, 1, 1_000_000);
+	return {
+		users: limit("ORG_MAX_USERS", DEFAULT_ORG_LIMITS.users),
+		teams: limit("ORG_MAX_TEAMS", DEFAULT_ORG_LIMITS.teams),
+		apiKeys: limit("ORG_MAX_API_KEYS", DEFAULT_ORG_LIMITS.apiKeys),
+		dashboards: limit("ORG_MAX_DASHBOARDS", DEFAULT_ORG_LIMITS.dashboards),
+		savedQueries: limit("ORG_MAX_SAVED_QUERIES", DEFAULT_ORG_LIMITS.savedQueries),
 	};
 }
 

@@ -14,6 +14,7 @@ import {
 	renameApiKey,
 	revokeApiKey,
 } from "../services/api-keys.js";
+import { limitNote, orgLimit } from "../services/org-limits.js";
 
 const Name = z.string().trim().min(1).max(200).openapi({ example: "github-actions deploy" });
 
@@ -107,8 +108,7 @@ export function apiKeyRoutes(deps: AppDeps) {
 			tags,
 			security,
 			summary: "Create an API key (the key is in this answer only)",
-			description:
-				"The answer holds `key` — store it now: only its SHA-256 is kept, and no later call shows it again.",
+			description: `The answer holds \`key\` — store it now: only its SHA-256 is kept, and no later call shows it again. ${limitNote("apiKeys")}`,
 			middleware: [admin, jsonBody] as const,
 			request: { body: { required: true, content: { "application/json": { schema: CreateBody } } } },
 			responses: {
@@ -116,7 +116,7 @@ export function apiKeyRoutes(deps: AppDeps) {
 					description: "Created; `key` is shown this once",
 					content: { "application/json": { schema: CreatedApiKeySchema } },
 				},
-				...errorResponses(400, 401, 403, 413, 415),
+				...errorResponses(400, 401, 403, 409, 413, 415),
 			},
 		}),
 		async (c) => {
@@ -128,12 +128,17 @@ export function apiKeyRoutes(deps: AppDeps) {
 					details: [{ path: "expires_at", message: "expires_at must be in the future" }],
 				});
 			}
-			const created = await createApiKey(deps.db, deps.clock, {
-				orgId: actor.orgId,
-				name: body.name,
-				createdBy: actor.userId,
-				expiresAt: body.expires_at ?? null,
-			});
+			const created = await createApiKey(
+				deps.db,
+				deps.clock,
+				{
+					orgId: actor.orgId,
+					name: body.name,
+					createdBy: actor.userId,
+					expiresAt: body.expires_at ?? null,
+				},
+				orgLimit(deps.config.orgLimits, "apiKeys"),
+			);
 			c.header("Cache-Control", "no-store");
 			return c.json({ ...toApiKeyJson(created.summary, now), key: created.key }, 201);
 		},

@@ -31,6 +31,7 @@ import {
 } from "../services/dashboards-model.js";
 import { checkOql } from "../services/dashboards-oql.js";
 import { parseDataQuery, runDashboard } from "../services/dashboards-run.js";
+import { limitNote, orgLimit } from "../services/org-limits.js";
 import { OqlResultSchema } from "./dsl.js";
 import { oqlCheckResponses } from "./saved-queries.js";
 
@@ -372,19 +373,20 @@ export function dashboardRoutes(deps: AppDeps) {
 			tags,
 			security,
 			summary: "Create a dashboard",
-			description: `At most ${LIMITS.panels} panels on a ${LIMITS.gridColumns}-column grid, as in Grafana (x + w ≤ ${LIMITS.gridColumns}, no overlaps) and ${LIMITS.variables} variables. Panel queries are parsed and checked (400 with the OQL error, \`position\` and the panel's path in \`details\`); \`saved_query_id\` must name a query shared with the org. Starts at version 1.`,
+			description: `At most ${LIMITS.panels} panels on a ${LIMITS.gridColumns}-column grid, as in Grafana (x + w ≤ ${LIMITS.gridColumns}, no overlaps) and ${LIMITS.variables} variables. Panel queries are parsed and checked (400 with the OQL error, \`position\` and the panel's path in \`details\`); \`saved_query_id\` must name a query shared with the org. Starts at version 1. ${limitNote("dashboards")}`,
 			middleware: [write, jsonBody] as const,
 			request: { body: { required: true, content: { "application/json": { schema: CreateBody } } } },
 			responses: {
 				201: { description: "Created", content: { "application/json": { schema: DashboardSchema } } },
 				...oqlCheckResponses,
-				...errorResponses(401, 403, 413, 415),
+				...errorResponses(401, 403, 409, 413, 415),
 			},
 		}),
 		async (c) => {
 			const actor = sessionActor(c);
 			const content = await contentFrom(deps, actor, c.req.valid("json"));
-			return c.json(toJson(await createDashboard(deps.db, deps.clock, actor, content)), 201);
+			const limit = orgLimit(deps.config.orgLimits, "dashboards");
+			return c.json(toJson(await createDashboard(deps.db, deps.clock, actor, content, limit)), 201);
 		},
 	);
 
@@ -517,8 +519,7 @@ export function dashboardRoutes(deps: AppDeps) {
 			tags,
 			security,
 			summary: "Duplicate a dashboard",
-			description:
-				'A new dashboard with the same content: a new id, version 1, the caller as creator, titled "<title> (copy)" unless the body names a title.',
+			description: `A new dashboard with the same content: a new id, version 1, the caller as creator, titled "<title> (copy)" unless the body names a title. It counts toward the organization's dashboards: ${limitNote("dashboards")}`,
 			middleware: [write, optionalJsonBody] as const,
 			request: {
 				params: IdParams,
@@ -531,7 +532,7 @@ export function dashboardRoutes(deps: AppDeps) {
 			},
 			responses: {
 				201: { description: "The copy", content: { "application/json": { schema: DashboardSchema } } },
-				...errorResponses(400, 401, 403, 404, 413, 415),
+				...errorResponses(400, 401, 403, 404, 409, 413, 415),
 			},
 		}),
 		async (c) => {
@@ -542,6 +543,7 @@ export function dashboardRoutes(deps: AppDeps) {
 				sessionActor(c),
 				c.req.valid("param").id,
 				body.title,
+				orgLimit(deps.config.orgLimits, "dashboards"),
 			);
 			if (!copy) throw dashboardNotFound();
 			return c.json(toJson(copy), 201);

@@ -1,10 +1,11 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { and, asc, desc, eq, lt, sql } from "drizzle-orm";
+import { and, asc, desc, eq, lt } from "drizzle-orm";
 import type { AppDeps, AppEnv } from "../app-env.js";
 import { LruCache } from "../auth/lru.js";
 import { roleAtLeast, sessionAccess, sessionActor } from "../auth/session-access.js";
 import { encryptSecret } from "../auth/totp.js";
 import { DEFAULT_MAX_CHANNELS_PER_ORG } from "../config.js";
+import { insertUnderLimit } from "../db/insert-under-limit.js";
 import { orgs } from "../db/schema.js";
 import {
 	alertDeliveries,
@@ -233,15 +234,8 @@ export function notificationChannelRoutes(deps: AppDeps) {
 				createdAt: now,
 				updatedAt: now,
 			};
-			// Counted and inserted in one statement: creates racing at the limit each counted the others'
-			// rows as absent and all passed it (20 parallel creates at 19 channels made 39).
-			const inserted = await deps.db.run(sql`
-				INSERT INTO notification_channels
-					(id, org_id, name, type, url, secret_encrypted, enabled, created_at, updated_at)
-				SELECT ${row.id}, ${row.orgId}, ${row.name}, ${row.type}, ${row.url}, ${row.secretEncrypted},
-					${row.enabled ? 1 : 0}, ${row.createdAt}, ${row.updatedAt}
-				WHERE (SELECT count(*) FROM notification_channels WHERE org_id = ${row.orgId}) < ${limit}`);
-			if (Number(inserted.rowsAffected) === 0) {
+			const inOrg = eq(notificationChannels.orgId, row.orgId);
+			if ((await insertUnderLimit(deps.db, notificationChannels, row, inOrg, limit)) === "full") {
 				throw new ApiError(
 					409,
 					"channel_limit_reached",

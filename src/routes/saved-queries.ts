@@ -17,6 +17,7 @@ import {
 	type SavedQueryWithOwner,
 	savedQueryNotFound,
 } from "../services/dashboards-saved-queries.js";
+import { limitNote, orgLimit } from "../services/org-limits.js";
 import {
 	oqlErrorResponses as dslOqlErrorResponses,
 	FROM_BEFORE_TO,
@@ -196,25 +197,30 @@ export function savedQueryRoutes(deps: AppDeps) {
 			tags,
 			security,
 			summary: "Save a query",
-			description:
-				"The query is parsed and checked first: a broken one answers 400 with the OQL error (`oql_syntax_error` with `position`, `oql_invalid_query`, `oql_range_too_large`). The caller becomes its owner.",
+			description: `The query is parsed and checked first: a broken one answers 400 with the OQL error (\`oql_syntax_error\` with \`position\`, \`oql_invalid_query\`, \`oql_range_too_large\`). The caller becomes its owner. ${limitNote("savedQueries")}`,
 			middleware: [write, jsonBody] as const,
 			request: { body: { required: true, content: { "application/json": { schema: CreateBody } } } },
 			responses: {
 				201: { description: "Saved", content: { "application/json": { schema: SavedQuerySchema } } },
 				...oqlCheckResponses,
-				...errorResponses(401, 403, 413, 415),
+				...errorResponses(401, 403, 409, 413, 415),
 			},
 		}),
 		async (c) => {
 			const body = c.req.valid("json");
 			checkOql(deps, sessionActor(c).orgId, body.query, "query");
-			const row = await createSavedQuery(deps.db, deps.clock, sessionActor(c), {
-				name: body.name,
-				description: body.description ?? null,
-				query: body.query,
-				visibility: body.visibility,
-			});
+			const row = await createSavedQuery(
+				deps.db,
+				deps.clock,
+				sessionActor(c),
+				{
+					name: body.name,
+					description: body.description ?? null,
+					query: body.query,
+					visibility: body.visibility,
+				},
+				orgLimit(deps.config.orgLimits, "savedQueries"),
+			);
 			return c.json(toJson(row), 201);
 		},
 	);

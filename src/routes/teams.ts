@@ -5,12 +5,14 @@ import { ROLES } from "../auth/jwt.js";
 import { sessionAccess, sessionActor } from "../auth/session-access.js";
 import type { Database } from "../db/client.js";
 import { isUniqueViolation } from "../db/errors.js";
+import { insertUnderLimit } from "../db/insert-under-limit.js";
 import { teamMembers, teams, users } from "../db/schema.js";
 import { ApiError } from "../errors.js";
 import { jsonBody } from "../http/json-body.js";
 import { errorResponses, pathParam, validationHook } from "../http/openapi.js";
 import { toRfc3339 } from "../http/time.js";
 import { newId } from "../ids.js";
+import { limitNote, limitReached, orgLimit } from "../services/org-limits.js";
 
 const Name = z.string().trim().min(1).max(200).openapi({ example: "payments" });
 const Description = z.string().max(2000).nullable().optional().openapi({ example: "Checkout and billing" });
@@ -134,7 +136,7 @@ export function teamRoutes(deps: AppDeps) {
 			tags,
 			security,
 			summary: "Create a team",
-			description: "Team names are unique within the organization (409 `conflict`).",
+			description: `Team names are unique within the organization (409 \`conflict\`). ${limitNote("teams")}`,
 			middleware: [admin, jsonBody] as const,
 			request: { body: { required: true, content: { "application/json": { schema: CreateBody } } } },
 			responses: {
@@ -153,12 +155,12 @@ export function teamRoutes(deps: AppDeps) {
 				createdAt: now,
 				updatedAt: now,
 			};
-			const inserted = await deps.db
-				.insert(teams)
-				.values(team)
-				.onConflictDoNothing()
-				.returning({ id: teams.id });
-			if (inserted.length !== 1) throw duplicateName();
+			const limit = orgLimit(deps.config.orgLimits, "teams");
+			const inserted = await insertUnderLimit(deps.db, teams, team, eq(teams.orgId, team.orgId), limit, {
+				ignoreConflict: true,
+			});
+			if (inserted === "full") throw limitReached("teams", limit);
+			if (inserted === "conflict") throw duplicateName();
 			return c.json(toTeamJson(team, 0), 201);
 		},
 	);

@@ -14,6 +14,7 @@ import {
 import { ApiError } from "../errors.js";
 import { jsonBody } from "../http/json-body.js";
 import { errorResponses, idParams, validationHook } from "../http/openapi.js";
+import { limitNote, orgLimit } from "../services/org-limits.js";
 import { revokeUserFamilies, toUserJson } from "../services/sessions.js";
 import { createUser } from "../services/users.js";
 import { UserSchema } from "./auth.js";
@@ -163,8 +164,7 @@ export function userRoutes(deps: AppDeps) {
 			tags,
 			security,
 			summary: "Invite a user: creates the account with a one-time initial password",
-			description:
-				"The answer holds `initial_password`, shown this once; hand it to the user over a trusted channel. Until they change it (`POST /api/v1/me/password`), their tokens reach only `/api/v1/me` (others answer 403 `password_change_required`). Only owners may invite an owner. Accounts are per organization: an address that has an account in another organization gets a new, independent account here (its own password, role and 2FA; the other account is untouched), answered exactly as for a fresh address — the user signs in to it with the login's `org`. An address that already has an account in this organization answers 409 `conflict`.",
+			description: `The answer holds \`initial_password\`, shown this once; hand it to the user over a trusted channel. Until they change it (\`POST /api/v1/me/password\`), their tokens reach only \`/api/v1/me\` (others answer 403 \`password_change_required\`). Only owners may invite an owner. Accounts are per organization: an address that has an account in another organization gets a new, independent account here (its own password, role and 2FA; the other account is untouched), answered exactly as for a fresh address — the user signs in to it with the login's \`org\`. An address that already has an account in this organization answers 409 \`conflict\`. ${limitNote("users")}`,
 			middleware: [admin, jsonBody] as const,
 			request: { body: { required: true, content: { "application/json": { schema: InviteBody } } } },
 			responses: {
@@ -189,6 +189,7 @@ export function userRoutes(deps: AppDeps) {
 					role: body.role,
 				},
 				deps.config.auth.passwordHashing,
+				orgLimit(deps.config.orgLimits, "users"),
 			);
 			if (!created)
 				throw new ApiError(409, "conflict", "A user with this email already exists in this organization.");

@@ -16,6 +16,7 @@ import {
 	jwtSettingsFrom,
 	optionalText,
 	oqlSettingsFrom,
+	orgLimitsFrom,
 	readLimitsFrom,
 	readPoolSizeFrom,
 	type Settings,
@@ -159,6 +160,7 @@ export async function buildNodeDeps(
 		heartbeats: heartbeatSettingsFrom(settings),
 		oql: oqlSettingsFrom(settings),
 		reads: readLimitsFrom(settings),
+		orgLimits: orgLimitsFrom(settings),
 	};
 	// Heavy reads run in reader processes over the same file (src/db/reader-pool.ts); an in-memory or
 	// injected database, or READ_POOL_SIZE=0, keeps them on the main thread.

@@ -14,6 +14,7 @@ import {
 	jwtSettingsFrom,
 	optionalText,
 	oqlSettingsFrom,
+	orgLimitsFrom,
 	readLimitsFrom,
 	requiredText,
 	type Settings,
@@ -185,6 +186,7 @@ export function buildWorkerDeps(env: WorkerEnv): AppDeps {
 		heartbeats: heartbeatSettingsFrom(settings),
 		oql: oqlSettingsFrom(settings),
 		reads: readLimitsFrom(settings),
+		orgLimits: orgLimitsFrom(settings),
 	};
 	const db = createDatabase(client);
 	const telemetryQueue = telemetryQueuesFrom(env);

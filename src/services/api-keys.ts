@@ -1,10 +1,13 @@
-import { and, desc, eq } from "drizzle-orm";
+import { and, desc, eq, isNull, type SQL } from "drizzle-orm";
 import { apiKeyStart, generateApiKey, hashApiKey } from "../auth/api-key.js";
 import type { Defer, KeyResolver } from "../auth/key-resolver.js";
 import type { Clock } from "../clock.js";
+import { DEFAULT_ORG_LIMITS } from "../config.js";
 import type { Database } from "../db/client.js";
+import { insertUnderLimit } from "../db/insert-under-limit.js";
 import { apiKeys, orgs } from "../db/schema.js";
 import { newId } from "../ids.js";
+import { limitReached } from "./org-limits.js";
 
 export interface ApiKeySummary {
 	id: string;
@@ -36,11 +39,15 @@ export async function createOrg(
 	return { id: org.id, name };
 }
 
-/** Creates a key and returns it with its secret: the only time the secret exists outside the caller. */
+/**
+ * Creates a key and returns it with its secret: the only time the secret exists outside the caller.
+ * 409 `api_key_limit_reached` when the org has `limit` keys not revoked.
+ */
 export async function createApiKey(
 	db: Database,
 	clock: Clock,
 	input: { orgId: string; name: string; createdBy: string; expiresAt?: number | null },
+	limit = DEFAULT_ORG_LIMITS.apiKeys,
 ): Promise<{ key: string; summary: ApiKeySummary }> {
 	const key = generateApiKey();
 	const summary: ApiKeySummary = {
@@ -54,7 +61,12 @@ export async function createApiKey(
 		expiresAt: input.expiresAt ?? null,
 		revokedAt: null,
 	};
-	await db.insert(apiKeys).values({ ...summary, keyHash: hashApiKey(key) });
+	const live = and(eq(apiKeys.orgId, input.orgId), isNull(apiKeys.revokedAt)) as SQL;
+	if (
+		(await insertUnderLimit(db, apiKeys, { ...summary, keyHash: hashApiKey(key) }, live, limit)) === "full"
+	) {
+		throw limitReached("apiKeys", limit);
+	}
 	return { key, summary };
 }
 

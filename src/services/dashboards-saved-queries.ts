@@ -2,7 +2,9 @@ import { and, desc, eq, inArray, or, type SQL, sql } from "drizzle-orm";
 import { randomBase62 } from "../auth/api-key.js";
 import type { SessionActor } from "../auth/session-access.js";
 import type { Clock } from "../clock.js";
+import { DEFAULT_ORG_LIMITS } from "../config.js";
 import type { Database } from "../db/client.js";
+import { insertUnderLimit } from "../db/insert-under-limit.js";
 import {
 	dashboards,
 	type SavedQueryRow,
@@ -11,6 +13,7 @@ import {
 	users,
 } from "../db/schema.js";
 import { ApiError } from "../errors.js";
+import { limitReached } from "./org-limits.js";
 
 /**
  * Saved queries (docs/dashboards.md): shared with the org or private to their owner. A private
@@ -101,11 +104,13 @@ export async function listSavedQueries(
 	};
 }
 
+/** 409 `saved_query_limit_reached` when the org has `limit` saved queries (private ones included). */
 export async function createSavedQuery(
 	db: Database,
 	clock: Clock,
 	actor: SessionActor,
 	fields: SavedQueryFields & { visibility: SavedQueryVisibility },
+	limit = DEFAULT_ORG_LIMITS.savedQueries,
 ): Promise<SavedQueryWithOwner> {
 	const now = clock.now();
 	const row: SavedQueryRow = {
@@ -116,7 +121,11 @@ export async function createSavedQuery(
 		createdAt: now,
 		updatedAt: now,
 	};
-	await db.insert(savedQueries).values(row);
+	if (
+		(await insertUnderLimit(db, savedQueries, row, eq(savedQueries.orgId, actor.orgId), limit)) === "full"
+	) {
+		throw limitReached("savedQueries", limit);
+	}
 	const [owner] = await db.select({ name: users.name }).from(users).where(eq(users.id, actor.userId));
 	return { ...row, ownerName: owner?.name ?? null };
 }

@@ -2,7 +2,9 @@ import { and, desc, eq, type SQL, sql } from "drizzle-orm";
 import { randomBase62 } from "../auth/api-key.js";
 import type { SessionActor } from "../auth/session-access.js";
 import type { Clock } from "../clock.js";
+import { DEFAULT_ORG_LIMITS } from "../config.js";
 import type { Database } from "../db/client.js";
+import { insertUnderLimit } from "../db/insert-under-limit.js";
 import { type DashboardRow, dashboards, savedQueries, users } from "../db/schema.js";
 import { ApiError } from "../errors.js";
 import {
@@ -13,6 +15,7 @@ import {
 	type Variable,
 } from "./dashboards-model.js";
 import type { ListPosition } from "./dashboards-saved-queries.js";
+import { limitReached } from "./org-limits.js";
 
 /** Dashboards (docs/dashboards.md): every user of the org reads them; members write them. */
 
@@ -160,15 +163,17 @@ export async function checkSavedQueryRefs(db: Database, orgId: string, panels: P
 	if (details.length > 0) throw new ApiError(400, "invalid_request", "The request is invalid.", { details });
 }
 
+/** 409 `dashboard_limit_reached` when the org has `limit` dashboards. */
 export async function createDashboard(
 	db: Database,
 	clock: Clock,
 	actor: SessionActor,
 	content: DashboardContent,
+	limit = DEFAULT_ORG_LIMITS.dashboards,
 ): Promise<Dashboard> {
 	const now = clock.now();
 	const id = newDashboardId();
-	await db.insert(dashboards).values({
+	const row = {
 		id,
 		orgId: actor.orgId,
 		...toColumns(content),
@@ -177,7 +182,10 @@ export async function createDashboard(
 		updatedBy: actor.userId,
 		createdAt: now,
 		updatedAt: now,
-	});
+	};
+	if ((await insertUnderLimit(db, dashboards, row, eq(dashboards.orgId, actor.orgId), limit)) === "full") {
+		throw limitReached("dashboards", limit);
+	}
 	return (await getDashboard(db, actor.orgId, id)) as Dashboard;
 }
 
@@ -238,15 +246,22 @@ export async function duplicateDashboard(
 	actor: SessionActor,
 	id: string,
 	title?: string,
+	limit = DEFAULT_ORG_LIMITS.dashboards,
 ): Promise<Dashboard | null> {
 	const source = await getDashboard(db, actor.orgId, id);
 	if (!source) return null;
-	return createDashboard(db, clock, actor, {
-		title: title ?? copyTitle(source.title),
-		description: source.description,
-		tags: source.tags,
-		time: source.time,
-		variables: source.variables,
-		panels: source.panels,
-	});
+	return createDashboard(
+		db,
+		clock,
+		actor,
+		{
+			title: title ?? copyTitle(source.title),
+			description: source.description,
+			tags: source.tags,
+			time: source.time,
+			variables: source.variables,
+			panels: source.panels,
+		},
+		limit,
+	);
 }

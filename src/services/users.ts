@@ -1,10 +1,14 @@
+import { eq } from "drizzle-orm";
 import { randomBase62 } from "../auth/api-key.js";
 import type { Role } from "../auth/jwt.js";
 import { checkPasswordPolicy, hashPassword, type PasswordHashing } from "../auth/password.js";
 import type { Clock } from "../clock.js";
+import { DEFAULT_ORG_LIMITS } from "../config.js";
 import type { Database } from "../db/client.js";
+import { insertUnderLimit } from "../db/insert-under-limit.js";
 import { type UserRow, users } from "../db/schema.js";
 import { newId } from "../ids.js";
+import { limitReached } from "./org-limits.js";
 
 /** Length of a generated one-time password: 24 base62 characters ≈ 143 bits. */
 export const INITIAL_PASSWORD_LENGTH = 24;
@@ -31,13 +35,14 @@ export interface NewUser {
  * Creates a user. Without a password, generates a one-time one and sets `must_change_password`: the
  * user's tokens then carry `pcr` until it is changed. Accounts are per org: an address with an account
  * in another org gets a new, independent one here (the other is untouched); null when the address
- * already has an account in this org.
+ * already has an account in this org. 409 `user_limit_reached` when the org has `limit` users.
  */
 export async function createUser(
 	db: Database,
 	clock: Clock,
 	input: NewUser,
 	hashing?: PasswordHashing,
+	limit = DEFAULT_ORG_LIMITS.users,
 ): Promise<{ user: UserRow; initialPassword: string | null } | null> {
 	const initialPassword = input.password === undefined ? generateInitialPassword() : null;
 	const now = clock.now();
@@ -57,6 +62,9 @@ export async function createUser(
 		createdAt: now,
 		updatedAt: now,
 	};
-	const inserted = await db.insert(users).values(row).onConflictDoNothing().returning({ id: users.id });
-	return inserted.length === 1 ? { user: row, initialPassword } : null;
+	const inserted = await insertUnderLimit(db, users, row, eq(users.orgId, input.orgId), limit, {
+		ignoreConflict: true,
+	});
+	if (inserted === "full") throw limitReached("users", limit);
+	return inserted === "inserted" ? { user: row, initialPassword } : null;
 }

@@ -201,3 +201,28 @@ describe("CLI user create", () => {
 		expect(again.stderr).toContain(`already exists in ${otherOrg}`);
 	});
 });
+
+describe("the org's limits in the CLI", () => {
+	it("user create and key create stop at ORG_MAX_USERS and ORG_MAX_API_KEYS, saying so", async () => {
+		const full = (await cli("org", "create", "Small")).at(-1) as string;
+		const limited = { ...env, ORG_MAX_USERS: "1", ORG_MAX_API_KEYS: "1" };
+		const attempt = async (...args: string[]) => {
+			try {
+				await run(TSX, ["src/cli.ts", ...args], { env: limited });
+				return { code: 0, stderr: "" };
+			} catch (error) {
+				return error as { code: number; stderr: string };
+			}
+		};
+		const user = ["user", "create", "--org", full, "--role", "viewer", "--email"];
+		expect((await attempt(...user, "one@example.com")).code).toBe(0);
+		const second = await attempt(...user, "two@example.com");
+		expect(second.code).toBe(1);
+		expect(second.stderr).toContain("at most 1 users (ORG_MAX_USERS)");
+		expect(await storedUser("two@example.com")).toBeUndefined();
+		expect((await attempt("key", "create", "--org", full, "--name", "a")).code).toBe(0);
+		const key = await attempt("key", "create", "--org", full, "--name", "b");
+		expect(key.code).toBe(1);
+		expect(key.stderr).toContain("(ORG_MAX_API_KEYS)");
+	});
+});

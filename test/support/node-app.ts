@@ -13,6 +13,7 @@ import {
 	type HeartbeatSettings,
 	type JwtSettings,
 	type OqlSettings,
+	type OrgLimits,
 	publicJwkOf,
 } from "../../src/config.js";
 import type { Database } from "../../src/db/client.js";
@@ -132,6 +133,7 @@ export async function createTestApp(
 		/** Reader processes for heavy reads, as the Node runtime runs them (default: none, in-process). */
 		readPool?: number;
 		reads?: ReadLimits;
+		orgLimits?: OrgLimits;
 		/** The database folder (e.g. on a small tmpfs); a fresh temporary folder by default. */
 		dir?: string;
 	} = {},
@@ -153,6 +155,7 @@ export async function createTestApp(
 			...(options.heartbeats && { heartbeats: options.heartbeats }),
 			...(options.oql && { oql: options.oql }),
 			...(options.reads && { reads: options.reads }),
+			...(options.orgLimits && { orgLimits: options.orgLimits }),
 		},
 		...(options.readPool && {
 			readExecutor: openReaderPool(join(database.dir, "test.db"), { size: options.readPool, log }),

@@ -79,7 +79,7 @@ export interface paths {
         put?: never;
         /**
          * Create an API key (the key is in this answer only)
-         * @description The answer holds `key` — store it now: only its SHA-256 is kept, and no later call shows it again.
+         * @description The answer holds `key` — store it now: only its SHA-256 is kept, and no later call shows it again. An organization has at most 1,000 API keys not revoked by default (`ORG_MAX_API_KEYS`); beyond, 409 `api_key_limit_reached`.
          */
         post: operations["postApiKeys"];
         delete?: never;
@@ -238,7 +238,7 @@ export interface paths {
         put?: never;
         /**
          * Create a dashboard
-         * @description At most 50 panels on a 24-column grid, as in Grafana (x + w ≤ 24, no overlaps) and 20 variables. Panel queries are parsed and checked (400 with the OQL error, `position` and the panel's path in `details`); `saved_query_id` must name a query shared with the org. Starts at version 1.
+         * @description At most 50 panels on a 24-column grid, as in Grafana (x + w ≤ 24, no overlaps) and 20 variables. Panel queries are parsed and checked (400 with the OQL error, `position` and the panel's path in `details`); `saved_query_id` must name a query shared with the org. Starts at version 1. An organization has at most 5,000 dashboards by default (`ORG_MAX_DASHBOARDS`); beyond, 409 `dashboard_limit_reached`.
          */
         post: operations["postDashboards"];
         delete?: never;
@@ -304,7 +304,7 @@ export interface paths {
         put?: never;
         /**
          * Duplicate a dashboard
-         * @description A new dashboard with the same content: a new id, version 1, the caller as creator, titled "<title> (copy)" unless the body names a title.
+         * @description A new dashboard with the same content: a new id, version 1, the caller as creator, titled "<title> (copy)" unless the body names a title. It counts toward the organization's dashboards: An organization has at most 5,000 dashboards by default (`ORG_MAX_DASHBOARDS`); beyond, 409 `dashboard_limit_reached`.
          */
         post: operations["postDashboardsByIdDuplicate"];
         delete?: never;
@@ -863,7 +863,7 @@ export interface paths {
         put?: never;
         /**
          * Save a query
-         * @description The query is parsed and checked first: a broken one answers 400 with the OQL error (`oql_syntax_error` with `position`, `oql_invalid_query`, `oql_range_too_large`). The caller becomes its owner.
+         * @description The query is parsed and checked first: a broken one answers 400 with the OQL error (`oql_syntax_error` with `position`, `oql_invalid_query`, `oql_range_too_large`). The caller becomes its owner. An organization has at most 10,000 saved queries, private ones included by default (`ORG_MAX_SAVED_QUERIES`); beyond, 409 `saved_query_limit_reached`.
          */
         post: operations["postSavedQueries"];
         delete?: never;
@@ -956,7 +956,7 @@ export interface paths {
         put?: never;
         /**
          * Create a team
-         * @description Team names are unique within the organization (409 `conflict`).
+         * @description Team names are unique within the organization (409 `conflict`). An organization has at most 1,000 teams by default (`ORG_MAX_TEAMS`); beyond, 409 `team_limit_reached`.
          */
         post: operations["postTeams"];
         delete?: never;
@@ -1020,7 +1020,7 @@ export interface paths {
         put?: never;
         /**
          * Invite a user: creates the account with a one-time initial password
-         * @description The answer holds `initial_password`, shown this once; hand it to the user over a trusted channel. Until they change it (`POST /api/v1/me/password`), their tokens reach only `/api/v1/me` (others answer 403 `password_change_required`). Only owners may invite an owner. Accounts are per organization: an address that has an account in another organization gets a new, independent account here (its own password, role and 2FA; the other account is untouched), answered exactly as for a fresh address — the user signs in to it with the login's `org`. An address that already has an account in this organization answers 409 `conflict`.
+         * @description The answer holds `initial_password`, shown this once; hand it to the user over a trusted channel. Until they change it (`POST /api/v1/me/password`), their tokens reach only `/api/v1/me` (others answer 403 `password_change_required`). Only owners may invite an owner. Accounts are per organization: an address that has an account in another organization gets a new, independent account here (its own password, role and 2FA; the other account is untouched), answered exactly as for a fresh address — the user signs in to it with the login's `org`. An address that already has an account in this organization answers 409 `conflict`. An organization has at most 10,000 users by default (`ORG_MAX_USERS`); beyond, 409 `user_limit_reached`.
          */
         post: operations["postUsers"];
         delete?: never;
@@ -3354,6 +3354,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Body over 1 MiB (`payload_too_large`) */
             413: {
                 headers: {
@@ -4002,6 +4011,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description Body over 1 MiB (`payload_too_large`) */
             413: {
                 headers: {
@@ -4459,6 +4477,15 @@ export interface operations {
             };
             /** @description Not found, or another org's resource (`not_found`) */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6945,6 +6972,15 @@ export interface operations {
             };
             /** @description Credential not allowed here (`session_required`, `api_key_required`, `insufficient_role`) */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflict */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
