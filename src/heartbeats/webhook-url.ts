@@ -8,6 +8,8 @@
  * targets"); on Workers, fetch leaves from Cloudflare's network, which cannot reach private ones.
  */
 
+import { canonicalIpv6, ipv6Groups } from "../http/ip.js";
+
 export const MAX_WEBHOOK_URL_LENGTH = 2048;
 
 /** Why `text` may not be a webhook target, or null when it may. */
@@ -40,13 +42,9 @@ export function isSlackWebhook(text: string): boolean {
 /** Whether a resolved address (IPv4 dotted quad or IPv6 text) is one webhooks may not reach. */
 export function isPrivateAddress(address: string): boolean {
 	if (!address.includes(":")) return isLocalHost(address);
-	let canonical: string;
-	try {
-		canonical = new URL(`http://[${address}]/`).hostname; // the URL parser's canonical IPv6 text
-	} catch {
-		return true; // unparseable: refuse rather than guess
-	}
-	return isLocalHost(canonical);
+	const canonical = canonicalIpv6(address);
+	if (canonical === null) return true; // unparseable: refuse rather than guess
+	return isLocalHost(`[${canonical}]`);
 }
 
 export function isLocalHost(hostname: string): boolean {
@@ -78,19 +76,6 @@ function isPrivateIpv4([a, b]: number[]): boolean {
 		(a === 198 && (b === 18 || b === 19)) || // benchmarking
 		a >= 224 // multicast and reserved
 	);
-}
-
-/** Expands an IPv6 literal, as the URL parser serialises it (hex groups, `::` once), into 8 groups. */
-function ipv6Groups(text: string): number[] | null {
-	const halves = text.split("::");
-	if (halves.length > 2) return null;
-	const parse = (part: string) => (part === "" ? [] : part.split(":").map((g) => Number.parseInt(g, 16)));
-	const head = parse(halves[0] ?? "");
-	const rest = halves.length === 2 ? parse(halves[1] ?? "") : [];
-	const known = head.length + rest.length;
-	if ((halves.length === 1 && known !== 8) || known > 8) return null;
-	const groups = [...head, ...new Array<number>(halves.length === 2 ? 8 - known : 0).fill(0), ...rest];
-	return groups.some((g) => Number.isNaN(g) || g < 0 || g > 0xffff) ? null : groups;
 }
 
 function isPrivateIpv6(text: string): boolean {

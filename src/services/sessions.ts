@@ -4,6 +4,7 @@ import type { Role } from "../auth/jwt.js";
 import type { Database } from "../db/client.js";
 import { loginThrottles, refreshFamilies, refreshTokens, type UserRow, users } from "../db/schema.js";
 import { ApiError, type ErrorCode, WWW_AUTHENTICATE_BEARER } from "../errors.js";
+import { canonicalIpv6, ipv6Groups } from "../http/ip.js";
 import { newId } from "../ids.js";
 
 export const SESSION_SETTINGS = {
@@ -53,8 +54,32 @@ export function unauthorized(code: ErrorCode, message: string): ApiError {
 export function accountScope(email: string): string {
 	return `account:${email}`;
 }
+/**
+ * The client address's back-off scope: an IPv4 address whole, an IPv6 address by its /64. A /64 is
+ * what one subscriber (a home line, a VM) is usually given: counted per whole address, each of its
+ * 2^64 addresses had its own 20 failures before the back-off. An IPv4-mapped IPv6 address
+ * (`::ffff:192.0.2.1`, a dual-stack socket's) counts as its IPv4 address.
+ */
 export function addressScope(address: string): string {
-	return `address:${address}`;
+	return `address:${throttledAddress(address)}`;
+}
+
+/** `address`'s IPv6 /64 as `2001:db8:1:2::/64`; an IPv4 address (mapped or not) or anything unreadable as it is. */
+export function throttledAddress(address: string): string {
+	let text = address.trim();
+	if (text.startsWith("[") && text.endsWith("]")) text = text.slice(1, -1);
+	if (!text.includes(":")) return address;
+	const zone = text.indexOf("%");
+	const groups = ipv6Groups(canonicalIpv6(zone >= 0 ? text.slice(0, zone) : text) ?? "");
+	if (!groups) return address;
+	if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
+		const [high, low] = [groups[6] as number, groups[7] as number];
+		return [high >> 8, high & 255, low >> 8, low & 255].join(".");
+	}
+	return `${groups
+		.slice(0, 4)
+		.map((g) => g.toString(16))
+		.join(":")}::/64`;
 }
 
 /** 429 `too_many_attempts` while any scope is blocked; checked before the password is looked at. */

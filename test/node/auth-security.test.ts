@@ -13,7 +13,7 @@ import {
 	refreshTokens,
 	users,
 } from "../../src/db/schema.js";
-import { SESSION_SETTINGS, THROTTLE_SETTINGS } from "../../src/services/sessions.js";
+import { SESSION_SETTINGS, THROTTLE_SETTINGS, throttledAddress } from "../../src/services/sessions.js";
 import {
 	ALLOWED_ORIGIN,
 	BEARER_CHALLENGE,
@@ -224,6 +224,42 @@ describe("login back-off (per account and per client address, in libSQL)", () =>
 		const row = await throttleRow(`address:${attacker}`);
 		expect(row).toMatchObject({ failures: 20, lastFailureAt: h.clock.now() });
 		expect(row?.blockedUntil).toBeGreaterThan(h.clock.now());
+	});
+
+	it("per address: an IPv6 client is counted by its /64, so new addresses in it do not reset the count", async () => {
+		const prefix = `2001:db8:${Math.floor(Math.random() * 0xffff).toString(16)}:7`;
+		for (let i = 0; i < THROTTLE_SETTINGS.address.threshold; i++) {
+			await expectError(
+				await login(
+					h,
+					{ email: uniqueEmail(), password: OTHER_PASSWORD },
+					{ address: `${prefix}::${i + 1}` },
+				),
+				401,
+				"invalid_credentials",
+			);
+		}
+		const victim = await seedUser(h);
+		// A fresh address in the same /64, written out in full: blocked.
+		await expectThrottled(await login(h, victim, { address: `${prefix}:0:0:0:ffff` }));
+		// The next /64 is another subscriber's.
+		await loginOk(h, victim, {}, { address: `${prefix.slice(0, -1)}8::1` });
+		expect(await throttleRow(`address:${prefix}::/64`)).toMatchObject({ failures: 20 });
+	});
+
+	it("reads client addresses for the back-off as addresses", () => {
+		expect(throttledAddress("2001:DB8:0:1:aaaa:bbbb:cccc:dddd")).toBe("2001:db8:0:1::/64");
+		expect(throttledAddress("2001:db8::1")).toBe("2001:db8:0:0::/64");
+		expect(throttledAddress("[fe80::1%eth0]")).toBe("fe80:0:0:0::/64");
+		expect(throttledAddress("::1")).toBe("0:0:0:0::/64");
+		// IPv4, mapped into IPv6 by a dual-stack socket or not: the address itself.
+		expect(throttledAddress("::ffff:192.0.2.7")).toBe("192.0.2.7");
+		expect(throttledAddress("::ffff:c000:207")).toBe("192.0.2.7");
+		expect(throttledAddress("192.0.2.7")).toBe("192.0.2.7");
+		// Not an address: kept as it is (its own scope), never widened.
+		for (const odd of ["unknown", "1:2:3", "1::2::3", "1:2:3:4:5:6:7:8:9", "::ffff:1.2.3.999", "g::1"]) {
+			expect(throttledAddress(odd)).toBe(odd);
+		}
 	});
 
 	it("a success forgives only itself: the failures before it still count until they are 15 minutes old", async () => {
