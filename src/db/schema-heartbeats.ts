@@ -156,6 +156,8 @@ export const alertDeliveries = sqliteTable(
 		index("alert_deliveries_monitor_pending_idx").on(t.monitorId).where(sql`${t.status} = 'pending'`),
 		index("alert_deliveries_org_created_idx").on(t.orgId, t.createdAt),
 		index("alert_deliveries_channel_idx").on(t.channelId, t.id),
+		// A monitor's flips beyond its newest 1,000 go with their finished deliveries (src/heartbeats/store.ts).
+		index("alert_deliveries_flip_idx").on(t.flipId),
 	],
 );
 

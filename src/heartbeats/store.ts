@@ -195,6 +195,27 @@ function insertFlip(
 	return { sql: INSERT_FLIP_SQL, args: [flipId, at, flip.from, flip.to, flip.cause, monitorId, rev] };
 }
 
+/** Flips a monitor keeps: its newest ones, with their finished deliveries (a flapping monitor's pile up). */
+export const MAX_FLIPS_PER_MONITOR = 1_000;
+
+const OLDEST_KEPT_FLIP = `(SELECT at, id FROM monitor_flips WHERE monitor_id = ? ORDER BY at DESC, id DESC LIMIT 1 OFFSET ${MAX_FLIPS_PER_MONITOR - 1})`;
+const PRUNE_FLIP_DELIVERIES_SQL = `DELETE FROM alert_deliveries WHERE status <> 'pending' AND flip_id IN
+(SELECT id FROM monitor_flips WHERE monitor_id = ? AND (at, id) < ${OLDEST_KEPT_FLIP})`;
+const PRUNE_FLIPS_SQL = `DELETE FROM monitor_flips WHERE monitor_id = ? AND (at, id) < ${OLDEST_KEPT_FLIP}`;
+
+/**
+ * With each flip, the monitor's flips beyond its newest MAX_FLIPS_PER_MONITOR and their finished
+ * deliveries are deleted (a pending one stays until it is sent or superseded). Retention alone let a
+ * monitor flapping on every ping keep a flip, and a delivery per channel, for each ping for
+ * `retention_days`. About one indexed delete per flip once a monitor has that many.
+ */
+function pruneFlips(monitorId: string): MonitorStatement[] {
+	return [
+		{ sql: PRUNE_FLIP_DELIVERIES_SQL, args: [monitorId, monitorId] },
+		{ sql: PRUNE_FLIPS_SQL, args: [monitorId, monitorId] },
+	];
+}
+
 /** Alerts go out on every flip to or from `down`. */
 export function alerts(flip: Flip | null): flip is Flip {
 	return flip !== null && (flip.from === "down" || flip.to === "down");
@@ -349,6 +370,7 @@ export function transitionStatements(
 			deliveriesAt = statements.length;
 			statements.push(insertDeliveries(after, rev, flipId, now, t.flip));
 		}
+		statements.push(...pruneFlips(row.id));
 	}
 	return { statements, rev, after, deliveriesAt };
 }

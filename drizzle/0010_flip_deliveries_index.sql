@@ -1,0 +1,1 @@
+CREATE INDEX `alert_deliveries_flip_idx` ON `alert_deliveries` (`flip_id`);
