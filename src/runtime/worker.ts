@@ -66,6 +66,11 @@ export interface WorkerEnv {
 	HEAVY_READS_PER_ORG?: string;
 	HEAVY_READS_TOTAL?: string;
 	OQL_MAX_MATCH_COST?: string;
+	ORG_MAX_USERS?: string;
+	ORG_MAX_TEAMS?: string;
+	ORG_MAX_API_KEYS?: string;
+	ORG_MAX_DASHBOARDS?: string;
+	ORG_MAX_SAVED_QUERIES?: string;
 	/** fatal, error, warn, info (default), debug, trace or silent: the app's JSON log lines on the console. */
 	LOG_LEVEL?: string;
 	KEY_CACHE?: KeyValueStore;

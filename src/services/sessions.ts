@@ -55,9 +55,9 @@ export function accountScope(email: string): string {
 	return `account:${email}`;
 }
 /**
- * The client address's back-off scope: an IPv4 address whole, an IPv6 address by its /64. A /64 is
- * what one subscriber (a home line, a VM) is usually given: counted per whole address, each of its
- * 2^64 addresses had its own 20 failures before the back-off. An IPv4-mapped IPv6 address
+ * The client address's back-off scope: an IPv4 address whole, an IPv6 address by its /64, the
+ * smallest block a subscriber (a home line, a VM) is given: counted per whole address, each of its
+ * 2^64 addresses had its own 20 failures before the back-off (docs/sessions.md says why not /48). An IPv4-mapped IPv6 address
  * (`::ffff:192.0.2.1`, a dual-stack socket's) counts as its IPv4 address.
  */
 export function addressScope(address: string): string {
