@@ -1,7 +1,7 @@
 import { signal } from "@preact/signals";
 import { useId, useState } from "preact/hooks";
 import { useLocation } from "preact-iso";
-import { rangeLabel, rangeMs } from "./format";
+import { formatTime, rangeLabel, rangeMs } from "./format";
 
 const rolling = (key: string) => [key, rangeLabel(key), rangeMs(key) as number] as const;
 
@@ -73,6 +73,35 @@ export function linkWithoutRange(query: Record<string, string>, path: string): s
 	for (const key of RANGE_PARAMS) next.delete(key);
 	const text = next.toString();
 	return text ? `${path}?${text}` : path;
+}
+
+/**
+ * `path` with the URL's other parameters (the filters) over the absolute window `from`…`to`: where a
+ * list that holds as many records as it keeps continues, from its oldest one.
+ */
+export function linkWithWindow(query: Record<string, string>, path: string, from: Date, to: Date): string {
+	const next = new URLSearchParams(query);
+	for (const key of RANGE_PARAMS) next.delete(key);
+	next.set("from", from.toISOString());
+	next.set("to", to.toISOString());
+	return `${path}?${next}`;
+}
+
+/**
+ * The end of a list that holds `kept` records, the most it keeps (loading on and on slowed the page
+ * until it stalled): a link to the same search over the window up to its oldest record's millisecond,
+ * included (that millisecond's records show again rather than some not at all).
+ */
+export function ListFull(props: { kept: number; what: string; oldestUnixNano: string; from: Date }) {
+	const { path, query } = useLocation();
+	const to = new Date(Number(BigInt(props.oldestUnixNano) / 1_000_000n) + 1);
+	return (
+		<p class="subtitle">
+			This page shows {props.kept.toLocaleString("en-US")} {props.what} at most.{" "}
+			<a href={linkWithWindow(query, path, props.from, to)}>Continue from the oldest shown</a>: the same
+			search up to {formatTime(to.getTime(), { millis: true })}.
+		</p>
+	);
 }
 
 /** Each list page's last URL (path → its parameters), for its detail pages' way back. */

@@ -13,7 +13,7 @@ import {
 } from "../../api/telemetry";
 import { formatSeverity, formatTime, formatUtcNanos } from "../../components/format";
 import { TimeChart } from "../../components/time-chart";
-import { useTimeRange } from "../../components/time-range";
+import { ListFull, useTimeRange } from "../../components/time-range";
 import { AttributeList, Badge, Empty, ErrorNotice, Loading, Notice, PageHeader } from "../../components/ui";
 import { useAction, useResource } from "../../components/use-resource";
 
@@ -24,6 +24,8 @@ const TAIL_MS = 3000;
 const TAIL_POLL = 500;
 /** Records the page keeps while live tail adds them; beyond it the oldest are let go. */
 export const TAIL_KEEP = 1000;
+/** Records "Load older" brings the list to at most (ten pages); then a link continues from the oldest. */
+export const LIST_KEEP = 2000;
 
 /**
  * Logs: a search box (the API's `q`), facets with counts, a volume histogram by level (drag to
@@ -173,7 +175,14 @@ export function LogsPage() {
 					{first.data === undefined && first.loading ? <Loading what="logs" /> : null}
 					{first.data && rows.length === 0 ? <Empty>No logs match in this range.</Empty> : null}
 					<LogList rows={rows} />
-					{cursor ? (
+					{cursor && rows.length >= LIST_KEEP ? (
+						<ListFull
+							kept={rows.length}
+							what="records"
+							oldestUnixNano={(rows.at(-1) as Log).time_unix_nano}
+							from={range.from}
+						/>
+					) : cursor ? (
 						<LoadMore busy={more.busy} onMore={() => void more.run()} />
 					) : tailCut.trimmed ? (
 						<p class="subtitle">

@@ -4,7 +4,7 @@ import { api, unwrap } from "../../api/client";
 import type { components } from "../../api/schema";
 import { rangeKey, rangeParams } from "../../api/telemetry";
 import { formatMs } from "../../components/format";
-import { linkWithRange, rememberListPlace, useTimeRange } from "../../components/time-range";
+import { ListFull, linkWithRange, rememberListPlace, useTimeRange } from "../../components/time-range";
 import {
 	Badge,
 	Empty,
@@ -18,6 +18,8 @@ import {
 import { useAction, useResource } from "../../components/use-resource";
 
 type TraceSummary = components["schemas"]["PageTraceSummary"];
+/** Traces "Load older" brings the list to at most (ten pages); then a link continues from the oldest. */
+export const TRACES_KEEP = 1000;
 
 /** Traces: the list with filters (service, minimum duration, status) in the URL; each opens its waterfall. */
 export function TracesPage() {
@@ -147,7 +149,14 @@ export function TracesPage() {
 					</table>
 				</div>
 			) : null}
-			{cursor ? (
+			{cursor && rows.length >= TRACES_KEEP ? (
+				<ListFull
+					kept={rows.length}
+					what="traces"
+					oldestUnixNano={(rows.at(-1) as TraceSummary).time_unix_nano}
+					from={range.from}
+				/>
+			) : cursor ? (
 				<button type="button" aria-disabled={more.busy} onClick={() => void more.run()}>
 					Load older traces
 				</button>
