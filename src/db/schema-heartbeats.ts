@@ -48,6 +48,8 @@ export const monitors = sqliteTable(
 		/** Pings are numbered per monitor; pings at or below `pruned_seq` are gone. */
 		pingSeq: integer("ping_seq").notNull().default(0),
 		prunedSeq: integer("pruned_seq").notNull().default(0),
+		/** Flips written; every FLIP_PRUNE_EVERY-th also deletes those beyond the newest 1,000. */
+		flipSeq: integer("flip_seq").notNull().default(0),
 		createdAt: integer("created_at").notNull(),
 		updatedAt: integer("updated_at").notNull(),
 	},

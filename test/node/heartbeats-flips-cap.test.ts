@@ -1,12 +1,13 @@
 /**
  * From the limits audit: a monitor flapping on every ping kept a flip, and a delivery per channel,
  * for each ping until `retention_days` (up to ten years). A monitor now keeps its newest
- * MAX_FLIPS_PER_MONITOR flips; older ones go with their finished deliveries, on both write paths.
+ * MAX_FLIPS_PER_MONITOR flips (deleted every FLIP_PRUNE_EVERY flips, so up to 1,099); older ones go
+ * with their finished deliveries, on both write paths.
  */
 import { and, count, eq } from "drizzle-orm";
 import { afterEach, describe, expect, it } from "vitest";
 import { alertDeliveries, monitorFlips, monitors, notificationChannels } from "../../src/db/schema.js";
-import { MAX_FLIPS_PER_MONITOR } from "../../src/heartbeats/store.js";
+import { FLIP_PRUNE_EVERY, MAX_FLIPS_PER_MONITOR } from "../../src/heartbeats/store.js";
 import { newId } from "../../src/ids.js";
 import { FakeClock } from "../support/clock.js";
 import { DeferredWork, request, tokenFor } from "../support/heartbeats.js";
@@ -108,8 +109,13 @@ describe.each([
 		const before = (await flipsOf(flappy.id)) ?? 0;
 		const quietBefore = await flipsOf(quiet.id);
 		expect(before).toBeGreaterThanOrEqual(MAX_FLIPS_PER_MONITOR);
-		// Three flips: down, up, down.
+		// Every 100th flip of a monitor deletes those beyond its newest 1,000: flappy is at its 97th,
+		// quiet at its 99th.
+		await app.deps.db.update(monitors).set({ flipSeq: 97 }).where(eq(monitors.id, flappy.id));
+		await app.deps.db.update(monitors).set({ flipSeq: 99 }).where(eq(monitors.id, quiet.id));
+		// Three flips: down, up, down; the first two (98th, 99th) keep everything.
 		await ping("flappy/fail");
+		expect(await flipsOf(flappy.id)).toBe(before + 1);
 		await ping("flappy");
 		await ping("flappy/fail");
 
@@ -125,7 +131,8 @@ describe.each([
 		expect(await deliveryOf(history[dropped]?.id as string)).toEqual([{ status: "delivered" }]);
 		// The other monitor's history is its own.
 		expect(await flipsOf(quiet.id)).toBe(quietBefore);
-		// A flip that alerts no one (a pause) drops the other monitor's oldest flip, whose delivery is
+		expect(FLIP_PRUNE_EVERY).toBe(100); // the numbers above
+		// A flip that alerts no one (a pause, quiet's 100th) drops the other monitor's oldest flip, whose delivery is
 		// still pending: that delivery stays, to be sent.
 		const member = await tokenFor(app, org.orgId, "member");
 		expect((await request(app, "POST", "/api/v1/monitors/quiet/pause", { token: member })).status).toBe(200);

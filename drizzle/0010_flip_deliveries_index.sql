@@ -1,1 +1,0 @@
-CREATE INDEX `alert_deliveries_flip_idx` ON `alert_deliveries` (`flip_id`);
