@@ -725,6 +725,54 @@ describe("the explorers in a real browser", () => {
 		expect(await list.getByRole("listitem").count()).toBeLessThan(200);
 	});
 
+	it("reads a chart with the keyboard: values and annotations point by point, a span selected and zoomed to", async () => {
+		await page.goto(`${server.url}/?range=1h`);
+		const region = page.getByRole("region", { name: "Request rate (per minute)" });
+		const rate = region.getByRole("figure", { name: "Request rate (per minute)" });
+		await rate.getByText("checkout").waitFor();
+		// As a person would: Tab until the chart has the focus (it is a tab stop, after the summary).
+		const focusedIs = () => rate.evaluate((figure) => figure === document.activeElement);
+		for (let i = 0; i < 40 && !(await focusedIs()); i++) await page.keyboard.press("Tab");
+		expect(await focusedIs()).toBe(true);
+		expect(await rate.getAttribute("aria-describedby")).toBeTruthy();
+		const readout = region.locator("[aria-live=polite]");
+		expect(await readout.textContent()).toBe("");
+		// End: the last point; the legend and the line under the chart say its moment and values.
+		await page.keyboard.press("End");
+		await expect.poll(() => readout.textContent()).toMatch(/^[A-Z][a-z]{2} \d{1,2} \d\d:\d\d: checkout /);
+		const lastText = (await readout.textContent()) as string;
+		expect(lastText).toContain("payments");
+		expect(await rate.locator(".u-legend td").first().textContent()).not.toBe("—");
+		// Home, then right until the deploy's bucket: the annotation is read out there.
+		await page.keyboard.press("Home");
+		expect(await readout.textContent()).not.toBe(lastText);
+		let said = "";
+		for (let i = 0; i < 90 && !said.includes("Annotation"); i++) {
+			await page.keyboard.press("ArrowRight");
+			said = (await readout.textContent()) ?? "";
+		}
+		expect(said).toContain("Annotation: Deploy checkout v2.14.1");
+		// Shift with the arrows selects three buckets; Enter zooms the overview to them.
+		for (let i = 0; i < 3; i++) await page.keyboard.press("Shift+ArrowLeft");
+		await expect.poll(() => readout.textContent()).toMatch(/^Selected .+ to .+, Enter zooms to it\. /);
+		await page.keyboard.press("Enter");
+		await expect.poll(() => new URL(page.url()).searchParams.get("from")).not.toBeNull();
+		const zoomed = new URL(page.url()).searchParams;
+		const minutes =
+			(Date.parse(zoomed.get("to") as string) - Date.parse(zoomed.get("from") as string)) / 60_000;
+		expect(minutes).toBe(4); // three steps back from a bucket: four one-minute buckets
+		expect(Date.parse(zoomed.get("from") as string)).toBeLessThanOrEqual(Date.now() - 12 * 60_000);
+		// Escape lets go: nothing is read out, no cursor line stays.
+		const again = page.getByRole("region", { name: "Request rate (per minute)" });
+		const chart = again.getByRole("figure", { name: "Request rate (per minute)" });
+		await chart.getByText("checkout").waitFor();
+		await chart.focus();
+		await page.keyboard.press("End");
+		await expect.poll(() => again.locator("[aria-live=polite]").textContent()).not.toBe("");
+		await page.keyboard.press("Escape");
+		expect(await again.locator("[aria-live=polite]").textContent()).toBe("");
+	});
+
 	it("passes an accessibility audit (axe) on every explorer page, light and dark", async () => {
 		const pages: Array<[string, () => Locator]> = [
 			["/", () => page.getByRole("list", { name: "Recent errors" })],

@@ -1,4 +1,4 @@
-import { useEffect, useRef } from "preact/hooks";
+import { useEffect, useId, useRef, useState } from "preact/hooks";
 import uPlot from "uplot";
 import { formatTime } from "./format";
 import { timeAxisValues } from "./time-axis";
@@ -52,12 +52,19 @@ function cssVar(name: string, fallback: string): string {
  * A uPlot time chart (line or bars) that fills its container's width, with a legend naming every
  * series, deploy markers drawn as vertical lines (hover shows their title) and drag-to-zoom.
  * Rebuilt when its data change; resized with its container.
+ *
+ * With the keyboard (the chart is a tab stop): the arrow keys, Home and End move the cursor from
+ * point to point, and the legend and a line under the chart (read out as it changes) say the
+ * moment, each series' value and the annotations there; Shift with an arrow selects a span, Enter
+ * zooms to it (where the chart zooms); Escape lets go.
  */
 export function TimeChart(props: TimeChartProps) {
 	const box = useRef<HTMLElement>(null);
 	const plot = useRef<uPlot | null>(null);
 	const onZoom = useRef(props.onZoom);
 	onZoom.current = props.onZoom;
+	const [readout, setReadout] = useState("");
+	const hintId = useId();
 
 	useEffect(() => {
 		const element = box.current;
@@ -73,7 +80,9 @@ export function TimeChart(props: TimeChartProps) {
 		const options: uPlot.Options = {
 			width: Math.max(200, element.clientWidth),
 			height: props.height ?? 220,
-			cursor: { drag: { x: true, y: false, setScale: false } },
+			// A vertical line only: the moment is what the legend reads (a horizontal one at the pointer's
+			// height, or halfway down under the keyboard, meant nothing).
+			cursor: { y: false, drag: { x: true, y: false, setScale: false } },
 			legend: { show: true },
 			scales: whole ? { x: { time: true }, y: { range: wholeRange } } : { x: { time: true } },
 			axes: [
@@ -169,19 +178,123 @@ export function TimeChart(props: TimeChartProps) {
 			},
 		};
 		const data: uPlot.AlignedData = [props.times.map((t) => t / 1000), ...props.series.map((s) => s.values)];
-		plot.current = new uPlot(options, data, element);
+		const u = new uPlot(options, data, element);
+		plot.current = u;
 		const resize = new ResizeObserver(() => {
 			plot.current?.setSize({ width: Math.max(200, element.clientWidth), height: props.height ?? 220 });
 		});
 		resize.observe(element);
+		const keyboard = chartKeyboard(u, props, markers, unit, setReadout, (from, to) =>
+			onZoom.current?.(from, to),
+		);
+		element.addEventListener("keydown", keyboard.keydown);
+		element.addEventListener("blur", keyboard.leave);
 		return () => {
+			element.removeEventListener("keydown", keyboard.keydown);
+			element.removeEventListener("blur", keyboard.leave);
+			setReadout("");
 			resize.disconnect();
 			plot.current?.destroy();
 			plot.current = null;
 		};
 	}, [props.times, props.series, props.markers, props.kind, props.height, props.unit]);
 
-	return <figure class="time-chart" ref={box} aria-label={props.label} />;
+	return (
+		<>
+			<figure
+				class="time-chart"
+				ref={box}
+				aria-label={props.label}
+				tabIndex={props.times.length > 0 ? 0 : undefined}
+				aria-describedby={hintId}
+			/>
+			<span id={hintId} class="visually-hidden">
+				{props.onZoom
+					? "Arrow keys, Home and End read the values; Shift with an arrow selects a span, Enter zooms to it."
+					: "Arrow keys, Home and End read the values."}
+			</span>
+			<p class="chart-readout" aria-live="polite">
+				{readout}
+			</p>
+		</>
+	);
+}
+
+/**
+ * The chart's keys: a cursor from point to point (and a selection from an anchor) drawn with uPlot's
+ * own cursor and selection, and said in `say` — the moment, each series' value, the annotations in
+ * that point's bucket.
+ */
+function chartKeyboard(
+	u: uPlot,
+	props: TimeChartProps,
+	markers: ChartMarker[],
+	unit: string,
+	say: (text: string) => void,
+	zoom: (from: number, to: number) => void,
+) {
+	const times = props.times;
+	const last = times.length - 1;
+	/** A bucket's end: the next point's time, or the last point's plus the step before it. */
+	const endOf = (i: number) =>
+		times[i + 1] ??
+		(times[i] as number) + (last > 0 ? (times[last] as number) - (times[last - 1] as number) : 1);
+	let at: number | null = null;
+	let anchor: number | null = null;
+	const show = () => {
+		if (at === null) {
+			u.setCursor({ left: -10, top: -10 });
+			u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
+			say("");
+			return;
+		}
+		const x = (i: number) => u.valToPos((times[i] as number) / 1000, "x");
+		u.setCursor({ left: x(at), top: u.over.clientHeight / 2 });
+		if (anchor !== null && anchor !== at) {
+			const [a, b] = [Math.min(x(anchor), x(at)), Math.max(x(anchor), x(at))];
+			u.setSelect({ left: a, top: 0, width: b - a, height: u.over.clientHeight }, false);
+		} else u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
+		const from = times[at] as number;
+		const values = props.series.map((s) => {
+			const v = s.values[at as number];
+			return `${s.label} ${v === null || v === undefined ? "no value" : `${formatNumber(v)}${unit}`}`;
+		});
+		const notes = markers.filter((m) => m.time >= from && m.time < endOf(at as number)).map((m) => m.title);
+		const span =
+			anchor !== null && anchor !== at
+				? `Selected ${formatTime(times[Math.min(anchor, at)] as number, { seconds: false })} to ${formatTime(endOf(Math.max(anchor, at)), { seconds: false })}${props.onZoom ? ", Enter zooms to it" : ""}. `
+				: "";
+		say(
+			`${span}${formatTime(from, { seconds: false })}: ${values.join(", ")}${notes.length > 0 ? `. Annotation: ${notes.join("; ")}` : ""}`,
+		);
+	};
+	const keydown = (event: KeyboardEvent) => {
+		if (last < 0 || event.target !== event.currentTarget) return;
+		// Left and right only: up and down still scroll the page (a dashboard is charts one under another).
+		const step: Record<string, number> = { ArrowLeft: -1, ArrowRight: 1 };
+		let next = at;
+		if (event.key in step)
+			next = at === null ? last : Math.min(last, Math.max(0, at + (step[event.key] as number)));
+		else if (event.key === "Home") next = 0;
+		else if (event.key === "End") next = last;
+		else if (event.key === "Escape" && at !== null) next = null;
+		else if (event.key === "Enter" && at !== null && anchor !== null && anchor !== at && props.onZoom) {
+			event.preventDefault();
+			zoom(times[Math.min(anchor, at)] as number, endOf(Math.max(anchor, at)));
+			return;
+		} else return;
+		event.preventDefault();
+		if (next !== null && event.shiftKey) anchor ??= at ?? next;
+		else anchor = null;
+		at = next;
+		show();
+	};
+	const leave = () => {
+		at = null;
+		anchor = null;
+		show();
+	};
+	return { keydown, leave };
 }
 
 /** The axes' values are drawn in this font; their widths are measured with the same one. */
