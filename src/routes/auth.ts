@@ -30,6 +30,7 @@ import {
 	type IssuedRefreshToken,
 	revokeFamilyOfToken,
 	rotateRefreshToken,
+	secondFactorScope,
 	startRefreshFamily,
 	THROTTLE_SETTINGS,
 	toUserJson,
@@ -346,7 +347,7 @@ export function authRoutes(deps: AppDeps) {
 			tags: ["Sessions"],
 			summary: "Log in with email and password (+ TOTP or a recovery code when 2FA is on)",
 			description:
-				"Answers an access token (15 minutes) and sets the refresh cookie. Accounts are per organization: one email address may have an account in each of several organizations, each with its own password, role and 2FA. `org` (an organization id) picks the address's account in that organization; without it, the address's oldest active account signs in. An unknown address, an unknown `org`, an address without an account in `org`, a disabled account and a wrong password all answer the same 401 `invalid_credentials`. Failed logins back off per email address, across its accounts (from the 5th failure, up to 60 s), and per client address (from the 20th, up to 15 minutes): 429 `too_many_attempts` with `Retry-After`.",
+				"Answers an access token (15 minutes) and sets the refresh cookie. Accounts are per organization: one email address may have an account in each of several organizations, each with its own password, role and 2FA. `org` (an organization id) picks the address's account in that organization; without it, the address's oldest active account signs in. An unknown address, an unknown `org`, an address without an account in `org`, a disabled account and a wrong password all answer the same 401 `invalid_credentials`. Failed logins back off per email address, across its accounts (from the 5th failure, up to 60 s), and per client address (from the 20th, up to 15 minutes), and wrong 2FA codes after the right password per user (from the 5th in a day, up to an hour): 429 `too_many_attempts` with `Retry-After`.",
 			middleware: [originGuard, jsonBody] as const,
 			request: {
 				body: {
@@ -402,10 +403,11 @@ export function authRoutes(deps: AppDeps) {
 						"Two-factor authentication is on: send totp_code or recovery_code.",
 					);
 				}
-				const passed =
+				const passed = await withSecondFactorBackOff(deps, user, () =>
 					body.totp_code !== undefined
-						? await consumeTotp(deps, user, body.totp_code)
-						: await consumeRecoveryCode(deps, user, body.recovery_code as string);
+						? consumeTotp(deps, user, body.totp_code)
+						: consumeRecoveryCode(deps, user, body.recovery_code as string),
+				);
 				if (!passed) throw invalidTotp();
 			}
 			// Only this attempt is forgiven, never the failures before it: the account scope is the
@@ -608,8 +610,12 @@ export function authRoutes(deps: AppDeps) {
 				) {
 					throw invalidCredentials();
 				}
-				const passed =
-					(await consumeTotp(deps, user, body.code)) || (await consumeRecoveryCode(deps, user, body.code));
+				const passed = await withSecondFactorBackOff(
+					deps,
+					user,
+					async () =>
+						(await consumeTotp(deps, user, body.code)) || (await consumeRecoveryCode(deps, user, body.code)),
+				);
 				if (!passed) throw invalidTotp();
 			});
 			await deps.db.batch([
@@ -631,6 +637,26 @@ export function authRoutes(deps: AppDeps) {
  * token cannot be used to guess the password at full speed on /me/password or /totp/disable. The
  * attempt counts as a failure unless `check` returns.
  */
+/**
+ * A second factor's check (`check` answers whether the code was right) behind its own back-off per
+ * user (THROTTLE_SETTINGS.secondFactor), on top of the account's: only after the password was
+ * right, so that no one without it can slow the owner's codes down. 429 `too_many_attempts` while
+ * blocked; a right code forgives its own attempt.
+ */
+async function withSecondFactorBackOff(
+	deps: AppDeps,
+	user: UserRow,
+	check: () => Promise<boolean>,
+): Promise<boolean> {
+	const now = deps.clock.now();
+	const factor = { scope: secondFactorScope(user.id), policy: THROTTLE_SETTINGS.secondFactor };
+	await assertNotThrottled(deps.db, [factor.scope], now);
+	const admitted = await admitLoginAttempt(deps.db, [factor], now);
+	const passed = await check();
+	if (passed) await forgiveLoginAttempt(deps.db, admitted);
+	return passed;
+}
+
 export async function withAccountBackOff(
 	deps: AppDeps,
 	email: string,

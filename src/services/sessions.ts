@@ -38,9 +38,21 @@ export const THROTTLE_SETTINGS = {
 	windowMs: 15 * 60_000,
 	account: { threshold: 5, baseMs: 1_000, maxMs: 60_000 },
 	address: { threshold: 20, baseMs: 1_000, maxMs: 15 * 60_000 },
+	/**
+	 * Wrong second factors (TOTP or recovery codes) per user, counted only once the password was
+	 * right, over a day: from the 5th, waits of 1 min doubling to 1 h. The account's back-off alone
+	 * (never more than 60 s, so that no one can lock an owner out) left whoever has the password
+	 * ~1,440 code guesses a day, ~0.4 % a day against the 3 codes a TOTP window accepts.
+	 */
+	secondFactor: { threshold: 5, baseMs: 60_000, maxMs: 3_600_000, windowMs: 86_400_000 },
 } as const;
 
-type ThrottlePolicy = { threshold: number; baseMs: number; maxMs: number };
+type ThrottlePolicy = { threshold: number; baseMs: number; maxMs: number; windowMs?: number };
+
+/** The second-factor back-off's scope: the user's, whichever org (an account is one user row). */
+export function secondFactorScope(userId: string): string {
+	return `second-factor:${userId}`;
+}
 export interface LoginThrottle {
 	scope: string;
 	policy: ThrottlePolicy;
@@ -105,7 +117,7 @@ function upsertFailure(
 	now: number,
 	onlyIfUnblocked: boolean,
 ) {
-	const staleBefore = now - THROTTLE_SETTINGS.windowMs;
+	const staleBefore = now - (policy.windowMs ?? THROTTLE_SETTINGS.windowMs);
 	const next = sql`(CASE WHEN ${loginThrottles.lastFailureAt} < ${staleBefore} THEN 1 ELSE ${loginThrottles.failures} + 1 END)`;
 	const blockFor = (failures: ReturnType<typeof sql>) =>
 		sql`(CASE WHEN ${failures} >= ${policy.threshold} THEN ${now} + min(${policy.maxMs}, ${policy.baseMs} * (1 << min(30, ${failures} - ${policy.threshold}))) ELSE 0 END)`;

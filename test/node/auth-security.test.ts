@@ -14,6 +14,7 @@ import {
 	users,
 } from "../../src/db/schema.js";
 import { SESSION_SETTINGS, THROTTLE_SETTINGS, throttledAddress } from "../../src/services/sessions.js";
+import { runSweep } from "../../src/sweep.js";
 import {
 	ALLOWED_ORIGIN,
 	BEARER_CHALLENGE,
@@ -384,6 +385,83 @@ describe("login back-off (per account and per client address, in libSQL)", () =>
 			);
 		}
 		await expectThrottled(await login(h, { email: seeded.email, password: PASSWORD, totp_code: right }));
+	});
+
+	it("wrong codes once the password is right have their own back-off per user, over a day, up to an hour", async () => {
+		const seeded = await seedUser(h);
+		const { secret } = await enableTotp(h, (await loginOk(h, seeded)).token);
+		const scope = `second-factor:${seeded.user.id}`;
+		const wrongNow = async () => {
+			const right = await codeNow(h, secret);
+			return String((Number(right) + 500_000) % 1_000_000).padStart(6, "0");
+		};
+		// A wrong password counts nothing here: no one without it can slow the owner's codes down.
+		await expectError(
+			await login(h, { email: seeded.email, password: OTHER_PASSWORD, totp_code: await wrongNow() }),
+			401,
+			"invalid_credentials",
+		);
+		expect(await throttleRow(scope)).toBeUndefined();
+		// Five wrong codes, each past the account's own back-off (at most 60 s).
+		for (let i = 0; i < 5; i++) {
+			h.clock.advance(61_000);
+			await expectError(
+				await login(h, { email: seeded.email, password: PASSWORD, totp_code: await wrongNow() }),
+				401,
+				"invalid_totp",
+			);
+		}
+		expect(await throttleRow(scope)).toMatchObject({ failures: 5 });
+		// Past the account's back-off, the right code still waits out the second factor's minute.
+		h.clock.advance(31_000);
+		const seconds = await expectThrottled(
+			await login(h, { email: seeded.email, password: PASSWORD, totp_code: await codeNow(h, secret) }),
+		);
+		expect(seconds).toBeGreaterThan(1);
+		expect(seconds).toBeLessThanOrEqual(60);
+		h.clock.advance(seconds * 1000);
+		await loginOk(h, seeded, { totp_code: await codeNow(h, secret) });
+		// The count lasts a day, not the account's 15 minutes, and the sweep keeps it: twenty minutes
+		// later one more wrong code blocks again, for longer (2 min), recovery codes too.
+		h.clock.advance(20 * 60_000);
+		await runSweep(h.deps);
+		expect(await throttleRow(scope)).toMatchObject({ failures: 5 });
+		await expectError(
+			await login(h, { email: seeded.email, password: PASSWORD, totp_code: await wrongNow() }),
+			401,
+			"invalid_totp",
+		);
+		h.clock.advance(61_000);
+		const longer = await expectThrottled(
+			await login(h, { email: seeded.email, password: PASSWORD, recovery_code: "aaaa-bbbb-cccc" }),
+		);
+		expect(longer).toBeGreaterThan(30);
+		expect(longer).toBeLessThanOrEqual(120);
+		// A day without a wrong code forgets them (and the sweep deletes the row).
+		h.clock.advance(THROTTLE_SETTINGS.secondFactor.windowMs + 1);
+		await runSweep(h.deps);
+		expect(await throttleRow(scope)).toBeUndefined();
+	});
+
+	it("the same back-off holds the codes of a 2FA disable (a stolen token with the password)", async () => {
+		const seeded = await seedUser(h);
+		const { token } = await loginOk(h, seeded);
+		const { secret } = await enableTotp(h, token);
+		for (let i = 0; i < 5; i++) {
+			h.clock.advance(61_000);
+			const disable = await call(h, "/api/v1/auth/totp/disable", {
+				token,
+				body: { password: PASSWORD, code: "not-a-code" },
+			});
+			await expectError(disable, 401, "invalid_totp");
+		}
+		h.clock.advance(31_000);
+		await expectThrottled(
+			await call(h, "/api/v1/auth/totp/disable", {
+				token,
+				body: { password: PASSWORD, code: await codeNow(h, secret) },
+			}),
+		);
 	});
 
 	it("a burst of concurrent guesses gets no more attempts than the threshold", async () => {
