@@ -47,7 +47,7 @@ const Email = z
 	.max(254)
 	.pipe(z.email())
 	.openapi({ example: "ada@example.com" });
-const Password = z.string().min(1).max(4096).openapi({ example: "correct horse battery staple" });
+export const Password = z.string().min(1).max(4096).openapi({ example: "correct horse battery staple" });
 
 export const UserSchema = z
 	.object({
@@ -551,13 +551,7 @@ export function authRoutes(deps: AppDeps) {
 			if (!user.totpSecret)
 				throw new ApiError(409, "totp_not_enabled", "Call /api/v1/auth/totp/setup first.");
 			const body = c.req.valid("json");
-			await withAccountBackOff(deps, user.email, async () => {
-				if (
-					!user.passwordHash ||
-					!(await verifyPassword(body.password, user.passwordHash, deps.config.auth.passwordHashing)).ok
-				) {
-					throw invalidCredentials();
-				}
+			await withPasswordStepUp(deps, user, body.password, async () => {
 				if (!(await consumeTotp(deps, user, body.code))) throw invalidTotp();
 			});
 			const codes = newRecoveryCodes();
@@ -603,13 +597,7 @@ export function authRoutes(deps: AppDeps) {
 			if (user.totpEnabledAt === null)
 				throw new ApiError(409, "totp_not_enabled", "Two-factor authentication is off.");
 			const body = c.req.valid("json");
-			await withAccountBackOff(deps, user.email, async () => {
-				if (
-					!user.passwordHash ||
-					!(await verifyPassword(body.password, user.passwordHash, deps.config.auth.passwordHashing)).ok
-				) {
-					throw invalidCredentials();
-				}
+			await withPasswordStepUp(deps, user, body.password, async () => {
 				const passed = await withSecondFactorBackOff(
 					deps,
 					user,
@@ -655,6 +643,28 @@ async function withSecondFactorBackOff(
 	const passed = await check();
 	if (passed) await forgiveLoginAttempt(deps.db, admitted);
 	return passed;
+}
+
+/**
+ * The user's own password, checked behind their account's back-off (401 `invalid_credentials` when
+ * wrong), then `more` (a code) in the same attempt: what a stolen access token alone cannot pass.
+ */
+export async function withPasswordStepUp(
+	deps: AppDeps,
+	user: UserRow,
+	password: string,
+	more?: () => Promise<void>,
+): Promise<void> {
+	await withAccountBackOff(deps, user.email, async () => {
+		if (
+			!user.passwordHash ||
+			!(await verifyPassword(password, user.passwordHash, deps.config.auth.passwordHashing)).ok
+		) {
+			// The caller's own password: no email was typed (the login's message named one).
+			throw unauthorized("invalid_credentials", "Your password is incorrect.");
+		}
+		await more?.();
+	});
 }
 
 export async function withAccountBackOff(

@@ -17,7 +17,7 @@ import { errorResponses, idParams, validationHook } from "../http/openapi.js";
 import { limitNote, orgLimit } from "../services/org-limits.js";
 import { revokeUserFamilies, toUserJson } from "../services/sessions.js";
 import { createUser } from "../services/users.js";
-import { UserSchema } from "./auth.js";
+import { Password, UserSchema, withPasswordStepUp } from "./auth.js";
 
 const Email = z
 	.string()
@@ -242,6 +242,70 @@ export function userRoutes(deps: AppDeps) {
 			if (!updated) throw await explainNoChange(deps, actor, id);
 			if (body.disabled === true) await revokeUserFamilies(deps.db, id, now, "disabled");
 			return c.json(toUserJson(updated), 200);
+		},
+	);
+
+	app.openapi(
+		createRoute({
+			method: "post",
+			path: "/{id}/totp/reset",
+			tags,
+			security,
+			summary: "Turn another user's two-factor authentication off (a lost authenticator and recovery codes)",
+			description:
+				"For a user who lost both their authenticator and their recovery codes (else they sign in with a recovery code): their TOTP secret and recovery codes are deleted and every session of theirs ends; they sign in with their password alone and can turn 2FA on again. Needs your own `password` (behind your account's login back-off; 401 `invalid_credentials` when wrong, 429 `too_many_attempts`): a stolen access token alone cannot take a user's second factor away. Only owners reset an owner's (403 `insufficient_role`); your own is turned off with a code, `POST /api/v1/auth/totp/disable` (409 `conflict`); 409 `totp_not_enabled` when it is off.",
+			middleware: [admin, jsonBody] as const,
+			request: {
+				params: IdParams,
+				body: {
+					required: true,
+					content: { "application/json": { schema: z.strictObject({ password: Password }) } },
+				},
+			},
+			responses: {
+				204: { description: "Turned off; the user's sessions ended" },
+				...errorResponses(400, 401, 403, 404, 409, 413, 415),
+				429: { description: "Too many failed attempts (`too_many_attempts`, with `Retry-After`)" },
+			},
+		}),
+		async (c) => {
+			const actor = sessionActor(c);
+			const { id } = c.req.valid("param");
+			if (id === actor.userId) {
+				throw new ApiError(
+					409,
+					"conflict",
+					"Your own two-factor authentication is turned off with a code: POST /api/v1/auth/totp/disable.",
+				);
+			}
+			const target = await findUser(deps, actor.orgId, id);
+			if (!target) throw notFound();
+			if (target.role === "owner" && actor.role !== "owner") throw ownersOnly();
+			if (target.totpEnabledAt === null)
+				throw new ApiError(409, "totp_not_enabled", "Two-factor authentication is off for this user.");
+			const me = await findUser(deps, actor.orgId, actor.userId);
+			if (!me) throw notFound();
+			await withPasswordStepUp(deps, me, c.req.valid("json").password);
+			const now = deps.clock.now();
+			// One transaction: the guarded update, then the codes, only if it matched (2FA is off now).
+			const [[reset]] = await deps.db.batch([
+				deps.db
+					.update(users)
+					.set({ totpSecret: null, totpEnabledAt: null, totpLastStep: null, updatedAt: now })
+					.where(and(eq(users.id, id), eq(users.orgId, actor.orgId), ...guards(actor, false)))
+					.returning({ id: users.id }),
+				deps.db
+					.delete(recoveryCodes)
+					.where(
+						and(
+							eq(recoveryCodes.userId, id),
+							sql`EXISTS (SELECT 1 FROM ${users} WHERE ${users.id} = ${id} AND ${users.totpSecret} IS NULL)`,
+						),
+					),
+			]);
+			if (!reset) throw await explainNoChange(deps, actor, id);
+			await revokeUserFamilies(deps.db, id, now, "totp_reset");
+			return c.body(null, 204);
 		},
 	);
 

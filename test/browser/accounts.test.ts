@@ -9,6 +9,7 @@ import { createClient } from "@libsql/client";
 import { drizzle } from "drizzle-orm/libsql";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { totpCodeAt } from "../../src/auth/totp.js";
 import { systemClock } from "../../src/clock.js";
 import * as schema from "../../src/db/schema.js";
 import { createOrg } from "../../src/services/api-keys.js";
@@ -84,18 +85,24 @@ async function organizationName(page: Page): Promise<string> {
 	return field.inputValue();
 }
 
+/** Globex's owner signed in on Settings → Users, in a fresh context of her own. */
+async function globexUsersPage(): Promise<{ context: BrowserContext; page: Page }> {
+	const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+	const page = await newPage(context);
+	await page.goto(`${server.url}/settings/users`);
+	await page.getByRole("heading", { name: "Sign in" }).waitFor();
+	await page.getByLabel("Email").fill(GLOBEX_OWNER.email);
+	await page.getByLabel("Password").fill(GLOBEX_OWNER.password);
+	await page.getByRole("button", { name: "Sign in" }).click();
+	return { context, page };
+}
+
 describe("one address, accounts in two orgs", () => {
 	let signInLink = "";
 	let oneTimePassword = "";
 
 	it("inviting an address with an account in another org creates a new account; the card shows the sign-in link", async () => {
-		const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
-		const page = await newPage(context);
-		await page.goto(`${server.url}/settings/users`);
-		await page.getByRole("heading", { name: "Sign in" }).waitFor();
-		await page.getByLabel("Email").fill(GLOBEX_OWNER.email);
-		await page.getByLabel("Password").fill(GLOBEX_OWNER.password);
-		await page.getByRole("button", { name: "Sign in" }).click();
+		const { context, page } = await globexUsersPage();
 		await page.getByRole("button", { name: "Invite user" }).waitFor();
 
 		await page.getByLabel("Name", { exact: true }).fill("Ada at Globex");
@@ -177,5 +184,73 @@ describe("one address, accounts in two orgs", () => {
 			role: "owner",
 		});
 		expect(pageErrors).toEqual([]);
+	});
+});
+
+describe("a lost second factor", () => {
+	it("an owner turns off a member's 2FA with her own password; the member signs in without a code", async () => {
+		const TESS = { email: "tess@globex.example", password: "walnut-harbor-signal-72" };
+		const client = createClient({ url: `file:${server.dataDir}/web.db` });
+		try {
+			const created = await createUser(drizzle(client, { schema }), systemClock, {
+				orgId: globexId,
+				email: TESS.email,
+				name: "Tess Member",
+				role: "member",
+				password: TESS.password,
+			});
+			expect(created).not.toBeNull();
+		} finally {
+			client.close();
+		}
+		const call = async (path: string, body: unknown, token?: string) =>
+			fetch(`${server.url}${path}`, {
+				method: "POST",
+				headers: {
+					"Content-Type": "application/json",
+					...(token ? { Authorization: `Bearer ${token}` } : {}),
+				},
+				body: JSON.stringify(body),
+			});
+		// Tess turns 2FA on, then loses her phone and her recovery codes.
+		const login = await call("/api/v1/auth/login", { ...TESS, org: globexId });
+		const token = ((await login.json()) as { access_token: string }).access_token;
+		const setup = await call("/api/v1/auth/totp/setup", {}, token);
+		const { secret } = (await setup.json()) as { secret: string };
+		const enable = await call(
+			"/api/v1/auth/totp/enable",
+			{ password: TESS.password, code: await totpCodeAt(secret, Date.now()) },
+			token,
+		);
+		expect(enable.status).toBe(200);
+		expect(
+			(
+				(await (await call("/api/v1/auth/login", { ...TESS, org: globexId })).json()) as {
+					error: { code: string };
+				}
+			).error.code,
+		).toBe("totp_required");
+
+		const { context, page } = await globexUsersPage();
+		const users = page.getByRole("table", { name: "Users" });
+		await users.getByRole("button", { name: "Reset 2FA of Tess Member" }).click();
+		const dialog = page.getByRole("dialog", { name: "Turn off this user's two-factor authentication?" });
+		await dialog.getByLabel("Your password").fill("not-my-password-at-all");
+		await dialog.getByRole("button", { name: "Turn 2FA off" }).click();
+		await dialog.getByText("Your password is incorrect.").waitFor();
+		await screenshot(page, "settings-users-reset-2fa");
+		await dialog.getByLabel("Your password").fill(GLOBEX_OWNER.password);
+		await dialog.getByRole("button", { name: "Turn 2FA off" }).click();
+		await page
+			.getByText("Two-factor authentication is off for Tess Member; they were signed out everywhere.")
+			.waitFor();
+		expect(await dialog.isVisible()).toBe(false);
+		expect(await users.getByRole("button", { name: "Reset 2FA of Tess Member" }).count()).toBe(0);
+		// The owner is still signed in (a wrong password of hers was no reason to end her session).
+		await page.getByRole("button", { name: "Sign out" }).waitFor();
+		// Tess signs in with her password alone.
+		expect((await call("/api/v1/auth/login", { ...TESS, org: globexId })).status).toBe(200);
+		expect(pageErrors).toEqual([]);
+		await context.close();
 	});
 });

@@ -788,3 +788,52 @@ describe("origin checks on the cookie routes", () => {
 		await expectSession(await refresh(h, cookie));
 	});
 });
+
+describe("an admin turns off another user's lost 2FA (POST /api/v1/users/:id/totp/reset)", () => {
+	async function orgWithTwoFactorUser(targetRole: "member" | "owner" = "member") {
+		const owner = await seedUser(h, { role: "owner" });
+		const admin = await seedUser(h, { role: "admin", orgId: owner.orgId });
+		const target = await seedUser(h, { role: targetRole, orgId: owner.orgId });
+		const session = await loginOk(h, target);
+		const { secret } = await enableTotp(h, session.token);
+		return { owner, admin, target, secret, session };
+	}
+	const reset = (token: string, id: string, password: string) =>
+		call(h, `/api/v1/users/${id}/totp/reset`, { token, body: { password } });
+
+	it("needs the admin's own password; then the user signs in without a code and every old session ended", async () => {
+		const { admin, target, session } = await orgWithTwoFactorUser();
+		const { token } = await loginOk(h, admin);
+		// A stolen access token alone is not enough.
+		await expectError(await reset(token, target.user.id, OTHER_PASSWORD), 401, "invalid_credentials");
+		await expectError(await login(h, target), 401, "totp_required");
+		expect((await reset(token, target.user.id, PASSWORD)).status).toBe(204);
+		// The old session's refresh token no longer works; a login needs no code.
+		expect((await refresh(h, session.cookie)).status).toBe(401);
+		await loginOk(h, target);
+		const [row] = await h.database.db.select().from(users).where(eq(users.id, target.user.id));
+		expect(row).toMatchObject({ totpSecret: null, totpEnabledAt: null });
+		expect(
+			await h.database.db.select().from(recoveryCodes).where(eq(recoveryCodes.userId, target.user.id)),
+		).toEqual([]);
+		// Off already: 409.
+		await expectError(await reset(token, target.user.id, PASSWORD), 409, "totp_not_enabled");
+	});
+
+	it("only owners reset an owner's; nobody resets their own here; another org's user is 404; members cannot", async () => {
+		const { owner, admin, target } = await orgWithTwoFactorUser("owner");
+		const adminToken = (await loginOk(h, admin)).token;
+		await expectError(await reset(adminToken, target.user.id, PASSWORD), 403, "insufficient_role");
+		const ownerToken = (await loginOk(h, owner)).token;
+		const mine = await orgWithTwoFactorUser();
+		await expectError(await reset(ownerToken, mine.target.user.id, PASSWORD), 404, "not_found");
+		await expectError(await reset(ownerToken, owner.user.id, PASSWORD), 409, "conflict");
+		const member = await seedUser(h, { role: "member", orgId: owner.orgId });
+		await expectError(
+			await reset((await loginOk(h, member)).token, target.user.id, PASSWORD),
+			403,
+			"insufficient_role",
+		);
+		expect((await reset(ownerToken, target.user.id, PASSWORD)).status).toBe(204);
+	});
+});

@@ -56,6 +56,26 @@ export function UsersTab() {
 	const saveRole = (user: User, role: Role) =>
 		// Only an owner can undo making someone an owner: asked first.
 		role === "owner" ? setConfirming({ user, body: { role } }) : void update.run(user, { role });
+	/** A user whose lost 2FA an admin turns off, with the admin's own password (asked in the dialog). */
+	const [resetting, setResetting] = useState<User | null>(null);
+	const [resetPassword, setResetPassword] = useState("");
+	const [resetDone, setResetDone] = useState<User | null>(null);
+	const closeReset = () => {
+		setResetting(null);
+		setResetPassword("");
+		resetTwoFactor.setError(null);
+	};
+	const resetTwoFactor = useAction(async (user: User) => {
+		await unwrap(
+			api.POST("/api/v1/users/{id}/totp/reset", {
+				params: { path: { id: user.id } },
+				body: { password: resetPassword },
+			}),
+		);
+		closeReset();
+		setResetDone(user);
+		await users.reload();
+	});
 	const remove = useAction(async (user: User) => {
 		await unwrap(api.DELETE("/api/v1/users/{id}", { params: { path: { id: user.id } } }));
 		setDeleting(null);
@@ -76,6 +96,11 @@ export function UsersTab() {
 			) : (
 				<p class="subtitle">Only admins can invite users or change roles.</p>
 			)}
+			{resetDone ? (
+				<Notice kind="success">
+					Two-factor authentication is off for {resetDone.name}; they were signed out everywhere.
+				</Notice>
+			) : null}
 			{invited ? (
 				<section class="card invited-card" aria-labelledby="invited-title">
 					<h2 id="invited-title">Invited {invited.name}</h2>
@@ -180,7 +205,25 @@ export function UsersTab() {
 											<ErrorNotice problem={update.error} />
 										) : null}
 									</td>
-									<td>{user.totp_enabled ? "On" : "Off"}</td>
+									<td>
+										{user.totp_enabled ? "On" : "Off"}
+										{user.totp_enabled && canManage(user) ? (
+											<>
+												{" "}
+												<button
+													type="button"
+													class="small"
+													aria-label={`Reset 2FA of ${user.name}`}
+													onClick={() => {
+														setResetDone(null);
+														setResetting(user);
+													}}
+												>
+													Reset
+												</button>
+											</>
+										) : null}
+									</td>
 									<td>
 										{user.disabled ? (
 											<Badge kind="disabled" />
@@ -225,6 +268,30 @@ export function UsersTab() {
 					</table>
 				</div>
 			)}
+			<ConfirmDialog
+				open={resetting !== null}
+				title="Turn off this user's two-factor authentication?"
+				confirmLabel="Turn 2FA off"
+				danger
+				busy={resetTwoFactor.busy}
+				onCancel={closeReset}
+				onConfirm={() => resetting && resetPassword && void resetTwoFactor.run(resetting)}
+			>
+				<p>
+					For <strong>{resetting?.name}</strong> ({resetting?.email}), who lost both their authenticator and
+					their recovery codes: they are signed out everywhere and sign in with their password alone, then can
+					turn 2FA on again from their account page.
+				</p>
+				<Field
+					label="Your password"
+					type="password"
+					autocomplete="current-password"
+					required
+					value={resetPassword}
+					onInput={(e) => setResetPassword((e.currentTarget as HTMLInputElement).value)}
+				/>
+				<ErrorNotice problem={resetting ? resetTwoFactor.error : null} />
+			</ConfirmDialog>
 			<ConfirmDialog
 				open={deleting !== null}
 				title="Delete this user?"
