@@ -7,7 +7,12 @@ import { type UserRow, users } from "../db/schema.js";
 import { ApiError } from "../errors.js";
 import { jsonBody } from "../http/json-body.js";
 import { errorResponses, validationHook } from "../http/openapi.js";
-import { revokeUserFamilies, toUserJson, unauthorized } from "../services/sessions.js";
+import {
+	clearSecondFactorBackOff,
+	revokeUserFamilies,
+	toUserJson,
+	unauthorized,
+} from "../services/sessions.js";
 import { startSession, UserSchema, weakPassword, withAccountBackOff } from "./auth.js";
 
 function sessionUser(principal: Principal): { userId: string; orgId: string } {
@@ -150,6 +155,7 @@ export function meRoutes(deps: AppDeps) {
 				.where(eq(users.id, user.id))
 				.returning();
 			await revokeUserFamilies(deps.db, user.id, now, "password_change");
+			await clearSecondFactorBackOff(deps.db, user.id);
 			return c.json(await startSession(c, deps, updated as UserRow), 200);
 		},
 	);

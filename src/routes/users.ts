@@ -15,7 +15,7 @@ import { ApiError } from "../errors.js";
 import { jsonBody } from "../http/json-body.js";
 import { errorResponses, idParams, validationHook } from "../http/openapi.js";
 import { limitNote, orgLimit } from "../services/org-limits.js";
-import { revokeUserFamilies, toUserJson } from "../services/sessions.js";
+import { clearSecondFactorBackOff, revokeUserFamilies, toUserJson } from "../services/sessions.js";
 import { createUser } from "../services/users.js";
 import { Password, UserSchema, withPasswordStepUp } from "./auth.js";
 
@@ -305,6 +305,7 @@ export function userRoutes(deps: AppDeps) {
 			]);
 			if (!reset) throw await explainNoChange(deps, actor, id);
 			await revokeUserFamilies(deps.db, id, now, "totp_reset");
+			await clearSecondFactorBackOff(deps.db, id);
 			return c.body(null, 204);
 		},
 	);

@@ -53,6 +53,15 @@ type ThrottlePolicy = { threshold: number; baseMs: number; maxMs: number; window
 export function secondFactorScope(userId: string): string {
 	return `second-factor:${userId}`;
 }
+
+/**
+ * Forgets the user's wrong codes: their password changed (whoever was guessing codes with the old
+ * one has nothing to pair them with) or an admin turned their 2FA off. Whoever has a user's password
+ * can keep their codes blocked (up to an hour at a time); these are the ways out.
+ */
+export async function clearSecondFactorBackOff(db: Database, userId: string): Promise<void> {
+	await db.delete(loginThrottles).where(eq(loginThrottles.scope, secondFactorScope(userId)));
+}
 export interface LoginThrottle {
 	scope: string;
 	policy: ThrottlePolicy;

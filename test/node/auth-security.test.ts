@@ -443,6 +443,49 @@ describe("login back-off (per account and per client address, in libSQL)", () =>
 		expect(await throttleRow(scope)).toBeUndefined();
 	});
 
+	it("whoever has the password can keep the codes blocked; changing the password, or an admin's 2FA reset, ends it", async () => {
+		const seeded = await seedUser(h);
+		const { token } = await loginOk(h, seeded);
+		const { secret } = await enableTotp(h, token);
+		const scope = `second-factor:${seeded.user.id}`;
+		const block = async () => {
+			for (let i = 0; i < 5; i++) {
+				h.clock.advance(61_000);
+				await login(h, { email: seeded.email, password: seeded.password, totp_code: "000000" });
+			}
+			h.clock.advance(31_000);
+			await expectThrottled(
+				await login(h, {
+					email: seeded.email,
+					password: seeded.password,
+					totp_code: await codeNow(h, secret),
+				}),
+			);
+		};
+		await block();
+		// Signed in elsewhere, the owner changes the password (past the account's own back-off, at most
+		// a minute): the block on the codes is gone.
+		h.clock.advance(61_000);
+		const changed = await call(h, "/api/v1/me/password", {
+			token,
+			body: { current_password: PASSWORD, new_password: OTHER_PASSWORD },
+		});
+		expect(changed.status).toBe(200);
+		expect(await throttleRow(scope)).toBeUndefined();
+		seeded.password = OTHER_PASSWORD;
+		h.clock.advance(30_000);
+		await loginOk(h, seeded, { totp_code: await codeNow(h, secret) });
+		// Blocked again; another owner of the org turns the 2FA off, which ends the block too.
+		await block();
+		const admin = await seedUser(h, { role: "owner", orgId: seeded.orgId });
+		const reset = await call(h, `/api/v1/users/${seeded.user.id}/totp/reset`, {
+			token: (await loginOk(h, admin)).token,
+			body: { password: PASSWORD },
+		});
+		expect(reset.status).toBe(204);
+		expect(await throttleRow(scope)).toBeUndefined();
+	});
+
 	it("the same back-off holds the codes of a 2FA disable (a stolen token with the password)", async () => {
 		const seeded = await seedUser(h);
 		const { token } = await loginOk(h, seeded);
@@ -793,9 +836,10 @@ describe("an admin turns off another user's lost 2FA (POST /api/v1/users/:id/tot
 	async function orgWithTwoFactorUser(targetRole: "member" | "owner" = "member") {
 		const owner = await seedUser(h, { role: "owner" });
 		const admin = await seedUser(h, { role: "admin", orgId: owner.orgId });
-		const target = await seedUser(h, { role: targetRole, orgId: owner.orgId });
+		// The target's password is not the admins': the reset must check the caller's.
+		const target = await seedUser(h, { role: targetRole, orgId: owner.orgId, password: OTHER_PASSWORD });
 		const session = await loginOk(h, target);
-		const { secret } = await enableTotp(h, session.token);
+		const { secret } = await enableTotp(h, session.token, target.password);
 		return { owner, admin, target, secret, session };
 	}
 	const reset = (token: string, id: string, password: string) =>
@@ -804,7 +848,12 @@ describe("an admin turns off another user's lost 2FA (POST /api/v1/users/:id/tot
 	it("needs the admin's own password; then the user signs in without a code and every old session ended", async () => {
 		const { admin, target, session } = await orgWithTwoFactorUser();
 		const { token } = await loginOk(h, admin);
-		// A stolen access token alone is not enough.
+		// A stolen access token alone is not enough, nor the target's password.
+		await expectError(
+			await reset(token, target.user.id, "not the admin's password"),
+			401,
+			"invalid_credentials",
+		);
 		await expectError(await reset(token, target.user.id, OTHER_PASSWORD), 401, "invalid_credentials");
 		await expectError(await login(h, target), 401, "totp_required");
 		expect((await reset(token, target.user.id, PASSWORD)).status).toBe(204);

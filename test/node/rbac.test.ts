@@ -42,6 +42,15 @@ const ROUTES: Row[] = [
 	},
 	{ method: "PATCH", path: "/api/v1/users/:user", body: { role: "viewer" }, minRole: "admin", ok: 200 },
 	{ method: "DELETE", path: "/api/v1/users/:user", minRole: "admin", ok: 204 },
+	{
+		method: "POST",
+		path: "/api/v1/users/:user/totp/reset",
+		body: { password: PASSWORD },
+		minRole: "admin",
+		// The fresh user has no 2FA: reaching the handler answers 409, not 401/403.
+		ok: 409,
+		okCode: "totp_not_enabled",
+	},
 
 	{ method: "GET", path: "/api/v1/teams", minRole: "viewer", ok: 200 },
 	{ method: "POST", path: "/api/v1/teams", body: { name: "team $n" }, minRole: "admin", ok: 201 },
