@@ -90,7 +90,9 @@ export function linkWithWindow(query: Record<string, string>, path: string, from
 /**
  * The end of a list that holds `kept` records, the most it keeps (loading on and on slowed the page
  * until it stalled): a link to the same search over the window up to its oldest record's millisecond,
- * included (that millisecond's records show again rather than some not at all).
+ * included (that millisecond's records show again rather than some not at all). `from` is the start
+ * of the window the list was read over, as the server resolved it: a rolling range resolved again
+ * now starts later, and the records in between were never shown.
  */
 export function ListFull(props: { kept: number; what: string; oldestUnixNano: string; from: Date }) {
 	const { path, query } = useLocation();

@@ -180,7 +180,7 @@ export function LogsPage() {
 							kept={rows.length}
 							what="records"
 							oldestUnixNano={(rows.at(-1) as Log).time_unix_nano}
-							from={range.from}
+							from={first.data ? new Date(first.data.range.from) : range.from}
 						/>
 					) : cursor ? (
 						<LoadMore busy={more.busy} onMore={() => void more.run()} />

@@ -154,7 +154,7 @@ export function TracesPage() {
 					kept={rows.length}
 					what="traces"
 					oldestUnixNano={(rows.at(-1) as TraceSummary).time_unix_nano}
-					from={range.from}
+					from={first.data ? new Date(first.data.range.from) : range.from}
 				/>
 			) : cursor ? (
 				<button type="button" aria-disabled={more.busy} onClick={() => void more.run()}>
