@@ -269,7 +269,9 @@ function chartKeyboard(
 		);
 	};
 	const keydown = (event: KeyboardEvent) => {
-		if (last < 0 || event.target !== event.currentTarget) return;
+		// Alt/Ctrl/Meta with an arrow are the browser's (Back, word and line moves): left alone.
+		if (last < 0 || event.target !== event.currentTarget || event.altKey || event.ctrlKey || event.metaKey)
+			return;
 		// Left and right only: up and down still scroll the page (a dashboard is charts one under another).
 		const step: Record<string, number> = { ArrowLeft: -1, ArrowRight: 1 };
 		let next = at;
