@@ -48,6 +48,19 @@ describe.each([
 					)[0] as { id: string },
 			),
 		)) as [{ id: string }, { id: string }];
+		const flipSeqOf = async (id: string) =>
+			(await app.deps.db.select({ n: monitors.flipSeq }).from(monitors).where(eq(monitors.id, id)))[0]?.n;
+		// The counter counts flips, as the flips table does: the first ping's `new` → `up`, then only flips.
+		const firstFlips = await app.deps.db
+			.select()
+			.from(monitorFlips)
+			.where(eq(monitorFlips.monitorId, flappy.id));
+		expect(await flipSeqOf(flappy.id)).toBe(firstFlips.length);
+		await ping("flappy"); // up → up: no flip, light or not
+		expect(await flipSeqOf(flappy.id)).toBe(firstFlips.length);
+		await ping("flappy/fail");
+		await ping("flappy");
+		expect(await flipSeqOf(flappy.id)).toBe(firstFlips.length + 2);
 		const channelId = newId("nch");
 		await app.deps.db.insert(notificationChannels).values({
 			id: channelId,
