@@ -235,6 +235,9 @@ describe("a lost second factor", () => {
 		const users = page.getByRole("table", { name: "Users" });
 		await users.getByRole("button", { name: "Reset 2FA of Tess Member" }).click();
 		const dialog = page.getByRole("dialog", { name: "Turn off this user's two-factor authentication?" });
+		// Nothing typed: the field says so (the button did nothing and said nothing).
+		await dialog.getByRole("button", { name: "Turn 2FA off" }).click();
+		await dialog.getByText("Enter your own password.").waitFor();
 		await dialog.getByLabel("Your password").fill("not-my-password-at-all");
 		await dialog.getByRole("button", { name: "Turn 2FA off" }).click();
 		await dialog.getByText("Your password is incorrect.").waitFor();

@@ -60,9 +60,12 @@ export function UsersTab() {
 	const [resetting, setResetting] = useState<User | null>(null);
 	const [resetPassword, setResetPassword] = useState("");
 	const [resetDone, setResetDone] = useState<User | null>(null);
+	/** "Turn 2FA off" pressed with no password: said under the field (it did nothing, and said nothing). */
+	const [resetEmpty, setResetEmpty] = useState(false);
 	const closeReset = () => {
 		setResetting(null);
 		setResetPassword("");
+		setResetEmpty(false);
 		resetTwoFactor.setError(null);
 	};
 	const resetTwoFactor = useAction(async (user: User) => {
@@ -275,7 +278,11 @@ export function UsersTab() {
 				danger
 				busy={resetTwoFactor.busy}
 				onCancel={closeReset}
-				onConfirm={() => resetting && resetPassword && void resetTwoFactor.run(resetting)}
+				onConfirm={() => {
+					if (!resetting) return;
+					setResetEmpty(resetPassword === "");
+					if (resetPassword !== "") void resetTwoFactor.run(resetting);
+				}}
 			>
 				<p>
 					For <strong>{resetting?.name}</strong> ({resetting?.email}), who lost both their authenticator and
@@ -288,7 +295,11 @@ export function UsersTab() {
 					autocomplete="current-password"
 					required
 					value={resetPassword}
-					onInput={(e) => setResetPassword((e.currentTarget as HTMLInputElement).value)}
+					error={resetEmpty ? "Enter your own password." : null}
+					onInput={(e) => {
+						setResetEmpty(false);
+						setResetPassword((e.currentTarget as HTMLInputElement).value);
+					}}
 				/>
 				<ErrorNotice problem={resetting ? resetTwoFactor.error : null} />
 			</ConfirmDialog>
