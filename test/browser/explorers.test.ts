@@ -776,6 +776,10 @@ describe("the explorers in a real browser", () => {
 			(Date.parse(zoomed.get("to") as string) - Date.parse(zoomed.get("from") as string)) / 60_000;
 		expect(minutes).toBe(4); // three steps back from a bucket: four one-minute buckets
 		expect(Date.parse(zoomed.get("from") as string)).toBeLessThanOrEqual(Date.now() - 12 * 60_000);
+		// The overview draws its charts again for the new range, in the same place: the focus stays on the
+		// chart zoomed.
+		await expect.poll(() => new URL(page.url()).searchParams.get("range")).toBeNull();
+		expect(await focusedIs()).toBe(true);
 	});
 
 	it("passes an accessibility audit (axe) on every explorer page, light and dark", async () => {
