@@ -28,6 +28,7 @@ import {
 	assertNotThrottled,
 	forgiveLoginAttempt,
 	type IssuedRefreshToken,
+	type LoginThrottle,
 	revokeFamilyOfToken,
 	rotateRefreshToken,
 	secondFactorScope,
@@ -621,28 +622,43 @@ export function authRoutes(deps: AppDeps) {
 }
 
 /**
- * Runs a password (and code) check behind the same per-account back-off as login, so a stolen access
- * token cannot be used to guess the password at full speed on /me/password or /totp/disable. The
- * attempt counts as a failure unless `check` returns.
+ * Runs `check` as one attempt of the given back-offs (src/services/sessions.ts): 429
+ * `too_many_attempts` while any is blocked; the attempt counts as a failure of each unless `check`
+ * answers true (a `check` that throws is a failure too). One mechanism for login's second factor,
+ * the password step-ups and /me/password.
  */
+async function backedOff(
+	deps: AppDeps,
+	throttles: LoginThrottle[],
+	check: () => Promise<boolean>,
+): Promise<boolean> {
+	const now = deps.clock.now();
+	await assertNotThrottled(
+		deps.db,
+		throttles.map((t) => t.scope),
+		now,
+	);
+	const admitted = await admitLoginAttempt(deps.db, throttles, now);
+	const passed = await check();
+	if (passed) await forgiveLoginAttempt(deps.db, admitted);
+	return passed;
+}
+
 /**
  * A second factor's check (`check` answers whether the code was right) behind its own back-off per
  * user (THROTTLE_SETTINGS.secondFactor), on top of the account's: only after the password was
- * right, so that no one without it can slow the owner's codes down. 429 `too_many_attempts` while
- * blocked; a right code forgives its own attempt.
+ * right, so that no one without it can slow the owner's codes down.
  */
-async function withSecondFactorBackOff(
+function withSecondFactorBackOff(
 	deps: AppDeps,
 	user: UserRow,
 	check: () => Promise<boolean>,
 ): Promise<boolean> {
-	const now = deps.clock.now();
-	const factor = { scope: secondFactorScope(user.id), policy: THROTTLE_SETTINGS.secondFactor };
-	await assertNotThrottled(deps.db, [factor.scope], now);
-	const admitted = await admitLoginAttempt(deps.db, [factor], now);
-	const passed = await check();
-	if (passed) await forgiveLoginAttempt(deps.db, admitted);
-	return passed;
+	return backedOff(
+		deps,
+		[{ scope: secondFactorScope(user.id), policy: THROTTLE_SETTINGS.secondFactor }],
+		check,
+	);
 }
 
 /**
@@ -667,17 +683,20 @@ export async function withPasswordStepUp(
 	});
 }
 
+/**
+ * Runs a password (and code) check behind the same per-account back-off as login, so a stolen access
+ * token cannot be used to guess the password at full speed on /me/password or /totp/disable. The
+ * attempt counts as a failure unless `check` returns.
+ */
 export async function withAccountBackOff(
 	deps: AppDeps,
 	email: string,
 	check: () => Promise<void>,
 ): Promise<void> {
-	const now = deps.clock.now();
-	const account = { scope: accountScope(email), policy: THROTTLE_SETTINGS.account };
-	await assertNotThrottled(deps.db, [account.scope], now);
-	const admitted = await admitLoginAttempt(deps.db, [account], now);
-	await check();
-	await forgiveLoginAttempt(deps.db, admitted);
+	await backedOff(deps, [{ scope: accountScope(email), policy: THROTTLE_SETTINGS.account }], async () => {
+		await check();
+		return true;
+	});
 }
 
 export function weakPassword(problem: string): ApiError {
