@@ -1,10 +1,9 @@
-import { and, lt, sql } from "drizzle-orm";
 import type { AppDeps } from "./app-env.js";
 import { loginThrottles } from "./db/schema.js";
 import { sweepHeartbeats } from "./heartbeats/sweep.js";
 import { pruneQueueReceipts } from "./ingest/queue.js";
 import { libsqlClientOf } from "./ingest/writer.js";
-import { pruneExpiredSessions, THROTTLE_SETTINGS } from "./services/sessions.js";
+import { forgottenThrottles, pruneExpiredSessions } from "./services/sessions.js";
 
 /**
  * The periodic housekeeping both runtimes run once a minute (a Workers Cron Trigger; a timer on
@@ -15,16 +14,7 @@ export async function runSweep(
 ): Promise<void> {
 	const now = deps.clock.now();
 	await pruneExpiredSessions(deps.db, now);
-	await deps.db.delete(loginThrottles).where(
-		and(
-			// Each scope's failures are kept for its window: a day for the second factor's.
-			lt(
-				loginThrottles.lastFailureAt,
-				sql`${now} - (CASE WHEN ${loginThrottles.scope} LIKE 'second-factor:%' THEN ${THROTTLE_SETTINGS.secondFactor.windowMs} ELSE ${THROTTLE_SETTINGS.windowMs} END)`,
-			),
-			lt(loginThrottles.blockedUntil, now),
-		),
-	);
+	await deps.db.delete(loginThrottles).where(forgottenThrottles(now));
 	// Heartbeats: flip overdue monitors, send due alerts, prune pings (src/heartbeats/sweep.ts).
 	const heartbeats = await sweepHeartbeats(deps);
 	// Telemetry older than each org's retention, in the telemetry store (src/telemetry/store.ts).

@@ -1,4 +1,4 @@
-import { and, eq, gt, isNull, lt, lte, or, sql } from "drizzle-orm";
+import { and, eq, gt, isNull, lt, lte, or, type SQL, sql } from "drizzle-orm";
 import { randomBase62, hashApiKey as sha256Hex } from "../auth/api-key.js";
 import type { Role } from "../auth/jwt.js";
 import type { Database } from "../db/client.js";
@@ -49,9 +49,23 @@ export const THROTTLE_SETTINGS = {
 
 type ThrottlePolicy = { threshold: number; baseMs: number; maxMs: number; windowMs?: number };
 
+const SECOND_FACTOR = "second-factor:";
+
 /** The second-factor back-off's scope: the user's, whichever org (an account is one user row). */
 export function secondFactorScope(userId: string): string {
-	return `second-factor:${userId}`;
+	return `${SECOND_FACTOR}${userId}`;
+}
+
+/**
+ * Throttle rows the sweep may delete: not blocked, and their failures past their scope's window
+ * (a day for the second factor's, else 15 minutes) — a row deleted earlier would forget them.
+ */
+export function forgottenThrottles(now: number): SQL {
+	const window = sql`(CASE WHEN ${loginThrottles.scope} LIKE ${`${SECOND_FACTOR}%`} THEN ${THROTTLE_SETTINGS.secondFactor.windowMs} ELSE ${THROTTLE_SETTINGS.windowMs} END)`;
+	return and(
+		lt(loginThrottles.blockedUntil, now),
+		lt(loginThrottles.lastFailureAt, sql`${now} - ${window}`),
+	) as SQL;
 }
 
 /**
