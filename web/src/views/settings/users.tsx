@@ -292,7 +292,7 @@ export function UsersTab() {
 				<Field
 					label="Your password"
 					type="password"
-					autocomplete="current-password"
+					autoComplete="current-password"
 					required
 					value={resetPassword}
 					error={resetEmpty ? "Enter your own password." : null}
